@@ -1,0 +1,33 @@
+# Install headers, libraries, programs, pkg-config file and CMake package config.
+include(CMakePackageConfigHelpers)
+
+install(DIRECTORY include/imagedata DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.h")
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/include/imagedata/version.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/imagedata)
+
+install(TARGETS imagedata imagedata_static EXPORT imagedataTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS image_info RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+install(EXPORT imagedataTargets NAMESPACE imagedata::
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/imagedata)
+configure_package_config_file(cmake/imagedata-config.cmake.in
+    ${CMAKE_CURRENT_BINARY_DIR}/imagedata-config.cmake
+    INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/imagedata)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/imagedata-config-version.cmake
+    COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/imagedata-config.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/imagedata-config-version.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/imagedata)
+
+set(IMD_PC_REQUIRES_PRIVATE "zlib")
+if(IMD_WITH_ZIP)
+  string(APPEND IMD_PC_REQUIRES_PRIVATE " libzip")
+endif()
+configure_file(cmake/imagedata.pc.in ${CMAKE_CURRENT_BINARY_DIR}/imagedata.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/imagedata.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

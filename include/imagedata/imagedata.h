@@ -1,0 +1,123 @@
+/**
+ * @file imagedata.h
+ * The umbrella header and the read/write pipeline:
+ * URL -> transport -> archive -> format -> series.
+ *
+ * @code
+ * ImdError *error = NULL;
+ * ImdSeries *series = imd_read_one(&error, NULL, "data/dicom/time.zip", NULL);
+ * if (series == NULL) {
+ *     fprintf(stderr, "%s\n", imd_error_message(error));
+ *     imd_error_clear(&error);
+ * }
+ * @endcode
+ */
+#ifndef IMAGEDATA_IMAGEDATA_H
+#define IMAGEDATA_IMAGEDATA_H
+
+#include <imagedata/axis.h>
+#include <imagedata/common.h>
+#include <imagedata/error.h>
+#include <imagedata/header.h>
+#include <imagedata/options.h>
+#include <imagedata/plugin.h>
+#include <imagedata/series.h>
+#include <imagedata/stream.h>
+#include <imagedata/types.h>
+#include <imagedata/url.h>
+#include <imagedata/version.h>
+
+IMD_BEGIN_DECLS
+
+/** The library's version text, e.g. "0.1.0". */
+IMD_API const char *imd_version(void);
+
+/* ---- context: plugins and diagnostics --------------------------------- */
+
+typedef enum ImdLogLevel {
+    IMD_LOG_WARNING = 1, /**< something was tolerated or skipped */
+    IMD_LOG_INFO = 2,    /**< what was read and written (-v) */
+    IMD_LOG_DEBUG = 3    /**< detail (-d) */
+} ImdLogLevel;
+
+typedef void ImdLogFn(void *user, ImdLogLevel level, const char *message);
+
+/** A context with the built-in plugins. */
+IMD_API IMD_NODISCARD ImdContext *imd_context_create(ImdError **error);
+/** Destroy the context and unload its plugins: destroy it after every object they made. */
+IMD_API void imd_context_destroy(ImdContext *context);
+
+/** Receive diagnostics (the library never prints). `fn` NULL turns them off. */
+IMD_API void imd_context_set_log(ImdContext *context, ImdLogFn *fn, void *user);
+
+/**
+ * Load a plugin file (a shared object exporting imd_plugin_manifest_v1) and
+ * register its plugins ahead of the built-ins of the same kind.
+ * Errors: NOT_FOUND / IO (cannot be opened), PLUGIN_ABI (no entry symbol,
+ * another ABI version, a descriptor too small or missing required methods),
+ * INVALID_ARG (a plugin name already registered). Nothing is registered on failure.
+ */
+IMD_API bool imd_context_load_plugin(ImdError **error, ImdContext *context, const char *path);
+
+/** Load each plugin of a ':'-separated list (as IMAGEDATA_PLUGINS holds). */
+IMD_API bool imd_context_load_plugin_list(ImdError **error, ImdContext *context,
+                                          const char *list);
+
+/** Registered formats in priority order. */
+IMD_API size_t imd_context_format_count(const ImdContext *context);
+IMD_API const ImdFormatPlugin *imd_context_format(const ImdContext *context, size_t index);
+IMD_API const ImdFormatPlugin *imd_context_find_format(const ImdContext *context,
+                                                       const char *name);
+IMD_API size_t imd_context_archive_count(const ImdContext *context);
+IMD_API const ImdArchivePlugin *imd_context_archive(const ImdContext *context, size_t index);
+IMD_API size_t imd_context_transport_count(const ImdContext *context);
+IMD_API const ImdTransportPlugin *imd_context_transport(const ImdContext *context, size_t index);
+
+/**
+ * Open an archive for `path`: zip when the name ends in a zip suffix or the
+ * file starts "PK\3\4", otherwise the file system (a folder, or the folder
+ * holding a named file). `context` may be NULL (built-ins only).
+ */
+IMD_API IMD_NODISCARD ImdArchive *imd_archive_open(ImdError **error, const ImdContext *context,
+                                                   const char *path, ImdMode mode,
+                                                   const ImdOptions *options);
+
+/* ---- read and write ------------------------------------------------------ */
+
+/**
+ * Read every series found under `urls` (read together, as one input).
+ * Options: "input_format" (try only that format), "input_order", and
+ * whatever the formats take. `context` may be NULL (built-ins only).
+ * Errors: NOT_FOUND (a path does not exist, no member matches), NOT_RECOGNIZED
+ * (every format declined every member; the message lists them), and any
+ * error of the format that claimed the input.
+ */
+IMD_API IMD_NODISCARD ImdSeriesList *imd_read(ImdError **error, ImdContext *context,
+                                              const char *const urls[], size_t url_count,
+                                              const ImdOptions *options);
+
+/** Read exactly one series; INVALID_ARG ("N series found") when there are several. */
+IMD_API IMD_NODISCARD ImdSeries *imd_read_one(ImdError **error, ImdContext *context,
+                                              const char *url, const ImdOptions *options);
+
+/**
+ * Write `series` to `url` in `format` ("%p" in the URL becomes the format
+ * name). A URL ending in ".zip" (with an optional "?member") writes into that
+ * zip, adding to an existing one. Errors: NOT_FOUND (no such format),
+ * UNSUPPORTED (the format cannot write), IO, and the format's own.
+ */
+IMD_API bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *series,
+                       const char *url, const char *format, const ImdOptions *options);
+
+/* ---- UIDs ------------------------------------------------------------------ */
+
+/**
+ * A new unique identifier in the "2.25.<128-bit random number>" form
+ * (PS3.5 §B.2), at most 64 characters. Written into `uid` (65 bytes).
+ * Errors: IO when no randomness is available.
+ */
+IMD_API bool imd_uid_generate(ImdError **error, char uid[65]);
+
+IMD_END_DECLS
+
+#endif

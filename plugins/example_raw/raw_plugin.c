@@ -1,0 +1,1 @@
+typedef int imd_placeholder_raw;

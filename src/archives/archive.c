@@ -1,0 +1,2 @@
+/* placeholder: archives/archive.c is being written */
+typedef int imd_placeholder_archive;

@@ -1,0 +1,2 @@
+/* placeholder: archives/fs_archive.c is being written */
+typedef int imd_placeholder_fs_archive;

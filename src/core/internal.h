@@ -1,0 +1,99 @@
+/*
+ * internal.h: helpers shared by the library's own files; never installed.
+ * Cross-file internal functions are named imd__<module>_<verb> and hidden.
+ */
+#ifndef IMAGEDATA_INTERNAL_H
+#define IMAGEDATA_INTERNAL_H
+
+#include <imagedata/imagedata.h>
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IMD__UNUSED(x) ((void)(x))
+
+/* ---- checked arithmetic: every size product from input goes through these ---- */
+
+static inline bool imd__mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a) {
+        return false;
+    }
+    *out = a * b;
+    return true;
+}
+
+static inline bool imd__add_size(size_t a, size_t b, size_t *out)
+{
+    if (b > SIZE_MAX - a) {
+        return false;
+    }
+    *out = a + b;
+    return true;
+}
+
+/* ---- allocation that reports IMD_ERR_NOMEM ---- */
+
+void *imd__malloc(ImdError **error, size_t size);
+void *imd__calloc(ImdError **error, size_t count, size_t size);
+void *imd__realloc(ImdError **error, void *memory, size_t size);
+/* Grow *array to hold at least `needed` items of `item` bytes (doubling). */
+bool imd__grow(ImdError **error, void **array, size_t *capacity, size_t needed, size_t item);
+char *imd__strdup(ImdError **error, const char *text);
+char *imd__strndup(ImdError **error, const char *text, size_t length);
+/* printf into a new string (NULL + NOMEM on failure). */
+char *imd__sprintf(ImdError **error, const char *format, ...) IMD_PRINTF(2, 3);
+char *imd__vsprintf(ImdError **error, const char *format, va_list args) IMD_PRINTF(2, 0);
+
+/* ---- a growing text buffer ---- */
+
+typedef struct ImdText {
+    char *data;
+    size_t length, capacity;
+    bool failed; /* an allocation failed: the text is incomplete */
+} ImdText;
+
+void imd__text_append(ImdText *text, const char *data, size_t length);
+void imd__text_puts(ImdText *text, const char *data);
+void imd__text_printf(ImdText *text, const char *format, ...) IMD_PRINTF(2, 3);
+/* Take the text (NUL-terminated), or NULL + NOMEM when an append failed. */
+char *imd__text_finish(ImdError **error, ImdText *text);
+void imd__text_free(ImdText *text);
+
+/* ---- diagnostics ---- */
+
+void imd__log(const ImdContext *context, ImdLogLevel level, const char *format, ...)
+    IMD_PRINTF(3, 4);
+
+/* ---- byte order ---- */
+
+static inline uint16_t imd__load_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t imd__load_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+static inline uint16_t imd__load_be16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t imd__load_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) |
+           (uint32_t)p[3];
+}
+
+/* ---- built-in plugins (src/core/builtin_plugins.c) ---- */
+
+extern const ImdArchivePlugin imd__filesystem_archive;
+extern const ImdArchivePlugin imd__zip_archive;
+extern const ImdTransportPlugin imd__file_transport;
+
+#endif

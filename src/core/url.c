@@ -1,0 +1,2 @@
+/* placeholder: core/url.c is being written */
+typedef int imd_placeholder_url;

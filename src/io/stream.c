@@ -1,0 +1,2 @@
+/* placeholder: io/stream.c is being written */
+typedef int imd_placeholder_stream;

@@ -1,0 +1,2 @@
+/* placeholder: model/axis.c is being written */
+typedef int imd_placeholder_axis;

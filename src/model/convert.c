@@ -1,0 +1,2 @@
+/* placeholder: model/convert.c is being written */
+typedef int imd_placeholder_convert;

@@ -1,0 +1,2 @@
+/* placeholder: model/dtype.c is being written */
+typedef int imd_placeholder_dtype;

@@ -1,0 +1,2 @@
+/* placeholder: model/header.c is being written */
+typedef int imd_placeholder_header;

@@ -1,0 +1,51 @@
+/*
+ * model_internal.h: the layout of the model objects, shared by the files of
+ * src/model (and the JSON description). Not installed.
+ */
+#ifndef IMAGEDATA_MODEL_INTERNAL_H
+#define IMAGEDATA_MODEL_INTERNAL_H
+
+#include "internal.h"
+
+struct ImdAxis {
+    ImdAxisKind kind;
+    char *name;
+    char *unit;           /* "" when unknown */
+    size_t length;
+    double start, step;   /* uniform axes */
+    ImdValueKind value_kind;
+    ImdValue *values;     /* variable axes of numbers, vectors, b-vectors: length entries */
+    char **strings;       /* variable axes of strings: length entries */
+};
+
+struct ImdSeries {
+    ImdDType dtype;
+    size_t ndim;
+    size_t shape[IMD_MAX_DIMS];
+    void *data;
+    ImdReleaseFn *release; /* NULL: owned by the series (malloc) when owns_data */
+    void *release_user;
+    bool owns_data;
+    ImdAxis *axes[IMD_MAX_DIMS];
+    ImdHeader *header;
+};
+
+/* Default unit for an axis of this name: "mm" for slice/row/column, "s" for time, ... */
+const char *imd__axis_default_unit(const char *name);
+
+/* Strides in elements for a C-contiguous shape. */
+void imd__strides(size_t ndim, const size_t *shape, size_t *strides);
+
+/* Voxel count of a shape; false on overflow. */
+bool imd__shape_count(size_t ndim, const size_t *shape, size_t *count);
+
+/*
+ * Convert `count` elements from `src` (type `from`) into `dst` (type `to`).
+ * Rules (docs/model.md): integers and floats saturate at the target's range,
+ * floats to integers truncate toward zero, NaN becomes 0, complex to real
+ * keeps the real part, scalar to RGB replicates the saturated value; RGB to
+ * anything but RGB is refused (returns false, nothing written).
+ */
+bool imd__convert_elements(ImdDType from, const void *src, ImdDType to, void *dst, size_t count);
+
+#endif

@@ -1,0 +1,2 @@
+/* placeholder: model/series.c is being written */
+typedef int imd_placeholder_series;
