@@ -1,1 +1,85 @@
-typedef int imd_placeholder_cli;
+/* cli_common.c: exit codes, error lines and diagnostics shared by the programs. */
+#include "cli_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int imd_cli_exit_code(ImdErrorCode code)
+{
+    switch (code) {
+    case IMD_ERR_INVALID_ARG:
+    case IMD_ERR_PLUGIN_ABI:
+        return IMD_EXIT_USAGE;
+    case IMD_ERR_NOT_RECOGNIZED:
+    case IMD_ERR_NOT_FOUND:
+        return IMD_EXIT_NO_DATA;
+    case IMD_ERR_CANNOT_SORT:
+        return IMD_EXIT_CANNOT_SORT;
+    case IMD_ERR_CORRUPT:
+    case IMD_ERR_LIMIT:
+        return IMD_EXIT_CORRUPT;
+    case IMD_ERR_UNSUPPORTED:
+        return IMD_EXIT_UNSUPPORTED;
+    case IMD_ERR_IO:
+        return IMD_EXIT_IO;
+    case IMD_ERR_NETWORK:
+    case IMD_ERR_PROTOCOL:
+        return IMD_EXIT_NETWORK;
+    case IMD_ERR_NOMEM:
+    case IMD_ERR_INTERNAL:
+    case IMD_ERR_BAD_STATE:
+        return IMD_EXIT_INTERNAL;
+    }
+    return IMD_EXIT_INTERNAL;
+}
+
+void imd_cli_print_exit_codes(FILE *stream)
+{
+    fputs("Exit codes:\n"
+          "  0   success\n"
+          "  1   usage or configuration error (bad option, plugin ABI mismatch)\n"
+          "  2   no image data found (nothing recognised, path or member not found)\n"
+          "  3   cannot sort the images into volumes\n"
+          "  4   corrupt input (damaged file, size limit exceeded)\n"
+          "  5   unsupported input (valid, but not handled)\n"
+          "  6   I/O error reading or writing\n"
+          "  7   network or association failure\n"
+          "  8   partial success (some inputs skipped)\n"
+          "  70  internal error\n",
+          stream);
+}
+
+int imd_cli_fail(const char *program, ImdError **error)
+{
+    int code = imd_cli_exit_code(imd_error_code(*error));
+    fprintf(stderr, "%s: %s\n", program, imd_error_message(*error));
+    imd_error_clear(error);
+    return code;
+}
+
+void imd_cli_log(void *user, ImdLogLevel level, const char *message)
+{
+    ImdCliLog *log = user;
+    if (level == IMD_LOG_WARNING) {
+        log->warnings++;
+        fprintf(stderr, "%s: warning: %s\n", log->program, message);
+    } else if ((level == IMD_LOG_INFO && log->verbosity >= 1) ||
+               (level == IMD_LOG_DEBUG && log->verbosity >= 2)) {
+        fprintf(stderr, "%s: %s\n", log->program, message);
+    }
+}
+
+bool imd_cli_load_plugins(ImdError **error, ImdContext *context, const char *const *paths,
+                          size_t count)
+{
+    if (!imd_context_load_plugin_list(error, context, getenv("IMAGEDATA_PLUGINS"))) {
+        imd_error_prefix(error, "IMAGEDATA_PLUGINS: ");
+        return false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!imd_context_load_plugin(error, context, paths[i])) {
+            return false;
+        }
+    }
+    return true;
+}

@@ -1,1 +1,230 @@
-int main(void) { return 0; }
+/*
+ * image_info: print what each input holds, series by series, as a readable
+ * summary or as JSON (docs/cli.md, docs/json.md).
+ */
+#define _GNU_SOURCE /* getopt_long */
+#include "cli_common.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const program = "image_info";
+
+enum {
+    OPT_JSON = 256,
+    OPT_STATS,
+    OPT_ORDER,
+    OPT_INPUT_OPTIONS,
+    OPT_INPUT_FORMAT,
+    OPT_HEADERS_ONLY,
+    OPT_PLUGIN
+};
+
+static void usage(FILE *stream)
+{
+    fprintf(stream,
+            "Usage: %s [options] URL...\n"
+            "Print each series found in the inputs (read together as one input).\n\n"
+            "Options:\n"
+            "  --json                 print a JSON array, one object per series\n"
+            "  --stats                add min, max and sum of the voxels\n"
+            "  --order ORDER          input order: auto, none, time, b, fa, te, ... [auto]\n"
+            "  --input_options K=V    a reader option (repeatable), e.g. ti=InversionTime\n"
+            "  --input_format NAME    read only with this format plugin\n"
+            "  --headers_only         read headers, not voxels\n"
+            "  --plugin PATH          load a plugin file (repeatable; also IMAGEDATA_PLUGINS)\n"
+            "  -v, --verbose          report what was read and skipped\n"
+            "  -d, --debug            report details\n"
+            "  -V, --version          print the version\n"
+            "  -h, --help             this help\n\n"
+            "URLs: a file, a folder, a zip file, or zip?member_pattern.\n\n",
+            program);
+    imd_cli_print_exit_codes(stream);
+}
+
+typedef struct Arguments {
+    bool json, stats;
+    ImdOptions *options;
+    const char *plugins[64];
+    size_t plugin_count;
+    int verbosity;
+} Arguments;
+
+static const struct option long_options[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"order", required_argument, NULL, OPT_ORDER},
+    {"input_options", required_argument, NULL, OPT_INPUT_OPTIONS},
+    {"input_format", required_argument, NULL, OPT_INPUT_FORMAT},
+    {"headers_only", no_argument, NULL, OPT_HEADERS_ONLY},
+    {"plugin", required_argument, NULL, OPT_PLUGIN},
+    {"verbose", no_argument, NULL, 'v'},
+    {"debug", no_argument, NULL, 'd'},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_option(ImdError **error, Arguments *args, int option)
+{
+    switch (option) {
+    case OPT_JSON:
+        args->json = true;
+        return -1;
+    case OPT_STATS:
+        args->stats = true;
+        return -1;
+    case OPT_ORDER:
+        return imd_options_set(error, args->options, "input_order", optarg) ? -1 : 1;
+    case OPT_INPUT_OPTIONS:
+        return imd_options_set_pair(error, args->options, optarg) ? -1 : 1;
+    case OPT_INPUT_FORMAT:
+        return imd_options_set(error, args->options, "input_format", optarg) ? -1 : 1;
+    case OPT_HEADERS_ONLY:
+        return imd_options_set(error, args->options, "headers_only", "true") ? -1 : 1;
+    case OPT_PLUGIN:
+        if (args->plugin_count == sizeof args->plugins / sizeof args->plugins[0]) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG, "too many --plugin options");
+            return 1;
+        }
+        args->plugins[args->plugin_count++] = optarg;
+        return -1;
+    case 'v':
+        args->verbosity = args->verbosity < 1 ? 1 : args->verbosity;
+        return -1;
+    case 'd':
+        args->verbosity = 2;
+        return -1;
+    case 'V':
+        printf("%s %s\n", program, imd_version());
+        return 0;
+    case 'h':
+        usage(stdout);
+        return 0;
+    default:
+        usage(stderr);
+        return IMD_EXIT_USAGE;
+    }
+}
+
+static void print_attribute(const ImdHeader *header, const char *keyword)
+{
+    const char *value = imd_header_get_string(header, keyword);
+    fputs(value != NULL ? value : "", stdout);
+}
+
+/* The original's str(Series) lines (behaviour.md §1.3), plus geometry. */
+static void print_summary(const char *url, const ImdSeries *series, bool stats)
+{
+    const ImdHeader *header = imd_series_const_header(series);
+    printf("%s\n  Patient: ", url);
+    print_attribute(header, "PatientID");
+    fputs(" ", stdout);
+    print_attribute(header, "PatientName");
+    fputs("\n  Study: ", stdout);
+    print_attribute(header, "StudyDate");
+    fputs(" ", stdout);
+    print_attribute(header, "StudyTime");
+    fputs("\n  Series #", stdout);
+    print_attribute(header, "SeriesNumber");
+    fputs(" ", stdout);
+    print_attribute(header, "Modality");
+    fputs(": ", stdout);
+    print_attribute(header, "SeriesDescription");
+    fputs("\n  Shape: ", stdout);
+    size_t tags = imd_series_tag_ndim(series);
+    for (size_t d = 0; d < imd_series_ndim(series); d++) {
+        printf("%s%zu%s", d > 0 ? "x" : "", imd_series_dim(series, d), d < tags ? "t" : "");
+    }
+    printf(", dtype: %s, input order: %s\n", imd_dtype_name(imd_series_dtype(series)),
+           imd_header_input_order(header));
+    double spacing[3];
+    imd_series_spacing(series, spacing);
+    printf("  Spacing: %g %g %g (slice, row, column; mm)\n", spacing[0], spacing[1],
+           spacing[2]);
+    ImdVec3 row, column;
+    imd_header_orientation(header, &row, &column);
+    printf("  Orientation: row (%g, %g, %g), column (%g, %g, %g) (x, y, z; LPS)\n", row.x,
+           row.y, row.z, column.x, column.y, column.z);
+    ImdStats values;
+    if (stats && imd_series_stats(NULL, series, &values)) {
+        printf("  Min: %g, max: %g, sum: %.17g\n", values.min, values.max, values.sum);
+    }
+}
+
+static int print_all(ImdError **error, const Arguments *args, const char *url,
+                     const ImdSeriesList *list)
+{
+    if (args->json) {
+        fputs("[", stdout);
+    }
+    for (size_t i = 0; i < imd_series_list_count(list); i++) {
+        const ImdSeries *series = imd_series_list_get(list, i);
+        if (!args->json) {
+            print_summary(url, series, args->stats);
+            continue;
+        }
+        char *text = imd_series_to_json(error, series, url, args->stats ? IMD_JSON_STATS : 0);
+        if (text == NULL) {
+            return imd_cli_fail(program, error);
+        }
+        printf("%s%s", i > 0 ? ",\n " : "", text);
+        imd_free(text);
+    }
+    if (args->json) {
+        fputs("]\n", stdout);
+    }
+    return fflush(stdout) == 0 ? IMD_EXIT_OK : IMD_EXIT_IO;
+}
+
+static int run(ImdError **error, Arguments *args, int count, char **urls)
+{
+    ImdCliLog log = {program, args->verbosity, 0};
+    ImdContext *context = imd_context_create(error);
+    if (context == NULL) {
+        return imd_cli_fail(program, error);
+    }
+    imd_context_set_log(context, imd_cli_log, &log);
+    int code;
+    ImdSeriesList *list = NULL;
+    if (!imd_cli_load_plugins(error, context, args->plugins, args->plugin_count) ||
+        (list = imd_read(error, context, (const char *const *)urls, (size_t)count,
+                         args->options)) == NULL) {
+        code = imd_cli_fail(program, error);
+    } else {
+        code = print_all(error, args, urls[0], list);
+    }
+    imd_series_list_destroy(list);
+    imd_context_destroy(context);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    ImdError *error = NULL;
+    Arguments args = {0};
+    args.options = imd_options_create(&error);
+    if (args.options == NULL) {
+        return imd_cli_fail(program, &error);
+    }
+    int option, code = -1;
+    while (code < 0 && (option = getopt_long(argc, argv, "vdVh", long_options, NULL)) != -1) {
+        code = parse_option(&error, &args, option);
+        if (code > 0 && error != NULL) {
+            code = imd_cli_fail(program, &error);
+        }
+    }
+    if (code < 0 && optind >= argc) {
+        fprintf(stderr, "%s: no input given (see --help)\n", program);
+        code = IMD_EXIT_USAGE;
+    }
+    if (code < 0) {
+        code = run(&error, &args, argc - optind, argv + optind);
+    }
+    imd_options_destroy(args.options);
+    return code;
+}

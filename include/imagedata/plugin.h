@@ -50,12 +50,15 @@ typedef struct ImdFormatPlugin {
     /** A reader collecting members of one read; NULL on error. */
     void *(*reader_create)(ImdError **error, const ImdOptions *options);
     /**
-     * Offer a member (the stream is borrowed for the call). Return false with
-     * IMD_ERR_NOT_RECOGNIZED to decline it (the host then tries other
-     * formats); any other error stops the read.
+     * Offer a member. The stream is borrowed for the call; the archive stays
+     * open until reader_finish() returns, so a reader may keep only the
+     * member's name and reopen it there (imd_archive_open_member) instead of
+     * holding its bytes. Return false with IMD_ERR_NOT_RECOGNIZED to decline
+     * the member (the host then tries other formats); any other error stops
+     * the read.
      */
-    bool (*reader_add)(ImdError **error, void *reader, ImdStream *member,
-                       const char *member_name);
+    bool (*reader_add)(ImdError **error, void *reader, ImdArchive *archive,
+                       const char *member_name, ImdStream *member);
     /** Sort and stack what was added into series. */
     ImdSeriesList *(*reader_finish)(ImdError **error, void *reader);
     void (*reader_destroy)(void *reader);

@@ -1,2 +1,521 @@
-/* placeholder: archives/zip_archive.c is being written */
-typedef int imd_placeholder_zip_archive;
+/*
+ * zip_archive.c: the "zip" archive, through libzip (when built with
+ * IMD_WITH_ZIP; otherwise opening fails with IMD_ERR_UNSUPPORTED).
+ *
+ * Read: members are decompressed into memory and served as memory streams;
+ * nothing is ever extracted to disk (the original extracted into the working
+ * folder). list() yields regular members in strcmp order; names that are
+ * absolute, contain "..", or are otherwise unsafe (imd_member_name_is_safe)
+ * are left out, and open_member refuses them.
+ *
+ * Write: the zip is opened with ZIP_CREATE but not ZIP_TRUNCATE, so members
+ * are added to an existing zip (the original truncated it), and a member of
+ * the same name is replaced. A member stream collects its bytes in memory;
+ * its close hands them to libzip, which frees them after zip_close(). The
+ * archive's close runs zip_close(), which writes a temporary file and renames
+ * it over the zip, so a failed write leaves the old zip intact; abort() drops
+ * every change with zip_discard().
+ */
+#include "internal.h"
+
+#include <stdio.h>
+
+#ifdef IMD_WITH_ZIP
+#include <zip.h>
+#endif
+
+/* A member larger than this (uncompressed) is not read into memory. */
+#define IMD__ZIP_MEMBER_LIMIT ((uint64_t)4 << 30)
+
+/* The first allocation for a member; grown as data really arrives, so a
+ * directory entry that lies about the size cannot make us allocate it. */
+#define IMD__ZIP_FIRST_CHUNK ((size_t)1 << 20)
+
+#ifdef IMD_WITH_ZIP
+
+typedef struct ZipMember ZipMember;
+
+typedef struct ZipArchive {
+    ImdArchive base;
+    zip_t *zip;
+    ImdMode mode;
+    ZipMember *members; /* member streams being written, detached when the archive goes */
+} ZipArchive;
+
+/* A member being written: a buffer stream that is added to the zip on close. */
+struct ZipMember {
+    ImdStream base;
+    ImdStream *buffer;
+    ZipArchive *archive; /* NULL once the archive was closed before this stream */
+    char *member;
+    ZipMember *previous, *next;
+};
+
+static ImdErrorCode zip_code_to_imd(int code)
+{
+    switch (code) {
+    case ZIP_ER_NOENT:
+        return IMD_ERR_NOT_FOUND;
+    case ZIP_ER_MEMORY:
+        return IMD_ERR_NOMEM;
+    case ZIP_ER_NOZIP:
+    case ZIP_ER_INCONS:
+    case ZIP_ER_CRC:
+    case ZIP_ER_ZLIB:
+    case ZIP_ER_EOF:
+    case ZIP_ER_COMPRESSED_DATA:
+        return IMD_ERR_CORRUPT;
+    case ZIP_ER_MULTIDISK:
+    case ZIP_ER_COMPNOTSUPP:
+    case ZIP_ER_ENCRNOTSUPP:
+    case ZIP_ER_NOPASSWD:
+    case ZIP_ER_WRONGPASSWD:
+    case ZIP_ER_OPNOTSUPP:
+        return IMD_ERR_UNSUPPORTED;
+    case ZIP_ER_INVAL:
+        return IMD_ERR_INVALID_ARG;
+    case ZIP_ER_INTERNAL:
+        return IMD_ERR_INTERNAL;
+    default:
+        return IMD_ERR_IO;
+    }
+}
+
+/* "<what>: <action>: <libzip's message>" from a zip_error_t. */
+static void set_zip_error(ImdError **error, zip_error_t *zip_error, const char *what,
+                          const char *member, const char *action)
+{
+    imd_error_set(error, zip_code_to_imd(zip_error_code_zip(zip_error)), "%s%s%s: %s: %s", what,
+                  member != NULL ? ":" : "", member != NULL ? member : "", action,
+                  zip_error_strerror(zip_error));
+}
+
+static void set_archive_error(ImdError **error, ZipArchive *archive, const char *member,
+                              const char *action)
+{
+    set_zip_error(error, zip_get_error(archive->zip), archive->base.name, member, action);
+}
+
+/* ---- listing ------------------------------------------------------------ */
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_folder_name(const char *name)
+{
+    size_t length = strlen(name);
+    return length > 0 && name[length - 1] == '/';
+}
+
+static bool zip_list(ImdError **error, ImdArchive *base, ImdVisitFn *visit, void *user)
+{
+    ZipArchive *archive = (ZipArchive *)base;
+    zip_int64_t entries = zip_get_num_entries(archive->zip, 0);
+    if (entries < 0) {
+        imd_error_set(error, IMD_ERR_INTERNAL, "%s: no entry count", base->name);
+        return false;
+    }
+    if ((uint64_t)entries > SIZE_MAX / sizeof(char *)) {
+        imd_error_set(error, IMD_ERR_LIMIT, "%s: too many entries (%lld)", base->name,
+                      (long long)entries);
+        return false;
+    }
+    char **names = NULL;
+    size_t count = 0, capacity = 0;
+    bool ok = true;
+    for (zip_uint64_t i = 0; i < (zip_uint64_t)entries; i++) {
+        /* NULL for an entry deleted in this session; skip it. */
+        const char *name = zip_get_name(archive->zip, i, 0);
+        if (name == NULL || is_folder_name(name) || !imd_member_name_is_safe(name)) {
+            continue;
+        }
+        if (!imd__grow(error, (void **)&names, &capacity, count + 1, sizeof *names)) {
+            ok = false;
+            break;
+        }
+        names[count] = imd__strdup(error, name);
+        if (names[count] == NULL) {
+            ok = false;
+            break;
+        }
+        count++;
+    }
+    if (ok && count > 1) {
+        qsort(names, count, sizeof *names, compare_names);
+    }
+    for (size_t i = 0; ok && i < count; i++) {
+        /* A zip may repeat a name; list it once, as opening finds one entry. */
+        if (i > 0 && strcmp(names[i], names[i - 1]) == 0) {
+            continue;
+        }
+        if (visit(user, names[i]) != 0) {
+            break;
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        free(names[i]);
+    }
+    free(names);
+    return ok;
+}
+
+/* ---- reading a member ------------------------------------------------------- */
+
+static void release_buffer(void *data, void *user)
+{
+    IMD__UNUSED(user);
+    free(data);
+}
+
+static ImdStream *read_member(ImdError **error, ZipArchive *archive, const char *name)
+{
+    const char *path = archive->base.name;
+    zip_int64_t index = zip_name_locate(archive->zip, name, 0);
+    if (index < 0) {
+        imd_error_set(error, IMD_ERR_NOT_FOUND, "%s: no member \"%s\"", path, name);
+        return NULL;
+    }
+    zip_stat_t info;
+    zip_stat_init(&info);
+    if (zip_stat_index(archive->zip, (zip_uint64_t)index, 0, &info) != 0) {
+        set_archive_error(error, archive, name, "cannot read");
+        return NULL;
+    }
+    if ((info.valid & ZIP_STAT_SIZE) == 0) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "%s:%s: size unknown", path, name);
+        return NULL;
+    }
+    if (info.size > IMD__ZIP_MEMBER_LIMIT || info.size > SIZE_MAX) {
+        imd_error_set(error, IMD_ERR_LIMIT, "%s:%s: %llu bytes exceed the limit of %llu", path,
+                      name, (unsigned long long)info.size,
+                      (unsigned long long)IMD__ZIP_MEMBER_LIMIT);
+        return NULL;
+    }
+    size_t expected = (size_t)info.size;
+    zip_file_t *file = zip_fopen_index(archive->zip, (zip_uint64_t)index, 0);
+    if (file == NULL) {
+        set_archive_error(error, archive, name, "cannot open");
+        return NULL;
+    }
+    size_t capacity = expected < IMD__ZIP_FIRST_CHUNK ? expected : IMD__ZIP_FIRST_CHUNK;
+    uint8_t *data = imd__malloc(error, capacity);
+    size_t length = 0;
+    bool ok = data != NULL;
+    while (ok) {
+        if (length == capacity) {
+            if (capacity == expected) {
+                break;
+            }
+            size_t grown = capacity > expected / 2 ? expected : capacity * 2;
+            uint8_t *bigger = imd__realloc(error, data, grown);
+            if (bigger == NULL) {
+                ok = false;
+                break;
+            }
+            data = bigger;
+            capacity = grown;
+        }
+        zip_int64_t got = zip_fread(file, data + length, capacity - length);
+        if (got < 0) {
+            set_zip_error(error, zip_file_get_error(file), path, name, "cannot read");
+            ok = false;
+        } else if (got == 0) {
+            break;
+        } else {
+            length += (size_t)got;
+        }
+    }
+    if (ok && length != expected) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "%s:%s: %zu bytes where the directory says %zu",
+                      path, name, length, expected);
+        ok = false;
+    }
+    if (ok) {
+        /* Read to the end, so libzip checks the CRC and we see extra bytes. */
+        uint8_t extra;
+        zip_int64_t got = zip_fread(file, &extra, 1);
+        if (got < 0) {
+            set_zip_error(error, zip_file_get_error(file), path, name, "cannot read");
+            ok = false;
+        } else if (got > 0) {
+            imd_error_set(error, IMD_ERR_CORRUPT, "%s:%s: longer than the directory says (%zu)",
+                          path, name, expected);
+            ok = false;
+        }
+    }
+    (void)zip_fclose(file);
+    if (!ok) {
+        free(data);
+        return NULL;
+    }
+    char *stream_name = imd__sprintf(error, "%s:%s", path, name);
+    ImdStream *stream = stream_name != NULL ? imd_stream_open_memory(error, data, length,
+                                                                     stream_name, release_buffer,
+                                                                     NULL)
+                                            : NULL;
+    free(stream_name);
+    if (stream == NULL) {
+        free(data); /* on failure the memory stream did not take it */
+    }
+    return stream;
+}
+
+/* ---- writing a member --------------------------------------------------------- */
+
+static void member_unlink(ZipMember *member)
+{
+    if (member->archive == NULL) {
+        return;
+    }
+    if (member->previous != NULL) {
+        member->previous->next = member->next;
+    } else {
+        member->archive->members = member->next;
+    }
+    if (member->next != NULL) {
+        member->next->previous = member->previous;
+    }
+    member->archive = NULL;
+    member->previous = member->next = NULL;
+}
+
+static void member_free(ZipMember *member)
+{
+    member_unlink(member);
+    imd_stream_abort(member->buffer);
+    free(member->member);
+    free(member->base.name);
+    free(member);
+}
+
+static int64_t member_read(ImdError **error, ImdStream *stream, void *buffer, size_t length)
+{
+    return imd_stream_read(error, ((ZipMember *)stream)->buffer, buffer, length);
+}
+
+static int64_t member_write(ImdError **error, ImdStream *stream, const void *buffer,
+                            size_t length)
+{
+    if (!imd_stream_write(error, ((ZipMember *)stream)->buffer, buffer, length)) {
+        return -1;
+    }
+    return (int64_t)length;
+}
+
+static int64_t member_seek(ImdError **error, ImdStream *stream, int64_t offset, int whence)
+{
+    return imd_stream_seek(error, ((ZipMember *)stream)->buffer, offset, whence);
+}
+
+static const uint8_t *member_memory(ImdStream *stream, size_t *size)
+{
+    return imd_stream_memory(((ZipMember *)stream)->buffer, size);
+}
+
+static bool member_close(ImdError **error, ImdStream *stream)
+{
+    ZipMember *member = (ZipMember *)stream;
+    ZipArchive *archive = member->archive;
+    if (archive == NULL) {
+        imd_error_set(error, IMD_ERR_BAD_STATE, "%s: not written: the zip was closed first",
+                      stream->name);
+        member_free(member);
+        return false;
+    }
+    size_t size;
+    void *data = imd_stream_buffer_take(member->buffer, &size);
+    /* With freep = 1 libzip owns `data` from here and frees it after zip_close. */
+    zip_source_t *source = zip_source_buffer(archive->zip, data, size, 1);
+    if (source == NULL) {
+        free(data);
+        set_archive_error(error, archive, member->member, "cannot add");
+        member_free(member);
+        return false;
+    }
+    zip_int64_t index = zip_file_add(archive->zip, member->member, source,
+                                     ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8);
+    if (index < 0) {
+        zip_source_free(source);
+        set_archive_error(error, archive, member->member, "cannot add");
+        member_free(member);
+        return false;
+    }
+    if (zip_set_file_compression(archive->zip, (zip_uint64_t)index, ZIP_CM_DEFLATE, 0) != 0) {
+        set_archive_error(error, archive, member->member, "cannot compress");
+        (void)zip_delete(archive->zip, (zip_uint64_t)index);
+        member_free(member);
+        return false;
+    }
+    member_free(member);
+    return true;
+}
+
+static void member_abort(ImdStream *stream)
+{
+    member_free((ZipMember *)stream);
+}
+
+static const ImdStreamMethods member_methods = {
+    member_read, member_write, member_seek, member_memory, member_close, member_abort,
+};
+
+static ImdStream *write_member(ImdError **error, ZipArchive *archive, const char *name)
+{
+    ZipMember *member = imd__calloc(error, 1, sizeof *member);
+    if (member == NULL) {
+        return NULL;
+    }
+    member->base.methods = &member_methods;
+    member->base.name = imd__sprintf(error, "%s:%s", archive->base.name, name);
+    member->member = member->base.name != NULL ? imd__strdup(error, name) : NULL;
+    member->buffer = member->member != NULL ? imd_stream_open_buffer(error, member->base.name)
+                                            : NULL;
+    if (member->buffer == NULL) {
+        member_free(member);
+        return NULL;
+    }
+    member->archive = archive;
+    member->next = archive->members;
+    if (archive->members != NULL) {
+        archive->members->previous = member;
+    }
+    archive->members = member;
+    return &member->base;
+}
+
+static ImdStream *zip_open_member(ImdError **error, ImdArchive *base, const char *name,
+                                  ImdMode mode)
+{
+    ZipArchive *archive = (ZipArchive *)base;
+    if (!imd_member_name_is_safe(name)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: unsafe member name \"%s\"", base->name,
+                      name);
+        return NULL;
+    }
+    if (mode == IMD_MODE_READ) {
+        return read_member(error, archive, name);
+    }
+    if (archive->mode != IMD_MODE_WRITE) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: opened for reading, cannot write \"%s\"",
+                      base->name, name);
+        return NULL;
+    }
+    return write_member(error, archive, name);
+}
+
+/* ---- the archive ---------------------------------------------------------------- */
+
+static void archive_free(ZipArchive *archive)
+{
+    /* Member streams still open now fail on close instead of touching freed memory. */
+    while (archive->members != NULL) {
+        member_unlink(archive->members);
+    }
+    free(archive->base.name);
+    free(archive);
+}
+
+static bool zip_archive_close(ImdError **error, ImdArchive *base)
+{
+    ZipArchive *archive = (ZipArchive *)base;
+    bool ok = true;
+    if (archive->mode == IMD_MODE_READ) {
+        zip_discard(archive->zip);
+    } else if (zip_close(archive->zip) != 0) {
+        set_archive_error(error, archive, NULL, "cannot write");
+        zip_discard(archive->zip); /* a failed zip_close leaves the handle open */
+        ok = false;
+    }
+    archive_free(archive);
+    return ok;
+}
+
+static void zip_archive_abort(ImdArchive *base)
+{
+    ZipArchive *archive = (ZipArchive *)base;
+    zip_discard(archive->zip);
+    archive_free(archive);
+}
+
+static const ImdArchiveMethods zip_methods = {
+    zip_list, zip_open_member, zip_archive_close, zip_archive_abort,
+};
+
+static ImdArchive *zip_archive_open(ImdError **error, const char *path, ImdMode mode,
+                                    const ImdOptions *options)
+{
+    IMD__UNUSED(options);
+    if (path == NULL || path[0] == '\0') {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "zip archive: empty path");
+        return NULL;
+    }
+    if (mode != IMD_MODE_READ && mode != IMD_MODE_WRITE) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: bad mode %d", path, (int)mode);
+        return NULL;
+    }
+    ZipArchive *archive = imd__calloc(error, 1, sizeof *archive);
+    if (archive == NULL) {
+        return NULL;
+    }
+    archive->base.methods = &zip_methods;
+    archive->mode = mode;
+    archive->base.name = imd__strdup(error, path);
+    if (archive->base.name == NULL) {
+        free(archive);
+        return NULL;
+    }
+    /* No ZIP_TRUNCATE: writing adds to an existing zip instead of emptying it. */
+    int code = 0;
+    archive->zip = zip_open(path, mode == IMD_MODE_READ ? ZIP_RDONLY : ZIP_CREATE, &code);
+    if (archive->zip == NULL) {
+        zip_error_t zip_error;
+        zip_error_init_with_code(&zip_error, code);
+        set_zip_error(error, &zip_error, path, NULL, "cannot open");
+        zip_error_fini(&zip_error);
+        archive_free(archive);
+        return NULL;
+    }
+    return &archive->base;
+}
+
+#else /* !IMD_WITH_ZIP */
+
+static ImdArchive *zip_archive_open(ImdError **error, const char *path, ImdMode mode,
+                                    const ImdOptions *options)
+{
+    IMD__UNUSED(mode);
+    IMD__UNUSED(options);
+    imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                  "%s: zip archives need libzip (built without IMD_WITH_ZIP)",
+                  path != NULL ? path : "zip archive");
+    return NULL;
+}
+
+#endif /* IMD_WITH_ZIP */
+
+/* A local file header starts a zip with members; an end record alone, an empty zip. */
+static int zip_probe(const uint8_t *head, size_t head_length, const char *path)
+{
+    IMD__UNUSED(path);
+    if (head == NULL || head_length < 4 || head[0] != 'P' || head[1] != 'K') {
+        return 0;
+    }
+    if ((head[2] == 3 && head[3] == 4) || (head[2] == 5 && head[3] == 6)) {
+        return 100;
+    }
+    return 0;
+}
+
+static const char *const zip_suffixes[] = {".zip", NULL};
+
+const ImdArchivePlugin imd__zip_archive = {
+    IMD_PLUGIN_ABI_VERSION,
+    (uint32_t)sizeof(ImdArchivePlugin),
+    "zip",
+    "a zip file (members read into memory, writes add to an existing zip)",
+    zip_suffixes,
+    zip_probe,
+    zip_archive_open,
+};

@@ -1,2 +1,485 @@
-/* placeholder: core/context.c is being written */
-typedef int imd_placeholder_context;
+/*
+ * context.c: the plugin registry (built-in table plus plugins loaded from
+ * shared objects), diagnostics, and the choice of archive for a path.
+ * A context is set up by one thread and then only read (design.md §3.6).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef IMD_ENABLE_PLUGINS
+#include <dlfcn.h>
+#endif
+
+/* One registered plugin of any kind. */
+typedef struct Registered {
+    ImdPluginKind kind;
+    const void *descriptor;
+} Registered;
+
+struct ImdContext {
+    Registered *plugins; /* priority order: loaded plugins first, then built-ins */
+    size_t count, capacity;
+    void **libraries; /* dlopen handles, closed in imd_context_destroy() */
+    size_t library_count, library_capacity;
+    ImdLogFn *log;
+    void *log_user;
+};
+
+/* The built-ins, in priority order. Formats join as their issues land. */
+static const Registered builtin_plugins[] = {
+    {IMD_PLUGIN_TRANSPORT, &imd__file_transport},
+    {IMD_PLUGIN_ARCHIVE, &imd__zip_archive},
+    {IMD_PLUGIN_ARCHIVE, &imd__filesystem_archive},
+};
+
+/* ---- the file transport: paths are opened by the archives themselves ---- */
+
+static ImdTransport *file_transport_open(ImdError **error, const ImdUrl *url, ImdMode mode,
+                                         const ImdOptions *options)
+{
+    IMD__UNUSED(url);
+    IMD__UNUSED(mode);
+    IMD__UNUSED(options);
+    imd_error_set(error, IMD_ERR_INTERNAL, "the file transport has no connection to open");
+    return NULL;
+}
+
+static const char *const file_schemes[] = {"file", NULL};
+
+const ImdTransportPlugin imd__file_transport = {
+    IMD_PLUGIN_ABI_VERSION, sizeof(ImdTransportPlugin), "file", "local files and folders",
+    file_schemes, file_transport_open,
+};
+
+/* ---- context ---- */
+
+ImdContext *imd_context_create(ImdError **error)
+{
+    ImdContext *context = imd__calloc(error, 1, sizeof *context);
+    if (context == NULL) {
+        return NULL;
+    }
+    size_t count = sizeof builtin_plugins / sizeof builtin_plugins[0];
+    if (!imd__grow(error, (void **)&context->plugins, &context->capacity, count,
+                   sizeof(Registered))) {
+        free(context);
+        return NULL;
+    }
+    memcpy(context->plugins, builtin_plugins, sizeof builtin_plugins);
+    context->count = count;
+    return context;
+}
+
+void imd_context_destroy(ImdContext *context)
+{
+    if (context == NULL) {
+        return;
+    }
+#ifdef IMD_ENABLE_PLUGINS
+    for (size_t i = context->library_count; i-- > 0;) {
+        dlclose(context->libraries[i]);
+    }
+#endif
+    free(context->libraries);
+    free(context->plugins);
+    free(context);
+}
+
+void imd_context_set_log(ImdContext *context, ImdLogFn *fn, void *user)
+{
+    context->log = fn;
+    context->log_user = user;
+}
+
+void imd__log(const ImdContext *context, ImdLogLevel level, const char *format, ...)
+{
+    if (context == NULL || context->log == NULL) {
+        return;
+    }
+    va_list args;
+    va_start(args, format);
+    char *message = imd__vsprintf(NULL, format, args);
+    va_end(args);
+    if (message != NULL) {
+        context->log(context->log_user, level, message);
+        free(message);
+    }
+}
+
+/* ---- lookup ---- */
+
+static const char *descriptor_name(const Registered *plugin)
+{
+    switch (plugin->kind) {
+    case IMD_PLUGIN_FORMAT:
+        return ((const ImdFormatPlugin *)plugin->descriptor)->name;
+    case IMD_PLUGIN_ARCHIVE:
+        return ((const ImdArchivePlugin *)plugin->descriptor)->name;
+    case IMD_PLUGIN_TRANSPORT:
+        return ((const ImdTransportPlugin *)plugin->descriptor)->name;
+    }
+    return "";
+}
+
+static size_t count_kind(const ImdContext *context, ImdPluginKind kind)
+{
+    size_t count = 0;
+    for (size_t i = 0; context != NULL && i < context->count; i++) {
+        count += context->plugins[i].kind == kind;
+    }
+    return count;
+}
+
+static const void *nth_kind(const ImdContext *context, ImdPluginKind kind, size_t index)
+{
+    for (size_t i = 0; context != NULL && i < context->count; i++) {
+        if (context->plugins[i].kind == kind && index-- == 0) {
+            return context->plugins[i].descriptor;
+        }
+    }
+    return NULL;
+}
+
+size_t imd_context_format_count(const ImdContext *context)
+{
+    return count_kind(context, IMD_PLUGIN_FORMAT);
+}
+
+const ImdFormatPlugin *imd_context_format(const ImdContext *context, size_t index)
+{
+    return nth_kind(context, IMD_PLUGIN_FORMAT, index);
+}
+
+size_t imd_context_archive_count(const ImdContext *context)
+{
+    return count_kind(context, IMD_PLUGIN_ARCHIVE);
+}
+
+const ImdArchivePlugin *imd_context_archive(const ImdContext *context, size_t index)
+{
+    return nth_kind(context, IMD_PLUGIN_ARCHIVE, index);
+}
+
+size_t imd_context_transport_count(const ImdContext *context)
+{
+    return count_kind(context, IMD_PLUGIN_TRANSPORT);
+}
+
+const ImdTransportPlugin *imd_context_transport(const ImdContext *context, size_t index)
+{
+    return nth_kind(context, IMD_PLUGIN_TRANSPORT, index);
+}
+
+const ImdFormatPlugin *imd_context_find_format(const ImdContext *context, const char *name)
+{
+    for (size_t i = 0; name != NULL && i < imd_context_format_count(context); i++) {
+        const ImdFormatPlugin *format = imd_context_format(context, i);
+        if (strcasecmp(format->name, name) == 0) {
+            return format;
+        }
+    }
+    return NULL;
+}
+
+/* ---- checking descriptors from a plugin file ---- */
+
+/* The first published size of each descriptor: later versions only append. */
+#define FORMAT_V1_SIZE (offsetof(ImdFormatPlugin, write) + sizeof(void (*)(void)))
+#define ARCHIVE_V1_SIZE (offsetof(ImdArchivePlugin, open) + sizeof(void (*)(void)))
+#define TRANSPORT_V1_SIZE (offsetof(ImdTransportPlugin, open) + sizeof(void (*)(void)))
+
+static bool check_header(ImdError **error, const char *path, const char *what, uint32_t abi,
+                         uint32_t size, size_t minimum)
+{
+    if (abi != IMD_PLUGIN_ABI_VERSION) {
+        imd_error_set(error, IMD_ERR_PLUGIN_ABI,
+                      "%s: %s was built for plugin ABI %u; this library has ABI %u", path, what,
+                      abi, IMD_PLUGIN_ABI_VERSION);
+        return false;
+    }
+    if (size < minimum) {
+        imd_error_set(error, IMD_ERR_PLUGIN_ABI,
+                      "%s: %s descriptor is %u bytes, at least %zu expected", path, what, size,
+                      minimum);
+        return false;
+    }
+    return true;
+}
+
+static bool check_format(ImdError **error, const char *path, const ImdFormatPlugin *format)
+{
+    if (!check_header(error, path, "format plugin", format->abi_version, format->struct_size,
+                      FORMAT_V1_SIZE)) {
+        return false;
+    }
+    bool reads = (format->flags & IMD_FORMAT_READ) != 0;
+    bool writes = (format->flags & IMD_FORMAT_WRITE) != 0;
+    if (format->name == NULL || format->name[0] == '\0' || format->probe == NULL ||
+        (!reads && !writes) ||
+        (reads && (format->reader_create == NULL || format->reader_add == NULL ||
+                   format->reader_finish == NULL || format->reader_destroy == NULL)) ||
+        (writes && format->write == NULL)) {
+        imd_error_set(error, IMD_ERR_PLUGIN_ABI,
+                      "%s: format plugin \"%s\" lacks a name, probe or the methods its flags "
+                      "promise", path, format->name != NULL ? format->name : "");
+        return false;
+    }
+    return true;
+}
+
+static bool check_record(ImdError **error, const char *path, const ImdPluginRecord *record)
+{
+    if (record->descriptor == NULL) {
+        imd_error_set(error, IMD_ERR_PLUGIN_ABI, "%s: a plugin record has no descriptor", path);
+        return false;
+    }
+    if (record->kind == IMD_PLUGIN_FORMAT) {
+        return check_format(error, path, record->descriptor);
+    }
+    if (record->kind == IMD_PLUGIN_ARCHIVE) {
+        const ImdArchivePlugin *archive = record->descriptor;
+        if (!check_header(error, path, "archive plugin", archive->abi_version,
+                          archive->struct_size, ARCHIVE_V1_SIZE)) {
+            return false;
+        }
+        if (archive->name != NULL && archive->open != NULL && archive->probe != NULL) {
+            return true;
+        }
+    } else if (record->kind == IMD_PLUGIN_TRANSPORT) {
+        const ImdTransportPlugin *transport = record->descriptor;
+        if (!check_header(error, path, "transport plugin", transport->abi_version,
+                          transport->struct_size, TRANSPORT_V1_SIZE)) {
+            return false;
+        }
+        if (transport->name != NULL && transport->schemes != NULL && transport->open != NULL) {
+            return true;
+        }
+    } else {
+        imd_error_set(error, IMD_ERR_PLUGIN_ABI, "%s: unknown plugin kind %u", path,
+                      record->kind);
+        return false;
+    }
+    imd_error_set(error, IMD_ERR_PLUGIN_ABI, "%s: a plugin lacks its name or methods", path);
+    return false;
+}
+
+static bool name_taken(const ImdContext *context, const ImdPluginRecord *records, size_t count,
+                       size_t index)
+{
+    Registered candidate = {(ImdPluginKind)records[index].kind, records[index].descriptor};
+    const char *name = descriptor_name(&candidate);
+    for (size_t i = 0; i < context->count; i++) {
+        if (context->plugins[i].kind == candidate.kind &&
+            strcasecmp(descriptor_name(&context->plugins[i]), name) == 0) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < index && i < count; i++) {
+        Registered earlier = {(ImdPluginKind)records[i].kind, records[i].descriptor};
+        if (earlier.kind == candidate.kind && strcasecmp(descriptor_name(&earlier), name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Check everything first, so that a bad plugin file registers nothing. */
+static bool check_manifest(ImdError **error, const ImdContext *context, const char *path,
+                           const ImdPluginManifest *manifest)
+{
+    if (manifest == NULL) {
+        imd_error_set(error, IMD_ERR_PLUGIN_ABI, "%s: the manifest function returned NULL", path);
+        return false;
+    }
+    if (!check_header(error, path, "the plugin file", manifest->abi_version,
+                      manifest->struct_size, sizeof(ImdPluginManifest))) {
+        return false;
+    }
+    if (manifest->count == 0 || manifest->count > 256 || manifest->records == NULL) {
+        imd_error_set(error, IMD_ERR_PLUGIN_ABI, "%s: the manifest lists %zu plugins", path,
+                      manifest->count);
+        return false;
+    }
+    for (size_t i = 0; i < manifest->count; i++) {
+        if (!check_record(error, path, &manifest->records[i])) {
+            return false;
+        }
+        if (name_taken(context, manifest->records, manifest->count, i)) {
+            Registered r = {(ImdPluginKind)manifest->records[i].kind,
+                            manifest->records[i].descriptor};
+            imd_error_set(error, IMD_ERR_INVALID_ARG,
+                          "%s: a plugin named \"%s\" is already registered", path,
+                          descriptor_name(&r));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Put the manifest's plugins ahead of those registered before. */
+static bool register_manifest(ImdError **error, ImdContext *context,
+                              const ImdPluginManifest *manifest)
+{
+    if (!imd__grow(error, (void **)&context->plugins, &context->capacity,
+                   context->count + manifest->count, sizeof(Registered))) {
+        return false;
+    }
+    memmove(context->plugins + manifest->count, context->plugins,
+            context->count * sizeof(Registered));
+    for (size_t i = 0; i < manifest->count; i++) {
+        context->plugins[i] = (Registered){(ImdPluginKind)manifest->records[i].kind,
+                                           manifest->records[i].descriptor};
+    }
+    context->count += manifest->count;
+    return true;
+}
+
+bool imd_context_load_plugin(ImdError **error, ImdContext *context, const char *path)
+{
+    if (context == NULL || path == NULL || path[0] == '\0') {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "load plugin: no context or path");
+        return false;
+    }
+#ifndef IMD_ENABLE_PLUGINS
+    imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                  "%s: this build cannot load plugins (IMD_ENABLE_PLUGINS is off)", path);
+    return false;
+#else
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        imd_error_set(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO,
+                      "%s: cannot load plugin: %s", path, strerror(errno));
+        return false;
+    }
+    /* dlopen() searches the library path for names without '/'; a plugin is
+     * always a file the user named, so make the name a path. */
+    char *local = strchr(path, '/') == NULL ? imd__sprintf(error, "./%s", path) : NULL;
+    void *library = dlopen(local != NULL ? local : path, RTLD_NOW | RTLD_LOCAL);
+    free(local);
+    if (library == NULL) {
+        const char *reason = dlerror();
+        imd_error_set(error, IMD_ERR_PLUGIN_ABI, "%s: not a loadable plugin: %s", path,
+                      reason != NULL ? reason : "dlopen failed");
+        return false;
+    }
+    void *symbol = dlsym(library, IMD_PLUGIN_ENTRY_SYMBOL);
+    ImdPluginEntryFn *entry = NULL;
+    if (symbol != NULL) {
+        /* POSIX guarantees object and function pointers convert; copy the bits
+         * because ISO C does not allow the cast. */
+        memcpy(&entry, &symbol, sizeof entry);
+    }
+    const ImdPluginManifest *manifest = NULL;
+    if (entry == NULL) {
+        imd_error_set(error, IMD_ERR_PLUGIN_ABI, "%s: no %s function: not an imagedata plugin",
+                      path, IMD_PLUGIN_ENTRY_SYMBOL);
+    } else {
+        manifest = entry();
+    }
+    if (entry == NULL || !check_manifest(error, context, path, manifest) ||
+        !imd__grow(error, (void **)&context->libraries, &context->library_capacity,
+                   context->library_count + 1, sizeof(void *)) ||
+        !register_manifest(error, context, manifest)) {
+        dlclose(library);
+        return false;
+    }
+    context->libraries[context->library_count++] = library;
+    return true;
+#endif
+}
+
+bool imd_context_load_plugin_list(ImdError **error, ImdContext *context, const char *list)
+{
+    if (list == NULL) {
+        return true;
+    }
+    const char *p = list;
+    while (*p != '\0') {
+        const char *end = strchr(p, ':');
+        size_t length = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (length > 0) {
+            char *path = imd__strndup(error, p, length);
+            bool ok = path != NULL && imd_context_load_plugin(error, context, path);
+            free(path);
+            if (!ok) {
+                return false;
+            }
+        }
+        p += length + (end != NULL);
+    }
+    return true;
+}
+
+/* ---- choosing an archive ---- */
+
+static bool has_suffix(const char *path, const char *suffix)
+{
+    size_t n = strlen(path), m = strlen(suffix);
+    return n >= m && strcasecmp(path + n - m, suffix) == 0;
+}
+
+static const ImdArchivePlugin *archive_by_suffix(const ImdContext *context, const char *path)
+{
+    for (size_t i = 0; i < imd_context_archive_count(context); i++) {
+        const ImdArchivePlugin *archive = imd_context_archive(context, i);
+        for (const char *const *s = archive->suffixes; s != NULL && *s != NULL; s++) {
+            if (has_suffix(path, *s)) {
+                return archive;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* A regular file that is not named like an archive may still be one (PK\3\4). */
+static const ImdArchivePlugin *archive_by_content(const ImdContext *context, const char *path)
+{
+    uint8_t head[64];
+    size_t got = 0;
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        return NULL;
+    }
+    got = fread(head, 1, sizeof head, file);
+    fclose(file);
+    const ImdArchivePlugin *best = NULL;
+    int best_score = 0;
+    for (size_t i = 0; i < imd_context_archive_count(context); i++) {
+        const ImdArchivePlugin *archive = imd_context_archive(context, i);
+        int score = archive->probe(head, got, path);
+        if (score > best_score && strcmp(archive->name, "filesystem") != 0) {
+            best = archive;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+ImdArchive *imd_archive_open(ImdError **error, const ImdContext *context, const char *path,
+                             ImdMode mode, const ImdOptions *options)
+{
+    ImdContext *own = NULL;
+    if (context == NULL) {
+        own = imd_context_create(error);
+        if (own == NULL) {
+            return NULL;
+        }
+        context = own;
+    }
+    const ImdArchivePlugin *archive = archive_by_suffix(context, path);
+    struct stat st;
+    if (archive == NULL && mode == IMD_MODE_READ && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        archive = archive_by_content(context, path);
+    }
+    if (archive == NULL) {
+        archive = &imd__filesystem_archive;
+    }
+    ImdArchive *opened = archive->open(error, path, mode, options);
+    imd_context_destroy(own);
+    return opened;
+}

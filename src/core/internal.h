@@ -61,6 +61,13 @@ void imd__text_printf(ImdText *text, const char *format, ...) IMD_PRINTF(2, 3);
 char *imd__text_finish(ImdError **error, ImdText *text);
 void imd__text_free(ImdText *text);
 
+/* ---- JSON text (json.c) ---- */
+
+/* A JSON string literal of UTF-8 `value` (invalid bytes become U+FFFD). */
+void imd__json_string(ImdText *text, const char *value);
+/* The shortest text that reads back as `value`; null for NaN and infinities. */
+void imd__json_number(ImdText *text, double value);
+
 /* ---- diagnostics ---- */
 
 void imd__log(const ImdContext *context, ImdLogLevel level, const char *format, ...)

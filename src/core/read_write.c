@@ -1,2 +1,399 @@
-/* placeholder: core/read_write.c is being written */
-typedef int imd_placeholder_read_write;
+/*
+ * read_write.c: the pipeline URL -> transport -> archive -> format.
+ *
+ * Reading: every URL is opened as an archive (a zip, a folder, or the folder
+ * of a named file), its members are offered to the formats (the one asked
+ * for with "input_format", else every readable format, best probe first),
+ * and each format that accepted members sorts and stacks them. A format that
+ * declines a member (IMD_ERR_NOT_RECOGNIZED) lets the next one try; any other
+ * error stops the read (design.md §3.5 rule 4).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define HEAD_BYTES 512
+
+typedef struct Reader {
+    const ImdFormatPlugin *format;
+    void *state;     /* NULL until the format is first offered a member */
+    size_t accepted; /* members this format took */
+} Reader;
+
+typedef struct ReadJob {
+    ImdContext *context;
+    const ImdOptions *options;
+    Reader *readers;
+    size_t reader_count;
+    ImdArchive **archives; /* kept open until every reader has finished */
+    size_t archive_count, archive_capacity;
+    size_t members, skipped;
+    bool forced; /* input_format given: offer every member to that format */
+} ReadJob;
+
+/* Sorted by probe score (stable on priority); returns how many scored > 0. */
+static size_t rank_formats(const ReadJob *job, const uint8_t *head, size_t length,
+                           const char *name, size_t *order)
+{
+    int scores[64];
+    size_t count = 0;
+    for (size_t i = 0; i < job->reader_count && i < 64; i++) {
+        int score = job->forced ? 100 : job->readers[i].format->probe(head, length, name);
+        if (score <= 0) {
+            continue;
+        }
+        size_t at = count++;
+        while (at > 0 && scores[at - 1] < score) {
+            scores[at] = scores[at - 1];
+            order[at] = order[at - 1];
+            at--;
+        }
+        scores[at] = score;
+        order[at] = i;
+    }
+    return count;
+}
+
+/* Rewind a member stream for the next format; reopen it when it cannot seek. */
+static ImdStream *rewind_member(ImdError **error, ImdArchive *archive, const char *name,
+                                ImdStream *stream)
+{
+    if (stream->methods->seek != NULL && imd_stream_seek(NULL, stream, 0, SEEK_SET) == 0) {
+        return stream;
+    }
+    imd_stream_abort(stream);
+    return imd_archive_open_member(error, archive, name, IMD_MODE_READ);
+}
+
+static bool read_head(ImdError **error, ImdStream *stream, uint8_t *head, size_t *length)
+{
+    *length = 0;
+    while (*length < HEAD_BYTES) {
+        int64_t got = imd_stream_read(error, stream, head + *length, HEAD_BYTES - *length);
+        if (got < 0) {
+            return false;
+        }
+        if (got == 0) {
+            break;
+        }
+        *length += (size_t)got;
+    }
+    return true;
+}
+
+/* Offer one member to the formats in rank order. */
+static bool offer_member(ImdError **error, ReadJob *job, ImdArchive *archive, const char *name)
+{
+    ImdStream *stream = imd_archive_open_member(error, archive, name, IMD_MODE_READ);
+    uint8_t head[HEAD_BYTES];
+    size_t length, order[64];
+    if (stream == NULL || !read_head(error, stream, head, &length)) {
+        imd_stream_abort(stream);
+        return false;
+    }
+    size_t ranked = rank_formats(job, head, length, name, order);
+    bool taken = false;
+    for (size_t k = 0; k < ranked && !taken; k++) {
+        Reader *reader = &job->readers[order[k]];
+        stream = rewind_member(error, archive, name, stream);
+        if (stream == NULL) {
+            return false;
+        }
+        if (reader->state == NULL) {
+            reader->state = reader->format->reader_create(error, job->options);
+            if (reader->state == NULL) {
+                imd_stream_abort(stream);
+                return false;
+            }
+        }
+        ImdError *declined = NULL;
+        if (reader->format->reader_add(&declined, reader->state, archive, name, stream)) {
+            reader->accepted++;
+            taken = true;
+        } else if (imd_error_code(declined) == IMD_ERR_NOT_RECOGNIZED) {
+            imd__log(job->context, IMD_LOG_DEBUG, "%s: %s declined: %s", name,
+                     reader->format->name, imd_error_message(declined));
+            imd_error_clear(&declined);
+        } else {
+            imd_error_propagate(error, declined);
+            imd_stream_abort(stream);
+            return false;
+        }
+    }
+    imd_stream_abort(stream);
+    job->members++;
+    if (!taken) {
+        job->skipped++;
+        imd__log(job->context, IMD_LOG_INFO, "skipped %s:%s: not a recognised image",
+                 imd_archive_name(archive), name);
+    }
+    return true;
+}
+
+typedef struct Visit {
+    ImdError **error;
+    ReadJob *job;
+    ImdArchive *archive;
+    bool failed;
+} Visit;
+
+static int visit_member(void *user, const char *name)
+{
+    Visit *visit = user;
+    if (!offer_member(visit->error, visit->job, visit->archive, name)) {
+        visit->failed = true;
+        return 1;
+    }
+    return 0;
+}
+
+static bool read_url(ImdError **error, ReadJob *job, const char *text)
+{
+    ImdUrl *url = imd_url_parse(error, text);
+    if (url == NULL) {
+        return false;
+    }
+    bool ok = false;
+    struct stat st;
+    if (strcmp(url->scheme, "file") != 0) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                      "%s: reading from \"%s:\" URLs is not supported yet", text, url->scheme);
+    } else if (stat(url->path, &st) != 0) {
+        imd_error_set(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO, "%s: %s",
+                      url->path, strerror(errno));
+    } else if (imd__grow(error, (void **)&job->archives, &job->archive_capacity,
+                         job->archive_count + 1, sizeof(ImdArchive *))) {
+        ImdArchive *archive = imd_archive_open(error, job->context, url->path, IMD_MODE_READ,
+                                               job->options);
+        if (archive != NULL) {
+            job->archives[job->archive_count++] = archive;
+            Visit visit = {error, job, archive, false};
+            ok = imd_archive_list(error, archive, url->query, visit_member, &visit) &&
+                 !visit.failed;
+        }
+    }
+    imd_url_destroy(url);
+    return ok;
+}
+
+static bool setup_readers(ImdError **error, ReadJob *job)
+{
+    const char *wanted = imd_options_get(job->options, "input_format", NULL);
+    size_t count = imd_context_format_count(job->context);
+    job->readers = imd__calloc(error, count > 0 ? count : 1, sizeof(Reader));
+    if (job->readers == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const ImdFormatPlugin *format = imd_context_format(job->context, i);
+        bool chosen = wanted == NULL || strcasecmp(wanted, format->name) == 0;
+        if (chosen && (format->flags & IMD_FORMAT_READ) != 0) {
+            job->readers[job->reader_count++].format = format;
+        }
+    }
+    job->forced = wanted != NULL;
+    if (wanted != NULL && job->reader_count == 0) {
+        imd_error_set(error, IMD_ERR_NOT_FOUND, "input format \"%s\" is unknown or cannot read",
+                      wanted);
+        return false;
+    }
+    return true;
+}
+
+static bool finish_readers(ImdError **error, ReadJob *job, ImdSeriesList *all)
+{
+    for (size_t i = 0; i < job->reader_count; i++) {
+        Reader *reader = &job->readers[i];
+        if (reader->accepted == 0) {
+            continue;
+        }
+        ImdSeriesList *list = reader->format->reader_finish(error, reader->state);
+        if (list == NULL) {
+            imd_error_prefix(error, "%s: ", reader->format->name);
+            return false;
+        }
+        while (imd_series_list_count(list) > 0) {
+            ImdSeries *series = imd_series_list_take(list, 0);
+            if (!imd_series_list_add(error, all, series)) {
+                imd_series_destroy(series);
+                imd_series_list_destroy(list);
+                return false;
+            }
+        }
+        imd_series_list_destroy(list);
+    }
+    return true;
+}
+
+static void nothing_recognised(ImdError **error, const ReadJob *job, const char *url)
+{
+    ImdText tried = {0};
+    for (size_t i = 0; i < job->reader_count; i++) {
+        imd__text_printf(&tried, "%s%s", i > 0 ? ", " : "", job->readers[i].format->name);
+    }
+    char *names = imd__text_finish(NULL, &tried);
+    imd_error_set(error, IMD_ERR_NOT_RECOGNIZED,
+                  "could not determine the input format of \"%s\": %zu file(s), none "
+                  "recognised by %s", url, job->members,
+                  names != NULL && names[0] != '\0' ? names : "any format (none registered)");
+    free(names);
+}
+
+static void cleanup_job(ReadJob *job)
+{
+    for (size_t i = 0; i < job->reader_count; i++) {
+        if (job->readers[i].state != NULL) {
+            job->readers[i].format->reader_destroy(job->readers[i].state);
+        }
+    }
+    for (size_t i = 0; i < job->archive_count; i++) {
+        imd_archive_abort(job->archives[i]);
+    }
+    free(job->archives);
+    free(job->readers);
+}
+
+ImdSeriesList *imd_read(ImdError **error, ImdContext *context, const char *const urls[],
+                        size_t url_count, const ImdOptions *options)
+{
+    if (urls == NULL || url_count == 0) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "read: no input given");
+        return NULL;
+    }
+    ImdContext *own = context == NULL ? imd_context_create(error) : NULL;
+    if (context == NULL && own == NULL) {
+        return NULL;
+    }
+    ReadJob job = {.context = context != NULL ? context : own, .options = options};
+    ImdSeriesList *all = NULL;
+    bool ok = setup_readers(error, &job);
+    for (size_t i = 0; ok && i < url_count; i++) {
+        ok = read_url(error, &job, urls[i]);
+    }
+    if (ok && job.members == job.skipped) {
+        nothing_recognised(error, &job, urls[0]);
+        ok = false;
+    }
+    if (ok) {
+        all = imd_series_list_create(error);
+        ok = all != NULL && finish_readers(error, &job, all);
+    }
+    cleanup_job(&job);
+    imd_context_destroy(own);
+    if (!ok) {
+        imd_series_list_destroy(all);
+        return NULL;
+    }
+    return all;
+}
+
+ImdSeries *imd_read_one(ImdError **error, ImdContext *context, const char *url,
+                        const ImdOptions *options)
+{
+    ImdSeriesList *list = imd_read(error, context, &url, 1, options);
+    if (list == NULL) {
+        return NULL;
+    }
+    size_t count = imd_series_list_count(list);
+    ImdSeries *series = NULL;
+    if (count == 1) {
+        series = imd_series_list_take(list, 0);
+    } else {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: %zu series found where one was expected",
+                      url, count);
+    }
+    imd_series_list_destroy(list);
+    return series;
+}
+
+/* ---- writing ---- */
+
+/* Where a write goes: an archive root and the member name asked for. */
+static ImdArchive *open_destination(ImdError **error, ImdContext *context, const ImdUrl *url,
+                                    const ImdOptions *options, char **name)
+{
+    struct stat st;
+    const char *path = url->path;
+    *name = NULL;
+    bool is_zip = false;
+    for (size_t i = 0; i < imd_context_archive_count(context); i++) {
+        const ImdArchivePlugin *archive = imd_context_archive(context, i);
+        for (const char *const *s = archive->suffixes; s != NULL && *s != NULL; s++) {
+            size_t n = strlen(path), m = strlen(*s);
+            is_zip = is_zip || (n > m && strcasecmp(path + n - m, *s) == 0);
+        }
+    }
+    if (is_zip || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        /* Into a zip (member from the query) or an existing folder. */
+        *name = imd__strdup(error, url->query);
+        if (*name == NULL) {
+            return NULL;
+        }
+        return imd_archive_open(error, context, path, IMD_MODE_WRITE, options);
+    }
+    /* A new path: its folder is the root, its last part the name (§7.3). */
+    char *copy = imd__strdup(error, path), *copy2 = imd__strdup(error, path);
+    ImdArchive *archive = NULL;
+    if (copy != NULL && copy2 != NULL) {
+        *name = imd__strdup(error, basename(copy));
+        archive = *name != NULL
+                      ? imd_archive_open(error, context, dirname(copy2), IMD_MODE_WRITE, options)
+                      : NULL;
+    }
+    free(copy);
+    free(copy2);
+    if (archive == NULL) {
+        free(*name);
+        *name = NULL;
+    }
+    return archive;
+}
+
+bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *series, const char *url,
+               const char *format_name, const ImdOptions *options)
+{
+    if (series == NULL || url == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "write: no series or URL");
+        return false;
+    }
+    if (format_name == NULL) {
+        format_name = imd_options_get(options, "output_format", "dicom");
+    }
+    ImdContext *own = context == NULL ? imd_context_create(error) : NULL;
+    if (context == NULL && own == NULL) {
+        return false;
+    }
+    context = context != NULL ? context : own;
+    const ImdFormatPlugin *format = imd_context_find_format(context, format_name);
+    char *expanded = NULL, *name = NULL;
+    ImdUrl *parsed = NULL;
+    ImdArchive *archive = NULL;
+    bool ok = false;
+    if (format == NULL) {
+        imd_error_set(error, IMD_ERR_NOT_FOUND, "output format \"%s\" is unknown", format_name);
+    } else if ((format->flags & IMD_FORMAT_WRITE) == 0 || format->write == NULL) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "format \"%s\" cannot write", format->name);
+    } else if ((expanded = imd_url_expand_format(error, url, format->name)) != NULL &&
+               (parsed = imd_url_parse(error, expanded)) != NULL) {
+        if (strcmp(parsed->scheme, "file") != 0) {
+            imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                          "%s: writing to \"%s:\" URLs is not supported yet", url,
+                          parsed->scheme);
+        } else {
+            archive = open_destination(error, context, parsed, options, &name);
+            ok = archive != NULL && format->write(error, series, archive, name, options);
+            ok = archive != NULL && (ok ? imd_archive_close(error, archive)
+                                        : (imd_archive_abort(archive), false));
+        }
+    }
+    free(name);
+    imd_url_destroy(parsed);
+    free(expanded);
+    imd_context_destroy(own);
+    return ok;
+}

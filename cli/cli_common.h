@@ -1,0 +1,48 @@
+/*
+ * cli_common.h: what every imagedata program shares: exit codes, error
+ * lines, diagnostics on stderr, plugin loading, and option helpers.
+ */
+#ifndef IMAGEDATA_CLI_COMMON_H
+#define IMAGEDATA_CLI_COMMON_H
+
+#include <imagedata/imagedata.h>
+
+#include <stdio.h>
+
+/* Exit codes (docs/cli.md). Stable: scripts depend on them. */
+enum {
+    IMD_EXIT_OK = 0,
+    IMD_EXIT_USAGE = 1,         /* usage or configuration error */
+    IMD_EXIT_NO_DATA = 2,       /* no image data found */
+    IMD_EXIT_CANNOT_SORT = 3,   /* cannot sort into volumes */
+    IMD_EXIT_CORRUPT = 4,       /* corrupt input */
+    IMD_EXIT_UNSUPPORTED = 5,   /* unsupported input */
+    IMD_EXIT_IO = 6,            /* I/O error reading or writing */
+    IMD_EXIT_NETWORK = 7,       /* network or association failure */
+    IMD_EXIT_PARTIAL = 8,       /* partial success: some inputs skipped */
+    IMD_EXIT_INTERNAL = 70      /* internal error */
+};
+
+/* The exit code for a library error code. */
+int imd_cli_exit_code(ImdErrorCode code);
+
+/* The exit-code table, as printed by --help. */
+void imd_cli_print_exit_codes(FILE *stream);
+
+/* Print "<program>: <message>" on stderr, clear the error, return its exit code. */
+int imd_cli_fail(const char *program, ImdError **error);
+
+/* Diagnostics: 0 quiet (warnings only), 1 -v, 2 -d. */
+typedef struct ImdCliLog {
+    const char *program;
+    int verbosity;
+    size_t warnings;
+} ImdCliLog;
+
+void imd_cli_log(void *user, ImdLogLevel level, const char *message);
+
+/* Load the plugins named in IMAGEDATA_PLUGINS (':'-separated), then `paths`. */
+bool imd_cli_load_plugins(ImdError **error, ImdContext *context, const char *const *paths,
+                          size_t count);
+
+#endif
