@@ -73,7 +73,9 @@ static int run_folder(const char *folder, const char *prefix, int *count)
         names[n++] = strdup(entry->d_name);
     }
     closedir(dir);
-    qsort(names, n, sizeof *names, compare_names);
+    if (n > 0) {
+        qsort(names, n, sizeof *names, compare_names);
+    }
     int failures = 0;
     for (size_t i = 0; i < n; i++) {
         char path[4096];

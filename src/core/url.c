@@ -159,8 +159,8 @@ static bool parse_port(ImdError **error, const char *url_text, const char *start
 
 /*
  * Parse the authority "[user[:password]@]host[:port]" into url->host and
- * url->port. The user information is dropped: ImdUrl has no field for it,
- * and transports needing credentials use .netrc as the original does.
+ * url->port. The user information is dropped: ImdUrl has no field for it
+ * (credentials then come from .netrc, which the original also reads).
  */
 static bool parse_authority(ImdError **error, ImdUrl *url, const char *url_text,
                             const char *start, size_t length)

@@ -1,1 +1,287 @@
-int main(void) { return 77; } /* placeholder */
+/*
+ * test_read_write.c: the read/write pipeline (URL -> archive -> format),
+ * driven through the example plugin: folders, single files, zip archives
+ * with member patterns, several inputs, format selection, declines versus
+ * errors, output naming, and the absence of partial output.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "imd_test.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct Fixture {
+    ImdContext *context;
+    char dir[1024];
+} Fixture;
+
+static bool setup(Fixture *f)
+{
+    const char *plugin = getenv("IMD_EXAMPLE_PLUGIN");
+    const char *tmp = getenv("IMD_TEST_TMP");
+    ImdError *error = NULL;
+    snprintf(f->dir, sizeof f->dir, "%s/rw-XXXXXX", tmp != NULL ? tmp : "/tmp");
+    if (plugin == NULL || mkdtemp(f->dir) == NULL) {
+        return false;
+    }
+    f->context = imd_context_create(&error);
+    if (f->context == NULL || !imd_context_load_plugin(&error, f->context, plugin)) {
+        fprintf(stderr, "setup: %s\n", imd_error_message(error));
+        imd_error_clear(&error);
+        return false;
+    }
+    return true;
+}
+
+static void remove_tree(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (dir == NULL) {
+        remove(path);
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
+            char child[2048];
+            snprintf(child, sizeof child, "%s/%s", path, entry->d_name);
+            remove_tree(child);
+        }
+    }
+    closedir(dir);
+    rmdir(path);
+}
+
+static void teardown(Fixture *f)
+{
+    imd_context_destroy(f->context);
+    remove_tree(f->dir);
+}
+
+/* A 4D uint16 series, value = index + offset, order time, spacing (3, 2, 1.5). */
+static ImdSeries *make_series(unsigned offset)
+{
+    ImdError *error = NULL;
+    size_t shape[4] = {2, 3, 4, 5};
+    ImdSeries *series = imd_series_create(&error, IMD_DTYPE_UINT16, 4, shape);
+    if (series == NULL) {
+        return NULL;
+    }
+    uint16_t *data = imd_series_data(series);
+    for (size_t i = 0; i < imd_series_count(series); i++) {
+        data[i] = (uint16_t)(i + offset);
+    }
+    double spacing[3] = {3, 2, 1.5};
+    if (!imd_series_set_input_order(&error, series, "time") ||
+        !imd_series_set_spacing(&error, series, spacing)) {
+        imd_error_clear(&error);
+        imd_series_destroy(series);
+        return NULL;
+    }
+    return series;
+}
+
+static char *path_in(const Fixture *f, const char *name)
+{
+    static char path[2048];
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    return path;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *file = fopen(path, "w");
+    if (file != NULL) {
+        fputs(text, file);
+        fclose(file);
+    }
+}
+
+IMD_TEST(write_then_read_back)
+{
+    Fixture f;
+    if (!setup(&f)) {
+        IMD_SKIP("example plugin or temporary folder unavailable");
+    }
+    ImdError *error = NULL;
+    ImdSeries *series = make_series(0);
+    REQUIRE(series != NULL);
+    /* A new path: written as <path>.imdraw beside it. */
+    CHECK_OK(error, imd_write(&error, f.context, series, path_in(&f, "first"), "imdraw", NULL));
+    CHECK(exists(path_in(&f, "first.imdraw")));
+    ImdSeries *back = imd_read_one(&error, f.context, path_in(&f, "first.imdraw"), NULL);
+    REQUIRE(back != NULL);
+    CHECK_INT(imd_series_ndim(back), 4);
+    CHECK_INT(imd_series_dim(back, 0), 2);
+    CHECK_INT(imd_series_dim(back, 3), 5);
+    CHECK(memcmp(imd_series_const_data(back), imd_series_const_data(series),
+                 imd_series_nbytes(series)) == 0);
+    CHECK_STR(imd_header_input_order(imd_series_const_header(back)), "time");
+    double spacing[3];
+    imd_series_spacing(back, spacing);
+    CHECK_NEAR(spacing[0], 3, 0);
+    CHECK_NEAR(spacing[2], 1.5, 0);
+    /* An existing folder: the format's default name inside it. */
+    mkdir(path_in(&f, "out"), 0755);
+    CHECK_OK(error, imd_write(&error, f.context, series, path_in(&f, "out"), "imdraw", NULL));
+    CHECK(exists(path_in(&f, "out/Image.imdraw")));
+    /* %p becomes the format name. */
+    CHECK_OK(error, imd_write(&error, f.context, series, path_in(&f, "x_%p"), "imdraw", NULL));
+    CHECK(exists(path_in(&f, "x_imdraw.imdraw")));
+    imd_series_destroy(back);
+    imd_series_destroy(series);
+    teardown(&f);
+}
+
+IMD_TEST(folder_with_several_series_and_junk)
+{
+    Fixture f;
+    if (!setup(&f)) {
+        IMD_SKIP("example plugin or temporary folder unavailable");
+    }
+    ImdError *error = NULL;
+    ImdSeries *a = make_series(0), *b = make_series(7);
+    REQUIRE(a != NULL && b != NULL);
+    mkdir(path_in(&f, "in"), 0755);
+    mkdir(path_in(&f, "in/sub"), 0755);
+    CHECK_OK(error, imd_write(&error, f.context, a, path_in(&f, "in/a"), "imdraw", NULL));
+    CHECK_OK(error, imd_write(&error, f.context, b, path_in(&f, "in/sub/b"), "imdraw", NULL));
+    write_text(path_in(&f, "in/notes.txt"), "not an image\n");
+    ImdSeriesList *list = imd_read(&error, f.context,
+                                   (const char *const[]){path_in(&f, "in")}, 1, NULL);
+    REQUIRE(list != NULL);
+    CHECK_INT(imd_series_list_count(list), 2);
+    /* Sorted walk: in/a.imdraw before in/sub/b.imdraw. */
+    const uint16_t *first = imd_series_const_data(imd_series_list_get(list, 0));
+    const uint16_t *second = imd_series_const_data(imd_series_list_get(list, 1));
+    CHECK_INT(first[0], 0);
+    CHECK_INT(second[0], 7);
+    imd_series_list_destroy(list);
+    /* Several inputs are read together. */
+    char one[2048], two[2048];
+    snprintf(one, sizeof one, "%s", path_in(&f, "in/a.imdraw"));
+    snprintf(two, sizeof two, "%s", path_in(&f, "in/sub"));
+    list = imd_read(&error, f.context, (const char *const[]){one, two}, 2, NULL);
+    CHECK(list != NULL && imd_series_list_count(list) == 2);
+    imd_series_list_destroy(list);
+    /* imd_read_one refuses several series. */
+    CHECK_FAILS(error, imd_read_one(&error, f.context, path_in(&f, "in"), NULL) != NULL,
+                IMD_ERR_INVALID_ARG);
+    imd_series_destroy(a);
+    imd_series_destroy(b);
+    teardown(&f);
+}
+
+IMD_TEST(zip_write_append_and_select)
+{
+    Fixture f;
+    if (!setup(&f)) {
+        IMD_SKIP("example plugin or temporary folder unavailable");
+    }
+#ifndef IMD_WITH_ZIP
+    teardown(&f);
+    IMD_SKIP("built without libzip");
+#else
+    ImdError *error = NULL;
+    ImdSeries *a = make_series(0), *b = make_series(100);
+    REQUIRE(a != NULL && b != NULL);
+    char url[2048];
+    snprintf(url, sizeof url, "%s?first.imdraw", path_in(&f, "both.zip"));
+    CHECK_OK(error, imd_write(&error, f.context, a, url, "imdraw", NULL));
+    snprintf(url, sizeof url, "%s?dir/second.imdraw", path_in(&f, "both.zip"));
+    CHECK_OK(error, imd_write(&error, f.context, b, url, "imdraw", NULL));
+    /* Both members are there: the second write added, it did not truncate. */
+    ImdSeriesList *list = imd_read(&error, f.context,
+                                   (const char *const[]){path_in(&f, "both.zip")}, 1, NULL);
+    CHECK(list != NULL && imd_series_list_count(list) == 2);
+    imd_series_list_destroy(list);
+    snprintf(url, sizeof url, "%s?dir", path_in(&f, "both.zip"));
+    ImdSeries *second = imd_read_one(&error, f.context, url, NULL);
+    REQUIRE(second != NULL);
+    CHECK_INT(((const uint16_t *)imd_series_const_data(second))[0], 100);
+    imd_series_destroy(second);
+    snprintf(url, sizeof url, "%s?nothing*", path_in(&f, "both.zip"));
+    CHECK_FAILS(error, imd_read_one(&error, f.context, url, NULL) != NULL, IMD_ERR_NOT_FOUND);
+    imd_series_destroy(a);
+    imd_series_destroy(b);
+    teardown(&f);
+#endif
+}
+
+IMD_TEST(declines_and_errors)
+{
+    Fixture f;
+    if (!setup(&f)) {
+        IMD_SKIP("example plugin or temporary folder unavailable");
+    }
+    ImdError *error = NULL;
+    CHECK_FAILS(error, imd_read_one(&error, f.context, path_in(&f, "missing"), NULL) != NULL,
+                IMD_ERR_NOT_FOUND);
+    write_text(path_in(&f, "junk.txt"), "hello\n");
+    ImdSeries *none = imd_read_one(&error, f.context, path_in(&f, "junk.txt"), NULL);
+    CHECK(none == NULL);
+    CHECK_INT(imd_error_code(error), IMD_ERR_NOT_RECOGNIZED);
+    CHECK(strstr(imd_error_message(error), "imdraw") != NULL); /* lists the formats tried */
+    imd_error_clear(&error);
+    /* A claimed but broken file is an error, not a skip. */
+    write_text(path_in(&f, "broken.imdraw"), "IMDRAW 1\ndtype uint16\nshape 2 2\ndata\nab");
+    CHECK_FAILS(error, imd_read_one(&error, f.context, path_in(&f, "broken.imdraw"), NULL) != NULL,
+                IMD_ERR_CORRUPT);
+    ImdOptions *options = imd_options_create(&error);
+    REQUIRE(options != NULL);
+    CHECK_OK(error, imd_options_set(&error, options, "input_format", "nosuchformat"));
+    CHECK_FAILS(error, imd_read_one(&error, f.context, path_in(&f, "junk.txt"), options) != NULL,
+                IMD_ERR_NOT_FOUND);
+    CHECK_OK(error, imd_options_set(&error, options, "input_format", "imdraw"));
+    CHECK_FAILS(error, imd_read_one(&error, f.context, path_in(&f, "junk.txt"), options) != NULL,
+                IMD_ERR_NOT_RECOGNIZED);
+    imd_options_destroy(options);
+    CHECK_FAILS(error,
+                imd_read_one(&error, f.context, "dicom://127.0.0.1:11112/PACS", NULL) != NULL,
+                IMD_ERR_UNSUPPORTED);
+    teardown(&f);
+}
+
+IMD_TEST(write_errors_leave_nothing)
+{
+    Fixture f;
+    if (!setup(&f)) {
+        IMD_SKIP("example plugin or temporary folder unavailable");
+    }
+    ImdError *error = NULL;
+    ImdSeries *series = make_series(0);
+    REQUIRE(series != NULL);
+    CHECK_FAILS(error, imd_write(&error, f.context, series, path_in(&f, "o"), "nosuch", NULL),
+                IMD_ERR_NOT_FOUND);
+    CHECK_FAILS(error,
+                imd_write(&error, f.context, series, "dicom://127.0.0.1:104/PACS", "imdraw",
+                          NULL),
+                IMD_ERR_UNSUPPORTED);
+    /* Writing into a folder that cannot be created fails cleanly. */
+    write_text(path_in(&f, "file"), "x");
+    CHECK(!imd_write(&error, f.context, series, path_in(&f, "file/sub/x"), "imdraw", NULL));
+    CHECK(error != NULL);
+    imd_error_clear(&error);
+    /* Nothing but the files this test made is left in the folder. */
+    DIR *dir = opendir(f.dir);
+    REQUIRE(dir != NULL);
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        CHECK(entry->d_name[0] == '.' || strcmp(entry->d_name, "file") == 0);
+    }
+    closedir(dir);
+    imd_series_destroy(series);
+    teardown(&f);
+}
+
+IMD_TEST_MAIN(IMD_CASE(write_then_read_back), IMD_CASE(folder_with_several_series_and_junk),
+              IMD_CASE(zip_write_append_and_select), IMD_CASE(declines_and_errors),
+              IMD_CASE(write_errors_leave_nothing))
