@@ -191,9 +191,12 @@ static int run(ImdError **error, Arguments *args, int count, char **urls)
     imd_context_set_log(context, imd_cli_log, &log);
     int code;
     ImdSeriesList *list = NULL;
-    if (!imd_cli_load_plugins(error, context, args->plugins, args->plugin_count) ||
-        (list = imd_read(error, context, (const char *const *)urls, (size_t)count,
-                         args->options)) == NULL) {
+    if (!imd_cli_load_plugins(error, context, args->plugins, args->plugin_count)) {
+        /* Whatever the reason, a plugin that cannot be loaded is a configuration error. */
+        (void)imd_cli_fail(program, error);
+        code = IMD_EXIT_USAGE;
+    } else if ((list = imd_read(error, context, (const char *const *)urls, (size_t)count,
+                                args->options)) == NULL) {
         code = imd_cli_fail(program, error);
     } else {
         code = print_all(error, args, urls[0], list);

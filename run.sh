@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The project's two set-up commands (README.md):
+#   ./run.sh demo   install what is needed, build, run the main job on generated sample data
+#   ./run.sh test   install what is needed, build with ASan+UBSan, run every test
+# Needs Debian 12 and root or sudo for apt-get. Installing is idempotent and
+# quiet when everything is present.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BUILD_PACKAGES=(gcc make cmake ninja-build pkg-config zlib1g-dev libzip-dev)
+# Test oracles and tools: Python's json for checking image_info --json, unzip
+# to check our zips independently, clang and its runtime for libFuzzer runs.
+TEST_PACKAGES=(python3 unzip g++)
+
+install_packages() {
+    local missing=() package
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "run.sh: installing ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+case "${1:-}" in
+demo)
+    install_packages "${BUILD_PACKAGES[@]}"
+    cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DIMD_BUILD_TESTS=OFF >/dev/null
+    cmake --build build-release -j "$jobs"
+    scripts/demo.sh build-release
+    ;;
+test)
+    install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIMD_SANITIZE=ON >/dev/null
+    cmake --build build-asan -j "$jobs"
+    ctest --test-dir build-asan --output-on-failure -j "$jobs"
+    ;;
+*)
+    echo "usage: $0 demo|test" >&2
+    exit 1
+    ;;
+esac
