@@ -375,7 +375,9 @@ static ImdArchive *fs_open(ImdError **error, const char *path, ImdMode mode,
     } else if (S_ISREG(info.st_mode)) {
         const char *slash = strrchr(path, '/');
         if (slash == NULL) {
-            archive->root = imd__strdup(error, ".");
+            /* "" (not "."): members then keep the user's spelling, "x.dcm" not "./x.dcm".
+             * Only list() opens the root folder, and it does not when `only` is set. */
+            archive->root = imd__strdup(error, "");
             archive->only = imd__strdup(error, path);
         } else {
             archive->root = slash == path ? imd__strdup(error, "/")

@@ -14,11 +14,15 @@
  * its close hands them to libzip, which frees them after zip_close(). The
  * archive's close runs zip_close(), which writes a temporary file and renames
  * it over the zip, so a failed write leaves the old zip intact; abort() drops
- * every change with zip_discard().
+ * every change with zip_discard(). An existing empty file (made by `touch` or
+ * mktemp) is taken as an empty zip to write into.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "internal.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #ifdef IMD_WITH_ZIP
 #include <zip.h>
@@ -469,6 +473,12 @@ static ImdArchive *zip_archive_open(ImdError **error, const char *path, ImdMode 
     /* No ZIP_TRUNCATE: writing adds to an existing zip instead of emptying it. */
     int code = 0;
     archive->zip = zip_open(path, mode == IMD_MODE_READ ? ZIP_RDONLY : ZIP_CREATE, &code);
+    struct stat info;
+    if (archive->zip == NULL && mode == IMD_MODE_WRITE && code == ZIP_ER_NOZIP &&
+        stat(path, &info) == 0 && S_ISREG(info.st_mode) && info.st_size == 0) {
+        /* libzip refuses a 0-byte file as "not a zip"; truncating it loses nothing. */
+        archive->zip = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &code);
+    }
     if (archive->zip == NULL) {
         zip_error_t zip_error;
         zip_error_init_with_code(&zip_error, code);

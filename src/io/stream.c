@@ -256,7 +256,7 @@ static int create_temp(ImdError **error, const char *path, char **temp_path)
             uint64_t value = state * 2685821657736338717ull;
             random_part[i] = letters[(value >> 32) % (sizeof letters - 1)];
         }
-        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        int fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd >= 0) {
             *temp_path = name;
             return fd;

@@ -5,6 +5,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,6 +122,11 @@ IMD_TEST(file_write_close_renames)
         CHECK_OK(error, imd_stream_write(&error, stream, "H", 1));
         CHECK_INT(imd_stream_seek(&error, stream, 0, 2), 11);
         CHECK(imd_stream_memory(stream, NULL) == NULL);
+        /* ... and read back what they wrote. */
+        char back[5] = {0};
+        CHECK_INT(imd_stream_seek(&error, stream, 6, 0), 6);
+        CHECK_OK(error, imd_stream_read_exact(&error, stream, back, 5));
+        CHECK(memcmp(back, "world", 5) == 0);
         CHECK_OK(error, imd_stream_close(&error, stream));
     }
     char *text = read_plain(path);
@@ -161,6 +168,41 @@ IMD_TEST(file_write_abort_leaves_nothing)
     CHECK_OK(error, imd_stream_close(&error, stream));
     text = read_plain(path);
     CHECK_STR(text, "new");
+    free(text);
+    CHECK_INT(count_entries(folder), 1);
+    free(path);
+    remove_folder(folder);
+}
+
+IMD_TEST(file_failed_write_leaves_nothing)
+{
+    char *folder = make_folder("full");
+    REQUIRE(folder != NULL);
+    char *path = join(folder, "out.bin");
+    CHECK(write_plain(path, "old"));
+    ImdError *error = NULL;
+    ImdStream *stream = imd_stream_open_file(&error, path, IMD_MODE_WRITE);
+    REQUIRE(stream != NULL);
+    /* A file size limit makes write() fail with EFBIG, like a full disk. */
+    struct rlimit saved;
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+    struct rlimit small = saved;
+    small.rlim_cur = 4096;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    static char block[8192];
+    bool wrote = imd_stream_write(&error, stream, block, sizeof block);
+    setrlimit(RLIMIT_FSIZE, &saved);
+    signal(SIGXFSZ, old_handler);
+    CHECK(!wrote);
+    CHECK_INT(imd_error_code(error), IMD_ERR_IO);
+    CHECK(strstr(imd_error_message(error), path) != NULL);
+    imd_error_clear(&error);
+    /* Later writes are refused, and close publishes nothing. */
+    CHECK_FAILS(error, imd_stream_write(&error, stream, "x", 1), IMD_ERR_BAD_STATE);
+    CHECK_FAILS(error, imd_stream_close(&error, stream), IMD_ERR_IO);
+    char *text = read_plain(path);
+    CHECK_STR(text, "old");
     free(text);
     CHECK_INT(count_entries(folder), 1);
     free(path);
@@ -420,6 +462,7 @@ IMD_TEST(wrappers_hold_the_contract)
 }
 
 IMD_TEST_MAIN(IMD_CASE(file_write_close_renames), IMD_CASE(file_write_abort_leaves_nothing),
+              IMD_CASE(file_failed_write_leaves_nothing),
               IMD_CASE(file_write_gets_normal_permissions),
               IMD_CASE(file_read_missing_is_not_found), IMD_CASE(file_read_seek_and_exact),
               IMD_CASE(memory_borrowed_and_owned), IMD_CASE(buffer_write_read_take),
