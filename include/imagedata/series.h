@@ -73,7 +73,8 @@ IMD_API const ImdHeader *imd_series_const_header(const ImdSeries *series);
  * Set the input order ("time", "b,bvector", "none"): the leading tag axes
  * are renamed after its components, as the original does (a 3D series with
  * order "time" becomes (time, row, column)). INVALID_ARG if it has more
- * components than ndim - 2 (rows and columns always stay).
+ * components than ndim - 2 (rows and columns always stay), more than
+ * IMD_MAX_TAG_DIMS components, or an empty component.
  */
 IMD_API bool imd_series_set_input_order(ImdError **error, ImdSeries *series, const char *order);
 

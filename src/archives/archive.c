@@ -141,17 +141,7 @@ bool imd_archive_close(ImdError **error, ImdArchive *archive)
     char *name = imd__strdup(NULL, imd_archive_name(archive));
     ImdError *local = NULL;
     bool ok = archive->methods->close(&local, archive);
-    if (!ok && local == NULL) {
-        imd_error_set(&local, IMD_ERR_INTERNAL, "%s: close failed without a reason",
-                      name != NULL ? name : "archive");
-    }
-    free(name);
-    if (ok) {
-        imd_error_clear(&local);
-    } else {
-        imd_error_propagate(error, local);
-    }
-    return ok;
+    return imd__close_result(error, ok, local, name, "archive");
 }
 
 void imd_archive_abort(ImdArchive *archive)

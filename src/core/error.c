@@ -131,3 +131,18 @@ void imd_error_propagate(ImdError **destination, ImdError *source)
     }
     *destination = source;
 }
+
+bool imd__close_result(ImdError **error, bool ok, ImdError *local, char *name, const char *what)
+{
+    if (!ok && local == NULL) {
+        imd_error_set(&local, IMD_ERR_INTERNAL, "%s: close failed without a reason",
+                      name != NULL ? name : what);
+    }
+    free(name);
+    if (ok) {
+        imd_error_clear(&local);
+    } else {
+        imd_error_propagate(error, local);
+    }
+    return ok;
+}

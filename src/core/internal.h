@@ -68,6 +68,13 @@ void imd__json_string(ImdText *text, const char *value);
 /* The shortest text that reads back as `value`; null for NaN and infinities. */
 void imd__json_number(ImdText *text, double value);
 
+/*
+ * Finish a plugin's close(): pass on its error, or make one when it failed
+ * without saying why (a plugin bug). Frees `name` (a copy taken before the
+ * close, as the object frees its own); `what` names the object otherwise.
+ */
+bool imd__close_result(ImdError **error, bool ok, ImdError *local, char *name, const char *what);
+
 /* ---- diagnostics ---- */
 
 void imd__log(const ImdContext *context, ImdLogLevel level, const char *format, ...)

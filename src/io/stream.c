@@ -356,23 +356,31 @@ static int64_t memory_read(ImdError **error, ImdStream *stream, void *buffer, si
     return (int64_t)length;
 }
 
-static int64_t memory_seek(ImdError **error, ImdStream *stream, int64_t offset, int whence)
+/*
+ * Seek within `size` bytes held in memory (memory and buffer streams). Like
+ * lseek, a position past the end is allowed; reads there return 0. A memory
+ * block is far below INT64_MAX bytes on every real machine.
+ */
+static int64_t seek_in_memory(ImdError **error, const char *name, size_t *position, size_t size,
+                              int64_t offset, int whence)
 {
-    MemoryStream *memory = (MemoryStream *)stream;
-    /* A memory block is far below INT64_MAX bytes on every real machine. */
-    int64_t target = seek_target(error, stream->name, (int64_t)memory->position,
-                                 (int64_t)memory->size, offset, whence);
+    int64_t target = seek_target(error, name, (int64_t)*position, (int64_t)size, offset, whence);
     if (target < 0) {
         return -1;
     }
     if ((uint64_t)target > SIZE_MAX) {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: seek offset %lld is out of range",
-                      stream->name, (long long)target);
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: seek offset %lld is out of range", name,
+                      (long long)target);
         return -1;
     }
-    /* Like lseek, a position past the end is allowed; reads there return 0. */
-    memory->position = (size_t)target;
+    *position = (size_t)target;
     return target;
+}
+
+static int64_t memory_seek(ImdError **error, ImdStream *stream, int64_t offset, int whence)
+{
+    MemoryStream *memory = (MemoryStream *)stream;
+    return seek_in_memory(error, stream->name, &memory->position, memory->size, offset, whence);
 }
 
 static const uint8_t *memory_memory(ImdStream *stream, size_t *size)
@@ -487,18 +495,7 @@ static int64_t buffer_write(ImdError **error, ImdStream *stream, const void *buf
 static int64_t buffer_seek(ImdError **error, ImdStream *stream, int64_t offset, int whence)
 {
     BufferStream *memory = (BufferStream *)stream;
-    int64_t target = seek_target(error, stream->name, (int64_t)memory->position,
-                                 (int64_t)memory->size, offset, whence);
-    if (target < 0) {
-        return -1;
-    }
-    if ((uint64_t)target > SIZE_MAX) {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: seek offset %lld is out of range",
-                      stream->name, (long long)target);
-        return -1;
-    }
-    memory->position = (size_t)target;
-    return target;
+    return seek_in_memory(error, stream->name, &memory->position, memory->size, offset, whence);
 }
 
 static const uint8_t *buffer_memory(ImdStream *stream, size_t *size)
@@ -734,17 +731,7 @@ bool imd_stream_close(ImdError **error, ImdStream *stream)
     char *name = imd__strdup(NULL, imd_stream_name(stream));
     ImdError *local = NULL;
     bool ok = stream->methods->close(&local, stream);
-    if (!ok && local == NULL) {
-        imd_error_set(&local, IMD_ERR_INTERNAL, "%s: close failed without a reason",
-                      name != NULL ? name : "stream");
-    }
-    free(name);
-    if (ok) {
-        imd_error_clear(&local);
-    } else {
-        imd_error_propagate(error, local);
-    }
-    return ok;
+    return imd__close_result(error, ok, local, name, "stream");
 }
 
 void imd_stream_abort(ImdStream *stream)

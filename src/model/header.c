@@ -356,6 +356,11 @@ bool imd_header_set_image_positions(ImdError **error, ImdHeader *header,
                                     const ImdVec3 *positions, size_t count)
 {
     ImdVec3 *copy = NULL;
+    if (count > 0 && positions == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "image positions: %zu expected, none given",
+                      count);
+        return false;
+    }
     if (count > 0) {
         copy = copy_block(error, positions, count, sizeof *positions);
         if (copy == NULL) {
@@ -379,6 +384,11 @@ bool imd_header_set_slice_locations(ImdError **error, ImdHeader *header,
                                     const double *locations, size_t count)
 {
     double *copy = NULL;
+    if (count > 0 && locations == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "slice locations: %zu expected, none given",
+                      count);
+        return false;
+    }
     if (count > 0) {
         copy = copy_block(error, locations, count, sizeof *locations);
         if (copy == NULL) {

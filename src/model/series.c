@@ -13,7 +13,12 @@ static bool is_spatial_name(const char *name)
            strcmp(name, "column") == 0;
 }
 
-/* The original's default axis names (behaviour.md §1.1). */
+/*
+ * The original's default axis names (behaviour.md §1.1): the original
+ * inserts "unknown<i>" in front of slice, row, column for i = 0, 1, ..., so
+ * the numbers count down toward the slice axis, and the first axis is then
+ * named after the order ("none"): 6D is none, unknown1, unknown0, slice, ...
+ */
 static const char *default_axis_name(size_t dim, size_t ndim, char buffer[32])
 {
     static const char *const spatial[] = {"slice", "row", "column"};
@@ -24,7 +29,7 @@ static const char *default_axis_name(size_t dim, size_t ndim, char buffer[32])
     if (dim == 0) {
         return "none";
     }
-    (void)snprintf(buffer, 32, "unknown%zu", dim - 1);
+    (void)snprintf(buffer, 32, "unknown%zu", ndim - spatial_count - 1 - dim);
     return buffer;
 }
 
@@ -269,51 +274,48 @@ size_t imd_series_tag_ndim(const ImdSeries *series)
     return count + 2 > series->ndim ? (series->ndim >= 2 ? series->ndim - 2 : 0) : count;
 }
 
-/* Split "a,b,c" into at most `capacity` trimmed components. */
-static size_t split_order(const char *order, char parts[][64], size_t capacity)
+/*
+ * Split "a,b,c" into trimmed components, each a new string in parts[]
+ * (freed by the caller). INVALID_ARG for an empty component or more than
+ * IMD_MAX_TAG_DIMS of them.
+ */
+static bool split_order(ImdError **error, const char *order, char **parts, size_t *count)
 {
-    size_t count = 0;
-    const char *p = order;
-    while (*p != '\0' && count < capacity) {
+    *count = 0;
+    for (const char *p = order;;) {
         const char *end = strchr(p, ',');
         size_t length = end != NULL ? (size_t)(end - p) : strlen(p);
-        while (length > 0 && (*p == ' ')) {
-            p++;
+        const char *first = p;
+        while (length > 0 && *first == ' ') {
+            first++;
             length--;
         }
-        while (length > 0 && p[length - 1] == ' ') {
+        while (length > 0 && first[length - 1] == ' ') {
             length--;
         }
-        if (length >= 64) {
-            length = 63;
-        }
-        memcpy(parts[count], p, length);
-        parts[count][length] = '\0';
-        count++;
-        p += end != NULL ? (size_t)(end - p) + 1 : strlen(p);
-        if (end == NULL) {
-            break;
-        }
-    }
-    return count;
-}
-
-bool imd_series_set_input_order(ImdError **error, ImdSeries *series, const char *order)
-{
-    if (order == NULL || order[0] == '\0') {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "input order: empty");
-        return false;
-    }
-    char parts[IMD_MAX_TAG_DIMS][64];
-    size_t count = split_order(order, parts, IMD_MAX_TAG_DIMS);
-    bool none = count == 1 && strcmp(parts[0], "none") == 0;
-    for (size_t i = 0; i < count; i++) {
-        if (parts[i][0] == '\0') {
-            imd_error_set(error, IMD_ERR_INVALID_ARG, "input order \"%s\": empty component",
-                          order);
+        if (length == 0 || *count == IMD_MAX_TAG_DIMS) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG,
+                          length == 0 ? "input order \"%s\": empty component"
+                                      : "input order \"%s\": more than %d components",
+                          order, IMD_MAX_TAG_DIMS);
             return false;
         }
+        parts[*count] = imd__strndup(error, first, length);
+        if (parts[*count] == NULL) {
+            return false;
+        }
+        (*count)++;
+        if (end == NULL) {
+            return true;
+        }
+        p = end + 1;
     }
+}
+
+static bool rename_axes(ImdError **error, ImdSeries *series, const char *order, char **parts,
+                        size_t count)
+{
+    bool none = count == 1 && strcmp(parts[0], "none") == 0;
     /* Like the original, the first axes take the order's names; rows and
      * columns always stay (a 3D (time, row, column) series is allowed). */
     if (!none && count + 2 > series->ndim) {
@@ -330,7 +332,24 @@ bool imd_series_set_input_order(ImdError **error, ImdSeries *series, const char 
         }
         (void)imd_axis_set_unit(NULL, series->axes[i], imd__axis_default_unit(parts[i]));
     }
-    return imd_header_set_input_order(error, series->header, order);
+    return true;
+}
+
+bool imd_series_set_input_order(ImdError **error, ImdSeries *series, const char *order)
+{
+    if (order == NULL || order[0] == '\0') {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "input order: empty");
+        return false;
+    }
+    char *parts[IMD_MAX_TAG_DIMS] = {NULL};
+    size_t count = 0;
+    bool ok = split_order(error, order, parts, &count) &&
+              rename_axes(error, series, order, parts, count) &&
+              imd_header_set_input_order(error, series->header, order);
+    for (size_t i = 0; i < IMD_MAX_TAG_DIMS; i++) {
+        free(parts[i]);
+    }
+    return ok;
 }
 
 static size_t spatial_length(const ImdSeries *series, const char *name, size_t from_end)
