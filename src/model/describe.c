@@ -172,6 +172,62 @@ static void put_tag_cells(ImdText *text, const ImdHeader *header, size_t slice, 
     imd__text_puts(text, "]");
 }
 
+/*
+ * Without stored tags, the original derives them from the tag axes
+ * (Header.set_default_values, behaviour.md §1.2): every slice holds, per
+ * cell, the values of the tag axes at that cell.
+ */
+static void put_default_tags(ImdText *text, const ImdSeries *series)
+{
+    size_t ndim = imd_series_tag_ndim(series), cells = 1;
+    for (size_t d = 0; d < ndim; d++) {
+        cells *= series->shape[d];
+    }
+    imd__text_puts(text, "{");
+    for (size_t s = 0; ndim > 0 && s < imd_series_slices(series); s++) {
+        imd__text_printf(text, "%s\"%zu\": ", s > 0 ? ", " : "", s);
+        for (size_t cell = 0; cell < cells; cell++) {
+            size_t index[IMD_MAX_DIMS], rest = cell;
+            for (size_t d = ndim; d-- > 0;) {
+                index[d] = rest % series->shape[d];
+                rest /= series->shape[d];
+            }
+            /* Open the lists of the dimensions this cell starts. */
+            imd__text_puts(text, cell > 0 ? ", " : "");
+            for (size_t d = 0; d < ndim; d++) {
+                bool starts = true;
+                for (size_t e = d; e < ndim; e++) {
+                    starts = starts && index[e] == 0;
+                }
+                imd__text_puts(text, starts ? "[" : "");
+            }
+            imd__text_puts(text, "[");
+            for (size_t d = 0; d < ndim; d++) {
+                ImdValue value;
+                imd__text_puts(text, d > 0 ? ", " : "");
+                if (imd_axis_value(series->axes[d], index[d], &value) &&
+                    value.kind != IMD_VALUE_STRING) {
+                    put_value(text, &value);
+                } else {
+                    imd__json_string(text, imd_axis_string(series->axes[d], index[d]) != NULL
+                                               ? imd_axis_string(series->axes[d], index[d])
+                                               : "");
+                }
+            }
+            imd__text_puts(text, "]");
+            /* Close the lists this cell ends. */
+            for (size_t d = ndim; d-- > 0;) {
+                bool ends = true;
+                for (size_t e = d; e < ndim; e++) {
+                    ends = ends && index[e] + 1 == series->shape[e];
+                }
+                imd__text_puts(text, ends ? "]" : "");
+            }
+        }
+    }
+    imd__text_puts(text, "}");
+}
+
 static void put_tags(ImdText *text, const ImdHeader *header)
 {
     imd__text_puts(text, "{");
@@ -390,7 +446,11 @@ char *imd_series_to_json(ImdError **error, const ImdSeries *series, const char *
     imd__text_puts(&text, ", \"timeline\": ");
     put_timeline(&text, series);
     imd__text_puts(&text, ", \"tags\": ");
-    put_tags(&text, series->header);
+    if (imd_header_tag_slices(series->header) > 0) {
+        put_tags(&text, series->header);
+    } else {
+        put_default_tags(&text, series);
+    }
     put_identity(&text, series);
     if ((flags & IMD_JSON_STATS) != 0 && !put_stats(error, &text, series)) {
         imd__text_free(&text);

@@ -531,9 +531,15 @@ static size_t cell_index(const ImdHeader *header, size_t slice, const size_t *in
 
 const ImdValue *imd_header_tag(const ImdHeader *header, size_t slice, const size_t *index)
 {
+    /* A present cell without components (all tag axes dropped by indexing)
+     * still differs from an empty cell: it has an empty value list. */
+    static const ImdValue no_components[1];
     size_t cell = cell_index(header, slice, index);
     if (cell == SIZE_MAX || !header->tag_present[cell]) {
         return NULL;
+    }
+    if (header->tag_components == 0) {
+        return no_components;
     }
     return header->tag_values + cell * header->tag_components;
 }

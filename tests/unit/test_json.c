@@ -210,5 +210,25 @@ IMD_TEST(subset_keeps_json_consistent)
     CHECK_INT(rc, 0);
 }
 
+/* Without stored tags, the tags come from the tag axes (behaviour.md §1.2-1.3). */
+IMD_TEST(default_tags_from_axes)
+{
+    ImdError *error = NULL;
+    size_t shape5[5] = {2, 3, 1, 2, 2};
+    ImdSeries *s = imd_series_create(&error, IMD_DTYPE_UINT8, 5, shape5);
+    REQUIRE(s != NULL);
+    CHECK_OK(error, imd_series_set_input_order(&error, s, "time,te"));
+    char *json = imd_series_to_json(&error, s, NULL, 0);
+    REQUIRE(json != NULL);
+    int rc = python_check(json, "assert d['tags'] == {'0': [[[0, 0], [0, 1], [0, 2]], "
+                                "[[1, 0], [1, 1], [1, 2]]]}, d['tags']\n");
+    imd_free(json);
+    imd_series_destroy(s);
+    if (rc == 77) {
+        IMD_SKIP("IMD_PYTHON is not set: no independent JSON parser");
+    }
+    CHECK_INT(rc, 0);
+}
+
 IMD_TEST_MAIN(IMD_CASE(properties_4d), IMD_CASE(windows_and_special_values),
-              IMD_CASE(subset_keeps_json_consistent))
+              IMD_CASE(subset_keeps_json_consistent), IMD_CASE(default_tags_from_axes))
