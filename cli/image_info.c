@@ -111,31 +111,37 @@ static int parse_option(ImdError **error, Arguments *args, int option)
     }
 }
 
-static void print_attribute(const ImdHeader *header, const char *keyword)
+/* "label value value ..." with the known values only; nothing when none is known. */
+static void print_line(const ImdHeader *header, const char *label, const char *const *keywords,
+                       const char *separator)
 {
-    const char *value = imd_header_get_string(header, keyword);
-    fputs(value != NULL ? value : "", stdout);
+    bool any = false;
+    for (const char *const *k = keywords; *k != NULL; k++) {
+        const char *value = imd_header_get_string(header, *k);
+        if (value != NULL && value[0] != '\0') {
+            printf("%s%s", any ? separator : label, value);
+            any = true;
+        }
+    }
+    if (any) {
+        putchar('\n');
+    }
 }
 
 /* The original's str(Series) lines (behaviour.md §1.3), plus geometry. */
 static void print_summary(const char *url, const ImdSeries *series, bool stats)
 {
+    static const char *const patient[] = {"PatientID", "PatientName", NULL};
+    static const char *const study[] = {"StudyDate", "StudyTime", NULL};
+    static const char *const number[] = {"SeriesNumber", NULL};
+    static const char *const description[] = {"Modality", "SeriesDescription", NULL};
     const ImdHeader *header = imd_series_const_header(series);
-    printf("%s\n  Patient: ", url);
-    print_attribute(header, "PatientID");
-    fputs(" ", stdout);
-    print_attribute(header, "PatientName");
-    fputs("\n  Study: ", stdout);
-    print_attribute(header, "StudyDate");
-    fputs(" ", stdout);
-    print_attribute(header, "StudyTime");
-    fputs("\n  Series #", stdout);
-    print_attribute(header, "SeriesNumber");
-    fputs(" ", stdout);
-    print_attribute(header, "Modality");
-    fputs(": ", stdout);
-    print_attribute(header, "SeriesDescription");
-    fputs("\n  Shape: ", stdout);
+    printf("%s\n", url);
+    print_line(header, "  Patient: ", patient, " ");
+    print_line(header, "  Study Time: ", study, " ");
+    print_line(header, "  Series #", number, "");
+    print_line(header, "  Series: ", description, ": ");
+    fputs("  Shape: ", stdout);
     size_t tags = imd_series_tag_ndim(series);
     for (size_t d = 0; d < imd_series_ndim(series); d++) {
         printf("%s%zu%s", d > 0 ? "x" : "", imd_series_dim(series, d), d < tags ? "t" : "");

@@ -217,6 +217,8 @@ static bool finish_readers(ImdError **error, ReadJob *job, ImdSeriesList *all)
             imd_error_prefix(error, "%s: ", reader->format->name);
             return false;
         }
+        imd__log(job->context, IMD_LOG_INFO, "%s: %zu file(s) read into %zu series",
+                 reader->format->name, reader->accepted, imd_series_list_count(list));
         while (imd_series_list_count(list) > 0) {
             ImdSeries *series = imd_series_list_take(list, 0);
             if (!imd_series_list_add(error, all, series)) {

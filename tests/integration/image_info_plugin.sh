@@ -37,6 +37,8 @@ check "summary stats" grep -q "Min: 10, max: 1750" "$tmp/out"
 check "quiet stderr" test ! -s "$tmp/err"
 expect_exit 0 "verbose" "$info" -v --plugin "$plugin" "$tmp/in"
 check "verbose reports the skipped file" grep -q "skipped .*readme.txt" "$tmp/err"
+check "verbose reports what was read" grep -q "imdraw: 1 file(s) read into 1 series" "$tmp/err"
+check "no empty summary fields" bash -c "! grep -q 'Patient: *$' '$tmp/out'"
 
 expect_exit 0 "json via IMAGEDATA_PLUGINS" env IMAGEDATA_PLUGINS="$plugin" "$info" --json --stats "$tmp/in/sub/phantom.imdraw"
 if [ -n "$python" ] && [ -x "$python" ]; then
