@@ -8,9 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PACKAGES=(gcc make cmake ninja-build pkg-config zlib1g-dev libzip-dev)
-# Test oracles and tools: Python's json for checking image_info --json, unzip
-# to check our zips independently, g++ to check that the headers compile as C++.
-TEST_PACKAGES=(python3 unzip g++)
+# Test oracles and tools: pydicom (its ~85 DICOM files and its JSON model are
+# the oracle for the DICOM parser), dcmtk's dcmdump (reads what we write),
+# Python's json for image_info --json, unzip to check our zips, g++ to check
+# that the headers compile as C++.
+TEST_PACKAGES=(python3 python3-pydicom dcmtk unzip g++)
 
 install_packages() {
     local missing=() package

@@ -17,6 +17,7 @@
 
 #include <imagedata/axis.h>
 #include <imagedata/common.h>
+#include <imagedata/dicom.h>
 #include <imagedata/error.h>
 #include <imagedata/header.h>
 #include <imagedata/options.h>
