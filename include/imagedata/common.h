@@ -62,6 +62,15 @@ typedef struct ImdMat4 {
     double m[4][4];
 } ImdMat4;
 
+/** Diagnostic levels of a context's log (imd_context_set_log, imd_context_log). */
+typedef enum ImdLogLevel {
+    IMD_LOG_WARNING = 1, /**< something was tolerated or skipped */
+    IMD_LOG_INFO = 2,    /**< what was read and written (-v) */
+    IMD_LOG_DEBUG = 3    /**< detail (-d) */
+} ImdLogLevel;
+
+typedef void ImdLogFn(void *user, ImdLogLevel level, const char *message);
+
 /** Release memory that the library returned as `char *` or `void *`. NULL is fine. */
 IMD_API void imd_free(void *memory);
 

@@ -35,18 +35,14 @@ IMD_API const char *imd_version(void);
 
 /* ---- context: plugins and diagnostics --------------------------------- */
 
-typedef enum ImdLogLevel {
-    IMD_LOG_WARNING = 1, /**< something was tolerated or skipped */
-    IMD_LOG_INFO = 2,    /**< what was read and written (-v) */
-    IMD_LOG_DEBUG = 3    /**< detail (-d) */
-} ImdLogLevel;
-
-typedef void ImdLogFn(void *user, ImdLogLevel level, const char *message);
-
 /** A context with the built-in plugins. */
 IMD_API IMD_NODISCARD ImdContext *imd_context_create(ImdError **error);
 /** Destroy the context and unload its plugins: destroy it after every object they made. */
 IMD_API void imd_context_destroy(ImdContext *context);
+
+/** Send a diagnostic to the context's log (for plugins); nothing when none is set. */
+IMD_API void imd_context_log(const ImdContext *context, ImdLogLevel level, const char *format,
+                             ...) IMD_PRINTF(3, 4);
 
 /** Receive diagnostics (the library never prints). `fn` NULL turns them off. */
 IMD_API void imd_context_set_log(ImdContext *context, ImdLogFn *fn, void *user);

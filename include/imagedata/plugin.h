@@ -47,8 +47,13 @@ typedef struct ImdFormatPlugin {
     uint32_t flags;                 /**< IMD_FORMAT_READ | IMD_FORMAT_WRITE */
     /** How sure (0..100) the plugin is that a member is its format, from its first bytes. */
     int (*probe)(const uint8_t *head, size_t head_length, const char *member_name);
-    /** A reader collecting members of one read; NULL on error. */
-    void *(*reader_create)(ImdError **error, const ImdOptions *options);
+    /**
+     * A reader collecting members of one read; NULL on error. `options` and
+     * `context` stay valid until reader_destroy; report what was tolerated or
+     * skipped with imd_context_log(context, ...).
+     */
+    void *(*reader_create)(ImdError **error, const ImdOptions *options,
+                           const ImdContext *context);
     /**
      * Offer a member. The stream is borrowed for the call; the archive stays
      * open until reader_finish() returns, so a reader may keep only the
@@ -158,6 +163,12 @@ IMD_API IMD_NODISCARD ImdStream *imd_archive_open_member(ImdError **error, ImdAr
 /** Write a whole member in one call. */
 IMD_API bool imd_archive_write_member(ImdError **error, ImdArchive *archive, const char *name,
                                       const void *data, size_t size);
+/**
+ * The path of a member in the local file system, for readers that map files
+ * instead of reading them; NULL when the archive keeps members elsewhere (a
+ * zip). Release with imd_free().
+ */
+IMD_API IMD_NODISCARD char *imd_archive_local_path(const ImdArchive *archive, const char *name);
 IMD_API bool imd_archive_close(ImdError **error, ImdArchive *archive);
 IMD_API void imd_archive_abort(ImdArchive *archive);
 IMD_API const char *imd_archive_name(const ImdArchive *archive);

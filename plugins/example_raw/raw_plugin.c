@@ -53,9 +53,11 @@ static int raw_probe(const uint8_t *head, size_t length, const char *name)
     return length >= strlen(MAGIC) && memcmp(head, MAGIC, strlen(MAGIC)) == 0 ? 100 : 0;
 }
 
-static void *raw_reader_create(ImdError **error, const ImdOptions *options)
+static void *raw_reader_create(ImdError **error, const ImdOptions *options,
+                               const ImdContext *context)
 {
     (void)options;
+    (void)context;
     RawReader *reader = calloc(1, sizeof *reader);
     if (reader == NULL) {
         imd_error_set(error, IMD_ERR_NOMEM, "imdraw: out of memory");

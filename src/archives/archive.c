@@ -128,6 +128,11 @@ bool imd_archive_write_member(ImdError **error, ImdArchive *archive, const char 
     return imd_stream_close(error, stream);
 }
 
+char *imd_archive_local_path(const ImdArchive *archive, const char *name)
+{
+    return imd__fs_archive_member_path(NULL, archive, name);
+}
+
 bool imd_archive_close(ImdError **error, ImdArchive *archive)
 {
     if (archive == NULL) {

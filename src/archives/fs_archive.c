@@ -418,3 +418,11 @@ const ImdArchivePlugin imd__filesystem_archive = {
     fs_probe,
     fs_open,
 };
+
+char *imd__fs_archive_member_path(ImdError **error, const ImdArchive *archive, const char *name)
+{
+    if (archive == NULL || archive->methods != &fs_methods || !imd_member_name_is_safe(name)) {
+        return NULL;
+    }
+    return join_path(error, ((const FsArchive *)archive)->root, name);
+}

@@ -35,6 +35,7 @@ static const Registered builtin_plugins[] = {
     {IMD_PLUGIN_TRANSPORT, &imd__file_transport},
     {IMD_PLUGIN_ARCHIVE, &imd__zip_archive},
     {IMD_PLUGIN_ARCHIVE, &imd__filesystem_archive},
+    {IMD_PLUGIN_FORMAT, &imd__dicom_format},
 };
 
 /* ---- the file transport: paths are opened by the archives themselves ---- */
@@ -96,19 +97,36 @@ void imd_context_set_log(ImdContext *context, ImdLogFn *fn, void *user)
     context->log_user = user;
 }
 
-void imd__log(const ImdContext *context, ImdLogLevel level, const char *format, ...)
+static void log_message(const ImdContext *context, ImdLogLevel level, const char *format,
+                        va_list args) IMD_PRINTF(3, 0);
+
+static void log_message(const ImdContext *context, ImdLogLevel level, const char *format,
+                        va_list args)
 {
     if (context == NULL || context->log == NULL) {
         return;
     }
-    va_list args;
-    va_start(args, format);
     char *message = imd__vsprintf(NULL, format, args);
-    va_end(args);
     if (message != NULL) {
         context->log(context->log_user, level, message);
         free(message);
     }
+}
+
+void imd__log(const ImdContext *context, ImdLogLevel level, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    log_message(context, level, format, args);
+    va_end(args);
+}
+
+void imd_context_log(const ImdContext *context, ImdLogLevel level, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    log_message(context, level, format, args);
+    va_end(args);
 }
 
 /* ---- lookup ---- */

@@ -107,7 +107,10 @@ static inline uint32_t imd__load_be32(const uint8_t *p)
 /* ---- built-in plugins (src/core/builtin_plugins.c) ---- */
 
 extern const ImdArchivePlugin imd__filesystem_archive;
+/* "root/name" when `archive` is a filesystem archive; NULL otherwise. */
+char *imd__fs_archive_member_path(ImdError **error, const ImdArchive *archive, const char *name);
 extern const ImdArchivePlugin imd__zip_archive;
 extern const ImdTransportPlugin imd__file_transport;
+extern const ImdFormatPlugin imd__dicom_format;
 
 #endif

@@ -105,7 +105,7 @@ static bool offer_member(ImdError **error, ReadJob *job, ImdArchive *archive, co
             return false;
         }
         if (reader->state == NULL) {
-            reader->state = reader->format->reader_create(error, job->options);
+            reader->state = reader->format->reader_create(error, job->options, job->context);
             if (reader->state == NULL) {
                 imd_stream_abort(stream);
                 return false;

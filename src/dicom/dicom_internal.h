@@ -92,6 +92,10 @@ const ImdDicomElement *imd__dicom_charset_element(const ImdDicomDataSet *dataset
 char *imd__dicom_decode_text(ImdError **error, const uint8_t *bytes, size_t size,
                              const char *charsets, ImdVR vr, bool *replaced);
 
+/* parse.c: parse bytes the data set takes over (free()d with it, or on failure). */
+ImdDicomDataSet *imd__dicom_read_owned(ImdError **error, uint8_t *data, size_t size,
+                                       const char *name, const ImdDicomReadOptions *options);
+
 /* The VR's properties (vr.c). */
 bool imd__dicom_vr_is_text(ImdVR vr);
 bool imd__dicom_vr_has_long_length(ImdVR vr); /* 4-byte length in explicit VR (OB OW SQ UT ...) */

@@ -502,11 +502,12 @@ static bool parse_meta(Parser *p, size_t *pos, ImdDicomDataSet **meta)
         ImdDicomElement element;
         h.start = *pos;
         h.tag = IMD_TAG(0x0002, imd__load_le16(p->data + *pos + 2));
-        if (!count_element(p, h.tag) || !read_explicit(p, &h, pos, p->size) ||
-            !parse_value(p, &h, &element, *meta, pos, p->size, 1)) {
+        if (!count_element(p, h.tag) || !read_explicit(p, &h, pos, p->size)) {
             return false;
         }
-        if (!imd__dicom_dataset_append(p->error, *meta, &element)) {
+        /* parse_value fills `element` from its start: free what it built on failure. */
+        if (!parse_value(p, &h, &element, *meta, pos, p->size, 1) ||
+            !imd__dicom_dataset_append(p->error, *meta, &element)) {
             imd__dicom_element_free(&element);
             return false;
         }
@@ -746,6 +747,17 @@ ImdDicomDataSet *imd_dicom_read_file(ImdError **error, const char *path,
         return NULL;
     }
     return parse_buffer(error, buffer, path, options);
+}
+
+ImdDicomDataSet *imd__dicom_read_owned(ImdError **error, uint8_t *data, size_t size,
+                                       const char *name, const ImdDicomReadOptions *options)
+{
+    ImdDicomBuffer *buffer = imd__dicom_buffer_create(error, data, size, NULL, NULL);
+    if (buffer == NULL) {
+        free(data);
+        return NULL;
+    }
+    return parse_buffer(error, buffer, name != NULL ? name : "(memory)", options);
 }
 
 ImdDicomDataSet *imd_dicom_read_memory(ImdError **error, const void *data, size_t size,

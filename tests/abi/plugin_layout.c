@@ -102,7 +102,8 @@ PIN_TYPE(ImdFormatPlugin, description, const char *);
 PIN_TYPE(ImdFormatPlugin, suffixes, const char *const *);
 PIN_TYPE(ImdFormatPlugin, flags, uint32_t);
 PIN_TYPE(ImdFormatPlugin, probe, int (*)(const uint8_t *, size_t, const char *));
-PIN_TYPE(ImdFormatPlugin, reader_create, void *(*)(ImdError **, const ImdOptions *));
+PIN_TYPE(ImdFormatPlugin, reader_create,
+         void *(*)(ImdError **, const ImdOptions *, const ImdContext *));
 PIN_TYPE(ImdFormatPlugin, reader_add,
          bool (*)(ImdError **, void *, ImdArchive *, const char *, ImdStream *));
 PIN_TYPE(ImdFormatPlugin, reader_finish, ImdSeriesList *(*)(ImdError **, void *));

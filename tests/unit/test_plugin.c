@@ -23,6 +23,7 @@ IMD_TEST(builtins)
     CHECK_STR(imd_context_archive(context, 1)->name, "filesystem");
     CHECK_INT(imd_context_transport_count(context), 1);
     CHECK_STR(imd_context_transport(context, 0)->name, "file");
+    CHECK(imd_context_find_format(context, "dicom") != NULL);
     CHECK(imd_context_find_format(context, "imdraw") == NULL);
     CHECK(imd_context_archive(context, 5) == NULL);
     imd_context_destroy(context);
@@ -61,12 +62,13 @@ IMD_TEST(abi_mismatch_refused)
     ImdError *error = NULL;
     ImdContext *context = imd_context_create(&error);
     REQUIRE(context != NULL);
+    size_t before = imd_context_format_count(context);
     CHECK(!imd_context_load_plugin(&error, context, path));
     CHECK_INT(imd_error_code(error), IMD_ERR_PLUGIN_ABI);
     CHECK(strstr(imd_error_message(error), "999") != NULL);
     CHECK(strstr(imd_error_message(error), path) != NULL);
     imd_error_clear(&error);
-    CHECK_INT(imd_context_format_count(context), 0);
+    CHECK_INT(imd_context_format_count(context), before); /* nothing registered */
     imd_context_destroy(context);
 }
 
@@ -102,7 +104,7 @@ IMD_TEST(not_a_plugin)
         }
     }
     CHECK_FAILS(error, imd_context_load_plugin(&error, context, ""), IMD_ERR_INVALID_ARG);
-    CHECK_INT(imd_context_format_count(context), 0);
+    CHECK(imd_context_find_format(context, "imdraw") == NULL); /* nothing registered */
     imd_context_destroy(context);
 }
 
@@ -120,7 +122,7 @@ IMD_TEST(plugin_list)
     char list[2048];
     snprintf(list, sizeof list, "%s:/nonexistent/x.so", good);
     CHECK_FAILS(error, imd_context_load_plugin_list(&error, context, list), IMD_ERR_NOT_FOUND);
-    CHECK_INT(imd_context_format_count(context), 1); /* the first one stays loaded */
+    CHECK(imd_context_find_format(context, "imdraw") != NULL); /* the first one stays loaded */
     imd_context_destroy(context);
 }
 

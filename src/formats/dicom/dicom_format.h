@@ -1,0 +1,127 @@
+/*
+ * dicom_format.h: the DICOM format plugin's parts (not installed).
+ *
+ * format.c  collects members, parses their headers (in parallel), groups
+ *           them into series, and builds ImdSeries.
+ * sort.c    pure functions: one small key per image -> a volume layout
+ *           (slices by distance along the normal, tag dimensions), tested
+ *           without files (behaviour.md §3.2-§3.5, with the bugs of §12 fixed).
+ * pixel.c   one frame of uncompressed pixel data -> the series' element type.
+ */
+#ifndef IMAGEDATA_DICOM_FORMAT_H
+#define IMAGEDATA_DICOM_FORMAT_H
+
+#include "dicom/dicom_internal.h"
+
+/* ---- sort.c ------------------------------------------------------------ */
+
+/** Most order components (or auto candidates) a key carries. */
+#define IMD_SORT_MAX_TAGS 5
+
+/** What the sorter needs of one image (one file, or one frame later). */
+typedef struct ImdSliceKey {
+    uint32_t index;             /* the caller's image number, returned in the layout */
+    ImdVec3 position;           /* ImagePositionPatient (0020,0032); (0,0,0) when missing */
+    bool has_position;
+    ImdVec3 row, column;        /* ImageOrientationPatient (0020,0037) cosines */
+    bool has_orientation;
+    double slice_location;      /* SliceLocation (0020,1041) */
+    bool has_slice_location;
+    double gantry_tilt;         /* GantryDetectorTilt (0018,1120), 0 when missing */
+    ImdValue tag[IMD_SORT_MAX_TAGS]; /* one value per order component (or auto candidate) */
+    bool has_tag[IMD_SORT_MAX_TAGS]; /* false: missing or not a number */
+    uint32_t rows, columns;
+} ImdSliceKey;
+
+typedef struct ImdSortOptions {
+    /* The order's components, in key.tag[] order ("time", "te"; "none" alone for none).
+     * With auto_order, the candidates ("time", "triggertime", "b", "fa", "te"), of which
+     * the sorter picks per behaviour.md §3.4. */
+    const char *names[IMD_SORT_MAX_TAGS];
+    size_t count;
+    bool auto_order;
+    double slice_tolerance;      /* distances closer than this are one slice; 0: 1e-4 mm */
+    double dir_cosine_tolerance; /* orientation differences up to this are one orientation; 0: 1e-4 */
+    bool accept_uneven_slices;   /* keep slices with unequal image counts / spacing (warn) */
+    bool accept_duplicate_tag;   /* renumber duplicates instead of failing (§3.5) */
+    bool sort_on_slice_location; /* distance = SliceLocation instead of position . normal */
+    /* The spacing the files state, to catch a missing slice where the gaps alone cannot
+     * (two slices left): SpacingBetweenSlices (an error when the step is a multiple of
+     * it), else SliceThickness (only a warning: gapped acquisitions are normal); 0: none. */
+    double nominal_spacing;
+    bool nominal_is_thickness;
+} ImdSortOptions;
+
+/** The volume layout of one series. Free with imd__dicom_layout_free(). */
+typedef struct ImdLayout {
+    size_t slices;
+    size_t tag_ndim;                   /* 0 for order none (one image per slice) */
+    size_t tag_shape[IMD_SORT_MAX_TAGS];
+    char *order;                       /* the chosen order, e.g. "time", "b,bvector", "none" */
+    ImdValue *axis_values[IMD_SORT_MAX_TAGS]; /* tag_shape[d] values per tag dimension */
+    /* cell[(tag cell) * slices + slice] = key index (position in the keys array), or
+     * UINT32_MAX for an empty (sparse) cell; tag cells in C order of tag_shape. */
+    uint32_t *cell;
+    ImdValue *tags;                    /* the same layout: each cell's own tag values,
+                                          tag_ndim values per cell (components) */
+    double *distances;                 /* per slice, ascending: the slice locations */
+    ImdVec3 *positions;                /* per slice: the position of its first image */
+    ImdVec3 row, column;               /* the series orientation */
+    char **warnings;                   /* tolerated oddities, for -v */
+    size_t warning_count;
+} ImdLayout;
+
+/*
+ * Sort `count` keys of one series into a layout. Errors are IMD_ERR_CANNOT_SORT
+ * with numbers in the message ("slice 12 has 39 images, expected 40";
+ * "slices 4 and 5 are 6.0 mm apart, the others 3.0 mm: a missing slice?";
+ * "gantry tilt of 5 degrees"; "duplicate tag: ... try accept_duplicate_tag").
+ */
+bool imd__dicom_sort(ImdError **error, const ImdSliceKey *keys, size_t count,
+                     const ImdSortOptions *options, ImdLayout *layout);
+void imd__dicom_layout_free(ImdLayout *layout);
+
+/* ---- pixel.c ------------------------------------------------------------ */
+
+/** The pixel description of one image (PS3.3 C.7.6.3). */
+typedef struct ImdPixelFormat {
+    uint32_t rows, columns, frames;
+    uint16_t bits_allocated, bits_stored, high_bit;
+    uint16_t pixel_representation; /* 0 unsigned, 1 two's complement */
+    uint16_t samples_per_pixel, planar_configuration;
+    char photometric[17];          /* MONOCHROME1, MONOCHROME2, RGB, YBR_FULL, ... */
+    double slope, intercept;       /* RescaleSlope/Intercept; 1 and 0 when absent */
+} ImdPixelFormat;
+
+/*
+ * Read the pixel description of a data set. UNSUPPORTED ("not supported
+ * yet: JPEG Baseline (1.2.840.10008.1.2.4.50)") for encapsulated pixel data
+ * or pixel layouts we cannot decode; CORRUPT for inconsistent attributes.
+ */
+bool imd__dicom_pixel_format(ImdError **error, const ImdDicomDataSet *dataset,
+                             ImdPixelFormat *format);
+
+/*
+ * The element type of a whole series (behaviour.md §3.6, decided from every
+ * image, not the first): RGB for 3 samples of 8 bits; bool for 1 bit; float64
+ * when any image has a non-trivial rescale (|slope-1| > 1e-4 or |intercept| >
+ * 1e-4); else uint8/int8 for 8 bits, uint16/int16 for 16 bits, uint32/int32
+ * for 32 bits, signed when any image is signed, and one size wider when
+ * unsigned images using every bit are mixed with signed ones (no clipping).
+ * (The original read 32 bits into uint16: a bug not copied.)
+ */
+ImdDType imd__dicom_series_dtype(const ImdPixelFormat *formats, size_t count);
+
+/*
+ * Decode frame `frame` of `dataset` into `out`, an image of out_rows x
+ * out_columns elements of `dtype`, C order. Pixels are masked to BitsStored
+ * (sign-extended from HighBit when signed), rescaled when dtype is float64,
+ * planar configuration 1 is interleaved, YBR_FULL converted to RGB. A smaller
+ * image is placed at the top left and the rest is zero (as the original).
+ * CORRUPT when the pixel data is shorter than the format says.
+ */
+bool imd__dicom_decode_frame(ImdError **error, const ImdDicomDataSet *dataset,
+                             const ImdPixelFormat *format, size_t frame, ImdDType dtype,
+                             void *out, size_t out_rows, size_t out_columns);
+
+#endif

@@ -1,0 +1,900 @@
+/*
+ * format.c: the DICOM format plugin (behaviour.md §2-§3). Members are
+ * collected by name; at the end their headers are parsed in parallel (files
+ * are mapped, so pixel data is read only once, straight into the array),
+ * grouped into series, sorted by sort.c, and stacked with pixel.c.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "formats/dicom/dicom_format.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* ---- members ---- */
+
+typedef struct Member {
+    char *name;
+    char *path;     /* local file: mapped when parsed */
+    uint8_t *bytes; /* otherwise the member's bytes (a zip member) */
+    size_t size;
+    ImdDicomDataSet *dataset;
+    ImdError *error; /* why it could not be parsed (it is skipped) */
+} Member;
+
+typedef struct Reader {
+    const ImdOptions *options;
+    const ImdContext *context;
+    Member *members;
+    size_t count, capacity;
+} Reader;
+
+static int dicom_probe(const uint8_t *head, size_t length, const char *name)
+{
+    const char *base = strrchr(name, '/') != NULL ? strrchr(name, '/') + 1 : name;
+    if (strcasecmp(base, "DICOMDIR") == 0) {
+        return 0; /* a directory of the media, not an image (PS3.10 §8) */
+    }
+    if (length >= 132 && memcmp(head + 128, "DICM", 4) == 0) {
+        return 100;
+    }
+    /* A bare data set usually starts with group 0002 or 0008 in little endian. */
+    if (length >= 8 && head[1] == 0 && (head[0] == 0x02 || head[0] == 0x08) && head[3] < 0x10) {
+        return 40;
+    }
+    return 0;
+}
+
+static void *dicom_reader_create(ImdError **error, const ImdOptions *options,
+                                 const ImdContext *context)
+{
+    Reader *reader = imd__calloc(error, 1, sizeof *reader);
+    if (reader != NULL) {
+        reader->options = options;
+        reader->context = context;
+    }
+    return reader;
+}
+
+static void free_member(Member *m)
+{
+    free(m->name);
+    free(m->path);
+    free(m->bytes);
+    imd_dicom_dataset_destroy(m->dataset);
+    imd_error_clear(&m->error);
+}
+
+static void dicom_reader_destroy(void *state)
+{
+    Reader *reader = state;
+    if (reader == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < reader->count; i++) {
+        free_member(&reader->members[i]);
+    }
+    free(reader->members);
+    free(reader);
+}
+
+/* Keep the member's name, and its bytes only when it is not a local file. */
+static bool dicom_reader_add(ImdError **error, void *state, ImdArchive *archive,
+                             const char *name, ImdStream *stream)
+{
+    Reader *reader = state;
+    Member m = {0};
+    m.name = imd__strdup(error, name);
+    m.path = imd_archive_local_path(archive, name);
+    if (m.name != NULL && m.path == NULL) {
+        m.bytes = imd_stream_read_all(error, stream, 0, &m.size);
+    }
+    if (m.name == NULL || (m.path == NULL && m.bytes == NULL) ||
+        !imd__grow(error, (void **)&reader->members, &reader->capacity, reader->count + 1,
+                   sizeof(Member))) {
+        free_member(&m);
+        return false;
+    }
+    reader->members[reader->count++] = m;
+    return true;
+}
+
+/* ---- parsing headers in parallel ---- */
+
+typedef struct Work {
+    Reader *reader;
+    size_t next; /* guarded by lock */
+    pthread_mutex_t lock;
+    void (*task)(struct Work *work, size_t index);
+    size_t count;
+    void *user;
+} Work;
+
+static void *work_loop(void *argument)
+{
+    Work *work = argument;
+    for (;;) {
+        pthread_mutex_lock(&work->lock);
+        size_t index = work->next++;
+        pthread_mutex_unlock(&work->lock);
+        if (index >= work->count) {
+            return NULL;
+        }
+        work->task(work, index);
+    }
+}
+
+/* Run task(0 .. count-1) on all cores; falls back to this thread alone. */
+static void run_parallel(Work *work)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t threads = cores < 1 ? 1 : cores > 16 ? 16 : (size_t)cores;
+    threads = threads > work->count ? work->count : threads;
+    pthread_t ids[16];
+    size_t started = 0;
+    pthread_mutex_init(&work->lock, NULL);
+    for (size_t i = 1; i < threads; i++) {
+        if (pthread_create(&ids[started], NULL, work_loop, work) != 0) {
+            break;
+        }
+        started++;
+    }
+    work_loop(work);
+    for (size_t i = 0; i < started; i++) {
+        pthread_join(ids[i], NULL);
+    }
+    pthread_mutex_destroy(&work->lock);
+}
+
+static void parse_member(Work *work, size_t index)
+{
+    Member *m = &work->reader->members[index];
+    if (m->path != NULL) {
+        m->dataset = imd_dicom_read_file(&m->error, m->path, NULL);
+    } else {
+        m->dataset = imd__dicom_read_owned(&m->error, m->bytes, m->size, m->name, NULL);
+        m->bytes = NULL; /* taken, even on failure */
+    }
+}
+
+/* ---- attributes ---- */
+
+static const ImdDicomElement *find(const ImdDicomDataSet *d, uint16_t group, uint16_t element)
+{
+    return imd_dicom_dataset_find(d, IMD_TAG(group, element));
+}
+
+static bool number_of(const ImdDicomDataSet *d, uint16_t g, uint16_t e, size_t i, double *v)
+{
+    const ImdDicomElement *element = find(d, g, e);
+    return element != NULL && imd_dicom_element_number(NULL, element, i, v);
+}
+
+static char *text_of(const ImdDicomDataSet *d, uint32_t tag)
+{
+    const ImdDicomElement *element = imd_dicom_dataset_find(d, tag);
+    return element != NULL ? imd_dicom_element_string(NULL, d, element) : NULL;
+}
+
+/* TM "HHMMSS.FFFFFF" (or the old "HH:MM:SS") as seconds since midnight (PS3.5 Table 6.2-1). */
+static bool parse_time(const char *text, double *seconds)
+{
+    double parts[3] = {0, 0, 0};
+    const char *p = text;
+    for (int i = 0; i < 3 && *p != '\0'; i++) {
+        if (*p == ':') {
+            p++;
+        }
+        if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9') {
+            return i > 0 && (*seconds = parts[0] * 3600 + parts[1] * 60, true);
+        }
+        parts[i] = (p[0] - '0') * 10 + (p[1] - '0');
+        p += 2;
+    }
+    double fraction = 0;
+    if (*p == '.') {
+        fraction = strtod(p, NULL);
+    }
+    *seconds = parts[0] * 3600 + parts[1] * 60 + parts[2] + fraction;
+    return true;
+}
+
+static bool time_of(const ImdDicomDataSet *d, uint32_t tag, double *seconds)
+{
+    char *text = text_of(d, tag);
+    bool ok = text != NULL && text[0] != '\0' && parse_time(text, seconds);
+    free(text);
+    return ok;
+}
+
+/* The block (0xgg10..0xggff -> xx00) reserved by a private creator (PS3.5 §7.8.1). */
+static bool private_block(const ImdDicomDataSet *d, uint16_t group, const char *creator,
+                          uint16_t *block)
+{
+    for (uint16_t e = 0x10; e <= 0xff; e++) {
+        char *text = text_of(d, IMD_TAG(group, e));
+        bool match = text != NULL && strcmp(text, creator) == 0;
+        free(text);
+        if (match) {
+            *block = (uint16_t)(e << 8);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* b value: standard (0018,9087), else Siemens (0019,xx0C), else GE (0043,xx39)[0]. */
+static bool b_value(const ImdDicomDataSet *d, double *b)
+{
+    uint16_t block;
+    if (number_of(d, 0x0018, 0x9087, 0, b)) {
+        return true;
+    }
+    if (private_block(d, 0x0019, "SIEMENS MR HEADER", &block) &&
+        number_of(d, 0x0019, (uint16_t)(block | 0x0c), 0, b)) {
+        return true;
+    }
+    if (private_block(d, 0x0043, "GEMS_PARM_01", &block) &&
+        number_of(d, 0x0043, (uint16_t)(block | 0x39), 0, b)) {
+        double slop = fmod(*b, 1e9); /* GE stores b + 1e9 * an offset (dcm2niix notes this) */
+        *b = slop;
+        return true;
+    }
+    return false;
+}
+
+/* b vector: standard (0018,9089), else Siemens (0019,xx0E) when DIRECTIONAL, else GE (0019,xxBB-BD). */
+static ImdValue b_vector(const ImdDicomDataSet *d)
+{
+    double v[3];
+    uint16_t block;
+    if (number_of(d, 0x0018, 0x9089, 0, &v[0]) && number_of(d, 0x0018, 0x9089, 1, &v[1]) &&
+        number_of(d, 0x0018, 0x9089, 2, &v[2])) {
+        return imd_value_vector(v, 3);
+    }
+    if (private_block(d, 0x0019, "SIEMENS MR HEADER", &block)) {
+        char *directionality = text_of(d, IMD_TAG(0x0019, block | 0x0d));
+        bool directional = directionality != NULL && strcmp(directionality, "DIRECTIONAL") == 0;
+        free(directionality);
+        uint16_t e = (uint16_t)(block | 0x0e);
+        if (directional && number_of(d, 0x0019, e, 0, &v[0]) && number_of(d, 0x0019, e, 1, &v[1]) &&
+            number_of(d, 0x0019, e, 2, &v[2])) {
+            return imd_value_vector(v, 3);
+        }
+    } else if (private_block(d, 0x0019, "GEMS_ACQU_01", &block) &&
+               number_of(d, 0x0019, (uint16_t)(block | 0xbb), 0, &v[0]) &&
+               number_of(d, 0x0019, (uint16_t)(block | 0xbc), 0, &v[1]) &&
+               number_of(d, 0x0019, (uint16_t)(block | 0xbd), 0, &v[2])) {
+        return imd_value_vector(v, 3);
+    }
+    return imd_value_vector(NULL, 0); /* b = 0 images have none */
+}
+
+/* A user order: opts[name] names the DICOM keyword (behaviour.md §3.3). */
+static bool keyword_value(const ImdDicomDataSet *d, const char *keyword, ImdValue *value)
+{
+    uint32_t tag;
+    if (!imd_dicom_tag(keyword, &tag)) {
+        return false;
+    }
+    const ImdDicomElement *e = imd_dicom_dataset_find(d, tag);
+    double number;
+    if (e != NULL && imd_dicom_element_vr(e) == IMD_VR_TM) {
+        if (!time_of(d, tag, &number)) {
+            return false;
+        }
+    } else if (e == NULL || !imd_dicom_element_number(NULL, e, 0, &number)) {
+        return false;
+    }
+    *value = imd_value_number(number);
+    return true;
+}
+
+/* The value of order component `name` for one image; false when missing. */
+static bool order_value(const Reader *reader, const ImdDicomDataSet *d, const char *name,
+                        size_t index, ImdValue *value)
+{
+    const char *keyword = imd_options_get(reader->options, name, NULL);
+    double number;
+    if (keyword != NULL) {
+        return keyword_value(d, keyword, value); /* e.g. ti=InversionTime, time=TriggerTime */
+    }
+    if (strcmp(name, "none") == 0 || strcmp(name, "faulty") == 0) {
+        *value = imd_value_number(strcmp(name, "none") == 0 ? 0 : (double)index);
+        return true;
+    }
+    bool ok = false;
+    if (strcmp(name, "time") == 0) {
+        ok = time_of(d, IMD_TAG(0x0008, 0x0032), &number);
+    } else if (strcmp(name, "triggertime") == 0) {
+        ok = number_of(d, 0x0018, 0x1060, 0, &number) && (number /= 1000, true);
+    } else if (strcmp(name, "b") == 0) {
+        ok = b_value(d, &number);
+    } else if (strcmp(name, "te") == 0) {
+        ok = number_of(d, 0x0018, 0x0081, 0, &number);
+    } else if (strcmp(name, "fa") == 0) {
+        ok = number_of(d, 0x0018, 0x1314, 0, &number);
+    } else if (strcmp(name, "bvector") == 0) {
+        *value = b_vector(d);
+        return true;
+    } else if (strcmp(name, "dti") == 0) {
+        ImdValue vector = b_vector(d);
+        if (!b_value(d, &number)) {
+            return false;
+        }
+        *value = imd_value_b_vector(number, vector.v, vector.count);
+        return true;
+    }
+    if (ok) {
+        *value = imd_value_number(number);
+    }
+    return ok;
+}
+
+/* ---- one record per image ---- */
+
+typedef struct Record {
+    size_t member;
+    char *group; /* patient, study, series (and acquisition / echo when split) */
+    ImdSliceKey key;
+    ImdPixelFormat format;
+} Record;
+
+static bool option_bool(const Reader *reader, const char *key)
+{
+    bool value = false;
+    return imd_options_get_bool(NULL, reader->options, key, false, &value) && value;
+}
+
+static double option_double(const Reader *reader, const char *key)
+{
+    double value = 0;
+    (void)imd_options_get_double(NULL, reader->options, key, 0, &value);
+    return value;
+}
+
+/* The filters input_serinsuid, input_echo, input_acquisition (behaviour.md §3.1). */
+static bool passes_filters(const Reader *reader, const ImdDicomDataSet *d)
+{
+    static const struct {
+        const char *option;
+        uint32_t tag;
+    } filters[] = {{"input_serinsuid", IMD_TAG(0x0020, 0x000e)},
+                   {"input_echo", IMD_TAG(0x0018, 0x0086)},
+                   {"input_acquisition", IMD_TAG(0x0020, 0x0012)}};
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        const char *wanted = imd_options_get(reader->options, filters[i].option, NULL);
+        if (wanted == NULL) {
+            continue;
+        }
+        char *value = text_of(d, filters[i].tag);
+        bool same = value != NULL && strcmp(value, wanted) == 0;
+        free(value);
+        if (!same) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static char *group_key(const Reader *reader, const ImdDicomDataSet *d)
+{
+    char *patient = text_of(d, IMD_TAG(0x0010, 0x0020));
+    char *study = text_of(d, IMD_TAG(0x0020, 0x000d));
+    char *series = option_bool(reader, "ignore_series_uid") ? NULL
+                                                            : text_of(d, IMD_TAG(0x0020, 0x000e));
+    char *acquisition = option_bool(reader, "split_acquisitions")
+                            ? text_of(d, IMD_TAG(0x0020, 0x0012)) : NULL;
+    char *echo = option_bool(reader, "split_echo_numbers") ? text_of(d, IMD_TAG(0x0018, 0x0086))
+                                                           : NULL;
+    char *key = imd__sprintf(NULL, "%s\x1f%s\x1f%s\x1f%s\x1f%s", patient ? patient : "",
+                             study ? study : "", series ? series : "",
+                             acquisition ? acquisition : "", echo ? echo : "");
+    free(patient);
+    free(study);
+    free(series);
+    free(acquisition);
+    free(echo);
+    return key;
+}
+
+static void fill_geometry(const ImdDicomDataSet *d, ImdSliceKey *key)
+{
+    double v[6];
+    key->has_position = true;
+    for (size_t i = 0; i < 3; i++) {
+        key->has_position = key->has_position && number_of(d, 0x0020, 0x0032, i, &v[i]);
+    }
+    if (key->has_position) {
+        key->position = (ImdVec3){v[0], v[1], v[2]};
+    }
+    key->has_orientation = true;
+    for (size_t i = 0; i < 6; i++) {
+        key->has_orientation = key->has_orientation && number_of(d, 0x0020, 0x0037, i, &v[i]);
+    }
+    if (key->has_orientation) {
+        key->row = (ImdVec3){v[0], v[1], v[2]};
+        key->column = (ImdVec3){v[3], v[4], v[5]};
+    }
+    key->has_slice_location = number_of(d, 0x0020, 0x1041, 0, &key->slice_location);
+    if (!number_of(d, 0x0018, 0x1120, 0, &key->gantry_tilt)) {
+        key->gantry_tilt = 0;
+    }
+}
+
+/* ---- the order ---- */
+
+typedef struct Order {
+    char *names[IMD_SORT_MAX_TAGS];
+    size_t count;
+    bool automatic;
+} Order;
+
+static const char *const auto_candidates[] = {"time", "triggertime", "b", "fa", "te"};
+
+static bool parse_order(ImdError **error, const Reader *reader, Order *order)
+{
+    const char *text = imd_options_get(reader->options, "input_order", "auto");
+    memset(order, 0, sizeof *order);
+    if (strcmp(text, "auto") == 0) {
+        order->automatic = true;
+        order->count = sizeof auto_candidates / sizeof auto_candidates[0];
+        for (size_t i = 0; i < order->count; i++) {
+            order->names[i] = imd__strdup(error, auto_candidates[i]);
+        }
+        return true;
+    }
+    for (const char *p = text;;) {
+        const char *end = strchr(p, ',');
+        size_t length = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (length == 0 || order->count == IMD_SORT_MAX_TAGS) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG, "input order \"%s\" is not valid", text);
+            return false;
+        }
+        order->names[order->count++] = imd__strndup(error, p, length);
+        if (end == NULL) {
+            break;
+        }
+        p = end + 1;
+    }
+    for (size_t i = 0; i < order->count; i++) {
+        if (strcmp(order->names[i], "rsi") == 0) {
+            imd_error_set(error, IMD_ERR_CANNOT_SORT, "input order rsi is not implemented; "
+                                                      "use b,bvector or dti");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void free_order(Order *order)
+{
+    for (size_t i = 0; i < IMD_SORT_MAX_TAGS; i++) {
+        free(order->names[i]);
+    }
+}
+
+static bool make_record(const Reader *reader, const Order *order, size_t member, Record *record)
+{
+    const ImdDicomDataSet *d = reader->members[member].dataset;
+    memset(record, 0, sizeof *record);
+    record->member = member;
+    record->key.index = (uint32_t)member;
+    fill_geometry(d, &record->key);
+    for (size_t i = 0; i < order->count; i++) {
+        record->key.has_tag[i] = order_value(reader, d, order->names[i], member,
+                                             &record->key.tag[i]);
+    }
+    record->group = group_key(reader, d);
+    return record->group != NULL;
+}
+
+/* ---- building a series ---- */
+
+typedef struct Build {
+    const Reader *reader;
+    Record *records;  /* of this series */
+    size_t count;
+    ImdLayout layout;
+    ImdSeries *series;
+    size_t rows, columns;
+    ImdError *error; /* first pixel error; guarded by lock */
+    pthread_mutex_t lock;
+} Build;
+
+static void decode_cell(Work *work, size_t cell)
+{
+    Build *build = work->user;
+    uint32_t key = build->layout.cell[cell];
+    if (key == UINT32_MAX) {
+        return; /* an empty (sparse) cell stays zero */
+    }
+    const Record *record = &build->records[key];
+    size_t frame_bytes = build->rows * build->columns * imd_dtype_size(imd_series_dtype(build->series));
+    uint8_t *out = (uint8_t *)imd_series_data(build->series) + cell * frame_bytes;
+    ImdError *error = NULL;
+    if (!imd__dicom_decode_frame(&error, build->reader->members[record->member].dataset,
+                                 &record->format, 0, imd_series_dtype(build->series), out,
+                                 build->rows, build->columns)) {
+        imd_error_prefix(&error, "%s: ", build->reader->members[record->member].name);
+        pthread_mutex_lock(&build->lock);
+        imd_error_propagate(&build->error, error);
+        pthread_mutex_unlock(&build->lock);
+    }
+}
+
+static bool set_axes(ImdError **error, Build *build, size_t ndim)
+{
+    const ImdLayout *l = &build->layout;
+    const ImdDicomDataSet *first = build->reader->members[build->records[l->cell[0] == UINT32_MAX ? 0 : l->cell[0]].member].dataset;
+    double ds = 1, dr = 1, dc = 1;
+    if (!number_of(first, 0x0018, 0x0088, 0, &ds) && !number_of(first, 0x0018, 0x0050, 0, &ds)) {
+        ds = 1;
+    }
+    if (!number_of(first, 0x0028, 0x0030, 0, &dr) || !number_of(first, 0x0028, 0x0030, 1, &dc)) {
+        dr = dc = 1;
+    }
+    ds = ds > 0 ? ds : 1;
+    double spacing[3] = {ds, dr > 0 ? dr : 1, dc > 0 ? dc : 1};
+    ImdHeader *header = imd_series_header(build->series);
+    if (!imd_series_set_input_order(error, build->series, l->order) ||
+        !imd_header_set_spacing(error, header, spacing)) {
+        return false;
+    }
+    ImdVec3 p0 = l->positions[0];
+    /* Axis starts as the original: slice = ipp0.z, row = ipp0.y, column = ipp0.x (§1.4). */
+    size_t d = 0;
+    bool ok = true;
+    for (; ok && d < l->tag_ndim; d++) {
+        ImdAxis *axis = imd_axis_create_variable(error, imd_axis_name(imd_series_axis(build->series, d)),
+                                                 l->axis_values[d], l->tag_shape[d]);
+        ok = axis != NULL && imd_series_set_axis(error, build->series, d, axis);
+    }
+    if (ok && ndim - d == 3) {
+        ImdAxis *axis = imd_axis_create_uniform(error, "slice", p0.z, spacing[0], l->slices);
+        ok = axis != NULL && imd_series_set_axis(error, build->series, d++, axis);
+    }
+    ImdAxis *row = ok ? imd_axis_create_uniform(error, "row", p0.y, spacing[1], build->rows) : NULL;
+    ok = row != NULL && imd_series_set_axis(error, build->series, d++, row);
+    ImdAxis *column = ok ? imd_axis_create_uniform(error, "column", p0.x, spacing[2], build->columns)
+                         : NULL;
+    return column != NULL && imd_series_set_axis(error, build->series, d, column);
+}
+
+static const char *const copied_keywords[] = {
+    "PatientName", "PatientID", "PatientBirthDate", "StudyInstanceUID", "StudyID",
+    "StudyDate", "StudyTime", "SeriesInstanceUID", "FrameOfReferenceUID", "SeriesDate",
+    "SeriesTime", "SeriesNumber", "SeriesDescription", "ImageType", "AccessionNumber",
+    "Modality", "Laterality", "EchoNumbers", "AcquisitionNumber", "ProtocolName",
+    "BodyPartExamined", "PatientPosition", "SOPClassUID", "PhotometricInterpretation",
+};
+
+static bool copy_attributes(ImdError **error, const ImdDicomDataSet *d, ImdHeader *header)
+{
+    for (size_t i = 0; i < sizeof copied_keywords / sizeof copied_keywords[0]; i++) {
+        uint32_t tag;
+        char *value = imd_dicom_tag(copied_keywords[i], &tag) ? text_of(d, tag) : NULL;
+        bool ok = value == NULL || imd_header_set_string(error, header, copied_keywords[i], value);
+        free(value);
+        if (!ok) {
+            return false;
+        }
+    }
+    double center, width;
+    if (number_of(d, 0x0028, 0x1050, 0, &center) && number_of(d, 0x0028, 0x1051, 0, &width)) {
+        imd_header_set_window(header, center, width);
+    }
+    return true;
+}
+
+static void *template_clone(const void *dataset)
+{
+    return imd_dicom_dataset_clone(NULL, dataset);
+}
+
+static void template_destroy(void *dataset)
+{
+    imd_dicom_dataset_destroy(dataset);
+}
+
+static const ImdTemplateOps template_ops = {template_clone, template_destroy};
+
+static bool set_header(ImdError **error, Build *build)
+{
+    const ImdLayout *l = &build->layout;
+    ImdHeader *header = imd_series_header(build->series);
+    size_t first_key = 0;
+    for (size_t i = 0; i < l->slices; i++) {
+        if (l->cell[i] != UINT32_MAX) {
+            first_key = l->cell[i];
+            break;
+        }
+    }
+    const ImdDicomDataSet *first = build->reader->members[build->records[first_key].member].dataset;
+    ImdDicomDataSet *template = imd_dicom_dataset_clone(error, first);
+    bool ok = template != NULL && copy_attributes(error, first, header) &&
+              imd_header_set_orientation(error, header, l->row, l->column) &&
+              imd_header_set_image_positions(error, header, l->positions, l->slices) &&
+              imd_header_set_slice_locations(error, header, l->distances, l->slices);
+    if (template != NULL) {
+        imd_dicom_dataset_remove(template, IMD_TAG_PIXEL_DATA);
+        if (!ok || !imd_header_set_template(error, header, template, &template_ops)) {
+            imd_dicom_dataset_destroy(template);
+            return false;
+        }
+    }
+    imd_header_set_geometry_defined(header, true);
+    return ok;
+}
+
+/* Tags per slice: each cell's values (behaviour.md §1.3); order none holds (0,). */
+static bool set_tags(ImdError **error, Build *build)
+{
+    const ImdLayout *l = &build->layout;
+    ImdHeader *header = imd_series_header(build->series);
+    size_t components = l->tag_ndim > 0 ? l->tag_ndim : 1, cells = 1;
+    for (size_t d = 0; d < l->tag_ndim; d++) {
+        cells *= l->tag_shape[d];
+    }
+    if (!imd_header_set_tag_shape(error, header, l->slices, l->tag_ndim, l->tag_shape, components)) {
+        return false;
+    }
+    for (size_t cell = 0; cell < cells; cell++) {
+        size_t index[IMD_SORT_MAX_TAGS], rest = cell;
+        for (size_t d = l->tag_ndim; d-- > 0;) {
+            index[d] = rest % l->tag_shape[d];
+            rest /= l->tag_shape[d];
+        }
+        for (size_t s = 0; s < l->slices; s++) {
+            if (l->cell[cell * l->slices + s] == UINT32_MAX) {
+                continue;
+            }
+            ImdValue zero = imd_value_number(0);
+            const ImdValue *values = l->tag_ndim > 0 ? &l->tags[(cell * l->slices + s) * l->tag_ndim]
+                                                     : &zero;
+            if (!imd_header_set_tag(error, header, s, index, values)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static ImdSeries *build_series(ImdError **error, Build *build)
+{
+    const ImdLayout *l = &build->layout;
+    ImdPixelFormat *formats = imd__calloc(error, build->count, sizeof *formats);
+    if (formats == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < build->count; i++) {
+        formats[i] = build->records[i].format;
+        build->rows = formats[i].rows > build->rows ? formats[i].rows : build->rows;
+        build->columns = formats[i].columns > build->columns ? formats[i].columns : build->columns;
+    }
+    ImdDType dtype = imd__dicom_series_dtype(formats, build->count);
+    free(formats);
+    size_t shape[IMD_MAX_DIMS], ndim = 0;
+    for (size_t d = 0; d < l->tag_ndim; d++) {
+        shape[ndim++] = l->tag_shape[d];
+    }
+    /* One file gives 2D: the slice axis goes when it has one slice and no tags (§3.5). */
+    if (l->slices > 1 || l->tag_ndim > 0) {
+        shape[ndim++] = l->slices;
+    }
+    shape[ndim++] = build->rows;
+    shape[ndim++] = build->columns;
+    build->series = imd_series_create(error, dtype, ndim, shape);
+    if (build->series == NULL || !set_axes(error, build, ndim) || !set_header(error, build) ||
+        !set_tags(error, build)) {
+        imd_series_destroy(build->series);
+        return NULL;
+    }
+    if (!option_bool(build->reader, "headers_only")) {
+        size_t cells = 1;
+        for (size_t d = 0; d < l->tag_ndim; d++) {
+            cells *= l->tag_shape[d];
+        }
+        Work work = {.count = cells * l->slices, .task = decode_cell, .user = build};
+        pthread_mutex_init(&build->lock, NULL);
+        run_parallel(&work);
+        pthread_mutex_destroy(&build->lock);
+        if (build->error != NULL) {
+            imd_error_propagate(error, build->error);
+            build->error = NULL;
+            imd_series_destroy(build->series);
+            return NULL;
+        }
+    }
+    return build->series;
+}
+
+/* ---- finishing: records -> groups -> series ---- */
+
+static int compare_records(const void *a, const void *b)
+{
+    const Record *x = a, *y = b;
+    int c = strcmp(x->group, y->group);
+    return c != 0 ? c : (x->member > y->member) - (x->member < y->member);
+}
+
+static void sort_options(const Reader *reader, const Order *order, const ImdDicomDataSet *first,
+                         ImdSortOptions *options)
+{
+    memset(options, 0, sizeof *options);
+    for (size_t i = 0; i < order->count; i++) {
+        options->names[i] = order->names[i];
+    }
+    options->count = order->count;
+    options->auto_order = order->automatic;
+    options->slice_tolerance = option_double(reader, "slice_tolerance");
+    options->dir_cosine_tolerance = option_double(reader, "dir_cosine_tolerance");
+    options->accept_uneven_slices = option_bool(reader, "accept_uneven_slices");
+    options->accept_duplicate_tag = option_bool(reader, "accept_duplicate_tag");
+    options->sort_on_slice_location = option_bool(reader, "sort_on_slice_location");
+    if (number_of(first, 0x0018, 0x0088, 0, &options->nominal_spacing)) {
+        options->nominal_is_thickness = false;
+    } else if (number_of(first, 0x0018, 0x0050, 0, &options->nominal_spacing)) {
+        options->nominal_is_thickness = true;
+    }
+}
+
+static bool finish_group(ImdError **error, const Reader *reader, const Order *order,
+                         Record *records, size_t count, ImdSeriesList *list)
+{
+    ImdSliceKey *keys = imd__calloc(error, count, sizeof *keys);
+    if (keys == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        keys[i] = records[i].key;
+    }
+    ImdSortOptions options;
+    sort_options(reader, order, reader->members[records[0].member].dataset, &options);
+    Build build = {.reader = reader, .records = records, .count = count};
+    bool ok = imd__dicom_sort(error, keys, count, &options, &build.layout);
+    free(keys);
+    for (size_t i = 0; ok && i < build.layout.warning_count; i++) {
+        imd_context_log(reader->context, IMD_LOG_WARNING, "%s", build.layout.warnings[i]);
+    }
+    ImdSeries *series = ok ? build_series(error, &build) : NULL;
+    imd__dicom_layout_free(&build.layout);
+    if (series == NULL || !imd_series_list_add(error, list, series)) {
+        imd_series_destroy(series);
+        return false;
+    }
+    imd_context_log(reader->context, IMD_LOG_INFO, "DICOM: %zu image(s) into a series of %zu "
+                                                   "dimensions", count, imd_series_ndim(series));
+    return true;
+}
+
+/* Images of one group that failed to sort: an error, or skipped with skip_broken_series. */
+static bool finish_groups(ImdError **error, const Reader *reader, const Order *order,
+                          Record *records, size_t count, ImdSeriesList *list)
+{
+    qsort(records, count, sizeof *records, compare_records);
+    for (size_t start = 0; start < count;) {
+        size_t end = start + 1;
+        while (end < count && strcmp(records[end].group, records[start].group) == 0) {
+            end++;
+        }
+        ImdError *failure = NULL;
+        if (!finish_group(&failure, reader, order, records + start, end - start, list)) {
+            imd_error_prefix(&failure, "%s: ", reader->members[records[start].member].name);
+            if (!option_bool(reader, "skip_broken_series") ||
+                imd_error_code(failure) == IMD_ERR_NOMEM) {
+                imd_error_propagate(error, failure);
+                return false;
+            }
+            imd_context_log(reader->context, IMD_LOG_WARNING, "skipped a series: %s",
+                            imd_error_message(failure));
+            imd_error_clear(&failure);
+        }
+        start = end;
+    }
+    return true;
+}
+
+/* An image this reader can stack: parsed, an image (Rows), not filtered out. */
+static bool usable(const Reader *reader, Member *m, ImdPixelFormat *format)
+{
+    if (m->dataset == NULL) {
+        imd_context_log(reader->context, IMD_LOG_WARNING, "skipped %s",
+                        imd_error_message(m->error));
+        return false;
+    }
+    for (size_t i = 0; i < imd_dicom_dataset_warning_count(m->dataset); i++) {
+        imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: %s", m->name,
+                        imd_dicom_dataset_warning(m->dataset, i));
+    }
+    if (find(m->dataset, 0x0028, 0x0010) == NULL) {
+        imd_context_log(reader->context, IMD_LOG_INFO, "skipped %s: not an image", m->name);
+        return false;
+    }
+    ImdError *error = NULL;
+    if (!imd__dicom_pixel_format(&error, m->dataset, format)) {
+        imd_context_log(reader->context, IMD_LOG_WARNING, "skipped %s",
+                        imd_error_message(error));
+        m->error = error;
+        return false;
+    }
+    return passes_filters(reader, m->dataset);
+}
+
+static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
+{
+    Reader *reader = state;
+    Work work = {.reader = reader, .count = reader->count, .task = parse_member};
+    run_parallel(&work);
+    Order order = {0};
+    Record *records = imd__calloc(error, reader->count, sizeof *records);
+    ImdSeriesList *list = imd_series_list_create(error);
+    size_t count = 0;
+    bool ok = records != NULL && list != NULL && parse_order(error, reader, &order);
+    ImdError *unsupported = NULL;
+    for (size_t i = 0; ok && i < reader->count; i++) {
+        if (!usable(reader, &reader->members[i], &records[count].format)) {
+            if (imd_error_code(reader->members[i].error) == IMD_ERR_UNSUPPORTED && unsupported == NULL) {
+                unsupported = reader->members[i].error;
+                reader->members[i].error = NULL;
+            }
+            continue;
+        }
+        ImdPixelFormat format = records[count].format;
+        ok = make_record(reader, &order, i, &records[count]);
+        records[count].format = format;
+        count += ok;
+    }
+    if (ok && count == 0) {
+        if (unsupported != NULL) {
+            imd_error_propagate(error, unsupported); /* e.g. only compressed images */
+            unsupported = NULL;
+        } else {
+            imd_error_set(error, IMD_ERR_NOT_RECOGNIZED, "no DICOM images among %zu file(s)",
+                          reader->count);
+        }
+        ok = false;
+    }
+    ok = ok && finish_groups(error, reader, &order, records, count, list);
+    imd_error_clear(&unsupported);
+    for (size_t i = 0; records != NULL && i < count; i++) {
+        free(records[i].group);
+    }
+    free(records);
+    free_order(&order);
+    if (!ok) {
+        imd_series_list_destroy(list);
+        return NULL;
+    }
+    return list;
+}
+
+static bool dicom_write(ImdError **error, const ImdSeries *series, ImdArchive *destination,
+                        const char *name, const ImdOptions *options)
+{
+    IMD__UNUSED(series);
+    IMD__UNUSED(destination);
+    IMD__UNUSED(name);
+    IMD__UNUSED(options);
+    imd_error_set(error, IMD_ERR_UNSUPPORTED, "writing DICOM is not implemented yet");
+    return false;
+}
+
+static const char *const dicom_suffixes[] = {".dcm", ".ima", NULL};
+
+const ImdFormatPlugin imd__dicom_format = {
+    .abi_version = IMD_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(ImdFormatPlugin),
+    .name = "dicom",
+    .description = "DICOM files (Part 10 and bare data sets)",
+    .suffixes = dicom_suffixes,
+    .flags = IMD_FORMAT_READ,
+    .probe = dicom_probe,
+    .reader_create = dicom_reader_create,
+    .reader_add = dicom_reader_add,
+    .reader_finish = dicom_reader_finish,
+    .reader_destroy = dicom_reader_destroy,
+    .write = dicom_write,
+};
