@@ -376,6 +376,13 @@ static bool passes_filters(const Reader *reader, const ImdDicomDataSet *d)
             return false;
         }
     }
+    /* select_thickness=<mm>: one reconstruction of a series that holds several
+     * (thin and thick CT slices of one acquisition share a series UID). */
+    double thickness, wanted;
+    if (imd_options_has(reader->options, "select_thickness") &&
+        imd_options_get_double(NULL, reader->options, "select_thickness", 0, &wanted)) {
+        return number_of(d, 0x0018, 0x0050, 0, &thickness) && fabs(thickness - wanted) <= 1e-3;
+    }
     return true;
 }
 
@@ -494,7 +501,7 @@ static bool make_record(const Reader *reader, const Order *order, size_t member,
 /* ---- building a series ---- */
 
 typedef struct Build {
-    const Reader *reader;
+    Reader *reader;
     Record *records;  /* of this series */
     size_t count;
     ImdLayout layout;
@@ -515,14 +522,20 @@ static void decode_cell(Work *work, size_t cell)
     size_t frame_bytes = build->rows * build->columns * imd_dtype_size(imd_series_dtype(build->series));
     uint8_t *out = (uint8_t *)imd_series_data(build->series) + cell * frame_bytes;
     ImdError *error = NULL;
-    if (!imd__dicom_decode_frame(&error, build->reader->members[record->member].dataset,
-                                 &record->format, 0, imd_series_dtype(build->series), out,
-                                 build->rows, build->columns)) {
-        imd_error_prefix(&error, "%s: ", build->reader->members[record->member].name);
+    Member *member = &build->reader->members[record->member];
+    if (!imd__dicom_decode_frame(&error, member->dataset, &record->format, 0,
+                                 imd_series_dtype(build->series), out, build->rows,
+                                 build->columns)) {
+        imd_error_prefix(&error, "%s: ", member->name);
         pthread_mutex_lock(&build->lock);
         imd_error_propagate(&build->error, error);
         pthread_mutex_unlock(&build->lock);
+        return;
     }
+    /* Its pixels are in the array now: let the file's pages go, so that peak
+     * memory stays near the array's size. Each image feeds exactly one cell. */
+    imd_dicom_dataset_destroy(member->dataset);
+    member->dataset = NULL;
 }
 
 static bool set_axes(ImdError **error, Build *build, size_t ndim)
@@ -741,7 +754,7 @@ static void sort_options(const Reader *reader, const Order *order, const ImdDico
     }
 }
 
-static bool finish_group(ImdError **error, const Reader *reader, const Order *order,
+static bool finish_group(ImdError **error, Reader *reader, const Order *order,
                          Record *records, size_t count, ImdSeriesList *list)
 {
     ImdSliceKey *keys = imd__calloc(error, count, sizeof *keys);
@@ -771,7 +784,7 @@ static bool finish_group(ImdError **error, const Reader *reader, const Order *or
 }
 
 /* Images of one group that failed to sort: an error, or skipped with skip_broken_series. */
-static bool finish_groups(ImdError **error, const Reader *reader, const Order *order,
+static bool finish_groups(ImdError **error, Reader *reader, const Order *order,
                           Record *records, size_t count, ImdSeriesList *list)
 {
     qsort(records, count, sizeof *records, compare_records);
@@ -797,12 +810,20 @@ static bool finish_groups(ImdError **error, const Reader *reader, const Order *o
     return true;
 }
 
+/* Unsupported images are expected in mixed folders: reported with -v; what is
+ * broken is a warning. If nothing is left, the read fails with the reason. */
+static void skipped(const Reader *reader, const Member *m)
+{
+    bool unsupported = imd_error_code(m->error) == IMD_ERR_UNSUPPORTED;
+    imd_context_log(reader->context, unsupported ? IMD_LOG_INFO : IMD_LOG_WARNING, "skipped %s",
+                    imd_error_message(m->error));
+}
+
 /* An image this reader can stack: parsed, an image (Rows), not filtered out. */
 static bool usable(const Reader *reader, Member *m, ImdPixelFormat *format)
 {
     if (m->dataset == NULL) {
-        imd_context_log(reader->context, IMD_LOG_WARNING, "skipped %s",
-                        imd_error_message(m->error));
+        skipped(reader, m);
         return false;
     }
     for (size_t i = 0; i < imd_dicom_dataset_warning_count(m->dataset); i++) {
@@ -815,12 +836,28 @@ static bool usable(const Reader *reader, Member *m, ImdPixelFormat *format)
     }
     ImdError *error = NULL;
     if (!imd__dicom_pixel_format(&error, m->dataset, format)) {
-        imd_context_log(reader->context, IMD_LOG_WARNING, "skipped %s",
-                        imd_error_message(error));
+        imd_error_prefix(&error, "%s: ", m->name);
         m->error = error;
+        skipped(reader, m);
         return false;
     }
-    return passes_filters(reader, m->dataset);
+    if (format->frames > 1) {
+        /* Multi-frame objects (enhanced MR/CT, NM, US cine) need per-frame geometry:
+         * a later issue. Refuse them clearly instead of reading one frame. */
+        char *sop_class = text_of(m->dataset, IMD_TAG(0x0008, 0x0016));
+        const char *name = sop_class != NULL ? imd_dicom_uid_name(sop_class) : NULL;
+        imd_error_set(&m->error, IMD_ERR_UNSUPPORTED,
+                      "%s: not supported yet: multi-frame images (%u frames, %s)", m->name,
+                      format->frames, name != NULL ? name : sop_class ? sop_class : "no SOP class");
+        free(sop_class);
+        skipped(reader, m);
+        return false;
+    }
+    if (!passes_filters(reader, m->dataset)) {
+        imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: left out by a filter", m->name);
+        return false;
+    }
+    return true;
 }
 
 static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
@@ -852,8 +889,12 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
             imd_error_propagate(error, unsupported); /* e.g. only compressed images */
             unsupported = NULL;
         } else {
-            imd_error_set(error, IMD_ERR_NOT_RECOGNIZED, "no DICOM images among %zu file(s)",
-                          reader->count);
+            bool filtered = imd_options_has(reader->options, "input_serinsuid") ||
+                            imd_options_has(reader->options, "input_echo") ||
+                            imd_options_has(reader->options, "input_acquisition") ||
+                            imd_options_has(reader->options, "select_thickness");
+            imd_error_set(error, IMD_ERR_NOT_RECOGNIZED, "no DICOM images among %zu file(s)%s",
+                          reader->count, filtered ? " that pass the input filters" : "");
         }
         ok = false;
     }
