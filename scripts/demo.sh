@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# The main job on sample data the project makes itself (no ../shared needed).
-# Today: a synthetic 4D phantom is written through the external example
-# format plugin into a zip archive, read back and compared voxel for voxel,
-# then described by image_info (summary and JSON). When the DICOM and NIfTI
-# plugins land, this becomes: generated DICOM series -> NIfTI -> DICOM.
+# The main job on sample data the project makes itself (no ../shared needed):
+# 1. a synthetic 4D MR series (4 time points x 12 oblique slices) is written
+#    as DICOM files by examples/make_dicom_series (our DICOM writer);
+# 2. image_info reads the folder back: parses the headers in parallel, sorts
+#    the slices along the normal and the volumes by acquisition time, and
+#    describes the 4D series (summary and JSON);
+# 3. a phantom goes through a run-time format plugin into a zip and back.
+# When the NIfTI plugin and DICOM writing of series land, step 2 becomes
+# DICOM -> NIfTI -> DICOM.
 set -euo pipefail
 build=${1:-build-release}
 out=${IMD_DEMO_OUT:-out/demo}
-plugin="$build/plugins/example_raw/imd_example_raw.so"
 rm -rf "$out"
 mkdir -p "$out"
+"$build/examples/make_dicom_series" "$out/dicom" 4 12 64
+"$build/cli/image_info" --stats "$out/dicom"
+"$build/cli/image_info" --json "$out/dicom" > "$out/dicom.json"
+plugin="$build/plugins/example_raw/imd_example_raw.so"
 "$build/examples/phantom" "$plugin" "$out/phantom.zip?phantom/Image.imdraw"
-"$build/cli/image_info" --plugin "$plugin" --stats "$out/phantom.zip"
-"$build/cli/image_info" --plugin "$plugin" --json "$out/phantom.zip" > "$out/phantom.json"
-echo "demo: wrote $out/phantom.zip and its description $out/phantom.json"
+"$build/cli/image_info" --plugin "$plugin" "$out/phantom.zip"
+echo "demo: wrote $out/dicom (48 DICOM files), its description $out/dicom.json, and $out/phantom.zip"
