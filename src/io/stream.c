@@ -337,23 +337,30 @@ typedef struct MemoryStream {
     void *user;
 } MemoryStream;
 
-static int64_t memory_read(ImdError **error, ImdStream *stream, void *buffer, size_t length)
+/* Read from `size` bytes held in memory at *position (memory and buffer streams). */
+static int64_t read_from_memory(const uint8_t *data, size_t size, size_t *position, void *buffer,
+                                size_t length)
 {
-    MemoryStream *memory = (MemoryStream *)stream;
-    IMD__UNUSED(error);
-    if (memory->position >= memory->size) {
+    if (*position >= size) {
         return 0;
     }
-    size_t left = memory->size - memory->position;
+    size_t left = size - *position;
     if (length > left) {
         length = left;
     }
     if (length > (size_t)INT64_MAX) {
         length = (size_t)INT64_MAX;
     }
-    memcpy(buffer, memory->data + memory->position, length);
-    memory->position += length;
+    memcpy(buffer, data + *position, length);
+    *position += length;
     return (int64_t)length;
+}
+
+static int64_t memory_read(ImdError **error, ImdStream *stream, void *buffer, size_t length)
+{
+    MemoryStream *memory = (MemoryStream *)stream;
+    IMD__UNUSED(error);
+    return read_from_memory(memory->data, memory->size, &memory->position, buffer, length);
 }
 
 /*
@@ -449,19 +456,7 @@ static int64_t buffer_read(ImdError **error, ImdStream *stream, void *buffer, si
 {
     BufferStream *memory = (BufferStream *)stream;
     IMD__UNUSED(error);
-    if (memory->position >= memory->size) {
-        return 0;
-    }
-    size_t left = memory->size - memory->position;
-    if (length > left) {
-        length = left;
-    }
-    if (length > (size_t)INT64_MAX) {
-        length = (size_t)INT64_MAX;
-    }
-    memcpy(buffer, memory->data + memory->position, length);
-    memory->position += length;
-    return (int64_t)length;
+    return read_from_memory(memory->data, memory->size, &memory->position, buffer, length);
 }
 
 static int64_t buffer_write(ImdError **error, ImdStream *stream, const void *buffer,
