@@ -85,7 +85,8 @@ IMD_API IMD_NODISCARD ImdArchive *imd_archive_open(ImdError **error, const ImdCo
  * Read every series found under `urls` (read together, as one input).
  * Options: "input_format" (try only that format), "input_order", and
  * whatever the formats take. `context` may be NULL (built-ins only).
- * Errors: NOT_FOUND (a path does not exist, no member matches), NOT_RECOGNIZED
+ * Errors: INVALID_ARG (an unknown input_format), NOT_FOUND (a path does not
+ * exist, no member matches), NOT_RECOGNIZED
  * (every format declined every member; the message lists them), and any
  * error of the format that claimed the input.
  */
@@ -100,7 +101,7 @@ IMD_API IMD_NODISCARD ImdSeries *imd_read_one(ImdError **error, ImdContext *cont
 /**
  * Write `series` to `url` in `format` ("%p" in the URL becomes the format
  * name). A URL ending in ".zip" (with an optional "?member") writes into that
- * zip, adding to an existing one. Errors: NOT_FOUND (no such format),
+ * zip, adding to an existing one. Errors: INVALID_ARG (no such format),
  * UNSUPPORTED (the format cannot write), IO, and the format's own.
  */
 IMD_API bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *series,

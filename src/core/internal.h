@@ -104,6 +104,19 @@ static inline uint32_t imd__load_be32(const uint8_t *p)
            (uint32_t)p[3];
 }
 
+/* ---- gzip (src/io/gzip.c) ---- */
+
+/*
+ * Write the concatenation of `count` parts to `stream` as gzip, compressed in
+ * independent members on all cores (a standard multi-member gzip file that
+ * zlib, nibabel and FSL read). `level` 1..9.
+ */
+bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *parts,
+                     const size_t *sizes, size_t count, int level);
+/* Inflate gzip data (every member) into new memory (free()); LIMIT beyond `limit` bytes. */
+void *imd__gunzip(ImdError **error, const uint8_t *data, size_t size, size_t limit,
+                  size_t *out_size, const char *name);
+
 /* ---- built-in plugins (src/core/builtin_plugins.c) ---- */
 
 extern const ImdArchivePlugin imd__filesystem_archive;

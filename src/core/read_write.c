@@ -198,7 +198,7 @@ static bool setup_readers(ImdError **error, ReadJob *job)
     }
     job->forced = wanted != NULL;
     if (wanted != NULL && job->reader_count == 0) {
-        imd_error_set(error, IMD_ERR_NOT_FOUND, "input format \"%s\" is unknown or cannot read",
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "input format \"%s\" is unknown or cannot read",
                       wanted);
         return false;
     }
@@ -377,7 +377,7 @@ bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *series, c
     ImdArchive *archive = NULL;
     bool ok = false;
     if (format == NULL) {
-        imd_error_set(error, IMD_ERR_NOT_FOUND, "output format \"%s\" is unknown", format_name);
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "output format \"%s\" is unknown", format_name);
     } else if ((format->flags & IMD_FORMAT_WRITE) == 0 || format->write == NULL) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED, "format \"%s\" cannot write", format->name);
     } else if ((expanded = imd_url_expand_format(error, url, format->name)) != NULL &&

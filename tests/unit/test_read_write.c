@@ -239,7 +239,7 @@ IMD_TEST(declines_and_errors)
     REQUIRE(options != NULL);
     CHECK_OK(error, imd_options_set(&error, options, "input_format", "nosuchformat"));
     CHECK_FAILS(error, imd_read_one(&error, f.context, path_in(&f, "junk.txt"), options) != NULL,
-                IMD_ERR_NOT_FOUND);
+                IMD_ERR_INVALID_ARG);
     CHECK_OK(error, imd_options_set(&error, options, "input_format", "imdraw"));
     CHECK_FAILS(error, imd_read_one(&error, f.context, path_in(&f, "junk.txt"), options) != NULL,
                 IMD_ERR_NOT_RECOGNIZED);
@@ -260,7 +260,7 @@ IMD_TEST(write_errors_leave_nothing)
     ImdSeries *series = make_series(0);
     REQUIRE(series != NULL);
     CHECK_FAILS(error, imd_write(&error, f.context, series, path_in(&f, "o"), "nosuch", NULL),
-                IMD_ERR_NOT_FOUND);
+                IMD_ERR_INVALID_ARG);
     CHECK_FAILS(error,
                 imd_write(&error, f.context, series, "dicom://127.0.0.1:104/PACS", "imdraw",
                           NULL),

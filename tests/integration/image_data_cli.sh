@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# image_data end to end: several inputs read together, the collection layout
+# for several series, %p, --dtype, series attributes, exit codes of each error
+# class, quiet stderr without -v. Output goes through the example plugin
+# (imdraw) so that the test needs no other writer; NIfTI has its own tests.
+set -euo pipefail
+build=${IMD_BUILD:?}
+data=${IMD_TEST_DATA:-}
+run=$build/cli/image_data
+info=$build/cli/image_info
+plugin=$build/plugins/example_raw/imd_example_raw.so
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passes=0 failures=0
+check() {
+    local name=$1
+    shift
+    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; failures=$((failures + 1)); fi
+}
+expect_exit() { # CODE NAME COMMAND...
+    local code=$1 name=$2 got=0
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err" || got=$?
+    if [ "$got" -eq "$code" ]; then passes=$((passes + 1)); else
+        echo "FAIL: $name: exit $got, expected $code: $(head -1 "$tmp/err")"
+        failures=$((failures + 1))
+    fi
+}
+
+# Sample data of our own: two small DICOM series.
+"$build/examples/make_dicom_series" "$tmp/a" 2 3 16 >/dev/null
+"$build/examples/make_dicom_series" "$tmp/b" 1 4 16 >/dev/null
+
+expect_exit 0 "convert" "$run" --plugin "$plugin" --of imdraw --dtype float32 "$tmp/out_%p" "$tmp/a"
+check "quiet stderr" test ! -s "$tmp/err"
+check "%p expanded" test -f "$tmp/out_imdraw.imdraw"
+"$info" --plugin "$plugin" "$tmp/out_imdraw.imdraw" >"$tmp/summary"
+check "shape and dtype" grep -q "Shape: 2tx3x16x16, dtype: float32, input order: time" "$tmp/summary"
+
+expect_exit 0 "two inputs, two series" "$run" --plugin "$plugin" --of imdraw -v "$tmp/many" "$tmp/a" "$tmp/b"
+check "verbose reports" grep -q "wrote" "$tmp/err"
+check "one folder per series" test "$(find "$tmp/many" -name '*.imdraw' | wc -l)" -eq 2
+check "collection layout" bash -c "find '$tmp/many' -name '*.imdraw' | grep -q '/IMD-DEMO-1/20261125-100000/7-imagedata_demo_dynamic'"
+
+if [ -n "$data" ] && [ -d "$data/dicom/time" ]; then
+    # Several input folders read together as one series (the seed's image_data
+    # --order time out_dir in_dirs).
+    expect_exit 0 "three folders as one 4D series" "$run" --plugin "$plugin" --of imdraw --order time \
+        "$tmp/joined" "$data/dicom/time/time00" "$data/dicom/time/time01" "$data/dicom/time/time02"
+    "$info" --plugin "$plugin" "$tmp/joined.imdraw" >"$tmp/summary"
+    check "joined shape" grep -q "Shape: 3tx3x192x152" "$tmp/summary"
+    expect_exit 3 "cannot sort" "$run" --plugin "$plugin" --of imdraw --order none "$tmp/x" "$data/dicom/time"
+else
+    echo "SKIP (part): ../shared data not present"
+fi
+
+# Error classes (docs/cli.md).
+expect_exit 1 "no input" "$run" "$tmp/x"
+expect_exit 1 "bad option value" "$run" --sort sideways "$tmp/x" "$tmp/a"
+expect_exit 1 "bad dtype" "$run" --dtype bogus "$tmp/x" "$tmp/a"
+expect_exit 2 "missing input" "$run" --of imdraw --plugin "$plugin" "$tmp/x" "$tmp/none"
+echo "hello" >"$tmp/text.txt"
+expect_exit 2 "nothing recognised" "$run" --plugin "$plugin" --of imdraw "$tmp/x" "$tmp/text.txt"
+printf 'IMDRAW 1\ndtype uint16\nshape 2 2\ndata\nab' >"$tmp/broken.imdraw"
+expect_exit 4 "corrupt input" "$run" --plugin "$plugin" --of imdraw "$tmp/x" "$tmp/broken.imdraw"
+expect_exit 1 "unknown output format" "$run" --of nosuchwriter "$tmp/x" "$tmp/a"
+expect_exit 5 "template not yet" "$run" --template "$tmp/a" --of imdraw "$tmp/x" "$tmp/a"
+expect_exit 1 "plugin ABI" "$run" --plugin "$build/plugins/example_raw/imd_example_raw_badabi.so" "$tmp/x" "$tmp/a"
+expect_exit 0 "help" "$run" --help
+check "help lists exit codes" grep -q "70  internal error" "$tmp/out"
+check "no partial output left" bash -c "! ls '$tmp' | grep -q '\.tmp-'"
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
