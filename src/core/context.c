@@ -36,6 +36,7 @@ static const Registered builtin_plugins[] = {
     {IMD_PLUGIN_ARCHIVE, &imd__zip_archive},
     {IMD_PLUGIN_ARCHIVE, &imd__filesystem_archive},
     {IMD_PLUGIN_FORMAT, &imd__dicom_format},
+    {IMD_PLUGIN_FORMAT, &imd__nifti_format},
 };
 
 /* ---- the file transport: paths are opened by the archives themselves ---- */

@@ -125,5 +125,6 @@ char *imd__fs_archive_member_path(ImdError **error, const ImdArchive *archive, c
 extern const ImdArchivePlugin imd__zip_archive;
 extern const ImdTransportPlugin imd__file_transport;
 extern const ImdFormatPlugin imd__dicom_format;
+extern const ImdFormatPlugin imd__nifti_format;
 
 #endif

@@ -52,7 +52,8 @@ typedef struct ImdNiftiHeader {
  * (negative or huge dimensions, a data offset before the header's end). */
 bool imd__nifti_decode(ImdError **error, const uint8_t *bytes, size_t size, const char *name,
                        ImdNiftiHeader *header);
-/* Encode a header (version 1 or 2) into `out` (348 or 544 bytes incl. the extender). */
+/* Encode a header (version 1 or 2) into `out`: 352 or 544 bytes, each with the 4-byte
+ * extension flag. */
 size_t imd__nifti_encode(const ImdNiftiHeader *header, uint8_t out[544]);
 /* The dtype of a NIfTI datatype code; false when we cannot hold it. */
 bool imd__nifti_dtype(int16_t datatype, ImdDType *dtype);
@@ -84,7 +85,10 @@ typedef struct ImdNiftiSource {
     double spacing[3];         /* ds, dr, dc */
     bool phase_is_row;         /* InPlanePhaseEncodingDirection ROW (else COL); */
     bool phase_known;          /*   false: dim_info 0 */
-    bool acquisition_3d;       /* MRAcquisitionType 3D: reorient to the nearest axes */
+    bool acquisition_3d;       /* MRAcquisitionType 3D: reorient to the nearest axes; set it
+                                  only for a single volume (no tag dimension), as dcm2niix
+                                  does, and lay the voxels out by geometry.order (a 3D
+                                  volume may come out permuted and flipped) */
 } ImdNiftiSource;
 
 /* The NIfTI geometry and voxel order for writing a series. */
