@@ -63,7 +63,9 @@ def generate(folder, times, slices, size):
             ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
             ds.FrameOfReferenceUID, ds.SeriesNumber = frame, 1
             ds.InstanceNumber = t * slices + s + 1
-            ds.AcquisitionTime = "%06.3f" % (100000 + 2.5 * t)
+            seconds = 36000 + 2.5 * t  # 10:00:00 + 2.5 s per time point
+            ds.AcquisitionTime = "%02d%02d%06.3f" % (seconds // 3600, seconds % 3600 // 60,
+                                                       seconds % 60)
             ds.ImagePositionPatient = [-100, -100, 3.0 * s]
             ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
             ds.PixelSpacing, ds.SliceThickness = [1, 1], 3

@@ -193,7 +193,7 @@ IMD_TEST(zip_write_append_and_select)
     ImdError *error = NULL;
     ImdSeries *a = make_series(0), *b = make_series(100);
     REQUIRE(a != NULL && b != NULL);
-    char url[2048];
+    char url[4200]; /* a path of up to 2048 bytes plus the member */
     snprintf(url, sizeof url, "%s?first.imdraw", path_in(&f, "both.zip"));
     CHECK_OK(error, imd_write(&error, f.context, a, url, "imdraw", NULL));
     snprintf(url, sizeof url, "%s?dir/second.imdraw", path_in(&f, "both.zip"));
