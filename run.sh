@@ -2,6 +2,8 @@
 # The project's two set-up commands (README.md):
 #   ./run.sh demo   install what is needed, build, run the main job on generated sample data
 #   ./run.sh test   install what is needed, build with ASan+UBSan, run every test
+#   ./run.sh bench  install the anchors (dcm2niix, pydicom, nibabel), build Release,
+#                   run bench/run_all.py (about 5 minutes; bench/README.md)
 # Needs Debian 12 and root or sudo for apt-get. Installing is idempotent and
 # quiet when everything is present.
 set -euo pipefail
@@ -46,8 +48,15 @@ test)
     # ctest shows output only for failures: say why anything was skipped.
     grep -h '^SKIP' build-asan/Testing/Temporary/LastTest.log >&2 || true
     ;;
+bench)
+    install_packages "${BUILD_PACKAGES[@]}" python3 python3-pydicom python3-nibabel \
+        python3-numpy dcm2niix time
+    cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DIMD_BUILD_TESTS=OFF >/dev/null
+    cmake --build build-release -j "$jobs"
+    /usr/bin/python3 bench/run_all.py build-release "${@:2}"
+    ;;
 *)
-    echo "usage: $0 demo|test" >&2
+    echo "usage: $0 demo|test|bench" >&2
     exit 1
     ;;
 esac
