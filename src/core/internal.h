@@ -107,10 +107,35 @@ static inline uint32_t imd__load_be32(const uint8_t *p)
 /* ---- gzip (src/io/gzip.c) ---- */
 
 /*
- * Write the concatenation of `count` parts to `stream` as gzip, compressed in
- * independent members on all cores (a standard multi-member gzip file that
- * zlib, nibabel and FSL read). `level` 1..9.
+ * A streaming gzip writer: ONE gzip member whose deflate stream is made in
+ * chunks on all cores, each primed with the previous chunk's last 32 KiB
+ * (as pigz does), so the output is about as small as a serial deflate's.
+ * Any gzip reader reads it (zlib, nibabel, FSL). The output bytes depend
+ * only on the input and the level, not on the number of cores. Memory is
+ * bounded (a few MiB per core, at most about 48 MiB) for any input size.
  */
+typedef struct ImdGzipWriter ImdGzipWriter;
+/* Input bytes per chunk (fixed, so that the output is the same on any machine). */
+#define IMD__GZIP_CHUNK ((size_t)1 << 20)
+
+/* Write the gzip header to `stream` and start a writer; `level` 1..9. */
+ImdGzipWriter *imd__gzip_writer_open(ImdError **error, ImdStream *stream, int level);
+/*
+ * Add `size` bytes (copied: `data` may be reused at once). Full chunks are
+ * compressed in worker threads and written to the stream in order; waits
+ * only when every buffer is in use. After a failure the writer only aborts.
+ */
+bool imd__gzip_writer_write(ImdError **error, ImdGzipWriter *writer, const void *data,
+                            size_t size);
+/*
+ * Compress and write what is left, then the trailer (CRC-32, length mod
+ * 2^32); frees the writer in every case. The stream is the caller's (to
+ * close, or to abort when this fails).
+ */
+bool imd__gzip_writer_close(ImdError **error, ImdGzipWriter *writer);
+/* Stop the workers and free the writer, writing nothing more; NULL is fine. */
+void imd__gzip_writer_abort(ImdGzipWriter *writer);
+/* The concatenation of `count` parts as one gzip member, through a writer. */
 bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *parts,
                      const size_t *sizes, size_t count, int level);
 /* Inflate gzip data (every member) into new memory (free()); LIMIT beyond `limit` bytes. */

@@ -1,13 +1,25 @@
 /*
- * gzip.c: gzip writing on all cores and multi-member gunzip, with zlib.
+ * gzip.c: streaming gzip writing on all cores, and multi-member gunzip, with zlib.
  *
- * Writing splits the input (the concatenation of the caller's parts, e.g. a
- * NIfTI header and its voxels) into chunks and deflates each into an
- * independent gzip member in worker threads; the members are written in
- * order as they complete. A multi-member file is standard gzip (RFC 1952
- * §2.2): zlib's gzread, gzip -d, nibabel and FSL read it. At most a window
- * of chunks is in flight, so memory stays bounded for any input size.
- * Small inputs are one member made in the calling thread.
+ * Writing makes ONE gzip member (RFC 1952) holding one raw deflate stream
+ * (RFC 1951), as pigz does: the input is cut into chunks of CHUNK bytes;
+ * each chunk is deflated on its own in a worker thread, primed with the last
+ * 32 KiB of the previous chunk's input (deflateSetDictionary) so that it may
+ * refer back across the boundary as a serial deflate would. Every chunk but
+ * the last ends with Z_SYNC_FLUSH (its output ends on a byte boundary with
+ * no final block), the last with Z_FINISH, so the outputs concatenated in
+ * order are one valid deflate stream. Each worker also takes its chunk's
+ * CRC-32; the writer joins them in order with crc32_combine() and writes the
+ * header and the trailer (CRC-32, length mod 2^32) itself.
+ *
+ * The caller's bytes are copied into a ring of slots (dictionary + chunk
+ * input, compressed output): a full chunk is queued to the workers when
+ * more input follows, and compressed chunks are written to the stream in
+ * order as they complete. The caller waits only when every slot is in use,
+ * so memory stays bounded (SLOT_BUDGET) for any input size. The chunk size
+ * is fixed, so the output bytes do not depend on the number of cores. An
+ * input of one chunk or less is deflated in the calling thread, as is
+ * everything when there is one core or no thread can start.
  *
  * Reading inflates every member in turn (inflate with automatic header
  * detection, reset at each member's end), checking each member's CRC and
@@ -21,149 +33,161 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define SMALL_INPUT ((size_t)1 << 20) /* one member, no threads, below this */
-#define MIN_CHUNK ((size_t)1 << 20)
-#define MAX_CHUNK ((size_t)16 << 20)
+#define CHUNK IMD__GZIP_CHUNK          /* input bytes per chunk */
+#define WINDOW ((size_t)32 << 10)      /* deflate's history: the next chunk's dictionary */
 #define MAX_THREADS 64
+#define SLOT_BUDGET ((size_t)48 << 20) /* most bytes held by the slots' buffers */
 
-/* ---- compression of one chunk ---- */
+/* ---- one chunk ---- */
 
-typedef struct Input {
-    const void *const *parts;
-    const size_t *sizes;
-    size_t count;
-} Input;
-
-typedef struct Chunk {
-    size_t start, length; /* in the concatenated input */
-    uint8_t *out;
-    size_t out_size;
+typedef struct Slot {
+    uint8_t *in;   /* WINDOW + CHUNK bytes: the dictionary ends where the chunk starts */
+    size_t dict;   /* dictionary bytes, at in + WINDOW - dict */
+    size_t length; /* chunk bytes, at in + WINDOW */
+    uint8_t *out;  /* compressed (raw deflate) bytes */
+    size_t out_size, capacity;
+    uLong crc;  /* CRC-32 of the chunk */
+    int flush;  /* Z_SYNC_FLUSH, or Z_FINISH for the last chunk */
     int status; /* Z_OK when compressed, else the zlib error */
-    bool done;
-} Chunk;
+    bool done;  /* compressed (under the writer's lock when threads run) */
+} Slot;
 
-/* Room for more output: the buffer doubles (deflateBound makes this rare). */
-static bool grow_output(z_stream *z, Chunk *chunk, size_t *capacity)
+/* A z_stream made on first use, then reset for every chunk. */
+typedef struct Deflater {
+    z_stream z;
+    bool ready;
+} Deflater;
+
+/* Room for at least 16 more output bytes (a flush needs more than 6). */
+static bool grow_output(z_stream *z, Slot *slot)
 {
-    size_t used = *capacity - z->avail_out;
-    size_t grown = *capacity * 2;
-    uint8_t *bigger = grown > *capacity ? realloc(chunk->out, grown) : NULL;
+    size_t used = (size_t)(z->next_out - slot->out);
+    size_t grown = slot->capacity * 2;
+    uint8_t *bigger = grown > slot->capacity && grown - used <= UINT_MAX
+                          ? realloc(slot->out, grown)
+                          : NULL;
     if (bigger == NULL) {
         return false;
     }
-    chunk->out = bigger;
-    *capacity = grown;
+    slot->out = bigger;
+    slot->capacity = grown;
     z->next_out = bigger + used;
-    size_t left = grown - used;
-    z->avail_out = left > UINT_MAX ? UINT_MAX : (uInt)left;
+    z->avail_out = (uInt)(grown - used);
     return true;
 }
 
-/* Feed one piece of input (flush Z_FINISH for the last); Z_OK or a zlib error. */
-static int feed(z_stream *z, Chunk *chunk, size_t *capacity, int flush)
+/* Deflate one chunk as raw deflate after its dictionary: Z_OK or a zlib error. */
+static int compress_chunk(Deflater *d, int level, Slot *slot)
 {
-    for (;;) {
-        if (z->avail_out == 0 && !grow_output(z, chunk, capacity)) {
-            return Z_MEM_ERROR;
-        }
-        int status = deflate(z, flush);
-        if (status == Z_STREAM_END) {
-            return Z_OK;
-        }
-        if (status != Z_OK && status != Z_BUF_ERROR) {
+    z_stream *z = &d->z;
+    int status;
+    if (!d->ready) {
+        memset(z, 0, sizeof *z);
+        status = deflateInit2(z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+        if (status != Z_OK) {
             return status;
         }
-        if (flush == Z_NO_FLUSH && z->avail_in == 0) {
-            return Z_OK;
-        }
-    }
-}
-
-/* Deflate [start, start + length) of the concatenated parts as one gzip member. */
-static int compress_chunk(const Input *input, int level, Chunk *chunk)
-{
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    int status = deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-    if (status != Z_OK) {
+        d->ready = true;
+    } else if ((status = deflateReset(z)) != Z_OK) {
         return status;
     }
-    size_t capacity = deflateBound(&z, (uLong)chunk->length);
-    capacity = capacity < 64 ? 64 : capacity;
-    chunk->out = malloc(capacity);
-    if (chunk->out == NULL) {
-        deflateEnd(&z);
-        return Z_MEM_ERROR;
-    }
-    z.next_out = chunk->out;
-    z.avail_out = (uInt)capacity; /* chunks are at most MAX_CHUNK bytes */
-    size_t offset = 0, remaining = chunk->length;
-    for (size_t p = 0; p < input->count && remaining > 0 && status == Z_OK; p++) {
-        size_t size = input->sizes[p];
-        if (chunk->start >= offset + size) {
-            offset += size;
-            continue;
+    if (level >= 4 && level <= 7) {
+        /*
+         * zlib's lazy levels 4..7 stop searching at a match of 16..128
+         * bytes; asking for deflate's longest (258) costs little time and
+         * makes long runs (image backgrounds) much smaller. The other
+         * parameters are zlib's for the level (good, lazy, chain). Reset
+         * restores the level's parameters, so this is done per chunk.
+         */
+        static const int tuned[4][3] = {{4, 4, 16}, {8, 16, 32}, {8, 16, 128}, {8, 32, 256}};
+        const int *t = tuned[level - 4];
+        if ((status = deflateTune(z, t[0], t[1], 258, t[2])) != Z_OK) {
+            return status;
         }
-        size_t from = chunk->start > offset ? chunk->start - offset : 0;
-        size_t take = size - from < remaining ? size - from : remaining;
-        z.next_in = (Bytef *)(uintptr_t)((const uint8_t *)input->parts[p] + from);
-        z.avail_in = (uInt)take;
-        remaining -= take;
-        status = feed(&z, chunk, &capacity, remaining == 0 ? Z_FINISH : Z_NO_FLUSH);
-        offset += size;
     }
-    if (status == Z_OK && chunk->length == 0) {
-        status = feed(&z, chunk, &capacity, Z_FINISH);
+    const uint8_t *data = slot->in + WINDOW;
+    if (slot->dict > 0 &&
+        (status = deflateSetDictionary(z, data - slot->dict, (uInt)slot->dict)) != Z_OK) {
+        return status;
     }
-    chunk->out_size = (size_t)(z.next_out - chunk->out);
-    deflateEnd(&z);
-    return status;
+    slot->crc = crc32(0L, data, (uInt)slot->length); /* at most CHUNK bytes */
+    z->next_in = (Bytef *)(uintptr_t)data;
+    z->avail_in = (uInt)slot->length;
+    z->next_out = slot->out;
+    z->avail_out = (uInt)slot->capacity; /* at most about 2 * CHUNK bytes */
+    for (;;) {
+        if (z->avail_out < 16 && !grow_output(z, slot)) {
+            return Z_MEM_ERROR;
+        }
+        status = deflate(z, slot->flush);
+        if (status == Z_STREAM_END && slot->flush == Z_FINISH) {
+            break;
+        }
+        if (status != Z_OK) {
+            return status == Z_BUF_ERROR ? Z_STREAM_ERROR : status; /* no progress */
+        }
+        if (slot->flush != Z_FINISH && z->avail_in == 0 && z->avail_out > 0) {
+            break; /* the flush is complete */
+        }
+    }
+    slot->out_size = (size_t)(z->next_out - slot->out);
+    return Z_OK;
 }
 
-/* ---- the worker pool ---- */
+static void end_deflater(Deflater *d)
+{
+    if (d->ready) {
+        deflateEnd(&d->z);
+        d->ready = false;
+    }
+}
 
-typedef struct Pool {
-    const Input *input;
+/* ---- the writer ---- */
+
+struct ImdGzipWriter {
+    ImdStream *stream;
     int level;
-    Chunk *chunks;
-    size_t count;
-    size_t next;    /* next chunk to compress */
-    size_t written; /* chunks written (and freed) by the writer */
-    size_t window;  /* most chunks compressed ahead of the writer */
-    bool stop;
+    Slot *slots;
+    size_t slot_count;
+    size_t filling; /* the chunk being filled; chunks before it are queued */
+    size_t written; /* chunks written to the stream (their slots are free) */
+    uLong crc;      /* CRC-32 of the written chunks */
+    uint64_t total; /* input bytes of the written chunks */
+    bool failed;    /* a call failed: only abort (or a failing close) is left */
+    Deflater serial; /* compression in the calling thread */
+    /* Worker threads, started when a second chunk begins. */
+    size_t wanted, started;
+    bool pool_ready, stop;
+    size_t next; /* the next queued chunk a worker takes */
+    pthread_t threads[MAX_THREADS];
     pthread_mutex_t lock;
-    pthread_cond_t space; /* the writer freed a slot (or stop) */
+    pthread_cond_t work;  /* a chunk was queued (or stop) */
     pthread_cond_t ready; /* a chunk is done */
-} Pool;
+};
 
 static void *worker(void *argument)
 {
-    Pool *pool = argument;
-    pthread_mutex_lock(&pool->lock);
+    ImdGzipWriter *w = argument;
+    Deflater d = {.ready = false};
+    pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (!pool->stop && pool->next < pool->count &&
-               pool->next >= pool->written + pool->window) {
-            pthread_cond_wait(&pool->space, &pool->lock);
+        while (!w->stop && w->next == w->filling) {
+            pthread_cond_wait(&w->work, &w->lock);
         }
-        if (pool->stop || pool->next >= pool->count) {
+        if (w->stop) {
             break;
         }
-        Chunk *chunk = &pool->chunks[pool->next++];
-        pthread_mutex_unlock(&pool->lock);
-        int status = compress_chunk(pool->input, pool->level, chunk);
-        pthread_mutex_lock(&pool->lock);
-        chunk->status = status;
-        chunk->done = true;
-        pthread_cond_broadcast(&pool->ready);
+        Slot *slot = &w->slots[w->next++ % w->slot_count];
+        pthread_mutex_unlock(&w->lock);
+        int status = compress_chunk(&d, w->level, slot);
+        pthread_mutex_lock(&w->lock);
+        slot->status = status;
+        slot->done = true;
+        pthread_cond_broadcast(&w->ready);
     }
-    pthread_mutex_unlock(&pool->lock);
+    pthread_mutex_unlock(&w->lock);
+    end_deflater(&d);
     return NULL;
-}
-
-static void set_zlib_error(ImdError **error, int status, const char *name)
-{
-    imd_error_set(error, status == Z_MEM_ERROR ? IMD_ERR_NOMEM : IMD_ERR_INTERNAL,
-                  "%s: gzip compression failed (zlib %d)", name, status);
 }
 
 static size_t core_count(void)
@@ -172,77 +196,256 @@ static size_t core_count(void)
     return cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (size_t)cores;
 }
 
-/* Compress and write chunk by chunk in this thread (small inputs, or no threads). */
-static bool write_serial(ImdError **error, ImdStream *stream, Pool *pool, size_t from)
+static void set_zlib_error(ImdError **error, int status, const char *name)
 {
-    for (size_t i = from; i < pool->count; i++) {
-        Chunk *chunk = &pool->chunks[i];
-        int status = compress_chunk(pool->input, pool->level, chunk);
-        bool ok = status == Z_OK;
-        if (!ok) {
-            set_zlib_error(error, status, imd_stream_name(stream));
+    imd_error_set(error, status == Z_MEM_ERROR ? IMD_ERR_NOMEM : IMD_ERR_INTERNAL,
+                  "%s: gzip compression failed (zlib %d)", name, status);
+}
+
+static bool fail(ImdGzipWriter *w)
+{
+    w->failed = true;
+    return false;
+}
+
+/* Start the workers (fewer, or none, when threads cannot start: serial then). */
+static void start_pool(ImdGzipWriter *w)
+{
+    if (w->wanted == 0 || pthread_mutex_init(&w->lock, NULL) != 0) {
+        w->wanted = 0;
+        return;
+    }
+    if (pthread_cond_init(&w->work, NULL) != 0) {
+        pthread_mutex_destroy(&w->lock);
+        w->wanted = 0;
+        return;
+    }
+    if (pthread_cond_init(&w->ready, NULL) != 0) {
+        pthread_cond_destroy(&w->work);
+        pthread_mutex_destroy(&w->lock);
+        w->wanted = 0;
+        return;
+    }
+    w->pool_ready = true;
+    w->next = w->filling;
+    while (w->started < w->wanted &&
+           pthread_create(&w->threads[w->started], NULL, worker, w) == 0) {
+        w->started++;
+    }
+    w->wanted = 0; /* tried once */
+}
+
+static void stop_pool(ImdGzipWriter *w)
+{
+    if (!w->pool_ready) {
+        return;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_broadcast(&w->work);
+    pthread_mutex_unlock(&w->lock);
+    for (size_t i = 0; i < w->started; i++) {
+        pthread_join(w->threads[i], NULL);
+    }
+    w->started = 0;
+    pthread_cond_destroy(&w->ready);
+    pthread_cond_destroy(&w->work);
+    pthread_mutex_destroy(&w->lock);
+    w->pool_ready = false;
+}
+
+static bool slot_done(ImdGzipWriter *w, Slot *slot, bool wait)
+{
+    if (w->started == 0) {
+        return slot->done;
+    }
+    pthread_mutex_lock(&w->lock);
+    while (wait && !slot->done) {
+        pthread_cond_wait(&w->ready, &w->lock);
+    }
+    bool done = slot->done;
+    pthread_mutex_unlock(&w->lock);
+    return done;
+}
+
+/* Write the queued chunks that are done, in order; with `until`, wait for those before it. */
+static bool write_done(ImdError **error, ImdGzipWriter *w, size_t until)
+{
+    while (w->written < w->filling) {
+        Slot *slot = &w->slots[w->written % w->slot_count];
+        if (!slot_done(w, slot, w->written < until)) {
+            break;
         }
-        ok = ok && imd_stream_write(error, stream, chunk->out, chunk->out_size);
-        free(chunk->out);
-        chunk->out = NULL;
-        if (!ok) {
-            return false;
+        if (slot->status != Z_OK) {
+            set_zlib_error(error, slot->status, imd_stream_name(w->stream));
+            return fail(w);
         }
+        if (!imd_stream_write(error, w->stream, slot->out, slot->out_size)) {
+            return fail(w);
+        }
+        w->crc = crc32_combine(w->crc, slot->crc, (z_off_t)slot->length);
+        w->total += slot->length;
+        w->written++;
     }
     return true;
 }
 
-static bool write_parallel(ImdError **error, ImdStream *stream, Pool *pool, size_t threads)
+/* Make the slot of chunk w->filling ready to fill, its dictionary taken from the previous chunk. */
+static bool begin_chunk(ImdError **error, ImdGzipWriter *w)
 {
-    pthread_t ids[MAX_THREADS];
-    size_t started = 0;
-    pthread_mutex_init(&pool->lock, NULL);
-    pthread_cond_init(&pool->space, NULL);
-    pthread_cond_init(&pool->ready, NULL);
-    for (size_t i = 0; i < threads; i++) {
-        if (pthread_create(&ids[started], NULL, worker, pool) != 0) {
-            break;
+    /* Its slot held chunk filling - slot_count, which must be written first. */
+    if (w->filling >= w->slot_count &&
+        !write_done(error, w, w->filling - w->slot_count + 1)) {
+        return false;
+    }
+    Slot *slot = &w->slots[w->filling % w->slot_count];
+    if (slot->in == NULL) {
+        slot->in = imd__malloc(error, WINDOW + CHUNK);
+        slot->capacity = CHUNK + CHUNK / 16 + 1024;
+        slot->out = slot->in != NULL ? imd__malloc(error, slot->capacity) : NULL;
+        if (slot->out == NULL) {
+            return fail(w);
         }
-        started++;
     }
-    bool ok = true;
-    if (started == 0) {
-        ok = write_serial(error, stream, pool, 0);
+    slot->dict = slot->length = slot->out_size = 0;
+    slot->done = false;
+    if (w->filling > 0) {
+        /* The previous chunk is full (only the last one is shorter) and not yet reused. */
+        const Slot *previous = &w->slots[(w->filling - 1) % w->slot_count];
+        slot->dict = previous->length < WINDOW ? previous->length : WINDOW;
+        memcpy(slot->in + WINDOW - slot->dict,
+               previous->in + WINDOW + previous->length - slot->dict, slot->dict);
     }
-    for (size_t i = 0; ok && started > 0 && i < pool->count; i++) {
-        Chunk *chunk = &pool->chunks[i];
-        pthread_mutex_lock(&pool->lock);
-        while (!chunk->done) {
-            pthread_cond_wait(&pool->ready, &pool->lock);
+    return true;
+}
+
+/* Queue the chunk being filled (compress it here without workers) and begin the next. */
+static bool end_chunk(ImdError **error, ImdGzipWriter *w, int flush)
+{
+    Slot *slot = &w->slots[w->filling % w->slot_count];
+    slot->flush = flush;
+    if (flush != Z_FINISH && !w->pool_ready && w->wanted > 0) {
+        start_pool(w);
+    }
+    if (w->started == 0) {
+        slot->status = compress_chunk(&w->serial, w->level, slot);
+        slot->done = true;
+        w->filling++;
+    } else {
+        pthread_mutex_lock(&w->lock);
+        w->filling++;
+        pthread_cond_signal(&w->work);
+        pthread_mutex_unlock(&w->lock);
+    }
+    if (!write_done(error, w, flush == Z_FINISH ? w->filling : 0)) {
+        return false;
+    }
+    return flush == Z_FINISH || begin_chunk(error, w);
+}
+
+static void free_writer(ImdGzipWriter *w)
+{
+    stop_pool(w);
+    end_deflater(&w->serial);
+    for (size_t i = 0; i < w->slot_count; i++) {
+        free(w->slots[i].in);
+        free(w->slots[i].out);
+    }
+    free(w->slots);
+    free(w);
+}
+
+ImdGzipWriter *imd__gzip_writer_open(ImdError **error, ImdStream *stream, int level)
+{
+    if (stream == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "gzip: no stream");
+        return NULL;
+    }
+    if (level < 1 || level > 9) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "gzip level %d (1 to 9 allowed)", level);
+        return NULL;
+    }
+    ImdGzipWriter *w = imd__calloc(error, 1, sizeof *w);
+    if (w == NULL) {
+        return NULL;
+    }
+    w->stream = stream;
+    w->level = level;
+    w->crc = crc32(0L, Z_NULL, 0);
+    /* Two slots per worker (one compressing, one done or being filled), within the budget. */
+    size_t cores = core_count(), most = SLOT_BUDGET / (WINDOW + 2 * CHUNK + CHUNK / 16);
+    size_t slots = cores > 1 ? 2 * cores : 2;
+    w->slot_count = slots < most ? slots : most > 2 ? most : 2;
+    w->wanted = cores > 1 ? (cores < w->slot_count - 1 ? cores : w->slot_count - 1) : 0;
+    w->slots = imd__calloc(error, w->slot_count, sizeof *w->slots);
+    /* The member header: deflate, no flags, no time, extra flags as zlib sets them, Unix. */
+    uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+    header[8] = level == 9 ? 2 : level == 1 ? 4 : 0;
+    if (w->slots == NULL || !begin_chunk(error, w) ||
+        !imd_stream_write(error, stream, header, sizeof header)) {
+        free_writer(w);
+        return NULL;
+    }
+    return w;
+}
+
+bool imd__gzip_writer_write(ImdError **error, ImdGzipWriter *w, const void *data, size_t size)
+{
+    if (w == NULL || (data == NULL && size > 0)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "gzip: no writer or no data");
+        return w != NULL ? fail(w) : false;
+    }
+    if (w->failed) {
+        imd_error_set(error, IMD_ERR_BAD_STATE, "%s: an earlier gzip write failed",
+                      imd_stream_name(w->stream));
+        return false;
+    }
+    const uint8_t *bytes = data;
+    while (size > 0) {
+        Slot *slot = &w->slots[w->filling % w->slot_count];
+        if (slot->length == CHUNK && !end_chunk(error, w, Z_SYNC_FLUSH)) {
+            return false;
         }
-        pthread_mutex_unlock(&pool->lock);
-        if (chunk->status != Z_OK) {
-            set_zlib_error(error, chunk->status, imd_stream_name(stream));
-            ok = false;
+        slot = &w->slots[w->filling % w->slot_count];
+        size_t take = CHUNK - slot->length < size ? CHUNK - slot->length : size;
+        memcpy(slot->in + WINDOW + slot->length, bytes, take);
+        slot->length += take;
+        bytes += take;
+        size -= take;
+    }
+    return true;
+}
+
+bool imd__gzip_writer_close(ImdError **error, ImdGzipWriter *w)
+{
+    if (w == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "gzip: no writer");
+        return false;
+    }
+    bool ok = !w->failed;
+    if (!ok) {
+        imd_error_set(error, IMD_ERR_BAD_STATE, "%s: an earlier gzip write failed",
+                      imd_stream_name(w->stream));
+    }
+    ok = ok && end_chunk(error, w, Z_FINISH);
+    if (ok) {
+        uint8_t trailer[8];
+        uint64_t length = w->total & 0xffffffffu; /* ISIZE: the length mod 2^32 */
+        for (int i = 0; i < 4; i++) {
+            trailer[i] = (uint8_t)(w->crc >> (8 * i));
+            trailer[4 + i] = (uint8_t)(length >> (8 * i));
         }
-        ok = ok && imd_stream_write(error, stream, chunk->out, chunk->out_size);
-        free(chunk->out);
-        chunk->out = NULL;
-        pthread_mutex_lock(&pool->lock);
-        pool->written = i + 1;
-        pthread_cond_broadcast(&pool->space);
-        pthread_mutex_unlock(&pool->lock);
+        ok = imd_stream_write(error, w->stream, trailer, sizeof trailer);
     }
-    pthread_mutex_lock(&pool->lock);
-    pool->stop = true;
-    pthread_cond_broadcast(&pool->space);
-    pthread_mutex_unlock(&pool->lock);
-    for (size_t i = 0; i < started; i++) {
-        pthread_join(ids[i], NULL);
-    }
-    for (size_t i = 0; i < pool->count; i++) {
-        free(pool->chunks[i].out); /* chunks done but not written after a failure */
-        pool->chunks[i].out = NULL;
-    }
-    pthread_cond_destroy(&pool->ready);
-    pthread_cond_destroy(&pool->space);
-    pthread_mutex_destroy(&pool->lock);
+    free_writer(w);
     return ok;
+}
+
+void imd__gzip_writer_abort(ImdGzipWriter *w)
+{
+    if (w != NULL) {
+        free_writer(w);
+    }
 }
 
 bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *parts,
@@ -252,39 +455,22 @@ bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *par
         imd_error_set(error, IMD_ERR_INVALID_ARG, "gzip: no stream or parts");
         return false;
     }
-    if (level < 1 || level > 9) {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "gzip level %d (1 to 9 allowed)", level);
-        return false;
-    }
-    size_t total = 0;
     for (size_t i = 0; i < count; i++) {
-        if ((sizes[i] > 0 && parts[i] == NULL) || !imd__add_size(total, sizes[i], &total)) {
+        if (sizes[i] > 0 && parts[i] == NULL) {
             imd_error_set(error, IMD_ERR_INVALID_ARG, "gzip: part %zu is invalid", i);
             return false;
         }
     }
-    size_t cores = core_count();
-    size_t chunk = total / (cores * 4);
-    chunk = chunk < MIN_CHUNK ? MIN_CHUNK : chunk > MAX_CHUNK ? MAX_CHUNK : chunk;
-    size_t chunks = total <= SMALL_INPUT ? 1 : (total + chunk - 1) / chunk;
-    if (total <= SMALL_INPUT) {
-        chunk = total;
+    ImdGzipWriter *w = imd__gzip_writer_open(error, stream, level);
+    bool ok = w != NULL;
+    for (size_t i = 0; ok && i < count; i++) {
+        ok = imd__gzip_writer_write(error, w, parts[i], sizes[i]);
     }
-    Input input = {parts, sizes, count};
-    Pool pool = {.input = &input, .level = level, .count = chunks, .window = 2 * cores};
-    pool.chunks = imd__calloc(error, chunks, sizeof *pool.chunks);
-    if (pool.chunks == NULL) {
+    if (!ok) {
+        imd__gzip_writer_abort(w);
         return false;
     }
-    for (size_t i = 0; i < chunks; i++) {
-        pool.chunks[i].start = i * chunk;
-        pool.chunks[i].length = i + 1 < chunks ? chunk : total - i * chunk;
-    }
-    size_t threads = cores < chunks ? cores : chunks;
-    bool ok = threads <= 1 ? write_serial(error, stream, &pool, 0)
-                           : write_parallel(error, stream, &pool, threads);
-    free(pool.chunks);
-    return ok;
+    return imd__gzip_writer_close(error, w);
 }
 
 /* ---- gunzip ---- */

@@ -20,12 +20,16 @@
  * Writing: Image.nii.gz by default; a name without a NIfTI suffix gets
  * ".nii.gz"; ".nii", ".nii.gz" and ".hdr"/".img" (a pair) are kept. The
  * header is NIfTI-1 unless a dimension exceeds 32767 or the option
- * nifti2=true asks for NIfTI-2. .nii.gz is compressed on all cores
- * (gzip.c, option gzip_level, default 6). Orders holding b or dti also
- * write <stem>.bval, orders holding bvector or dti <stem>.bvec (x, -y, z;
- * none as 0 0 0), as members of their own: the original overwrote the
- * image with the bval text (a bug). Every member is written to a temporary
- * and committed only when all were written.
+ * nifti2=true asks for NIfTI-2. The voxels are streamed: the header is
+ * written, then the series is laid out in NIfTI order a piece (PIECE
+ * bytes) at a time and each piece handed to the output, so no copy of the
+ * whole array is made. .nii.gz goes through gzip.c's streaming writer (one
+ * gzip member compressed on all cores, option gzip_level, default 6).
+ * Orders holding b or dti also write <stem>.bval, orders holding bvector
+ * or dti <stem>.bvec (x, -y, z; none as 0 0 0), as members of their own:
+ * the original overwrote the image with the bval text (a bug). Every
+ * member is written to a temporary and committed only when all were
+ * written.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "formats/nifti/nifti.h"
@@ -42,6 +46,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+/* Bytes of voxels laid out in NIfTI order at a time when writing. */
+#define PIECE ((size_t)512 << 10)
 /* Decompressed bytes tolerated after the voxels of a .nii.gz. */
 #define GZIP_SLACK ((size_t)1 << 20)
 /* Most bytes of a .bval/.bvec file. */
@@ -1466,8 +1472,10 @@ typedef struct Planned {
     ImdNiftiHeader header;
     uint8_t head[544];
     size_t head_size;
-    uint8_t *voxels;
-    size_t bytes;
+    Layout layout;       /* where each NIfTI voxel lies in the series */
+    const uint8_t *data; /* the series' voxels (written in NIfTI order, never copied whole) */
+    size_t size;         /* bytes of one element */
+    size_t swap;         /* byte-swap unit on a big-endian host (1: none) */
 } Planned;
 
 static bool plan_image(ImdError **error, const ImdSeries *series, const ImdOptions *options,
@@ -1512,8 +1520,8 @@ static bool plan_image(ImdError **error, const ImdSeries *series, const ImdOptio
         int s = g.order.source[a];
         n[a] = s >= 0 && s <= 2 ? series_size[s] : 1;
     }
-    Layout layout;
-    if (!make_layout(error, &g.order, n, volumes, &layout) ||
+    Layout *layout = &plan->layout;
+    if (!make_layout(error, &g.order, n, volumes, layout) ||
         !imd_options_get_bool(error, options, "nifti2", false, &nifti2)) {
         return false;
     }
@@ -1557,18 +1565,93 @@ static bool plan_image(ImdError **error, const ImdSeries *series, const ImdOptio
     }
     (void)snprintf(h->descrip, sizeof h->descrip, "flip_slice=0"); /* as the original writes */
     plan->head_size = imd__nifti_encode(h, plan->head); /* with the extension flag */
-    plan->bytes = imd_series_nbytes(series);
-    plan->voxels = imd__malloc(error, plan->bytes > 0 ? plan->bytes : 1);
-    if (plan->voxels == NULL) {
+    plan->data = imd_series_const_data(series);
+    plan->size = imd_dtype_size(dtype);
+    plan->swap = host_is_little_endian() ? 1 : swap_unit(dtype);
+    if (plan->size == 0 || plan->size > PIECE || (count > 0 && plan->data == NULL)) {
+        imd_error_set(error, IMD_ERR_INTERNAL, "NIfTI: %s elements of %zu bytes",
+                      imd_dtype_name(dtype), plan->size);
         return false;
     }
-    size_t size = imd_dtype_size(dtype);
-    reorder(&layout, (uint8_t *)(uintptr_t)imd_series_const_data(series), plan->voxels, size,
-            false);
-    if (!host_is_little_endian()) {
-        swap_bytes(plan->voxels, plan->bytes, swap_unit(dtype));
-    }
     return true;
+}
+
+/* Where the voxels go: a plain stream (.nii, .img) or a gzip writer (.nii.gz). */
+typedef struct Sink {
+    ImdStream *stream;
+    ImdGzipWriter *gzip;
+} Sink;
+
+static bool sink_write(ImdError **error, const Sink *sink, const void *data, size_t size)
+{
+    return sink->gzip != NULL ? imd__gzip_writer_write(error, sink->gzip, data, size)
+                              : imd_stream_write(error, sink->stream, data, size);
+}
+
+/* The series laid out as NIfTI (Layout, every volume) is the series' own bytes. */
+static bool layout_is_identity(const Layout *l)
+{
+    return l->base == 0 && l->step[0] == 1 && (size_t)l->step[1] == l->n[0] &&
+           (size_t)l->step[2] == l->n[0] * l->n[1];
+}
+
+/*
+ * Write the voxels in NIfTI order (little endian), PIECE bytes at a time:
+ * straight from the series when its layout is NIfTI's, else gathered row
+ * by row (rows split across pieces) into one PIECE buffer.
+ */
+static bool write_voxels(ImdError **error, const Planned *plan, const Sink *sink)
+{
+    const Layout *l = &plan->layout;
+    size_t size = plan->size, total = l->volumes * l->volume * size; /* the series' bytes */
+    if (total == 0) {
+        return true;
+    }
+    if (plan->swap <= 1 && layout_is_identity(l)) {
+        for (size_t at = 0; at < total; at += PIECE) {
+            size_t take = total - at < PIECE ? total - at : PIECE;
+            if (!sink_write(error, sink, plan->data + at, take)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    uint8_t *piece = imd__malloc(error, PIECE);
+    if (piece == NULL) {
+        return false;
+    }
+    /* move_row() only reads the series side when filling the NIfTI side. */
+    uint8_t *series = (uint8_t *)(uintptr_t)plan->data;
+    size_t fill = 0;
+    bool ok = true;
+    for (size_t t = 0; ok && t < l->volumes; t++) {
+        uint8_t *volume = series + t * l->volume * size;
+        for (size_t k = 0; ok && k < l->n[2]; k++) {
+            for (size_t j = 0; ok && j < l->n[1]; j++) {
+                ptrdiff_t at = (ptrdiff_t)l->base + (ptrdiff_t)j * l->step[1] +
+                               (ptrdiff_t)k * l->step[2];
+                for (size_t i = 0; ok && i < l->n[0];) {
+                    size_t room = (PIECE - fill) / size, left = l->n[0] - i;
+                    size_t take = left < room ? left : room;
+                    move_row(volume + (at + (ptrdiff_t)i * l->step[0]) * (ptrdiff_t)size,
+                             l->step[0], piece + fill, take, size, false);
+                    fill += take * size;
+                    i += take;
+                    if (PIECE - fill < size) {
+                        swap_bytes(piece, fill, plan->swap);
+                        ok = sink_write(error, sink, piece, fill);
+                        fill = 0;
+                    }
+                }
+            }
+        }
+    }
+    if (ok && fill > 0) {
+        swap_bytes(piece, fill, plan->swap);
+        ok = sink_write(error, sink, piece, fill);
+    }
+    free(piece);
+    return ok;
 }
 
 typedef struct Pending {
@@ -1598,19 +1681,25 @@ static bool write_members(ImdError **error, ImdArchive *archive, const Output *o
                           const Planned *plan, int level, const char *bval, const char *bvec)
 {
     Pending pending = {{NULL}, 0};
-    ImdStream *stream = open_output(error, archive, o->image, &pending);
-    bool ok = stream != NULL;
+    Sink sink = {open_output(error, archive, o->image, &pending), NULL};
+    bool ok = sink.stream != NULL;
     if (ok && o->gzip) {
-        const void *parts[2] = {plan->head, plan->voxels};
-        size_t sizes[2] = {plan->head_size, plan->bytes};
-        ok = imd__gzip_write(error, stream, parts, sizes, 2, level);
-    } else if (ok) {
-        ok = imd_stream_write(error, stream, plan->head, plan->head_size);
-        if (ok && o->img != NULL) {
-            stream = open_output(error, archive, o->img, &pending);
-            ok = stream != NULL;
+        sink.gzip = imd__gzip_writer_open(error, sink.stream, level);
+        ok = sink.gzip != NULL && sink_write(error, &sink, plan->head, plan->head_size) &&
+             write_voxels(error, plan, &sink);
+        if (ok) {
+            ok = imd__gzip_writer_close(error, sink.gzip); /* frees it */
+        } else {
+            imd__gzip_writer_abort(sink.gzip);
         }
-        ok = ok && imd_stream_write(error, stream, plan->voxels, plan->bytes);
+        sink.gzip = NULL;
+    } else if (ok) {
+        ok = sink_write(error, &sink, plan->head, plan->head_size);
+        if (ok && o->img != NULL) {
+            sink.stream = open_output(error, archive, o->img, &pending);
+            ok = sink.stream != NULL;
+        }
+        ok = ok && write_voxels(error, plan, &sink);
     }
     ok = ok && (bval == NULL || write_text_member(error, archive, o->bval, bval, &pending));
     ok = ok && (bvec == NULL || write_text_member(error, archive, o->bvec, bvec, &pending));
@@ -1664,7 +1753,6 @@ static bool nifti_write(ImdError **error, const ImdSeries *series, ImdArchive *d
     }
     free(bval);
     free(bvec);
-    free(plan.voxels);
     free_output(&o);
     return ok;
 }
