@@ -740,6 +740,11 @@ ImdDicomDataSet *imd_dicom_read_file(ImdError **error, const char *path,
         imd_error_set(error, IMD_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
         return NULL;
     }
+    if (options != NULL && options->stop_tag != 0) {
+        /* A header scan touches a page or two: without this, readahead would
+         * fault in the rest of the file (the pixel data) for nothing. */
+        (void)posix_madvise(map, size, POSIX_MADV_RANDOM);
+    }
     ImdDicomBuffer *buffer = imd__dicom_buffer_create(error, map, size, release_mapping,
                                                       (void *)(uintptr_t)size);
     if (buffer == NULL) {

@@ -148,13 +148,18 @@ static void run_parallel(Work *work)
     pthread_mutex_destroy(&work->lock);
 }
 
+static bool option_bool(const struct Reader *reader, const char *key);
+
 static void parse_member(Work *work, size_t index)
 {
     Member *m = &work->reader->members[index];
+    /* Reading headers only: stop before the pixel data (and touch no pixel pages). */
+    ImdDicomReadOptions headers = {.stop_tag = IMD_TAG_PIXEL_DATA};
+    const ImdDicomReadOptions *options = option_bool(work->reader, "headers_only") ? &headers : NULL;
     if (m->path != NULL) {
-        m->dataset = imd_dicom_read_file(&m->error, m->path, NULL);
+        m->dataset = imd_dicom_read_file(&m->error, m->path, options);
     } else {
-        m->dataset = imd__dicom_read_owned(&m->error, m->bytes, m->size, m->name, NULL);
+        m->dataset = imd__dicom_read_owned(&m->error, m->bytes, m->size, m->name, options);
         m->bytes = NULL; /* taken, even on failure */
     }
 }
