@@ -69,6 +69,35 @@ void imd_cli_log(void *user, ImdLogLevel level, const char *message)
     }
 }
 
+int imd_cli_common_option(ImdError **error, ImdCliCommon *common, int option,
+                          const char *argument)
+{
+    switch (option) {
+    case IMD_CLI_OPT_INPUT_OPTIONS:
+        return imd_options_set_pair(error, common->options, argument) ? -1 : 1;
+    case IMD_CLI_OPT_HEADERS_ONLY:
+        return imd_options_set(error, common->options, "headers_only", "true") ? -1 : 1;
+    case IMD_CLI_OPT_PLUGIN:
+        if (common->plugin_count == sizeof common->plugins / sizeof common->plugins[0]) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG, "too many --plugin options");
+            return 1;
+        }
+        common->plugins[common->plugin_count++] = argument;
+        return -1;
+    case 'v':
+        common->verbosity = common->verbosity < 1 ? 1 : common->verbosity;
+        return -1;
+    case 'd':
+        common->verbosity = 2;
+        return -1;
+    case 'V':
+        printf("%s %s\n", common->program, imd_version());
+        return 0;
+    default:
+        return IMD_CLI_NOT_COMMON;
+    }
+}
+
 bool imd_cli_load_plugins(ImdError **error, ImdContext *context, const char *const *paths,
                           size_t count)
 {

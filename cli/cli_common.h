@@ -41,6 +41,31 @@ typedef struct ImdCliLog {
 
 void imd_cli_log(void *user, ImdLogLevel level, const char *message);
 
+/* What the programs' options share: input options, plugins, verbosity. */
+typedef struct ImdCliCommon {
+    const char *program;
+    ImdOptions *options;
+    const char *plugins[64];
+    size_t plugin_count;
+    int verbosity;
+} ImdCliCommon;
+
+/* getopt_long ids of the shared options (each program's own ids stay below 1000). */
+enum {
+    IMD_CLI_OPT_INPUT_OPTIONS = 1000,
+    IMD_CLI_OPT_HEADERS_ONLY,
+    IMD_CLI_OPT_PLUGIN,
+    IMD_CLI_NOT_COMMON = -2
+};
+
+/*
+ * Handle a shared option (--input_options, --headers_only, --plugin, -v, -d,
+ * -V): -1 to go on, 0 to stop with success (-V), 1 on an error set in *error,
+ * IMD_CLI_NOT_COMMON when `option` is not one of them.
+ */
+int imd_cli_common_option(ImdError **error, ImdCliCommon *common, int option,
+                          const char *argument);
+
 /* Load the plugins named in IMAGEDATA_PLUGINS (':'-separated), then `paths`. */
 bool imd_cli_load_plugins(ImdError **error, ImdContext *context, const char *const *paths,
                           size_t count);

@@ -17,9 +17,9 @@ static const char *const program = "image_data";
 
 enum {
     OPT_OF = 256, OPT_SORT, OPT_ODIR, OPT_DTYPE, OPT_ORDER, OPT_TEMPLATE, OPT_GEOMETRY,
-    OPT_SERINSUID, OPT_ACQUISITION, OPT_ECHO, OPT_INPUT_OPTIONS, OPT_HEADERS_ONLY,
-    OPT_INPUT_SORT, OPT_INPUT_FORMAT, OPT_INPUT_SHAPE, OPT_FRAME, OPT_SOPCLASS, OPT_SERNUM,
-    OPT_SERDES, OPT_IMAGETYPE, OPT_CALLING_AET, OPT_PSOPT, OPT_PLUGIN
+    OPT_SERINSUID, OPT_ACQUISITION, OPT_ECHO, OPT_INPUT_SORT, OPT_INPUT_FORMAT,
+    OPT_INPUT_SHAPE, OPT_FRAME, OPT_SOPCLASS, OPT_SERNUM, OPT_SERDES, OPT_IMAGETYPE,
+    OPT_CALLING_AET, OPT_PSOPT
 };
 
 static const struct option long_options[] = {
@@ -33,8 +33,8 @@ static const struct option long_options[] = {
     {"input_serinsuid", required_argument, NULL, OPT_SERINSUID},
     {"input_acquisition", required_argument, NULL, OPT_ACQUISITION},
     {"input_echo", required_argument, NULL, OPT_ECHO},
-    {"input_options", required_argument, NULL, OPT_INPUT_OPTIONS},
-    {"headers_only", no_argument, NULL, OPT_HEADERS_ONLY},
+    {"input_options", required_argument, NULL, IMD_CLI_OPT_INPUT_OPTIONS},
+    {"headers_only", no_argument, NULL, IMD_CLI_OPT_HEADERS_ONLY},
     {"input_sort", required_argument, NULL, OPT_INPUT_SORT},
     {"input_format", required_argument, NULL, OPT_INPUT_FORMAT},
     {"input_shape", required_argument, NULL, OPT_INPUT_SHAPE},
@@ -45,7 +45,7 @@ static const struct option long_options[] = {
     {"imagetype", required_argument, NULL, OPT_IMAGETYPE},
     {"calling_aet", required_argument, NULL, OPT_CALLING_AET},
     {"psopt", required_argument, NULL, OPT_PSOPT},
-    {"plugin", required_argument, NULL, OPT_PLUGIN},
+    {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
     {"verbose", no_argument, NULL, 'v'},
     {"debug", no_argument, NULL, 'd'},
     {"version", no_argument, NULL, 'V'},
@@ -84,13 +84,10 @@ static void usage(FILE *stream)
 }
 
 typedef struct Arguments {
-    ImdOptions *options;
+    ImdCliCommon common;
     const char *formats[16];
     size_t format_count;
-    const char *plugins[64];
-    size_t plugin_count;
     const char *dtype;
-    int verbosity;
 } Arguments;
 
 static bool one_of(ImdError **error, const char *option, const char *value, const char *a,
@@ -121,9 +118,13 @@ static const struct {
 /* Returns -1 to go on, else the exit code. */
 static int parse_option(ImdError **error, Arguments *args, int option)
 {
+    int common = imd_cli_common_option(error, &args->common, option, optarg);
+    if (common != IMD_CLI_NOT_COMMON) {
+        return common;
+    }
     for (size_t i = 0; i < sizeof stored / sizeof stored[0]; i++) {
         if (stored[i].option == option) {
-            return imd_options_set(error, args->options, stored[i].key, optarg) ? -1 : 1;
+            return imd_options_set(error, args->common.options, stored[i].key, optarg) ? -1 : 1;
         }
     }
     switch (option) {
@@ -136,13 +137,13 @@ static int parse_option(ImdError **error, Arguments *args, int option)
         return -1;
     case OPT_SORT:
         return one_of(error, "sort", optarg, "slice", "tag") &&
-                       imd_options_set(error, args->options, "output_sort", optarg) ? -1 : 1;
+                       imd_options_set(error, args->common.options, "output_sort", optarg) ? -1 : 1;
     case OPT_ODIR:
         return one_of(error, "odir", optarg, "single", "multi") &&
-                       imd_options_set(error, args->options, "output_dir", optarg) ? -1 : 1;
+                       imd_options_set(error, args->common.options, "output_dir", optarg) ? -1 : 1;
     case OPT_INPUT_SORT:
         return one_of(error, "input_sort", optarg, "slice", "tag") &&
-                       imd_options_set(error, args->options, "input_sort", optarg) ? -1 : 1;
+                       imd_options_set(error, args->common.options, "input_sort", optarg) ? -1 : 1;
     case OPT_DTYPE: {
         ImdDType dtype;
         if (!imd_dtype_from_name(optarg, &dtype)) {
@@ -152,26 +153,6 @@ static int parse_option(ImdError **error, Arguments *args, int option)
         args->dtype = optarg;
         return -1;
     }
-    case OPT_INPUT_OPTIONS:
-        return imd_options_set_pair(error, args->options, optarg) ? -1 : 1;
-    case OPT_HEADERS_ONLY:
-        return imd_options_set(error, args->options, "headers_only", "true") ? -1 : 1;
-    case OPT_PLUGIN:
-        if (args->plugin_count == sizeof args->plugins / sizeof args->plugins[0]) {
-            imd_error_set(error, IMD_ERR_INVALID_ARG, "too many --plugin options");
-            return 1;
-        }
-        args->plugins[args->plugin_count++] = optarg;
-        return -1;
-    case 'v':
-        args->verbosity = args->verbosity < 1 ? 1 : args->verbosity;
-        return -1;
-    case 'd':
-        args->verbosity = 2;
-        return -1;
-    case 'V':
-        printf("%s %s\n", program, imd_version());
-        return 0;
     case 'h':
         usage(stdout);
         return 0;
@@ -264,7 +245,7 @@ static int write_formats(ImdError **error, ImdContext *context, const Arguments 
     size_t count = args->format_count > 0 ? args->format_count : 1;
     for (size_t i = 0; i < count; i++) {
         const char *format = args->format_count > 0 ? args->formats[i] : "dicom";
-        if (!imd_write(error, context, series, url, format, args->options)) {
+        if (!imd_write(error, context, series, url, format, args->common.options)) {
             return imd_cli_fail(program, error);
         }
         imd_context_log(context, IMD_LOG_INFO, "wrote %s (%s)", url, format);
@@ -275,7 +256,7 @@ static int write_formats(ImdError **error, ImdContext *context, const Arguments 
 static int write_series(ImdError **error, ImdContext *context, const Arguments *args,
                         ImdSeries *series, const char *url)
 {
-    if (!apply_attributes(error, args->options, series)) {
+    if (!apply_attributes(error, args->common.options, series)) {
         return imd_cli_fail(program, error);
     }
     ImdSeries *converted = NULL;
@@ -294,7 +275,7 @@ static int write_series(ImdError **error, ImdContext *context, const Arguments *
 
 static int run(ImdError **error, Arguments *args, const char *output, int count, char **inputs)
 {
-    ImdCliLog log = {program, args->verbosity, 0};
+    ImdCliLog log = {program, args->common.verbosity, 0};
     ImdContext *context = imd_context_create(error);
     if (context == NULL) {
         return imd_cli_fail(program, error);
@@ -302,16 +283,16 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
     imd_context_set_log(context, imd_cli_log, &log);
     int code = IMD_EXIT_OK;
     ImdSeriesList *list = NULL;
-    if (imd_options_has(args->options, "template") || imd_options_has(args->options, "geometry")) {
+    if (imd_options_has(args->common.options, "template") || imd_options_has(args->common.options, "geometry")) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED,
                       "--template and --geometry are not supported yet (they come with DICOM "
                       "writing)");
         code = imd_cli_fail(program, error);
-    } else if (!imd_cli_load_plugins(error, context, args->plugins, args->plugin_count)) {
+    } else if (!imd_cli_load_plugins(error, context, args->common.plugins, args->common.plugin_count)) {
         (void)imd_cli_fail(program, error);
         code = IMD_EXIT_USAGE; /* a plugin that cannot be loaded is a configuration error */
     } else if ((list = imd_read(error, context, (const char *const *)inputs, (size_t)count,
-                                args->options)) == NULL) {
+                                args->common.options)) == NULL) {
         code = imd_cli_fail(program, error);
     }
     size_t series_count = imd_series_list_count(list);
@@ -346,9 +327,9 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
 int main(int argc, char **argv)
 {
     ImdError *error = NULL;
-    Arguments args = {0};
-    args.options = imd_options_create(&error);
-    if (args.options == NULL) {
+    Arguments args = {.common = {.program = program}};
+    args.common.options = imd_options_create(&error);
+    if (args.common.options == NULL) {
         return imd_cli_fail(program, &error);
     }
     int option, code = -1;
@@ -365,6 +346,6 @@ int main(int argc, char **argv)
     if (code < 0) {
         code = run(&error, &args, argv[optind], argc - optind - 1, argv + optind + 1);
     }
-    imd_options_destroy(args.options);
+    imd_options_destroy(args.common.options);
     return code;
 }

@@ -17,10 +17,7 @@ enum {
     OPT_JSON = 256,
     OPT_STATS,
     OPT_ORDER,
-    OPT_INPUT_OPTIONS,
-    OPT_INPUT_FORMAT,
-    OPT_HEADERS_ONLY,
-    OPT_PLUGIN
+    OPT_INPUT_FORMAT
 };
 
 static void usage(FILE *stream)
@@ -46,21 +43,18 @@ static void usage(FILE *stream)
 }
 
 typedef struct Arguments {
+    ImdCliCommon common;
     bool json, stats;
-    ImdOptions *options;
-    const char *plugins[64];
-    size_t plugin_count;
-    int verbosity;
 } Arguments;
 
 static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"stats", no_argument, NULL, OPT_STATS},
     {"order", required_argument, NULL, OPT_ORDER},
-    {"input_options", required_argument, NULL, OPT_INPUT_OPTIONS},
+    {"input_options", required_argument, NULL, IMD_CLI_OPT_INPUT_OPTIONS},
     {"input_format", required_argument, NULL, OPT_INPUT_FORMAT},
-    {"headers_only", no_argument, NULL, OPT_HEADERS_ONLY},
-    {"plugin", required_argument, NULL, OPT_PLUGIN},
+    {"headers_only", no_argument, NULL, IMD_CLI_OPT_HEADERS_ONLY},
+    {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
     {"verbose", no_argument, NULL, 'v'},
     {"debug", no_argument, NULL, 'd'},
     {"version", no_argument, NULL, 'V'},
@@ -71,6 +65,10 @@ static const struct option long_options[] = {
 /* Returns -1 to go on, else the exit code. */
 static int parse_option(ImdError **error, Arguments *args, int option)
 {
+    int common = imd_cli_common_option(error, &args->common, option, optarg);
+    if (common != IMD_CLI_NOT_COMMON) {
+        return common;
+    }
     switch (option) {
     case OPT_JSON:
         args->json = true;
@@ -79,29 +77,9 @@ static int parse_option(ImdError **error, Arguments *args, int option)
         args->stats = true;
         return -1;
     case OPT_ORDER:
-        return imd_options_set(error, args->options, "input_order", optarg) ? -1 : 1;
-    case OPT_INPUT_OPTIONS:
-        return imd_options_set_pair(error, args->options, optarg) ? -1 : 1;
+        return imd_options_set(error, args->common.options, "input_order", optarg) ? -1 : 1;
     case OPT_INPUT_FORMAT:
-        return imd_options_set(error, args->options, "input_format", optarg) ? -1 : 1;
-    case OPT_HEADERS_ONLY:
-        return imd_options_set(error, args->options, "headers_only", "true") ? -1 : 1;
-    case OPT_PLUGIN:
-        if (args->plugin_count == sizeof args->plugins / sizeof args->plugins[0]) {
-            imd_error_set(error, IMD_ERR_INVALID_ARG, "too many --plugin options");
-            return 1;
-        }
-        args->plugins[args->plugin_count++] = optarg;
-        return -1;
-    case 'v':
-        args->verbosity = args->verbosity < 1 ? 1 : args->verbosity;
-        return -1;
-    case 'd':
-        args->verbosity = 2;
-        return -1;
-    case 'V':
-        printf("%s %s\n", program, imd_version());
-        return 0;
+        return imd_options_set(error, args->common.options, "input_format", optarg) ? -1 : 1;
     case 'h':
         usage(stdout);
         return 0;
@@ -189,7 +167,7 @@ static int print_all(ImdError **error, const Arguments *args, const char *url,
 
 static int run(ImdError **error, Arguments *args, int count, char **urls)
 {
-    ImdCliLog log = {program, args->verbosity, 0};
+    ImdCliLog log = {program, args->common.verbosity, 0};
     ImdContext *context = imd_context_create(error);
     if (context == NULL) {
         return imd_cli_fail(program, error);
@@ -197,12 +175,12 @@ static int run(ImdError **error, Arguments *args, int count, char **urls)
     imd_context_set_log(context, imd_cli_log, &log);
     int code;
     ImdSeriesList *list = NULL;
-    if (!imd_cli_load_plugins(error, context, args->plugins, args->plugin_count)) {
+    if (!imd_cli_load_plugins(error, context, args->common.plugins, args->common.plugin_count)) {
         /* Whatever the reason, a plugin that cannot be loaded is a configuration error. */
         (void)imd_cli_fail(program, error);
         code = IMD_EXIT_USAGE;
     } else if ((list = imd_read(error, context, (const char *const *)urls, (size_t)count,
-                                args->options)) == NULL) {
+                                args->common.options)) == NULL) {
         code = imd_cli_fail(program, error);
     } else {
         code = print_all(error, args, urls[0], list);
@@ -215,9 +193,9 @@ static int run(ImdError **error, Arguments *args, int count, char **urls)
 int main(int argc, char **argv)
 {
     ImdError *error = NULL;
-    Arguments args = {0};
-    args.options = imd_options_create(&error);
-    if (args.options == NULL) {
+    Arguments args = {.common = {.program = program}};
+    args.common.options = imd_options_create(&error);
+    if (args.common.options == NULL) {
         return imd_cli_fail(program, &error);
     }
     int option, code = -1;
@@ -234,6 +212,6 @@ int main(int argc, char **argv)
     if (code < 0) {
         code = run(&error, &args, argc - optind, argv + optind);
     }
-    imd_options_destroy(args.options);
+    imd_options_destroy(args.common.options);
     return code;
 }
