@@ -51,74 +51,7 @@ MAX_REASONS = 6     # differences reported per case
 # The case harness
 # ---------------------------------------------------------------------------
 
-class Abort(Exception):
-    """Stops a case (image_info failed, so nothing more can be compared)."""
-
-
-class Case:
-    """Collects what a case checked and the differences it found."""
-
-    def __init__(self, name):
-        self.name = name
-        self.checked = []
-        self.errors = []
-
-    def note(self, what):
-        self.checked.append(what)
-
-    def fail(self, what, detail):
-        self.errors.append("%s: %s" % (what, detail))
-
-    def true(self, what, condition, detail=""):
-        self.note(what)
-        if not condition:
-            self.fail(what, detail or "does not hold")
-        return bool(condition)
-
-    def eq(self, what, got, want):
-        self.note(what)
-        if got != want:
-            self.fail(what, "got %s, expected %s" % (short(got), short(want)))
-            return False
-        return True
-
-    def close(self, what, got, want, tol):
-        """Numbers or nested lists of numbers, |got - want| <= tol everywhere."""
-        self.note(what)
-        reason = differ(got, want, tol)
-        if reason:
-            self.fail(what, "%s (tolerance %g); got %s, expected %s"
-                      % (reason, tol, short(got), short(want)))
-            return False
-        return True
-
-
-def short(value, limit=160):
-    text = json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def differ(got, want, tol, where=""):
-    """The first place where got and want differ by more than tol, or None."""
-    if isinstance(want, np.ndarray):
-        want = want.tolist()
-    if isinstance(want, (list, tuple)):
-        if not isinstance(got, (list, tuple)):
-            return "at %s: %s is not a list" % (where or "top", short(got, 40))
-        if len(got) != len(want):
-            return "at %s: length %d, expected %d" % (where or "top", len(got), len(want))
-        for i, (g, w) in enumerate(zip(got, want)):
-            reason = differ(g, w, tol, "%s[%d]" % (where, i))
-            if reason:
-                return reason
-        return None
-    if want is None:
-        return None if got is None else "at %s: %s, expected null" % (where or "top", got)
-    if not isinstance(got, (int, float)) or isinstance(got, bool):
-        return "at %s: %s is not a number" % (where or "top", short(got, 40))
-    if not (abs(got - want) <= tol):
-        return "at %s: %r vs %r" % (where or "top", got, want)
-    return None
+from reference_harness import Abort, Case, differ, short  # noqa: E402
 
 
 def run_info(c, urls, order=None, options=(), stats=True, want_rc=0, show=True):
