@@ -28,6 +28,9 @@ set(IMD_PC_REQUIRES_PRIVATE "zlib")
 if(IMD_WITH_ZIP)
   string(APPEND IMD_PC_REQUIRES_PRIVATE " libzip")
 endif()
+if(IMD_WITH_MATIO)
+  string(APPEND IMD_PC_REQUIRES_PRIVATE " matio")
+endif()
 # The .pc file finds its prefix from where it lies, so that an install moved
 # elsewhere (cmake --install --prefix, DESTDIR staging) still works.
 string(REGEX REPLACE "[^/]+" ".." IMD_PC_RELATIVE_PREFIX "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
