@@ -37,6 +37,8 @@ static const Registered builtin_plugins[] = {
     {IMD_PLUGIN_ARCHIVE, &imd__filesystem_archive},
     {IMD_PLUGIN_FORMAT, &imd__dicom_format},
     {IMD_PLUGIN_FORMAT, &imd__nifti_format},
+    {IMD_PLUGIN_FORMAT, &imd__metaio_format},
+    {IMD_PLUGIN_FORMAT, &imd__mat_format},
 };
 
 /* ---- the file transport: paths are opened by the archives themselves ---- */

@@ -151,5 +151,7 @@ extern const ImdArchivePlugin imd__zip_archive;
 extern const ImdTransportPlugin imd__file_transport;
 extern const ImdFormatPlugin imd__dicom_format;
 extern const ImdFormatPlugin imd__nifti_format;
+extern const ImdFormatPlugin imd__metaio_format;
+extern const ImdFormatPlugin imd__mat_format;
 
 #endif

@@ -1,2 +1,883 @@
-/* placeholder: src/formats/mat/format.c is being written */
-typedef int imd_placeholder_mat_format;
+/*
+ * format.c: the MATLAB .mat format plugin through matio (behaviour.md §5.4,
+ * dependencies.md §2).
+ *
+ * Reading: v4, v5 (plain or compressed) and v7.3 (HDF5) files. A file must
+ * hold exactly one variable (any name), or the option mat_variable=NAME
+ * selects one; otherwise the error (MultipleVariablesInMatlabFile) lists
+ * them. Numeric classes are read (logical as bool; complex single/double as
+ * complex64/complex128). MATLAB's column-major [rows, cols, slices, tags,
+ * d5...] becomes the series' [... d5, tags, slices, rows, cols]: each
+ * rows x cols plane is transposed, the planes keep their order. No
+ * geometry: spacing 1; tag axes count (0, n, 1), named by input_order
+ * ("none" for auto).
+ *
+ * matio needs a path: members that are not local files (a zip) are copied
+ * to a private temporary file (mkstemp in $TMPDIR or /tmp), read and
+ * unlinked. matio's log output is caught (never printed) and its last
+ * message is put in the error.
+ *
+ * Writing: one member (Image.mat by default; ".mat" added when missing)
+ * holding variable A as [rows, cols, slices, tags] column-major, v5 with
+ * zlib compression, or v7.3 with mat_version=7.3 or when the data is over
+ * 2 GB. matio writes to a private temporary file whose bytes are then
+ * copied into the member (committed on close) and the file unlinked.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <strings.h>
+#include <unistd.h>
+
+#ifdef IMD_WITH_MATIO
+#include <pthread.h>
+#include <matio.h>
+#endif
+
+#define NO_MATIO "MATLAB files need matio (built without IMD_WITH_MATIO)"
+/* Bytes copied at a time between a stream and a temporary file. */
+#define CHUNK ((size_t)1 << 20)
+/* Data bytes from which v7.3 is written (v5 holds at most 2^31 - 1 per array). */
+#define V73_FROM ((size_t)1 << 31)
+
+/* ---- names and probe ---- */
+
+static bool has_mat_suffix(const char *name)
+{
+    size_t length = name != NULL ? strlen(name) : 0;
+    return length >= 4 && strcasecmp(name + length - 4, ".mat") == 0;
+}
+
+/* "MATLAB x.y MAT-file" text at offset 0 (v5, v7, and v7.3's user block). */
+static bool has_text_header(const uint8_t *head, size_t length)
+{
+    static const char magic[] = "MATLAB ";
+    if (head == NULL || length < 20 || memcmp(head, magic, sizeof magic - 1) != 0) {
+        return false;
+    }
+    size_t end = length < 116 ? length : 116;
+    for (size_t i = sizeof magic - 1; i + 8 <= end; i++) {
+        if (memcmp(head + i, "MAT-file", 8) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int mat_probe(const uint8_t *head, size_t length, const char *name)
+{
+    if (has_text_header(head, length)) {
+        return 100;
+    }
+    return has_mat_suffix(name) ? 30 : 0; /* v4: no text header */
+}
+
+/* ---- the reader ---- */
+
+typedef struct Member {
+    char *name;
+    char *path;  /* where matio reads it */
+    bool temporary; /* path is our temporary copy: unlink it */
+} Member;
+
+typedef struct Reader {
+    const ImdOptions *options;
+    const ImdContext *context;
+    Member *members;
+    size_t count, capacity;
+} Reader;
+
+static void *mat_reader_create(ImdError **error, const ImdOptions *options,
+                               const ImdContext *context)
+{
+    Reader *reader = imd__calloc(error, 1, sizeof *reader);
+    if (reader != NULL) {
+        reader->options = options;
+        reader->context = context;
+    }
+    return reader;
+}
+
+static void free_member(Member *m)
+{
+    if (m->temporary && m->path != NULL) {
+        (void)unlink(m->path);
+    }
+    free(m->name);
+    free(m->path);
+}
+
+static void mat_reader_destroy(void *state)
+{
+    Reader *reader = state;
+    if (reader == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < reader->count; i++) {
+        free_member(&reader->members[i]);
+    }
+    free(reader->members);
+    free(reader);
+}
+
+/* A private temporary file in $TMPDIR or /tmp; its path, and the open descriptor. */
+static char *temporary_file(ImdError **error, int *fd)
+{
+    const char *dir = getenv("TMPDIR");
+    if (dir == NULL || dir[0] == '\0') {
+        dir = "/tmp";
+    }
+    char *path = imd__sprintf(error, "%s/imagedata-mat-XXXXXX", dir);
+    if (path == NULL) {
+        return NULL;
+    }
+    *fd = mkstemp(path); /* mode 0600 */
+    if (*fd < 0) {
+        imd_error_set(error, IMD_ERR_IO, "cannot create a temporary file in %s: %s", dir,
+                      strerror(errno));
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static bool write_all(ImdError **error, int fd, const uint8_t *data, size_t size,
+                      const char *path)
+{
+    while (size > 0) {
+        ssize_t done = write(fd, data, size);
+        if (done < 0 && errno == EINTR) {
+            continue;
+        }
+        if (done <= 0) {
+            imd_error_set(error, IMD_ERR_IO, "%s: write failed: %s", path,
+                          done < 0 ? strerror(errno) : "no progress");
+            return false;
+        }
+        data += done;
+        size -= (size_t)done;
+    }
+    return true;
+}
+
+/* Copy a member's bytes to a temporary file, returning its path. */
+static char *stream_to_temporary(ImdError **error, ImdStream *stream)
+{
+    int fd = -1;
+    char *path = temporary_file(error, &fd);
+    if (path == NULL) {
+        return NULL;
+    }
+    uint8_t *buffer = imd__malloc(error, CHUNK);
+    bool ok = buffer != NULL;
+    while (ok) {
+        int64_t got = imd_stream_read(error, stream, buffer, CHUNK);
+        if (got < 0) {
+            ok = false;
+        } else if (got == 0) {
+            break;
+        } else {
+            ok = write_all(error, fd, buffer, (size_t)got, path);
+        }
+    }
+    free(buffer);
+    if (close(fd) != 0 && ok) {
+        imd_error_set(error, IMD_ERR_IO, "%s: %s", path, strerror(errno));
+        ok = false;
+    }
+    if (!ok) {
+        (void)unlink(path);
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static bool mat_reader_add(ImdError **error, void *state, ImdArchive *archive,
+                           const char *name, ImdStream *stream)
+{
+    Reader *reader = state;
+    Member m = {0};
+    m.name = imd__strdup(error, name);
+    if (m.name == NULL) {
+        return false;
+    }
+    m.path = imd_archive_local_path(archive, name);
+    if (m.path == NULL) {
+        m.path = stream_to_temporary(error, stream);
+        m.temporary = true;
+        if (m.path == NULL) {
+            imd_error_prefix(error, "%s: ", name);
+            free_member(&m);
+            return false;
+        }
+    }
+    if (!imd__grow(error, (void **)&reader->members, &reader->capacity, reader->count + 1,
+                   sizeof(Member))) {
+        free_member(&m);
+        return false;
+    }
+    reader->members[reader->count++] = m;
+    return true;
+}
+
+#ifdef IMD_WITH_MATIO
+
+/* ---- matio's messages: caught, never printed ---- */
+
+static _Thread_local char last_message[256];
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+static void catch_message(int level, char *message)
+{
+    IMD__UNUSED(level);
+    (void)snprintf(last_message, sizeof last_message, "%s", message != NULL ? message : "");
+}
+
+static void install_logger(void)
+{
+    (void)Mat_LogInitFunc("imagedata", catch_message);
+}
+
+static void quiet_matio(void)
+{
+    (void)pthread_once(&log_once, install_logger);
+    last_message[0] = '\0';
+}
+
+/* ": <matio's message>" or "". */
+static const char *matio_said(void)
+{
+    static _Thread_local char text[sizeof last_message + 3];
+    if (last_message[0] == '\0') {
+        return "";
+    }
+    (void)snprintf(text, sizeof text, " (%s)", last_message);
+    return text;
+}
+
+/* ---- element types ---- */
+
+static bool dtype_of_class(const matvar_t *v, ImdDType *dtype)
+{
+    switch (v->class_type) {
+    case MAT_C_DOUBLE: *dtype = v->isComplex ? IMD_DTYPE_COMPLEX128 : IMD_DTYPE_FLOAT64; return true;
+    case MAT_C_SINGLE: *dtype = v->isComplex ? IMD_DTYPE_COMPLEX64 : IMD_DTYPE_FLOAT32; return true;
+    case MAT_C_INT8: *dtype = IMD_DTYPE_INT8; break;
+    case MAT_C_UINT8: *dtype = v->isLogical ? IMD_DTYPE_BOOL : IMD_DTYPE_UINT8; break;
+    case MAT_C_INT16: *dtype = IMD_DTYPE_INT16; break;
+    case MAT_C_UINT16: *dtype = IMD_DTYPE_UINT16; break;
+    case MAT_C_INT32: *dtype = IMD_DTYPE_INT32; break;
+    case MAT_C_UINT32: *dtype = IMD_DTYPE_UINT32; break;
+    case MAT_C_INT64: *dtype = IMD_DTYPE_INT64; break;
+    case MAT_C_UINT64: *dtype = IMD_DTYPE_UINT64; break;
+    default: return false;
+    }
+    return !v->isComplex; /* complex integers: not held by a series */
+}
+
+/* The matio data type a class' data comes back as. */
+static enum matio_types data_type_of_class(enum matio_classes c)
+{
+    switch (c) {
+    case MAT_C_DOUBLE: return MAT_T_DOUBLE;
+    case MAT_C_SINGLE: return MAT_T_SINGLE;
+    case MAT_C_INT8: return MAT_T_INT8;
+    case MAT_C_UINT8: return MAT_T_UINT8;
+    case MAT_C_INT16: return MAT_T_INT16;
+    case MAT_C_UINT16: return MAT_T_UINT16;
+    case MAT_C_INT32: return MAT_T_INT32;
+    case MAT_C_UINT32: return MAT_T_UINT32;
+    case MAT_C_INT64: return MAT_T_INT64;
+    case MAT_C_UINT64: return MAT_T_UINT64;
+    default: return MAT_T_UNKNOWN;
+    }
+}
+
+static const char *class_name(enum matio_classes c)
+{
+    switch (c) {
+    case MAT_C_EMPTY: return "empty";
+    case MAT_C_CELL: return "cell";
+    case MAT_C_STRUCT: return "struct";
+    case MAT_C_OBJECT: return "object";
+    case MAT_C_CHAR: return "char";
+    case MAT_C_SPARSE: return "sparse";
+    case MAT_C_FUNCTION: return "function";
+    case MAT_C_OPAQUE: return "opaque";
+    default: return "numeric";
+    }
+}
+
+/*
+ * Planes of `rows` x `cols` elements of `size` bytes, column-major (MATLAB)
+ * and row-major (the series). `step` is the distance in bytes between the
+ * series' elements: `size`, or 2 * `size` for one part of complex data.
+ */
+static void to_series(uint8_t *series, const uint8_t *mat, size_t rows, size_t cols,
+                      size_t planes, size_t size, size_t step)
+{
+    size_t plane = rows * cols;
+    for (size_t p = 0; p < planes; p++) {
+        uint8_t *s = series + p * plane * step;
+        const uint8_t *m = mat + p * plane * size;
+        for (size_t j = 0; j < cols; j++) {
+            for (size_t i = 0; i < rows; i++) {
+                memcpy(s + (i * cols + j) * step, m + (i + j * rows) * size, size);
+            }
+        }
+    }
+}
+
+static void to_matlab(uint8_t *mat, const uint8_t *series, size_t rows, size_t cols,
+                      size_t planes, size_t size, size_t step)
+{
+    size_t plane = rows * cols;
+    for (size_t p = 0; p < planes; p++) {
+        const uint8_t *s = series + p * plane * step;
+        uint8_t *m = mat + p * plane * size;
+        for (size_t i = 0; i < rows; i++) {
+            for (size_t j = 0; j < cols; j++) {
+                memcpy(m + (i + j * rows) * size, s + (i * cols + j) * step, size);
+            }
+        }
+    }
+}
+
+/* ---- reading one file ---- */
+
+typedef struct Names {
+    char **names;
+    size_t count, capacity;
+} Names;
+
+static void free_names(Names *n)
+{
+    for (size_t i = 0; i < n->count; i++) {
+        free(n->names[i]);
+    }
+    free(n->names);
+}
+
+static bool list_variables(ImdError **error, mat_t *mat, Names *n)
+{
+    matvar_t *info;
+    while ((info = Mat_VarReadNextInfo(mat)) != NULL) {
+        char *name = imd__strdup(error, info->name != NULL ? info->name : "");
+        Mat_VarFree(info);
+        if (name == NULL || !imd__grow(error, (void **)&n->names, &n->capacity, n->count + 1,
+                                       sizeof(char *))) {
+            free(name);
+            return false;
+        }
+        n->names[n->count++] = name;
+    }
+    return true;
+}
+
+/* The variable to read: the only one, or the one mat_variable names. */
+static const char *choose_variable(ImdError **error, const Reader *reader, const Names *n)
+{
+    const char *wanted = imd_options_get(reader->options, "mat_variable", NULL);
+    if (wanted != NULL && wanted[0] != '\0') {
+        for (size_t i = 0; i < n->count; i++) {
+            if (strcmp(n->names[i], wanted) == 0) {
+                return n->names[i];
+            }
+        }
+        imd_error_set(error, IMD_ERR_NOT_FOUND, "no variable \"%s\" (mat_variable) in the file",
+                      wanted);
+        return NULL;
+    }
+    if (n->count == 1) {
+        return n->names[0];
+    }
+    if (n->count == 0) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "no variable in the file%s", matio_said());
+        return NULL;
+    }
+    ImdText text = {0};
+    for (size_t i = 0; i < n->count; i++) {
+        imd__text_printf(&text, "%s%s", i > 0 ? ", " : "", n->names[i]);
+    }
+    char *list = imd__text_finish(error, &text);
+    if (list != NULL) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                      "MultipleVariablesInMatlabFile: %zu variables (%s); choose one with the "
+                      "option mat_variable=NAME", n->count, list);
+    }
+    free(list);
+    return NULL;
+}
+
+static bool set_tags(ImdError **error, ImdSeries *series, size_t tag_ndim, const size_t *shape,
+                     size_t slices)
+{
+    ImdHeader *header = imd_series_header(series);
+    size_t cells = 1, components = tag_ndim > 0 ? tag_ndim : 1;
+    for (size_t d = 0; d < tag_ndim; d++) {
+        cells *= shape[d];
+    }
+    if (!imd_header_set_tag_shape(error, header, slices, tag_ndim, shape, components)) {
+        return false;
+    }
+    for (size_t cell = 0; cell < cells; cell++) {
+        size_t index[IMD_MAX_TAG_DIMS] = {0}, rest = cell;
+        ImdValue values[IMD_MAX_TAG_DIMS];
+        values[0] = imd_value_number(0);
+        for (size_t d = tag_ndim; d-- > 0;) {
+            index[d] = rest % shape[d];
+            rest /= shape[d];
+            values[d] = imd_value_number((double)index[d]);
+        }
+        for (size_t s = 0; s < slices; s++) {
+            if (!imd_header_set_tag(error, header, s, index, values)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static bool set_axes(ImdError **error, const Reader *reader, ImdSeries *series, size_t tag_ndim)
+{
+    const char *wanted = imd_options_get(reader->options, "input_order", NULL);
+    char order[128] = "none";
+    if (tag_ndim > 0 && wanted != NULL && strcmp(wanted, "auto") != 0 &&
+        strlen(wanted) < sizeof order) {
+        size_t components = 1;
+        for (const char *p = wanted; *p != '\0'; p++) {
+            components += *p == ',';
+        }
+        if (components == tag_ndim) {
+            (void)snprintf(order, sizeof order, "%s", wanted);
+        } else {
+            imd_context_log(reader->context, IMD_LOG_WARNING, "MATLAB: input order \"%s\" does "
+                            "not fit %zu tag dimension(s): \"none\" used", wanted, tag_ndim);
+        }
+    }
+    if (tag_ndim > 0 && !imd_series_set_input_order(error, series, order)) {
+        return false;
+    }
+    for (size_t d = 0; d < tag_ndim; d++) {
+        const char *name = imd_axis_name(imd_series_axis(series, d));
+        ImdAxis *axis = imd_axis_create_uniform(error, name, 0, 1, imd_series_dim(series, d));
+        if (axis == NULL || !imd_series_set_axis(error, series, d, axis)) {
+            imd_axis_destroy(axis);
+            return false;
+        }
+    }
+    double spacing[3] = {1, 1, 1};
+    return imd_series_set_spacing(error, series, spacing);
+}
+
+/* The series of variable `v` (read with its data unless headers_only). */
+static ImdSeries *series_of(ImdError **error, const Reader *reader, const matvar_t *v,
+                            bool with_data)
+{
+    ImdDType dtype;
+    if (v->rank < 1 || v->dims == NULL) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "variable %s has no dimensions", v->name);
+        return NULL;
+    }
+    if (!dtype_of_class(v, &dtype)) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "variable %s: %s%s data cannot be read as an "
+                      "image", v->name, v->isComplex ? "complex " : "",
+                      class_name(v->class_type));
+        return NULL;
+    }
+    size_t rank = (size_t)v->rank;
+    if (rank > IMD_MAX_DIMS || rank - 2 > IMD_MAX_TAG_DIMS + 1) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "variable %s has %zu dimensions (at most %d)",
+                      v->name, rank, IMD_MAX_DIMS);
+        return NULL;
+    }
+    size_t rows = v->dims[0], cols = rank > 1 ? v->dims[1] : 1, count = 1;
+    size_t shape[IMD_MAX_DIMS], ndim = 0;
+    for (size_t d = rank; d-- > 2;) {
+        shape[ndim++] = v->dims[d];
+    }
+    shape[ndim++] = rows;
+    shape[ndim++] = cols;
+    for (size_t d = 0; d < ndim; d++) {
+        if (shape[d] == 0) {
+            imd_error_set(error, IMD_ERR_UNSUPPORTED, "variable %s is empty", v->name);
+            return NULL;
+        }
+        if (!imd__mul_size(count, shape[d], &count)) {
+            imd_error_set(error, IMD_ERR_LIMIT, "variable %s is too large", v->name);
+            return NULL;
+        }
+    }
+    size_t tag_ndim = ndim > 3 ? ndim - 3 : 0, slices = ndim >= 3 ? shape[ndim - 3] : 1;
+    ImdSeries *series = imd_series_create(error, dtype, ndim, shape);
+    bool ok = series != NULL && set_axes(error, reader, series, tag_ndim) &&
+              set_tags(error, series, tag_ndim, shape, slices);
+    if (ok && with_data) {
+        bool complex = imd_dtype_is_complex(dtype);
+        size_t part = imd_dtype_size(dtype) / (complex ? 2 : 1), need = 0;
+        ok = imd__mul_size(count, part, &need) && v->data != NULL &&
+             v->data_type == data_type_of_class(v->class_type) &&
+             (size_t)v->data_size == part && (complex || v->nbytes >= need);
+        const mat_complex_split_t *split = complex ? v->data : NULL;
+        ok = ok && (!complex || (split->Re != NULL && split->Im != NULL));
+        if (!ok) {
+            imd_error_set(error, IMD_ERR_CORRUPT, "variable %s: its data (%zu bytes of type %d) "
+                          "does not match its %zu elements", v->name, v->nbytes,
+                          (int)v->data_type, count);
+        } else {
+            uint8_t *out = imd_series_data(series);
+            size_t planes = count / (rows * cols);
+            if (complex) {
+                to_series(out, split->Re, rows, cols, planes, part, 2 * part);
+                to_series(out + part, split->Im, rows, cols, planes, part, 2 * part);
+            } else {
+                to_series(out, v->data, rows, cols, planes, part, part);
+            }
+            if (dtype == IMD_DTYPE_BOOL) {
+                for (size_t i = 0; i < count; i++) {
+                    out[i] = out[i] != 0;
+                }
+            }
+        }
+    }
+    if (!ok) {
+        imd_series_destroy(series);
+        return NULL;
+    }
+    return series;
+}
+
+static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member *m)
+{
+    bool headers_only = false;
+    if (!imd_options_get_bool(error, reader->options, "headers_only", false, &headers_only)) {
+        return NULL;
+    }
+    quiet_matio();
+    mat_t *mat = Mat_Open(m->path, MAT_ACC_RDONLY);
+    if (mat == NULL) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "not a MATLAB file matio can read%s",
+                      matio_said());
+        return NULL;
+    }
+    Names names = {0};
+    ImdSeries *series = NULL;
+    const char *chosen = NULL;
+    if (list_variables(error, mat, &names)) {
+        chosen = choose_variable(error, reader, &names);
+    }
+    if (chosen != NULL) {
+        quiet_matio();
+        matvar_t *v = headers_only ? Mat_VarReadInfo(mat, chosen) : Mat_VarRead(mat, chosen);
+        if (v == NULL) {
+            imd_error_set(error, IMD_ERR_CORRUPT, "cannot read variable %s%s", chosen,
+                          matio_said());
+        } else {
+            series = series_of(error, reader, v, !headers_only);
+            Mat_VarFree(v);
+        }
+        if (series != NULL) {
+            imd_context_log(reader->context, IMD_LOG_INFO, "MATLAB: %s: variable %s, %zu "
+                            "dimensions, %s", m->name, chosen, imd_series_ndim(series),
+                            imd_dtype_name(imd_series_dtype(series)));
+        }
+    }
+    free_names(&names);
+    (void)Mat_Close(mat);
+    return series;
+}
+
+static ImdSeriesList *mat_reader_finish(ImdError **error, void *state)
+{
+    Reader *reader = state;
+    ImdSeriesList *list = imd_series_list_create(error);
+    bool ok = list != NULL;
+    for (size_t i = 0; ok && i < reader->count; i++) {
+        Member *m = &reader->members[i];
+        ImdSeries *series = read_file(error, reader, m);
+        if (m->temporary) {
+            (void)unlink(m->path); /* read: the copy is no longer needed */
+            m->temporary = false;
+        }
+        ok = series != NULL;
+        if (!ok) {
+            imd_error_prefix(error, "%s: ", m->name);
+        } else if (!imd_series_list_add(error, list, series)) {
+            imd_series_destroy(series);
+            ok = false;
+        }
+    }
+    if (!ok) {
+        imd_series_list_destroy(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* ---- writing ---- */
+
+static enum matio_classes class_of_dtype(ImdDType dtype, enum matio_types *type, int *flags)
+{
+    *flags = 0;
+    switch (dtype) {
+    case IMD_DTYPE_BOOL: *type = MAT_T_UINT8; *flags = MAT_F_LOGICAL; return MAT_C_UINT8;
+    case IMD_DTYPE_UINT8: *type = MAT_T_UINT8; return MAT_C_UINT8;
+    case IMD_DTYPE_INT8: *type = MAT_T_INT8; return MAT_C_INT8;
+    case IMD_DTYPE_UINT16: *type = MAT_T_UINT16; return MAT_C_UINT16;
+    case IMD_DTYPE_INT16: *type = MAT_T_INT16; return MAT_C_INT16;
+    case IMD_DTYPE_UINT32: *type = MAT_T_UINT32; return MAT_C_UINT32;
+    case IMD_DTYPE_INT32: *type = MAT_T_INT32; return MAT_C_INT32;
+    case IMD_DTYPE_UINT64: *type = MAT_T_UINT64; return MAT_C_UINT64;
+    case IMD_DTYPE_INT64: *type = MAT_T_INT64; return MAT_C_INT64;
+    case IMD_DTYPE_FLOAT32: *type = MAT_T_SINGLE; return MAT_C_SINGLE;
+    case IMD_DTYPE_FLOAT64: *type = MAT_T_DOUBLE; return MAT_C_DOUBLE;
+    case IMD_DTYPE_COMPLEX64: *type = MAT_T_SINGLE; *flags = MAT_F_COMPLEX; return MAT_C_SINGLE;
+    case IMD_DTYPE_COMPLEX128: *type = MAT_T_DOUBLE; *flags = MAT_F_COMPLEX; return MAT_C_DOUBLE;
+    default: *type = MAT_T_UNKNOWN; return MAT_C_EMPTY;
+    }
+}
+
+static bool choose_version(ImdError **error, const ImdOptions *options, size_t nbytes,
+                           enum mat_ft *version)
+{
+    const char *wanted = imd_options_get(options, "mat_version", NULL);
+    *version = nbytes >= V73_FROM ? MAT_FT_MAT73 : MAT_FT_MAT5;
+    if (wanted == NULL || wanted[0] == '\0') {
+        return true;
+    }
+    if (strcmp(wanted, "7.3") == 0 || strcmp(wanted, "v7.3") == 0 ||
+        strcmp(wanted, "73") == 0) {
+        *version = MAT_FT_MAT73;
+        return true;
+    }
+    if (strcmp(wanted, "5") == 0 || strcmp(wanted, "v5") == 0 || strcmp(wanted, "7") == 0) {
+        if (nbytes >= V73_FROM) {
+            imd_error_set(error, IMD_ERR_LIMIT, "mat_version %s holds at most 2 GB per array "
+                          "(the series has %zu bytes): use mat_version=7.3", wanted, nbytes);
+            return false;
+        }
+        return true;
+    }
+    imd_error_set(error, IMD_ERR_INVALID_ARG, "mat_version \"%s\" (5 or 7.3 allowed)", wanted);
+    return false;
+}
+
+/* The series' data laid out column-major as MATLAB's [rows, cols, d3...]. */
+static bool matlab_layout(ImdError **error, const ImdSeries *series, size_t *dims, int *rank,
+                          void **data, mat_complex_split_t *split)
+{
+    size_t ndim = imd_series_ndim(series), count = imd_series_count(series);
+    ImdDType dtype = imd_series_dtype(series);
+    size_t rows = ndim >= 2 ? imd_series_dim(series, ndim - 2) : 1;
+    size_t cols = imd_series_dim(series, ndim - 1);
+    dims[0] = rows;
+    dims[1] = cols;
+    *rank = 2;
+    for (size_t d = ndim >= 2 ? ndim - 2 : 0; d-- > 0;) {
+        dims[(*rank)++] = imd_series_dim(series, d);
+    }
+    bool complex = imd_dtype_is_complex(dtype);
+    size_t part = imd_dtype_size(dtype) / (complex ? 2 : 1), bytes = 0;
+    const uint8_t *in = imd_series_const_data(series);
+    if (in == NULL || rows == 0 || cols == 0 || !imd__mul_size(count, part, &bytes)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "MATLAB: the series has no data");
+        return false;
+    }
+    size_t planes = count / (rows * cols);
+    if (complex) {
+        split->Re = imd__malloc(error, bytes);
+        split->Im = split->Re != NULL ? imd__malloc(error, bytes) : NULL;
+        if (split->Im == NULL) {
+            free(split->Re);
+            split->Re = NULL;
+            return false;
+        }
+        to_matlab(split->Re, in, rows, cols, planes, part, 2 * part);
+        to_matlab(split->Im, in + part, rows, cols, planes, part, 2 * part);
+        *data = split;
+        return true;
+    }
+    uint8_t *out = imd__malloc(error, bytes);
+    if (out == NULL) {
+        return false;
+    }
+    to_matlab(out, in, rows, cols, planes, part, part);
+    *data = out;
+    return true;
+}
+
+/* Write the matio file at `path`. */
+static bool write_file(ImdError **error, const ImdSeries *series, const char *path,
+                       enum mat_ft version)
+{
+    enum matio_types type;
+    int flags;
+    enum matio_classes class_type = class_of_dtype(imd_series_dtype(series), &type, &flags);
+    size_t dims[IMD_MAX_DIMS];
+    int rank = 0;
+    void *data = NULL;
+    mat_complex_split_t split = {NULL, NULL};
+    if (!matlab_layout(error, series, dims, &rank, &data, &split)) {
+        return false;
+    }
+    quiet_matio();
+    mat_t *mat = Mat_CreateVer(path, NULL, version);
+    matvar_t *v = mat != NULL ? Mat_VarCreate("A", class_type, type, rank, dims, data,
+                                              flags | MAT_F_DONT_COPY_DATA)
+                              : NULL;
+    bool ok = v != NULL && Mat_VarWrite(mat, v, MAT_COMPRESSION_ZLIB) == 0;
+    Mat_VarFree(v); /* the data stays ours */
+    if (mat != NULL && Mat_Close(mat) != 0) {
+        ok = false;
+    }
+    if (!ok) {
+        imd_error_set(error, IMD_ERR_IO, "matio could not write the file%s", matio_said());
+    }
+    if (data == &split) {
+        free(split.Re);
+        free(split.Im);
+    } else {
+        free(data);
+    }
+    return ok;
+}
+
+/* Copy the file at `path` into the archive member `name` (committed on close). */
+static bool copy_into_member(ImdError **error, const char *path, ImdArchive *archive,
+                             const char *name)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        imd_error_set(error, IMD_ERR_IO, "%s: %s", path, strerror(errno));
+        return false;
+    }
+    uint8_t *buffer = imd__malloc(error, CHUNK);
+    ImdStream *stream =
+        buffer != NULL ? imd_archive_open_member(error, archive, name, IMD_MODE_WRITE) : NULL;
+    bool ok = stream != NULL;
+    while (ok) {
+        size_t got = fread(buffer, 1, CHUNK, file);
+        if (got > 0) {
+            ok = imd_stream_write(error, stream, buffer, got);
+        }
+        if (got < CHUNK) {
+            if (ferror(file)) {
+                imd_error_set(error, IMD_ERR_IO, "%s: read failed", path);
+                ok = false;
+            }
+            break;
+        }
+    }
+    (void)fclose(file);
+    free(buffer);
+    if (ok) {
+        ok = imd_stream_close(error, stream);
+    } else {
+        imd_stream_abort(stream);
+    }
+    return ok;
+}
+
+static bool write_series(ImdError **error, const ImdSeries *series, ImdArchive *destination,
+                         const char *member, const ImdOptions *options)
+{
+    ImdDType dtype = imd_series_dtype(series);
+    enum matio_types type;
+    int flags;
+    if (class_of_dtype(dtype, &type, &flags) == MAT_C_EMPTY) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "MATLAB files cannot hold %s data%s",
+                      imd_dtype_name(dtype),
+                      dtype == IMD_DTYPE_RGB8 ? " (colour)" : "");
+        return false;
+    }
+    if (imd_series_ndim(series) > IMD_MAX_DIMS) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "MATLAB: too many dimensions");
+        return false;
+    }
+    enum mat_ft version;
+    if (!choose_version(error, options, imd_series_nbytes(series), &version)) {
+        return false;
+    }
+    int fd = -1;
+    char *path = temporary_file(error, &fd);
+    if (path == NULL) {
+        return false;
+    }
+    (void)close(fd);
+    bool ok = write_file(error, series, path, version) &&
+              copy_into_member(error, path, destination, member);
+    (void)unlink(path);
+    free(path);
+    return ok;
+}
+
+#endif /* IMD_WITH_MATIO */
+
+#ifndef IMD_WITH_MATIO
+static ImdSeriesList *mat_reader_finish(ImdError **error, void *state)
+{
+    IMD__UNUSED(state);
+    imd_error_set(error, IMD_ERR_UNSUPPORTED, NO_MATIO);
+    return NULL;
+}
+#endif
+
+/* Image.mat by default; ".mat" added when missing. */
+static char *output_name(ImdError **error, const char *name)
+{
+    size_t length = name != NULL ? strlen(name) : 0;
+    if (length == 0 || name[length - 1] == '/') {
+        return imd__sprintf(error, "%sImage.mat", length > 0 ? name : "");
+    }
+    if (has_mat_suffix(name)) {
+        return imd__strdup(error, name);
+    }
+    return imd__sprintf(error, "%s.mat", name);
+}
+
+static bool mat_write(ImdError **error, const ImdSeries *series, ImdArchive *destination,
+                      const char *name, const ImdOptions *options)
+{
+    if (series == NULL || destination == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "MATLAB write: no series or destination");
+        return false;
+    }
+#ifdef IMD_WITH_MATIO
+    char *member = output_name(error, name);
+    if (member == NULL) {
+        return false;
+    }
+    bool ok = write_series(error, series, destination, member, options);
+    if (!ok) {
+        imd_error_prefix(error, "%s: ", member);
+    }
+    free(member);
+    return ok;
+#else
+    IMD__UNUSED(options);
+    IMD__UNUSED(output_name);
+    IMD__UNUSED(name);
+    imd_error_set(error, IMD_ERR_UNSUPPORTED, NO_MATIO);
+    return false;
+#endif
+}
+
+static const char *const mat_suffixes[] = {".mat", NULL};
+
+const ImdFormatPlugin imd__mat_format = {
+    .abi_version = IMD_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(ImdFormatPlugin),
+    .name = "mat",
+    .description = "MATLAB .mat v4, v5 and v7.3 (matio)",
+    .suffixes = mat_suffixes,
+    .flags = IMD_FORMAT_READ | IMD_FORMAT_WRITE,
+    .probe = mat_probe,
+    .reader_create = mat_reader_create,
+    .reader_add = mat_reader_add,
+    .reader_finish = mat_reader_finish,
+    .reader_destroy = mat_reader_destroy,
+    .write = mat_write,
+};
