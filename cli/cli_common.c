@@ -1,8 +1,11 @@
 /* cli_common.c: exit codes, error lines and diagnostics shared by the programs. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, isatty */
 #include "cli_common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 int imd_cli_exit_code(ImdErrorCode code)
 {
@@ -96,6 +99,38 @@ int imd_cli_common_option(ImdError **error, ImdCliCommon *common, int option,
     default:
         return IMD_CLI_NOT_COMMON;
     }
+}
+
+void imd_cli_progress_init(ImdCliProgress *progress, const char *program)
+{
+    progress->program = program;
+    progress->enabled = isatty(STDERR_FILENO) == 1;
+    progress->last = 0;
+}
+
+static double seconds_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + now.tv_nsec / 1e9;
+}
+
+void imd_cli_progress(void *user, const char *stage, size_t done, size_t total)
+{
+    ImdCliProgress *progress = user;
+    if (!progress->enabled) {
+        return;
+    }
+    double now = seconds_now();
+    bool finished = done >= total;
+    if (!finished && now - progress->last < 0.1) {
+        return;
+    }
+    progress->last = now;
+    /* \r returns to the line's start; ESC [ K clears what a longer line left. */
+    fprintf(stderr, "\r%s: %s %zu/%zu\033[K%s", progress->program, stage, done, total,
+            finished ? "\n" : "");
+    fflush(stderr);
 }
 
 bool imd_cli_load_plugins(ImdError **error, ImdContext *context, const char *const *paths,

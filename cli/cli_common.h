@@ -66,6 +66,20 @@ enum {
 int imd_cli_common_option(ImdError **error, ImdCliCommon *common, int option,
                           const char *argument);
 
+/*
+ * A progress line on stderr ("image_data: reading DICOM headers 1200/3600"),
+ * rewritten in place at most every 0.1 s, ended when a stage completes. Only
+ * when stderr is a terminal: scripts and logs stay quiet.
+ */
+typedef struct ImdCliProgress {
+    const char *program;
+    bool enabled;
+    double last; /* seconds of the last update */
+} ImdCliProgress;
+
+void imd_cli_progress_init(ImdCliProgress *progress, const char *program);
+void imd_cli_progress(void *user, const char *stage, size_t done, size_t total);
+
 /* Load the plugins named in IMAGEDATA_PLUGINS (':'-separated), then `paths`. */
 bool imd_cli_load_plugins(ImdError **error, ImdContext *context, const char *const *paths,
                           size_t count);

@@ -281,6 +281,9 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
         return imd_cli_fail(program, error);
     }
     imd_context_set_log(context, imd_cli_log, &log);
+    ImdCliProgress progress;
+    imd_cli_progress_init(&progress, program);
+    imd_context_set_progress(context, imd_cli_progress, &progress);
     int code = IMD_EXIT_OK;
     ImdSeriesList *list = NULL;
     if (imd_options_has(args->common.options, "template") || imd_options_has(args->common.options, "geometry")) {

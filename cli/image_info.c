@@ -173,6 +173,9 @@ static int run(ImdError **error, Arguments *args, int count, char **urls)
         return imd_cli_fail(program, error);
     }
     imd_context_set_log(context, imd_cli_log, &log);
+    ImdCliProgress progress;
+    imd_cli_progress_init(&progress, program);
+    imd_context_set_progress(context, imd_cli_progress, &progress);
     int code;
     ImdSeriesList *list = NULL;
     if (!imd_cli_load_plugins(error, context, args->common.plugins, args->common.plugin_count)) {

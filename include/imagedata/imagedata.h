@@ -44,6 +44,20 @@ IMD_API void imd_context_destroy(ImdContext *context);
 IMD_API void imd_context_log(const ImdContext *context, ImdLogLevel level, const char *format,
                              ...) IMD_PRINTF(3, 4);
 
+/**
+ * Progress of a long step: `done` of `total` units (files, images) of
+ * `stage` ("reading DICOM headers"). Called from the thread that called
+ * imd_read()/imd_write(), never concurrently; done == total ends a stage.
+ */
+typedef void ImdProgressFn(void *user, const char *stage, size_t done, size_t total);
+
+/** Receive progress reports; `fn` NULL turns them off. */
+IMD_API void imd_context_set_progress(ImdContext *context, ImdProgressFn *fn, void *user);
+
+/** Report progress (for plugins); nothing when no progress function is set. */
+IMD_API void imd_context_progress(const ImdContext *context, const char *stage, size_t done,
+                                  size_t total);
+
 /** Receive diagnostics (the library never prints). `fn` NULL turns them off. */
 IMD_API void imd_context_set_log(ImdContext *context, ImdLogFn *fn, void *user);
 

@@ -28,6 +28,8 @@ struct ImdContext {
     size_t library_count, library_capacity;
     ImdLogFn *log;
     void *log_user;
+    ImdProgressFn *progress;
+    void *progress_user;
 };
 
 /* The built-ins, in priority order. Formats join as their issues land. */
@@ -92,6 +94,20 @@ void imd_context_destroy(ImdContext *context)
     free(context->libraries);
     free(context->plugins);
     free(context);
+}
+
+void imd_context_set_progress(ImdContext *context, ImdProgressFn *fn, void *user)
+{
+    context->progress = fn;
+    context->progress_user = user;
+}
+
+void imd_context_progress(const ImdContext *context, const char *stage, size_t done,
+                          size_t total)
+{
+    if (context != NULL && context->progress != NULL) {
+        context->progress(context->progress_user, stage, done, total);
+    }
 }
 
 void imd_context_set_log(ImdContext *context, ImdLogFn *fn, void *user)

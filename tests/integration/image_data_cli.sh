@@ -54,6 +54,18 @@ else
     echo "SKIP (part): ../shared data not present"
 fi
 
+# A progress line on a terminal (script gives a pseudo-terminal), none otherwise.
+if command -v script >/dev/null; then
+    "$build/examples/make_dicom_series" "$tmp/progress" 4 10 16 >/dev/null
+    script -qc "'$run' --plugin '$plugin' --of imdraw '$tmp/p_out' '$tmp/progress'" /dev/null \
+        >"$tmp/tty" 2>&1 || true
+    check "progress line on a terminal" grep -q "reading DICOM headers 40/40" "$tmp/tty"
+    "$run" --plugin "$plugin" --of imdraw "$tmp/p_out2" "$tmp/progress" 2>"$tmp/err" >/dev/null
+    check "no progress without a terminal" test ! -s "$tmp/err"
+else
+    echo "SKIP (part): script (util-linux) not installed: progress not checked"
+fi
+
 # Error classes (docs/cli.md).
 expect_exit 1 "no input" "$run" "$tmp/x"
 expect_exit 1 "bad option value" "$run" --sort sideways "$tmp/x" "$tmp/a"

@@ -110,6 +110,7 @@ typedef struct Work {
     void (*task)(struct Work *work, size_t index);
     size_t count;
     void *user;
+    const char *stage; /* progress, reported by the calling thread only */
 } Work;
 
 static void *work_loop(void *argument)
@@ -123,6 +124,23 @@ static void *work_loop(void *argument)
             return NULL;
         }
         work->task(work, index);
+    }
+}
+
+/* The calling thread's share of the work: it also reports the progress. */
+static void main_loop(Work *work)
+{
+    for (;;) {
+        pthread_mutex_lock(&work->lock);
+        size_t index = work->next++;
+        pthread_mutex_unlock(&work->lock);
+        if (index >= work->count) {
+            break;
+        }
+        work->task(work, index);
+        if (work->stage != NULL && work->reader != NULL) {
+            imd_context_progress(work->reader->context, work->stage, index, work->count);
+        }
     }
 }
 
@@ -141,11 +159,14 @@ static void run_parallel(Work *work)
         }
         started++;
     }
-    work_loop(work);
+    main_loop(work);
     for (size_t i = 0; i < started; i++) {
         pthread_join(ids[i], NULL);
     }
     pthread_mutex_destroy(&work->lock);
+    if (work->stage != NULL && work->reader != NULL) {
+        imd_context_progress(work->reader->context, work->stage, work->count, work->count);
+    }
 }
 
 static bool option_bool(const struct Reader *reader, const char *key);
@@ -715,7 +736,8 @@ static ImdSeries *build_series(ImdError **error, Build *build)
         for (size_t d = 0; d < l->tag_ndim; d++) {
             cells *= l->tag_shape[d];
         }
-        Work work = {.count = cells * l->slices, .task = decode_cell, .user = build};
+        Work work = {.reader = build->reader, .count = cells * l->slices, .task = decode_cell,
+                     .user = build, .stage = "decoding DICOM images"};
         pthread_mutex_init(&build->lock, NULL);
         run_parallel(&work);
         pthread_mutex_destroy(&build->lock);
@@ -868,7 +890,8 @@ static bool usable(const Reader *reader, Member *m, ImdPixelFormat *format)
 static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
 {
     Reader *reader = state;
-    Work work = {.reader = reader, .count = reader->count, .task = parse_member};
+    Work work = {.reader = reader, .count = reader->count, .task = parse_member,
+                 .stage = "reading DICOM headers"};
     run_parallel(&work);
     Order order = {0};
     Record *records = imd__calloc(error, reader->count, sizeof *records);
