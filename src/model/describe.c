@@ -16,43 +16,46 @@ static void put_key(ImdText *text, const char *key)
     imd__text_puts(text, ": ");
 }
 
+/* A JSON list of numbers, or null when there are none to give. */
+static void put_numbers(ImdText *text, const double *values, size_t count)
+{
+    if (values == NULL) {
+        imd__text_puts(text, "null");
+        return;
+    }
+    imd__text_puts(text, "[");
+    for (size_t i = 0; i < count; i++) {
+        imd__text_puts(text, i > 0 ? ", " : "");
+        imd__json_number(text, values[i]);
+    }
+    imd__text_puts(text, "]");
+}
+
 static void put_zyx(ImdText *text, ImdVec3 v)
 {
-    imd__text_puts(text, "[");
-    imd__json_number(text, v.z);
-    imd__text_puts(text, ", ");
-    imd__json_number(text, v.y);
-    imd__text_puts(text, ", ");
-    imd__json_number(text, v.x);
-    imd__text_puts(text, "]");
+    double zyx[3] = {v.z, v.y, v.x};
+    put_numbers(text, zyx, 3);
 }
 
 static void put_value(ImdText *text, const ImdValue *value)
 {
+    size_t count = value->count < IMD_VALUE_MAX ? value->count : IMD_VALUE_MAX;
     switch ((ImdValueKind)value->kind) {
     case IMD_VALUE_NUMBER:
         imd__json_number(text, value->v[0]);
         return;
-    case IMD_VALUE_B_VECTOR:
+    case IMD_VALUE_B_VECTOR: /* [b, [x, y, z]] as the original's (b, vector) tuple */
         imd__text_puts(text, "[");
         imd__json_number(text, value->v[0]);
-        imd__text_puts(text, ", [");
-        for (uint8_t i = 1; i < value->count; i++) {
-            imd__text_puts(text, i > 1 ? ", " : "");
-            imd__json_number(text, value->v[i]);
-        }
-        imd__text_puts(text, "]]");
+        imd__text_puts(text, ", ");
+        put_numbers(text, value->v + 1, count > 0 ? count - 1 : 0);
+        imd__text_puts(text, "]");
         return;
     case IMD_VALUE_VECTOR:
     case IMD_VALUE_STRING:
         break;
     }
-    imd__text_puts(text, "[");
-    for (uint8_t i = 0; i < value->count && i < IMD_VALUE_MAX; i++) {
-        imd__text_puts(text, i > 0 ? ", " : "");
-        imd__json_number(text, value->v[i]);
-    }
-    imd__text_puts(text, "]");
+    put_numbers(text, value->v, count);
 }
 
 static void put_axis(ImdText *text, const ImdAxis *axis)
@@ -330,42 +333,22 @@ static void put_geometry(ImdText *text, const ImdSeries *series)
     const ImdHeader *header = series->header;
     double spacing[3];
     imd_series_spacing(series, spacing);
-    imd__text_puts(text, ", \"spacing\": [");
-    for (int i = 0; i < 3; i++) {
-        imd__text_puts(text, i > 0 ? ", " : "");
-        imd__json_number(text, spacing[i]);
-    }
-    imd__text_puts(text, "], \"transformationMatrix\": ");
+    imd__text_puts(text, ", \"spacing\": ");
+    put_numbers(text, spacing, 3);
+    imd__text_puts(text, ", \"transformationMatrix\": ");
     put_matrix(text, header);
     imd__text_puts(text, ", \"imagePositions\": ");
     put_positions(text, series);
     ImdVec3 row, column;
     imd_header_orientation(header, &row, &column);
-    imd__text_puts(text, ", \"orientation\": [");
-    imd__json_number(text, row.z);
-    imd__text_printf(text, ", ");
-    imd__json_number(text, row.y);
-    imd__text_printf(text, ", ");
-    imd__json_number(text, row.x);
-    imd__text_printf(text, ", ");
-    imd__json_number(text, column.z);
-    imd__text_printf(text, ", ");
-    imd__json_number(text, column.y);
-    imd__text_printf(text, ", ");
-    imd__json_number(text, column.x);
-    imd__text_puts(text, "], \"sliceLocations\": ");
+    /* The original's orientation: row cosine then column cosine, each z,y,x. */
+    double orientation[6] = {row.z, row.y, row.x, column.z, column.y, column.x};
+    imd__text_puts(text, ", \"orientation\": ");
+    put_numbers(text, orientation, 6);
+    imd__text_puts(text, ", \"sliceLocations\": ");
     size_t count;
     const double *locations = imd_header_slice_locations(header, &count);
-    if (locations == NULL) {
-        imd__text_puts(text, "null");
-    } else {
-        imd__text_puts(text, "[");
-        for (size_t i = 0; i < count; i++) {
-            imd__text_puts(text, i > 0 ? ", " : "");
-            imd__json_number(text, locations[i]);
-        }
-        imd__text_puts(text, "]");
-    }
+    put_numbers(text, locations, count);
 }
 
 static void put_identity(ImdText *text, const ImdSeries *series)
