@@ -1,5 +1,5 @@
 /* cli_common.c: exit codes, error lines and diagnostics shared by the programs. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, isatty */
+#define _GNU_SOURCE /* getopt_long, clock_gettime, isatty */
 #include "cli_common.h"
 
 #include <stdio.h>
@@ -131,6 +131,19 @@ void imd_cli_progress(void *user, const char *stage, size_t done, size_t total)
     fprintf(stderr, "\r%s: %s %zu/%zu\033[K%s", progress->program, stage, done, total,
             finished ? "\n" : "");
     fflush(stderr);
+}
+
+int imd_cli_parse(ImdError **error, int argc, char **argv, const struct option *options,
+                  ImdCliOptionFn *parse, void *args, const char *program)
+{
+    int option, code = -1;
+    while (code < 0 && (option = getopt_long(argc, argv, "vdVh", options, NULL)) != -1) {
+        code = parse(error, args, option);
+        if (code > 0 && *error != NULL) {
+            code = imd_cli_fail(program, error);
+        }
+    }
+    return code;
 }
 
 bool imd_cli_load_plugins(ImdError **error, ImdContext *context, const char *const *paths,

@@ -7,6 +7,7 @@
 
 #include <imagedata/imagedata.h>
 
+#include <getopt.h>
 #include <stdio.h>
 
 /* Exit codes (docs/cli.md). Stable: scripts depend on them. */
@@ -79,6 +80,17 @@ typedef struct ImdCliProgress {
 
 void imd_cli_progress_init(ImdCliProgress *progress, const char *program);
 void imd_cli_progress(void *user, const char *stage, size_t done, size_t total);
+
+/* A program's option handler: -1 to go on, 0 or an exit code to stop (1 with *error set). */
+typedef int ImdCliOptionFn(ImdError **error, void *args, int option);
+
+/*
+ * Run getopt_long over argv ("-v -d -V -h" and `options`), handing each option
+ * to `parse`; an error it sets is printed. Returns -1 when the program should
+ * go on (optind points at the operands), else the exit code.
+ */
+int imd_cli_parse(ImdError **error, int argc, char **argv, const struct option *options,
+                  ImdCliOptionFn *parse, void *args, const char *program);
 
 /* Load the plugins named in IMAGEDATA_PLUGINS (':'-separated), then `paths`. */
 bool imd_cli_load_plugins(ImdError **error, ImdContext *context, const char *const *paths,

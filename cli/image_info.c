@@ -63,8 +63,9 @@ static const struct option long_options[] = {
 };
 
 /* Returns -1 to go on, else the exit code. */
-static int parse_option(ImdError **error, Arguments *args, int option)
+static int parse_option(ImdError **error, void *state, int option)
 {
+    Arguments *args = state;
     int common = imd_cli_common_option(error, &args->common, option, optarg);
     if (common != IMD_CLI_NOT_COMMON) {
         return common;
@@ -201,13 +202,7 @@ int main(int argc, char **argv)
     if (args.common.options == NULL) {
         return imd_cli_fail(program, &error);
     }
-    int option, code = -1;
-    while (code < 0 && (option = getopt_long(argc, argv, "vdVh", long_options, NULL)) != -1) {
-        code = parse_option(&error, &args, option);
-        if (code > 0 && error != NULL) {
-            code = imd_cli_fail(program, &error);
-        }
-    }
+    int code = imd_cli_parse(&error, argc, argv, long_options, parse_option, &args, program);
     if (code < 0 && optind >= argc) {
         fprintf(stderr, "%s: no input given (see --help)\n", program);
         code = IMD_EXIT_USAGE;
