@@ -74,6 +74,9 @@ typedef void ImdLogFn(void *user, ImdLogLevel level, const char *message);
 /** Release memory that the library returned as `char *` or `void *`. NULL is fine. */
 IMD_API void imd_free(void *memory);
 
+/** Bytes to hold a DICOM UID: 64 characters and the terminating NUL (PS3.5 §9.1). */
+#define IMD_UID_SIZE 65
+
 IMD_END_DECLS
 
 #endif

@@ -138,6 +138,17 @@ IMD_API const ImdValue *imd_header_tag(const ImdHeader *header, size_t slice,
 IMD_API bool imd_header_set_tag(ImdError **error, ImdHeader *header, size_t slice,
                                 const size_t *index, const ImdValue *values);
 
+/**
+ * The SOPInstanceUID of one cell (the original's SOPInstanceUIDs), kept so
+ * that a write with keep_uid can reuse it; NULL when none is known. Reset by
+ * imd_header_set_tag_shape(). Borrowed.
+ */
+IMD_API const char *imd_header_instance_uid(const ImdHeader *header, size_t slice,
+                                            const size_t *index);
+/** Set (or with NULL forget) the SOPInstanceUID of a cell; at most 64 characters. */
+IMD_API bool imd_header_set_instance_uid(ImdError **error, ImdHeader *header, size_t slice,
+                                         const size_t *index, const char *uid);
+
 /* ---- window and photometric ----------------------------------------- */
 
 /** Window centre and width; false when unknown. */

@@ -98,6 +98,30 @@ IMD_API bool imd_series_set_spacing(ImdError **error, ImdSeries *series, const d
 IMD_API IMD_NODISCARD ImdSeries *imd_series_convert(ImdError **error, const ImdSeries *series,
                                                     ImdDType dtype);
 
+/* ---- template and geometry (behaviour.md §1.2, §5.5) -------------------- */
+
+/**
+ * Take DICOM identity from `template` (typically a DICOM read of the series
+ * this one was computed from): patient, study, series number, description,
+ * image type, modality, SOP class, frame of reference and the template
+ * dataset itself; the series and instance UIDs only when `template` came from
+ * DICOM. Tags are taken from the template when the tag dimensions agree,
+ * cropped to this series' shape or extrapolated by the last difference; a
+ * series of order "none" then takes the template's order.
+ */
+IMD_API bool imd_series_add_template(ImdError **error, ImdSeries *series,
+                                     const ImdSeries *source);
+
+/**
+ * Take geometry from `geometry`: spacing, orientation, image positions
+ * (extrapolated past its last slice), slice locations (extended by their
+ * first difference), the transform when the slice counts agree, the slice,
+ * row and column axes' start and step, PatientPosition, photometric
+ * interpretation and the tags (as imd_series_add_template()).
+ */
+IMD_API bool imd_series_add_geometry(ImdError **error, ImdSeries *series,
+                                     const ImdSeries *geometry);
+
 /* ---- sub-setting ------------------------------------------------------ */
 
 /**

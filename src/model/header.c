@@ -5,6 +5,7 @@
 #include "model/model_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 
 typedef struct Attribute {
     char *keyword;
@@ -30,6 +31,8 @@ struct ImdHeader {
     size_t tag_slices, tag_ndim, tag_shape[IMD_MAX_TAG_DIMS], tag_components, tag_cells;
     ImdValue *tag_values;
     uint8_t *tag_present;
+    /* SOPInstanceUID per cell (the original's SOPInstanceUIDs), allocated on first set */
+    char (*instance_uids)[IMD_UID_SIZE];
 
     double window_center, window_width;
     bool has_window;
@@ -88,6 +91,7 @@ void imd_header_destroy(ImdHeader *header)
     free(header->locations);
     free(header->tag_values);
     free(header->tag_present);
+    free(header->instance_uids);
     if (header->template_dataset != NULL && header->template_ops != NULL &&
         header->template_ops->destroy != NULL) {
         header->template_ops->destroy(header->template_dataset);
@@ -122,7 +126,10 @@ static bool clone_arrays(ImdError **error, ImdHeader *copy, const ImdHeader *hea
     copy->tag_values = copy_block(error, header->tag_values, values, sizeof(ImdValue));
     copy->tag_present = copy_block(error, header->tag_present,
                                    header->tag_slices * header->tag_cells, 1);
+    copy->instance_uids = copy_block(error, header->instance_uids,
+                                     header->tag_slices * header->tag_cells, IMD_UID_SIZE);
     return (header->position_count == 0 || copy->positions != NULL) &&
+           (header->instance_uids == NULL || copy->instance_uids != NULL) &&
            (header->location_count == 0 || copy->locations != NULL) &&
            (values == 0 || copy->tag_values != NULL) &&
            (header->tag_slices * header->tag_cells == 0 || copy->tag_present != NULL);
@@ -145,6 +152,7 @@ ImdHeader *imd_header_clone(ImdError **error, const ImdHeader *header)
     copy->locations = NULL;
     copy->tag_values = NULL;
     copy->tag_present = NULL;
+    copy->instance_uids = NULL;
     copy->template_dataset = NULL;
     copy->input_order = imd__strdup(error, header->input_order);
     bool ok = copy->input_order != NULL && clone_arrays(error, copy, header);
@@ -480,6 +488,8 @@ bool imd_header_set_tag_shape(ImdError **error, ImdHeader *header, size_t slices
     }
     free(header->tag_values);
     free(header->tag_present);
+    free(header->instance_uids);
+    header->instance_uids = NULL;
     header->tag_values = new_values;
     header->tag_present = present;
     header->tag_slices = slices;
@@ -561,6 +571,43 @@ bool imd_header_set_tag(ImdError **error, ImdHeader *header, size_t slice, const
     return true;
 }
 
+const char *imd_header_instance_uid(const ImdHeader *header, size_t slice, const size_t *index)
+{
+    size_t cell = cell_index(header, slice, index);
+    if (cell == SIZE_MAX || header->instance_uids == NULL || header->instance_uids[cell][0] == 0) {
+        return NULL;
+    }
+    return header->instance_uids[cell];
+}
+
+bool imd_header_set_instance_uid(ImdError **error, ImdHeader *header, size_t slice,
+                                 const size_t *index, const char *uid)
+{
+    size_t cell = cell_index(header, slice, index);
+    if (cell == SIZE_MAX) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "instance UID: slice %zu or cell out of range",
+                      slice);
+        return false;
+    }
+    if (uid != NULL && strlen(uid) >= IMD_UID_SIZE) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "instance UID \"%.70s\" is longer than 64",
+                      uid);
+        return false;
+    }
+    if (header->instance_uids == NULL) {
+        if (uid == NULL) {
+            return true;
+        }
+        header->instance_uids = imd__calloc(error, header->tag_slices * header->tag_cells,
+                                            IMD_UID_SIZE);
+        if (header->instance_uids == NULL) {
+            return false;
+        }
+    }
+    snprintf(header->instance_uids[cell], IMD_UID_SIZE, "%s", uid != NULL ? uid : "");
+    return true;
+}
+
 /* ---- window ---- */
 
 bool imd_header_window(const ImdHeader *header, double *center, double *width)
@@ -605,4 +652,9 @@ bool imd_header_set_template(ImdError **error, ImdHeader *header, void *dataset,
 const void *imd_header_template(const ImdHeader *header)
 {
     return header != NULL ? header->template_dataset : NULL;
+}
+
+const ImdTemplateOps *imd__header_template_ops(const ImdHeader *header)
+{
+    return header != NULL && header->template_dataset != NULL ? header->template_ops : NULL;
 }

@@ -48,4 +48,7 @@ bool imd__shape_count(size_t ndim, const size_t *shape, size_t *count);
  */
 bool imd__convert_elements(ImdDType from, const void *src, ImdDType to, void *dst, size_t count);
 
+/* The clone/destroy operations of a header's template dataset (NULL when none). */
+const ImdTemplateOps *imd__header_template_ops(const ImdHeader *header);
+
 #endif

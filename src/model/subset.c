@@ -282,7 +282,9 @@ static bool subset_tags(ImdError **error, const ImdSeries *series, ImdHeader *he
             for (size_t k = 0; k < kept_components; k++) {
                 kept[k] = values[keep[k]];
             }
-            if (!imd_header_set_tag(error, header, i, new_index, kept)) {
+            if (!imd_header_set_tag(error, header, i, new_index, kept) ||
+                !imd_header_set_instance_uid(error, header, i, new_index,
+                                             imd_header_instance_uid(old, old_slice, old_index))) {
                 return false;
             }
         }

@@ -124,4 +124,10 @@ bool imd__dicom_decode_frame(ImdError **error, const ImdDicomDataSet *dataset,
                              const ImdPixelFormat *format, size_t frame, ImdDType dtype,
                              void *out, size_t out_rows, size_t out_columns);
 
+/* ---- write.c ------------------------------------------------------------ */
+
+/* The format's write: one Part 10 file per (tag cell, slice), behaviour.md §4. */
+bool imd__dicom_write_series(ImdError **error, const ImdSeries *series, ImdArchive *archive,
+                             const char *name, const ImdOptions *options);
+
 #endif

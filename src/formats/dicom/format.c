@@ -693,7 +693,15 @@ static bool set_tags(ImdError **error, Build *build)
             ImdValue zero = imd_value_number(0);
             const ImdValue *values = l->tag_ndim > 0 ? &l->tags[(cell * l->slices + s) * l->tag_ndim]
                                                      : &zero;
-            if (!imd_header_set_tag(error, header, s, index, values)) {
+            const ImdDicomDataSet *d =
+                build->reader->members[build->records[l->cell[cell * l->slices + s]].member].dataset;
+            char *uid = text_of(d, IMD_TAG(0x0008, 0x0018));
+            bool ok = imd_header_set_tag(error, header, s, index, values) &&
+                      imd_header_set_instance_uid(error, header, s, index,
+                                                  uid != NULL && strlen(uid) < IMD_UID_SIZE ? uid
+                                                                                            : NULL);
+            free(uid);
+            if (!ok) {
                 return false;
             }
         }
@@ -940,17 +948,6 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
     return list;
 }
 
-static bool dicom_write(ImdError **error, const ImdSeries *series, ImdArchive *destination,
-                        const char *name, const ImdOptions *options)
-{
-    IMD__UNUSED(series);
-    IMD__UNUSED(destination);
-    IMD__UNUSED(name);
-    IMD__UNUSED(options);
-    imd_error_set(error, IMD_ERR_UNSUPPORTED, "writing DICOM is not implemented yet");
-    return false;
-}
-
 static const char *const dicom_suffixes[] = {".dcm", ".ima", NULL};
 
 const ImdFormatPlugin imd__dicom_format = {
@@ -959,11 +956,11 @@ const ImdFormatPlugin imd__dicom_format = {
     .name = "dicom",
     .description = "DICOM files (Part 10 and bare data sets)",
     .suffixes = dicom_suffixes,
-    .flags = IMD_FORMAT_READ,
+    .flags = IMD_FORMAT_READ | IMD_FORMAT_WRITE,
     .probe = dicom_probe,
     .reader_create = dicom_reader_create,
     .reader_add = dicom_reader_add,
     .reader_finish = dicom_reader_finish,
     .reader_destroy = dicom_reader_destroy,
-    .write = dicom_write,
+    .write = imd__dicom_write_series,
 };

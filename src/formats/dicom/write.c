@@ -1,0 +1,815 @@
+/*
+ * write.c: a series as a DICOM series, one Part 10 file per (tag cell,
+ * slice) (behaviour.md §4, with the bugs of §12 fixed; docs/dicom-writing.md).
+ *
+ * Per file: a base data set (the template minus pixel data and per-instance
+ * attributes, or a Secondary Capture instance built from the header), the
+ * geometry of the slice, the series labels, the tag values of the cell, the
+ * pixels (as stored, or scaled into 16 bits with RescaleSlope/Intercept over
+ * the whole series, rounded), then Explicit VR Little Endian.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "formats/dicom/dicom_format.h"
+#include "model/model_internal.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+#define SC_SOP_CLASS "1.2.840.10008.5.1.4.1.1.7"
+
+/* How voxels become stored pixels (PS3.3 C.7.6.3, C.11.1.1.2 for the rescale). */
+typedef struct Pixels {
+    ImdDType stored;        /* uint8, int8, uint16, int16 or rgb8 */
+    bool rescaled;          /* stored = round((x - intercept) / slope) */
+    double slope, intercept;
+    double min, max;        /* real-world range of the whole series */
+} Pixels;
+
+typedef struct Job {
+    const ImdSeries *series;
+    const ImdHeader *header;
+    const ImdOptions *options;
+    ImdArchive *archive;
+    const char *name;
+    size_t tag_ndim, tag_shape[IMD_MAX_TAG_DIMS], cells, slices, rows, columns;
+    char *components[IMD_MAX_TAG_DIMS]; /* the input order's names */
+    size_t component_count;
+    bool keep_uid, by_tag, multi;
+    Pixels pixels;
+    double window_center, window_width;
+    bool has_window;                 /* the series' own window, not one from the data */
+    char series_uid[IMD_UID_SIZE];
+    char date[9], time[14];          /* now: DA and TM */
+    ImdDicomDataSet *base;
+    ImdDicomDataSet *instance;       /* the file being written */
+    double *plane;                   /* one image as float64 (rescale path) */
+    uint8_t *stored;                 /* one image as stored */
+} Job;
+
+/* ---- small helpers ---- */
+
+static bool set_text(ImdError **error, ImdDicomDataSet *d, uint16_t g, uint16_t e,
+                     const char *value)
+{
+    return imd_dicom_dataset_set_string(error, d, IMD_TAG(g, e), 0, value != NULL ? value : "");
+}
+
+static bool set_number(ImdError **error, ImdDicomDataSet *d, uint16_t g, uint16_t e, ImdVR vr,
+                       double value)
+{
+    return imd_dicom_dataset_set_numbers(error, d, IMD_TAG(g, e), vr, &value, 1);
+}
+
+static const char *header_or(const ImdHeader *header, const char *keyword, const char *fallback)
+{
+    const char *value = imd_header_get_string(header, keyword);
+    return value != NULL && value[0] != '\0' ? value : fallback;
+}
+
+/* "MR", "MRImageStorage" or a UID (behaviour.md §1.3, the SOPClassUID setter). */
+static const char *sop_class(const ImdHeader *header)
+{
+    static const struct {
+        const char *short_name, *uid;
+    } names[] = {{"SC", SC_SOP_CLASS},
+                 {"MR", "1.2.840.10008.5.1.4.1.1.4"},
+                 {"CT", "1.2.840.10008.5.1.4.1.1.2"},
+                 {"PT", "1.2.840.10008.5.1.4.1.1.128"}};
+    const char *value = header_or(header, "SOPClassUID", SC_SOP_CLASS);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(value, names[i].short_name) == 0) {
+            return names[i].uid;
+        }
+    }
+    const char *uid = imd_dicom_uid_for_keyword(value);
+    return uid != NULL ? uid : value;
+}
+
+/* Seconds since midnight as TM "HHMMSS.ffffff", modulo 24 h (§4 step 6). */
+static void format_tm(double seconds, char out[32])
+{
+    double day = fmod(seconds, 86400.0);
+    day = day < 0 ? day + 86400.0 : day;
+    long micro = lround(day * 1e6);
+    if (micro >= 86400000000L) {
+        micro -= 86400000000L;
+    }
+    long s = micro / 1000000;
+    snprintf(out, 32, "%02ld%02ld%02ld.%06ld", s / 3600, (s / 60) % 60, s % 60, micro % 1000000);
+}
+
+/* ---- the base data set ---- */
+
+/* Elements that describe one instance or its pixels: made anew for every file. */
+static const uint32_t per_instance[] = {
+    IMD_TAG(0x0008, 0x0018), /* SOPInstanceUID */
+    IMD_TAG(0x0008, 0x0023), /* ContentDate */
+    IMD_TAG(0x0008, 0x0033), /* ContentTime */
+    IMD_TAG(0x0020, 0x0013), /* InstanceNumber */
+    IMD_TAG(0x0020, 0x0032), /* ImagePositionPatient */
+    IMD_TAG(0x0020, 0x1041), /* SliceLocation */
+    IMD_TAG(0x0028, 0x0002), IMD_TAG(0x0028, 0x0004), IMD_TAG(0x0028, 0x0006),
+    IMD_TAG(0x0028, 0x0010), IMD_TAG(0x0028, 0x0011), IMD_TAG(0x0028, 0x0100),
+    IMD_TAG(0x0028, 0x0101), IMD_TAG(0x0028, 0x0102), IMD_TAG(0x0028, 0x0103),
+    IMD_TAG(0x0028, 0x0106), IMD_TAG(0x0028, 0x0107), /* Smallest/LargestImagePixelValue */
+    IMD_TAG(0x0028, 0x0108), IMD_TAG(0x0028, 0x0109), /* ...PixelValueInSeries */
+    IMD_TAG(0x0028, 0x1050), IMD_TAG(0x0028, 0x1051), IMD_TAG(0x0028, 0x1055), /* window */
+    IMD_TAG(0x0028, 0x1052), IMD_TAG(0x0028, 0x1053), IMD_TAG(0x0028, 0x1054), /* rescale */
+    IMD_TAG(0x0028, 0x3000), /* ModalityLUTSequence: replaced by the rescale */
+    IMD_TAG(0x0028, 0x3010), /* VOILUTSequence: the window replaces it */
+    IMD_TAG(0x0028, 0x2110), IMD_TAG(0x0028, 0x2112), IMD_TAG(0x0028, 0x2114), /* lossy */
+    IMD_TAG(0x7fe0, 0x0010),
+};
+
+/* A Secondary Capture instance from the header alone (§4 step 1, documented defaults). */
+static bool base_without_template(ImdError **error, Job *job, ImdDicomDataSet *d)
+{
+    const ImdHeader *h = job->header;
+    return set_text(error, d, 0x0008, 0x0008, header_or(h, "ImageType", "DERIVED\\SECONDARY")) &&
+           set_text(error, d, 0x0008, 0x0020, header_or(h, "StudyDate", job->date)) &&
+           set_text(error, d, 0x0008, 0x0030, header_or(h, "StudyTime", "000000")) &&
+           set_text(error, d, 0x0008, 0x0021, header_or(h, "SeriesDate", job->date)) &&
+           set_text(error, d, 0x0008, 0x0031, header_or(h, "SeriesTime", job->time)) &&
+           set_text(error, d, 0x0008, 0x0050, header_or(h, "AccessionNumber", "")) &&
+           set_text(error, d, 0x0008, 0x0060, header_or(h, "Modality", "OT")) &&
+           set_text(error, d, 0x0008, 0x0064, "WSD") && /* ConversionType, PS3.3 C.8.6.1 */
+           set_text(error, d, 0x0008, 0x0090, "") &&
+           set_text(error, d, 0x0010, 0x0010, header_or(h, "PatientName", "NA")) &&
+           set_text(error, d, 0x0010, 0x0020, header_or(h, "PatientID", "NA")) &&
+           set_text(error, d, 0x0010, 0x0030, header_or(h, "PatientBirthDate", "")) &&
+           set_text(error, d, 0x0010, 0x0040, "O") &&
+           set_text(error, d, 0x0020, 0x0010, header_or(h, "StudyID", "0")) &&
+           set_text(error, d, 0x0020, 0x0020, "") && /* PatientOrientation, type 2 */
+           (imd_header_get_string(h, "Laterality") == NULL ||
+            set_text(error, d, 0x0020, 0x0060, imd_header_get_string(h, "Laterality")));
+}
+
+/* Identity and labels from the header, over the template's values (§4 steps 1 and 3). */
+static bool set_identity(ImdError **error, Job *job, ImdDicomDataSet *d)
+{
+    static const struct {
+        const char *keyword;
+        uint16_t group, element;
+    } copied[] = {
+        {"StudyInstanceUID", 0x0020, 0x000d}, {"StudyID", 0x0020, 0x0010},
+        {"AccessionNumber", 0x0008, 0x0050}, {"PatientName", 0x0010, 0x0010},
+        {"PatientID", 0x0010, 0x0020},        {"PatientBirthDate", 0x0010, 0x0030},
+        {"SeriesDescription", 0x0008, 0x103e}, {"ImageType", 0x0008, 0x0008},
+        {"FrameOfReferenceUID", 0x0020, 0x0052},
+    };
+    const ImdHeader *h = job->header;
+    for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
+        const char *value = imd_header_get_string(h, copied[i].keyword);
+        if (value != NULL && !set_text(error, d, copied[i].group, copied[i].element, value)) {
+            return false;
+        }
+    }
+    if (imd_header_get_string(h, "ImageType") == NULL &&
+        imd_dicom_dataset_find(d, IMD_TAG(0x0008, 0x0008)) == NULL &&
+        !set_text(error, d, 0x0008, 0x0008, "DERIVED\\SECONDARY")) {
+        return false;
+    }
+    return set_text(error, d, 0x0008, 0x0016, sop_class(h)) &&
+           set_text(error, d, 0x0020, 0x000e, job->series_uid) &&
+           set_text(error, d, 0x0020, 0x0011, header_or(h, "SeriesNumber", "1"));
+}
+
+static bool make_base(ImdError **error, Job *job)
+{
+    const ImdDicomDataSet *template = imd_header_template(job->header);
+    job->base = template != NULL ? imd_dicom_dataset_clone(error, template)
+                                 : imd_dicom_dataset_create(error);
+    if (job->base == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < sizeof per_instance / sizeof per_instance[0]; i++) {
+        (void)imd_dicom_dataset_remove(job->base, per_instance[i]);
+    }
+    if (template == NULL && !base_without_template(error, job, job->base)) {
+        return false;
+    }
+    return set_identity(error, job, job->base);
+}
+
+/* ---- pixels ---- */
+
+static bool all_integral(const ImdSeries *series)
+{
+    ImdDType t = imd_series_dtype(series);
+    if (t != IMD_DTYPE_FLOAT32 && t != IMD_DTYPE_FLOAT64) {
+        return true;
+    }
+    size_t n = imd_series_count(series);
+    const void *data = imd_series_const_data(series);
+    for (size_t i = 0; i < n; i++) {
+        double x = t == IMD_DTYPE_FLOAT32 ? ((const float *)data)[i] : ((const double *)data)[i];
+        if (isfinite(x) && x != floor(x)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * The stored type and scaling. 8- and 16-bit integers and RGB are stored as
+ * they are, bool as 16-bit 0/1. Wider integers and floats are stored as is
+ * when their values fit 16 bits (uint16, else int16), with slope 1 and the
+ * minimum as intercept when only their range fits (integers: lossless); else
+ * they are scaled into 0..65535 over the whole series and rounded, so that
+ * |x - (stored * slope + intercept)| <= slope / 2 = (max - min) / 131070.
+ */
+static bool plan_pixels(ImdError **error, Job *job)
+{
+    Pixels *p = &job->pixels;
+    ImdDType t = imd_series_dtype(job->series);
+    ImdStats stats;
+    if (!imd_series_stats(error, job->series, &stats)) {
+        return false;
+    }
+    p->min = isfinite(stats.min) ? stats.min : 0;
+    p->max = isfinite(stats.max) ? stats.max : 0;
+    p->slope = 1;
+    p->intercept = 0;
+    p->rescaled = false;
+    switch (t) {
+    case IMD_DTYPE_UINT8: case IMD_DTYPE_INT8: case IMD_DTYPE_UINT16: case IMD_DTYPE_INT16:
+    case IMD_DTYPE_RGB8:
+        p->stored = t;
+        return true;
+    case IMD_DTYPE_BOOL:
+        p->stored = IMD_DTYPE_UINT16;
+        return true;
+    case IMD_DTYPE_COMPLEX64: case IMD_DTYPE_COMPLEX128:
+        imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                      "DICOM images cannot hold complex values: write the magnitude or the "
+                      "real and imaginary parts as separate series");
+        return false;
+    default:
+        break;
+    }
+    bool integral = all_integral(job->series);
+    if (integral && p->min >= 0 && p->max <= 65535) {
+        p->stored = IMD_DTYPE_UINT16;
+    } else if (integral && p->min >= -32768 && p->max <= 32767) {
+        p->stored = IMD_DTYPE_INT16;
+    } else {
+        p->stored = IMD_DTYPE_UINT16;
+        p->rescaled = true;
+        p->intercept = p->min;
+        p->slope = integral && p->max - p->min <= 65535 ? 1
+                   : p->max > p->min                    ? (p->max - p->min) / 65535.0
+                                                        : 1;
+    }
+    return true;
+}
+
+/* Convert image `plane` into job->stored; returns the stored range of the image. */
+static void store_plane(Job *job, size_t plane, double *low, double *high)
+{
+    const Pixels *p = &job->pixels;
+    ImdDType t = imd_series_dtype(job->series);
+    size_t n = job->rows * job->columns, size = imd_dtype_size(t);
+    const uint8_t *src = (const uint8_t *)imd_series_const_data(job->series) + plane * n * size;
+    *low = *high = 0;
+    if (p->stored == IMD_DTYPE_RGB8) {
+        memcpy(job->stored, src, n * 3);
+        return;
+    }
+    if (!p->rescaled) {
+        (void)imd__convert_elements(t, src, p->stored, job->stored, n);
+        (void)imd__convert_elements(p->stored, job->stored, IMD_DTYPE_FLOAT64, job->plane, n);
+    } else {
+        (void)imd__convert_elements(t, src, IMD_DTYPE_FLOAT64, job->plane, n);
+        uint16_t *out = (uint16_t *)(void *)job->stored;
+        for (size_t i = 0; i < n; i++) {
+            double x = job->plane[i];
+            double v = isnan(x) ? 0 : round((x - p->intercept) / p->slope);
+            v = v < 0 ? 0 : v > 65535 ? 65535 : v;
+            out[i] = (uint16_t)v;
+            job->plane[i] = v;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        double v = job->plane[i];
+        *low = i == 0 || v < *low ? v : *low;
+        *high = i == 0 || v > *high ? v : *high;
+    }
+}
+
+/* Image Pixel module (PS3.3 C.7.6.3) and the modality rescale (C.11.1). */
+static bool set_pixels(ImdError **error, Job *job, ImdDicomDataSet *d, size_t plane)
+{
+    const Pixels *p = &job->pixels;
+    double low, high;
+    store_plane(job, plane, &low, &high);
+    bool rgb = p->stored == IMD_DTYPE_RGB8;
+    bool is_signed = p->stored == IMD_DTYPE_INT8 || p->stored == IMD_DTYPE_INT16;
+    unsigned bits = p->stored == IMD_DTYPE_UINT8 || p->stored == IMD_DTYPE_INT8 || rgb ? 8 : 16;
+    size_t n = job->rows * job->columns, bytes = n * (rgb ? 3 : bits / 8);
+    const char *photometric = rgb ? "RGB" : header_or(job->header, "PhotometricInterpretation",
+                                                      "MONOCHROME2");
+    if (!rgb && strcmp(photometric, "MONOCHROME1") != 0) {
+        photometric = "MONOCHROME2";
+    }
+    bool ok = set_number(error, d, 0x0028, 0x0002, IMD_VR_US, rgb ? 3 : 1) &&
+              set_text(error, d, 0x0028, 0x0004, photometric) &&
+              (!rgb || set_number(error, d, 0x0028, 0x0006, IMD_VR_US, 0)) &&
+              set_number(error, d, 0x0028, 0x0010, IMD_VR_US, (double)job->rows) &&
+              set_number(error, d, 0x0028, 0x0011, IMD_VR_US, (double)job->columns) &&
+              set_number(error, d, 0x0028, 0x0100, IMD_VR_US, bits) &&
+              set_number(error, d, 0x0028, 0x0101, IMD_VR_US, bits) &&
+              set_number(error, d, 0x0028, 0x0102, IMD_VR_US, bits - 1) &&
+              set_number(error, d, 0x0028, 0x0103, IMD_VR_US, is_signed ? 1 : 0);
+    if (ok && !rgb) {
+        ImdVR range_vr = is_signed ? IMD_VR_SS : IMD_VR_US;
+        double series_low = p->rescaled ? 0 : p->min, series_high = p->rescaled ? 65535 : p->max;
+        if (p->rescaled) {
+            series_low = round((p->min - p->intercept) / p->slope);
+            series_high = round((p->max - p->intercept) / p->slope);
+        }
+        ok = set_number(error, d, 0x0028, 0x0106, range_vr, low) &&
+             set_number(error, d, 0x0028, 0x0107, range_vr, high) &&
+             set_number(error, d, 0x0028, 0x0108, range_vr, series_low) &&
+             set_number(error, d, 0x0028, 0x0109, range_vr, series_high);
+        if (ok && p->rescaled) {
+            ok = set_number(error, d, 0x0028, 0x1052, IMD_VR_DS, p->intercept) &&
+                 set_number(error, d, 0x0028, 0x1053, IMD_VR_DS, p->slope) &&
+                 set_text(error, d, 0x0028, 0x1054, "US"); /* unspecified units */
+        }
+    }
+    /* RGB images keep a window only when the series has one (PS3.3 C.11.2 is for grey). */
+    if (ok && (!rgb || job->has_window)) {
+        ok = set_number(error, d, 0x0028, 0x1050, IMD_VR_DS, job->window_center) &&
+             set_number(error, d, 0x0028, 0x1051, IMD_VR_DS, job->window_width);
+    }
+    return ok && imd_dicom_dataset_set_bytes(error, d, IMD_TAG(0x7fe0, 0x0010),
+                                             bits == 8 ? IMD_VR_OB : IMD_VR_OW, job->stored,
+                                             bytes);
+}
+
+/* ---- geometry (PS3.3 C.7.6.2 Image Plane) ---- */
+
+static bool set_geometry(ImdError **error, Job *job, ImdDicomDataSet *d, size_t slice)
+{
+    double spacing[3];
+    imd_series_spacing(job->series, spacing);
+    ImdVec3 row, column, position;
+    imd_header_orientation(job->header, &row, &column);
+    if (!imd_header_image_position(job->header, slice, &position)) {
+        ImdMat4 m;
+        imd_header_transform(job->header, &m);
+        position = (ImdVec3){m.m[0][2] * (double)slice + m.m[0][3],
+                             m.m[1][2] * (double)slice + m.m[1][3],
+                             m.m[2][2] * (double)slice + m.m[2][3]};
+    }
+    ImdVec3 normal = imd_header_normal(job->header);
+    size_t count;
+    const double *locations = imd_header_slice_locations(job->header, &count);
+    double location = slice < count ? locations[slice]
+                                    : position.x * normal.x + position.y * normal.y +
+                                          position.z * normal.z;
+    double ipp[3] = {position.x, position.y, position.z};
+    double iop[6] = {row.x, row.y, row.z, column.x, column.y, column.z};
+    double pixel_spacing[2] = {spacing[1], spacing[2]};
+    bool ok = imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0020, 0x0032), IMD_VR_DS, ipp, 3) &&
+              imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0020, 0x0037), IMD_VR_DS, iop, 6) &&
+              imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0028, 0x0030), IMD_VR_DS,
+                                            pixel_spacing, 2) &&
+              set_number(error, d, 0x0018, 0x0050, IMD_VR_DS, spacing[0]) &&
+              set_number(error, d, 0x0020, 0x1041, IMD_VR_DS, location);
+    if (ok && job->slices > 1) {
+        ok = set_number(error, d, 0x0018, 0x0088, IMD_VR_DS, spacing[0]);
+    }
+    return ok;
+}
+
+/* ---- tag values written back (§4 step 6) ---- */
+
+/* The block a private creator holds in `group` (PS3.5 §7.8.1), or 0. */
+static uint16_t private_block(const ImdDicomDataSet *d, uint16_t group, const char *creator)
+{
+    for (uint16_t e = 0x10; e <= 0xff; e++) {
+        const ImdDicomElement *element = imd_dicom_dataset_find(d, IMD_TAG(group, e));
+        char *text = element != NULL ? imd_dicom_element_string(NULL, d, element) : NULL;
+        bool match = text != NULL && strcmp(text, creator) == 0;
+        free(text);
+        if (match) {
+            return (uint16_t)(e << 8);
+        }
+    }
+    return 0;
+}
+
+/* The b value and direction: the standard elements (PS3.3 C.8.13.5.9), and Siemens' too
+ * when the template has them, so that no stale private value contradicts ours. */
+static bool set_diffusion(ImdError **error, ImdDicomDataSet *d, const double *b,
+                          const ImdValue *direction)
+{
+    uint16_t siemens = private_block(d, 0x0019, "SIEMENS MR HEADER");
+    if (b != NULL) {
+        if (!set_number(error, d, 0x0018, 0x9087, IMD_VR_FD, *b) ||
+            (siemens != 0 && !set_number(error, d, 0x0019, siemens | 0x0c, IMD_VR_IS, round(*b)))) {
+            return false;
+        }
+    }
+    if (direction != NULL && direction->count == 3) {
+        if (!imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0018, 0x9089), IMD_VR_FD,
+                                           direction->v, 3) ||
+            (siemens != 0 &&
+             !imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0019, siemens | 0x0e), IMD_VR_FD,
+                                            direction->v, 3))) {
+            return false;
+        }
+    } else if (direction != NULL) {
+        (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0018, 0x9089)); /* b = 0: no direction */
+    }
+    return true;
+}
+
+/* A number into a named attribute, in the form its VR wants (TM as time of day). */
+static bool set_keyword(ImdError **error, Job *job, ImdDicomDataSet *d, const char *name,
+                        const char *keyword, double value)
+{
+    uint32_t tag;
+    if (!imd_dicom_tag(keyword, &tag)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG,
+                      "order \"%s\": \"%s\" is not a DICOM keyword", name, keyword);
+        return false;
+    }
+    ImdVR vr = imd_dicom_dictionary_vr(tag);
+    IMD__UNUSED(job);
+    if (vr == IMD_VR_TM) {
+        char text[32];
+        format_tm(value, text);
+        return imd_dicom_dataset_set_string(error, d, tag, vr, text);
+    }
+    if (vr == IMD_VR_IS) {
+        value = round(value);
+    }
+    return imd_dicom_dataset_set_numbers(error, d, tag, vr == IMD_VR_US_SS ? IMD_VR_US : vr,
+                                         &value, 1);
+}
+
+static bool set_component(ImdError **error, Job *job, ImdDicomDataSet *d, const char *name,
+                          const ImdValue *value)
+{
+    const char *keyword = imd_options_get(job->options, name, NULL);
+    double x = value->v[0];
+    if (keyword != NULL && value->kind == IMD_VALUE_NUMBER) {
+        return set_keyword(error, job, d, name, keyword, x); /* e.g. time=TriggerTime */
+    }
+    if (strcmp(name, "none") == 0 || strcmp(name, "faulty") == 0) {
+        return true;
+    }
+    if (strcmp(name, "time") == 0) {
+        return set_keyword(error, job, d, name, "AcquisitionTime", x);
+    }
+    if (strcmp(name, "triggertime") == 0) {
+        return set_number(error, d, 0x0018, 0x1060, IMD_VR_DS, x * 1000); /* s -> ms */
+    }
+    if (strcmp(name, "te") == 0) {
+        return set_number(error, d, 0x0018, 0x0081, IMD_VR_DS, x);
+    }
+    if (strcmp(name, "fa") == 0) {
+        return set_number(error, d, 0x0018, 0x1314, IMD_VR_DS, x);
+    }
+    if (strcmp(name, "b") == 0) {
+        return set_diffusion(error, d, &x, NULL);
+    }
+    if (strcmp(name, "bvector") == 0) {
+        return set_diffusion(error, d, NULL, value);
+    }
+    if (strcmp(name, "dti") == 0) {
+        ImdValue direction = imd_value_vector(value->v + 1, value->count > 1 ? 3 : 0);
+        return set_diffusion(error, d, &x, &direction);
+    }
+    imd_error_set(error, IMD_ERR_INVALID_ARG,
+                  "order \"%s\": no DICOM attribute to write it to; name one with the "
+                  "option %s=<keyword> (e.g. --input_options %s=InversionTime)",
+                  name, name, name);
+    return false;
+}
+
+static bool set_tags(ImdError **error, Job *job, ImdDicomDataSet *d, const ImdValue *values)
+{
+    size_t components = imd_header_tag_components(job->header);
+    for (size_t k = 0; values != NULL && k < job->component_count && k < components; k++) {
+        if (!set_component(error, job, d, job->components[k], &values[k])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- names (§4 "Names", §7.3) ---- */
+
+static unsigned digits(size_t n)
+{
+    unsigned count = 1;
+    for (size_t v = n > 0 ? n - 1 : 0; v >= 10; v /= 10) {
+        count++;
+    }
+    return count;
+}
+
+static bool ends_with_dcm(const char *name)
+{
+    size_t n = strlen(name);
+    return n >= 4 && (strcmp(name + n - 4, ".dcm") == 0 || strcmp(name + n - 4, ".DCM") == 0);
+}
+
+/* "%05d"-style or "{:05d}"-style patterns, formatted with `index`. */
+static char *format_pattern(ImdError **error, const char *name, size_t index)
+{
+    const char *open = strchr(name, '{');
+    const char *percent = strchr(name, '%');
+    unsigned width = 0;
+    const char *start = open != NULL ? open : percent, *end = NULL;
+    if (open != NULL) {
+        end = strchr(open, '}');
+    } else if (percent != NULL) {
+        end = percent + 1;
+        while (*end == '0' || isdigit((unsigned char)*end)) {
+            end++;
+        }
+        end = *end == 'd' || *end == 'i' || *end == 'u' ? end : NULL;
+    }
+    if (end == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG,
+                      "name \"%s\": expected a pattern like Image_%%05d.dcm or Image_{:05d}.dcm",
+                      name);
+        return NULL;
+    }
+    for (const char *p = start + 1; p < end; p++) {
+        if (isdigit((unsigned char)*p) && width < 100) {
+            width = width * 10 + (unsigned)(*p - '0');
+        }
+    }
+    width = width > 32 ? 32 : width;
+    return imd__sprintf(error, "%.*s%0*zu%s", (int)(start - name), name, (int)width, index,
+                        end + 1);
+}
+
+/*
+ * The member name of one file. `running` counts files in the whole write,
+ * `index` the cell's tag indices, `slice` the slice. Layouts (§4):
+ * single: Image_%05d.dcm by running count (tag outer with output_sort slice,
+ * slice outer with tag); multi+slice: <tag0><i>/<tag1><j>/Image_<slice>.dcm;
+ * multi+tag: slice<s>/<tag0><i>/.../<last tag><k>.dcm. A name given by the
+ * user is a folder for these, a pattern for the running count, or (one file)
+ * the file name; "x.dcm" for several files numbers them x_00000.dcm, ...
+ */
+static char *member_name(ImdError **error, const Job *job, size_t running, size_t total,
+                         const size_t *index, size_t slice)
+{
+    const char *name = job->name != NULL ? job->name : "";
+    size_t length = strlen(name);
+    bool pattern = strchr(name, '%') != NULL || strchr(name, '{') != NULL;
+    if (pattern && !(job->multi && job->tag_ndim > 0)) {
+        char *formatted = format_pattern(error, name, running);
+        if (formatted == NULL || ends_with_dcm(formatted)) {
+            return formatted;
+        }
+        char *full = imd__sprintf(error, "%s.dcm", formatted);
+        free(formatted);
+        return full;
+    }
+    if (length > 0 && ends_with_dcm(name)) {
+        return total == 1 ? imd__strdup(error, name)
+                          : imd__sprintf(error, "%.*s_%05zu.dcm", (int)(length - 4), name,
+                                         running);
+    }
+    if (length > 0 && total == 1 && name[length - 1] != '/') {
+        return imd__sprintf(error, "%s.dcm", name); /* §7.3: 2D to a new "y" is y.dcm */
+    }
+    ImdText text = {0};
+    if (length > 0) {
+        imd__text_printf(&text, "%s%s", name, name[length - 1] == '/' ? "" : "/");
+    }
+    if (!job->multi || job->tag_ndim == 0) {
+        imd__text_printf(&text, "Image_%05zu.dcm", running);
+    } else if (!job->by_tag) {
+        for (size_t d = 0; d < job->tag_ndim; d++) {
+            imd__text_printf(&text, "%s%0*zu/", imd_axis_name(imd_series_axis(job->series, d)),
+                             (int)digits(job->tag_shape[d]), index[d]);
+        }
+        imd__text_printf(&text, "Image_%05zu.dcm", slice);
+    } else {
+        imd__text_printf(&text, "slice%0*zu/", (int)digits(job->slices), slice);
+        for (size_t d = 0; d < job->tag_ndim; d++) {
+            imd__text_printf(&text, "%s%0*zu%s", imd_axis_name(imd_series_axis(job->series, d)),
+                             (int)digits(job->tag_shape[d]), index[d],
+                             d + 1 < job->tag_ndim ? "/" : ".dcm");
+        }
+    }
+    return imd__text_finish(error, &text);
+}
+
+/* ---- the write ---- */
+
+static void free_job(Job *job)
+{
+    for (size_t k = 0; k < job->component_count; k++) {
+        free(job->components[k]);
+    }
+    imd_dicom_dataset_destroy(job->base);
+    imd_dicom_dataset_destroy(job->instance);
+    free(job->plane);
+    free(job->stored);
+}
+
+/* The input order's components ("b,bvector" -> b, bvector). */
+static bool split_order(ImdError **error, Job *job)
+{
+    const char *p = imd_header_input_order(job->header);
+    while (*p != '\0' && job->component_count < IMD_MAX_TAG_DIMS) {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        char *part = imd__malloc(error, n + 1);
+        if (part == NULL) {
+            return false;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        job->components[job->component_count++] = part;
+        p += n + (end != NULL ? 1 : 0);
+    }
+    return true;
+}
+
+/* Do the header's tags describe this shape? Otherwise every cell is written, without tags. */
+static bool tags_match(const Job *job)
+{
+    const ImdHeader *h = job->header;
+    if (imd_header_tag_ndim(h) != job->tag_ndim || imd_header_tag_slices(h) != job->slices) {
+        return false;
+    }
+    for (size_t d = 0; d < job->tag_ndim; d++) {
+        if (imd_header_tag_shape(h, d) != job->tag_shape[d]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool setup(ImdError **error, Job *job)
+{
+    const ImdSeries *series = job->series;
+    size_t ndim = imd_series_ndim(series);
+    if (ndim < 2) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "DICOM images need at least 2 dimensions");
+        return false;
+    }
+    job->rows = imd_series_dim(series, ndim - 2);
+    job->columns = imd_series_dim(series, ndim - 1);
+    job->tag_ndim = imd_series_tag_ndim(series);
+    bool has_slice = imd_series_find_axis(series, "slice") >= 0;
+    job->slices = has_slice ? imd_series_slices(series) : 1;
+    if (job->tag_ndim > IMD_MAX_TAG_DIMS || job->tag_ndim + (has_slice ? 1 : 0) + 2 != ndim) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                      "cannot lay out a %zu-dimensional series as DICOM images "
+                      "(expected tag dimensions, then slice, row and column)", ndim);
+        return false;
+    }
+    if (job->rows > 65535 || job->columns > 65535) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "DICOM images have at most 65535 rows and "
+                      "columns (this one is %zu x %zu)", job->rows, job->columns);
+        return false;
+    }
+    job->cells = 1;
+    for (size_t d = 0; d < job->tag_ndim; d++) {
+        job->tag_shape[d] = imd_series_dim(series, d);
+        job->cells *= job->tag_shape[d];
+    }
+    const char *sort = imd_options_get(job->options, "output_sort", "slice");
+    const char *dir = imd_options_get(job->options, "output_dir", "single");
+    job->by_tag = strcmp(sort, "tag") == 0;
+    job->multi = strcmp(dir, "multi") == 0 && job->cells > 1;
+    if ((strcmp(sort, "slice") != 0 && !job->by_tag) ||
+        (strcmp(dir, "single") != 0 && strcmp(dir, "multi") != 0)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG,
+                      "output_sort is slice or tag and output_dir single or multi (got %s, %s)",
+                      sort, dir);
+        return false;
+    }
+    if (strcmp(imd_options_get(job->options, "window", ""), "original") == 0) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "window=original is not supported");
+        return false;
+    }
+    if (!imd_options_get_bool(error, job->options, "keep_uid", false, &job->keep_uid) ||
+        !split_order(error, job) || !plan_pixels(error, job)) {
+        return false;
+    }
+    job->has_window = imd_header_window(job->header, &job->window_center, &job->window_width);
+    if (!job->has_window) {
+        job->window_center = (job->pixels.max + job->pixels.min) / 2;
+        job->window_width = fmax(1, job->pixels.max - job->pixels.min);
+    }
+    const char *uid = imd_header_get_string(job->header, "SeriesInstanceUID");
+    if (job->keep_uid && uid != NULL && strlen(uid) < IMD_UID_SIZE) {
+        snprintf(job->series_uid, sizeof job->series_uid, "%s", uid);
+    } else if (!imd_uid_generate(error, job->series_uid)) {
+        return false;
+    }
+    time_t now = time(NULL);
+    struct tm local;
+    localtime_r(&now, &local);
+    strftime(job->date, sizeof job->date, "%Y%m%d", &local);
+    strftime(job->time, sizeof job->time, "%H%M%S", &local);
+    size_t n = job->rows * job->columns;
+    job->plane = imd__malloc(error, (n > 0 ? n : 1) * sizeof(double));
+    job->stored = imd__malloc(error, (n > 0 ? n : 1) * 3);
+    return job->plane != NULL && job->stored != NULL && make_base(error, job);
+}
+
+static bool write_instance(ImdError **error, Job *job, const char *member)
+{
+    ImdStream *stream = imd_archive_open_member(error, job->archive, member, IMD_MODE_WRITE);
+    if (stream == NULL) {
+        return false;
+    }
+    ImdDicomWriteOptions options = {IMD_UID_EXPLICIT_VR_LE, false};
+    if (!imd_dicom_write(error, job->instance, stream, &options)) {
+        imd_stream_abort(stream);
+        return false;
+    }
+    return imd_stream_close(error, stream);
+}
+
+/* One file: cell `cell` (tag indices `index`) at slice `slice`. */
+static bool write_file(ImdError **error, Job *job, size_t cell, const size_t *index, size_t slice,
+                       const ImdValue *values, size_t running, size_t total)
+{
+    char uid[IMD_UID_SIZE];
+    const char *kept = job->keep_uid ? imd_header_instance_uid(job->header, slice, index) : NULL;
+    if (kept != NULL) {
+        snprintf(uid, sizeof uid, "%s", kept);
+    } else if (!imd_uid_generate(error, uid)) {
+        return false;
+    }
+    /* InstanceNumber restarts in every folder of a multi layout (§4). */
+    size_t number = !job->multi ? running
+                    : job->by_tag ? index[job->tag_ndim - 1]
+                                  : slice;
+    imd_dicom_dataset_destroy(job->instance);
+    job->instance = imd_dicom_dataset_clone(error, job->base);
+    ImdDicomDataSet *d = job->instance;
+    char *member = NULL;
+    bool ok = d != NULL && set_text(error, d, 0x0008, 0x0018, uid) &&
+              set_text(error, d, 0x0008, 0x0023, job->date) &&
+              set_text(error, d, 0x0008, 0x0033, job->time) &&
+              set_number(error, d, 0x0020, 0x0013, IMD_VR_IS, (double)number + 1) &&
+              set_geometry(error, job, d, slice) && set_tags(error, job, d, values) &&
+              set_pixels(error, job, d, cell * job->slices + slice) &&
+              (member = member_name(error, job, running, total, index, slice)) != NULL &&
+              write_instance(error, job, member);
+    if (!ok && member != NULL) {
+        imd_error_prefix(error, "%s: ", member);
+    }
+    free(member);
+    return ok;
+}
+
+static void cell_index(const Job *job, size_t cell, size_t *index)
+{
+    for (size_t d = job->tag_ndim; d-- > 0;) {
+        index[d] = cell % job->tag_shape[d];
+        cell /= job->tag_shape[d];
+    }
+}
+
+bool imd__dicom_write_series(ImdError **error, const ImdSeries *series, ImdArchive *archive,
+                             const char *name, const ImdOptions *options)
+{
+    if (series == NULL || archive == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "DICOM write: no series or destination");
+        return false;
+    }
+    Job job = {.series = series, .header = imd_series_const_header(series), .options = options,
+               .archive = archive, .name = name};
+    bool ok = setup(error, &job);
+    bool with_tags = ok && tags_match(&job);
+    size_t total = 0;
+    for (size_t i = 0; ok && i < job.cells * job.slices; i++) {
+        size_t index[IMD_MAX_TAG_DIMS];
+        cell_index(&job, i / job.slices, index);
+        total += !with_tags || imd_header_tag(job.header, i % job.slices, index) != NULL;
+    }
+    size_t running = 0;
+    for (size_t i = 0; ok && i < job.cells * job.slices; i++) {
+        /* slice order: tag cell outer; tag order: slice outer */
+        size_t cell = job.by_tag ? i % job.cells : i / job.slices;
+        size_t slice = job.by_tag ? i / job.cells : i % job.slices;
+        size_t index[IMD_MAX_TAG_DIMS];
+        cell_index(&job, cell, index);
+        const ImdValue *values = with_tags ? imd_header_tag(job.header, slice, index) : NULL;
+        if (with_tags && values == NULL) {
+            continue; /* an empty cell: no image was there (§4) */
+        }
+        ok = write_file(error, &job, cell, index, slice, values, running++, total);
+    }
+    free_job(&job);
+    return ok;
+}
