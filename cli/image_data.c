@@ -287,12 +287,7 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
     imd_context_set_progress(context, imd_cli_progress, &progress);
     int code = IMD_EXIT_OK;
     ImdSeriesList *list = NULL;
-    if (imd_options_has(args->common.options, "template") || imd_options_has(args->common.options, "geometry")) {
-        imd_error_set(error, IMD_ERR_UNSUPPORTED,
-                      "--template and --geometry are not supported yet (they come with DICOM "
-                      "writing)");
-        code = imd_cli_fail(program, error);
-    } else if (!imd_cli_load_plugins(error, context, args->common.plugins, args->common.plugin_count)) {
+    if (!imd_cli_load_plugins(error, context, args->common.plugins, args->common.plugin_count)) {
         (void)imd_cli_fail(program, error);
         code = IMD_EXIT_USAGE; /* a plugin that cannot be loaded is a configuration error */
     } else if ((list = imd_read(error, context, (const char *const *)inputs, (size_t)count,

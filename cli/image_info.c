@@ -17,7 +17,9 @@ enum {
     OPT_JSON = 256,
     OPT_STATS,
     OPT_ORDER,
-    OPT_INPUT_FORMAT
+    OPT_INPUT_FORMAT,
+    OPT_TEMPLATE,
+    OPT_GEOMETRY
 };
 
 static void usage(FILE *stream)
@@ -31,6 +33,8 @@ static void usage(FILE *stream)
             "  --order ORDER          input order: auto, none, time, b, fa, te, ... [auto]\n"
             "  --input_options K=V    a reader option (repeatable), e.g. ti=InversionTime\n"
             "  --input_format NAME    read only with this format plugin\n"
+            "  --template URL         take DICOM identity (patient, study, ...) from URL\n"
+            "  --geometry URL         take geometry (positions, orientation, spacing) from URL\n"
             "  --headers_only         read headers, not voxels\n"
             "  --plugin PATH          load a plugin file (repeatable; also IMAGEDATA_PLUGINS)\n"
             "  -v, --verbose          report what was read and skipped\n"
@@ -53,6 +57,8 @@ static const struct option long_options[] = {
     {"order", required_argument, NULL, OPT_ORDER},
     {"input_options", required_argument, NULL, IMD_CLI_OPT_INPUT_OPTIONS},
     {"input_format", required_argument, NULL, OPT_INPUT_FORMAT},
+    {"template", required_argument, NULL, OPT_TEMPLATE},
+    {"geometry", required_argument, NULL, OPT_GEOMETRY},
     {"headers_only", no_argument, NULL, IMD_CLI_OPT_HEADERS_ONLY},
     {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
     {"verbose", no_argument, NULL, 'v'},
@@ -81,6 +87,10 @@ static int parse_option(ImdError **error, void *state, int option)
         return imd_options_set(error, args->common.options, "input_order", optarg) ? -1 : 1;
     case OPT_INPUT_FORMAT:
         return imd_options_set(error, args->common.options, "input_format", optarg) ? -1 : 1;
+    case OPT_TEMPLATE:
+        return imd_options_set(error, args->common.options, "template", optarg) ? -1 : 1;
+    case OPT_GEOMETRY:
+        return imd_options_set(error, args->common.options, "geometry", optarg) ? -1 : 1;
     case 'h':
         usage(stdout);
         return 0;

@@ -152,6 +152,36 @@ static int visit_member(void *user, const char *name)
     return 0;
 }
 
+/*
+ * A path that does not exist, written by us without its suffix: "out" was
+ * written as out.nii.gz (behaviour.md §7.3), so reading "out" reads it, as
+ * the seed workflow `image_data --of nifti out in; image_data res out` needs.
+ * Only when exactly one format suffix matches.
+ */
+static char *with_written_suffix(const ReadJob *job, const char *path)
+{
+    char *found = NULL;
+    size_t matches = 0;
+    for (size_t i = 0; i < job->reader_count; i++) {
+        for (const char *const *s = job->readers[i].format->suffixes; s != NULL && *s != NULL;
+             s++) {
+            char *candidate = imd__sprintf(NULL, "%s%s", path, *s);
+            struct stat st;
+            if (candidate != NULL && stat(candidate, &st) == 0 && S_ISREG(st.st_mode) &&
+                matches++ == 0) {
+                found = candidate;
+            } else {
+                free(candidate);
+            }
+        }
+    }
+    if (matches != 1) {
+        free(found);
+        return NULL;
+    }
+    return found;
+}
+
 static bool read_url(ImdError **error, ReadJob *job, const char *text)
 {
     ImdUrl *url = imd_url_parse(error, text);
@@ -160,6 +190,14 @@ static bool read_url(ImdError **error, ReadJob *job, const char *text)
     }
     bool ok = false;
     struct stat st;
+    char *suffixed = NULL;
+    if (strcmp(url->scheme, "file") == 0 && url->query[0] == '\0' && stat(url->path, &st) != 0 &&
+        errno == ENOENT && (suffixed = with_written_suffix(job, url->path)) != NULL) {
+        imd__log(job->context, IMD_LOG_INFO, "%s does not exist: reading %s", url->path,
+                 suffixed);
+        free(url->path);
+        url->path = suffixed;
+    }
     if (strcmp(url->scheme, "file") != 0) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED,
                       "%s: reading from \"%s:\" URLs is not supported yet", text, url->scheme);
@@ -260,6 +298,38 @@ static void cleanup_job(ReadJob *job)
     free(job->readers);
 }
 
+/*
+ * template= and geometry= (behaviour.md §1.2, §5.5): read the URL (headers
+ * only, with the default options) as one series and give every series read
+ * its DICOM identity or its geometry.
+ */
+static bool apply_reference(ImdError **error, ImdContext *context, ImdSeriesList *all,
+                            const ImdOptions *options, const char *key)
+{
+    const char *url = imd_options_get(options, key, NULL);
+    if (url == NULL || url[0] == '\0') {
+        return true;
+    }
+    ImdOptions *own = imd_options_create(error);
+    if (own == NULL || !imd_options_set(error, own, "headers_only", "true")) {
+        imd_options_destroy(own);
+        return false;
+    }
+    ImdSeries *reference = imd_read_one(error, context, url, own);
+    imd_options_destroy(own);
+    bool ok = reference != NULL;
+    for (size_t i = 0; ok && i < imd_series_list_count(all); i++) {
+        ImdSeries *series = imd_series_list_get(all, i);
+        ok = strcmp(key, "template") == 0 ? imd_series_add_template(error, series, reference)
+                                          : imd_series_add_geometry(error, series, reference);
+    }
+    if (!ok) {
+        imd_error_prefix(error, "%s %s: ", key, url);
+    }
+    imd_series_destroy(reference);
+    return ok;
+}
+
 ImdSeriesList *imd_read(ImdError **error, ImdContext *context, const char *const urls[],
                         size_t url_count, const ImdOptions *options)
 {
@@ -283,7 +353,9 @@ ImdSeriesList *imd_read(ImdError **error, ImdContext *context, const char *const
     }
     if (ok) {
         all = imd_series_list_create(error);
-        ok = all != NULL && finish_readers(error, &job, all);
+        ok = all != NULL && finish_readers(error, &job, all) &&
+             apply_reference(error, job.context, all, options, "template") &&
+             apply_reference(error, job.context, all, options, "geometry");
     }
     cleanup_job(&job);
     imd_context_destroy(own);

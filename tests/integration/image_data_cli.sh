@@ -76,7 +76,8 @@ expect_exit 2 "nothing recognised" "$run" --plugin "$plugin" --of imdraw "$tmp/x
 printf 'IMDRAW 1\ndtype uint16\nshape 2 2\ndata\nab' >"$tmp/broken.imdraw"
 expect_exit 4 "corrupt input" "$run" --plugin "$plugin" --of imdraw "$tmp/x" "$tmp/broken.imdraw"
 expect_exit 1 "unknown output format" "$run" --of nosuchwriter "$tmp/x" "$tmp/a"
-expect_exit 5 "template not yet" "$run" --template "$tmp/a" --of imdraw "$tmp/x" "$tmp/a"
+expect_exit 2 "template not found" "$run" --plugin "$plugin" --template "$tmp/none" --of imdraw "$tmp/x" "$tmp/a"
+check "template error names the option" grep -q "template $tmp/none" "$tmp/err"
 expect_exit 1 "plugin ABI" "$run" --plugin "$build/plugins/example_raw/imd_example_raw_badabi.so" "$tmp/x" "$tmp/a"
 expect_exit 0 "help" "$run" --help
 check "help lists exit codes" grep -q "70  internal error" "$tmp/out"

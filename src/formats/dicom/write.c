@@ -176,6 +176,22 @@ static bool set_identity(ImdError **error, Job *job, ImdDicomDataSet *d)
            set_text(error, d, 0x0020, 0x0011, header_or(h, "SeriesNumber", "1"));
 }
 
+static uint16_t private_block(const ImdDicomDataSet *d, uint16_t group, const char *creator);
+
+/*
+ * Siemens' CSA image header (0029,xx10) describes one image (its position,
+ * diffusion and timing); copied from the template into every file it would
+ * contradict the other attributes (dcm2niix reads it), so it is dropped.
+ * The CSA series header (0029,xx20) is kept.
+ */
+static void drop_per_image_private(ImdDicomDataSet *d)
+{
+    uint16_t block = private_block(d, 0x0029, "SIEMENS CSA HEADER");
+    if (block != 0) {
+        (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0029, block | 0x10));
+    }
+}
+
 static bool make_base(ImdError **error, Job *job)
 {
     const ImdDicomDataSet *template = imd_header_template(job->header);
@@ -187,6 +203,7 @@ static bool make_base(ImdError **error, Job *job)
     for (size_t i = 0; i < sizeof per_instance / sizeof per_instance[0]; i++) {
         (void)imd_dicom_dataset_remove(job->base, per_instance[i]);
     }
+    drop_per_image_private(job->base);
     if (template == NULL && !base_without_template(error, job, job->base)) {
         return false;
     }
