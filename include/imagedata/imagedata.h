@@ -97,8 +97,12 @@ IMD_API IMD_NODISCARD ImdArchive *imd_archive_open(ImdError **error, const ImdCo
 
 /**
  * Read every series found under `urls` (read together, as one input).
- * Options: "input_format" (try only that format), "input_order", and
- * whatever the formats take. `context` may be NULL (built-ins only).
+ * Options: "input_format" (try only that format), "input_order",
+ * "template" and "geometry" (a URL read as one series, headers only, whose
+ * DICOM identity or geometry every series read takes: see
+ * imd_series_add_template()), and whatever the formats take. A path that
+ * does not exist is read as the one file of that name plus a format suffix
+ * ("out" as "out.nii.gz"). `context` may be NULL (built-ins only).
  * Errors: INVALID_ARG (an unknown input_format), NOT_FOUND (a path does not
  * exist, no member matches), NOT_RECOGNIZED
  * (every format declined every member; the message lists them), and any
