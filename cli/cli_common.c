@@ -63,8 +63,9 @@ int imd_cli_fail(const char *program, ImdError **error)
 void imd_cli_log(void *user, ImdLogLevel level, const char *message)
 {
     ImdCliLog *log = user;
-    if (level == IMD_LOG_WARNING) {
+    if (level == IMD_LOG_WARNING || level == IMD_LOG_SKIPPED) {
         log->warnings++;
+        log->skipped += level == IMD_LOG_SKIPPED;
         fprintf(stderr, "%s: warning: %s\n", log->program, message);
     } else if ((level == IMD_LOG_INFO && log->verbosity >= 1) ||
                (level == IMD_LOG_DEBUG && log->verbosity >= 2)) {

@@ -38,6 +38,7 @@ typedef struct ImdCliLog {
     const char *program;
     int verbosity;
     size_t warnings;
+    size_t skipped; /* inputs left out (IMD_LOG_SKIPPED): a partial result, exit 8 */
 } ImdCliLog;
 
 void imd_cli_log(void *user, ImdLogLevel level, const char *message);

@@ -276,7 +276,7 @@ static int write_series(ImdError **error, ImdContext *context, const Arguments *
 
 static int run(ImdError **error, Arguments *args, const char *output, int count, char **inputs)
 {
-    ImdCliLog log = {program, args->common.verbosity, 0};
+    ImdCliLog log = {program, args->common.verbosity, 0, 0};
     ImdContext *context = imd_context_create(error);
     if (context == NULL) {
         return imd_cli_fail(program, error);
@@ -294,7 +294,7 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
                                 args->common.options)) == NULL) {
         code = imd_cli_fail(program, error);
     }
-    size_t series_count = imd_series_list_count(list);
+    size_t series_count = imd_series_list_count(list), written = 0, failed = 0;
     char **used = series_count > 1 ? calloc(series_count, sizeof *used) : NULL;
     for (size_t i = 0; code == IMD_EXIT_OK && i < series_count; i++) {
         ImdSeries *series = imd_series_list_get(list, i);
@@ -313,6 +313,18 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
         } else {
             free(url);
         }
+        /* One of several series failed (reported): the others are still written. */
+        if (code != IMD_EXIT_OK && series_count > 1 && code != IMD_EXIT_INTERNAL) {
+            failed++;
+            code = IMD_EXIT_OK;
+        } else if (code == IMD_EXIT_OK) {
+            written++;
+        }
+    }
+    if (code == IMD_EXIT_OK && (failed > 0 || log.skipped > 0)) {
+        fprintf(stderr, "%s: partial result: %zu series written, %zu failed, %zu input(s) "
+                "skipped\n", program, written, failed, log.skipped);
+        code = written > 0 ? IMD_EXIT_PARTIAL : failed > 0 ? IMD_EXIT_IO : IMD_EXIT_NO_DATA;
     }
     for (size_t i = 0; used != NULL && i < series_count; i++) {
         free(used[i]);

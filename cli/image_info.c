@@ -178,7 +178,7 @@ static int print_all(ImdError **error, const Arguments *args, const char *url,
 
 static int run(ImdError **error, Arguments *args, int count, char **urls)
 {
-    ImdCliLog log = {program, args->common.verbosity, 0};
+    ImdCliLog log = {program, args->common.verbosity, 0, 0};
     ImdContext *context = imd_context_create(error);
     if (context == NULL) {
         return imd_cli_fail(program, error);
@@ -198,6 +198,9 @@ static int run(ImdError **error, Arguments *args, int count, char **urls)
         code = imd_cli_fail(program, error);
     } else {
         code = print_all(error, args, urls[0], list);
+        if (code == IMD_EXIT_OK && log.skipped > 0) {
+            code = IMD_EXIT_PARTIAL; /* described what was read; some inputs were left out */
+        }
     }
     imd_series_list_destroy(list);
     imd_context_destroy(context);

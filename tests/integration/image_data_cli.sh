@@ -66,6 +66,20 @@ else
     echo "SKIP (part): script (util-linux) not installed: progress not checked"
 fi
 
+# Partial success (exit 8): a broken series is skipped (skip_broken_series),
+# the other is written, and the summary line says so.
+mkdir -p "$tmp/partial"
+cp -r "$tmp/a" "$tmp/partial/a"
+cp -r "$tmp/b" "$tmp/partial/b"
+victim=$(find "$tmp/partial/b" -type f | sort | head -1)
+head -c "$(( $(stat -c %s "$victim") - 100 ))" "$victim" >"$tmp/cut" && mv "$tmp/cut" "$victim"
+expect_exit 8 "partial: one of two series skipped" "$run" --plugin "$plugin" --of imdraw \
+    --input_options skip_broken_series=true "$tmp/partial_out" "$tmp/partial"
+check "partial summary" grep -q "partial result: 1 series written, 0 failed, 1 input(s) skipped" "$tmp/err"
+check "the good series written" test -f "$tmp/partial_out.imdraw"
+expect_exit 4 "broken without skip_broken_series" "$run" --plugin "$plugin" --of imdraw \
+    "$tmp/partial_out2" "$tmp/partial"
+
 # Error classes (docs/cli.md).
 expect_exit 1 "no input" "$run" "$tmp/x"
 expect_exit 1 "bad option value" "$run" --sort sideways "$tmp/x" "$tmp/a"

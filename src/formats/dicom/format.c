@@ -836,7 +836,7 @@ static bool finish_groups(ImdError **error, Reader *reader, const Order *order,
                 imd_error_propagate(error, failure);
                 return false;
             }
-            imd_context_log(reader->context, IMD_LOG_WARNING, "skipped a series: %s",
+            imd_context_log(reader->context, IMD_LOG_SKIPPED, "skipped a series: %s",
                             imd_error_message(failure));
             imd_error_clear(&failure);
         }
@@ -850,7 +850,7 @@ static bool finish_groups(ImdError **error, Reader *reader, const Order *order,
 static void skipped(const Reader *reader, const Member *m)
 {
     bool unsupported = imd_error_code(m->error) == IMD_ERR_UNSUPPORTED;
-    imd_context_log(reader->context, unsupported ? IMD_LOG_INFO : IMD_LOG_WARNING, "skipped %s",
+    imd_context_log(reader->context, unsupported ? IMD_LOG_INFO : IMD_LOG_SKIPPED, "skipped %s",
                     imd_error_message(m->error));
 }
 
