@@ -124,6 +124,22 @@ EOF
     failures=$((failures + bad))
 }
 
+# Templates in other character sets: their text is kept byte for byte (a
+# Latin-1 or ISO 2022 PatientName is not re-encoded), pydicom decodes the same.
+charsets=/usr/lib/python3/dist-packages/pydicom/data/charset_files
+for f in chrFren.dcm chrGerm.dcm chrRuss.dcm chrH31.dcm chrX1.dcm; do
+    [ -f "$charsets/$f" ] || { echo "SKIP (part): $charsets/$f missing"; continue; }
+    if ! "$run" "$tmp/cs_${f%.dcm}" "$charsets/$f" 2>"$tmp/err" ||
+        ! "$python" -c "import pydicom, sys
+a, b = pydicom.dcmread(sys.argv[1]), pydicom.dcmread(sys.argv[2])
+sys.exit(0 if (a.SpecificCharacterSet, a.PatientName) == (b.SpecificCharacterSet, b.PatientName) else 1)" \
+            "$charsets/$f" "$tmp/cs_${f%.dcm}.dcm"; then
+        echo "FAIL: $f: the PatientName or character set did not survive: $(cat "$tmp/err")"
+        failures=$((failures + 1))
+    fi
+done
+echo "character sets: 5 templates written with their PatientName intact"
+
 seed time time "$data/dicom/time"
 seed dwi b "$data/dicom/dwi"
 echo "$failures failure(s)"

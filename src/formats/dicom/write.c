@@ -146,6 +146,21 @@ static bool base_without_template(ImdError **error, Job *job, ImdDicomDataSet *d
             set_text(error, d, 0x0020, 0x0060, imd_header_get_string(h, "Laterality")));
 }
 
+/*
+ * Does the data set already hold this text? Then its bytes stay as they are,
+ * in the template's character set: a Latin-1 PatientName read from the
+ * template is not re-encoded (non-ASCII text can only be set in UTF-8 data
+ * sets, dicom.h).
+ */
+static bool same_text(const ImdDicomDataSet *d, uint16_t g, uint16_t e, const char *value)
+{
+    const ImdDicomElement *element = imd_dicom_dataset_find(d, IMD_TAG(g, e));
+    char *text = element != NULL ? imd_dicom_element_string(NULL, d, element) : NULL;
+    bool same = text != NULL && strcmp(text, value) == 0;
+    free(text);
+    return same;
+}
+
 /* Identity and labels from the header, over the template's values (§4 steps 1 and 3). */
 static bool set_identity(ImdError **error, Job *job, ImdDicomDataSet *d)
 {
@@ -162,7 +177,8 @@ static bool set_identity(ImdError **error, Job *job, ImdDicomDataSet *d)
     const ImdHeader *h = job->header;
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
         const char *value = imd_header_get_string(h, copied[i].keyword);
-        if (value != NULL && !set_text(error, d, copied[i].group, copied[i].element, value)) {
+        if (value != NULL && !same_text(d, copied[i].group, copied[i].element, value) &&
+            !set_text(error, d, copied[i].group, copied[i].element, value)) {
             return false;
         }
     }
