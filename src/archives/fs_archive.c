@@ -29,7 +29,28 @@ typedef struct FsArchive {
     char *root;  /* the folder member names are relative to */
     char *only;  /* read mode on a regular file: its basename, the only listed member */
     ImdMode mode;
+    /* Write mode: folders and files this archive created, removed again by
+     * abort() (newest first) so that a failed write leaves nothing behind.
+     * Files that existed before are replaced at their streams' close and
+     * cannot be restored. */
+    char **created;
+    size_t created_count, created_capacity;
 } FsArchive;
+
+/* Remember a path this archive created; on failure the path is simply not
+ * removed by abort (never an error of the write itself). */
+static void remember(FsArchive *archive, const char *path)
+{
+    if (archive == NULL ||
+        !imd__grow(NULL, (void **)&archive->created, &archive->created_capacity,
+                   archive->created_count + 1, sizeof(char *))) {
+        return;
+    }
+    char *copy = imd__strdup(NULL, path);
+    if (copy != NULL) {
+        archive->created[archive->created_count++] = copy;
+    }
+}
 
 static void set_errno_error(ImdError **error, ImdErrorCode code, const char *name,
                             const char *action, int number)
@@ -88,7 +109,7 @@ static bool name_stays_inside(const char *name)
 }
 
 /* mkdir -p: create `path` and missing parents; existing folders are fine. */
-static bool make_folders(ImdError **error, const char *path)
+static bool make_folders(ImdError **error, const char *path, FsArchive *archive)
 {
     char *copy = imd__strdup(error, path);
     if (copy == NULL) {
@@ -106,7 +127,9 @@ static bool make_folders(ImdError **error, const char *path)
         }
         char saved = *p;
         *p = '\0';
-        if (mkdir(copy, 0777) != 0) {
+        if (mkdir(copy, 0777) == 0) {
+            remember(archive, copy);
+        } else {
             int number = errno;
             struct stat info;
             if (number != EEXIST || stat(copy, &info) != 0 || !S_ISDIR(info.st_mode)) {
@@ -290,7 +313,7 @@ static ImdStream *fs_open_member(ImdError **error, ImdArchive *base, const char 
         const char *slash = strrchr(name, '/');
         if (slash != NULL) {
             char *folder = imd__strndup(error, path, strlen(path) - strlen(slash));
-            bool made = folder != NULL && make_folders(error, folder);
+            bool made = folder != NULL && make_folders(error, folder, archive);
             free(folder);
             if (!made) {
                 free(path);
@@ -298,13 +321,22 @@ static ImdStream *fs_open_member(ImdError **error, ImdArchive *base, const char 
             }
         }
     }
+    struct stat info;
+    bool is_new = mode == IMD_MODE_WRITE && lstat(path, &info) != 0 && errno == ENOENT;
     ImdStream *stream = imd_stream_open_file(error, path, mode);
+    if (stream != NULL && is_new) {
+        remember(archive, path);
+    }
     free(path);
     return stream;
 }
 
 static void fs_free(FsArchive *archive)
 {
+    for (size_t i = 0; i < archive->created_count; i++) {
+        free(archive->created[i]);
+    }
+    free(archive->created);
     free(archive->root);
     free(archive->only);
     free(archive->base.name);
@@ -321,7 +353,14 @@ static bool fs_close(ImdError **error, ImdArchive *base)
 
 static void fs_abort(ImdArchive *base)
 {
-    fs_free((FsArchive *)base);
+    FsArchive *archive = (FsArchive *)base;
+    for (size_t i = archive->created_count; i-- > 0;) {
+        struct stat info;
+        if (lstat(archive->created[i], &info) == 0) {
+            (void)(S_ISDIR(info.st_mode) ? rmdir(archive->created[i]) : unlink(archive->created[i]));
+        }
+    }
+    fs_free(archive);
 }
 
 static const ImdArchiveMethods fs_methods = {fs_list, fs_open_member, fs_close, fs_abort};
@@ -360,7 +399,7 @@ static ImdArchive *fs_open(ImdError **error, const char *path, ImdMode mode,
             fs_free(archive);
             return NULL;
         }
-        if (!exists && !make_folders(error, path)) {
+        if (!exists && !make_folders(error, path, archive)) {
             fs_free(archive);
             return NULL;
         }

@@ -447,18 +447,30 @@ static bool set_diffusion(ImdError **error, ImdDicomDataSet *d, const double *b,
             return false;
         }
     }
-    if (direction != NULL && direction->count == 3) {
-        if (!imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0018, 0x9089), IMD_VR_FD,
-                                           direction->v, 3) ||
-            (siemens != 0 &&
-             !imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0019, siemens | 0x0e), IMD_VR_FD,
-                                            direction->v, 3))) {
-            return false;
-        }
-    } else if (direction != NULL) {
-        (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0018, 0x9089)); /* b = 0: no direction */
+    if (direction == NULL) {
+        return true;
     }
-    return true;
+    bool directional = direction->count == 3;
+    /* DiffusionDirectionality (0018,9075) and Siemens' (0019,xx0D) follow the direction,
+     * so that no b = 0 template marks a weighted image NONE, or the reverse. */
+    if (!set_text(error, d, 0x0018, 0x9075, directional ? "DIRECTIONAL" : "NONE") ||
+        (siemens != 0 && !imd_dicom_dataset_set_string(error, d, IMD_TAG(0x0019, siemens | 0x0d),
+                                                       IMD_VR_CS,
+                                                       directional ? "DIRECTIONAL" : "NONE"))) {
+        return false;
+    }
+    if (!directional) {
+        (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0018, 0x9089)); /* b = 0: no direction */
+        if (siemens != 0) {
+            (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0019, siemens | 0x0e));
+        }
+        return true;
+    }
+    return imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0018, 0x9089), IMD_VR_FD,
+                                         direction->v, 3) &&
+           (siemens == 0 ||
+            imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0019, siemens | 0x0e), IMD_VR_FD,
+                                          direction->v, 3));
 }
 
 /* A number into a named attribute, in the form its VR wants (TM as time of day). */
