@@ -383,6 +383,39 @@ IMD_TEST(fs_write_creates_folders)
     remove_folder(folder);
 }
 
+/* An aborted write removes what it created (new files and folders), keeps what was there. */
+IMD_TEST(fs_abort_removes_what_it_created)
+{
+    char *folder = make_folder("fsabort");
+    REQUIRE(folder != NULL);
+    char *root = join(folder, "series");
+    ImdError *error = NULL;
+    ImdArchive *archive = imd__filesystem_archive.open(&error, root, IMD_MODE_WRITE, NULL);
+    REQUIRE(archive != NULL);
+    CHECK_OK(error, imd_archive_write_member(&error, archive, "keep.bin", "k", 1));
+    CHECK_OK(error, imd_archive_close(&error, archive));
+    archive = imd__filesystem_archive.open(&error, root, IMD_MODE_WRITE, NULL);
+    REQUIRE(archive != NULL);
+    CHECK_OK(error, imd_archive_write_member(&error, archive, "time0/Image_00000.dcm", "a", 1));
+    CHECK_OK(error, imd_archive_write_member(&error, archive, "time0/Image_00001.dcm", "b", 1));
+    CHECK_OK(error, imd_archive_write_member(&error, archive, "new.bin", "n", 1));
+    imd_archive_abort(archive);
+    CHECK_INT(count_entries(root), 1); /* only keep.bin */
+    char *text = get_file(root, "keep.bin");
+    CHECK_STR(text, "k");
+    free(text);
+    /* A new root folder goes too. */
+    char *fresh = join(folder, "fresh/deeper");
+    archive = imd__filesystem_archive.open(&error, fresh, IMD_MODE_WRITE, NULL);
+    REQUIRE(archive != NULL);
+    CHECK_OK(error, imd_archive_write_member(&error, archive, "a/b.dcm", "x", 1));
+    imd_archive_abort(archive);
+    CHECK_INT(count_entries(folder), 1); /* only series/ */
+    free(fresh);
+    free(root);
+    remove_folder(folder);
+}
+
 IMD_TEST(fs_write_refuses_traversal)
 {
     char *folder = make_folder("fstraversal");
@@ -929,6 +962,7 @@ IMD_TEST(time_zip_from_shared_data)
 #ifdef IMD_WITH_ZIP
 IMD_TEST_MAIN(IMD_CASE(fs_lists_sorted_and_recursive), IMD_CASE(fs_pattern_selection),
               IMD_CASE(fs_single_file_and_missing), IMD_CASE(fs_write_creates_folders),
+              IMD_CASE(fs_abort_removes_what_it_created),
               IMD_CASE(fs_write_refuses_traversal), IMD_CASE(zip_reads_a_libzip_zip),
               IMD_CASE(zip_writes_a_libzip_readable_zip),
               IMD_CASE(zip_write_checked_by_unzip_program),
@@ -939,6 +973,7 @@ IMD_TEST_MAIN(IMD_CASE(fs_lists_sorted_and_recursive), IMD_CASE(fs_pattern_selec
 #else
 IMD_TEST_MAIN(IMD_CASE(fs_lists_sorted_and_recursive), IMD_CASE(fs_pattern_selection),
               IMD_CASE(fs_single_file_and_missing), IMD_CASE(fs_write_creates_folders),
+              IMD_CASE(fs_abort_removes_what_it_created),
               IMD_CASE(fs_write_refuses_traversal), IMD_CASE(zip_probe_and_descriptor),
               IMD_CASE(time_zip_from_shared_data))
 #endif
