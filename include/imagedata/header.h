@@ -149,6 +149,19 @@ IMD_API const char *imd_header_instance_uid(const ImdHeader *header, size_t slic
 IMD_API bool imd_header_set_instance_uid(ImdError **error, ImdHeader *header, size_t slice,
                                          const size_t *index, const char *uid);
 
+/**
+ * What one image's own DICOM data set holds beyond the template (a DICOM
+ * read keeps, per cell, the elements whose values differ from the first
+ * image's: acquisition time, sequence name, private per-image values), so
+ * that a DICOM write gives each file its own values again. NULL when none.
+ * Borrowed; reset by imd_header_set_tag_shape() and by a new template.
+ */
+IMD_API const void *imd_header_instance_dataset(const ImdHeader *header, size_t slice,
+                                                const size_t *index);
+/** Set (takes ownership on success; freed with the template's ops) or clear with NULL. */
+IMD_API bool imd_header_set_instance_dataset(ImdError **error, ImdHeader *header, size_t slice,
+                                             const size_t *index, void *dataset);
+
 /* ---- window and photometric ----------------------------------------- */
 
 /** Window centre and width; false when unknown. */

@@ -33,6 +33,9 @@ struct ImdHeader {
     uint8_t *tag_present;
     /* SOPInstanceUID per cell (the original's SOPInstanceUIDs), allocated on first set */
     char (*instance_uids)[IMD_UID_SIZE];
+    /* Per cell: what the image's own data set holds beyond the template (a DICOM
+     * read), freed with template_ops; allocated on first set */
+    void **instance_datasets;
 
     double window_center, window_width;
     bool has_window;
@@ -69,6 +72,18 @@ ImdHeader *imd_header_create(ImdError **error)
     return header;
 }
 
+static void free_instance_datasets(ImdHeader *header)
+{
+    for (size_t i = 0; header->instance_datasets != NULL &&
+                       i < header->tag_slices * header->tag_cells; i++) {
+        if (header->instance_datasets[i] != NULL) {
+            header->template_ops->destroy(header->instance_datasets[i]);
+        }
+    }
+    free(header->instance_datasets);
+    header->instance_datasets = NULL;
+}
+
 static void free_attributes(ImdHeader *header)
 {
     for (size_t i = 0; i < header->attribute_count; i++) {
@@ -92,6 +107,7 @@ void imd_header_destroy(ImdHeader *header)
     free(header->tag_values);
     free(header->tag_present);
     free(header->instance_uids);
+    free_instance_datasets(header);
     if (header->template_dataset != NULL && header->template_ops != NULL &&
         header->template_ops->destroy != NULL) {
         header->template_ops->destroy(header->template_dataset);
@@ -153,6 +169,7 @@ ImdHeader *imd_header_clone(ImdError **error, const ImdHeader *header)
     copy->tag_values = NULL;
     copy->tag_present = NULL;
     copy->instance_uids = NULL;
+    copy->instance_datasets = NULL;
     copy->template_dataset = NULL;
     copy->input_order = imd__strdup(error, header->input_order);
     bool ok = copy->input_order != NULL && clone_arrays(error, copy, header);
@@ -165,6 +182,19 @@ ImdHeader *imd_header_clone(ImdError **error, const ImdHeader *header)
         if (copy->template_dataset == NULL) {
             imd_error_set(error, IMD_ERR_NOMEM, "cannot copy the DICOM template dataset");
             ok = false;
+        }
+    }
+    size_t cells = header->tag_slices * header->tag_cells;
+    if (ok && header->instance_datasets != NULL) {
+        copy->instance_datasets = imd__calloc(error, cells, sizeof(void *));
+        ok = copy->instance_datasets != NULL;
+        for (size_t i = 0; ok && i < cells; i++) {
+            void *item = header->instance_datasets[i];
+            copy->instance_datasets[i] = item != NULL ? header->template_ops->clone(item) : NULL;
+            if (item != NULL && copy->instance_datasets[i] == NULL) {
+                imd_error_set(error, IMD_ERR_NOMEM, "cannot copy an image's data set");
+                ok = false;
+            }
         }
     }
     if (!ok) {
@@ -490,6 +520,7 @@ bool imd_header_set_tag_shape(ImdError **error, ImdHeader *header, size_t slices
     free(header->tag_present);
     free(header->instance_uids);
     header->instance_uids = NULL;
+    free_instance_datasets(header);
     header->tag_values = new_values;
     header->tag_present = present;
     header->tag_slices = slices;
@@ -608,6 +639,41 @@ bool imd_header_set_instance_uid(ImdError **error, ImdHeader *header, size_t sli
     return true;
 }
 
+const void *imd_header_instance_dataset(const ImdHeader *header, size_t slice,
+                                        const size_t *index)
+{
+    size_t cell = cell_index(header, slice, index);
+    return cell == SIZE_MAX || header->instance_datasets == NULL ? NULL
+                                                                 : header->instance_datasets[cell];
+}
+
+bool imd_header_set_instance_dataset(ImdError **error, ImdHeader *header, size_t slice,
+                                     const size_t *index, void *dataset)
+{
+    size_t cell = cell_index(header, slice, index);
+    if (cell == SIZE_MAX || (dataset != NULL && header->template_dataset == NULL)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, cell == SIZE_MAX
+                      ? "instance data set: slice or cell out of range"
+                      : "instance data set without a template (set the template first)");
+        return false;
+    }
+    if (header->instance_datasets == NULL) {
+        if (dataset == NULL) {
+            return true;
+        }
+        header->instance_datasets = imd__calloc(error, header->tag_slices * header->tag_cells,
+                                                sizeof(void *));
+        if (header->instance_datasets == NULL) {
+            return false;
+        }
+    }
+    if (header->instance_datasets[cell] != NULL) {
+        header->template_ops->destroy(header->instance_datasets[cell]);
+    }
+    header->instance_datasets[cell] = dataset;
+    return true;
+}
+
 /* ---- window ---- */
 
 bool imd_header_window(const ImdHeader *header, double *center, double *width)
@@ -641,6 +707,7 @@ bool imd_header_set_template(ImdError **error, ImdHeader *header, void *dataset,
         imd_error_set(error, IMD_ERR_INVALID_ARG, "template dataset without clone/destroy");
         return false;
     }
+    free_instance_datasets(header); /* differences from the old template */
     if (header->template_dataset != NULL) {
         header->template_ops->destroy(header->template_dataset);
     }

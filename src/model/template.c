@@ -31,6 +31,23 @@ static bool copy_keywords(ImdError **error, ImdHeader *to, const ImdHeader *from
     return true;
 }
 
+/* One image's own values (a DICOM template's cell), cloned with the template's ops. */
+static bool copy_instance_dataset(ImdError **error, ImdHeader *to, size_t slice,
+                                  const size_t *index, const void *dataset)
+{
+    const ImdTemplateOps *ops = imd__header_template_ops(to);
+    void *copy = dataset != NULL && ops != NULL ? ops->clone(dataset) : NULL;
+    if (dataset != NULL && ops != NULL && copy == NULL) {
+        imd_error_set(error, IMD_ERR_NOMEM, "cannot copy an image's data set");
+        return false;
+    }
+    if (copy != NULL && !imd_header_set_instance_dataset(error, to, slice, index, copy)) {
+        ops->destroy(copy);
+        return false;
+    }
+    return true;
+}
+
 /* The shape of this series' tag dimensions. */
 static size_t tag_shape(const ImdSeries *series, size_t shape[IMD_MAX_TAG_DIMS])
 {
@@ -119,7 +136,8 @@ static bool tag_axis_from_tags(ImdError **error, ImdSeries *series, const char *
  * agree, so that a NIfTI time series read with a DICOM template is a time
  * series again.
  */
-static bool copy_tags(ImdError **error, ImdSeries *series, const ImdHeader *from)
+static bool copy_tags(ImdError **error, ImdSeries *series, const ImdHeader *from,
+                      bool with_instances)
 {
     size_t shape[IMD_MAX_TAG_DIMS], ndim = tag_shape(series, shape);
     size_t components = imd_header_tag_components(from);
@@ -145,7 +163,10 @@ static bool copy_tags(ImdError **error, ImdSeries *series, const ImdHeader *from
             if (template_value(from, s, index, components, values) &&
                 (!imd_header_set_tag(error, to, s, index, values) ||
                  !imd_header_set_instance_uid(error, to, s, index,
-                                              imd_header_instance_uid(from, s, index)))) {
+                                              imd_header_instance_uid(from, s, index)) ||
+                 (with_instances &&
+                  !copy_instance_dataset(error, to, s, index,
+                                         imd_header_instance_dataset(from, s, index))))) {
                 return false;
             }
         }
@@ -194,7 +215,7 @@ bool imd_series_add_template(ImdError **error, ImdSeries *series, const ImdSerie
             return false;
         }
     }
-    return copy_tags(error, series, from);
+    return copy_tags(error, series, from, true);
 }
 
 /*
@@ -292,5 +313,6 @@ bool imd_series_add_geometry(ImdError **error, ImdSeries *series, const ImdSerie
         imd_header_reset_transform(to); /* computed again from the positions */
     }
     imd_header_set_geometry_defined(to, imd_header_geometry_defined(from));
-    return copy_tags(error, series, from);
+    /* Tags (and the images' own values) already came with a DICOM template. */
+    return imd_header_template(to) != NULL || copy_tags(error, series, from, false);
 }

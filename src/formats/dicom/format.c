@@ -533,6 +533,7 @@ typedef struct Build {
     ImdLayout layout;
     ImdSeries *series;
     size_t rows, columns;
+    const ImdDicomDataSet *first; /* the image whose data set is the series' template */
     ImdError *error; /* first pixel error; guarded by lock */
     pthread_mutex_t lock;
 } Build;
@@ -652,6 +653,7 @@ static bool set_header(ImdError **error, Build *build)
         }
     }
     const ImdDicomDataSet *first = build->reader->members[build->records[first_key].member].dataset;
+    build->first = first;
     ImdDicomDataSet *template = imd_dicom_dataset_clone(error, first);
     bool ok = template != NULL && copy_attributes(error, first, header) &&
               imd_header_set_orientation(error, header, l->row, l->column) &&
@@ -666,6 +668,49 @@ static bool set_header(ImdError **error, Build *build)
     }
     imd_header_set_geometry_defined(header, true);
     return ok;
+}
+
+/*
+ * What image `d` holds beyond the series' first image `first` (top-level
+ * elements that are missing there or differ; not pixel data, sequences or
+ * Siemens' CSA image header, which a write drops): NULL when nothing, or on
+ * failure (then a write falls back to the first image's values, as the
+ * original always did).
+ */
+static ImdDicomDataSet *instance_delta(const ImdDicomDataSet *d, const ImdDicomDataSet *first)
+{
+    if (d == first) {
+        return NULL;
+    }
+    uint16_t csa = 0;
+    (void)private_block(d, 0x0029, "SIEMENS CSA HEADER", &csa);
+    ImdDicomDataSet *delta = NULL;
+    for (size_t i = 0; i < imd_dicom_dataset_count(d); i++) {
+        const ImdDicomElement *e = imd_dicom_dataset_element(d, i);
+        uint32_t tag = imd_dicom_element_tag(e);
+        ImdVR vr = imd_dicom_element_vr(e);
+        if (tag == IMD_TAG_PIXEL_DATA || vr == IMD_VR_SQ || IMD_TAG_GROUP(tag) == 0x0002 ||
+            imd_dicom_element_is_encapsulated(e) ||
+            (csa != 0 && tag == IMD_TAG(0x0029, csa | 0x10))) {
+            continue;
+        }
+        size_t size, other_size;
+        const uint8_t *bytes = imd_dicom_element_bytes(e, &size);
+        const ImdDicomElement *o = imd_dicom_dataset_find(first, tag);
+        const uint8_t *other = o != NULL ? imd_dicom_element_bytes(o, &other_size) : NULL;
+        if (o != NULL && imd_dicom_element_vr(o) == vr && other_size == size &&
+            (size == 0 || memcmp(bytes, other, size) == 0)) {
+            continue;
+        }
+        if (delta == NULL && (delta = imd_dicom_dataset_create(NULL)) == NULL) {
+            return NULL;
+        }
+        if (!imd_dicom_dataset_set_bytes(NULL, delta, tag, vr, bytes, size)) {
+            imd_dicom_dataset_destroy(delta);
+            return NULL;
+        }
+    }
+    return delta;
 }
 
 /* Tags per slice: each cell's values (behaviour.md §1.3); order none holds (0,). */
@@ -696,10 +741,17 @@ static bool set_tags(ImdError **error, Build *build)
             const ImdDicomDataSet *d =
                 build->reader->members[build->records[l->cell[cell * l->slices + s]].member].dataset;
             char *uid = text_of(d, IMD_TAG(0x0008, 0x0018));
+            ImdDicomDataSet *delta = instance_delta(d, build->first);
             bool ok = imd_header_set_tag(error, header, s, index, values) &&
                       imd_header_set_instance_uid(error, header, s, index,
                                                   uid != NULL && strlen(uid) < IMD_UID_SIZE ? uid
                                                                                             : NULL);
+            if (ok && !imd_header_set_instance_dataset(error, header, s, index, delta)) {
+                imd_dicom_dataset_destroy(delta);
+                ok = false;
+            } else if (!ok) {
+                imd_dicom_dataset_destroy(delta);
+            }
             free(uid);
             if (!ok) {
                 return false;

@@ -40,6 +40,8 @@ typedef struct Job {
     Pixels pixels;
     double window_center, window_width;
     bool has_window;                 /* the series' own window, not one from the data */
+    unsigned bits_stored;            /* 0: all bits allocated */
+    double thickness;                /* SliceThickness to write */
     char series_uid[IMD_UID_SIZE];
     char date[9], time[14];          /* now: DA and TM */
     ImdDicomDataSet *base;
@@ -341,6 +343,7 @@ static bool set_pixels(ImdError **error, Job *job, ImdDicomDataSet *d, size_t pl
     bool is_signed = p->stored == IMD_DTYPE_INT8 || p->stored == IMD_DTYPE_INT16;
     unsigned bits = p->stored == IMD_DTYPE_UINT8 || p->stored == IMD_DTYPE_INT8 || rgb ? 8 : 16;
     size_t n = job->rows * job->columns, bytes = n * (rgb ? 3 : bits / 8);
+    unsigned stored_bits = job->bits_stored > 0 && job->bits_stored < bits ? job->bits_stored : bits;
     const char *photometric = rgb ? "RGB" : header_or(job->header, "PhotometricInterpretation",
                                                       "MONOCHROME2");
     if (!rgb && strcmp(photometric, "MONOCHROME1") != 0) {
@@ -352,8 +355,8 @@ static bool set_pixels(ImdError **error, Job *job, ImdDicomDataSet *d, size_t pl
               set_number(error, d, 0x0028, 0x0010, IMD_VR_US, (double)job->rows) &&
               set_number(error, d, 0x0028, 0x0011, IMD_VR_US, (double)job->columns) &&
               set_number(error, d, 0x0028, 0x0100, IMD_VR_US, bits) &&
-              set_number(error, d, 0x0028, 0x0101, IMD_VR_US, bits) &&
-              set_number(error, d, 0x0028, 0x0102, IMD_VR_US, bits - 1) &&
+              set_number(error, d, 0x0028, 0x0101, IMD_VR_US, stored_bits) &&
+              set_number(error, d, 0x0028, 0x0102, IMD_VR_US, stored_bits - 1) &&
               set_number(error, d, 0x0028, 0x0103, IMD_VR_US, is_signed ? 1 : 0);
     if (ok && !rgb) {
         ImdVR range_vr = is_signed ? IMD_VR_SS : IMD_VR_US;
@@ -410,7 +413,7 @@ static bool set_geometry(ImdError **error, Job *job, ImdDicomDataSet *d, size_t 
               imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0020, 0x0037), IMD_VR_DS, iop, 6) &&
               imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0028, 0x0030), IMD_VR_DS,
                                             pixel_spacing, 2) &&
-              set_number(error, d, 0x0018, 0x0050, IMD_VR_DS, spacing[0]) &&
+              set_number(error, d, 0x0018, 0x0050, IMD_VR_DS, job->thickness) &&
               set_number(error, d, 0x0020, 0x1041, IMD_VR_DS, location);
     if (ok && job->slices > 1) {
         ok = set_number(error, d, 0x0018, 0x0088, IMD_VR_DS, spacing[0]);
@@ -699,6 +702,46 @@ static bool tags_match(const Job *job)
     return true;
 }
 
+static double template_number(const Job *job, uint16_t g, uint16_t e)
+{
+    const ImdDicomDataSet *t = imd_header_template(job->header);
+    const ImdDicomElement *element = t != NULL ? imd_dicom_dataset_find(t, IMD_TAG(g, e)) : NULL;
+    double value = NAN;
+    if (element != NULL) {
+        (void)imd_dicom_element_number(NULL, element, 0, &value);
+    }
+    return value;
+}
+
+/*
+ * What the template says of the data, when it still holds: BitsStored when
+ * every stored value fits it (a 12-bit scanner's data stays 12-bit, PS3.3
+ * C.7.6.3.1), and SliceThickness when the slices are still as far apart as
+ * the template's SpacingBetweenSlices (gapped acquisitions keep their real
+ * thickness); otherwise all bits, and the slice spacing as thickness (§4).
+ */
+static void keep_template_bits_and_thickness(Job *job)
+{
+    const Pixels *p = &job->pixels;
+    double spacing[3];
+    imd_series_spacing(job->series, spacing);
+    job->thickness = spacing[0];
+    double thickness = template_number(job, 0x0018, 0x0050);
+    double between = template_number(job, 0x0018, 0x0088);
+    if (isfinite(thickness) && thickness > 0 &&
+        fabs((isfinite(between) ? between : thickness) - spacing[0]) <= 1e-3) {
+        job->thickness = thickness;
+    }
+    double bits = template_number(job, 0x0028, 0x0101);
+    bool is_signed = p->stored == IMD_DTYPE_INT8 || p->stored == IMD_DTYPE_INT16;
+    double high = p->rescaled ? 65535 : p->max, low = p->rescaled ? 0 : p->min;
+    if (isfinite(bits) && bits >= 1 && bits < 16 && p->stored != IMD_DTYPE_RGB8 &&
+        (is_signed ? low >= -ldexp(1, (int)bits - 1) && high < ldexp(1, (int)bits - 1)
+                   : low >= 0 && high < ldexp(1, (int)bits))) {
+        job->bits_stored = (unsigned)bits;
+    }
+}
+
 static bool setup(ImdError **error, Job *job)
 {
     const ImdSeries *series = job->series;
@@ -752,6 +795,7 @@ static bool setup(ImdError **error, Job *job)
         job->window_center = (job->pixels.max + job->pixels.min) / 2;
         job->window_width = fmax(1, job->pixels.max - job->pixels.min);
     }
+    keep_template_bits_and_thickness(job);
     const char *uid = imd_header_get_string(job->header, "SeriesInstanceUID");
     if (job->keep_uid && uid != NULL && strlen(uid) < IMD_UID_SIZE) {
         snprintf(job->series_uid, sizeof job->series_uid, "%s", uid);
@@ -783,6 +827,42 @@ static bool write_instance(ImdError **error, Job *job, const char *member)
     return imd_stream_close(error, stream);
 }
 
+static bool is_per_instance(uint32_t tag)
+{
+    for (size_t i = 0; i < sizeof per_instance / sizeof per_instance[0]; i++) {
+        if (per_instance[i] == tag) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The image's own values from the DICOM read (what differed from the first
+ * image: AcquisitionTime for orders other than time, SequenceName of each b
+ * value, per-image private values), over the template's, so that files do
+ * not all carry the first image's (the original's behaviour). What the
+ * writer makes anew (per_instance) is not taken.
+ */
+static bool apply_own_values(ImdError **error, Job *job, ImdDicomDataSet *d, size_t slice,
+                             const size_t *index)
+{
+    const ImdDicomDataSet *own = imd_header_template(job->header) != NULL
+                                     ? imd_header_instance_dataset(job->header, slice, index)
+                                     : NULL;
+    for (size_t i = 0; own != NULL && i < imd_dicom_dataset_count(own); i++) {
+        const ImdDicomElement *e = imd_dicom_dataset_element(own, i);
+        uint32_t tag = imd_dicom_element_tag(e);
+        size_t size;
+        const uint8_t *bytes = imd_dicom_element_bytes(e, &size);
+        if (!is_per_instance(tag) &&
+            !imd_dicom_dataset_set_bytes(error, d, tag, imd_dicom_element_vr(e), bytes, size)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* One file: cell `cell` (tag indices `index`) at slice `slice`. */
 static bool write_file(ImdError **error, Job *job, size_t cell, const size_t *index, size_t slice,
                        const ImdValue *values, size_t running, size_t total)
@@ -802,7 +882,8 @@ static bool write_file(ImdError **error, Job *job, size_t cell, const size_t *in
     job->instance = imd_dicom_dataset_clone(error, job->base);
     ImdDicomDataSet *d = job->instance;
     char *member = NULL;
-    bool ok = d != NULL && set_text(error, d, 0x0008, 0x0018, uid) &&
+    bool ok = d != NULL && apply_own_values(error, job, d, slice, index) &&
+              set_text(error, d, 0x0008, 0x0018, uid) &&
               set_text(error, d, 0x0008, 0x0023, job->date) &&
               set_text(error, d, 0x0008, 0x0033, job->time) &&
               set_number(error, d, 0x0020, 0x0013, IMD_VR_IS, (double)number + 1) &&
