@@ -140,6 +140,35 @@ sys.exit(0 if (a.SpecificCharacterSet, a.PatientName) == (b.SpecificCharacterSet
 done
 echo "character sets: 5 templates written with their PatientName intact"
 
+# A user-named order (behaviour.md §11: TI via a keyword, then write and read
+# with ti=InversionTime): the values go back into InversionTime, per image.
+ti_options=(--order ti --input_options ti=InversionTime --input_options ignore_series_uid=true)
+if [ -d "$data/dicom/TI" ] && "$run" "${ti_options[@]}" "$tmp/ti_out" "$data/dicom/TI" 2>"$tmp/err"; then
+    if ! "$python" - "$data/dicom/TI" "$tmp/ti_out" <<'EOF2'
+import glob, os, sys
+import numpy as np
+import pydicom
+def images(folder):
+    out = {}
+    for f in glob.glob(folder + "/**/*", recursive=True):
+        if os.path.isfile(f):
+            d = pydicom.dcmread(f)
+            out[float(d.InversionTime)] = d.pixel_array
+    return out
+src, res = images(sys.argv[1]), images(sys.argv[2])
+ok = sorted(src) == sorted(res) and all(np.array_equal(src[t], res[t]) for t in src)
+print("TI: InversionTime %s written back with their images: %s" % (sorted(res), ok))
+sys.exit(0 if ok else 1)
+EOF2
+    then
+        echo "FAIL: TI: InversionTime values or images differ"
+        failures=$((failures + 1))
+    fi
+else
+    echo "FAIL: TI: $(cat "$tmp/err" 2>/dev/null)"
+    failures=$((failures + 1))
+fi
+
 seed time time "$data/dicom/time"
 seed dwi b "$data/dicom/dwi"
 echo "$failures failure(s)"
