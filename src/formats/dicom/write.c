@@ -230,6 +230,36 @@ static bool make_base(ImdError **error, Job *job)
 
 /* ---- pixels ---- */
 
+#define RANGE_OF(type)                                                                     \
+    do {                                                                                   \
+        const type *x = data;                                                              \
+        type lo = x[0], hi = x[0];                                                         \
+        for (size_t i = 1; i < n; i++) {                                                   \
+            lo = x[i] < lo ? x[i] : lo;                                                    \
+            hi = x[i] > hi ? x[i] : hi;                                                    \
+        }                                                                                  \
+        *low = lo;                                                                         \
+        *high = hi;                                                                        \
+    } while (0)
+
+/* Min and max of the stored integer types (bool included), in one typed pass; false for
+ * other types (then imd_series_stats, which also skips NaN). The series' range is needed
+ * before any file is written, and the generic statistics were a third of a write. */
+static bool typed_range(ImdDType t, const void *data, size_t n, double *low, double *high)
+{
+    if (n == 0) {
+        *low = *high = 0;
+        return true;
+    }
+    switch (t) {
+    case IMD_DTYPE_BOOL: case IMD_DTYPE_UINT8: RANGE_OF(uint8_t); return true;
+    case IMD_DTYPE_INT8: RANGE_OF(int8_t); return true;
+    case IMD_DTYPE_UINT16: RANGE_OF(uint16_t); return true;
+    case IMD_DTYPE_INT16: RANGE_OF(int16_t); return true;
+    default: return false;
+    }
+}
+
 static bool all_integral(const ImdSeries *series)
 {
     ImdDType t = imd_series_dtype(series);
@@ -259,12 +289,15 @@ static bool plan_pixels(ImdError **error, Job *job)
 {
     Pixels *p = &job->pixels;
     ImdDType t = imd_series_dtype(job->series);
-    ImdStats stats;
-    if (!imd_series_stats(error, job->series, &stats)) {
-        return false;
+    if (!typed_range(imd_series_dtype(job->series), imd_series_const_data(job->series),
+                     imd_series_count(job->series), &p->min, &p->max)) {
+        ImdStats stats;
+        if (!imd_series_stats(error, job->series, &stats)) {
+            return false;
+        }
+        p->min = isfinite(stats.min) ? stats.min : 0;
+        p->max = isfinite(stats.max) ? stats.max : 0;
     }
-    p->min = isfinite(stats.min) ? stats.min : 0;
-    p->max = isfinite(stats.max) ? stats.max : 0;
     p->slope = 1;
     p->intercept = 0;
     p->rescaled = false;
@@ -313,8 +346,13 @@ static void store_plane(Job *job, size_t plane, double *low, double *high)
         return;
     }
     if (!p->rescaled) {
-        (void)imd__convert_elements(t, src, p->stored, job->stored, n);
-        (void)imd__convert_elements(p->stored, job->stored, IMD_DTYPE_FLOAT64, job->plane, n);
+        if (t == p->stored) {
+            memcpy(job->stored, src, n * size);
+        } else {
+            (void)imd__convert_elements(t, src, p->stored, job->stored, n);
+        }
+        (void)typed_range(p->stored, job->stored, n, low, high);
+        return;
     } else {
         (void)imd__convert_elements(t, src, IMD_DTYPE_FLOAT64, job->plane, n);
         uint16_t *out = (uint16_t *)(void *)job->stored;
