@@ -15,6 +15,12 @@ Per workload, median wall time of --runs runs and peak resident memory
   py convert   a pydicom + numpy + nibabel script doing the same conversion
   ours scan    image_info --headers_only
   py scan      pydicom dcmread(stop_before_pixels=True) of every file
+  ours dcm->dcm  image_data OUT IN (DICOM written back, new UIDs)
+  py dcm->dcm    pydicom: dcmread, new UIDs, save_as every file
+  ours nii->dcm  image_data --of dicom --template IN OUT IN.nii
+  py nii->dcm    pydicom + nibabel: the same with the NIfTI's pixels
+                 (the four DICOM writes: bench/dicom_write.py, which also
+                 checks the file counts and reads some of our files back)
 Writes bench/results/performance.md and prints it.
 
 usage: bench/run_all.py BUILD_DIR [--runs 3] [--quick]
@@ -25,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from dicom_read import generate                # noqa: E402
 from nifti_convert import timed_run, same_voxels  # noqa: E402
+import dicom_write                             # noqa: E402
 import nibabel, numpy, pydicom                 # noqa: E402,F401
 
 PY_CONVERT = r'''
@@ -111,9 +118,13 @@ def workload(name, folder, build, runs):
             if "dcm2niix -z y" in results else None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    write = dicom_write.workload(name, folder, build, runs, samples=8)
+    for label, m in write["results"].items():
+        results[label] = {"time": m["time"], "peak": m["peak"], "size": m["mib"] * 2**20,
+                          "path": None}
     input_mib = sum(os.path.getsize(f) for f in files) / 2**20
     return {"name": name, "files": len(files), "input_mib": input_mib, "results": results,
-            "same": same}
+            "same": same, "write_checks": write["checks"]}
 
 
 def format_rows(rows):
@@ -138,7 +149,23 @@ def format_rows(rows):
                 r["py scan"]["time"] / r["ours scan"]["time"],
                 r["ours .nii"]["time"] / r["cat"]["time"], r["ours .nii.gz"]["peak"],
                 {True: "yes", False: "NO", None: "?"}[row["same"]]))
-    return "\n".join(lines + ratios)
+    writes = ["", "| workload | files | dcm->dcm ours s | pydicom s | pydicom / ours "
+                  "| ours files/s | nii->dcm ours s | pydicom s | pydicom / ours | ours files/s "
+                  "| checked |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        r, cells = row["results"], []
+        for write in ("dcm->dcm", "nii->dcm"):
+            ours, theirs = r["ours " + write], r["py " + write]
+            cells.append("%.3f | %.3f | %.1fx | %.0f" % (ours["time"], theirs["time"],
+                                                         theirs["time"] / ours["time"],
+                                                         row["files"] / ours["time"]))
+        checks = row["write_checks"].values()
+        writes.append("| %s | %d | %s | %s |" % (
+            row["name"], row["files"], " | ".join(cells),
+            "yes" if checks and all(not c["problems"] for c in checks)
+            else "NO: " + "; ".join(p for c in checks for p in c["problems"][:2])))
+    return "\n".join(lines + ratios + writes)
 
 
 def main():
