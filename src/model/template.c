@@ -282,6 +282,35 @@ static bool copy_spatial_axes(ImdError **error, ImdSeries *series, const ImdSeri
     return true;
 }
 
+/*
+ * A series with geometry of its own must be sliced as the geometry is: a 3D
+ * acquisition written to NIfTI is reoriented as dcm2niix does (nii_setOrtho),
+ * so its voxel grid is another one, and the geometry's positions would put
+ * every voxel in the wrong place. Refused instead of silently wrong.
+ */
+static bool same_slicing(ImdError **error, const ImdSeries *series, const ImdSeries *geometry)
+{
+    const ImdHeader *own = series->header, *other = geometry->header;
+    if (!imd_header_geometry_defined(own) || !imd_header_geometry_defined(other)) {
+        return true;
+    }
+    ImdVec3 a = imd_header_normal(own), b = imd_header_normal(other);
+    double dot = a.x * b.x + a.y * b.y + a.z * b.z;
+    /* Same grid shape: trust the caller (a file written without geometry has a default one). */
+    bool same_shape = imd_series_slices(series) == imd_series_slices(geometry) &&
+                      imd_series_rows(series) == imd_series_rows(geometry) &&
+                      imd_series_columns(series) == imd_series_columns(geometry);
+    if (fabs(dot) >= 0.99 || same_shape) {
+        return true;
+    }
+    imd_error_set(error, IMD_ERR_INVALID_ARG,
+                  "geometry: the series is sliced along (%.3f, %.3f, %.3f), the geometry along "
+                  "(%.3f, %.3f, %.3f): another voxel grid (e.g. a 3D volume reoriented in "
+                  "NIfTI); its own geometry is kept with template= alone",
+                  a.x, a.y, a.z, b.x, b.y, b.z);
+    return false;
+}
+
 bool imd_series_add_geometry(ImdError **error, ImdSeries *series, const ImdSeries *geometry)
 {
     if (series == NULL || geometry == NULL) {
@@ -290,6 +319,9 @@ bool imd_series_add_geometry(ImdError **error, ImdSeries *series, const ImdSerie
     }
     const ImdHeader *from = geometry->header;
     ImdHeader *to = series->header;
+    if (!same_slicing(error, series, geometry)) {
+        return false;
+    }
     double spacing[3];
     imd_series_spacing(geometry, spacing);
     ImdVec3 row, column;

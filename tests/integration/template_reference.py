@@ -141,6 +141,17 @@ def main():
                  ("nifti", nifti, time, want4, True),
                  ("mat", mat, time, want4, False),
                  ("headerless dicom", bare, time00, want3, False)]
+        # A 3D NIfTI of this 3D acquisition is reoriented (dcm2niix's
+        # nii_setOrtho): another grid, so geometry= is refused, not applied.
+        nifti3 = os.path.join(tmp, "time00.nii.gz")
+        subprocess.run([RUN, "--of", "nifti", nifti3, time00], check=True)
+        refused = subprocess.run([INFO, "--geometry", time00, nifti3], capture_output=True,
+                                 text=True)
+        if refused.returncode != 1 or "another voxel grid" not in refused.stderr:
+            failures.append("reoriented NIfTI with geometry=: exit %d, %s (expected exit 1, "
+                            "another voxel grid)" % (refused.returncode, refused.stderr.strip()))
+        else:
+            print("reoriented 3D NIfTI: geometry= refused (exit 1)")
         for name, url, dicom_url, want, own_geometry in cases:
             try:
                 variants(name, url, dicom_url, want, own_geometry)
