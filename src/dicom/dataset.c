@@ -182,6 +182,22 @@ static size_t lower_bound(const ImdDicomDataSet *dataset, uint32_t tag)
     return low;
 }
 
+uint16_t imd__dicom_private_block(const ImdDicomDataSet *dataset, uint16_t group,
+                                  const char *creator)
+{
+    /* Only the creator elements present are decoded: (gggg,0010) to (gggg,00FF). */
+    for (size_t i = lower_bound(dataset, IMD_TAG(group, 0x0010));
+         i < dataset->count && dataset->elements[i].tag <= IMD_TAG(group, 0x00ff); i++) {
+        char *text = imd_dicom_element_string(NULL, dataset, &dataset->elements[i]);
+        bool match = text != NULL && strcmp(text, creator) == 0;
+        free(text);
+        if (match) {
+            return (uint16_t)(IMD_TAG_ELEMENT(dataset->elements[i].tag) << 8);
+        }
+    }
+    return 0;
+}
+
 bool imd__dicom_dataset_put(ImdError **error, ImdDicomDataSet *dataset, ImdDicomElement *element)
 {
     size_t at = lower_bound(dataset, element->tag);

@@ -70,6 +70,10 @@ bool imd__dicom_dataset_put(ImdError **error, ImdDicomDataSet *dataset, ImdDicom
 bool imd__dicom_dataset_append(ImdError **error, ImdDicomDataSet *dataset,
                                ImdDicomElement *element);
 void imd__dicom_dataset_sort(ImdDicomDataSet *dataset);
+/* The block (xx00) that `creator` reserves in private group `group` (PS3.5 §7.8.1):
+ * (gggg,00xx) holds the creator, its elements are (gggg,xx10-xxFF); 0 when absent. */
+uint16_t imd__dicom_private_block(const ImdDicomDataSet *dataset, uint16_t group,
+                                  const char *creator);
 void imd__dicom_element_free(ImdDicomElement *element);
 void imd__dicom_warn(ImdDicomDataSet *top, const char *format, ...) IMD_PRINTF(2, 3);
 /* The Specific Character Set in force for a data set (from it or its parents); NULL: default. */

@@ -235,22 +235,6 @@ static bool time_of(const ImdDicomDataSet *d, uint32_t tag, double *seconds)
     return ok;
 }
 
-/* The block (0xgg10..0xggff -> xx00) reserved by a private creator (PS3.5 §7.8.1). */
-static bool private_block(const ImdDicomDataSet *d, uint16_t group, const char *creator,
-                          uint16_t *block)
-{
-    for (uint16_t e = 0x10; e <= 0xff; e++) {
-        char *text = text_of(d, IMD_TAG(group, e));
-        bool match = text != NULL && strcmp(text, creator) == 0;
-        free(text);
-        if (match) {
-            *block = (uint16_t)(e << 8);
-            return true;
-        }
-    }
-    return false;
-}
-
 /* b value: standard (0018,9087), else Siemens (0019,xx0C), else GE (0043,xx39)[0]. */
 static bool b_value(const ImdDicomDataSet *d, double *b)
 {
@@ -258,11 +242,11 @@ static bool b_value(const ImdDicomDataSet *d, double *b)
     if (number_of(d, 0x0018, 0x9087, 0, b)) {
         return true;
     }
-    if (private_block(d, 0x0019, "SIEMENS MR HEADER", &block) &&
+    if ((block = imd__dicom_private_block(d, 0x0019, "SIEMENS MR HEADER")) != 0 &&
         number_of(d, 0x0019, (uint16_t)(block | 0x0c), 0, b)) {
         return true;
     }
-    if (private_block(d, 0x0043, "GEMS_PARM_01", &block) &&
+    if ((block = imd__dicom_private_block(d, 0x0043, "GEMS_PARM_01")) != 0 &&
         number_of(d, 0x0043, (uint16_t)(block | 0x39), 0, b)) {
         double slop = fmod(*b, 1e9); /* GE stores b + 1e9 * an offset (dcm2niix notes this) */
         *b = slop;
@@ -280,7 +264,7 @@ static ImdValue b_vector(const ImdDicomDataSet *d)
         number_of(d, 0x0018, 0x9089, 2, &v[2])) {
         return imd_value_vector(v, 3);
     }
-    if (private_block(d, 0x0019, "SIEMENS MR HEADER", &block)) {
+    if ((block = imd__dicom_private_block(d, 0x0019, "SIEMENS MR HEADER")) != 0) {
         char *directionality = text_of(d, IMD_TAG(0x0019, block | 0x0d));
         bool directional = directionality != NULL && strcmp(directionality, "DIRECTIONAL") == 0;
         free(directionality);
@@ -289,7 +273,7 @@ static ImdValue b_vector(const ImdDicomDataSet *d)
             number_of(d, 0x0019, e, 2, &v[2])) {
             return imd_value_vector(v, 3);
         }
-    } else if (private_block(d, 0x0019, "GEMS_ACQU_01", &block) &&
+    } else if ((block = imd__dicom_private_block(d, 0x0019, "GEMS_ACQU_01")) != 0 &&
                number_of(d, 0x0019, (uint16_t)(block | 0xbb), 0, &v[0]) &&
                number_of(d, 0x0019, (uint16_t)(block | 0xbc), 0, &v[1]) &&
                number_of(d, 0x0019, (uint16_t)(block | 0xbd), 0, &v[2])) {
@@ -682,8 +666,7 @@ static ImdDicomDataSet *instance_delta(const ImdDicomDataSet *d, const ImdDicomD
     if (d == first) {
         return NULL;
     }
-    uint16_t csa = 0;
-    (void)private_block(d, 0x0029, "SIEMENS CSA HEADER", &csa);
+    uint16_t csa = imd__dicom_private_block(d, 0x0029, "SIEMENS CSA HEADER");
     ImdDicomDataSet *delta = NULL;
     for (size_t i = 0; i < imd_dicom_dataset_count(d); i++) {
         const ImdDicomElement *e = imd_dicom_dataset_element(d, i);

@@ -45,6 +45,7 @@ typedef struct Job {
     char series_uid[IMD_UID_SIZE];
     char date[9], time[14];          /* now: DA and TM */
     ImdDicomDataSet *base;
+    uint16_t siemens_block;          /* "SIEMENS MR HEADER" in group 0019 of the base, or 0 */
     ImdDicomDataSet *instance;       /* the file being written */
     double *plane;                   /* one image as float64 (rescale path) */
     uint8_t *stored;                 /* one image as stored */
@@ -194,8 +195,6 @@ static bool set_identity(ImdError **error, Job *job, ImdDicomDataSet *d)
            set_text(error, d, 0x0020, 0x0011, header_or(h, "SeriesNumber", "1"));
 }
 
-static uint16_t private_block(const ImdDicomDataSet *d, uint16_t group, const char *creator);
-
 /*
  * Siemens' CSA image header (0029,xx10) describes one image (its position,
  * diffusion and timing); copied from the template into every file it would
@@ -204,7 +203,7 @@ static uint16_t private_block(const ImdDicomDataSet *d, uint16_t group, const ch
  */
 static void drop_per_image_private(ImdDicomDataSet *d)
 {
-    uint16_t block = private_block(d, 0x0029, "SIEMENS CSA HEADER");
+    uint16_t block = imd__dicom_private_block(d, 0x0029, "SIEMENS CSA HEADER");
     if (block != 0) {
         (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0029, block | 0x10));
     }
@@ -222,6 +221,7 @@ static bool make_base(ImdError **error, Job *job)
         (void)imd_dicom_dataset_remove(job->base, per_instance[i]);
     }
     drop_per_image_private(job->base);
+    job->siemens_block = imd__dicom_private_block(job->base, 0x0019, "SIEMENS MR HEADER");
     if (template == NULL && !base_without_template(error, job, job->base)) {
         return false;
     }
@@ -461,27 +461,12 @@ static bool set_geometry(ImdError **error, Job *job, ImdDicomDataSet *d, size_t 
 
 /* ---- tag values written back (§4 step 6) ---- */
 
-/* The block a private creator holds in `group` (PS3.5 §7.8.1), or 0. */
-static uint16_t private_block(const ImdDicomDataSet *d, uint16_t group, const char *creator)
-{
-    for (uint16_t e = 0x10; e <= 0xff; e++) {
-        const ImdDicomElement *element = imd_dicom_dataset_find(d, IMD_TAG(group, e));
-        char *text = element != NULL ? imd_dicom_element_string(NULL, d, element) : NULL;
-        bool match = text != NULL && strcmp(text, creator) == 0;
-        free(text);
-        if (match) {
-            return (uint16_t)(e << 8);
-        }
-    }
-    return 0;
-}
-
 /* The b value and direction: the standard elements (PS3.3 C.8.13.5.9), and Siemens' too
  * when the template has them, so that no stale private value contradicts ours. */
-static bool set_diffusion(ImdError **error, ImdDicomDataSet *d, const double *b,
+static bool set_diffusion(ImdError **error, const Job *job, ImdDicomDataSet *d, const double *b,
                           const ImdValue *direction)
 {
-    uint16_t siemens = private_block(d, 0x0019, "SIEMENS MR HEADER");
+    uint16_t siemens = job->siemens_block;
     if (b != NULL) {
         if (!set_number(error, d, 0x0018, 0x9087, IMD_VR_FD, *b) ||
             (siemens != 0 && !set_number(error, d, 0x0019, siemens | 0x0c, IMD_VR_IS, round(*b)))) {
@@ -515,7 +500,7 @@ static bool set_diffusion(ImdError **error, ImdDicomDataSet *d, const double *b,
 }
 
 /* A number into a named attribute, in the form its VR wants (TM as time of day). */
-static bool set_keyword(ImdError **error, Job *job, ImdDicomDataSet *d, const char *name,
+static bool set_keyword(ImdError **error, ImdDicomDataSet *d, const char *name,
                         const char *keyword, double value)
 {
     uint32_t tag;
@@ -525,7 +510,6 @@ static bool set_keyword(ImdError **error, Job *job, ImdDicomDataSet *d, const ch
         return false;
     }
     ImdVR vr = imd_dicom_dictionary_vr(tag);
-    IMD__UNUSED(job);
     if (vr == IMD_VR_TM) {
         char text[32];
         format_tm(value, text);
@@ -544,13 +528,13 @@ static bool set_component(ImdError **error, Job *job, ImdDicomDataSet *d, const 
     const char *keyword = imd_options_get(job->options, name, NULL);
     double x = value->v[0];
     if (keyword != NULL && value->kind == IMD_VALUE_NUMBER) {
-        return set_keyword(error, job, d, name, keyword, x); /* e.g. time=TriggerTime */
+        return set_keyword(error, d, name, keyword, x); /* e.g. time=TriggerTime */
     }
     if (strcmp(name, "none") == 0 || strcmp(name, "faulty") == 0) {
         return true;
     }
     if (strcmp(name, "time") == 0) {
-        return set_keyword(error, job, d, name, "AcquisitionTime", x);
+        return set_keyword(error, d, name, "AcquisitionTime", x);
     }
     if (strcmp(name, "triggertime") == 0) {
         return set_number(error, d, 0x0018, 0x1060, IMD_VR_DS, x * 1000); /* s -> ms */
@@ -562,14 +546,14 @@ static bool set_component(ImdError **error, Job *job, ImdDicomDataSet *d, const 
         return set_number(error, d, 0x0018, 0x1314, IMD_VR_DS, x);
     }
     if (strcmp(name, "b") == 0) {
-        return set_diffusion(error, d, &x, NULL);
+        return set_diffusion(error, job, d, &x, NULL);
     }
     if (strcmp(name, "bvector") == 0) {
-        return set_diffusion(error, d, NULL, value);
+        return set_diffusion(error, job, d, NULL, value);
     }
     if (strcmp(name, "dti") == 0) {
         ImdValue direction = imd_value_vector(value->v + 1, value->count > 1 ? 3 : 0);
-        return set_diffusion(error, d, &x, &direction);
+        return set_diffusion(error, job, d, &x, &direction);
     }
     imd_error_set(error, IMD_ERR_INVALID_ARG,
                   "order \"%s\": no DICOM attribute to write it to; name one with the "
