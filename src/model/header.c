@@ -674,6 +674,31 @@ bool imd_header_set_instance_dataset(ImdError **error, ImdHeader *header, size_t
     return true;
 }
 
+bool imd__header_copy_instance(ImdError **error, ImdHeader *to, size_t slice,
+                               const size_t *index, const ImdHeader *from, size_t from_slice,
+                               const size_t *from_index, bool with_dataset)
+{
+    if (!imd_header_set_instance_uid(error, to, slice, index,
+                                     imd_header_instance_uid(from, from_slice, from_index))) {
+        return false;
+    }
+    const void *dataset = with_dataset ? imd_header_instance_dataset(from, from_slice, from_index)
+                                       : NULL;
+    if (dataset == NULL || to->template_dataset == NULL) {
+        return true; /* nothing to copy, or no template for it to differ from */
+    }
+    void *copy = to->template_ops->clone(dataset);
+    if (copy == NULL) {
+        imd_error_set(error, IMD_ERR_NOMEM, "cannot copy an image's data set");
+        return false;
+    }
+    if (!imd_header_set_instance_dataset(error, to, slice, index, copy)) {
+        to->template_ops->destroy(copy);
+        return false;
+    }
+    return true;
+}
+
 /* ---- window ---- */
 
 bool imd_header_window(const ImdHeader *header, double *center, double *width)

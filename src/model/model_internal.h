@@ -51,4 +51,13 @@ bool imd__convert_elements(ImdDType from, const void *src, ImdDType to, void *ds
 /* The clone/destroy operations of a header's template dataset (NULL when none). */
 const ImdTemplateOps *imd__header_template_ops(const ImdHeader *header);
 
+/*
+ * Copy what a header keeps of one image, the SOPInstanceUID and (with_dataset)
+ * its own data set, from cell (from_slice, from_index) of `from` into cell
+ * (slice, index) of `to` (sub-setting, template=).
+ */
+bool imd__header_copy_instance(ImdError **error, ImdHeader *to, size_t slice,
+                               const size_t *index, const ImdHeader *from, size_t from_slice,
+                               const size_t *from_index, bool with_dataset);
+
 #endif

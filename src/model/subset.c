@@ -221,26 +221,6 @@ static bool subset_geometry(ImdError **error, const ImdSeries *series, ImdHeader
     return true;
 }
 
-/* A copy of one image's data set (the header's template ops clone it) into a cell. */
-static bool copy_instance_dataset(ImdError **error, ImdHeader *header, size_t slice,
-                                  const size_t *index, const void *dataset)
-{
-    const ImdTemplateOps *ops = imd__header_template_ops(header);
-    if (dataset == NULL || ops == NULL) {
-        return true;
-    }
-    void *copy = ops->clone(dataset);
-    if (copy == NULL) {
-        imd_error_set(error, IMD_ERR_NOMEM, "cannot copy an image's data set");
-        return false;
-    }
-    if (!imd_header_set_instance_dataset(error, header, slice, index, copy)) {
-        ops->destroy(copy);
-        return false;
-    }
-    return true;
-}
-
 /* Slice the tag store: selected slices and cells, dropped components removed. */
 static bool subset_tags(ImdError **error, const ImdSeries *series, ImdHeader *header,
                         const Selection *sel, Dims dims)
@@ -303,10 +283,8 @@ static bool subset_tags(ImdError **error, const ImdSeries *series, ImdHeader *he
                 kept[k] = values[keep[k]];
             }
             if (!imd_header_set_tag(error, header, i, new_index, kept) ||
-                !imd_header_set_instance_uid(error, header, i, new_index,
-                                             imd_header_instance_uid(old, old_slice, old_index)) ||
-                !copy_instance_dataset(error, header, i, new_index,
-                                       imd_header_instance_dataset(old, old_slice, old_index))) {
+                !imd__header_copy_instance(error, header, i, new_index, old, old_slice,
+                                           old_index, true)) {
                 return false;
             }
         }

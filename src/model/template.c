@@ -31,23 +31,6 @@ static bool copy_keywords(ImdError **error, ImdHeader *to, const ImdHeader *from
     return true;
 }
 
-/* One image's own values (a DICOM template's cell), cloned with the template's ops. */
-static bool copy_instance_dataset(ImdError **error, ImdHeader *to, size_t slice,
-                                  const size_t *index, const void *dataset)
-{
-    const ImdTemplateOps *ops = imd__header_template_ops(to);
-    void *copy = dataset != NULL && ops != NULL ? ops->clone(dataset) : NULL;
-    if (dataset != NULL && ops != NULL && copy == NULL) {
-        imd_error_set(error, IMD_ERR_NOMEM, "cannot copy an image's data set");
-        return false;
-    }
-    if (copy != NULL && !imd_header_set_instance_dataset(error, to, slice, index, copy)) {
-        ops->destroy(copy);
-        return false;
-    }
-    return true;
-}
-
 /* The shape of this series' tag dimensions. */
 static size_t tag_shape(const ImdSeries *series, size_t shape[IMD_MAX_TAG_DIMS])
 {
@@ -162,11 +145,8 @@ static bool copy_tags(ImdError **error, ImdSeries *series, const ImdHeader *from
             ImdValue values[IMD_MAX_TAG_DIMS];
             if (template_value(from, s, index, components, values) &&
                 (!imd_header_set_tag(error, to, s, index, values) ||
-                 !imd_header_set_instance_uid(error, to, s, index,
-                                              imd_header_instance_uid(from, s, index)) ||
-                 (with_instances &&
-                  !copy_instance_dataset(error, to, s, index,
-                                         imd_header_instance_dataset(from, s, index))))) {
+                 !imd__header_copy_instance(error, to, s, index, from, s, index,
+                                            with_instances))) {
                 return false;
             }
         }
