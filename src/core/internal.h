@@ -142,6 +142,15 @@ bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *par
 void *imd__gunzip(ImdError **error, const uint8_t *data, size_t size, size_t limit,
                   size_t *out_size, const char *name);
 
+/* ---- input orders (src/model/series.c) ---- */
+
+/*
+ * Split an input order "a, b,c" into trimmed components, each a new string
+ * in parts[] (at most IMD_MAX_TAG_DIMS; the caller frees them, also on
+ * failure). INVALID_ARG for an empty component or too many.
+ */
+bool imd__split_order(ImdError **error, const char *order, char **parts, size_t *count);
+
 /* ---- built-in plugins (src/core/builtin_plugins.c) ---- */
 
 extern const ImdArchivePlugin imd__filesystem_archive;

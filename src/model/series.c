@@ -274,12 +274,7 @@ size_t imd_series_tag_ndim(const ImdSeries *series)
     return count + 2 > series->ndim ? (series->ndim >= 2 ? series->ndim - 2 : 0) : count;
 }
 
-/*
- * Split "a,b,c" into trimmed components, each a new string in parts[]
- * (freed by the caller). INVALID_ARG for an empty component or more than
- * IMD_MAX_TAG_DIMS of them.
- */
-static bool split_order(ImdError **error, const char *order, char **parts, size_t *count)
+bool imd__split_order(ImdError **error, const char *order, char **parts, size_t *count)
 {
     *count = 0;
     for (const char *p = order;;) {
@@ -343,7 +338,7 @@ bool imd_series_set_input_order(ImdError **error, ImdSeries *series, const char 
     }
     char *parts[IMD_MAX_TAG_DIMS] = {NULL};
     size_t count = 0;
-    bool ok = split_order(error, order, parts, &count) &&
+    bool ok = imd__split_order(error, order, parts, &count) &&
               rename_axes(error, series, order, parts, count) &&
               imd_header_set_input_order(error, series->header, order);
     for (size_t i = 0; i < IMD_MAX_TAG_DIMS; i++) {

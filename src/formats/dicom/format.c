@@ -463,18 +463,9 @@ static bool parse_order(ImdError **error, const Reader *reader, Order *order)
         }
         return true;
     }
-    for (const char *p = text;;) {
-        const char *end = strchr(p, ',');
-        size_t length = end != NULL ? (size_t)(end - p) : strlen(p);
-        if (length == 0 || order->count == IMD_SORT_MAX_TAGS) {
-            imd_error_set(error, IMD_ERR_INVALID_ARG, "input order \"%s\" is not valid", text);
-            return false;
-        }
-        order->names[order->count++] = imd__strndup(error, p, length);
-        if (end == NULL) {
-            break;
-        }
-        p = end + 1;
+    _Static_assert(IMD_SORT_MAX_TAGS == IMD_MAX_TAG_DIMS, "one limit for order components");
+    if (!imd__split_order(error, text, order->names, &order->count)) {
+        return false;
     }
     for (size_t i = 0; i < order->count; i++) {
         if (strcmp(order->names[i], "rsi") == 0) {

@@ -690,25 +690,6 @@ static void free_job(Job *job)
     free(job->stored);
 }
 
-/* The input order's components ("b,bvector" -> b, bvector). */
-static bool split_order(ImdError **error, Job *job)
-{
-    const char *p = imd_header_input_order(job->header);
-    while (*p != '\0' && job->component_count < IMD_MAX_TAG_DIMS) {
-        const char *end = strchr(p, ',');
-        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-        char *part = imd__malloc(error, n + 1);
-        if (part == NULL) {
-            return false;
-        }
-        memcpy(part, p, n);
-        part[n] = '\0';
-        job->components[job->component_count++] = part;
-        p += n + (end != NULL ? 1 : 0);
-    }
-    return true;
-}
-
 /* Do the header's tags describe this shape? Otherwise every cell is written, without tags. */
 static bool tags_match(const Job *job)
 {
@@ -809,7 +790,9 @@ static bool setup(ImdError **error, Job *job)
         return false;
     }
     if (!imd_options_get_bool(error, job->options, "keep_uid", false, &job->keep_uid) ||
-        !split_order(error, job) || !plan_pixels(error, job)) {
+        !imd__split_order(error, imd_header_input_order(job->header), job->components,
+                          &job->component_count) ||
+        !plan_pixels(error, job)) {
         return false;
     }
     job->has_window = imd_header_window(job->header, &job->window_center, &job->window_width);
