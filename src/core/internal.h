@@ -142,6 +142,14 @@ bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *par
 void *imd__gunzip(ImdError **error, const uint8_t *data, size_t size, size_t limit,
                   size_t *out_size, const char *name);
 
+/* ---- output names (src/core/url.c) ---- */
+
+/* Does an output name hold a number pattern ("{...}" or "%...")? */
+bool imd__name_has_number(const char *name);
+/* The name with its one number pattern ("{}", "{:05d}", "%d", "%05d") replaced by `index`;
+ * "%%" is a '%'. INVALID_ARG for none, several or a malformed one. */
+char *imd__format_numbered_name(ImdError **error, const char *name, size_t index);
+
 /* ---- input orders (src/model/series.c) ---- */
 
 /*

@@ -14,6 +14,8 @@
  */
 #include "internal.h"
 
+#include <ctype.h>
+
 enum {
     AE_TITLE_MAX = 16,       /* PS3.5 AE value representation */
     DICOM_PART_MAX = 3,      /* patient / study or accession / series */
@@ -695,4 +697,52 @@ bool imd_member_name_is_safe(const char *name)
             return false;
         }
     }
+}
+
+/*
+ * Output member names numbered by a pattern (behaviour.md §7.3): Python's
+ * "{}" / "{:05d}" or printf's "%d" / "%05d" ("%%" is a '%'), one number.
+ */
+bool imd__name_has_number(const char *name)
+{
+    return strchr(name, '{') != NULL || strchr(name, '%') != NULL;
+}
+
+char *imd__format_numbered_name(ImdError **error, const char *name, size_t index)
+{
+    ImdText text = {0};
+    int numbers = 0;
+    for (const char *p = name; *p != '\0'; p++) {
+        if (*p == '%' && p[1] == '%') {
+            imd__text_puts(&text, "%");
+            p++;
+            continue;
+        }
+        if (*p != '{' && *p != '%') {
+            imd__text_append(&text, p, 1);
+            continue;
+        }
+        const char *end = *p == '{' ? strchr(p, '}') : p + 1 + strspn(p + 1, "0123456789");
+        bool valid = end != NULL && (*p == '{' || *end == 'd') && numbers++ == 0;
+        unsigned width = 0;
+        for (const char *q = p + 1; valid && q < end; q++) {
+            width = isdigit((unsigned char)*q) && width < 100 ? width * 10 + (unsigned)(*q - '0')
+                                                             : width;
+        }
+        if (!valid || width > 32) {
+            imd__text_free(&text);
+            imd_error_set(error, IMD_ERR_INVALID_ARG,
+                          "name \"%.80s\": expected one number like Image_%%05d.dcm or "
+                          "Image_{:05d}.dcm", name);
+            return NULL;
+        }
+        imd__text_printf(&text, "%0*zu", (int)width, index);
+        p = end;
+    }
+    if (numbers == 0) {
+        imd__text_free(&text);
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "name \"%.80s\" holds no number pattern", name);
+        return NULL;
+    }
+    return imd__text_finish(error, &text);
 }

@@ -3,6 +3,8 @@
 
 #include <imagedata/url.h>
 
+#include "internal.h"
+
 /* Parse `text`, which must succeed; the caller destroys the result. */
 static ImdUrl *parse_ok(const char *text)
 {
@@ -454,7 +456,37 @@ IMD_TEST(safe_names)
     CHECK(!imd_member_name_is_safe(name));
 }
 
-IMD_TEST_MAIN(IMD_CASE(plain_paths), IMD_CASE(file_urls), IMD_CASE(zip_queries),
+/* Output names numbered as Python's str.format and C's printf number them (§7.3). */
+IMD_TEST(numbered_names)
+{
+    static const struct {
+        const char *pattern;
+        size_t index;
+        const char *want; /* NULL: INVALID_ARG */
+    } cases[] = {
+        {"w%03d.dcm", 5, "w005.dcm"},        {"Image_{:05d}.dcm", 7, "Image_00007.dcm"},
+        {"{}", 3, "3"},                      {"x%d", 12345, "x12345"},
+        {"a%%b%d", 1, "a%b1"},               {"time{:02d}/im", 4, "time04/im"},
+        {"%d%d", 1, NULL},                   {"x{", 1, NULL},
+        {"%s.dcm", 1, NULL},                 {"plain", 1, NULL},
+        {"{:099d}", 1, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ImdError *error = NULL;
+        char *got = imd__format_numbered_name(&error, cases[i].pattern, cases[i].index);
+        if (cases[i].want != NULL) {
+            CHECK_STR(got, cases[i].want);
+        } else {
+            CHECK(got == NULL && imd_error_code(error) == IMD_ERR_INVALID_ARG);
+        }
+        free(got);
+        imd_error_clear(&error);
+    }
+    CHECK(imd__name_has_number("a%d") && imd__name_has_number("{}") &&
+          !imd__name_has_number("Image.dcm"));
+}
+
+IMD_TEST_MAIN(IMD_CASE(numbered_names), IMD_CASE(plain_paths), IMD_CASE(file_urls), IMD_CASE(zip_queries),
               IMD_CASE(dicom_urls), IMD_CASE(other_schemes), IMD_CASE(expand_format),
               IMD_CASE(member_match_examples), IMD_CASE(member_match_syntax),
               IMD_CASE(member_match_is_not_exponential), IMD_CASE(safe_names))

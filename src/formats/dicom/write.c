@@ -590,38 +590,6 @@ static bool ends_with_dcm(const char *name)
     return n >= 4 && (strcmp(name + n - 4, ".dcm") == 0 || strcmp(name + n - 4, ".DCM") == 0);
 }
 
-/* "%05d"-style or "{:05d}"-style patterns, formatted with `index`. */
-static char *format_pattern(ImdError **error, const char *name, size_t index)
-{
-    const char *open = strchr(name, '{');
-    const char *percent = strchr(name, '%');
-    unsigned width = 0;
-    const char *start = open != NULL ? open : percent, *end = NULL;
-    if (open != NULL) {
-        end = strchr(open, '}');
-    } else if (percent != NULL) {
-        end = percent + 1;
-        while (*end == '0' || isdigit((unsigned char)*end)) {
-            end++;
-        }
-        end = *end == 'd' || *end == 'i' || *end == 'u' ? end : NULL;
-    }
-    if (end == NULL) {
-        imd_error_set(error, IMD_ERR_INVALID_ARG,
-                      "name \"%s\": expected a pattern like Image_%%05d.dcm or Image_{:05d}.dcm",
-                      name);
-        return NULL;
-    }
-    for (const char *p = start + 1; p < end; p++) {
-        if (isdigit((unsigned char)*p) && width < 100) {
-            width = width * 10 + (unsigned)(*p - '0');
-        }
-    }
-    width = width > 32 ? 32 : width;
-    return imd__sprintf(error, "%.*s%0*zu%s", (int)(start - name), name, (int)width, index,
-                        end + 1);
-}
-
 /*
  * The member name of one file. `running` counts files in the whole write,
  * `index` the cell's tag indices, `slice` the slice. Layouts (§4):
@@ -636,9 +604,9 @@ static char *member_name(ImdError **error, const Job *job, size_t running, size_
 {
     const char *name = job->name != NULL ? job->name : "";
     size_t length = strlen(name);
-    bool pattern = strchr(name, '%') != NULL || strchr(name, '{') != NULL;
+    bool pattern = imd__name_has_number(name);
     if (pattern && !(job->multi && job->tag_ndim > 0)) {
-        char *formatted = format_pattern(error, name, running);
+        char *formatted = imd__format_numbered_name(error, name, running);
         if (formatted == NULL || ends_with_dcm(formatted)) {
             return formatted;
         }

@@ -1381,36 +1381,6 @@ static bool write_volume(ImdError **error, ImdArchive *archive, const char *name
     return ok;
 }
 
-/* A name pattern holding "%...d" or "{...}": formatted with the index. */
-static bool has_placeholder(const char *name)
-{
-    return strchr(name, '%') != NULL || strchr(name, '{') != NULL;
-}
-
-static char *format_name(ImdError **error, const char *name, size_t index)
-{
-    const char *brace = strchr(name, '{');
-    if (brace != NULL) {
-        const char *close = strchr(brace, '}');
-        unsigned width = 0;
-        if (close == NULL) {
-            imd_error_set(error, IMD_ERR_INVALID_ARG, "name \"%s\": unclosed '{'", name);
-            return NULL;
-        }
-        for (const char *p = brace + 1; p < close; p++) {
-            if (isdigit((unsigned char)*p) && width < 100) {
-                width = width * 10 + (unsigned)(*p - '0');
-            }
-        }
-        if (width > 32) {
-            width = 32;
-        }
-        return imd__sprintf(error, "%.*s%0*zu%s", (int)(brace - name), name, (int)width, index,
-                            close + 1);
-    }
-    return format_pattern(error, name, (long long)index);
-}
-
 /* Member name of file `index` of `count` (behaviour.md §7.3). */
 static char *output_name(ImdError **error, const char *name, size_t index, size_t count)
 {
@@ -1421,8 +1391,8 @@ static char *output_name(ImdError **error, const char *name, size_t index, size_
         return count > 1 ? imd__sprintf(error, "%sImage_%05zu.mha", prefix, index)
                          : imd__sprintf(error, "%sImage.mha", prefix);
     }
-    if (has_placeholder(name)) {
-        char *formatted = format_name(error, name, index);
+    if (imd__name_has_number(name)) {
+        char *formatted = imd__format_numbered_name(error, name, index);
         if (formatted == NULL || suffixed) {
             return formatted;
         }
