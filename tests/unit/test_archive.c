@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "imd_test.h"
+#include "imd_test_files.h"
 #include "internal.h"
 
 #include <dirent.h>
@@ -20,62 +21,6 @@
 #endif
 
 /* ---- helpers ---- */
-
-static char *make_folder(const char *label)
-{
-    const char *top = getenv("IMD_TEST_TMP");
-    char pattern[4096];
-    snprintf(pattern, sizeof pattern, "%s/archive-%s-XXXXXX",
-             top != NULL && top[0] != '\0' ? top : "/tmp", label);
-    char *made = mkdtemp(pattern);
-    return made != NULL ? strdup(made) : NULL;
-}
-
-static char *join(const char *folder, const char *name)
-{
-    size_t length = strlen(folder) + strlen(name) + 2;
-    char *path = malloc(length);
-    if (path != NULL) {
-        snprintf(path, length, "%s/%s", folder, name);
-    }
-    return path;
-}
-
-/* Remove a tree (links are removed, not followed). */
-static void remove_tree_at(const char *path)
-{
-    struct stat info;
-    if (lstat(path, &info) != 0) {
-        return;
-    }
-    if (S_ISDIR(info.st_mode)) {
-        DIR *dir = opendir(path);
-        if (dir != NULL) {
-            struct dirent *entry;
-            while ((entry = readdir(dir)) != NULL) {
-                if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
-                    char *child = join(path, entry->d_name);
-                    if (child != NULL) {
-                        remove_tree_at(child);
-                    }
-                    free(child);
-                }
-            }
-            closedir(dir);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static void remove_folder(char *folder)
-{
-    if (folder != NULL) {
-        remove_tree_at(folder);
-    }
-    free(folder);
-}
 
 /* Write `text` to folder/name, creating the folders of `name`. */
 static bool put_file(const char *folder, const char *name, const char *text)
@@ -122,21 +67,6 @@ static bool exists(const char *folder, const char *name)
     bool found = path != NULL && access(path, F_OK) == 0;
     free(path);
     return found;
-}
-
-static int count_entries(const char *folder)
-{
-    DIR *dir = opendir(folder);
-    if (dir == NULL) {
-        return -1;
-    }
-    int count = 0;
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL) {
-        count += strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0;
-    }
-    closedir(dir);
-    return count;
 }
 
 /* Collected member names, joined by '|' for easy comparison. */
@@ -200,7 +130,7 @@ static char *read_member_text(ImdArchive *archive, const char *name)
 /* A tree with nested folders, a dot-file, an empty folder, a symlink loop and a temporary. */
 static char *make_tree(void)
 {
-    char *folder = make_folder("tree");
+    char *folder = make_folder("archive-tree");
     if (folder == NULL) {
         return NULL;
     }
@@ -346,7 +276,7 @@ IMD_TEST(fs_single_file_and_missing)
 
 IMD_TEST(fs_write_creates_folders)
 {
-    char *folder = make_folder("fswrite");
+    char *folder = make_folder("archive-fswrite");
     REQUIRE(folder != NULL);
     char *root = join(folder, "out/deeper");
     ImdError *error = NULL;
@@ -386,7 +316,7 @@ IMD_TEST(fs_write_creates_folders)
 /* An aborted write removes what it created (new files and folders), keeps what was there. */
 IMD_TEST(fs_abort_removes_what_it_created)
 {
-    char *folder = make_folder("fsabort");
+    char *folder = make_folder("archive-fsabort");
     REQUIRE(folder != NULL);
     char *root = join(folder, "series");
     ImdError *error = NULL;
@@ -418,7 +348,7 @@ IMD_TEST(fs_abort_removes_what_it_created)
 
 IMD_TEST(fs_write_refuses_traversal)
 {
-    char *folder = make_folder("fstraversal");
+    char *folder = make_folder("archive-fstraversal");
     REQUIRE(folder != NULL);
     char *root = join(folder, "root");
     ImdError *error = NULL;
@@ -502,7 +432,7 @@ static ImdArchive *zip_open_ok(const char *path, ImdMode mode)
 
 IMD_TEST(zip_reads_a_libzip_zip)
 {
-    char *folder = make_folder("zipread");
+    char *folder = make_folder("archive-zipread");
     REQUIRE(folder != NULL);
     char *path = join(folder, "in.zip");
     zip_t *zip = libzip_open(path, ZIP_CREATE | ZIP_EXCL);
@@ -552,7 +482,7 @@ IMD_TEST(zip_reads_a_libzip_zip)
 
 IMD_TEST(zip_writes_a_libzip_readable_zip)
 {
-    char *folder = make_folder("zipwrite");
+    char *folder = make_folder("archive-zipwrite");
     REQUIRE(folder != NULL);
     char *path = join(folder, "out.zip");
     ImdArchive *archive = zip_open_ok(path, IMD_MODE_WRITE);
@@ -608,7 +538,7 @@ IMD_TEST(zip_write_checked_by_unzip_program)
     if (access("/usr/bin/unzip", X_OK) != 0) {
         IMD_SKIP("/usr/bin/unzip is not installed: the zip writer is only checked with libzip");
     }
-    char *folder = make_folder("unzip");
+    char *folder = make_folder("archive-unzip");
     REQUIRE(folder != NULL);
     char *path = join(folder, "out.zip");
     ImdArchive *archive = zip_open_ok(path, IMD_MODE_WRITE);
@@ -638,7 +568,7 @@ IMD_TEST(zip_write_checked_by_unzip_program)
 
 IMD_TEST(zip_write_appends_and_replaces)
 {
-    char *folder = make_folder("zipappend");
+    char *folder = make_folder("archive-zipappend");
     REQUIRE(folder != NULL);
     char *path = join(folder, "out.zip");
     ImdError *error = NULL;
@@ -719,7 +649,7 @@ IMD_TEST(zip_write_appends_and_replaces)
 
 IMD_TEST(zip_member_outliving_archive)
 {
-    char *folder = make_folder("ziporphan");
+    char *folder = make_folder("archive-ziporphan");
     REQUIRE(folder != NULL);
     char *path = join(folder, "out.zip");
     ImdError *error = NULL;
@@ -742,7 +672,7 @@ IMD_TEST(zip_member_outliving_archive)
 
 IMD_TEST(zip_write_refuses_traversal)
 {
-    char *folder = make_folder("ziptraversal");
+    char *folder = make_folder("archive-ziptraversal");
     REQUIRE(folder != NULL);
     char *path = join(folder, "out.zip");
     ImdError *error = NULL;
@@ -768,7 +698,7 @@ IMD_TEST(zip_write_refuses_traversal)
 
 IMD_TEST(zip_unsafe_entries_are_hidden)
 {
-    char *folder = make_folder("zipevil");
+    char *folder = make_folder("archive-zipevil");
     REQUIRE(folder != NULL);
     char *path = join(folder, "evil.zip");
     zip_t *zip = libzip_open(path, ZIP_CREATE | ZIP_EXCL);
@@ -804,7 +734,7 @@ IMD_TEST(zip_unsafe_entries_are_hidden)
 
 IMD_TEST(zip_corrupt_and_missing)
 {
-    char *folder = make_folder("zipbad");
+    char *folder = make_folder("archive-zipbad");
     REQUIRE(folder != NULL);
     ImdError *error = NULL;
 

@@ -20,39 +20,13 @@
  */
 #define _XOPEN_SOURCE 700
 #include "imd_test.h"
+#include "imd_test_files.h"
 
 #include "internal.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char *make_folder(const char *label)
-{
-    const char *top = getenv("IMD_TEST_TMP");
-    char pattern[4096];
-    snprintf(pattern, sizeof pattern, "%s/dcmw-%s-XXXXXX",
-             top != NULL && top[0] != '\0' ? top : "/tmp", label);
-    char *made = mkdtemp(pattern);
-    return made != NULL ? strdup(made) : NULL;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void remove_folder(char *folder)
-{
-    if (folder != NULL) {
-        nftw(folder, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(folder);
-    }
-}
 
 static bool exists(const char *folder, const char *name)
 {
@@ -126,7 +100,7 @@ IMD_TEST(float_rescaled_and_rounded)
     for (size_t i = 0; i < 512; i++) {
         x[i] = (double)i / sqrt(2.0); /* behaviour.md §11: arange(512)/sqrt(2) */
     }
-    char *folder = make_folder("float");
+    char *folder = make_folder("dcmw-float");
     REQUIRE(folder != NULL && write_dicom(series, folder, NULL));
     double max_error = 0, slope = 0, bound = 511 / sqrt(2.0) / 65535 / 2;
     for (size_t s = 0; s < 2; s++) {
@@ -170,7 +144,7 @@ IMD_TEST(integers_stored_without_loss)
         a[i] = -30000 + 5000 * i;   /* -30000..25000: fits int16 */
         b[i] = 100000 + 5000 * i;   /* 100000..155000: range 55000 < 65536 */
     }
-    char *folder = make_folder("int");
+    char *folder = make_folder("dcmw-int");
     REQUIRE(folder != NULL);
     char url[4200];
     snprintf(url, sizeof url, "%s/small", folder);
@@ -212,7 +186,7 @@ IMD_TEST(bool_and_complex)
     REQUIRE(mask != NULL && complex != NULL);
     uint8_t *m = imd_series_data(mask);
     m[1] = m[2] = 1;
-    char *folder = make_folder("bool");
+    char *folder = make_folder("dcmw-bool");
     REQUIRE(folder != NULL);
     char url[4200];
     snprintf(url, sizeof url, "%s/mask", folder);
@@ -243,7 +217,7 @@ IMD_TEST(names)
     ImdSeries *image = make_series(IMD_DTYPE_UINT16, 2, shape2, NULL);
     ImdSeries *volume = make_series(IMD_DTYPE_UINT16, 3, shape3, NULL);
     REQUIRE(image != NULL && volume != NULL);
-    char *folder = make_folder("names");
+    char *folder = make_folder("dcmw-names");
     REQUIRE(folder != NULL);
     char url[4200];
     snprintf(url, sizeof url, "%s/y", folder);
@@ -271,7 +245,7 @@ IMD_TEST(multi_layouts)
     size_t shape[4] = {2, 3, 2, 2};
     ImdSeries *series = make_series(IMD_DTYPE_UINT16, 4, shape, "time");
     REQUIRE(series != NULL);
-    char *folder = make_folder("multi");
+    char *folder = make_folder("dcmw-multi");
     REQUIRE(folder != NULL);
     char url[4200];
     snprintf(url, sizeof url, "%s/slice", folder);
@@ -315,7 +289,7 @@ IMD_TEST(tags_written_and_empty_cells_skipped)
             }
         }
     }
-    char *folder = make_folder("tags");
+    char *folder = make_folder("dcmw-tags");
     REQUIRE(folder != NULL);
     REQUIRE(write_dicom(series, folder, NULL));
     CHECK(exists(folder, "Image_00002.dcm") && !exists(folder, "Image_00003.dcm"));
@@ -352,7 +326,7 @@ IMD_TEST(uids)
         CHECK_OK(error, imd_header_set_instance_uid(&error, h, s, NULL, s == 0 ? "1.2.3.4" : "1.2.3.5"));
     }
     CHECK_OK(error, imd_header_set_string(&error, h, "SeriesInstanceUID", "1.2.3"));
-    char *folder = make_folder("uids");
+    char *folder = make_folder("dcmw-uids");
     REQUIRE(folder != NULL);
     char url[4200];
     snprintf(url, sizeof url, "%s/kept", folder);

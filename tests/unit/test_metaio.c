@@ -17,40 +17,14 @@
  */
 #define _XOPEN_SOURCE 700
 #include "imd_test.h"
+#include "imd_test_files.h"
 
 #include "internal.h"
 
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- helpers ---- */
-
-static char *make_folder(const char *label)
-{
-    const char *top = getenv("IMD_TEST_TMP");
-    char pattern[4096];
-    snprintf(pattern, sizeof pattern, "%s/metaio-%s-XXXXXX",
-             top != NULL && top[0] != '\0' ? top : "/tmp", label);
-    char *made = mkdtemp(pattern);
-    return made != NULL ? strdup(made) : NULL;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void remove_folder(char *folder)
-{
-    if (folder != NULL) {
-        nftw(folder, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(folder);
-    }
-}
 
 static const char *data_folder(void)
 {
@@ -343,7 +317,7 @@ IMD_TEST(reference_dicom_round_trip)
     ImdSeries *dcm = read_with(path, "input_order", "time");
     REQUIRE(dcm != NULL);
     REQUIRE(imd_series_ndim(dcm) == 4);
-    char *folder = make_folder("dicom");
+    char *folder = make_folder("metaio-dicom");
     REQUIRE(folder != NULL);
     const char *sorts[] = {"slice", "tag"};
     for (size_t i = 0; i < 2; i++) {
@@ -367,7 +341,7 @@ IMD_TEST(reference_dicom_round_trip)
 
 IMD_TEST(round_trip_3d)
 {
-    char *folder = make_folder("3d");
+    char *folder = make_folder("metaio-3d");
     REQUIRE(folder != NULL);
     size_t shape[3] = {4, 5, 6};
     ImdSeries *series = make_series(IMD_DTYPE_UINT16, 3, shape);
@@ -409,7 +383,7 @@ IMD_TEST(round_trip_3d)
 
 IMD_TEST(round_trip_2d)
 {
-    char *folder = make_folder("2d");
+    char *folder = make_folder("metaio-2d");
     REQUIRE(folder != NULL);
     size_t shape[2] = {7, 9};
     ImdSeries *series = make_series(IMD_DTYPE_INT16, 2, shape);
@@ -434,7 +408,7 @@ IMD_TEST(round_trip_2d)
 
 IMD_TEST(round_trip_4d)
 {
-    char *folder = make_folder("4d");
+    char *folder = make_folder("metaio-4d");
     REQUIRE(folder != NULL);
     size_t shape[4] = {3, 4, 5, 6};
     ImdSeries *series = make_series(IMD_DTYPE_UINT16, 4, shape);
@@ -485,7 +459,7 @@ IMD_TEST(round_trip_4d)
 
 IMD_TEST(round_trip_types)
 {
-    char *folder = make_folder("types");
+    char *folder = make_folder("metaio-types");
     REQUIRE(folder != NULL);
     size_t shape[3] = {2, 5, 7};
     const struct {
@@ -540,7 +514,7 @@ IMD_TEST(round_trip_types)
 
 IMD_TEST(round_trip_compressed)
 {
-    char *folder = make_folder("zlib");
+    char *folder = make_folder("metaio-zlib");
     REQUIRE(folder != NULL);
     size_t shape[3] = {3, 16, 20};
     ImdSeries *series = make_series(IMD_DTYPE_UINT16, 3, shape);
@@ -646,7 +620,7 @@ IMD_TEST(hand_made)
 
 IMD_TEST(data_files)
 {
-    char *folder = make_folder("files");
+    char *folder = make_folder("metaio-files");
     REQUIRE(folder != NULL);
     char path[4096];
     uint8_t slice[6] = {1, 2, 3, 4, 5, 6};

@@ -17,6 +17,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "imd_test.h"
+#include "imd_test_files.h"
 
 #include "formats/nifti/nifti.h"
 
@@ -27,37 +28,6 @@
 #include <zlib.h>
 
 /* ---- helpers ---- */
-
-static char *make_folder(const char *label)
-{
-    const char *top = getenv("IMD_TEST_TMP");
-    char pattern[4096];
-    snprintf(pattern, sizeof pattern, "%s/nifti-%s-XXXXXX",
-             top != NULL && top[0] != '\0' ? top : "/tmp", label);
-    char *made = mkdtemp(pattern);
-    return made != NULL ? strdup(made) : NULL;
-}
-
-static void remove_folder(char *folder)
-{
-    if (folder == NULL) {
-        return;
-    }
-    DIR *dir = opendir(folder);
-    struct dirent *entry;
-    while (dir != NULL && (entry = readdir(dir)) != NULL) {
-        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", folder, entry->d_name);
-            remove(path);
-        }
-    }
-    if (dir != NULL) {
-        closedir(dir);
-    }
-    rmdir(folder);
-    free(folder);
-}
 
 static size_t count_files(const char *folder)
 {
@@ -574,7 +544,7 @@ IMD_TEST(gzip_round_trip_large)
     CHECK_FAILS(error, imd__gunzip(&error, gz, gz_size, total - 1, &out_size, "limit") != NULL,
                 IMD_ERR_LIMIT);
     /* zlib's gzread on a file, an independent reader of the same bytes. */
-    char *folder = make_folder("gzip");
+    char *folder = make_folder("nifti-gzip");
     REQUIRE(folder != NULL);
     CHECK(write_file(folder, "big.gz", gz, gz_size));
     char path[4096];
@@ -770,7 +740,7 @@ static void check_gzip_stream(const char *folder, const uint8_t *data, size_t si
 
 IMD_TEST(gzip_stream_sizes)
 {
-    char *folder = make_folder("gzstream");
+    char *folder = make_folder("nifti-gzstream");
     REQUIRE(folder != NULL);
     const size_t chunk = IMD__GZIP_CHUNK;
     const size_t sizes[] = {0, 1, 1000, chunk - 1, chunk, chunk + 1, 2 * chunk,
@@ -975,7 +945,7 @@ static void check_same_series(const ImdSeries *a, const ImdSeries *b)
 IMD_TEST(write_read_back)
 {
     ImdError *error = NULL;
-    char *folder = make_folder("rw");
+    char *folder = make_folder("nifti-rw");
     ImdSeries *series = make_series(3, 4, 5, 6);
     REQUIRE(folder != NULL && series != NULL);
     ImdOptions *options = imd_options_create(&error);
@@ -1028,7 +998,7 @@ IMD_TEST(write_read_back)
 IMD_TEST(nifti2_and_2d)
 {
     ImdError *error = NULL;
-    char *folder = make_folder("v2");
+    char *folder = make_folder("nifti-v2");
     REQUIRE(folder != NULL);
     /* Asked for: a 3D series as NIfTI-2. */
     ImdSeries *series = make_series(0, 2, 3, 4);
@@ -1075,7 +1045,7 @@ IMD_TEST(nifti2_and_2d)
 IMD_TEST(dtypes_written)
 {
     ImdError *error = NULL;
-    char *folder = make_folder("dtypes");
+    char *folder = make_folder("nifti-dtypes");
     REQUIRE(folder != NULL);
     static const ImdDType dtypes[] = {IMD_DTYPE_BOOL,    IMD_DTYPE_UINT8,     IMD_DTYPE_INT8,
                                       IMD_DTYPE_UINT16,  IMD_DTYPE_INT16,     IMD_DTYPE_UINT32,
@@ -1112,7 +1082,7 @@ IMD_TEST(dtypes_written)
 IMD_TEST(hand_made_files)
 {
     ImdError *error = NULL;
-    char *folder = make_folder("hand");
+    char *folder = make_folder("nifti-hand");
     REQUIRE(folder != NULL);
     ImdNiftiHeader h;
     memset(&h, 0, sizeof h);
@@ -1193,7 +1163,7 @@ IMD_TEST(hand_made_files)
 IMD_TEST(bval_bvec)
 {
     ImdError *error = NULL;
-    char *folder = make_folder("dwi");
+    char *folder = make_folder("nifti-dwi");
     ImdSeries *series = make_series(4, 2, 3, 3);
     REQUIRE(folder != NULL && series != NULL);
     double d1[3] = {0, -0.70640218, -0.7078107}, d2[3] = {1, 0, 0}, d3[3] = {0, 0.6, 0.8};
@@ -1262,7 +1232,7 @@ IMD_TEST(bval_bvec)
 
 IMD_TEST(output_naming)
 {
-    char *folder = make_folder("names");
+    char *folder = make_folder("nifti-names");
     ImdSeries *series = make_series(0, 2, 2, 2);
     REQUIRE(folder != NULL && series != NULL);
     CHECK(write_series(series, folder, "", NULL)); /* an existing folder */
@@ -1289,7 +1259,7 @@ IMD_TEST(output_naming)
 /* Series larger than the writer's pieces: .nii, .nii.gz and .img hold the same voxels. */
 IMD_TEST(large_series_streamed)
 {
-    char *folder = make_folder("large");
+    char *folder = make_folder("nifti-large");
     REQUIRE(folder != NULL);
     /* Rows of 422 bytes (pieces end inside rows); rows of 600000 bytes (longer than a piece). */
     ImdSeries *all[2] = {make_series(3, 7, 150, 211), make_series(0, 2, 3, 300000)};
@@ -1368,7 +1338,7 @@ IMD_TEST(nibabel_reads_ours)
         IMD_SKIP("IMD_PYTHON is not set: nibabel, the oracle of this case, cannot run");
     }
     ImdError *error = NULL;
-    char *folder = make_folder("nibabel");
+    char *folder = make_folder("nifti-nibabel");
     ImdSeries *series = make_series(3, 4, 5, 6);
     REQUIRE(folder != NULL && series != NULL);
     CHECK(write_series(series, folder, "a.nii.gz", NULL));

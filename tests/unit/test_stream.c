@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "imd_test.h"
+#include "imd_test_files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,68 +12,6 @@
 #include <unistd.h>
 
 /* ---- helpers: a private folder per case, removed at the end ---- */
-
-static char *make_folder(const char *label)
-{
-    const char *top = getenv("IMD_TEST_TMP");
-    char pattern[4096];
-    snprintf(pattern, sizeof pattern, "%s/stream-%s-XXXXXX",
-             top != NULL && top[0] != '\0' ? top : "/tmp", label);
-    char *made = mkdtemp(pattern);
-    return made != NULL ? strdup(made) : NULL;
-}
-
-static char *join(const char *folder, const char *name)
-{
-    size_t length = strlen(folder) + strlen(name) + 2;
-    char *path = malloc(length);
-    if (path != NULL) {
-        snprintf(path, length, "%s/%s", folder, name);
-    }
-    return path;
-}
-
-/* Number of entries in a folder other than "." and "..", -1 when unreadable. */
-static int count_entries(const char *folder)
-{
-    DIR *dir = opendir(folder);
-    if (dir == NULL) {
-        return -1;
-    }
-    int count = 0;
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL) {
-        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
-            count++;
-        }
-    }
-    closedir(dir);
-    return count;
-}
-
-/* Remove a folder of plain files (what these cases make). */
-static void remove_folder(char *folder)
-{
-    if (folder == NULL) {
-        return;
-    }
-    DIR *dir = opendir(folder);
-    if (dir != NULL) {
-        struct dirent *entry;
-        while ((entry = readdir(dir)) != NULL) {
-            if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
-                char *path = join(folder, entry->d_name);
-                if (path != NULL) {
-                    unlink(path);
-                }
-                free(path);
-            }
-        }
-        closedir(dir);
-    }
-    rmdir(folder);
-    free(folder);
-}
 
 static bool write_plain(const char *path, const char *text)
 {
@@ -104,7 +43,7 @@ static char *read_plain(const char *path)
 
 IMD_TEST(file_write_close_renames)
 {
-    char *folder = make_folder("close");
+    char *folder = make_folder("stream-close");
     REQUIRE(folder != NULL);
     char *path = join(folder, "out.bin");
     ImdError *error = NULL;
@@ -139,7 +78,7 @@ IMD_TEST(file_write_close_renames)
 
 IMD_TEST(file_write_abort_leaves_nothing)
 {
-    char *folder = make_folder("abort");
+    char *folder = make_folder("stream-abort");
     REQUIRE(folder != NULL);
     char *path = join(folder, "out.bin");
     ImdError *error = NULL;
@@ -176,7 +115,7 @@ IMD_TEST(file_write_abort_leaves_nothing)
 
 IMD_TEST(file_failed_write_leaves_nothing)
 {
-    char *folder = make_folder("full");
+    char *folder = make_folder("stream-full");
     REQUIRE(folder != NULL);
     char *path = join(folder, "out.bin");
     CHECK(write_plain(path, "old"));
@@ -211,7 +150,7 @@ IMD_TEST(file_failed_write_leaves_nothing)
 
 IMD_TEST(file_write_gets_normal_permissions)
 {
-    char *folder = make_folder("mode");
+    char *folder = make_folder("stream-mode");
     REQUIRE(folder != NULL);
     char *path = join(folder, "out.bin");
     ImdError *error = NULL;
@@ -229,7 +168,7 @@ IMD_TEST(file_write_gets_normal_permissions)
 
 IMD_TEST(file_read_missing_is_not_found)
 {
-    char *folder = make_folder("missing");
+    char *folder = make_folder("stream-missing");
     REQUIRE(folder != NULL);
     char *path = join(folder, "absent.nii");
     ImdError *error = NULL;
@@ -262,7 +201,7 @@ IMD_TEST(file_read_missing_is_not_found)
 
 IMD_TEST(file_read_seek_and_exact)
 {
-    char *folder = make_folder("read");
+    char *folder = make_folder("stream-read");
     REQUIRE(folder != NULL);
     char *path = join(folder, "in.bin");
     CHECK(write_plain(path, "0123456789"));
