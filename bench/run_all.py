@@ -25,7 +25,7 @@ Writes bench/results/performance.md and prints it.
 
 usage: bench/run_all.py BUILD_DIR [--runs 3] [--quick]
 """
-import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, os, shutil, statistics, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)

@@ -22,7 +22,6 @@ Prints "PASS: name" or "FAIL: name: reason" per case and what it checked,
 then "N passed, N failed"; exits 1 on any failure, 77 when the data is missing.
 """
 
-import argparse
 import fnmatch
 import functools
 import io
@@ -44,14 +43,13 @@ IMAGE_INFO = None   # path of image_info, set in main()
 DATA = None         # ../shared/data/imagedata
 TMP_ROOT = None     # where temporary folders go
 MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
-MAX_REASONS = 6     # differences reported per case
 
 
 # ---------------------------------------------------------------------------
 # The case harness
 # ---------------------------------------------------------------------------
 
-from reference_harness import Abort, Case, differ, short  # noqa: E402
+from reference_harness import Abort, differ, options, run_cases, short  # noqa: E402
 
 
 def run_info(c, urls, order=None, options=(), stats=True, want_rc=0, show=True):
@@ -1080,76 +1078,20 @@ CASES = [
 ]
 
 
-def case_name(function):
-    return function.__name__[len("case_"):]
-
-
-def run_case(function, verbose):
-    c = Case(case_name(function))
-    try:
-        function(c)
-    except Abort as e:
-        c.errors.append(str(e))
-    except Exception as e:  # a bug in this script or odd JSON: report, do not trace back
-        c.errors.append("%s: %s" % (type(e).__name__, e))
-    if c.errors:
-        shown = c.errors[:MAX_REASONS]
-        more = len(c.errors) - len(shown)
-        print("FAIL: %s: %s" % (c.name, shown[0]))
-        for reason in shown[1:]:
-            print("      %s" % reason)
-        if more:
-            print("      ... and %d more differences" % more)
-    else:
-        print("PASS: %s" % c.name)
-    if verbose or not c.errors:
-        print("      checked (%d): %s" % (len(c.checked), "; ".join(c.checked)[:1500]))
-    else:
-        print("      checked (%d): %s" % (len(c.checked), "; ".join(c.checked)[:400]))
-    sys.stdout.flush()
-    return not c.errors
-
-
 def main():
     global IMAGE_INFO, DATA, TMP_ROOT
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--case", action="append", default=[], help="run only this case (repeatable)")
-    parser.add_argument("--list", action="store_true", help="list the cases")
-    parser.add_argument("--image-info", default=None, help="the image_info program")
-    parser.add_argument("--data", default=os.environ.get("IMD_TEST_DATA", ""), help="../shared/data/imagedata")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print every check")
-    args = parser.parse_args()
-    names = [case_name(f) for f in CASES]
-    if args.list:
-        print("\n".join(names))
-        return 0
-    unknown = [n for n in args.case if n not in names]
-    if unknown:
-        print("unknown case(s): %s; known: %s" % (", ".join(unknown), ", ".join(names)))
-        return 1
-    build = os.environ.get("IMD_BUILD", "")
-    IMAGE_INFO = args.image_info or os.path.join(build, "cli", "image_info")
-    DATA = os.path.abspath(args.data) if args.data else ""
+    args, code = options(__doc__, CASES)
+    if code is not None:
+        return code
+    IMAGE_INFO, DATA = args.image_info, args.data
     if not DATA or not os.path.isdir(os.path.join(DATA, "dicom")):
         print("SKIP: no reference data in %r (IMD_TEST_DATA)" % args.data)
         return 77
-    if not os.access(IMAGE_INFO, os.X_OK):
-        print("FAIL: setup: %s is not an executable (IMD_BUILD)" % IMAGE_INFO)
-        print("0 passed, 1 failed")
-        return 1
     tmp = os.environ.get("IMD_TEST_TMP")
     TMP_ROOT = tmp if tmp and os.path.isdir(tmp) else None
     print("image_info %s; data %s; pydicom %s, numpy %s"
           % (IMAGE_INFO, DATA, pydicom.__version__, np.__version__))
-    selected = [f for f in CASES if not args.case or case_name(f) in args.case]
-    passed = failed = 0
-    for function in selected:
-        if run_case(function, args.verbose):
-            passed += 1
-        else:
-            failed += 1
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_cases(CASES, args.case, args.verbose)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ what it checked and what it measured, then "N passed, N failed, N skipped";
 exits 1 on any failure, 77 when the data is missing or every case skipped.
 """
 
-import argparse
 import hashlib
 import importlib
 import io
@@ -45,14 +44,13 @@ import pydicom
 import pydicom.errors
 from pydicom.pixel_data_handlers.util import apply_modality_lut
 
-from reference_harness import Abort, Case, differ, short  # noqa: E402
+from reference_harness import Abort, Skip, differ, options, run_cases, short  # noqa: E402
 
 IMAGE_DATA = None   # the image_data program, set in main()
 IMAGE_INFO = None   # the image_info program
 DATA = None         # ../shared/data/imagedata
 TMP = None          # a private temporary folder, removed at the end
 DCMDUMP = None      # dcmtk's dcmdump, or None (its checks are then skipped, loudly)
-MAX_REASONS = 8     # differences reported per case
 
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
 SC_STORAGE = "1.2.840.10008.5.1.4.1.1.7"
@@ -65,10 +63,6 @@ NOT_COMPARED = {"ContentDate", "ContentTime", "InstanceNumber", "LargestPixelVal
 NEW_UIDS = {"SOPInstanceUID", "SeriesInstanceUID"}
 # Source elements the writer may drop (an allowed exception, reported when it happens).
 MAY_BE_DROPPED = {(0x0029, 0x1010): "Siemens CSA image header (0029,1010), per image"}
-
-
-class Skip(Exception):
-    """The case cannot run here (a feature not landed, a module missing)."""
 
 
 # ---------------------------------------------------------------------------
@@ -1047,8 +1041,7 @@ def case_no_template(c):
 
 def case_dicom_template(c):
     """behaviour.md §5.5 and §11 dicom_template: a MATLAB volume (time00's
-    pixels) written with --template and/or --geometry time00 equals time00.
-    SKIPs while image_data answers these options with exit 5 (not landed)."""
+    pixels) written with --template and/or --geometry time00 equals time00."""
     time00 = dicom("time", "time00")
     sources = load_sources(time00)
     by_distance = sorted(sources, key=lambda item: distance(item[1]))
@@ -1058,9 +1051,6 @@ def case_dicom_template(c):
     save_mat(source, volume)
     out = tmp("template_both")
     proc = write(c, out, [source], "--template", time00, "--geometry", time00, want_rc=None)
-    if proc.returncode == 5:
-        raise Skip("image_data --template/--geometry exit 5: %s"
-                   % first_line(proc.stderr.decode("utf-8", "replace")))
     if proc.returncode != 0:
         raise Abort("image_data --template --geometry: exit %d: %s"
                     % (proc.returncode, first_line(proc.stderr.decode("utf-8", "replace"))))
@@ -1107,97 +1097,28 @@ CASES = [case_compare_pydicom, case_layouts, case_uids, case_pixels, case_attrib
 # Driver
 # ---------------------------------------------------------------------------
 
-def case_name(function):
-    return function.__name__[len("case_"):]
-
-
-def run_case(function, verbose):
-    """Returns "pass", "fail" or "skip"."""
-    c = Case(case_name(function))
-    started = time.time()
-    skipped = None
-    try:
-        function(c)
-    except Skip as e:
-        skipped = str(e)
-    except Abort as e:
-        c.errors.append(str(e))
-    except Exception as e:  # a bug in this script or an odd file: report, do not trace back
-        c.errors.append("%s: %s" % (type(e).__name__, e))
-    seconds = time.time() - started
-    if skipped is not None and not c.errors:
-        print("SKIP: %s: %s" % (c.name, skipped))
-        result = "skip"
-    elif c.errors:
-        shown = c.errors[:MAX_REASONS]
-        print("FAIL: %s: %s" % (c.name, shown[0]))
-        for reason in shown[1:]:
-            print("      %s" % reason)
-        if len(c.errors) > len(shown):
-            print("      ... and %d more differences" % (len(c.errors) - len(shown)))
-        result = "fail"
-    else:
-        print("PASS: %s (%.1f s)" % (c.name, seconds))
-        result = "pass"
-    limit = 4000 if verbose else (1500 if result == "pass" else 400)
-    print("      checked (%d): %s" % (len(c.checked), "; ".join(c.checked)[:limit]))
-    for text in c.infos:
-        print("      info: %s" % text)
-    sys.stdout.flush()
-    return result
-
-
 def main():
     global IMAGE_DATA, IMAGE_INFO, DATA, TMP, DCMDUMP
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--case", action="append", default=[], help="run only this case (repeatable)")
-    parser.add_argument("--list", action="store_true", help="list the cases")
-    parser.add_argument("--image-data", default=None, help="the image_data program")
-    parser.add_argument("--image-info", default=None, help="the image_info program")
-    parser.add_argument("--data", default=os.environ.get("IMD_TEST_DATA", ""), help="../shared/data/imagedata")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print every check")
-    args = parser.parse_args()
-    names = [case_name(f) for f in CASES]
-    if args.list:
-        print("\n".join(names))
-        return 0
-    unknown = [n for n in args.case if n not in names]
-    if unknown:
-        print("unknown case(s): %s; known: %s" % (", ".join(unknown), ", ".join(names)))
-        return 1
-    build = os.environ.get("IMD_BUILD", "")
-    IMAGE_DATA = args.image_data or os.path.join(build, "cli", "image_data")
-    IMAGE_INFO = args.image_info or os.path.join(build, "cli", "image_info")
-    DATA = os.path.abspath(args.data) if args.data else ""
+    args, code = options(__doc__, CASES, programs=("image_data", "image_info"), keep=True)
+    if code is not None:
+        return code
+    IMAGE_DATA, IMAGE_INFO, DATA = args.image_data, args.image_info, args.data
     if not DATA or not os.path.isdir(os.path.join(DATA, "dicom")):
         print("SKIP: no reference data in %r (IMD_TEST_DATA)" % args.data)
         return 77
-    for program in (IMAGE_DATA, IMAGE_INFO):
-        if not os.access(program, os.X_OK):
-            print("FAIL: setup: %s is not an executable (IMD_BUILD)" % program)
-            print("0 passed, 1 failed")
-            return 1
     DCMDUMP = shutil.which("dcmdump")
     if DCMDUMP is None:
         print("NOTE: dcmdump (dcmtk) is not installed: the dcmdump checks are SKIPPED in every case")
     TMP = tempfile.mkdtemp(prefix="imd_dicom_write_")
     print("image_data %s; data %s; pydicom %s, numpy %s; dcmdump %s"
           % (IMAGE_DATA, DATA, pydicom.__version__, np.__version__, DCMDUMP or "MISSING"))
-    counts = {"pass": 0, "fail": 0, "skip": 0}
     try:
-        for function in CASES:
-            if not args.case or case_name(function) in args.case:
-                counts[run_case(function, args.verbose)] += 1
+        return run_cases(CASES, args.case, args.verbose)
     finally:
         if args.keep:
             print("kept %s" % TMP)
         else:
             shutil.rmtree(TMP, ignore_errors=True)
-    print("%d passed, %d failed, %d skipped" % (counts["pass"], counts["fail"], counts["skip"]))
-    if counts["fail"]:
-        return 1
-    return 77 if not counts["pass"] else 0
 
 
 if __name__ == "__main__":

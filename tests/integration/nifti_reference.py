@@ -23,7 +23,6 @@ Prints "PASS: name" or "FAIL: name: reason" per case, the numbers it measured
 the data is missing.
 """
 
-import argparse
 import gzip
 import io
 import json
@@ -33,7 +32,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 import zipfile
 
 import numpy as np
@@ -48,7 +46,6 @@ IMAGE_DATA = None   # $IMD_BUILD/cli/image_data
 IMAGE_INFO = None   # $IMD_BUILD/cli/image_info
 DATA = None         # ../shared/data/imagedata
 TMP = None          # this run's temporary folder
-MAX_REASONS = 8
 
 # The dcm2niix reference sets (behaviour.md §5.2 "Write tests") and time_all.
 ORIENTATION_SETS = ["tra_rl", "tra_oblique", "cor_rl", "cor_hf", "cor_oblique",
@@ -61,7 +58,7 @@ RSI_ZIP = "ep2d_RSI_b0_500_1500_6dir.zip"
 # The case harness
 # ---------------------------------------------------------------------------
 
-from reference_harness import Abort, Case, differ, short  # noqa: E402
+from reference_harness import Abort, options, run_cases, short  # noqa: E402
 
 
 def max_abs(a, b):
@@ -945,80 +942,27 @@ CASES = ([make_write_case(n) for n in ORIENTATION_SETS + ["time_all"]]
             case_cli])
 
 
-def case_name(function):
-    return function.__name__[len("case_"):]
-
-
-def run_case(function, verbose):
-    c = Case(case_name(function))
-    try:
-        function(c)
-    except Abort as e:
-        c.fail("aborted", str(e))
-    except Exception as e:          # a bug here, or output we did not foresee
-        tb = traceback.extract_tb(sys.exc_info()[2])[-1]
-        c.fail("unexpected %s" % type(e).__name__, "%s (nifti_reference.py:%d)" % (e, tb.lineno))
-    if c.errors:
-        print("FAIL: %s: %s" % (c.name, c.errors[0]))
-        for reason in c.errors[1:MAX_REASONS]:
-            print("    %s" % reason)
-        if len(c.errors) > MAX_REASONS:
-            print("    ... and %d more" % (len(c.errors) - MAX_REASONS))
-    else:
-        print("PASS: %s (%d checks)" % (c.name, len(c.checked)))
-    for text in c.infos:
-        print("  . %s" % text)
-    if verbose:
-        for what in c.checked:
-            print("    checked: %s" % what)
-    sys.stdout.flush()
-    return not c.errors
-
-
 def main():
     global IMAGE_DATA, IMAGE_INFO, DATA, TMP
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--case", action="append", default=[], help="run only this case (repeatable)")
-    parser.add_argument("--list", action="store_true", help="list the cases")
-    parser.add_argument("--build", default=os.environ.get("IMD_BUILD", ""), help="the build folder")
-    parser.add_argument("--data", default=os.environ.get("IMD_TEST_DATA", ""), help="../shared/data/imagedata")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print every check")
-    args = parser.parse_args()
-    names = [case_name(f) for f in CASES]
-    if args.list:
-        print("\n".join(names))
-        return 0
-    unknown = [n for n in args.case if n not in names]
-    if unknown:
-        print("unknown case(s): %s; known: %s" % (", ".join(unknown), ", ".join(names)))
-        return 1
-    DATA = os.path.abspath(args.data) if args.data else ""
+    args, code = options(__doc__, CASES, programs=("image_data", "image_info"), keep=True)
+    if code is not None:
+        return code
+    IMAGE_DATA, IMAGE_INFO, DATA = args.image_data, args.image_info, args.data
     if not DATA or not os.path.isdir(os.path.join(DATA, "dicom")) \
             or not os.path.isdir(os.path.join(DATA, "nifti")):
         print("SKIP: no reference data in %r (IMD_TEST_DATA)" % args.data)
         return 77
-    IMAGE_DATA = os.path.join(args.build, "cli", "image_data")
-    IMAGE_INFO = os.path.join(args.build, "cli", "image_info")
     TMP = tempfile.mkdtemp(prefix="nifti_reference.")
     print("image_data %s; data %s; nibabel %s, numpy %s, pydicom %s"
           % (IMAGE_DATA, DATA, nib.__version__, np.__version__,
              pydicom.__version__ if pydicom else "missing"))
-    selected = [f for f in CASES if not args.case or case_name(f) in args.case]
-    passed = failed = 0
     try:
-        for function in selected:
-            if run_case(function, args.verbose):
-                passed += 1
-            else:
-                failed += 1
+        return run_cases(CASES, args.case, args.verbose)
     finally:
         if args.keep:
             print("kept %s" % TMP)
         else:
             shutil.rmtree(TMP, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

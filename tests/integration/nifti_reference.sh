@@ -24,4 +24,4 @@ if ! "$python" -c 'import numpy, nibabel' 2>/dev/null; then
     exit 77
 fi
 exec "$python" "$source_dir/tests/integration/nifti_reference.py" \
-    --build "$build" --data "$data" "$@"
+    --image-data "$build/cli/image_data" --image-info "$build/cli/image_info" --data "$data" "$@"
