@@ -182,6 +182,23 @@ IMD_API ImdSeries *imd_series_list_take(ImdSeriesList *list, size_t index);
 /** Append; takes ownership of `series` on success. */
 IMD_API bool imd_series_list_add(ImdError **error, ImdSeriesList *list, ImdSeries *series);
 
+/*
+ * What a read could not turn into series: one error per series that could
+ * not be sorted or decoded, and per image file skipped (unsupported transfer
+ * syntax, corrupt), each naming the files and the reason. A read with
+ * failures still returns the series it could read (a partial result; the
+ * CLIs exit 8); it fails only when nothing could be read.
+ */
+IMD_API size_t imd_series_list_failure_count(const ImdSeriesList *list);
+/** Borrowed, NULL when out of range. */
+IMD_API const ImdError *imd_series_list_failure(const ImdSeriesList *list, size_t index);
+/** Append; takes ownership of `failure` on success. */
+IMD_API bool imd_series_list_add_failure(ImdError **error, ImdSeriesList *list,
+                                         ImdError *failure);
+/** Move every failure of `from` to the end of `to`. */
+IMD_API bool imd_series_list_move_failures(ImdError **error, ImdSeriesList *to,
+                                           ImdSeriesList *from);
+
 /* ---- description ------------------------------------------------------- */
 
 enum {

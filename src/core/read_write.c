@@ -257,6 +257,10 @@ static bool finish_readers(ImdError **error, ReadJob *job, ImdSeriesList *all)
         }
         imd__log(job->context, IMD_LOG_INFO, "%s: %zu file(s) read into %zu series",
                  reader->format->name, reader->accepted, imd_series_list_count(list));
+        if (!imd_series_list_move_failures(error, all, list)) {
+            imd_series_list_destroy(list);
+            return false;
+        }
         while (imd_series_list_count(list) > 0) {
             ImdSeries *series = imd_series_list_take(list, 0);
             if (!imd_series_list_add(error, all, series)) {
@@ -266,6 +270,28 @@ static bool finish_readers(ImdError **error, ReadJob *job, ImdSeriesList *all)
             }
         }
         imd_series_list_destroy(list);
+    }
+    return true;
+}
+
+/*
+ * Failures beside series read (a series that could not be sorted, an image
+ * file skipped) make a partial result: each is logged at IMD_LOG_SKIPPED, so
+ * that every client sees it and the CLIs exit 8. When nothing could be read,
+ * the first failure is the read's error (exit 3 for one unsortable series).
+ */
+static bool report_failures(ImdError **error, const ReadJob *job, ImdSeriesList *all)
+{
+    size_t failures = imd_series_list_failure_count(all);
+    bool none = imd_series_list_count(all) == 0 && failures > 0;
+    for (size_t i = none ? 1 : 0; i < failures; i++) {
+        imd__log(job->context, IMD_LOG_SKIPPED, "skipped %s",
+                 imd_error_message(imd_series_list_failure(all, i)));
+    }
+    if (none) {
+        const ImdError *first = imd_series_list_failure(all, 0);
+        imd_error_set(error, imd_error_code(first), "%s", imd_error_message(first));
+        return false;
     }
     return true;
 }
@@ -354,6 +380,7 @@ ImdSeriesList *imd_read(ImdError **error, ImdContext *context, const char *const
     if (ok) {
         all = imd_series_list_create(error);
         ok = all != NULL && finish_readers(error, &job, all) &&
+             report_failures(error, &job, all) &&
              apply_reference(error, job.context, all, options, "template") &&
              apply_reference(error, job.context, all, options, "geometry");
     }

@@ -415,6 +415,8 @@ bool imd_series_set_spacing(ImdError **error, ImdSeries *series, const double sp
 struct ImdSeriesList {
     ImdSeries **items;
     size_t count, capacity;
+    ImdError **failures; /* series or images that could not be read */
+    size_t failure_count, failure_capacity;
 };
 
 ImdSeriesList *imd_series_list_create(ImdError **error)
@@ -430,6 +432,10 @@ void imd_series_list_destroy(ImdSeriesList *list)
     for (size_t i = 0; i < list->count; i++) {
         imd_series_destroy(list->items[i]);
     }
+    for (size_t i = 0; i < list->failure_count; i++) {
+        imd_error_clear(&list->failures[i]);
+    }
+    free(list->failures);
     free(list->items);
     free(list);
 }
@@ -467,5 +473,42 @@ bool imd_series_list_add(ImdError **error, ImdSeriesList *list, ImdSeries *serie
         return false;
     }
     list->items[list->count++] = series;
+    return true;
+}
+
+size_t imd_series_list_failure_count(const ImdSeriesList *list)
+{
+    return list != NULL ? list->failure_count : 0;
+}
+
+const ImdError *imd_series_list_failure(const ImdSeriesList *list, size_t index)
+{
+    return list != NULL && index < list->failure_count ? list->failures[index] : NULL;
+}
+
+bool imd_series_list_add_failure(ImdError **error, ImdSeriesList *list, ImdError *failure)
+{
+    if (list == NULL || failure == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "series list: no failure to add");
+        return false;
+    }
+    if (!imd__grow(error, (void **)&list->failures, &list->failure_capacity,
+                   list->failure_count + 1, sizeof *list->failures)) {
+        return false;
+    }
+    list->failures[list->failure_count++] = failure;
+    return true;
+}
+
+bool imd_series_list_move_failures(ImdError **error, ImdSeriesList *to, ImdSeriesList *from)
+{
+    while (from != NULL && from->failure_count > 0) {
+        if (!imd_series_list_add_failure(error, to, from->failures[0])) {
+            return false;
+        }
+        memmove(from->failures, from->failures + 1,
+                (from->failure_count - 1) * sizeof *from->failures);
+        from->failure_count--;
+    }
     return true;
 }

@@ -77,8 +77,15 @@ expect_exit 8 "partial: one of two series skipped" "$run" --plugin "$plugin" --o
     --input_options skip_broken_series=true "$tmp/partial_out" "$tmp/partial"
 check "partial summary" grep -q "partial result: 1 series written, 0 failed, 1 input(s) skipped" "$tmp/err"
 check "the good series written" test -f "$tmp/partial_out.imdraw"
-expect_exit 4 "broken without skip_broken_series" "$run" --plugin "$plugin" --of imdraw \
+# Each series on its own (issue 13): the same without the option, and the
+# line names the series, its first file and the reason.
+expect_exit 8 "broken without skip_broken_series" "$run" --plugin "$plugin" --of imdraw \
     "$tmp/partial_out2" "$tmp/partial"
+check "the failed series named" grep -q "skipped series 7 (imagedata demo dynamic, 4 images from b/IM.*pixel data has" "$tmp/err"
+check "the good series written without the option" test -f "$tmp/partial_out2.imdraw"
+# One series alone that cannot be read is the error (exit 4), not a partial result.
+expect_exit 4 "the broken series alone" "$run" --plugin "$plugin" --of imdraw \
+    "$tmp/partial_out3" "$tmp/partial/b"
 
 # Error classes (docs/cli.md).
 expect_exit 1 "no input" "$run" "$tmp/x"

@@ -350,6 +350,7 @@ typedef struct Record {
     char *group; /* patient, study, series (and acquisition / echo when split) */
     ImdSliceKey key;
     ImdPixelFormat format;
+    ImdError *unreadable; /* why its pixels cannot be decoded: its series fails */
 } Record;
 
 static bool option_bool(const Reader *reader, const char *key)
@@ -815,9 +816,30 @@ static void sort_options(const Reader *reader, const Order *order, const ImdDico
     }
 }
 
+/* A series with images we cannot decode fails as a whole, naming the first. */
+static bool check_readable(ImdError **error, const Record *records, size_t count)
+{
+    size_t unreadable = 0, first = 0;
+    for (size_t i = count; i-- > 0;) {
+        if (records[i].unreadable != NULL) {
+            unreadable++;
+            first = i;
+        }
+    }
+    if (unreadable == 0) {
+        return true;
+    }
+    imd_error_set(error, imd_error_code(records[first].unreadable), "%zu of %zu images: %s",
+                  unreadable, count, imd_error_message(records[first].unreadable));
+    return false;
+}
+
 static bool finish_group(ImdError **error, Reader *reader, const Order *order,
                          Record *records, size_t count, ImdSeriesList *list)
 {
+    if (!check_readable(error, records, count)) {
+        return false;
+    }
     ImdSliceKey *keys = imd__calloc(error, count, sizeof *keys);
     if (keys == NULL) {
         return false;
@@ -844,7 +866,28 @@ static bool finish_group(ImdError **error, Reader *reader, const Order *order,
     return true;
 }
 
-/* Images of one group that failed to sort: an error, or skipped with skip_broken_series. */
+/* "series 7 (ep2d_diff, 64 images from dwi/IM0001.dcm)": how a user finds a failed series. */
+static void describe_series(const Reader *reader, const Record *records, size_t count,
+                            ImdText *text)
+{
+    const ImdDicomDataSet *d = reader->members[records[0].member].dataset;
+    char *number = d != NULL ? text_of(d, IMD_TAG(0x0020, 0x0011)) : NULL;
+    char *description = d != NULL ? text_of(d, IMD_TAG(0x0008, 0x103e)) : NULL;
+    imd__text_printf(text, "series %s (%s%s%zu image%s from %s)",
+                     number != NULL && number[0] != '\0' ? number : "without number",
+                     description != NULL ? description : "",
+                     description != NULL && description[0] != '\0' ? ", " : "", count,
+                     count == 1 ? "" : "s", reader->members[records[0].member].name);
+    free(number);
+    free(description);
+}
+
+/*
+ * Each series on its own: one that cannot be read or sorted becomes a failure
+ * in the list, naming the series, and the others are still read (a partial
+ * result; skip_broken_series is kept for the original's scripts and changes
+ * nothing). Running out of memory stops everything.
+ */
 static bool finish_groups(ImdError **error, Reader *reader, const Order *order,
                           Record *records, size_t count, ImdSeriesList *list)
 {
@@ -855,68 +898,112 @@ static bool finish_groups(ImdError **error, Reader *reader, const Order *order,
             end++;
         }
         ImdError *failure = NULL;
+        ImdText name = {0};
+        describe_series(reader, records + start, end - start, &name);
+        char *described = imd__text_finish(NULL, &name);
         if (!finish_group(&failure, reader, order, records + start, end - start, list)) {
-            imd_error_prefix(&failure, "%s: ", reader->members[records[start].member].name);
-            if (!option_bool(reader, "skip_broken_series") ||
-                imd_error_code(failure) == IMD_ERR_NOMEM) {
+            imd_error_prefix(&failure, "%s: ", described != NULL ? described : "a series");
+            if (imd_error_code(failure) == IMD_ERR_NOMEM ||
+                !imd_series_list_add_failure(error, list, failure)) {
                 imd_error_propagate(error, failure);
+                free(described);
                 return false;
             }
-            imd_context_log(reader->context, IMD_LOG_SKIPPED, "skipped a series: %s",
-                            imd_error_message(failure));
-            imd_error_clear(&failure);
         }
+        free(described);
         start = end;
     }
     return true;
 }
 
-/* Unsupported images are expected in mixed folders: reported with -v; what is
- * broken is a warning. If nothing is left, the read fails with the reason. */
-static void skipped(const Reader *reader, const Member *m)
+/*
+ * SOP classes that hold no image for a series (PS3.4 Annex B): structured
+ * reports, presentation states, key objects, raw data, encapsulated documents,
+ * spectroscopy, waveforms, RT plans and structures, Siemens' CSA non-image
+ * objects. Real exports mix them into image folders (dcm_qa_cs_dl *_Raw.dcm,
+ * dcm_qa_xa60's PhoenixZIPReport).
+ */
+static bool non_image_class(const char *uid)
 {
-    bool unsupported = imd_error_code(m->error) == IMD_ERR_UNSUPPORTED;
-    imd_context_log(reader->context, unsupported ? IMD_LOG_INFO : IMD_LOG_SKIPPED, "skipped %s",
-                    imd_error_message(m->error));
+    static const char *const prefixes[] = {
+        "1.2.840.10008.5.1.4.1.1.88.",   /* SR, key object selection */
+        "1.2.840.10008.5.1.4.1.1.11.",   /* presentation states */
+        "1.2.840.10008.5.1.4.1.1.66",    /* raw data, spatial registration, fiducials */
+        "1.2.840.10008.5.1.4.1.1.104.",  /* encapsulated PDF, CDA, STL ... */
+        "1.2.840.10008.5.1.4.1.1.4.2",   /* MR spectroscopy */
+        "1.2.840.10008.5.1.4.1.1.9.",    /* waveforms */
+        "1.2.840.10008.5.1.4.1.1.481.3", /* RT structure set */
+        "1.2.840.10008.5.1.4.1.1.481.5", /* RT plan */
+        "1.3.12.2.1107.5.9.1",           /* Siemens CSA non-image */
+    };
+    for (size_t i = 0; uid != NULL && i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        if (strncmp(uid, prefixes[i], strlen(prefixes[i])) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
-/* An image this reader can stack: parsed, an image (Rows), not filtered out. */
-static bool usable(const Reader *reader, Member *m, ImdPixelFormat *format)
+/* A file that holds no image: listed with -v, changes nothing. */
+static bool not_an_image(const Reader *reader, const Member *m)
+{
+    char *sop_class = text_of(m->dataset, IMD_TAG(0x0008, 0x0016));
+    bool non_image = non_image_class(sop_class);
+    const char *why = non_image ? imd_dicom_uid_name(sop_class) : NULL;
+    if (!non_image && find(m->dataset, 0x0028, 0x0010) == NULL) {
+        why = "no Rows";
+    } else if (!non_image && !option_bool(reader, "headers_only") &&
+               imd_dicom_dataset_find(m->dataset, IMD_TAG_PIXEL_DATA) == NULL &&
+               find(m->dataset, 0x7fe0, 0x0008) == NULL && find(m->dataset, 0x7fe0, 0x0009) == NULL) {
+        why = "no pixel data";
+    }
+    if (non_image || why != NULL) {
+        imd_context_log(reader->context, IMD_LOG_INFO, "skipped %s: not an image (%s)", m->name,
+                        why != NULL ? why : sop_class);
+    }
+    free(sop_class);
+    return non_image || why != NULL;
+}
+
+/*
+ * An image this reader can stack: parsed, an image, not filtered out. A file
+ * that cannot be parsed is a failure in the list; one whose pixels we cannot
+ * decode is kept, with the reason, and fails its series (see check_readable).
+ */
+static bool usable(ImdError **error, const Reader *reader, Member *m, ImdPixelFormat *format,
+                   ImdError **unreadable, ImdSeriesList *list)
 {
     if (m->dataset == NULL) {
-        skipped(reader, m);
+        ImdError *failure = m->error;
+        m->error = NULL;
+        if (!imd_series_list_add_failure(error, list, failure)) {
+            imd_error_clear(&failure);
+        }
         return false;
     }
     for (size_t i = 0; i < imd_dicom_dataset_warning_count(m->dataset); i++) {
         imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: %s", m->name,
                         imd_dicom_dataset_warning(m->dataset, i));
     }
-    if (find(m->dataset, 0x0028, 0x0010) == NULL) {
-        imd_context_log(reader->context, IMD_LOG_INFO, "skipped %s: not an image", m->name);
-        return false;
-    }
-    ImdError *error = NULL;
-    if (!imd__dicom_pixel_format(&error, m->dataset, format)) {
-        imd_error_prefix(&error, "%s: ", m->name);
-        m->error = error;
-        skipped(reader, m);
-        return false;
-    }
-    if (format->frames > 1) {
-        /* Multi-frame objects (enhanced MR/CT, NM, US cine) need per-frame geometry:
-         * a later issue. Refuse them clearly instead of reading one frame. */
-        char *sop_class = text_of(m->dataset, IMD_TAG(0x0008, 0x0016));
-        const char *name = sop_class != NULL ? imd_dicom_uid_name(sop_class) : NULL;
-        imd_error_set(&m->error, IMD_ERR_UNSUPPORTED,
-                      "%s: not supported yet: multi-frame images (%u frames, %s)", m->name,
-                      format->frames, name != NULL ? name : sop_class ? sop_class : "no SOP class");
-        free(sop_class);
-        skipped(reader, m);
+    if (not_an_image(reader, m)) {
         return false;
     }
     if (!passes_filters(reader, m->dataset)) {
         imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: left out by a filter", m->name);
         return false;
+    }
+    memset(format, 0, sizeof *format);
+    if (!imd__dicom_pixel_format(unreadable, m->dataset, format)) {
+        imd_error_prefix(unreadable, "%s: ", m->name);
+    } else if (format->frames > 1) {
+        /* Multi-frame objects (enhanced MR/CT, NM, US cine) need per-frame geometry:
+         * a later issue. Refuse them clearly instead of reading one frame. */
+        char *sop_class = text_of(m->dataset, IMD_TAG(0x0008, 0x0016));
+        const char *name = sop_class != NULL ? imd_dicom_uid_name(sop_class) : NULL;
+        imd_error_set(unreadable, IMD_ERR_UNSUPPORTED,
+                      "%s: not supported yet: multi-frame images (%u frames, %s)", m->name,
+                      format->frames, name != NULL ? name : sop_class ? sop_class : "no SOP class");
+        free(sop_class);
     }
     return true;
 }
@@ -932,38 +1019,34 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
     ImdSeriesList *list = imd_series_list_create(error);
     size_t count = 0;
     bool ok = records != NULL && list != NULL && parse_order(error, reader, &order);
-    ImdError *unsupported = NULL;
     for (size_t i = 0; ok && i < reader->count; i++) {
-        if (!usable(reader, &reader->members[i], &records[count].format)) {
-            if (imd_error_code(reader->members[i].error) == IMD_ERR_UNSUPPORTED && unsupported == NULL) {
-                unsupported = reader->members[i].error;
-                reader->members[i].error = NULL;
-            }
+        ImdPixelFormat format;
+        ImdError *unreadable = NULL;
+        if (!usable(error, reader, &reader->members[i], &format, &unreadable, list)) {
+            ok = imd_error_code(error != NULL ? *error : NULL) != IMD_ERR_NOMEM;
             continue;
         }
-        ImdPixelFormat format = records[count].format;
         ok = make_record(reader, &order, i, &records[count]);
         records[count].format = format;
+        records[count].unreadable = unreadable;
+        if (!ok) {
+            imd_error_clear(&unreadable);
+        }
         count += ok;
     }
-    if (ok && count == 0) {
-        if (unsupported != NULL) {
-            imd_error_propagate(error, unsupported); /* e.g. only compressed images */
-            unsupported = NULL;
-        } else {
-            bool filtered = imd_options_has(reader->options, "input_serinsuid") ||
-                            imd_options_has(reader->options, "input_echo") ||
-                            imd_options_has(reader->options, "input_acquisition") ||
-                            imd_options_has(reader->options, "select_thickness");
-            imd_error_set(error, IMD_ERR_NOT_RECOGNIZED, "no DICOM images among %zu file(s)%s",
-                          reader->count, filtered ? " that pass the input filters" : "");
-        }
+    if (ok && count == 0 && imd_series_list_failure_count(list) == 0) {
+        bool filtered = imd_options_has(reader->options, "input_serinsuid") ||
+                        imd_options_has(reader->options, "input_echo") ||
+                        imd_options_has(reader->options, "input_acquisition") ||
+                        imd_options_has(reader->options, "select_thickness");
+        imd_error_set(error, IMD_ERR_NOT_RECOGNIZED, "no DICOM images among %zu file(s)%s",
+                      reader->count, filtered ? " that pass the input filters" : "");
         ok = false;
     }
     ok = ok && finish_groups(error, reader, &order, records, count, list);
-    imd_error_clear(&unsupported);
     for (size_t i = 0; records != NULL && i < count; i++) {
         free(records[i].group);
+        imd_error_clear(&records[i].unreadable);
     }
     free(records);
     free_order(&order);
