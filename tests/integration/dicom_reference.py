@@ -802,8 +802,24 @@ def case_rsi_b(c):
 
 
 def case_auto_rsi(c):
-    """auto on RSI -> CannotSort('Duplicate tag') (behaviour.md §3.4 [O])."""
-    expect_error(c, [rsi_url()], 3, None)
+    """auto on RSI: several directions per b value, so dti in acquisition order
+    (issue 13; the original failed with 'Duplicate tag', behaviour.md §3.4 [O]):
+    13 volumes, volume k = each slice's k-th image by InstanceNumber."""
+    url = rsi_url()
+    images = load(url)
+    s = one_series(c, [url])
+    c.eq("shape", s.get("shape"), [13, 3, 78, 96])
+    c.eq("input_order", s.get("input_order"), "dti")
+    g = geometry(images)
+    for i, (_, grp) in enumerate(g["groups"]):
+        acquired = sorted(grp, key=lambda im: int(im.get("InstanceNumber")))
+        want = [(im.bvalue, im.bvector if im.bvalue else []) for im in acquired]
+        got = [pair(x) for x in tags_of(s, i)]
+        ok = len(got) == len(want) and all(
+            g_ is not None and abs(g_[0] - w[0]) < 1e-6 and np.allclose(g_[1] or [0, 0, 0], w[1] or [0, 0, 0], atol=1e-6)
+            for g_, w in zip(got, want))
+        c.true("slice %d: (b, vector) per volume in InstanceNumber order" % i, ok,
+               "got %s want %s" % (short(got[:3]), short(want[:3])))
 
 
 def copy_files(sources, dest, prefix):

@@ -907,8 +907,15 @@ def case_cli(c):
     folder = os.path.join(TMP, "cli")
     os.makedirs(folder)
     rsi = os.path.join(DATA, "dicom", RSI_ZIP)
-    # auto picks b, and b repeats within a slice: cannot sort (3), no output.
-    rc, _, err = image_data(c, os.path.join(folder, "auto.nii.gz"), [rsi], want_rc=3)
+    # auto: several directions per b, so dti in acquisition order (13 volumes).
+    image_data(c, os.path.join(folder, "auto.nii.gz"), [rsi])
+    if c.true("auto: auto.nii.gz written", os.path.isfile(os.path.join(folder, "auto.nii.gz"))):
+        img, data = load_nifti(c, os.path.join(folder, "auto.nii.gz"))
+        check_readable(c, img, data, "auto.nii.gz", shape=[96, 78, 3, 13])
+        for name in ("auto.nii.gz", "auto.bval", "auto.bvec"):
+            os.remove(os.path.join(folder, name))
+    # A series that cannot be sorted: exit 3, one line, nothing written.
+    rc, _, err = image_data(c, os.path.join(folder, "none.nii.gz"), [rsi], options=["--order", "none"], want_rc=3)
     c.true("exit 3: one-line message", len([l for l in err.splitlines() if l.strip()]) >= 1, "stderr empty")
     c.eq("exit 3: nothing written", sorted(os.listdir(folder)), [])
     # The reader option the message suggests.

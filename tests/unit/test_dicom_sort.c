@@ -834,6 +834,109 @@ IMD_TEST(auto_conflicts_and_duplicates)
                      "accept_duplicate_tag=True"));
 }
 
+/* auto with dti (slot 5) among the candidates, as the reader gives them. */
+static ImdSortOptions auto_with_dti(void)
+{
+    ImdSortOptions options = auto_options();
+    options.names[5] = "dti";
+    options.count = 6;
+    return options;
+}
+
+/* Volumes that no tag tells apart (GE fMRI: one AcquisitionTime for the whole
+ * run) come in acquisition order, InstanceNumber, on a time axis of TR. */
+IMD_TEST(auto_sequence_gives_time_of_tr)
+{
+    ImdSortOptions options = auto_with_dti();
+    options.time_step = 2.5;
+    ImdSliceKey keys[12];
+    size_t n = 0;
+    for (size_t volume = 0; volume < 4; volume++) {
+        for (size_t slice = 0; slice < 3; slice++) {
+            keys[n] = axial((uint32_t)n, 5.0 * (double)slice);
+            set_number(&keys[n], 0, 41295); /* one AcquisitionTime */
+            set_number(&keys[n], 4, 30);
+            keys[n].sequence = (double)(volume * 3 + slice + 1);
+            n++;
+        }
+    }
+    shuffle(keys, n);
+    ImdLayout layout;
+    REQUIRE(sorts(keys, n, &options, &layout));
+    CHECK_STR(layout.order, "time");
+    REQUIRE(layout.tag_ndim == 1 && layout.tag_shape[0] == 4 && layout.slices == 3);
+    for (size_t volume = 0; volume < 4; volume++) {
+        CHECK_NEAR(layout.axis_values[0][volume].v[0], 2.5 * (double)volume, 1e-12);
+        for (size_t slice = 0; slice < 3; slice++) {
+            const ImdSliceKey *key = &keys[layout.cell[volume * 3 + slice]];
+            CHECK_NEAR(key->sequence, (double)(volume * 3 + slice + 1), 0);
+            CHECK_NEAR(layout.tags[volume * 3 + slice].v[0], 2.5 * (double)volume, 1e-12);
+        }
+    }
+    imd__dicom_layout_free(&layout);
+}
+
+/* Several directions per b: dti, volumes in acquisition order, not sorted
+ * by value (dcm2niix writes bval/bvec in that order). */
+IMD_TEST(auto_dti_in_acquisition_order)
+{
+    static const double directions[4][3] = {{0, 0, 0}, {0, 0, 1}, {1, 0, 0}, {0, 1, 0}};
+    static const double b_values[4] = {0, 1000, 1000, 1000};
+    ImdSortOptions options = auto_with_dti();
+    ImdSliceKey keys[8];
+    size_t n = 0;
+    for (size_t volume = 0; volume < 4; volume++) {
+        for (size_t slice = 0; slice < 2; slice++) {
+            keys[n] = axial((uint32_t)n, 4.0 * (double)slice);
+            set_number(&keys[n], 0, 40000 + (double)n);
+            set_number(&keys[n], 2, b_values[volume]);
+            keys[n].tag[5] = imd_value_b_vector(b_values[volume], directions[volume],
+                                                volume == 0 ? 0 : 3);
+            keys[n].has_tag[5] = true;
+            keys[n].sequence = (double)(volume * 2 + slice + 1);
+            n++;
+        }
+    }
+    shuffle(keys, n);
+    ImdLayout layout;
+    REQUIRE(sorts(keys, n, &options, &layout));
+    CHECK_STR(layout.order, "dti");
+    REQUIRE(layout.tag_ndim == 1 && layout.tag_shape[0] == 4);
+    for (size_t volume = 0; volume < 4; volume++) {
+        const ImdValue *v = &layout.axis_values[0][volume];
+        CHECK_NEAR(v->v[0], b_values[volume], 0);
+        if (volume > 0) {
+            CHECK_NEAR(v->v[1], directions[volume][0], 0);
+            CHECK_NEAR(v->v[2], directions[volume][1], 0);
+        }
+    }
+    imd__dicom_layout_free(&layout);
+
+    /* slice 1 acquired its directions in another order: no order by sequence */
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].position.z > 1 && keys[i].sequence > 2) {
+            keys[i].sequence = 20 - keys[i].sequence;
+        }
+    }
+    CHECK(fails_with(keys, n, &options, "auto order dti in acquisition order", "slice 1", NULL));
+
+}
+
+/* Acquisition and trigger time both vary (a gated run): acquisition time. */
+IMD_TEST(auto_time_wins_over_triggertime)
+{
+    ImdSortOptions options = auto_with_dti();
+    ImdSliceKey keys[45];
+    size_t n = time_series(keys, 0);
+    for (size_t i = 0; i < n; i++) {
+        set_number(&keys[i], 1, 100.0 * (double)(i % 3 + 1));
+    }
+    ImdLayout layout;
+    REQUIRE(sorts(keys, n, &options, &layout));
+    CHECK_STR(layout.order, "time");
+    imd__dicom_layout_free(&layout);
+}
+
 /* ---- duplicates (§3.5; test_formats_dicom_duplicate shapes) ---- */
 
 IMD_TEST(duplicate_2d)
@@ -1056,6 +1159,8 @@ IMD_TEST_MAIN(IMD_CASE(sorts_time00_volume), IMD_CASE(coronal_normal_orders_by_y
               IMD_CASE(b_bvector_sparse_cells), IMD_CASE(bvector_jitter_is_one_value),
               IMD_CASE(dti_pairs), IMD_CASE(missing_tag_value_fails),
               IMD_CASE(auto_time_none_b), IMD_CASE(auto_conflicts_and_duplicates),
+              IMD_CASE(auto_sequence_gives_time_of_tr), IMD_CASE(auto_dti_in_acquisition_order),
+              IMD_CASE(auto_time_wins_over_triggertime),
               IMD_CASE(duplicate_2d), IMD_CASE(duplicate_3d), IMD_CASE(duplicate_4d),
               IMD_CASE(duplicate_5d), IMD_CASE(duplicate_b_on_rsi), IMD_CASE(too_sparse_fails),
               IMD_CASE(rejects_bad_arguments), IMD_CASE(large_series_50000_keys))

@@ -17,6 +17,8 @@
 
 /** Most order components (or auto candidates) a key carries. */
 #define IMD_SORT_MAX_TAGS 5
+/** Most values a key carries: order components, or auto's candidates. */
+#define IMD_SORT_MAX_VALUES 8
 
 /** What the sorter needs of one image (one file, or one frame later). */
 typedef struct ImdSliceKey {
@@ -28,16 +30,20 @@ typedef struct ImdSliceKey {
     double slice_location;      /* SliceLocation (0020,1041) */
     bool has_slice_location;
     double gantry_tilt;         /* GantryDetectorTilt (0018,1120), 0 when missing */
-    ImdValue tag[IMD_SORT_MAX_TAGS]; /* one value per order component (or auto candidate) */
-    bool has_tag[IMD_SORT_MAX_TAGS]; /* false: missing or not a number */
+    ImdValue tag[IMD_SORT_MAX_VALUES]; /* one value per order component (or auto candidate) */
+    bool has_tag[IMD_SORT_MAX_VALUES]; /* false: missing or not a number */
     uint32_t rows, columns;
+    /* Where the image comes in the acquisition (lower is earlier): TemporalPositionIdentifier,
+     * then InstanceNumber, else the file's place. Orders volumes whose tags say nothing else
+     * (GE fMRI with one AcquisitionTime) and diffusion directions in acquisition order. */
+    double sequence;
 } ImdSliceKey;
 
 typedef struct ImdSortOptions {
     /* The order's components, in key.tag[] order ("time", "te"; "none" alone for none).
-     * With auto_order, the candidates ("time", "triggertime", "b", "fa", "te"), of which
-     * the sorter picks per behaviour.md §3.4. */
-    const char *names[IMD_SORT_MAX_TAGS];
+     * With auto_order, the candidates ("time", "triggertime", "b", "fa", "te", and "dti"
+     * last), of which the sorter picks per behaviour.md §3.4 and docs/dicom-reading.md. */
+    const char *names[IMD_SORT_MAX_VALUES];
     size_t count;
     bool auto_order;
     double slice_tolerance;      /* distances closer than this are one slice; 0: 1e-4 mm */
@@ -50,6 +56,9 @@ typedef struct ImdSortOptions {
      * it), else SliceThickness (only a warning: gapped acquisitions are normal); 0: none. */
     double nominal_spacing;
     bool nominal_is_thickness;
+    /* auto: the time step (s) of volumes told apart only by their acquisition sequence:
+     * RepetitionTime; 0: 1 s. */
+    double time_step;
 } ImdSortOptions;
 
 /** The volume layout of one series. Free with imd__dicom_layout_free(). */

@@ -445,12 +445,14 @@ static void fill_geometry(const ImdDicomDataSet *d, ImdSliceKey *key)
 /* ---- the order ---- */
 
 typedef struct Order {
-    char *names[IMD_SORT_MAX_TAGS];
+    char *names[IMD_SORT_MAX_VALUES];
     size_t count;
     bool automatic;
 } Order;
 
-static const char *const auto_candidates[] = {"time", "triggertime", "b", "fa", "te"};
+/* auto's candidates (behaviour.md §3.4); dti last, used when b varies with
+ * several directions per b value (sort.c). */
+static const char *const auto_candidates[] = {"time", "triggertime", "b", "fa", "te", "dti"};
 
 static bool parse_order(ImdError **error, const Reader *reader, Order *order)
 {
@@ -465,6 +467,8 @@ static bool parse_order(ImdError **error, const Reader *reader, Order *order)
         return true;
     }
     _Static_assert(IMD_SORT_MAX_TAGS == IMD_MAX_TAG_DIMS, "one limit for order components");
+    _Static_assert(sizeof auto_candidates / sizeof auto_candidates[0] <= IMD_SORT_MAX_VALUES,
+                   "a key holds every auto candidate");
     if (!imd__split_order(error, text, order->names, &order->count)) {
         return false;
     }
@@ -480,9 +484,23 @@ static bool parse_order(ImdError **error, const Reader *reader, Order *order)
 
 static void free_order(Order *order)
 {
-    for (size_t i = 0; i < IMD_SORT_MAX_TAGS; i++) {
+    for (size_t i = 0; i < IMD_SORT_MAX_VALUES; i++) {
         free(order->names[i]);
     }
+}
+
+/* TemporalPositionIdentifier (0020,0100), then InstanceNumber (0020,0013), then
+ * the file's place: the order images were acquired in, as one number. */
+static double acquisition_sequence(const ImdDicomDataSet *d, size_t member)
+{
+    double temporal = 0, instance;
+    if (!number_of(d, 0x0020, 0x0100, 0, &temporal) || !isfinite(temporal)) {
+        temporal = 0;
+    }
+    if (!number_of(d, 0x0020, 0x0013, 0, &instance) || !isfinite(instance)) {
+        instance = (double)member;
+    }
+    return temporal * 1e9 + instance;
 }
 
 static bool make_record(const Reader *reader, const Order *order, size_t member, Record *record)
@@ -492,6 +510,7 @@ static bool make_record(const Reader *reader, const Order *order, size_t member,
     record->member = member;
     record->key.index = (uint32_t)member;
     fill_geometry(d, &record->key);
+    record->key.sequence = acquisition_sequence(d, member);
     for (size_t i = 0; i < order->count; i++) {
         record->key.has_tag[i] = order_value(reader, d, order->names[i], member,
                                              &record->key.tag[i]);
@@ -809,6 +828,10 @@ static void sort_options(const Reader *reader, const Order *order, const ImdDico
     options->accept_uneven_slices = option_bool(reader, "accept_uneven_slices");
     options->accept_duplicate_tag = option_bool(reader, "accept_duplicate_tag");
     options->sort_on_slice_location = option_bool(reader, "sort_on_slice_location");
+    double tr;
+    if (number_of(first, 0x0018, 0x0080, 0, &tr) && tr > 0 && isfinite(tr)) {
+        options->time_step = tr / 1000; /* RepetitionTime is in ms */
+    }
     if (number_of(first, 0x0018, 0x0088, 0, &options->nominal_spacing)) {
         options->nominal_is_thickness = false;
     } else if (number_of(first, 0x0018, 0x0050, 0, &options->nominal_spacing)) {

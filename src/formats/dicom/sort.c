@@ -90,6 +90,8 @@ typedef struct Sorter {
     const char *name[MAX_DIMS];
     bool is_time[MAX_DIMS]; /* time or triggertime */
     bool by_rank[MAX_DIMS]; /* slices map onto the axis by rank, not by value */
+    bool by_sequence[MAX_DIMS]; /* an image's index is its place in the acquisition sequence */
+    bool synthetic[MAX_DIMS];   /* values are index * time_step (no tag tells the volumes apart) */
     uint32_t *index;        /* n * MAX_DIMS: each key's index per dimension */
     ImdValue *pool;         /* n * MAX_DIMS: slice axis values */
     AxisRef *axis;          /* slices * MAX_DIMS */
@@ -276,6 +278,10 @@ static void merge_sort(const Sorter *s, uint32_t *items, size_t m, uint32_t *scr
 
 static ImdValue value_of(const Sorter *s, uint32_t key, size_t d)
 {
+    if (s->synthetic[d]) {
+        double step = s->options->time_step > 0 ? s->options->time_step : 1;
+        return imd_value_number(s->index[(size_t)key * MAX_DIMS + d] * step);
+    }
     if (s->none_axis) {
         /* order none's duplicate axis: the duplicate's number (§3.5) */
         return imd_value_number((double)s->index[(size_t)key * MAX_DIMS + d]);
@@ -657,7 +663,7 @@ static void set_component(Sorter *s, size_t d, size_t slot, const char *name)
 static bool check_names(Sorter *s)
 {
     const ImdSortOptions *o = s->options;
-    if (o->count > MAX_DIMS) {
+    if (o->count > (o->auto_order ? IMD_SORT_MAX_VALUES : MAX_DIMS)) {
         imd_error_set(s->error, IMD_ERR_INVALID_ARG, "%zu order components; at most %d",
                       o->count, MAX_DIMS);
         return false;
@@ -680,7 +686,7 @@ static bool check_names(Sorter *s)
 static bool check_values_present(Sorter *s)
 {
     for (size_t d = 0; d < s->components; d++) {
-        for (size_t i = 0; i < s->n; i++) {
+        for (size_t i = 0; i < s->n && !s->synthetic[d]; i++) {
             if (!s->keys[i].has_tag[s->slot[d]]) {
                 imd_error_set(s->error, IMD_ERR_CANNOT_SORT,
                               "image %u has no %s value (order %s)", s->keys[i].index,
@@ -748,11 +754,70 @@ static bool constant_within_slices(const Sorter *s, size_t c)
     return true;
 }
 
-/* A later varying b or te replaces time/triggertime (DWI times vary, §3.4). */
+/* A later varying b or te replaces time/triggertime (DWI times vary, §3.4);
+ * acquisition time wins over trigger time when both vary (each volume of a
+ * gated series has its own acquisition time; trigger times repeat). */
 static bool replaces(const char *chosen, const char *candidate)
 {
     return is_time_order(chosen) &&
            (strcmp(candidate, "b") == 0 || strcmp(candidate, "te") == 0);
+}
+
+static bool yields_to(const char *chosen, const char *candidate)
+{
+    return strcmp(chosen, "time") == 0 && strcmp(candidate, "triggertime") == 0;
+}
+
+static size_t candidate_slot(const Sorter *s, const char *name)
+{
+    for (size_t c = 0; c < s->options->count; c++) {
+        if (strcmp(s->options->names[c], name) == 0) {
+            return c;
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* Two images with the same b value but different (b, direction) pairs: several
+ * directions per b, a diffusion tensor acquisition. */
+static bool several_directions(const Sorter *s, size_t b, size_t dti)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        for (size_t j = i + 1; j < s->n; j++) {
+            const ImdSliceKey *x = &s->keys[i], *y = &s->keys[j];
+            if (x->has_tag[b] && y->has_tag[b] && x->has_tag[dti] && y->has_tag[dti] &&
+                compare_values(&x->tag[b], &y->tag[b]) == 0 &&
+                compare_values(&x->tag[dti], &y->tag[dti]) != 0) {
+                return true;
+            }
+        }
+        if (i > 4096) {
+            break; /* the first volumes tell; keeps this linear-ish on huge series */
+        }
+    }
+    return false;
+}
+
+static size_t largest_slice(const Sorter *s)
+{
+    size_t most = 0;
+    for (size_t slice = 0; slice < s->slices; slice++) {
+        most = slice_size(s, slice) > most ? slice_size(s, slice) : most;
+    }
+    return most;
+}
+
+/* The auto component along the acquisition sequence: dti directions as
+ * acquired (the order dcm2niix writes bval/bvec in), or, when no tag tells
+ * the volumes apart, a time axis of time_step (GE fMRI: one AcquisitionTime). */
+static void set_sequence_component(Sorter *s, size_t slot, const char *name, bool synthetic)
+{
+    set_component(s, 0, slot, name);
+    s->by_sequence[0] = true;
+    s->by_rank[0] = true;
+    s->synthetic[0] = synthetic;
+    s->components = 1;
+    s->auto_chosen = true;
 }
 
 static bool auto_order(Sorter *s)
@@ -760,7 +825,8 @@ static bool auto_order(Sorter *s)
     const ImdSortOptions *o = s->options;
     size_t chosen = SIZE_MAX;
     for (size_t c = 0; c < o->count; c++) {
-        if (!candidate_varies(s, c)) {
+        if (strcmp(o->names[c], "dti") == 0 || !candidate_varies(s, c) ||
+            (chosen != SIZE_MAX && yields_to(o->names[chosen], o->names[c]))) {
             continue;
         }
         if (chosen == SIZE_MAX || replaces(o->names[chosen], o->names[c])) {
@@ -774,7 +840,15 @@ static bool auto_order(Sorter *s)
         }
     }
     if (chosen == SIZE_MAX || constant_within_slices(s, chosen)) {
-        return true; /* none */
+        if (largest_slice(s) > 1) {
+            set_sequence_component(s, SIZE_MAX, "time", true);
+        }
+        return true; /* none, or volumes in acquisition order */
+    }
+    size_t dti = candidate_slot(s, "dti");
+    if (strcmp(o->names[chosen], "b") == 0 && dti != SIZE_MAX && several_directions(s, chosen, dti)) {
+        set_sequence_component(s, dti, "dti", false);
+        return true;
     }
     set_component(s, 0, chosen, o->names[chosen]);
     s->components = 1;
@@ -885,10 +959,37 @@ static void rank_time_component(Sorter *s, size_t slice, size_t d)
     set_axis(s, slice, d, best_ranks);
 }
 
+static int compare_sequence(const Sorter *s, uint32_t a, uint32_t b, size_t arg)
+{
+    IMD__UNUSED(arg);
+    double x = s->keys[a].sequence, y = s->keys[b].sequence;
+    if (x != y) {
+        return x < y ? -1 : 1;
+    }
+    return compare_key_numbers(s, a, b);
+}
+
+/* An image's index is its place in the slice's acquisition sequence; the axis
+ * holds the values in that order. */
+static void rank_by_sequence(Sorter *s, size_t slice, size_t d)
+{
+    uint32_t *keys = slice_keys(s, slice);
+    size_t m = slice_size(s, slice);
+    merge_sort(s, keys, m, s->scratch, compare_sequence, 0);
+    ImdValue *axis = axis_storage(s, slice, d);
+    for (size_t i = 0; i < m; i++) {
+        set_index(s, keys[i], d, i);
+        axis[i] = value_of(s, keys[i], d);
+    }
+    set_axis(s, slice, d, m);
+}
+
 static void index_slice(Sorter *s, size_t slice)
 {
     for (size_t d = 0; d < s->components; d++) {
-        if (s->is_time[d] && s->components > 1) {
+        if (s->by_sequence[d]) {
+            rank_by_sequence(s, slice, d);
+        } else if (s->is_time[d] && s->components > 1) {
             rank_time_component(s, slice, d);
         } else {
             rank_by_value(s, slice, d);
@@ -1218,6 +1319,36 @@ static bool map_slices(Sorter *s)
     return true;
 }
 
+/* Values along the acquisition sequence must agree from slice to slice (the
+ * same direction is the k-th in every slice), else the sequence is no order. */
+static bool check_sequence_axes(Sorter *s)
+{
+    for (size_t d = 0; d < s->dims; d++) {
+        if (!s->by_sequence[d] || s->synthetic[d]) {
+            continue;
+        }
+        size_t reference_count, count;
+        const ImdValue *reference = slice_axis(s, s->reference[d], d, &reference_count);
+        for (size_t slice = 0; slice < s->slices; slice++) {
+            const ImdValue *local = slice_axis(s, slice, d, &count);
+            for (size_t i = 0; i < count && i < reference_count; i++) {
+                if (compare_values(&local[i], &reference[i]) != 0) {
+                    char a[128], b[128];
+                    format_value(a, sizeof a, &local[i]);
+                    format_value(b, sizeof b, &reference[i]);
+                    imd_error_set(s->error, IMD_ERR_CANNOT_SORT,
+                                  "auto order %s in acquisition order: image %zu of slice %zu "
+                                  "(%.4f mm) has %s, of slice %zu %s; give the order (e.g. "
+                                  "\"b,bvector\")", s->name[d], i, slice,
+                                  s->slice_distance[slice], a, s->reference[d], b);
+                    return false;
+                }
+            }
+        }
+    }
+    return true;
+}
+
 /* ---- 11. the layout ------------------------------------------------------ */
 
 static bool count_cells(Sorter *s, size_t *tag_cells, size_t *cells)
@@ -1419,6 +1550,7 @@ static bool sort_series(Sorter *s)
         index_slice(s, slice);
     }
     return handle_duplicates(s) && check_counts(s) && decide_shape(s) && map_slices(s) &&
+           check_sequence_axes(s) &&
            build_layout(s);
 }
 
