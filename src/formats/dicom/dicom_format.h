@@ -11,6 +11,7 @@
 #ifndef IMAGEDATA_DICOM_FORMAT_H
 #define IMAGEDATA_DICOM_FORMAT_H
 
+#include "dicom/csa.h"
 #include "dicom/dicom_internal.h"
 
 /* ---- sort.c ------------------------------------------------------------ */
@@ -132,6 +133,26 @@ ImdDType imd__dicom_series_dtype(const ImdPixelFormat *formats, size_t count);
 bool imd__dicom_decode_frame(ImdError **error, const ImdDicomDataSet *dataset,
                              const ImdPixelFormat *format, size_t frame, ImdDType dtype,
                              void *out, size_t out_rows, size_t out_columns);
+
+/* ---- mosaic.c ----------------------------------------------------------- */
+
+/** Slices stored as tiles of one frame (Siemens MOSAIC, UIH VFRAME). */
+typedef struct ImdMosaic {
+    uint32_t count;                 /* tiles (slices); 0: not a mosaic */
+    uint32_t per_row;               /* tiles in one row of the frame */
+    uint32_t tile_rows, tile_columns;
+    ImdVec3 *positions;             /* count: each tile's ImagePositionPatient */
+} ImdMosaic;
+
+/* Detect a mosaic and place its tiles; count 0 for an ordinary image. CORRUPT
+ * when the vendor attributes contradict the frame (tiles that do not fit). */
+bool imd__dicom_mosaic(ImdError **error, const ImdDicomDataSet *dataset,
+                       const ImdPixelFormat *format, ImdMosaic *mosaic);
+void imd__dicom_mosaic_free(ImdMosaic *mosaic);
+
+/* Copy tile `tile` of a decoded frame (frame_columns wide) into `out`. */
+void imd__dicom_mosaic_tile(const ImdMosaic *mosaic, uint32_t tile, const void *frame,
+                            size_t frame_columns, size_t element_size, void *out);
 
 /* ---- write.c ------------------------------------------------------------ */
 

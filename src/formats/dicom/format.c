@@ -22,6 +22,7 @@ typedef struct Member {
     size_t size;
     ImdDicomDataSet *dataset;
     ImdError *error; /* why it could not be parsed (it is skipped) */
+    ImdMosaic mosaic; /* slices as tiles of its frame (count 0: none) */
 } Member;
 
 typedef struct Reader {
@@ -65,6 +66,7 @@ static void free_member(Member *m)
     free(m->bytes);
     imd_dicom_dataset_destroy(m->dataset);
     imd_error_clear(&m->error);
+    imd__dicom_mosaic_free(&m->mosaic);
 }
 
 static void dicom_reader_destroy(void *state)
@@ -347,6 +349,7 @@ static bool order_value(const Reader *reader, const ImdDicomDataSet *d, const ch
 
 typedef struct Record {
     size_t member;
+    uint32_t tile; /* the slice of a mosaic member */
     char *group; /* patient, study, series (and acquisition / echo when split) */
     ImdSliceKey key;
     ImdPixelFormat format;
@@ -503,7 +506,8 @@ static double acquisition_sequence(const ImdDicomDataSet *d, size_t member)
     return temporal * 1e9 + instance;
 }
 
-static bool make_record(const Reader *reader, const Order *order, size_t member, Record *record)
+static bool make_record(const Reader *reader, const Order *order, size_t member,
+                        Record *record)
 {
     const ImdDicomDataSet *d = reader->members[member].dataset;
     memset(record, 0, sizeof *record);
@@ -519,6 +523,52 @@ static bool make_record(const Reader *reader, const Order *order, size_t member,
     return record->group != NULL;
 }
 
+/*
+ * The records of one member: one per image, or one per tile of a mosaic, each
+ * at its own position. An image whose pixels cannot be decoded keeps the
+ * reason (its series fails); a mosaic whose vendor attributes contradict its
+ * frame is a failure of that file.
+ */
+static bool add_records(ImdError **error, Reader *reader, const Order *order, size_t member,
+                        const ImdPixelFormat *format, ImdError **unreadable, Record **records,
+                        size_t *count, size_t *capacity, ImdSeriesList *list)
+{
+    Member *m = &reader->members[member];
+    ImdError *broken = NULL;
+    if (*unreadable == NULL && !imd__dicom_mosaic(&broken, m->dataset, format, &m->mosaic)) {
+        imd_error_prefix(&broken, "%s: ", m->name);
+        bool ok = imd_series_list_add_failure(error, list, broken);
+        if (!ok) {
+            imd_error_clear(&broken);
+        }
+        return ok;
+    }
+    size_t tiles = m->mosaic.count > 0 ? m->mosaic.count : 1;
+    if (!imd__grow(error, (void **)records, capacity, *count + tiles, sizeof **records)) {
+        return false;
+    }
+    for (size_t t = 0; t < tiles; t++) {
+        Record *record = &(*records)[*count];
+        if (!make_record(reader, order, member, record)) {
+            imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
+            return false;
+        }
+        record->format = *format;
+        record->tile = (uint32_t)t;
+        if (m->mosaic.count > 0) {
+            record->key.position = m->mosaic.positions[t];
+            record->key.has_position = true;
+            record->key.has_slice_location = false;
+        }
+        if (t == 0) {
+            record->unreadable = *unreadable;
+            *unreadable = NULL;
+        }
+        (*count)++;
+    }
+    return true;
+}
+
 /* ---- building a series ---- */
 
 typedef struct Build {
@@ -531,23 +581,79 @@ typedef struct Build {
     const ImdDicomDataSet *first; /* the image whose data set is the series' template */
     ImdError *error; /* first pixel error; guarded by lock */
     pthread_mutex_t lock;
+    size_t *cell_of;   /* per record: its cell, SIZE_MAX when none */
+    size_t *run_start; /* records of one member: [run_start[k], run_start[k + 1]) */
 } Build;
 
-static void decode_cell(Work *work, size_t cell)
+/* Where image `record` goes in the array: its cell's first byte. */
+static uint8_t *cell_of(const Build *build, size_t record)
+{
+    size_t frame_bytes =
+        build->rows * build->columns * imd_dtype_size(imd_series_dtype(build->series));
+    return (uint8_t *)imd_series_data(build->series) + build->cell_of[record] * frame_bytes;
+}
+
+static bool decode_record(ImdError **error, Build *build, const Member *member,
+                          const Record *record, void **mosaic_frame)
+{
+    ImdDType dtype = imd_series_dtype(build->series);
+    const ImdMosaic *mosaic = &member->mosaic;
+    if (mosaic->count == 0) {
+        return imd__dicom_decode_frame(error, member->dataset, &record->format, 0, dtype,
+                                       cell_of(build, (size_t)(record - build->records)),
+                                       build->rows, build->columns);
+    }
+    /* A mosaic is decoded once, then each tile copied into its own cell. */
+    size_t size = imd_dtype_size(dtype);
+    if (*mosaic_frame == NULL) {
+        *mosaic_frame = imd__calloc(error, (size_t)record->format.rows * record->format.columns,
+                                    size);
+        if (*mosaic_frame == NULL ||
+            !imd__dicom_decode_frame(error, member->dataset, &record->format, 0, dtype,
+                                     *mosaic_frame, record->format.rows,
+                                     record->format.columns)) {
+            return false;
+        }
+    }
+    uint8_t *out = cell_of(build, (size_t)(record - build->records));
+    memset(out, 0, build->rows * build->columns * size);
+    if (mosaic->tile_rows == build->rows && mosaic->tile_columns == build->columns) {
+        imd__dicom_mosaic_tile(mosaic, record->tile, *mosaic_frame, record->format.columns, size,
+                               out);
+    } else {
+        /* a smaller tile than the series': top left, as any smaller image (pixel.c) */
+        uint8_t *tile = imd__malloc(error, (size_t)mosaic->tile_rows * mosaic->tile_columns * size);
+        if (tile == NULL) {
+            return false;
+        }
+        imd__dicom_mosaic_tile(mosaic, record->tile, *mosaic_frame, record->format.columns, size,
+                               tile);
+        for (size_t r = 0; r < mosaic->tile_rows && r < build->rows; r++) {
+            memcpy(out + r * build->columns * size, tile + r * mosaic->tile_columns * size,
+                   (mosaic->tile_columns < build->columns ? mosaic->tile_columns : build->columns) *
+                       size);
+        }
+        free(tile);
+    }
+    return true;
+}
+
+/* Every image of one member (one file: a single image, or a mosaic's tiles). */
+static void decode_member(Work *work, size_t run)
 {
     Build *build = work->user;
-    uint32_t key = build->layout.cell[cell];
-    if (key == UINT32_MAX) {
-        return; /* an empty (sparse) cell stays zero */
-    }
-    const Record *record = &build->records[key];
-    size_t frame_bytes = build->rows * build->columns * imd_dtype_size(imd_series_dtype(build->series));
-    uint8_t *out = (uint8_t *)imd_series_data(build->series) + cell * frame_bytes;
+    size_t first = build->run_start[run], end = build->run_start[run + 1];
+    Member *member = &build->reader->members[build->records[first].member];
+    void *mosaic_frame = NULL;
     ImdError *error = NULL;
-    Member *member = &build->reader->members[record->member];
-    if (!imd__dicom_decode_frame(&error, member->dataset, &record->format, 0,
-                                 imd_series_dtype(build->series), out, build->rows,
-                                 build->columns)) {
+    bool ok = true;
+    for (size_t i = first; ok && i < end; i++) {
+        if (build->cell_of[i] != SIZE_MAX) {
+            ok = decode_record(&error, build, member, &build->records[i], &mosaic_frame);
+        }
+    }
+    free(mosaic_frame);
+    if (!ok) {
         imd_error_prefix(&error, "%s: ", member->name);
         pthread_mutex_lock(&build->lock);
         imd_error_propagate(&build->error, error);
@@ -555,9 +661,41 @@ static void decode_cell(Work *work, size_t cell)
         return;
     }
     /* Its pixels are in the array now: let the file's pages go, so that peak
-     * memory stays near the array's size. Each image feeds exactly one cell. */
+     * memory stays near the array's size. Each member feeds only these cells. */
     imd_dicom_dataset_destroy(member->dataset);
     member->dataset = NULL;
+}
+
+/* Runs of records of one member (records are sorted by member and tile), and
+ * each record's cell, for decode_member. */
+static bool plan_decoding(ImdError **error, Build *build, size_t *runs)
+{
+    const ImdLayout *l = &build->layout;
+    build->cell_of = imd__malloc(error, build->count * sizeof *build->cell_of);
+    build->run_start = imd__malloc(error, (build->count + 1) * sizeof *build->run_start);
+    if (build->cell_of == NULL || build->run_start == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < build->count; i++) {
+        build->cell_of[i] = SIZE_MAX;
+    }
+    size_t cells = 1;
+    for (size_t d = 0; d < l->tag_ndim; d++) {
+        cells *= l->tag_shape[d];
+    }
+    for (size_t c = 0; c < cells * l->slices; c++) {
+        if (l->cell[c] != UINT32_MAX) {
+            build->cell_of[l->cell[c]] = c;
+        }
+    }
+    *runs = 0;
+    for (size_t i = 0; i < build->count; i++) {
+        if (i == 0 || build->records[i].member != build->records[i - 1].member) {
+            build->run_start[(*runs)++] = i;
+        }
+    }
+    build->run_start[*runs] = build->count;
+    return true;
 }
 
 static bool set_axes(ImdError **error, Build *build, size_t ndim)
@@ -764,8 +902,11 @@ static ImdSeries *build_series(ImdError **error, Build *build)
     }
     for (size_t i = 0; i < build->count; i++) {
         formats[i] = build->records[i].format;
-        build->rows = formats[i].rows > build->rows ? formats[i].rows : build->rows;
-        build->columns = formats[i].columns > build->columns ? formats[i].columns : build->columns;
+        const ImdMosaic *mosaic = &build->reader->members[build->records[i].member].mosaic;
+        uint32_t rows = mosaic->count > 0 ? mosaic->tile_rows : formats[i].rows;
+        uint32_t columns = mosaic->count > 0 ? mosaic->tile_columns : formats[i].columns;
+        build->rows = rows > build->rows ? rows : build->rows;
+        build->columns = columns > build->columns ? columns : build->columns;
     }
     ImdDType dtype = imd__dicom_series_dtype(formats, build->count);
     free(formats);
@@ -785,12 +926,13 @@ static ImdSeries *build_series(ImdError **error, Build *build)
         imd_series_destroy(build->series);
         return NULL;
     }
+    size_t runs = 0;
     if (!option_bool(build->reader, "headers_only")) {
-        size_t cells = 1;
-        for (size_t d = 0; d < l->tag_ndim; d++) {
-            cells *= l->tag_shape[d];
+        if (!plan_decoding(error, build, &runs)) {
+            imd_series_destroy(build->series);
+            return NULL;
         }
-        Work work = {.reader = build->reader, .count = cells * l->slices, .task = decode_cell,
+        Work work = {.reader = build->reader, .count = runs, .task = decode_member,
                      .user = build, .stage = "decoding DICOM images"};
         pthread_mutex_init(&build->lock, NULL);
         run_parallel(&work);
@@ -811,7 +953,13 @@ static int compare_records(const void *a, const void *b)
 {
     const Record *x = a, *y = b;
     int c = strcmp(x->group, y->group);
-    return c != 0 ? c : (x->member > y->member) - (x->member < y->member);
+    if (c != 0) {
+        return c;
+    }
+    if (x->member != y->member) {
+        return x->member < y->member ? -1 : 1;
+    }
+    return (x->tile > y->tile) - (x->tile < y->tile);
 }
 
 static void sort_options(const Reader *reader, const Order *order, const ImdDicomDataSet *first,
@@ -880,6 +1028,8 @@ static bool finish_group(ImdError **error, Reader *reader, const Order *order,
     }
     ImdSeries *series = ok ? build_series(error, &build) : NULL;
     imd__dicom_layout_free(&build.layout);
+    free(build.cell_of);
+    free(build.run_start);
     if (series == NULL || !imd_series_list_add(error, list, series)) {
         imd_series_destroy(series);
         return false;
@@ -1038,10 +1188,10 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
                  .stage = "reading DICOM headers"};
     run_parallel(&work);
     Order order = {0};
-    Record *records = imd__calloc(error, reader->count, sizeof *records);
+    Record *records = NULL;
+    size_t count = 0, capacity = 0;
     ImdSeriesList *list = imd_series_list_create(error);
-    size_t count = 0;
-    bool ok = records != NULL && list != NULL && parse_order(error, reader, &order);
+    bool ok = list != NULL && parse_order(error, reader, &order);
     for (size_t i = 0; ok && i < reader->count; i++) {
         ImdPixelFormat format;
         ImdError *unreadable = NULL;
@@ -1049,13 +1199,9 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
             ok = imd_error_code(error != NULL ? *error : NULL) != IMD_ERR_NOMEM;
             continue;
         }
-        ok = make_record(reader, &order, i, &records[count]);
-        records[count].format = format;
-        records[count].unreadable = unreadable;
-        if (!ok) {
-            imd_error_clear(&unreadable);
-        }
-        count += ok;
+        ok = add_records(error, reader, &order, i, &format, &unreadable, &records, &count,
+                         &capacity, list);
+        imd_error_clear(&unreadable);
     }
     if (ok && count == 0 && imd_series_list_failure_count(list) == 0) {
         bool filtered = imd_options_has(reader->options, "input_serinsuid") ||
