@@ -237,12 +237,52 @@ static bool time_of(const ImdDicomDataSet *d, uint32_t tag, double *seconds)
     return ok;
 }
 
-/* b value: standard (0018,9087), else Siemens (0019,xx0C), else GE (0043,xx39)[0]. */
+/* UIH keeps diffusion in "Image Private Header" (0065,xx09 b value, 0065,xx37
+ * the direction in the image's own frame: row, column, normal), as
+ * dcm_qa_stc/In/UIH shows; dcm2niix reads the same elements. */
+#define UIH_CREATOR "Image Private Header"
+
+/* A direction given along the image's row, column and normal -> patient (LPS). */
+static bool image_to_patient(const ImdDicomDataSet *d, const double in[3], double out[3])
+{
+    double o[6];
+    for (size_t i = 0; i < 6; i++) {
+        if (!number_of(d, 0x0020, 0x0037, i, &o[i])) {
+            return false;
+        }
+    }
+    double n[3] = {o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]};
+    for (size_t c = 0; c < 3; c++) {
+        out[c] = in[0] * o[c] + in[1] * o[3 + c] + in[2] * n[c];
+    }
+    return true;
+}
+
+/* b value: standard (0018,9087), else Siemens (0019,xx0C) or its CSA B_value, else GE
+ * (0043,xx39)[0], else Philips (2001,xx03), else UIH (0065,xx09). */
 static bool b_value(const ImdDicomDataSet *d, double *b)
 {
     uint16_t block;
     if (number_of(d, 0x0018, 0x9087, 0, b)) {
         return true;
+    }
+    if ((block = imd__dicom_private_block(d, 0x2001, "Philips Imaging DD 001")) != 0 &&
+        number_of(d, 0x2001, (uint16_t)(block | 0x03), 0, b)) {
+        return true;
+    }
+    if ((block = imd__dicom_private_block(d, 0x0065, UIH_CREATOR)) != 0 &&
+        number_of(d, 0x0065, (uint16_t)(block | 0x09), 0, b)) {
+        return true;
+    }
+    if (imd__dicom_private_block(d, 0x0029, "SIEMENS CSA HEADER") != 0 &&
+        imd__dicom_private_block(d, 0x0019, "SIEMENS MR HEADER") == 0) {
+        ImdSiemensImage csa;
+        bool found = imd__siemens_image(NULL, d, &csa) && csa.has_b_value;
+        *b = found ? csa.b_value : 0;
+        imd__siemens_image_free(&csa);
+        if (found) {
+            return true;
+        }
     }
     if ((block = imd__dicom_private_block(d, 0x0019, "SIEMENS MR HEADER")) != 0 &&
         number_of(d, 0x0019, (uint16_t)(block | 0x0c), 0, b)) {
@@ -280,6 +320,15 @@ static ImdValue b_vector(const ImdDicomDataSet *d)
                number_of(d, 0x0019, (uint16_t)(block | 0xbc), 0, &v[1]) &&
                number_of(d, 0x0019, (uint16_t)(block | 0xbd), 0, &v[2])) {
         return imd_value_vector(v, 3);
+    } else if ((block = imd__dicom_private_block(d, 0x0065, UIH_CREATOR)) != 0 &&
+               number_of(d, 0x0065, (uint16_t)(block | 0x37), 0, &v[0]) &&
+               number_of(d, 0x0065, (uint16_t)(block | 0x37), 1, &v[1]) &&
+               number_of(d, 0x0065, (uint16_t)(block | 0x37), 2, &v[2]) &&
+               (v[0] != 0 || v[1] != 0 || v[2] != 0)) {
+        double patient[3];
+        if (image_to_patient(d, v, patient)) {
+            return imd_value_vector(patient, 3);
+        }
     }
     return imd_value_vector(NULL, 0); /* b = 0 images have none */
 }

@@ -708,11 +708,46 @@ static void choose_order(Job *job, const ImdNiftiHeader *h, Tags *tags)
     }
 }
 
-/* The direction of volume t from the .bvec rows x, -y, z (§5.2); none for 0 0 0. */
-static ImdValue bvec_value(const Tags *tags, size_t n, size_t t, bool with_b)
+/*
+ * The frame of .bvec files as dcm2niix writes them (and FSL reads them): a
+ * gradient direction's components along the voxel axes i, j, k of the image,
+ * with i negated when the sform's determinant is positive (FSL takes
+ * directions in radiological voxel order). frame[a] is voxel axis a as a unit
+ * vector in patient space (LPS, the frame of the series' b vectors). Without
+ * an sform: the axes of an unrotated image, i.e. bvec = (x, -y, z) (§5.2).
+ */
+static void bvec_frame(const ImdNiftiHeader *h, double frame[3][3], bool *flip_x)
 {
-    double v[3] = {tags->bvecs[t], -tags->bvecs[n + t] + 0.0, tags->bvecs[2 * n + t]};
-    bool none = v[0] == 0 && v[1] == 0 && v[2] == 0;
+    double det = 0;
+    for (int a = 0; a < 3; a++) {
+        double ras[3] = {h->srow[0][a], h->srow[1][a], h->srow[2][a]};
+        double length = sqrt(ras[0] * ras[0] + ras[1] * ras[1] + ras[2] * ras[2]);
+        bool usable = h->sform_code > 0 && length > 0 && isfinite(length);
+        for (int c = 0; c < 3; c++) {
+            double identity = (a == c) ? (a == 1 ? -1.0 : 1.0) : 0.0;
+            frame[a][c] = usable ? (c < 2 ? -ras[c] : ras[c]) / length : identity;
+        }
+    }
+    det = frame[0][0] * (frame[1][1] * frame[2][2] - frame[1][2] * frame[2][1]) -
+          frame[0][1] * (frame[1][0] * frame[2][2] - frame[1][2] * frame[2][0]) +
+          frame[0][2] * (frame[1][0] * frame[2][1] - frame[1][1] * frame[2][0]);
+    /* frame is in LPS, which flips two axes of RAS: its determinant is the sform's. */
+    *flip_x = det > 0;
+}
+
+/* The direction of volume t from the .bvec columns (bvec_frame); none for 0 0 0. */
+static ImdValue bvec_value(const Tags *tags, size_t n, size_t t, bool with_b,
+                           const ImdNiftiHeader *h)
+{
+    double frame[3][3];
+    bool flip_x;
+    bvec_frame(h, frame, &flip_x);
+    double b[3] = {tags->bvecs[t] * (flip_x ? -1 : 1), tags->bvecs[n + t], tags->bvecs[2 * n + t]};
+    double v[3];
+    for (int c = 0; c < 3; c++) {
+        v[c] = b[0] * frame[0][c] + b[1] * frame[1][c] + b[2] * frame[2][c] + 0.0;
+    }
+    bool none = b[0] == 0 && b[1] == 0 && b[2] == 0;
     if (with_b) {
         return imd_value_b_vector(tags->bvals[t], none ? NULL : v, none ? 0 : 3);
     }
@@ -745,7 +780,7 @@ static bool set_tag_axes(ImdError **error, const ImdNiftiHeader *h, Tags *tags,
                    (strcmp(name, "dti") == 0 || strcmp(name, "bvector") == 0)) {
             ImdValue *values = imd__calloc(error, n, sizeof *values);
             for (size_t t = 0; values != NULL && t < n; t++) {
-                values[t] = bvec_value(tags, n, t, strcmp(name, "dti") == 0);
+                values[t] = bvec_value(tags, n, t, strcmp(name, "dti") == 0, h);
             }
             axis = values != NULL ? imd_axis_create_variable(error, name, values, n) : NULL;
             free(values);
@@ -1396,19 +1431,27 @@ static char *bval_text(ImdError **error, const ImdAxis *axis)
     return imd__text_finish(error, &text);
 }
 
-/* bvec: rows x, -y, z (behaviour.md §5.2); a missing direction is 0 0 0. */
-static char *bvec_text(ImdError **error, const ImdAxis *axis)
+/* bvec: three rows, each direction in the image's voxel frame (bvec_frame, as
+ * dcm2niix writes it); a missing direction is 0 0 0. */
+static char *bvec_text(ImdError **error, const ImdAxis *axis, const ImdNiftiHeader *h)
 {
     ImdText text = {0};
+    double frame[3][3];
+    bool flip_x;
+    bvec_frame(h, frame, &flip_x);
     for (int row = 0; row < 3; row++) {
         for (size_t i = 0; i < imd_axis_length(axis); i++) {
             ImdValue v = {{0}, 0, 0};
             (void)imd_axis_value(axis, i, &v);
             size_t first = v.kind == IMD_VALUE_B_VECTOR ? 1 : 0;
-            double x = v.count >= first + 3 && v.kind != IMD_VALUE_NUMBER ? v.v[first + (size_t)row]
-                                                                         : 0;
+            double x = 0;
+            if (v.count >= first + 3 && v.kind != IMD_VALUE_NUMBER) {
+                for (int c = 0; c < 3; c++) {
+                    x += v.v[first + (size_t)c] * frame[row][c];
+                }
+            }
             imd__text_puts(&text, i > 0 ? " " : "");
-            put_number(&text, row == 1 ? -x : x);
+            put_number(&text, row == 0 && flip_x ? -x : x);
         }
         imd__text_puts(&text, "\n");
     }
@@ -1744,7 +1787,7 @@ static bool nifti_write(ImdError **error, const ImdSeries *series, ImdArchive *d
         ok = bval != NULL;
     }
     if (ok && vec_axis >= 0) {
-        bvec = bvec_text(error, imd_series_axis(series, (size_t)vec_axis));
+        bvec = bvec_text(error, imd_series_axis(series, (size_t)vec_axis), &plan.header);
         ok = bvec != NULL;
     }
     ok = ok && write_members(error, destination, &o, &plan, (int)level, bval, bvec);
