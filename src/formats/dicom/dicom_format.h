@@ -154,6 +154,40 @@ void imd__dicom_mosaic_free(ImdMosaic *mosaic);
 void imd__dicom_mosaic_tile(const ImdMosaic *mosaic, uint32_t tile, const void *frame,
                             size_t frame_columns, size_t element_size, void *out);
 
+/* ---- split.c ------------------------------------------------------------ */
+
+/*
+ * The label an image adds to its series' group: "ph", "real", "imag" for
+ * phase, real and imaginary images, the kind of a DERIVED image ("adc",
+ * "tracew"), "e<N>" and "acq<N>" when echoes / acquisitions are split;
+ * joined by "_", "" for a plain magnitude image. NULL when out of memory.
+ */
+char *imd__dicom_image_label(const ImdDicomDataSet *dataset, bool split_echoes,
+                             bool split_acquisitions);
+
+/* A GE direct field map (PulseSequenceName B0map, B0rf, 3db0map). */
+bool imd__dicom_is_ge_field_map(const ImdDicomDataSet *dataset);
+
+/** What the splitter needs of one image of a group. */
+typedef struct ImdSplitKey {
+    ImdVec3 row, column;
+    bool has_orientation;
+    uint32_t rows, columns;
+    ImdVec3 position;
+    double sequence;    /* acquisition sequence (ImdSliceKey.sequence) */
+    bool ge_field_map;
+} ImdSplitKey;
+
+/*
+ * Split one group of n images: cluster[i] gets image i's piece. One piece:
+ * *labels NULL. Several: *clusters labels ("part1", "part2": orientations or
+ * matrix sizes, in acquisition order; "", "fieldmaphz": a GE field map's
+ * magnitude and map), freed with imd__dicom_split_labels_free.
+ */
+bool imd__dicom_split_group(ImdError **error, const ImdSplitKey *keys, size_t n, double tolerance,
+                            uint32_t *cluster, char ***labels, size_t *clusters);
+void imd__dicom_split_labels_free(char **labels, size_t count);
+
 /* ---- write.c ------------------------------------------------------------ */
 
 /* The format's write: one Part 10 file per (tag cell, slice), behaviour.md §4. */

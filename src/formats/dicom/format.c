@@ -449,25 +449,45 @@ static bool passes_filters(const Reader *reader, const ImdDicomDataSet *d)
     return true;
 }
 
+/*
+ * Images of one series: patient, study, SeriesInstanceUID (unless
+ * ignore_series_uid), SeriesNumber (likewise), and last the image's label (split.c:
+ * phase/real/imaginary, derived kind, echo and acquisition when asked), after
+ * the final separator, so that the pieces of one series sort together.
+ */
 static char *group_key(const Reader *reader, const ImdDicomDataSet *d)
 {
     char *patient = text_of(d, IMD_TAG(0x0010, 0x0020));
     char *study = text_of(d, IMD_TAG(0x0020, 0x000d));
-    char *series = option_bool(reader, "ignore_series_uid") ? NULL
-                                                            : text_of(d, IMD_TAG(0x0020, 0x000e));
-    char *acquisition = option_bool(reader, "split_acquisitions")
-                            ? text_of(d, IMD_TAG(0x0020, 0x0012)) : NULL;
-    char *echo = option_bool(reader, "split_echo_numbers") ? text_of(d, IMD_TAG(0x0018, 0x0086))
-                                                           : NULL;
-    char *key = imd__sprintf(NULL, "%s\x1f%s\x1f%s\x1f%s\x1f%s", patient ? patient : "",
-                             study ? study : "", series ? series : "",
-                             acquisition ? acquisition : "", echo ? echo : "");
+    bool one_series = option_bool(reader, "ignore_series_uid"); /* one per study (TI sets) */
+    char *series = one_series ? NULL : text_of(d, IMD_TAG(0x0020, 0x000e));
+    char *number = one_series ? NULL : text_of(d, IMD_TAG(0x0020, 0x0011));
+    char *label = imd__dicom_image_label(d, option_bool(reader, "split_echo_numbers"),
+                                         option_bool(reader, "split_acquisitions"));
+    char *key = label == NULL ? NULL
+                              : imd__sprintf(NULL, "%s\x1f%s\x1f%s\x1f%s\x1f%s",
+                                             patient ? patient : "", study ? study : "",
+                                             series ? series : "", number ? number : "", label);
     free(patient);
     free(study);
     free(series);
-    free(acquisition);
-    free(echo);
+    free(number);
+    free(label);
     return key;
+}
+
+/* The image label part of a group key (after the last separator). */
+static const char *group_label(const char *group)
+{
+    const char *last = strrchr(group, '\x1f');
+    return last != NULL ? last + 1 : "";
+}
+
+/* Two group keys of one series (all but the label equal). */
+static bool same_series(const char *a, const char *b)
+{
+    size_t n = (size_t)(group_label(a) - a);
+    return n == (size_t)(group_label(b) - b) && strncmp(a, b, n) == 0;
 }
 
 static void fill_geometry(const ImdDicomDataSet *d, ImdSliceKey *key)
@@ -628,6 +648,7 @@ typedef struct Build {
     ImdSeries *series;
     size_t rows, columns;
     const ImdDicomDataSet *first; /* the image whose data set is the series' template */
+    const char *label; /* the piece of a split series ("ph", "e2", "part2"), or NULL */
     ImdError *error; /* first pixel error; guarded by lock */
     pthread_mutex_t lock;
     size_t *cell_of;   /* per record: its cell, SIZE_MAX when none */
@@ -838,6 +859,8 @@ static bool set_header(ImdError **error, Build *build)
     build->first = first;
     ImdDicomDataSet *template = imd_dicom_dataset_clone(error, first);
     bool ok = template != NULL && copy_attributes(error, first, header) &&
+              (build->label == NULL || build->label[0] == '\0' ||
+               imd_header_set_string(error, header, "SplitLabel", build->label)) &&
               imd_header_set_orientation(error, header, l->row, l->column) &&
               imd_header_set_image_positions(error, header, l->positions, l->slices) &&
               imd_header_set_slice_locations(error, header, l->distances, l->slices);
@@ -1055,7 +1078,7 @@ static bool check_readable(ImdError **error, const Record *records, size_t count
 }
 
 static bool finish_group(ImdError **error, Reader *reader, const Order *order,
-                         Record *records, size_t count, ImdSeriesList *list)
+                         Record *records, size_t count, const char *label, ImdSeriesList *list)
 {
     if (!check_readable(error, records, count)) {
         return false;
@@ -1069,7 +1092,7 @@ static bool finish_group(ImdError **error, Reader *reader, const Order *order,
     }
     ImdSortOptions options;
     sort_options(reader, order, reader->members[records[0].member].dataset, &options);
-    Build build = {.reader = reader, .records = records, .count = count};
+    Build build = {.reader = reader, .records = records, .count = count, .label = label};
     bool ok = imd__dicom_sort(error, keys, count, &options, &build.layout);
     free(keys);
     for (size_t i = 0; ok && i < build.layout.warning_count; i++) {
@@ -1090,18 +1113,98 @@ static bool finish_group(ImdError **error, Reader *reader, const Order *order,
 
 /* "series 7 (ep2d_diff, 64 images from dwi/IM0001.dcm)": how a user finds a failed series. */
 static void describe_series(const Reader *reader, const Record *records, size_t count,
-                            ImdText *text)
+                            const char *label, ImdText *text)
 {
     const ImdDicomDataSet *d = reader->members[records[0].member].dataset;
     char *number = d != NULL ? text_of(d, IMD_TAG(0x0020, 0x0011)) : NULL;
     char *description = d != NULL ? text_of(d, IMD_TAG(0x0008, 0x103e)) : NULL;
-    imd__text_printf(text, "series %s (%s%s%zu image%s from %s)",
+    imd__text_printf(text, "series %s%s%s (%s%s%zu image%s from %s)",
                      number != NULL && number[0] != '\0' ? number : "without number",
+                     label != NULL && label[0] != '\0' ? " " : "", label != NULL ? label : "",
                      description != NULL ? description : "",
                      description != NULL && description[0] != '\0' ? ", " : "", count,
                      count == 1 ? "" : "s", reader->members[records[0].member].name);
     free(number);
     free(description);
+}
+
+/*
+ * Each series on its own: one that cannot be read or sorted becomes a failure
+ * in the list, naming the series, and the others are still read (a partial
+ * result; skip_broken_series is kept for the original's scripts and changes
+ * nothing). Running out of memory stops everything.
+ */
+/* One piece of a series: read it, or add its failure to the list. */
+static bool finish_piece(ImdError **error, Reader *reader, const Order *order, Record *records,
+                         size_t count, const char *label, ImdSeriesList *list)
+{
+    ImdError *failure = NULL;
+    ImdText name = {0};
+    describe_series(reader, records, count, label, &name);
+    char *described = imd__text_finish(NULL, &name);
+    bool ok = true;
+    if (!finish_group(&failure, reader, order, records, count, label, list)) {
+        imd_error_prefix(&failure, "%s: ", described != NULL ? described : "a series");
+        if (imd_error_code(failure) == IMD_ERR_NOMEM ||
+            !imd_series_list_add_failure(error, list, failure)) {
+            imd_error_propagate(error, failure);
+            ok = false;
+        }
+    }
+    free(described);
+    return ok;
+}
+
+/* "ph" + "part2" -> "ph_part2"; either may be empty. */
+static char *join_labels(const char *a, const char *b)
+{
+    return imd__sprintf(NULL, "%s%s%s", a, a[0] != '\0' && b[0] != '\0' ? "_" : "", b);
+}
+
+/*
+ * One group of images: split by orientation, matrix size or a GE field map's
+ * halves (split.c), each piece read on its own. `labelled`: the series is
+ * split by image labels too, so the group's label names it.
+ */
+static bool finish_split(ImdError **error, Reader *reader, const Order *order, Record *records,
+                         size_t count, bool labelled, ImdSeriesList *list)
+{
+    const char *label = labelled ? group_label(records[0].group) : "";
+    ImdSplitKey *keys = imd__calloc(error, count, sizeof *keys);
+    uint32_t *cluster = imd__calloc(error, count, sizeof *cluster);
+    Record *piece = imd__calloc(error, count, sizeof *piece);
+    char **labels = NULL;
+    size_t clusters = 1;
+    bool ok = keys != NULL && cluster != NULL && piece != NULL;
+    for (size_t i = 0; ok && i < count; i++) {
+        const ImdSliceKey *k = &records[i].key;
+        const Member *m = &reader->members[records[i].member];
+        keys[i] = (ImdSplitKey){.row = k->row, .column = k->column,
+                                .has_orientation = k->has_orientation,
+                                .rows = m->mosaic.count > 0 ? m->mosaic.tile_rows : records[i].format.rows,
+                                .columns = m->mosaic.count > 0 ? m->mosaic.tile_columns
+                                                               : records[i].format.columns,
+                                .position = k->position, .sequence = k->sequence,
+                                .ge_field_map = imd__dicom_is_ge_field_map(m->dataset)};
+    }
+    ok = ok && imd__dicom_split_group(error, keys, count, option_double(reader, "dir_cosine_tolerance"),
+                                      cluster, &labels, &clusters);
+    for (size_t c = 0; ok && c < clusters; c++) {
+        size_t n = 0;
+        for (size_t i = 0; i < count; i++) {
+            if (cluster[i] == c) {
+                piece[n++] = records[i];
+            }
+        }
+        char *joined = join_labels(label, labels != NULL ? labels[c] : "");
+        ok = joined != NULL && finish_piece(error, reader, order, piece, n, joined, list);
+        free(joined);
+    }
+    imd__dicom_split_labels_free(labels, clusters);
+    free(keys);
+    free(cluster);
+    free(piece);
+    return ok;
 }
 
 /*
@@ -1119,20 +1222,12 @@ static bool finish_groups(ImdError **error, Reader *reader, const Order *order,
         while (end < count && strcmp(records[end].group, records[start].group) == 0) {
             end++;
         }
-        ImdError *failure = NULL;
-        ImdText name = {0};
-        describe_series(reader, records + start, end - start, &name);
-        char *described = imd__text_finish(NULL, &name);
-        if (!finish_group(&failure, reader, order, records + start, end - start, list)) {
-            imd_error_prefix(&failure, "%s: ", described != NULL ? described : "a series");
-            if (imd_error_code(failure) == IMD_ERR_NOMEM ||
-                !imd_series_list_add_failure(error, list, failure)) {
-                imd_error_propagate(error, failure);
-                free(described);
-                return false;
-            }
+        /* The series is split by labels when a neighbouring group shares all but the label. */
+        bool labelled = (start > 0 && same_series(records[start - 1].group, records[start].group)) ||
+                        (end < count && same_series(records[end].group, records[start].group));
+        if (!finish_split(error, reader, order, records + start, end - start, labelled, list)) {
+            return false;
         }
-        free(described);
         start = end;
     }
     return true;
