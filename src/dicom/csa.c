@@ -425,12 +425,16 @@ static bool protocol_value(const ImdCsaHeader *series_header, const char *key, c
             }
             if (q < end && *q == '=') {
                 q++;
-                /* The value ends at a '#' outside quotes, or at the line's end. */
+                /* The value ends at a '#' outside quotes, or at the line's end;
+                 * Siemens' doubled quote ("") opens or closes a string as one. */
                 const char *stop = q;
                 bool quoted = false;
                 while (stop < end && (quoted || *stop != '#')) {
                     if (*stop == '"') {
                         quoted = !quoted;
+                        if (stop + 1 < end && stop[1] == '"') {
+                            stop++;
+                        }
                     }
                     stop++;
                 }
