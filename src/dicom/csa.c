@@ -176,6 +176,9 @@ static bool walk(ImdError **error, const uint8_t *bytes, size_t size, ImdCsaHead
                 return false;
             }
             size_t item_at = pos;
+            /* CSA1: "x[0] minus the nitems of the first tag" (nibabel's documentation;
+             * nibabel 5.0's code takes tag 1, SPM's 1-based first tag, which fails on
+             * a CSA1 header whose first tag has items). */
             int64_t length = csa2 ? (int64_t)load_i32(bytes + pos + 4)
                                   : (int64_t)load_i32(bytes + pos) - first_tag_items;
             pos += ITEM_BYTES;
