@@ -176,6 +176,9 @@ static bool walk(ImdError **error, const uint8_t *bytes, size_t size, ImdCsaHead
                 return false;
             }
             size_t item_at = pos;
+            /* CSA1: "x[0] minus the nitems of the first tag" (nibabel's documentation;
+             * nibabel 5.0's code takes tag 1, SPM's 1-based first tag, which fails on
+             * a CSA1 header whose first tag has items). */
             int64_t length = csa2 ? (int64_t)load_i32(bytes + pos + 4)
                                   : (int64_t)load_i32(bytes + pos) - first_tag_items;
             pos += ITEM_BYTES;
@@ -425,12 +428,16 @@ static bool protocol_value(const ImdCsaHeader *series_header, const char *key, c
             }
             if (q < end && *q == '=') {
                 q++;
-                /* The value ends at a '#' outside quotes, or at the line's end. */
+                /* The value ends at a '#' outside quotes, or at the line's end;
+                 * Siemens' doubled quote ("") opens or closes a string as one. */
                 const char *stop = q;
                 bool quoted = false;
                 while (stop < end && (quoted || *stop != '#')) {
                     if (*stop == '"') {
                         quoted = !quoted;
+                        if (stop + 1 < end && stop[1] == '"') {
+                            stop++;
+                        }
                     }
                     stop++;
                 }
