@@ -21,9 +21,13 @@ Per workload, median wall time of --runs runs and peak resident memory
   py nii->dcm    pydicom + nibabel: the same with the NIfTI's pixels
                  (the four DICOM writes: bench/dicom_write.py, which also
                  checks the file counts and reads some of our files back)
+Then the folder workloads of bench/folders.py (each dcm_qa_dev/<repo>/In and a
+generated folder of 200 series x 250 files): image_data against dcm2niix
+-z n/-z y and the header scan against pydicom (--no-folders leaves them out;
+--quick makes the generated folder 20 x 50 and skips dcm_qa_dev).
 Writes bench/results/performance.md and prints it.
 
-usage: bench/run_all.py BUILD_DIR [--runs 3] [--quick]
+usage: bench/run_all.py BUILD_DIR [--runs 3] [--quick] [--no-folders]
 """
 import argparse, os, shutil, statistics, sys, tempfile, time
 
@@ -32,6 +36,7 @@ sys.path.insert(0, HERE)
 from dicom_read import generate                # noqa: E402
 from nifti_convert import timed_run, same_voxels  # noqa: E402
 import dicom_write                             # noqa: E402
+import folders                                 # noqa: E402
 import nibabel, numpy, pydicom                 # noqa: E402,F401
 
 PY_CONVERT = r'''
@@ -173,6 +178,8 @@ def main():
     parser.add_argument("build")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one small workload, one run")
+    parser.add_argument("--no-folders", action="store_true",
+                        help="leave out the folder workloads (bench/folders.py)")
     args = parser.parse_args()
     runs = 1 if args.quick else args.runs
     sizes = [5] if args.quick else [5, 30, 60]
@@ -188,10 +195,15 @@ def main():
             rows.append(workload("4D %dx60 192x192" % times, folder, args.build, runs))
         finally:
             shutil.rmtree(folder)
+    folder_text = ""
+    if not args.no_folders:
+        folder_text = "\n## Folders (bench/folders.py)\n\n" + (
+            folders.run(args.build, runs, series=20, files=50, dcm_qa=False) if args.quick
+            else folders.run(args.build, runs))
     text = ("Benchmark of %s, %s, %d cores, median of %d runs, peak RSS by /usr/bin/time. "
-            "Took %.0f s.\n\n%s\n" % (os.path.abspath(args.build), time.strftime("%Y-%m-%d %H:%M"),
-                                      os.cpu_count(), runs, time.time() - started,
-                                      format_rows(rows)))
+            "Took %.0f s.\n\n%s\n%s" % (os.path.abspath(args.build), time.strftime("%Y-%m-%d %H:%M"),
+                                        os.cpu_count(), runs, time.time() - started,
+                                        format_rows(rows), folder_text))
     print(text)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "performance.md"), "w") as out:
