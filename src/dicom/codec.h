@@ -100,6 +100,8 @@ typedef struct ImdEncapInput {
     size_t extended_lengths_size;
     size_t frames;                   /* NumberOfFrames */
     ImdCodecStartFn is_frame_start;  /* the codec's marker test (may be NULL) */
+    bool locate_only;                /* only fragments and size: never copies (data NULL
+                                        when the frame spans fragments) */
 } ImdEncapInput;
 
 typedef struct ImdEncapFrame {

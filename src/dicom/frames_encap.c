@@ -80,6 +80,11 @@ static bool take(ImdError **error, const ImdEncapInput *in, size_t first, size_t
     if ((uint64_t)total > limit) {
         total = (size_t)limit;
     }
+    if (in->locate_only) {
+        out->data = NULL;
+        out->size = total;
+        return true;
+    }
     uint8_t *buffer = imd__malloc(error, total > 0 ? total : 1);
     if (buffer == NULL) {
         return false;
