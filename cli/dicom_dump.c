@@ -242,6 +242,31 @@ static void indent(unsigned depth)
 
 static void print_dataset(const ImdDicomDataSet *dataset, unsigned depth);
 
+/* Each frame of encapsulated pixel data: its fragments and compressed size
+ * (PS3.5 A.4; found as the decoder finds them). */
+static void print_frames(const ImdDicomDataSet *dataset, unsigned depth)
+{
+    for (size_t frame = 0;; frame++) {
+        size_t first, count, size;
+        ImdError *error = NULL;
+        if (!imd_dicom_dataset_frame_fragments(&error, dataset, frame, &first, &count, &size)) {
+            if (imd_error_code(error) != IMD_ERR_INVALID_ARG) {
+                indent(depth);
+                printf("frame %zu: %s\n", frame + 1, imd_error_message(error));
+            }
+            imd_error_clear(&error);
+            return;
+        }
+        indent(depth);
+        if (count == 1) {
+            printf("frame %zu: fragment %zu, %zu bytes compressed\n", frame + 1, first + 1, size);
+        } else {
+            printf("frame %zu: fragments %zu-%zu, %zu bytes compressed\n", frame + 1, first + 1,
+                   first + count, size);
+        }
+    }
+}
+
 static void print_element(const ImdDicomDataSet *dataset, const ImdDicomElement *element,
                           unsigned depth)
 {
@@ -286,6 +311,9 @@ static void print_element(const ImdDicomDataSet *dataset, const ImdDicomElement 
             (void)imd_dicom_element_fragment(element, i, &fragment);
             indent(depth + 1);
             printf("(fffe,e000) fragment %zu %zu bytes\n", i + 1, fragment);
+        }
+        if (depth == 0 && tag == IMD_TAG(0x7fe0, 0x0010)) {
+            print_frames(dataset, depth + 1);
         }
         return;
     }

@@ -174,6 +174,17 @@ IMD_API const uint8_t *imd_dicom_element_offset_table(const ImdDicomElement *ele
 IMD_API size_t imd_dicom_element_fragment_count(const ImdDicomElement *element);
 IMD_API const uint8_t *imd_dicom_element_fragment(const ImdDicomElement *element, size_t index,
                                                   size_t *size);
+/**
+ * Where frame `frame` (0-based) of a data set's encapsulated Pixel Data is
+ * (PS3.5 A.4): fragments [*first, *first + *count) (0-based, after the offset
+ * table) holding *size compressed bytes. Found with the Extended or Basic
+ * Offset Table when consistent, else by fragment and frame counts, else by the
+ * codestreams' start markers. CORRUPT when no method finds it; INVALID_ARG
+ * without encapsulated pixel data or for a frame beyond NumberOfFrames.
+ */
+IMD_API bool imd_dicom_dataset_frame_fragments(ImdError **error, const ImdDicomDataSet *dataset,
+                                               size_t frame, size_t *first, size_t *count,
+                                               size_t *size);
 
 /* ---- building ---- */
 

@@ -104,9 +104,10 @@ typedef struct ImdPixelFormat {
 } ImdPixelFormat;
 
 /*
- * Read the pixel description of a data set. UNSUPPORTED ("not supported
- * yet: JPEG Baseline (1.2.840.10008.1.2.4.50)") for encapsulated pixel data
- * or pixel layouts we cannot decode; CORRUPT for inconsistent attributes.
+ * Read the pixel description of a data set. UNSUPPORTED ("cannot decode
+ * MPEG2 Main Profile / Main Level (1.2.840.10008.1.2.4.100) (video)") for a
+ * transfer syntax no codec decodes (src/dicom/codec.c) or pixel layouts we
+ * cannot decode; CORRUPT for inconsistent attributes.
  */
 bool imd__dicom_pixel_format(ImdError **error, const ImdDicomDataSet *dataset,
                              ImdPixelFormat *format);
@@ -128,11 +129,25 @@ ImdDType imd__dicom_series_dtype(const ImdPixelFormat *formats, size_t count);
  * (sign-extended from HighBit when signed), rescaled when dtype is float64,
  * planar configuration 1 is interleaved, YBR_FULL converted to RGB. A smaller
  * image is placed at the top left and the rest is zero (as the original).
- * CORRUPT when the pixel data is shorter than the format says.
+ * CORRUPT when the pixel data is shorter than the format says. Compressed
+ * frames are located among the fragments and decoded by their codec (thread-
+ * safe), then converted the same way, with the photometric interpretation
+ * the codec reports (a JPEG's YBR_FULL_422 is RGB after decoding).
  */
 bool imd__dicom_decode_frame(ImdError **error, const ImdDicomDataSet *dataset,
                              const ImdPixelFormat *format, size_t frame, ImdDType dtype,
                              void *out, size_t out_rows, size_t out_columns);
+
+/*
+ * Frame `frame` of encapsulated pixel data as its codec decoded it: the bytes
+ * an uncompressed little-endian file would hold (BitsAllocated samples,
+ * interleaved), before masking and conversion; `decoded` is `format` with the
+ * photometric interpretation after decoding and planar configuration 0.
+ * INVALID_ARG for native pixel data. Release *out with free(). For tests.
+ */
+bool imd__dicom_decode_native(ImdError **error, const ImdDicomDataSet *dataset,
+                              const ImdPixelFormat *format, size_t frame, uint8_t **out,
+                              size_t *out_size, ImdPixelFormat *decoded);
 
 /* ---- mosaic.c ----------------------------------------------------------- */
 

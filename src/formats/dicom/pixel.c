@@ -11,6 +11,8 @@
  */
 #include "formats/dicom/dicom_format.h"
 
+#include "dicom/codec.h"
+
 #include <math.h>
 
 #define TAG_SAMPLES_PER_PIXEL IMD_TAG(0x0028, 0x0002)
@@ -29,6 +31,8 @@
 #define TAG_SHARED_FUNCTIONAL_GROUPS_SEQUENCE IMD_TAG(0x5200, 0x9229)
 #define TAG_FLOAT_PIXEL_DATA IMD_TAG(0x7fe0, 0x0008)
 #define TAG_DOUBLE_FLOAT_PIXEL_DATA IMD_TAG(0x7fe0, 0x0009)
+#define TAG_EXTENDED_OFFSET_TABLE IMD_TAG(0x7fe0, 0x0001)
+#define TAG_EXTENDED_OFFSET_TABLE_LENGTHS IMD_TAG(0x7fe0, 0x0002)
 
 #define MAX_FRAMES 1000000
 #define MAX_DIMENSION 65535
@@ -38,36 +42,45 @@
 
 /* ---- transfer syntax ---- */
 
-static bool is_native_syntax(const char *uid)
-{
-    return uid[0] == '\0' || strcmp(uid, IMD_UID_IMPLICIT_VR_LE) == 0 ||
-           strcmp(uid, IMD_UID_EXPLICIT_VR_LE) == 0 ||
-           strcmp(uid, IMD_UID_DEFLATED_EXPLICIT_VR_LE) == 0 ||
-           strcmp(uid, IMD_UID_EXPLICIT_VR_BE) == 0;
-}
-
-/* UNSUPPORTED for a compressed transfer syntax or encapsulated pixel data. */
+/*
+ * The codec for the data set's pixel data (src/dicom/codec.c): NULL in *codec
+ * for native pixel data. UNSUPPORTED for a syntax no codec decodes ("cannot
+ * decode <name> (<uid>)") and for encapsulated pixel data in a native syntax;
+ * CORRUPT for a compressed syntax whose pixel data is not encapsulated.
+ */
 static bool check_syntax(ImdError **error, const ImdDicomDataSet *dataset,
-                         const ImdDicomElement *pixel_data)
+                         const ImdDicomElement *pixel_data, const ImdCodec **codec)
 {
+    *codec = NULL;
     const char *uid = imd_dicom_dataset_transfer_syntax(dataset);
     if (uid == NULL) {
         uid = "";
     }
-    bool native = is_native_syntax(uid);
     bool encapsulated = pixel_data != NULL && imd_dicom_element_is_encapsulated(pixel_data);
-    if (native && !encapsulated) {
-        return true;
+    if (!imd__codec_is_encapsulated(uid)) {
+        if (!encapsulated) {
+            return true;
+        }
+        const char *name = uid[0] == '\0' ? "a data set without a transfer syntax"
+                                          : imd_dicom_uid_name(uid);
+        imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                      "not supported yet: encapsulated pixel data in %s (%s)",
+                      name != NULL ? name : "unknown transfer syntax", uid);
+        return false;
     }
-    const char *name = imd_dicom_uid_name(uid);
-    if (uid[0] == '\0') {
-        name = "a data set without a transfer syntax";
-    } else if (name == NULL) {
-        name = "unknown transfer syntax";
+    *codec = imd__codec_find(error, uid);
+    if (*codec == NULL) {
+        return false;
     }
-    imd_error_set(error, IMD_ERR_UNSUPPORTED, "not supported yet: %s%s (%s)",
-                  native ? "encapsulated pixel data in " : "", name, uid);
-    return false;
+    if (pixel_data != NULL && !encapsulated) {
+        const char *name = imd__codec_syntax_name(uid);
+        imd_error_set(error, IMD_ERR_CORRUPT,
+                      "the pixel data of %s (%s) is not encapsulated (PS3.5 A.4)",
+                      name != NULL ? name : "a compressed transfer syntax", uid);
+        *codec = NULL;
+        return false;
+    }
+    return true;
 }
 
 /* ---- attributes ---- */
@@ -167,8 +180,25 @@ static bool is_ybr_full(const ImdPixelFormat *format)
     return strcmp(format->photometric, "YBR_FULL") == 0;
 }
 
-/* The consistency of a pixel description: what decode_frame relies on. */
-static bool check_format(ImdError **error, const ImdPixelFormat *f)
+/* Photometric interpretations a codec may be given for 3 samples (PS3.5 §8.2;
+ * PS3.3 C.7.6.3.1.2): each comes out of its codec as RGB or YBR_FULL. */
+static bool is_compressed_colour(const char *photometric)
+{
+    static const char *const known[] = {"RGB",     "YBR_FULL",        "YBR_FULL_422",
+                                        "YBR_RCT", "YBR_ICT",         "YBR_PARTIAL_422",
+                                        "YBR_PARTIAL_420"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcmp(photometric, known[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The consistency of a pixel description: what decode_frame relies on.
+ * `compressed`: the samples are encapsulated, and are checked again as the
+ * codec decoded them (interleaved, their photometric after decoding). */
+static bool check_format(ImdError **error, const ImdPixelFormat *f, bool compressed)
 {
     if (memchr(f->photometric, '\0', sizeof f->photometric) == NULL) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "PhotometricInterpretation is not terminated");
@@ -223,6 +253,11 @@ static bool check_format(ImdError **error, const ImdPixelFormat *f)
         imd_error_set(error, IMD_ERR_CORRUPT, "rescale slope or intercept is not finite");
         return false;
     }
+    if (compressed && allocated == 1) {
+        imd_error_set(error, IMD_ERR_CORRUPT,
+                      "BitsAllocated 1 in compressed pixel data (PS3.5 §8.2: 8 or more)");
+        return false;
+    }
     if (f->samples_per_pixel == 1) {
         return true;
     }
@@ -243,6 +278,16 @@ static bool check_format(ImdError **error, const ImdPixelFormat *f)
         imd_error_set(error, IMD_ERR_CORRUPT, "PlanarConfiguration %u is not 0 or 1",
                       (unsigned)f->planar_configuration);
         return false;
+    }
+    if (compressed) {
+        if (!is_compressed_colour(f->photometric)) {
+            imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                          "not supported yet: PhotometricInterpretation \"%s\" in compressed "
+                          "pixel data",
+                          f->photometric);
+            return false;
+        }
+        return true;
     }
     if (is_ybr_422(f)) {
         if (f->planar_configuration != 0) {
@@ -296,7 +341,8 @@ bool imd__dicom_pixel_format(ImdError **error, const ImdDicomDataSet *dataset,
     }
     memset(format, 0, sizeof *format);
     const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
-    if (!check_syntax(error, dataset, pixel_data)) {
+    const ImdCodec *codec;
+    if (!check_syntax(error, dataset, pixel_data, &codec)) {
         return false;
     }
     if (pixel_data == NULL && (imd_dicom_dataset_find(dataset, TAG_FLOAT_PIXEL_DATA) != NULL ||
@@ -430,7 +476,7 @@ bool imd__dicom_pixel_format(ImdError **error, const ImdDicomDataSet *dataset,
         return false;
     }
     size_t units, total;
-    if (!check_format(error, format)) {
+    if (!check_format(error, format, codec != NULL)) {
         return false;
     }
     if (!frame_units(format, &units) || !imd__mul_size(units, format->frames, &total)) {
@@ -804,6 +850,150 @@ static bool is_identity(const ImdPixelFormat *f, ImdDType dtype)
     }
 }
 
+/* Stored samples of one frame (`first_bit` into frame_data for one bit) -> out. */
+static void convert_frame(const ImdPixelFormat *format, const uint8_t *frame_data,
+                          size_t first_bit, ImdDType dtype, void *out, size_t out_rows,
+                          size_t out_columns)
+{
+    const size_t rows = format->rows, columns = format->columns, pixels = rows * columns;
+    const size_t element_size = imd_dtype_size(dtype);
+    const size_t out_row_bytes = out_columns * element_size;
+    Conv c;
+    c.width = format->bits_allocated / 8u;
+    c.shift = (unsigned)(format->high_bit + 1u - format->bits_stored);
+    c.mask = format->bits_stored >= 32 ? UINT32_MAX : (UINT32_C(1) << format->bits_stored) - 1u;
+    c.sign = format->pixel_representation == 1 ? UINT32_C(1) << (format->bits_stored - 1u) : 0;
+    if (format->bits_allocated == 1) {
+        c.sign = 0;
+    }
+    c.dtype = dtype;
+    c.slope = format->slope;
+    c.intercept = format->intercept;
+    c.copy = is_identity(format, dtype);
+
+    uint8_t *dst = out;
+    const bool padded = rows < out_rows || columns < out_columns;
+    if (padded) {
+        memset(dst, 0, out_rows * out_row_bytes);
+    }
+    /* Without padding the frame is one run of pixels; with it, one run per row. */
+    const size_t runs = columns == out_columns ? 1 : rows;
+    const size_t run = columns == out_columns ? pixels : columns;
+    for (size_t r = 0; r < runs; r++) {
+        size_t first = r * run;
+        uint8_t *target = dst + r * out_row_bytes;
+        if (format->samples_per_pixel == 3) {
+            convert_colour(format, &c, frame_data, pixels, first, run, target);
+        } else {
+            convert_grey(&c, frame_data, first_bit + first, run, target);
+        }
+    }
+}
+
+/*
+ * Frame `frame` of encapsulated pixel data through its codec into `native`
+ * (the frame's uncompressed bytes, native_size of them). `decoded` is
+ * `format` as the codec delivered the samples: interleaved, with the
+ * photometric interpretation after decoding.
+ */
+static bool decode_encapsulated(ImdError **error, const ImdDicomDataSet *dataset,
+                                const ImdDicomElement *pixel_data, const ImdCodec *codec,
+                                const ImdPixelFormat *format, size_t frame, uint8_t *native,
+                                size_t native_size, ImdPixelFormat *decoded)
+{
+    size_t eot_size = 0, eot_lengths_size = 0;
+    const ImdDicomElement *eot = imd_dicom_dataset_find(dataset, TAG_EXTENDED_OFFSET_TABLE);
+    const ImdDicomElement *eot_lengths =
+        imd_dicom_dataset_find(dataset, TAG_EXTENDED_OFFSET_TABLE_LENGTHS);
+    ImdEncapInput input = {0};
+    input.fragments = pixel_data->fragment_count > 0 ? pixel_data->fragments + 1 : NULL;
+    input.fragment_count = pixel_data->fragment_count > 0 ? pixel_data->fragment_count - 1 : 0;
+    input.basic_offsets = imd_dicom_element_offset_table(pixel_data, &input.basic_size);
+    if (eot != NULL && eot_lengths != NULL) {
+        input.extended_offsets = imd_dicom_element_bytes(eot, &eot_size);
+        input.extended_size = eot_size;
+        input.extended_lengths = imd_dicom_element_bytes(eot_lengths, &eot_lengths_size);
+        input.extended_lengths_size = eot_lengths_size;
+    }
+    input.frames = format->frames;
+    input.is_frame_start = codec->is_frame_start;
+    ImdEncapFrame located;
+    if (!imd__encap_locate(error, &input, frame, &located)) {
+        return false;
+    }
+    ImdCodecFrame description = {
+        .rows = format->rows,
+        .columns = format->columns,
+        .samples_per_pixel = format->samples_per_pixel,
+        .bits_allocated = format->bits_allocated,
+        .bits_stored = format->bits_stored,
+        .pixel_representation = format->pixel_representation,
+        .planar_configuration = format->planar_configuration,
+    };
+    memcpy(description.photometric, format->photometric, sizeof description.photometric);
+    bool ok = codec->decode(error, located.data, located.size, &description, native, native_size);
+    free(located.owned);
+    if (!ok) {
+        imd_error_prefix(error, "frame %zu: ", frame);
+        return false;
+    }
+    *decoded = *format;
+    decoded->planar_configuration = 0;
+    description.photometric[sizeof description.photometric - 1] = '\0';
+    /* A codec that keeps subsampled chroma's name delivers it at full resolution. */
+    if (strcmp(description.photometric, "YBR_FULL_422") == 0) {
+        strcpy(description.photometric, "YBR_FULL");
+    }
+    memcpy(decoded->photometric, description.photometric, sizeof decoded->photometric);
+    return true;
+}
+
+bool imd__dicom_decode_native(ImdError **error, const ImdDicomDataSet *dataset,
+                              const ImdPixelFormat *format, size_t frame, uint8_t **out,
+                              size_t *out_size, ImdPixelFormat *decoded)
+{
+    *out = NULL;
+    *out_size = 0;
+    if (dataset == NULL || format == NULL || decoded == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "no data set or pixel format");
+        return false;
+    }
+    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
+    const ImdCodec *codec;
+    if (!check_syntax(error, dataset, pixel_data, &codec)) {
+        return false;
+    }
+    if (codec == NULL || pixel_data == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "the pixel data is not encapsulated");
+        return false;
+    }
+    if (frame >= format->frames) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "frame %zu of an image of %lu frames", frame,
+                      (unsigned long)format->frames);
+        return false;
+    }
+    ImdCodecFrame description = {.rows = format->rows,
+                                 .columns = format->columns,
+                                 .samples_per_pixel = format->samples_per_pixel,
+                                 .bits_allocated = format->bits_allocated};
+    size_t size;
+    if (!imd__codec_frame_bytes(error, &description, &size)) {
+        return false;
+    }
+    uint8_t *native = imd__malloc(error, size > 0 ? size : 1);
+    if (native == NULL) {
+        return false;
+    }
+    if (!decode_encapsulated(error, dataset, pixel_data, codec, format, frame, native, size,
+                             decoded)) {
+        free(native);
+        return false;
+    }
+    *out = native;
+    *out_size = size;
+    return true;
+}
+
 bool imd__dicom_decode_frame(ImdError **error, const ImdDicomDataSet *dataset,
                              const ImdPixelFormat *format, size_t frame, ImdDType dtype,
                              void *out, size_t out_rows, size_t out_columns)
@@ -812,7 +1002,12 @@ bool imd__dicom_decode_frame(ImdError **error, const ImdDicomDataSet *dataset,
         imd_error_set(error, IMD_ERR_INVALID_ARG, "no data set, pixel format or output");
         return false;
     }
-    if (!check_format(error, format)) {
+    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
+    const ImdCodec *codec;
+    if (!check_syntax(error, dataset, pixel_data, &codec)) {
+        return false;
+    }
+    if (!check_format(error, format, codec != NULL)) {
         return false;
     }
     const bool colour = format->samples_per_pixel == 3;
@@ -843,20 +1038,47 @@ bool imd__dicom_decode_frame(ImdError **error, const ImdDicomDataSet *dataset,
                       out_rows, out_columns);
         return false;
     }
-
-    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
-    if (!check_syntax(error, dataset, pixel_data)) {
-        return false;
-    }
     if (pixel_data == NULL) {
         imd_error_set(error, IMD_ERR_CORRUPT, "no Pixel Data (7FE0,0010)");
         return false;
     }
+
+    if (codec != NULL) {
+        /* Compressed: the codec writes the frame's native samples, which are
+         * then converted exactly as uncompressed ones. When they are already
+         * the output (same type, same size, grey), straight into `out`. */
+        ImdCodecFrame description = {.rows = format->rows,
+                                     .columns = format->columns,
+                                     .samples_per_pixel = format->samples_per_pixel,
+                                     .bits_allocated = format->bits_allocated};
+        size_t native_size;
+        if (!imd__codec_frame_bytes(error, &description, &native_size)) {
+            return false;
+        }
+        const bool direct = !colour && is_identity(format, dtype) && rows == out_rows &&
+                            columns == out_columns && native_size == out_bytes;
+        uint8_t *native = direct ? out : imd__malloc(error, native_size);
+        if (native == NULL) {
+            return false;
+        }
+        ImdPixelFormat decoded;
+        bool ok = decode_encapsulated(error, dataset, pixel_data, codec, format, frame, native,
+                                      native_size, &decoded) &&
+                  check_format(error, &decoded, false);
+        if (ok && !direct) {
+            convert_frame(&decoded, native, 0, dtype, out, out_rows, out_columns);
+        }
+        if (!direct) {
+            free(native);
+        }
+        return ok;
+    }
+
     size_t size = 0;
     const uint8_t *data = imd_dicom_element_bytes(pixel_data, &size);
 
     /* Where the frame is: bytes [start, end) of the value. */
-    size_t units, pixels = rows * columns, start, end, first_bit = 0;
+    size_t units, start, end, first_bit = 0;
     if (!frame_units(format, &units) || !imd__mul_size(units, frame, &start) ||
         !imd__add_size(start, units, &end)) {
         imd_error_set(error, IMD_ERR_LIMIT, "frame %zu exceeds the address space", frame);
@@ -892,37 +1114,7 @@ bool imd__dicom_decode_frame(ImdError **error, const ImdDicomDataSet *dataset,
         }
     }
     const uint8_t *frame_data = normalized != NULL ? normalized : data + start;
-
-    Conv c;
-    c.width = (unsigned)width;
-    c.shift = (unsigned)(format->high_bit + 1u - format->bits_stored);
-    c.mask = format->bits_stored >= 32 ? UINT32_MAX : (UINT32_C(1) << format->bits_stored) - 1u;
-    c.sign = format->pixel_representation == 1 ? UINT32_C(1) << (format->bits_stored - 1u) : 0;
-    if (format->bits_allocated == 1) {
-        c.sign = 0;
-    }
-    c.dtype = dtype;
-    c.slope = format->slope;
-    c.intercept = format->intercept;
-    c.copy = is_identity(format, dtype);
-
-    uint8_t *dst = out;
-    const bool padded = rows < out_rows || columns < out_columns;
-    if (padded) {
-        memset(dst, 0, out_bytes);
-    }
-    /* Without padding the frame is one run of pixels; with it, one run per row. */
-    const size_t runs = columns == out_columns ? 1 : rows;
-    const size_t run = columns == out_columns ? pixels : columns;
-    for (size_t r = 0; r < runs; r++) {
-        size_t first = r * run;
-        uint8_t *target = dst + r * out_row_bytes;
-        if (colour) {
-            convert_colour(format, &c, frame_data, pixels, first, run, target);
-        } else {
-            convert_grey(&c, frame_data, first_bit + first, run, target);
-        }
-    }
+    convert_frame(format, frame_data, first_bit, dtype, out, out_rows, out_columns);
     free(normalized);
     return true;
 }
