@@ -1329,15 +1329,15 @@ static void free_output(Output *o)
 }
 
 /* Output naming (behaviour.md §5.2, §7.3). */
-static bool output_names(ImdError **error, const char *name, Output *o)
+static bool output_names(ImdError **error, const char *name, bool gzip, Output *o)
 {
     memset(o, 0, sizeof *o);
     size_t length = name != NULL ? strlen(name) : 0;
     size_t suffix;
     Kind kind = length > 0 ? kind_of(name, &suffix) : KIND_OTHER;
     if (length == 0 || name[length - 1] == '/') {
-        o->image = imd__sprintf(error, "%sImage.nii.gz", length > 0 ? name : "");
-        kind = KIND_NII_GZ;
+        o->image = imd__sprintf(error, "%sImage%s", length > 0 ? name : "", gzip ? ".nii.gz" : ".nii");
+        kind = gzip ? KIND_NII_GZ : KIND_NII;
     } else if (kind == KIND_NII || kind == KIND_NII_GZ) {
         o->image = imd__strdup(error, name);
     } else if (kind == KIND_HDR || kind == KIND_IMG) {
@@ -1351,8 +1351,8 @@ static bool output_names(ImdError **error, const char *name, Output *o)
             return false;
         }
     } else {
-        o->image = imd__sprintf(error, "%s.nii.gz", name);
-        kind = KIND_NII_GZ;
+        o->image = imd__sprintf(error, "%s%s", name, gzip ? ".nii.gz" : ".nii");
+        kind = gzip ? KIND_NII_GZ : KIND_NII;
     }
     o->gzip = kind == KIND_NII_GZ;
     return o->image != NULL;
@@ -1843,7 +1843,9 @@ static bool nifti_write(ImdError **error, const ImdSeries *series, ImdArchive *d
         return false;
     }
     Output o;
-    if (!output_names(error, name, &o)) {
+    bool gzip = true; /* gzip=false: a name without suffix becomes .nii (image_data --no-gzip) */
+    if (!imd_options_get_bool(error, options, "gzip", true, &gzip) ||
+        !output_names(error, name, gzip, &o)) {
         return false;
     }
     Planned plan;
