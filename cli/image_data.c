@@ -345,6 +345,116 @@ static int write_series(ImdError **error, ImdContext *context, const Arguments *
     return code;
 }
 
+/*
+ * Series are written as the reader hands them over (imd_read_each), so that a
+ * folder of many series needs the memory of about one series, not of all. The
+ * first is held until a second shows that there are several (one series is
+ * written to OUTPUT itself, several each to OUTPUT/<--name>).
+ */
+typedef struct Writer {
+    ImdContext *context;
+    Arguments *args;
+    const char *output;
+    char *folder; /* OUTPUT without .nii/.nii.gz when several series go there */
+    ImdSeries *first;
+    size_t seen, written, failed;
+    char **used; /* the names given so far */
+    size_t used_count, used_capacity;
+    int code;    /* a fatal exit code (internal error): nothing more is written */
+} Writer;
+
+/* Several series into OUTPUT.nii or OUTPUT.nii.gz: a folder OUTPUT holding .nii or
+ * .nii.gz files (not a folder named out.nii full of .nii.gz). */
+static bool prepare_several(ImdError **error, Writer *w)
+{
+    size_t length = strlen(w->output);
+    bool nii = length > 4 && strcmp(w->output + length - 4, ".nii") == 0;
+    bool nii_gz = length > 7 && strcmp(w->output + length - 7, ".nii.gz") == 0;
+    if (!nii && !nii_gz) {
+        return true;
+    }
+    w->folder = strndup(w->output, length - (nii ? 4 : 7));
+    if (w->folder == NULL) {
+        imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    w->output = w->folder;
+    return !nii || imd_options_set(error, w->args->common.options, "gzip", "false");
+}
+
+/* Keep `url` (taken) among the names used. */
+static bool remember_name(Writer *w, char *url)
+{
+    if (w->used_count == w->used_capacity) {
+        size_t capacity = w->used_capacity > 0 ? 2 * w->used_capacity : 16;
+        char **grown = realloc(w->used, capacity * sizeof *grown);
+        if (grown == NULL) {
+            return false;
+        }
+        w->used = grown;
+        w->used_capacity = capacity;
+    }
+    w->used[w->used_count++] = url;
+    return true;
+}
+
+/* Write one series (and destroy it); one of several that fails is counted, not fatal. */
+static void write_one(ImdError **error, Writer *w, ImdSeries *series, bool several)
+{
+    const char *pattern = w->args->name_pattern != NULL ? w->args->name_pattern : DEFAULT_NAME;
+    char *url = several ? series_url(w->output, pattern, series, w->used, w->used_count)
+                        : strdup(w->output);
+    int code = IMD_EXIT_INTERNAL;
+    if (url == NULL || (several && !remember_name(w, url))) {
+        imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
+        code = imd_cli_fail(program, error);
+        free(url);
+        url = NULL;
+    } else {
+        code = write_series(error, w->context, w->args, series, url);
+    }
+    if (!several) {
+        free(url);
+    }
+    imd_series_destroy(series);
+    if (code == IMD_EXIT_OK) {
+        w->written++;
+    } else if (several && code != IMD_EXIT_INTERNAL) {
+        w->failed++; /* reported; the others are still written */
+    } else {
+        w->code = code;
+    }
+}
+
+static bool consume(ImdError **error, void *user, ImdSeries *series)
+{
+    Writer *w = user;
+    if (w->code != IMD_EXIT_OK) {
+        imd_series_destroy(series);
+        return true;
+    }
+    if (++w->seen == 1) {
+        w->first = series;
+        return true;
+    }
+    if (w->seen == 2) {
+        if (!prepare_several(error, w)) {
+            w->code = imd_cli_fail(program, error);
+            imd_series_destroy(series);
+            return true;
+        }
+        ImdSeries *first = w->first;
+        w->first = NULL;
+        write_one(error, w, first, true);
+    }
+    if (w->code == IMD_EXIT_OK) {
+        write_one(error, w, series, true);
+    } else {
+        imd_series_destroy(series);
+    }
+    return true;
+}
+
 static int run(ImdError **error, Arguments *args, const char *output, int count, char **inputs)
 {
     ImdCliLog log = {program, args->common.verbosity, 0, 0};
@@ -356,75 +466,38 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
     ImdCliProgress progress;
     imd_cli_progress_init(&progress, program);
     imd_context_set_progress(context, imd_cli_progress, &progress);
-    int code = IMD_EXIT_OK;
-    ImdSeriesList *list = NULL;
+    Writer w = {.context = context, .args = args, .output = output, .code = IMD_EXIT_OK};
+    ImdSeriesList *failures = NULL;
     if (!imd_cli_load_plugins(error, context, args->common.plugins, args->common.plugin_count)) {
         (void)imd_cli_fail(program, error);
-        code = IMD_EXIT_USAGE; /* a plugin that cannot be loaded is a configuration error */
-    } else if ((list = imd_read(error, context, (const char *const *)inputs, (size_t)count,
-                                args->common.options)) == NULL) {
-        code = imd_cli_fail(program, error);
+        w.code = IMD_EXIT_USAGE; /* a plugin that cannot be loaded is a configuration error */
+    } else if ((failures = imd_read_each(error, context, (const char *const *)inputs,
+                                         (size_t)count, args->common.options, consume,
+                                         &w)) == NULL) {
+        int code = imd_cli_fail(program, error);
+        w.code = w.code != IMD_EXIT_OK ? w.code : code;
     }
-    size_t series_count = imd_series_list_count(list), written = 0, failed = 0;
-    /* Several series into OUTPUT.nii or OUTPUT.nii.gz: a folder OUTPUT holding .nii or
-     * .nii.gz files (not a folder named out.nii full of .nii.gz). */
-    char *folder = NULL;
-    size_t length = strlen(output);
-    if (series_count > 1 && code == IMD_EXIT_OK) {
-        bool nii = length > 4 && strcmp(output + length - 4, ".nii") == 0;
-        bool nii_gz = length > 7 && strcmp(output + length - 7, ".nii.gz") == 0;
-        if (nii || nii_gz) {
-            folder = strndup(output, length - (nii ? 4 : 7));
-            if (folder == NULL) {
-                imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
-            }
-            if (folder == NULL || (nii && !imd_options_set(error, args->common.options, "gzip",
-                                                          "false"))) {
-                code = imd_cli_fail(program, error);
-            } else {
-                output = folder;
-            }
-        }
-    }
-    char **used = series_count > 1 ? calloc(series_count, sizeof *used) : NULL;
-    for (size_t i = 0; code == IMD_EXIT_OK && i < series_count; i++) {
-        ImdSeries *series = imd_series_list_get(list, i);
-        /* Several series: each to its own folder, as the original's collections (§8). */
-        char *url = series_count == 1 ? strdup(output)
-                    : used != NULL   ? series_url(output, args->name_pattern != NULL
-                                                              ? args->name_pattern : DEFAULT_NAME,
-                                                          series, used, i)
-                                     : NULL;
-        if (url == NULL) {
-            imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
-            code = imd_cli_fail(program, error);
-            break;
-        }
-        code = write_series(error, context, args, series, url);
-        if (used != NULL) {
-            used[i] = url;
+    if (w.first != NULL) {
+        ImdSeries *only = w.first;
+        w.first = NULL;
+        if (w.code == IMD_EXIT_OK) {
+            write_one(error, &w, only, false);
         } else {
-            free(url);
-        }
-        /* One of several series failed (reported): the others are still written. */
-        if (code != IMD_EXIT_OK && series_count > 1 && code != IMD_EXIT_INTERNAL) {
-            failed++;
-            code = IMD_EXIT_OK;
-        } else if (code == IMD_EXIT_OK) {
-            written++;
+            imd_series_destroy(only);
         }
     }
-    if (code == IMD_EXIT_OK && (failed > 0 || log.skipped > 0)) {
+    int code = w.code;
+    if (code == IMD_EXIT_OK && (w.failed > 0 || log.skipped > 0)) {
         fprintf(stderr, "%s: partial result: %zu series written, %zu failed, %zu input(s) "
-                "skipped\n", program, written, failed, log.skipped);
-        code = written > 0 ? IMD_EXIT_PARTIAL : failed > 0 ? IMD_EXIT_IO : IMD_EXIT_NO_DATA;
+                "skipped\n", program, w.written, w.failed, log.skipped);
+        code = w.written > 0 ? IMD_EXIT_PARTIAL : w.failed > 0 ? IMD_EXIT_IO : IMD_EXIT_NO_DATA;
     }
-    for (size_t i = 0; used != NULL && i < series_count; i++) {
-        free(used[i]);
+    for (size_t i = 0; i < w.used_count; i++) {
+        free(w.used[i]);
     }
-    free(used);
-    free(folder);
-    imd_series_list_destroy(list);
+    free(w.used);
+    free(w.folder);
+    imd_series_list_destroy(failures);
     imd_context_destroy(context);
     return code;
 }

@@ -84,6 +84,8 @@ void imd__dicom_warn(ImdDicomDataSet *top, const char *format, ...) IMD_PRINTF(2
  * `fallback` must outlive every lookup through `view`.
  */
 void imd__dicom_dataset_set_fallback(ImdDicomDataSet *view, const ImdDicomDataSet *fallback);
+/* Let the pages of a mapped file go from memory (they come back when touched). */
+void imd__dicom_dataset_drop_pages(const ImdDicomDataSet *dataset);
 /* The Specific Character Set in force for a data set (from it or its parents); NULL: default. */
 const ImdDicomElement *imd__dicom_charset_element(const ImdDicomDataSet *dataset);
 

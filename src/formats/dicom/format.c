@@ -183,6 +183,7 @@ static void parse_member(Work *work, size_t index)
     const ImdDicomReadOptions *options = option_bool(work->reader, "headers_only") ? &headers : NULL;
     if (m->path != NULL) {
         m->dataset = imd_dicom_read_file(&m->error, m->path, options);
+        imd__dicom_dataset_drop_pages(m->dataset); /* see dicom_reader_finish */
     } else {
         m->dataset = imd__dicom_read_owned(&m->error, m->bytes, m->size, m->name, options);
         m->bytes = NULL; /* taken, even on failure */
@@ -1326,13 +1327,14 @@ static bool finish_group(ImdError **error, Reader *reader, const Order *order,
     imd__dicom_layout_free(&build.layout);
     free(build.cell_of);
     free(build.run_start);
-    if (series == NULL || !imd_series_list_add(error, list, series)) {
-        imd_series_destroy(series);
+    if (series == NULL) {
         return false;
     }
     imd_context_log(reader->context, IMD_LOG_INFO, "DICOM: %zu image(s) into a series of %zu "
-                                                   "dimensions", count, imd_series_ndim(series));
-    return true;
+                    "dimensions, order %s", count, imd_series_ndim(series),
+                    imd_header_input_order(imd_series_const_header(series)));
+    /* To the consumer at once in a streaming read: one series in memory at a time. */
+    return imd_context_emit_series(error, reader->context, list, series);
 }
 
 /* "series 7 (ep2d_diff, 64 images from dwi/IM0001.dcm)": how a user finds a failed series. */
@@ -1441,7 +1443,9 @@ static bool finish_split(ImdError **error, Reader *reader, const Order *order, R
 static bool finish_groups(ImdError **error, Reader *reader, const Order *order,
                           Record *records, size_t count, ImdSeriesList *list)
 {
-    qsort(records, count, sizeof *records, compare_records);
+    if (count > 0) {
+        qsort(records, count, sizeof *records, compare_records);
+    }
     for (size_t start = 0; start < count;) {
         size_t end = start + 1;
         while (end < count && strcmp(records[end].group, records[start].group) == 0) {
@@ -1562,6 +1566,10 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
         ok = add_records(error, reader, &order, i, &format, &unreadable, &records, &count,
                          &capacity, list);
         imd_error_clear(&unreadable);
+        /* Its keys are taken: the file's pages may go until its series is built
+         * (they come back when touched), so that a folder of many series holds
+         * one series' files at a time. */
+        imd__dicom_dataset_drop_pages(reader->members[i].dataset);
     }
     if (ok && count == 0 && imd_series_list_failure_count(list) == 0) {
         bool filtered = imd_options_has(reader->options, "input_serinsuid") ||
