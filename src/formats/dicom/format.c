@@ -1474,7 +1474,11 @@ static bool non_image_class(const char *uid)
     static const char *const prefixes[] = {
         "1.2.840.10008.5.1.4.1.1.88.",   /* SR, key object selection */
         "1.2.840.10008.5.1.4.1.1.11.",   /* presentation states */
-        "1.2.840.10008.5.1.4.1.1.66",    /* raw data, spatial registration, fiducials */
+        "1.2.840.10008.5.1.4.1.1.66.1",  /* spatial registration */
+        "1.2.840.10008.5.1.4.1.1.66.2",  /* spatial fiducials */
+        "1.2.840.10008.5.1.4.1.1.66.3",  /* deformable spatial registration */
+        "1.2.840.10008.5.1.4.1.1.66.5",  /* surface segmentation */
+        "1.2.840.10008.5.1.4.1.1.66.6",  /* tractography results */
         "1.2.840.10008.5.1.4.1.1.104.",  /* encapsulated PDF, CDA, STL ... */
         "1.2.840.10008.5.1.4.1.1.4.2",   /* MR spectroscopy */
         "1.2.840.10008.5.1.4.1.1.9.",    /* waveforms */
@@ -1482,6 +1486,9 @@ static bool non_image_class(const char *uid)
         "1.2.840.10008.5.1.4.1.1.481.5", /* RT plan */
         "1.3.12.2.1107.5.9.1",           /* Siemens CSA non-image */
     };
+    if (uid != NULL && strcmp(uid, "1.2.840.10008.5.1.4.1.1.66") == 0) {
+        return true; /* raw data; its sub-class .66.4 (SEG) is an image */
+    }
     for (size_t i = 0; uid != NULL && i < sizeof prefixes / sizeof prefixes[0]; i++) {
         if (strncmp(uid, prefixes[i], strlen(prefixes[i])) == 0) {
             return true;
@@ -1539,7 +1546,15 @@ static bool usable(ImdError **error, const Reader *reader, Member *m, ImdPixelFo
         return false;
     }
     memset(format, 0, sizeof *format);
-    if (!imd__dicom_pixel_format(unreadable, m->dataset, format)) {
+    char *sop_class = text_of(m->dataset, IMD_TAG(0x0008, 0x0016));
+    bool segmentation = sop_class != NULL && strcmp(sop_class, "1.2.840.10008.5.1.4.1.1.66.4") == 0;
+    free(sop_class);
+    if (segmentation) {
+        /* Its frames are segments over another series' geometry: a label axis, not
+         * slices of their own. Named, not read as a series of bits. */
+        imd_error_set(unreadable, IMD_ERR_UNSUPPORTED,
+                      "%s: not supported yet: DICOM Segmentation (SEG)", m->name);
+    } else if (!imd__dicom_pixel_format(unreadable, m->dataset, format)) {
         imd_error_prefix(unreadable, "%s: ", m->name);
     }
     return true;
