@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Classic and enhanced exports of one acquisition give the same result
+"""Multi-frame reading. Classic and enhanced exports of one acquisition give the same result
 (issue 15 item 2). Each enhanced series of ../shared/data/dcm_qa_dev is split
 into classic single-frame files by split_enhanced.py (pydicom, the frame
 values moved to the single-frame attributes); both are converted with
@@ -85,6 +85,35 @@ def compare(label, a_dir, b_dir, failures):
     return checked
 
 
+def check_rtdose(image_info, failures):
+    """A multi-frame file without functional groups placed by its Frame Increment
+    Pointer: pydicom's rtdose.dcm, GridFrameOffsetVector (PS3.3 C.8.8.3.2), read
+    as 15 slices at IPP + offset along the normal; voxel sum by pydicom."""
+    path = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files", "rtdose.dcm")
+    if not os.path.exists(path):
+        print("SKIP (part): no %s" % path)
+        return 0
+    code, text, err = run([image_info, "--json", "--stats", path])
+    if code != 0:
+        failures.append("rtdose: image_info exit %d: %s" % (code, err.strip()))
+        return 0
+    s = json.loads(text)[0]
+    ds = pydicom.dcmread(path)
+    offsets = [float(v) for v in ds.GridFrameOffsetVector]
+    ipp = [float(v) for v in ds.ImagePositionPatient]
+    want = [[ipp[2] + o - offsets[0], ipp[1], ipp[0]] for o in offsets]  # zyx, axial
+    got = [s["imagePositions"][str(i)] for i in range(len(offsets))] if "imagePositions" in s else []
+    ok = (s.get("shape") == [len(offsets), int(ds.Rows), int(ds.Columns)] and
+          np.allclose(got, want, atol=1e-6) and
+          s.get("stats", {}).get("sum") == int(ds.pixel_array.astype(np.int64).sum()))
+    if not ok:
+        failures.append("rtdose: shape %s positions %s sum %s" % (s.get("shape"), got[:2],
+                                                                 s.get("stats")))
+        return 0
+    print("rtdose.dcm: 15 frames as slices along GridFrameOffsetVector, voxels equal")
+    return 1
+
+
 def main(argv):
     if len(argv) != 4:
         print(__doc__)
@@ -130,6 +159,7 @@ def main(argv):
             n = compare(label, os.path.dirname(outs[0]), os.path.dirname(outs[2]), failures)
             print("%s: %d NIfTI file(s) equal" % (label, n))
             checked += n
+    checked += check_rtdose(image_info, failures)
     for f in failures:
         print("FAIL: " + f)
     print("%d passed, %d failed" % (checked, len(failures)))

@@ -648,6 +648,44 @@ static void frame_rescale(const ImdDicomDataSet *view, ImdPixelFormat *format)
 }
 
 /*
+ * A multi-frame file without functional groups places its frames through
+ * the Frame Increment Pointer (PS3.3 C.7.6.6.1.1): GridFrameOffsetVector
+ * (3004,000C, RT Dose; C.8.8.3.2) gives each frame's offset along the normal
+ * from ImagePositionPatient, relative to the first. Other pointers (FrameTime,
+ * FrameTimeVector) leave the frames at one position: a time axis in frame
+ * order (auto), of FrameTime when given.
+ */
+static bool frame_grid_position(const ImdDicomDataSet *d, size_t frame, ImdSliceKey *key)
+{
+    double first, offset, o[6];
+    const ImdDicomElement *fip = find(d, 0x0028, 0x0009);
+    size_t size = 0;
+    const uint8_t *bytes = fip != NULL ? imd_dicom_element_bytes(fip, &size) : NULL;
+    if (bytes == NULL || size < 4 || !key->has_position) {
+        return false;
+    }
+    bool grid = false;
+    for (size_t i = 0; i + 4 <= size; i += 4) {
+        uint32_t tag = (uint32_t)(bytes[i] | bytes[i + 1] << 8) << 16 |
+                       (uint32_t)(bytes[i + 2] | bytes[i + 3] << 8);
+        grid = grid || tag == IMD_TAG(0x3004, 0x000c);
+    }
+    for (size_t i = 0; grid && i < 6; i++) {
+        grid = number_of(d, 0x0020, 0x0037, i, &o[i]);
+    }
+    if (!grid || !number_of(d, 0x3004, 0x000c, 0, &first) ||
+        !number_of(d, 0x3004, 0x000c, frame, &offset) || !isfinite(offset - first)) {
+        return false;
+    }
+    double n[3] = {o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]};
+    double step = offset - first;
+    key->position = (ImdVec3){key->position.x + n[0] * step, key->position.y + n[1] * step,
+                              key->position.z + n[2] * step};
+    key->has_slice_location = false;
+    return true;
+}
+
+/*
  * A multi-frame file: one record per frame, its values from the frame's
  * functional groups (frames.c) before the file's (PS3.3 C.7.6.16). A file
  * whose groups contradict its frames is a failure of that file.
@@ -687,6 +725,9 @@ static bool add_frames(ImdError **error, Reader *reader, const Order *order, siz
         }
         record->view = view;
         record->format = *format;
+        if (!imd__dicom_has_functional_groups(m->dataset)) {
+            (void)frame_grid_position(m->dataset, f, &record->key);
+        }
         frame_rescale(view, &record->format);
         philips_scaling(reader, view, &record->format);
         (*count)++;
@@ -1274,7 +1315,9 @@ static void sort_options(const Reader *reader, const Order *order, const ImdDico
     options->accept_duplicate_tag = option_bool(reader, "accept_duplicate_tag");
     options->sort_on_slice_location = option_bool(reader, "sort_on_slice_location");
     double tr;
-    if (number_of(first, 0x0018, 0x0080, 0, &tr) && tr > 0 && isfinite(tr)) {
+    if (number_of(first, 0x0018, 0x1063, 0, &tr) && tr > 0 && isfinite(tr)) {
+        options->time_step = tr / 1000; /* FrameTime (ms) of a multi-frame cine */
+    } else if (number_of(first, 0x0018, 0x0080, 0, &tr) && tr > 0 && isfinite(tr)) {
         options->time_step = tr / 1000; /* RepetitionTime is in ms */
     }
     if (number_of(first, 0x0018, 0x0088, 0, &options->nominal_spacing)) {
