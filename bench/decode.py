@@ -248,27 +248,21 @@ def table(results, header):
     return "\n".join(lines)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("build")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--times", type=int, default=30)
-    parser.add_argument("--slices", type=int, default=60)
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--no-generated", action="store_true")
-    parser.add_argument("--no-frag", action="store_true")
-    parser.add_argument("--dcm2niix", default=shutil.which("dcm2niix") or "dcm2niix")
-    args = parser.parse_args()
-    args.build = os.path.abspath(args.build)
-    for tool in ("gdcmconv", "dcmdjpeg", "dcmdjpls", "dcmdrle", args.dcm2niix):
-        if shutil.which(tool) is None:
-            sys.exit(f"decode.py: {tool} not found (apt-get install dcmtk libgdcm-tools dcm2niix)")
-    image_data = os.path.join(args.build, "cli", "image_data")
+def run(build, runs=3, times=30, slices=60, size=256, generated=True, frag=True,
+        dcm2niix=None):
+    """Every workload; writes bench/results/decode.md and returns its text (run_all.py)."""
+    dcm2niix = dcm2niix or shutil.which("dcm2niix") or "dcm2niix"
+    for tool in ("gdcmconv", "dcmdjpeg", "dcmdjpls", "dcmdrle", dcm2niix):
+        if shutil.which(tool) is None:  # reported, not fatal: run_all.py goes on
+            return (f"Compressed DICOM: not measured, {tool} not found "
+                    "(apt-get install dcmtk libgdcm-tools dcm2niix).")
+    build = os.path.abspath(build)
+    image_data = os.path.join(build, "cli", "image_data")
     started = time.time()
     scratch = tempfile.mkdtemp(prefix="imd-bench-decode-")
     results, notes = [], []
     try:
-        if not args.no_frag and os.path.isdir(FRAG):
+        if frag and os.path.isdir(FRAG):
             for series, label, reencode, dcmtk in (
                     ("5001_anat-T1w_acq-tfl", "dcm_qa_frag .70", "--jpeg", "dcmdjpeg"),
                     ("6001_anat-T1w_acq-tfl", "dcm_qa_frag .90", "--j2k", None)):
@@ -276,17 +270,17 @@ def main():
                 raw = os.path.join(scratch, series + "-raw")
                 whole = os.path.join(scratch, series + "-one-fragment")
                 convert_each(lambda a, b: ["gdcmconv", "--raw", a, b], folder, raw)
-                convert_each(lambda a, b: ["gdcmconv", reencode, a, b], raw, whole)
-                results.append(workload(label, folder, raw, whole, dcmtk, args.build,
-                                        args.dcm2niix, args.runs, scratch))
-        if not args.no_generated:
+                convert_each(lambda a, b, r=reencode: ["gdcmconv", r, a, b], raw, whole)
+                results.append(workload(label, folder, raw, whole, dcmtk, build, dcm2niix, runs,
+                                        scratch))
+        if generated:
             if numpy is None:
                 sys.exit("decode.py: numpy, nibabel and pydicom are needed for the generated series")
             base = os.path.join(scratch, "generated-raw")
             t0 = time.time()
-            generate(base, args.times, args.slices, args.size)
-            notes.append(f"Generated series: {args.times} x {args.slices} files of {args.size} x "
-                         f"{args.size}, 12 bits stored, made in {time.time() - t0:.0f} s.")
+            generate(base, times, slices, size)
+            notes.append(f"Generated series: {times} x {slices} files of {size} x {size}, "
+                         f"12 bits stored, made in {time.time() - t0:.0f} s.")
             for syntax, (uid, dcmtk) in SYNTAXES.items():
                 folder = os.path.join(scratch, "generated-" + syntax)
                 t0 = time.time()
@@ -296,22 +290,37 @@ def main():
                 notes.append(f"{syntax}: compressed by image_data (encode + verify) in "
                              f"{time.time() - t0:.1f} s, {folder_size(folder)[1]:.0f} MiB.")
                 label = "generated " + ("RLE" if syntax == "rle" else "." + uid.split(".")[-1])
-                results.append(workload(label, folder, base, folder, dcmtk, args.build, args.dcm2niix,
-                                        args.runs, scratch))
+                results.append(workload(label, folder, base, folder, dcmtk, build, dcm2niix,
+                                        runs, scratch))
                 shutil.rmtree(folder)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    version = subprocess.run([args.dcm2niix, "-v"], capture_output=True, text=True).stdout
+    version = subprocess.run([dcm2niix, "-v"], capture_output=True, text=True).stdout
     version = next((l for l in version.splitlines() if "version" in l), "?").strip()
-    header = (f"Compressed DICOM to NIfTI, {args.build}, "
-              f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {CORES} cores, median of {args.runs} "
+    header = (f"Compressed DICOM to NIfTI, {build}, "
+              f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {CORES} cores, median of {runs} "
               f"runs, peak RSS by /usr/bin/time; dcm2niix: {version}. Took "
               f"{time.time() - started:.0f} s.\n" + "\n".join(notes))
     text = table(results, header)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "decode.md"), "w") as f:
         f.write(text + "\n")
-    print(text)
+    return text
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("build")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--times", type=int, default=30)
+    parser.add_argument("--slices", type=int, default=60)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--no-generated", action="store_true")
+    parser.add_argument("--no-frag", action="store_true")
+    parser.add_argument("--dcm2niix")
+    args = parser.parse_args()
+    print(run(args.build, args.runs, args.times, args.slices, args.size,
+              not args.no_generated, not args.no_frag, args.dcm2niix))
 
 
 if __name__ == "__main__":
