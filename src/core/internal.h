@@ -77,6 +77,11 @@ bool imd__close_result(ImdError **error, bool ok, ImdError *local, char *name, c
 
 /* ---- diagnostics ---- */
 
+/* A streaming read (read_write.c): imd_context_emit_series() hands series to `sink`. */
+void imd__context_set_sink(ImdContext *context,
+                           bool (*sink)(ImdError **error, void *user, ImdSeries *series),
+                           void *user);
+
 void imd__log(const ImdContext *context, ImdLogLevel level, const char *format, ...)
     IMD_PRINTF(3, 4);
 
