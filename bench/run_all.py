@@ -27,7 +27,11 @@ generated folder of 200 series x 250 files): image_data against dcm2niix
 --quick makes the generated folder 20 x 50 and skips dcm_qa_dev).
 Writes bench/results/performance.md and prints it.
 
-usage: bench/run_all.py BUILD_DIR [--runs 3] [--quick] [--no-folders]
+Then the compressed workloads of bench/decode.py (dcm_qa_frag and a generated
+series in four syntaxes, against dcm2niix, dcmtk and gdcm; --no-decode leaves
+them out; --quick: a 2 x 10 series of 64 x 64 only).
+
+usage: bench/run_all.py BUILD_DIR [--runs 3] [--quick] [--no-folders] [--no-decode]
 """
 import argparse, os, shutil, statistics, sys, tempfile, time
 
@@ -37,6 +41,7 @@ from dicom_read import generate                # noqa: E402
 from nifti_convert import timed_run, same_voxels  # noqa: E402
 import dicom_write                             # noqa: E402
 import folders                                 # noqa: E402
+import decode                                  # noqa: E402
 import nibabel, numpy, pydicom                 # noqa: E402,F401
 
 PY_CONVERT = r'''
@@ -180,6 +185,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="one small workload, one run")
     parser.add_argument("--no-folders", action="store_true",
                         help="leave out the folder workloads (bench/folders.py)")
+    parser.add_argument("--no-decode", action="store_true",
+                        help="leave out the compressed workloads (bench/decode.py)")
     args = parser.parse_args()
     runs = 1 if args.quick else args.runs
     sizes = [5] if args.quick else [5, 30, 60]
@@ -200,6 +207,10 @@ def main():
         folder_text = "\n## Folders (bench/folders.py)\n\n" + (
             folders.run(args.build, runs, series=20, files=50, dcm_qa=False) if args.quick
             else folders.run(args.build, runs))
+    if not args.no_decode:
+        folder_text += "\n## Compressed DICOM (bench/decode.py)\n\n" + (
+            decode.run(args.build, runs, times=2, slices=10, size=64, frag=False) if args.quick
+            else decode.run(args.build, runs))
     text = ("Benchmark of %s, %s, %d cores, median of %d runs, peak RSS by /usr/bin/time. "
             "Took %.0f s.\n\n%s\n%s" % (os.path.abspath(args.build), time.strftime("%Y-%m-%d %H:%M"),
                                         os.cpu_count(), runs, time.time() - started,

@@ -237,7 +237,9 @@ IMD_API IMD_NODISCARD char *imd_dicom_dataset_to_json(ImdError **error,
 #define IMD_IMPLEMENTATION_VERSION_NAME "IMAGEDATA_0_1"
 
 typedef struct ImdDicomWriteOptions {
-    /** IMD_UID_EXPLICIT_VR_LE (NULL: the default) or IMD_UID_IMPLICIT_VR_LE. */
+    /** IMD_UID_EXPLICIT_VR_LE (NULL: the default), IMD_UID_IMPLICIT_VR_LE,
+     * IMD_UID_DEFLATED_EXPLICIT_VR_LE, or an encapsulated syntax (RLE, JPEG ...)
+     * when the data set's Pixel Data is already encapsulated in it. */
     const char *transfer_syntax;
     /** Write a bare data set: no preamble, "DICM" or meta group. */
     bool no_meta;

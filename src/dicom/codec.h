@@ -42,7 +42,16 @@ typedef struct ImdCodecFrame {
 typedef bool (*ImdCodecDecodeFn)(ImdError **error, const uint8_t *bytes, size_t size,
                                  ImdCodecFrame *frame, uint8_t *out, size_t out_size);
 
-/* Reserved for lossless output transfer syntaxes; NULL today. */
+/*
+ * Encode one frame losslessly: `native` holds what decode would produce
+ * (rows x columns x samples of BitsAllocated bits, little-endian, colour by
+ * pixel: planar_configuration 0). The low BitsStored bits of every sample
+ * are kept (the bits above HighBit carry nothing, PS3.5 §8.1.1); RLE keeps
+ * all bits. On success *bytes (malloc'd, the caller frees it) holds one
+ * codestream of *size bytes. UNSUPPORTED for a frame the codec cannot hold.
+ * A codec's encoder is always lossless: lossy syntaxes sharing the codec
+ * (.81, .91, .50) are refused by imd__codec_output_syntax, not here.
+ */
 typedef bool (*ImdCodecEncodeFn)(ImdError **error, const ImdCodecFrame *frame,
                                  const uint8_t *native, size_t native_size, uint8_t **bytes,
                                  size_t *size);
@@ -141,6 +150,30 @@ bool imd__codec_frame_bytes(ImdError **error, const ImdCodecFrame *frame, size_t
 /* JPEG family start markers (also used by the JPEG-LS codec: both begin with SOI). */
 bool imd__codec_jpeg_is_start(const uint8_t *bytes, size_t size);
 
+/* ---- encode.c: lossless output (docs/compressed.md, "Encoding") ---- */
+
+/*
+ * The transfer syntax UID for an output name: "explicit", "deflate", "rle",
+ * "jpegls", "j2k", "jpeg-lossless", or a UID of one of those syntaxes
+ * (implicit VR LE too). INVALID_ARG for a lossy syntax (refused even when
+ * asked: output is lossless only), an unknown name, or one this build
+ * cannot encode (its library left out).
+ */
+bool imd__codec_output_syntax(ImdError **error, const char *name, const char **uid);
+
+/*
+ * Replace the native Pixel Data of `dataset` (an image: Rows, Columns,
+ * SamplesPerPixel, BitsAllocated 8 or 16 ...) by encapsulated pixel data in
+ * transfer syntax `uid` (an encapsulated one accepted by
+ * imd__codec_output_syntax): a Basic Offset Table, one fragment per frame,
+ * each of even length (PS3.5 A.4). Every frame is decoded back with our
+ * decoder and compared with the original sample by sample on its BitsStored
+ * bits before anything is replaced: a difference is INTERNAL naming `name`.
+ * On failure the data set is unchanged.
+ */
+bool imd__codec_encode_pixel_data(ImdError **error, ImdDicomDataSet *dataset, const char *uid,
+                                  const char *name);
+
 /* libjpeg-turbo (codec_jpeg.c): 8-bit sequential DCT. */
 #ifdef IMD_WITH_TURBOJPEG
 bool imd__turbo_decode(ImdError **error, const uint8_t *bytes, size_t size, ImdCodecFrame *frame,
@@ -155,7 +188,36 @@ bool imd__ijg12_decode(ImdError **error, const uint8_t *bytes, size_t size,
                        ImdCodecFrame *frame, uint8_t *out, size_t out_size);
 bool imd__ijg16_decode(ImdError **error, const uint8_t *bytes, size_t size,
                        ImdCodecFrame *frame, uint8_t *out, size_t out_size);
+/* JPEG Lossless, first-order prediction (Process 14, SV1), each flavour its precisions. */
+bool imd__ijg8_encode_lossless(ImdError **error, const ImdCodecFrame *frame,
+                               const uint8_t *native, size_t native_size, uint8_t **bytes,
+                               size_t *size);
+bool imd__ijg12_encode_lossless(ImdError **error, const ImdCodecFrame *frame,
+                                const uint8_t *native, size_t native_size, uint8_t **bytes,
+                                size_t *size);
+bool imd__ijg16_encode_lossless(ImdError **error, const ImdCodecFrame *frame,
+                                const uint8_t *native, size_t native_size, uint8_t **bytes,
+                                size_t *size);
 #endif
+
+/* Load one native sample of `width` bytes (little-endian). */
+static inline uint32_t imd__codec_load(const uint8_t *p, size_t width)
+{
+    uint32_t value = p[0];
+    if (width > 1) {
+        value |= (uint32_t)p[1] << 8;
+        if (width > 2) {
+            value |= (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        }
+    }
+    return value;
+}
+
+/* The low `bits` bits of a sample (BitsStored, 1-32). */
+static inline uint32_t imd__codec_mask(uint32_t value, unsigned bits)
+{
+    return bits >= 32 ? value : value & ((UINT32_C(1) << bits) - 1u);
+}
 
 /* Store one decoded sample (already an integer) as little-endian of `width` bytes. */
 static inline void imd__codec_store(uint8_t *out, size_t width, uint32_t value)

@@ -15,3 +15,5 @@
 #define IJG_LIBRARY "GDCM's IJG 12-bit"
 #define IJG_LOSSLESS 1
 #include "dicom/codec_ijg_body.inc"
+#define IJG_ENCODE_FN imd__ijg12_encode_lossless
+#include "dicom/codec_ijg_encode.inc"

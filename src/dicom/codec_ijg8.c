@@ -15,3 +15,5 @@
 #define IJG_LIBRARY "GDCM's IJG 8-bit"
 #define IJG_LOSSLESS 1
 #include "dicom/codec_ijg_body.inc"
+#define IJG_ENCODE_FN imd__ijg8_encode_lossless
+#include "dicom/codec_ijg_encode.inc"

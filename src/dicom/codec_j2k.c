@@ -218,9 +218,164 @@ done:
     return ok;
 }
 
+/* ---- encoding: reversible 5/3 wavelet, one quality layer, a raw codestream ---- */
+
+typedef struct Sink {
+    uint8_t *data;
+    size_t size, capacity, at;
+    bool failed;
+} Sink;
+
+static OPJ_SIZE_T sink_write(void *buffer, OPJ_SIZE_T count, void *user)
+{
+    Sink *s = user;
+    if (s->at + count > s->capacity) {
+        size_t capacity = s->capacity > 0 ? s->capacity : 65536;
+        while (capacity < s->at + count) {
+            capacity *= 2;
+        }
+        uint8_t *grown = realloc(s->data, capacity);
+        if (grown == NULL) {
+            s->failed = true;
+            return (OPJ_SIZE_T)-1;
+        }
+        s->data = grown;
+        s->capacity = capacity;
+    }
+    memcpy(s->data + s->at, buffer, count);
+    s->at += count;
+    s->size = s->at > s->size ? s->at : s->size;
+    return count;
+}
+
+static OPJ_OFF_T sink_skip(OPJ_OFF_T count, void *user)
+{
+    Sink *s = user;
+    if (count < 0 && (size_t)-count > s->at) {
+        return -1;
+    }
+    s->at = (size_t)((OPJ_OFF_T)s->at + count);
+    return count;
+}
+
+static OPJ_BOOL sink_seek(OPJ_OFF_T position, void *user)
+{
+    Sink *s = user;
+    if (position < 0) {
+        return OPJ_FALSE;
+    }
+    s->at = (size_t)position;
+    return OPJ_TRUE;
+}
+
+/*
+ * Lossless JPEG 2000 (.90): a raw codestream (PS3.5 A.4.4: not a JP2 file),
+ * the reversible 5/3 wavelet, no quantisation, one layer at rate 0 (all
+ * bits), and no multiple component transform, so that RGB stays RGB (the
+ * RCT would make the photometric YBR_RCT, C.7.6.3.1.2). Components carry
+ * BitsStored bits and the data set's signedness (the Ssiz sign bit, PS3.5
+ * §8.2.4). The wavelet levels are limited so that the smallest resolution
+ * still holds a pixel (an image of 7 x 5 pixels gets 3 levels).
+ */
+static bool j2k_encode(ImdError **error, const ImdCodecFrame *frame, const uint8_t *native,
+                       size_t native_size, uint8_t **bytes, size_t *size)
+{
+    size_t expected;
+    if (!imd__codec_frame_bytes(error, frame, &expected)) {
+        return false;
+    }
+    const size_t width = frame->bits_allocated / 8u;
+    const size_t samples = frame->samples_per_pixel;
+    const unsigned bits = frame->bits_stored;
+    const bool is_signed = frame->pixel_representation == 1;
+    if (expected != native_size || width > 2 || bits < 1 || bits > 8 * width ||
+        (samples != 1 && samples != 3) || frame->planar_configuration != 0 ||
+        frame->rows == 0 || frame->columns == 0) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                      "cannot JPEG 2000-encode %zu samples of %u bits stored in %u", samples,
+                      bits, (unsigned)frame->bits_allocated);
+        return false;
+    }
+    opj_image_cmptparm_t parameters[3];
+    memset(parameters, 0, sizeof parameters);
+    for (size_t k = 0; k < samples; k++) {
+        parameters[k].dx = parameters[k].dy = 1;
+        parameters[k].w = frame->columns;
+        parameters[k].h = frame->rows;
+        parameters[k].prec = bits;
+        parameters[k].sgnd = is_signed ? 1 : 0;
+    }
+    opj_image_t *image = opj_image_create((OPJ_UINT32)samples, parameters,
+                                          samples == 3 ? OPJ_CLRSPC_SRGB : OPJ_CLRSPC_GRAY);
+    if (image == NULL) {
+        imd_error_set(error, IMD_ERR_NOMEM, "JPEG 2000 (OpenJPEG): cannot create an image");
+        return false;
+    }
+    image->x0 = image->y0 = 0;
+    image->x1 = frame->columns;
+    image->y1 = frame->rows;
+    const size_t pixels = (size_t)frame->rows * frame->columns;
+    const uint32_t sign = UINT32_C(1) << (bits - 1);
+    for (size_t k = 0; k < samples; k++) {
+        OPJ_INT32 *dst = image->comps[k].data;
+        for (size_t p = 0; p < pixels; p++) {
+            uint32_t v = imd__codec_mask(imd__codec_load(native + (p * samples + k) * width, width),
+                                         bits);
+            dst[p] = is_signed && (v & sign) != 0 ? (OPJ_INT32)v - (OPJ_INT32)(2 * sign)
+                                                  : (OPJ_INT32)v;
+        }
+    }
+    opj_cparameters_t cp;
+    opj_set_default_encoder_parameters(&cp);
+    cp.irreversible = 0;
+    cp.tcp_numlayers = 1;
+    cp.tcp_rates[0] = 0; /* 0: lossless */
+    cp.cp_disto_alloc = 1;
+    cp.tcp_mct = 0;
+    int levels = 1;
+    uint32_t smaller = frame->rows < frame->columns ? frame->rows : frame->columns;
+    while (levels < 6 && (smaller >> levels) > 0) {
+        levels++;
+    }
+    cp.numresolution = levels;
+    Sink sink = {0};
+    Messages messages = {{0}};
+    opj_codec_t *codec = opj_create_compress(OPJ_CODEC_J2K);
+    opj_stream_t *stream = opj_stream_create(OPJ_J2K_STREAM_CHUNK_SIZE, OPJ_FALSE);
+    bool ok = false;
+    if (codec == NULL || stream == NULL) {
+        imd_error_set(error, IMD_ERR_NOMEM, "JPEG 2000 (OpenJPEG): cannot create an encoder");
+        goto done;
+    }
+    opj_set_error_handler(codec, on_error, &messages);
+    opj_set_warning_handler(codec, on_quiet, NULL);
+    opj_set_info_handler(codec, on_quiet, NULL);
+    opj_stream_set_user_data(stream, &sink, NULL);
+    opj_stream_set_write_function(stream, sink_write);
+    opj_stream_set_skip_function(stream, sink_skip);
+    opj_stream_set_seek_function(stream, sink_seek);
+    if (!opj_setup_encoder(codec, &cp, image) || !opj_start_compress(codec, image, stream) ||
+        !opj_encode(codec, stream) || !opj_end_compress(codec, stream) || sink.failed) {
+        imd_error_set(error, sink.failed ? IMD_ERR_NOMEM : IMD_ERR_INTERNAL,
+                      "JPEG 2000 (OpenJPEG) encoding: %s",
+                      messages.error[0] != '\0' ? messages.error : "failed");
+        goto done;
+    }
+    *bytes = sink.data;
+    *size = sink.size;
+    sink.data = NULL;
+    ok = true;
+done:
+    free(sink.data);
+    opj_stream_destroy(stream);
+    opj_destroy_codec(codec);
+    opj_image_destroy(image);
+    return ok;
+}
+
 const ImdCodec imd__codec_j2k = {
     .name = "OpenJPEG",
     .decode = j2k_decode,
-    .encode = NULL,
+    .encode = j2k_encode,
     .is_frame_start = j2k_is_start,
 };

@@ -120,10 +120,33 @@ bool imd__codec_jpeg_is_start(const uint8_t *bytes, size_t size)
     return size >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8;
 }
 
+#ifdef IMD_WITH_IJG
+/* GDCM's IJG flavours each compress the precisions near their sample size. */
+static bool jpeg_encode_lossless(ImdError **error, const ImdCodecFrame *frame,
+                                 const uint8_t *native, size_t native_size, uint8_t **bytes,
+                                 size_t *size)
+{
+    if (frame->bits_stored <= 8) {
+        return imd__ijg8_encode_lossless(error, frame, native, native_size, bytes, size);
+    }
+    if (frame->bits_stored <= 12) {
+        return imd__ijg12_encode_lossless(error, frame, native, native_size, bytes, size);
+    }
+    return imd__ijg16_encode_lossless(error, frame, native, native_size, bytes, size);
+}
+#endif
+
+/* The JPEG codec encodes JPEG Lossless SV1 only (.70, with GDCM's IJG 16-bit):
+ * output is lossless, and Baseline/Extended are refused before any codec is
+ * asked (imd__codec_output_syntax). */
 const ImdCodec imd__codec_jpeg = {
     .name = "JPEG (libjpeg-turbo; GDCM's IJG 8/12/16-bit)",
     .decode = jpeg_decode,
+#ifdef IMD_WITH_IJG
+    .encode = jpeg_encode_lossless,
+#else
     .encode = NULL,
+#endif
     .is_frame_start = imd__codec_jpeg_is_start,
 };
 

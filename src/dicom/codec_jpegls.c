@@ -122,9 +122,96 @@ done:
     return ok;
 }
 
+/*
+ * Lossless JPEG-LS (NEAR 0) of the BitsStored low bits of each sample,
+ * colour interleaved by sample, no colour transform (HP extensions are not
+ * DICOM, PS3.5 §8.2.3), no SPIFF header. CharLS reads bytes for up to 8 bits
+ * and host-order words above, values below 2^bits.
+ */
+static bool jpegls_encode(ImdError **error, const ImdCodecFrame *frame, const uint8_t *native,
+                          size_t native_size, uint8_t **bytes, size_t *size)
+{
+    size_t expected;
+    if (!imd__codec_frame_bytes(error, frame, &expected)) {
+        return false;
+    }
+    const size_t width = frame->bits_allocated / 8u;
+    const size_t samples = frame->samples_per_pixel;
+    const unsigned bits = frame->bits_stored;
+    if (expected != native_size || width > 2 || bits < 2 || bits > 8 * width ||
+        (samples != 1 && samples != 3) || frame->planar_configuration != 0) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                      "cannot JPEG-LS-encode %zu samples of %u bits stored in %u (2-16 bits, "
+                      "1 or 3 samples)",
+                      samples, bits, (unsigned)frame->bits_allocated);
+        return false;
+    }
+    const size_t count = (size_t)frame->rows * frame->columns * samples;
+    const size_t produced_width = bits <= 8 ? 1 : 2;
+    uint8_t *source = imd__malloc(error, count * produced_width > 0 ? count * produced_width : 1);
+    if (source == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        uint32_t value = imd__codec_mask(imd__codec_load(native + i * width, width), bits);
+        if (produced_width == 1) {
+            source[i] = (uint8_t)value;
+        } else {
+            uint16_t word = (uint16_t)value;
+            memcpy(source + 2 * i, &word, 2); /* host order */
+        }
+    }
+    charls_jpegls_encoder *encoder = charls_jpegls_encoder_create();
+    if (encoder == NULL) {
+        free(source);
+        imd_error_set(error, IMD_ERR_NOMEM, "JPEG-LS (CharLS): no encoder");
+        return false;
+    }
+    charls_frame_info info = {.width = frame->columns, .height = frame->rows,
+                              .bits_per_sample = (int32_t)bits,
+                              .component_count = (int32_t)samples};
+    uint8_t *destination = NULL;
+    size_t capacity = 0, written = 0;
+    bool ok = false;
+    if (charls_failed(error, charls_jpegls_encoder_set_frame_info(encoder, &info), "frame") ||
+        charls_failed(error, charls_jpegls_encoder_set_near_lossless(encoder, 0), "near") ||
+        charls_failed(error,
+                      charls_jpegls_encoder_set_interleave_mode(
+                          encoder, samples > 1 ? CHARLS_INTERLEAVE_MODE_SAMPLE
+                                               : CHARLS_INTERLEAVE_MODE_NONE),
+                      "interleave mode") ||
+        charls_failed(error,
+                      charls_jpegls_encoder_get_estimated_destination_size(encoder, &capacity),
+                      "size")) {
+        goto done;
+    }
+    destination = imd__malloc(error, capacity);
+    if (destination == NULL ||
+        charls_failed(error,
+                      charls_jpegls_encoder_set_destination_buffer(encoder, destination, capacity),
+                      "destination") ||
+        charls_failed(error,
+                      charls_jpegls_encoder_encode_from_buffer(encoder, source,
+                                                               count * produced_width, 0),
+                      "encode") ||
+        charls_failed(error, charls_jpegls_encoder_get_bytes_written(encoder, &written),
+                      "size")) {
+        goto done;
+    }
+    *bytes = destination;
+    *size = written;
+    destination = NULL;
+    ok = true;
+done:
+    free(destination);
+    free(source);
+    charls_jpegls_encoder_destroy(encoder);
+    return ok;
+}
+
 const ImdCodec imd__codec_jpegls = {
     .name = "CharLS",
     .decode = jpegls_decode,
-    .encode = NULL,
+    .encode = jpegls_encode,
     .is_frame_start = imd__codec_jpeg_is_start, /* SOI, as every JPEG family stream */
 };

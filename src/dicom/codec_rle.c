@@ -124,9 +124,139 @@ static bool rle_is_start(const uint8_t *bytes, size_t size)
     return segments >= 1 && segments <= RLE_MAX_SEGMENTS && imd__load_le32(bytes + 4) == 64;
 }
 
+/* ---- encoding (G.3.1, G.5) ---- */
+
+/* A growing output buffer; `failed` once memory ran out. */
+typedef struct Output {
+    uint8_t *data;
+    size_t size, capacity;
+    bool failed;
+} Output;
+
+static void emit(Output *o, const uint8_t *bytes, size_t n)
+{
+    if (o->failed) {
+        return;
+    }
+    if (o->size + n > o->capacity) {
+        size_t capacity = o->capacity > 0 ? o->capacity : 4096;
+        while (capacity < o->size + n) {
+            capacity *= 2;
+        }
+        uint8_t *grown = realloc(o->data, capacity);
+        if (grown == NULL) {
+            o->failed = true;
+            return;
+        }
+        o->data = grown;
+        o->capacity = capacity;
+    }
+    memcpy(o->data + o->size, bytes, n);
+    o->size += n;
+}
+
+/*
+ * PackBits one row of `count` bytes read at src[0], src[stride], ... (G.3.1:
+ * each row is encoded on its own, runs never cross a row). A run of three or
+ * more equal bytes is a replicate run (header 1-n, up to 128 bytes), anything
+ * else goes into literal runs of up to 128 bytes (header n-1).
+ */
+static void pack_row(Output *o, const uint8_t *src, size_t stride, size_t count)
+{
+    uint8_t literal[128];
+    size_t pending = 0, i = 0;
+    while (i < count) {
+        uint8_t value = src[i * stride];
+        size_t run = 1;
+        while (i + run < count && run < 128 && src[(i + run) * stride] == value) {
+            run++;
+        }
+        if (run >= 3) {
+            if (pending > 0) {
+                uint8_t header = (uint8_t)(pending - 1);
+                emit(o, &header, 1);
+                emit(o, literal, pending);
+                pending = 0;
+            }
+            uint8_t replicate[2] = {(uint8_t)(int8_t)(1 - (int)run), value};
+            emit(o, replicate, 2);
+            i += run;
+            continue;
+        }
+        literal[pending++] = value;
+        i++;
+        if (pending == 128) {
+            uint8_t header = 127;
+            emit(o, &header, 1);
+            emit(o, literal, pending);
+            pending = 0;
+        }
+    }
+    if (pending > 0) {
+        uint8_t header = (uint8_t)(pending - 1);
+        emit(o, &header, 1);
+        emit(o, literal, pending);
+    }
+}
+
+/*
+ * One frame: the 64-byte header, then one segment per byte plane, most
+ * significant byte of each sample first (G.2), each padded to even length
+ * (G.5). All BitsAllocated bits are kept, so the decoded frame is
+ * byte-identical to `native`.
+ */
+static bool rle_encode(ImdError **error, const ImdCodecFrame *frame, const uint8_t *native,
+                       size_t native_size, uint8_t **bytes, size_t *size)
+{
+    size_t expected;
+    if (!imd__codec_frame_bytes(error, frame, &expected)) {
+        return false;
+    }
+    const size_t width = frame->bits_allocated / 8u;
+    const size_t samples = frame->samples_per_pixel;
+    const size_t segments = width * samples;
+    if (expected != native_size || segments < 1 || segments > RLE_MAX_SEGMENTS ||
+        frame->planar_configuration != 0) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                      "cannot RLE-encode %zu samples of %u bits (at most 15 byte planes, "
+                      "colour by pixel, PS3.5 G.2)",
+                      samples, (unsigned)frame->bits_allocated);
+        return false;
+    }
+    Output o = {0};
+    uint8_t header[RLE_HEADER] = {0};
+    emit(&o, header, sizeof header);
+    const size_t columns = frame->columns, stride = samples * width;
+    for (size_t s = 0; s < segments && !o.failed; s++) {
+        if (o.size > UINT32_MAX) {
+            free(o.data);
+            imd_error_set(error, IMD_ERR_UNSUPPORTED, "RLE frame over 4 GiB");
+            return false;
+        }
+        imd__codec_store(o.data + 4 + 4 * s, 4, (uint32_t)o.size);
+        size_t sample = s / width, byte = s % width; /* byte 0 is the most significant */
+        const uint8_t *plane = native + sample * width + (width - 1 - byte);
+        for (size_t y = 0; y < frame->rows; y++) {
+            pack_row(&o, plane + y * columns * stride, stride, columns);
+        }
+        if (o.size % 2 != 0) {
+            emit(&o, (const uint8_t *)"\0", 1);
+        }
+    }
+    if (o.failed) {
+        free(o.data);
+        imd_error_set(error, IMD_ERR_NOMEM, "out of memory RLE-encoding a frame");
+        return false;
+    }
+    imd__codec_store(o.data, 4, (uint32_t)segments);
+    *bytes = o.data;
+    *size = o.size;
+    return true;
+}
+
 const ImdCodec imd__codec_rle = {
     .name = "RLE Lossless (PS3.5 Annex G, own code)",
     .decode = rle_decode,
-    .encode = NULL,
+    .encode = rle_encode,
     .is_frame_start = rle_is_start,
 };

@@ -141,6 +141,15 @@ static bool clone_element(ImdError **error, const ImdDicomElement *from, ImdDico
             return false;
         }
         memcpy(to->fragments, from->fragments, from->fragment_count * sizeof(ImdDicomFragment));
+        if (from->owned && from->value != NULL) {
+            /* Encapsulated pixel data we built (encode.c) keeps its fragments in its own
+             * value: the copy's fragments point into the copy's value. */
+            for (size_t i = 0; i < from->fragment_count; i++) {
+                if (from->fragments[i].data != NULL) {
+                    to->fragments[i].data = to->value + (from->fragments[i].data - from->value);
+                }
+            }
+        }
     }
     if (from->item_count > 0) {
         to->items = imd__calloc(error, from->item_count, sizeof(ImdDicomDataSet *));

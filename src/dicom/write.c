@@ -5,9 +5,10 @@
  * VR's pad byte (PS3.5 §7.1.1); sequences and items are written with
  * undefined length and delimiters, which every reader accepts.
  */
-#include "dicom/dicom_internal.h"
+#include "dicom/codec.h"
 
 #include <stdio.h>
+#include <zlib.h>
 
 /* A 2.25 UID made once for imagedata (PS3.5 §B.2); names our implementation. */
 #define IMPLEMENTATION_CLASS_UID "2.25.145306289640711235384622394312380416533"
@@ -20,12 +21,61 @@ typedef struct Writer {
     uint8_t *pending; /* small writes are gathered here */
     size_t used;
     bool failed;
+    z_stream *deflate;  /* Deflated Explicit VR LE: the data set goes through it */
+    uint8_t *deflated;  /* its output chunk */
+    uint64_t deflated_total;
 } Writer;
+
+/* Deflate `size` bytes (or finish the stream) and write what comes out. */
+static void deflate_out(Writer *w, const uint8_t *data, size_t size, bool finish)
+{
+    z_stream *z = w->deflate;
+    z->next_in = (Bytef *)(uintptr_t)data;
+    z->avail_in = (uInt)size;
+    int status;
+    do {
+        z->next_out = w->deflated;
+        z->avail_out = (uInt)OUTPUT_CHUNK;
+        status = deflate(z, finish ? Z_FINISH : Z_NO_FLUSH);
+        if (status == Z_STREAM_ERROR) {
+            imd_error_set(w->error, IMD_ERR_INTERNAL, "%s: deflate failed",
+                          imd_stream_name(w->stream));
+            w->failed = true;
+            return;
+        }
+        size_t made = OUTPUT_CHUNK - z->avail_out;
+        w->deflated_total += made;
+        if (made > 0 && !imd_stream_write(w->error, w->stream, w->deflated, made)) {
+            w->failed = true;
+            return;
+        }
+    } while (z->avail_out == 0 || (finish && status != Z_STREAM_END));
+}
+
+/* Bytes to the stream, or through deflate; `size` may exceed what a uInt holds. */
+static void sink(Writer *w, const uint8_t *data, size_t size)
+{
+    if (w->failed) {
+        return;
+    }
+    if (w->deflate == NULL) {
+        if (!imd_stream_write(w->error, w->stream, data, size)) {
+            w->failed = true;
+        }
+        return;
+    }
+    while (size > 0 && !w->failed) {
+        size_t n = size > ((size_t)1 << 30) ? ((size_t)1 << 30) : size;
+        deflate_out(w, data, n, false);
+        data += n;
+        size -= n;
+    }
+}
 
 static void flush(Writer *w)
 {
-    if (!w->failed && w->used > 0 && !imd_stream_write(w->error, w->stream, w->pending, w->used)) {
-        w->failed = true;
+    if (w->used > 0) {
+        sink(w, w->pending, w->used);
     }
     w->used = 0;
 }
@@ -36,11 +86,9 @@ static void put(Writer *w, const void *data, size_t size)
         return;
     }
     if (size >= OUTPUT_CHUNK) {
-        /* Large values (pixel data) go straight to the stream. */
+        /* Large values (pixel data) go straight to the stream (or deflate). */
         flush(w);
-        if (!w->failed && !imd_stream_write(w->error, w->stream, data, size)) {
-            w->failed = true;
-        }
+        sink(w, data, size);
         return;
     }
     if (w->used + size > OUTPUT_CHUNK) {
@@ -274,6 +322,13 @@ static void put_meta(Writer *w, const ImdDicomDataSet *meta)
     w->implicit = implicit;
 }
 
+/* Is Pixel Data (top level) encapsulated; absent counts as both. */
+static bool pixel_data_is(const ImdDicomDataSet *dataset, bool encapsulated)
+{
+    const ImdDicomElement *e = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
+    return e == NULL || e->encapsulated == encapsulated;
+}
+
 bool imd_dicom_write(ImdError **error, const ImdDicomDataSet *dataset, ImdStream *stream,
                      const ImdDicomWriteOptions *options)
 {
@@ -284,11 +339,24 @@ bool imd_dicom_write(ImdError **error, const ImdDicomDataSet *dataset, ImdStream
         imd_error_set(error, IMD_ERR_INVALID_ARG, "DICOM write: no data set or stream");
         return false;
     }
-    if (strcmp(syntax, IMD_UID_EXPLICIT_VR_LE) != 0 && strcmp(syntax, IMD_UID_IMPLICIT_VR_LE) != 0) {
+    bool deflated = strcmp(syntax, IMD_UID_DEFLATED_EXPLICIT_VR_LE) == 0;
+    bool native = strcmp(syntax, IMD_UID_EXPLICIT_VR_LE) == 0 ||
+                  strcmp(syntax, IMD_UID_IMPLICIT_VR_LE) == 0 || deflated;
+    /* An encapsulated syntax (PS3.5 A.4) is written as Explicit VR LE around the
+     * fragments the data set already holds (imd__codec_encode_pixel_data makes them). */
+    if (!native && !(imd__codec_is_encapsulated(syntax) &&
+                     imd__codec_syntax_name(syntax) != NULL)) {
         imd_error_set(error, IMD_ERR_INVALID_ARG,
-                      "%s: writing transfer syntax %s is not supported (only %s and %s)",
+                      "%s: writing transfer syntax %s is not supported (only %s, %s, %s and "
+                      "encapsulated syntaxes)",
                       imd_stream_name(stream), syntax, IMD_UID_EXPLICIT_VR_LE,
-                      IMD_UID_IMPLICIT_VR_LE);
+                      IMD_UID_IMPLICIT_VR_LE, IMD_UID_DEFLATED_EXPLICIT_VR_LE);
+        return false;
+    }
+    if (!native && !pixel_data_is(dataset, true)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG,
+                      "%s: transfer syntax %s needs encapsulated Pixel Data (encode it first)",
+                      imd_stream_name(stream), syntax);
         return false;
     }
     bool no_meta = options != NULL && options->no_meta;
@@ -298,16 +366,45 @@ bool imd_dicom_write(ImdError **error, const ImdDicomDataSet *dataset, ImdStream
     }
     Writer w = {.error = error, .stream = stream,
                 .implicit = strcmp(syntax, IMD_UID_IMPLICIT_VR_LE) == 0};
+    z_stream z;
     w.pending = imd__malloc(error, OUTPUT_CHUNK);
-    if (w.pending == NULL) {
+    if (w.pending != NULL && deflated) {
+        w.deflated = imd__malloc(error, OUTPUT_CHUNK);
+        memset(&z, 0, sizeof z);
+        /* Raw deflate, no zlib header (PS3.5 A.5, RFC 1951). */
+        if (w.deflated != NULL &&
+            deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8,
+                         Z_DEFAULT_STRATEGY) != Z_OK) {
+            imd_error_set(error, IMD_ERR_NOMEM, "%s: cannot start deflate",
+                          imd_stream_name(stream));
+            free(w.deflated);
+            w.deflated = NULL;
+        }
+    }
+    if (w.pending == NULL || (deflated && w.deflated == NULL)) {
+        free(w.pending);
         imd_dicom_dataset_destroy(meta);
         return false;
     }
     if (meta != NULL) {
         put_meta(&w, meta);
     }
+    flush(&w); /* the meta group is never deflated */
+    w.deflate = deflated ? &z : NULL;
     put_dataset(&w, dataset, true);
     flush(&w);
+    if (deflated) {
+        if (!w.failed) {
+            deflate_out(&w, NULL, 0, true);
+        }
+        /* An odd deflated stream gets one trailing zero byte (PS3.5 A.5). */
+        if (!w.failed && w.deflated_total % 2 != 0 &&
+            !imd_stream_write(error, stream, "\0", 1)) {
+            w.failed = true;
+        }
+        deflateEnd(&z);
+        free(w.deflated);
+    }
     free(w.pending);
     imd_dicom_dataset_destroy(meta);
     return !w.failed;

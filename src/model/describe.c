@@ -6,6 +6,8 @@
  */
 #include "model/model_internal.h"
 
+#include <imagedata/dicom.h>
+
 #include <math.h>
 #include <stdio.h>
 
@@ -374,6 +376,17 @@ static void put_identity(ImdText *text, const ImdSeries *series)
     imd__json_string(text, photometric != NULL ? photometric
                            : series->dtype == IMD_DTYPE_RGB8 ? "RGB"
                                                              : "MONOCHROME2");
+    /* The source's transfer syntax (PS3.5 §10), set by the DICOM reader as the header
+     * attribute TransferSyntaxUID; null for other formats and for series made here. */
+    const char *syntax = imd_header_get_string(header, "TransferSyntaxUID");
+    const char *syntax_name = syntax != NULL ? imd_dicom_uid_name(syntax) : NULL;
+    put_attribute(text, header, "transferSyntaxUID", "TransferSyntaxUID");
+    put_key(text, "transferSyntax");
+    if (syntax_name != NULL) {
+        imd__json_string(text, syntax_name);
+    } else {
+        imd__text_puts(text, "null");
+    }
     double center, width;
     bool window = compute_window(series, &center, &width);
     put_key(text, "windowCenter");

@@ -70,6 +70,7 @@ static ImdSeries *make_4d(void)
               imd_header_set_image_positions(&error, h, positions, 2) &&
               imd_header_set_string(&error, h, "PatientName", "PHANTOM^T1") &&
               imd_header_set_string(&error, h, "SeriesNumber", "14") &&
+              imd_header_set_string(&error, h, "TransferSyntaxUID", "1.2.840.10008.1.2.4.70") &&
               imd_header_set_string(&error, h, "ImageType", "ORIGINAL\\PRIMARY\\M") &&
               imd_header_set_tag_shape(&error, h, 2, 1, (size_t[]){3}, 1);
     for (size_t sl = 0; ok && sl < 2; sl++) {
@@ -127,6 +128,8 @@ IMD_TEST(properties_4d)
         "assert d['SOPClassUID'] == '1.2.840.10008.5.1.4.1.1.7'\n"
         "assert d['seriesInstanceUID'].startswith('2.25.')\n"
         "assert d['photometricInterpretation'] == 'MONOCHROME2'\n"
+        "assert d['transferSyntaxUID'] == '1.2.840.10008.1.2.4.70'\n"
+        "assert d['transferSyntax'].startswith('JPEG Lossless, Non-Hierarchical, First-Order')\n"
         "n = 3*2*4*5\n"
         "assert d['stats'] == {'min': -20, 'max': n - 21, 'sum': sum(range(-20, n - 20))}\n"
         "# integer window (§1.7): w = max-min, c = (max+min)/2, rounded when |x| > 2\n"
@@ -168,7 +171,9 @@ IMD_TEST(windows_and_special_values)
         CHECK_INT(rc, 0);
         CHECK_INT(python_check(b, "assert d['dtype'] == 'rgb8'\n"
                                   "assert d['windowCenter'] == 127 and d['windowWidth'] == 256\n"
-                                  "assert d['photometricInterpretation'] == 'RGB'\n"),
+                                  "assert d['photometricInterpretation'] == 'RGB'\n"
+                                  "assert d['transferSyntaxUID'] is None\n"
+                                  "assert d['transferSyntax'] is None\n"),
                   0);
     }
     imd_free(a);

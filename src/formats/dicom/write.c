@@ -10,6 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "formats/dicom/dicom_format.h"
+#include "dicom/codec.h"
 #include "model/model_internal.h"
 
 #include <ctype.h>
@@ -37,6 +38,7 @@ typedef struct Job {
     char *components[IMD_MAX_TAG_DIMS]; /* the input order's names */
     size_t component_count;
     bool keep_uid, by_tag, multi;
+    const char *transfer_syntax;     /* output_transfer_syntax as a UID */
     Pixels pixels;
     double window_center, window_width;
     bool has_window;                 /* the series' own window, not one from the data */
@@ -757,6 +759,13 @@ static bool setup(ImdError **error, Job *job)
         imd_error_set(error, IMD_ERR_UNSUPPORTED, "window=original is not supported");
         return false;
     }
+    /* Checked before any file is written: lossy or unknown syntaxes are INVALID_ARG. */
+    if (!imd__codec_output_syntax(error,
+                                  imd_options_get(job->options, "output_transfer_syntax",
+                                                  "explicit"),
+                                  &job->transfer_syntax)) {
+        return false;
+    }
     if (!imd_options_get_bool(error, job->options, "keep_uid", false, &job->keep_uid) ||
         !imd__split_order(error, imd_header_input_order(job->header), job->components,
                           &job->component_count) ||
@@ -786,13 +795,21 @@ static bool setup(ImdError **error, Job *job)
     return job->plane != NULL && job->stored != NULL && make_base(error, job);
 }
 
+/*
+ * Compressed output: the pixels are encoded and every frame decoded back and
+ * compared before the member is opened, so a failure leaves no file behind.
+ */
 static bool write_instance(ImdError **error, Job *job, const char *member)
 {
+    if (imd__codec_is_encapsulated(job->transfer_syntax) &&
+        !imd__codec_encode_pixel_data(error, job->instance, job->transfer_syntax, NULL)) {
+        return false;
+    }
     ImdStream *stream = imd_archive_open_member(error, job->archive, member, IMD_MODE_WRITE);
     if (stream == NULL) {
         return false;
     }
-    ImdDicomWriteOptions options = {IMD_UID_EXPLICIT_VR_LE, false};
+    ImdDicomWriteOptions options = {job->transfer_syntax, false};
     if (!imd_dicom_write(error, job->instance, stream, &options)) {
         imd_stream_abort(stream);
         return false;
