@@ -53,7 +53,7 @@ test)
     ;;
 bench)
     install_packages "${BUILD_PACKAGES[@]}" python3 python3-pydicom python3-nibabel \
-        python3-numpy dcm2niix time
+        python3-numpy dcm2niix time dcmtk libgdcm-tools
     cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DIMD_BUILD_TESTS=OFF >/dev/null
     cmake --build build-release -j "$jobs"
     /usr/bin/python3 bench/run_all.py build-release "${@:2}"

@@ -19,7 +19,7 @@ enum {
     OPT_OF = 256, OPT_SORT, OPT_ODIR, OPT_DTYPE, OPT_ORDER, OPT_TEMPLATE, OPT_GEOMETRY,
     OPT_SERINSUID, OPT_ACQUISITION, OPT_ECHO, OPT_INPUT_SORT, OPT_INPUT_FORMAT,
     OPT_INPUT_SHAPE, OPT_FRAME, OPT_SOPCLASS, OPT_SERNUM, OPT_SERDES, OPT_IMAGETYPE,
-    OPT_CALLING_AET, OPT_PSOPT, OPT_NAME, OPT_NO_GZIP
+    OPT_CALLING_AET, OPT_PSOPT, OPT_NAME, OPT_NO_GZIP, OPT_TS
 };
 
 static const struct option long_options[] = {
@@ -47,6 +47,7 @@ static const struct option long_options[] = {
     {"psopt", required_argument, NULL, OPT_PSOPT},
     {"name", required_argument, NULL, OPT_NAME},
     {"no-gzip", no_argument, NULL, OPT_NO_GZIP},
+    {"ts", required_argument, NULL, OPT_TS},
     {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
     {"verbose", no_argument, NULL, 'v'},
     {"debug", no_argument, NULL, 'd'},
@@ -73,6 +74,8 @@ static void usage(FILE *stream)
             "                         %%e echo, %%m manufacturer, %%l split label; / for folders\n"
             "                         [%%i/%%D-%%T/%%s-%%d, and _%%l when a series was split]\n"
             "  --no-gzip              NIfTI as .nii (not .nii.gz) when OUTPUT has no suffix\n"
+            "  --ts SYNTAX            DICOM output transfer syntax, lossless: explicit, implicit,\n"
+            "                         deflate, rle, jpegls, j2k, jpeg-lossless, or a UID [explicit]\n"
             "Input:\n"
             "  --order ORDER          auto, none, time, triggertime, b, bvector, dti, fa, te,\n"
             "                         combinations (time,te) or user names (ti with\n"
@@ -121,7 +124,7 @@ static const struct {
     {OPT_FRAME, "frame"},             {OPT_SOPCLASS, "SOPClassUID"},
     {OPT_SERNUM, "sernum"},           {OPT_SERDES, "serdes"},
     {OPT_IMAGETYPE, "imagetype"},     {OPT_CALLING_AET, "calling_aet"},
-    {OPT_PSOPT, "psopt"},
+    {OPT_PSOPT, "psopt"},     {OPT_TS, "output_transfer_syntax"},
 };
 
 /* Returns -1 to go on, else the exit code. */

@@ -46,6 +46,10 @@ expect_exit 0 "--name pattern" "$run" --plugin "$plugin" --of imdraw --name "%s/
 check "--name expanded" test -f "$tmp/named/7/imagedata_demo_dynamic_IMD-DEMO-1.imdraw"
 check "--name: the second series gets a 0" test -f "$tmp/named/7/imagedata_demo_dynamic_IMD-DEMO-10.imdraw"
 expect_exit 1 "--name leaving OUTPUT" "$run" --plugin "$plugin" --of imdraw --name "../%s" "$tmp/named2" "$tmp/a" "$tmp/b"
+# --ts: the transfer syntax of DICOM output (lossless only).
+expect_exit 0 "--ts rle" "$run" --of dicom --ts rle "$tmp/rle" "$tmp/a"
+check "--ts rle: RLE Lossless files" bash -c "'$build/cli/dicom_dump' --meta \"\$(find '$tmp/rle' -name '*.dcm' | head -1)\" | grep -q '1.2.840.10008.1.2.5'"
+expect_exit 1 "--ts lossy refused" "$run" --of dicom --ts 1.2.840.10008.1.2.4.50 "$tmp/lossy" "$tmp/a"
 # Uncompressed NIfTI for several series: --no-gzip, or OUTPUT.nii.
 expect_exit 0 "several series into out.nii" "$run" --of nifti "$tmp/nii_out.nii" "$tmp/a" "$tmp/b"
 check "out.nii: a folder out of .nii files" test "$(find "$tmp/nii_out" -name '*.nii' | wc -l)" -eq 2

@@ -1111,6 +1111,15 @@ static bool set_stored_scaling(ImdError **error, Build *build)
            imd_header_set_string(error, header, "StoredValueIntercept", intercept);
 }
 
+/* The source's transfer syntax (image_info --json reports it), from the file. */
+static bool set_transfer_syntax(ImdError **error, const Reader *reader, const Record *record,
+                                ImdHeader *header)
+{
+    const char *uid = imd_dicom_dataset_transfer_syntax(reader->members[record->member].dataset);
+    return uid == NULL || uid[0] == '\0' ||
+           imd_header_set_string(error, header, "TransferSyntaxUID", uid);
+}
+
 static bool set_header(ImdError **error, Build *build)
 {
     const ImdLayout *l = &build->layout;
@@ -1128,6 +1137,7 @@ static bool set_header(ImdError **error, Build *build)
     bool ok = template != NULL && copy_attributes(error, template, header) &&
               (build->label == NULL || build->label[0] == '\0' ||
                imd_header_set_string(error, header, "SplitLabel", build->label)) &&
+              set_transfer_syntax(error, build->reader, &build->records[first_key], header) &&
               imd_header_set_orientation(error, header, l->row, l->column) &&
               imd_header_set_image_positions(error, header, l->positions, l->slices) &&
               imd_header_set_slice_locations(error, header, l->distances, l->slices);
