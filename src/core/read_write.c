@@ -328,15 +328,13 @@ static void cleanup_job(ReadJob *job)
     free(job->readers);
 }
 
-/*
- * template= and geometry= (behaviour.md §1.2, §5.5): read the URL (headers
- * only, with the default options) as one series and give every series read
- * its DICOM identity or its geometry.
- */
-static bool apply_reference(ImdError **error, ImdContext *context, ImdSeriesList *all,
-                            const ImdOptions *options, const char *key)
+/* template= / geometry= (behaviour.md §1.2, §5.5): the URL of option `key`
+ * read as one series, headers only, with the default options; NULL without it. */
+static bool read_reference(ImdError **error, ImdContext *context, const ImdOptions *options,
+                           const char *key, ImdSeries **reference)
 {
     const char *url = imd_options_get(options, key, NULL);
+    *reference = NULL;
     if (url == NULL || url[0] == '\0') {
         return true;
     }
@@ -345,16 +343,28 @@ static bool apply_reference(ImdError **error, ImdContext *context, ImdSeriesList
         imd_options_destroy(own);
         return false;
     }
-    ImdSeries *reference = imd_read_one(error, context, url, own);
+    *reference = imd_read_one(error, context, url, own);
     imd_options_destroy(own);
-    bool ok = reference != NULL;
-    for (size_t i = 0; ok && i < imd_series_list_count(all); i++) {
+    if (*reference == NULL) {
+        imd_error_prefix(error, "%s %s: ", key, url);
+        return false;
+    }
+    return true;
+}
+
+/* Every series read takes the reference's DICOM identity or geometry. */
+static bool apply_reference(ImdError **error, ImdContext *context, ImdSeriesList *all,
+                            const ImdOptions *options, const char *key)
+{
+    ImdSeries *reference = NULL;
+    bool ok = read_reference(error, context, options, key, &reference);
+    for (size_t i = 0; ok && reference != NULL && i < imd_series_list_count(all); i++) {
         ImdSeries *series = imd_series_list_get(all, i);
         ok = strcmp(key, "template") == 0 ? imd_series_add_template(error, series, reference)
                                           : imd_series_add_geometry(error, series, reference);
     }
-    if (!ok) {
-        imd_error_prefix(error, "%s %s: ", key, url);
+    if (!ok && reference != NULL) {
+        imd_error_prefix(error, "%s %s: ", key, imd_options_get(options, key, ""));
     }
     imd_series_destroy(reference);
     return ok;
@@ -395,29 +405,6 @@ ImdSeriesList *imd_read(ImdError **error, ImdContext *context, const char *const
         return NULL;
     }
     return all;
-}
-
-/* template= / geometry= for a streaming read: the reference, read before the inputs. */
-static bool read_reference(ImdError **error, ImdContext *context, const ImdOptions *options,
-                           const char *key, ImdSeries **reference)
-{
-    const char *url = imd_options_get(options, key, NULL);
-    *reference = NULL;
-    if (url == NULL || url[0] == '\0') {
-        return true;
-    }
-    ImdOptions *own = imd_options_create(error);
-    if (own == NULL || !imd_options_set(error, own, "headers_only", "true")) {
-        imd_options_destroy(own);
-        return false;
-    }
-    *reference = imd_read_one(error, context, url, own);
-    imd_options_destroy(own);
-    if (*reference == NULL) {
-        imd_error_prefix(error, "%s %s: ", key, url);
-        return false;
-    }
-    return true;
 }
 
 /* The context's sink during imd_read_each: references applied, then the caller's fn. */

@@ -203,6 +203,21 @@ bool imd__codec_frame_bytes(ImdError **error, const ImdCodecFrame *frame, size_t
     return true;
 }
 
+bool imd__codec_fits(ImdError **error, const ImdCodecFrame *frame, size_t out_size,
+                     const char *codec)
+{
+    size_t expected;
+    if (!imd__codec_frame_bytes(error, frame, &expected)) {
+        return false;
+    }
+    if (expected != out_size) {
+        imd_error_set(error, IMD_ERR_INTERNAL, "%s frame of %zu bytes into %zu", codec, expected,
+                      out_size);
+        return false;
+    }
+    return true;
+}
+
 /* ---- Encapsulated Uncompressed Explicit VR Little Endian (PS3.5 §A.4.11) ---- */
 
 static bool uncompressed_decode(ImdError **error, const uint8_t *bytes, size_t size,

@@ -146,6 +146,9 @@ extern const ImdCodec imd__codec_j2k;
 
 /* Shared by the codecs: bytes of a frame, and the check that out is that big. */
 bool imd__codec_frame_bytes(ImdError **error, const ImdCodecFrame *frame, size_t *bytes);
+/* A decoder's output buffer holds exactly the frame: INTERNAL naming `codec` otherwise. */
+bool imd__codec_fits(ImdError **error, const ImdCodecFrame *frame, size_t out_size,
+                     const char *codec);
 
 /* JPEG family start markers (also used by the JPEG-LS codec: both begin with SOI). */
 bool imd__codec_jpeg_is_start(const uint8_t *bytes, size_t size);

@@ -106,13 +106,7 @@ static bool j2k_is_start(const uint8_t *bytes, size_t size)
 static bool j2k_decode(ImdError **error, const uint8_t *bytes, size_t size, ImdCodecFrame *frame,
                        uint8_t *out, size_t out_size)
 {
-    size_t expected;
-    if (!imd__codec_frame_bytes(error, frame, &expected)) {
-        return false;
-    }
-    if (expected != out_size) {
-        imd_error_set(error, IMD_ERR_INTERNAL, "JPEG 2000 frame of %zu bytes into %zu", expected,
-                      out_size);
+    if (!imd__codec_fits(error, frame, out_size, "JPEG 2000")) {
         return false;
     }
     OPJ_CODEC_FORMAT format;

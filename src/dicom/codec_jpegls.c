@@ -32,13 +32,7 @@ static bool host_is_little_endian(void)
 static bool jpegls_decode(ImdError **error, const uint8_t *bytes, size_t size,
                           ImdCodecFrame *frame, uint8_t *out, size_t out_size)
 {
-    size_t expected;
-    if (!imd__codec_frame_bytes(error, frame, &expected)) {
-        return false;
-    }
-    if (expected != out_size) {
-        imd_error_set(error, IMD_ERR_INTERNAL, "JPEG-LS frame of %zu bytes into %zu", expected,
-                      out_size);
+    if (!imd__codec_fits(error, frame, out_size, "JPEG-LS")) {
         return false;
     }
     charls_jpegls_decoder *decoder = charls_jpegls_decoder_create();

@@ -59,13 +59,7 @@ static size_t unpack(const uint8_t *src, size_t size, uint8_t *dst, size_t strid
 static bool rle_decode(ImdError **error, const uint8_t *bytes, size_t size, ImdCodecFrame *frame,
                        uint8_t *out, size_t out_size)
 {
-    size_t expected;
-    if (!imd__codec_frame_bytes(error, frame, &expected)) {
-        return false;
-    }
-    if (expected != out_size) {
-        imd_error_set(error, IMD_ERR_INTERNAL, "RLE frame of %zu bytes into %zu", expected,
-                      out_size);
+    if (!imd__codec_fits(error, frame, out_size, "RLE")) {
         return false;
     }
     if (size < RLE_HEADER) {

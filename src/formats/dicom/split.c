@@ -151,29 +151,30 @@ static void append(char *label, size_t size, const char *part)
     }
 }
 
+/* "e2", "acq3": `prefix` and the element's first value, when present. */
+static void append_numbered(char *label, size_t size, const ImdDicomDataSet *d, uint16_t group,
+                            uint16_t element, const char *prefix)
+{
+    char *text = text_of(d, group, element);
+    char number[24], part[48];
+    if (text != NULL && value_at(text, 0, number, sizeof number)) {
+        snprintf(part, sizeof part, "%s%s", prefix, number);
+        append(label, size, part);
+    }
+    free(text);
+}
+
 char *imd__dicom_image_label(const ImdDicomDataSet *d, bool split_echoes, bool split_acquisitions)
 {
     char label[128] = "", part[48];
     if (split_echoes) {
-        char *echo = text_of(d, 0x0018, 0x0086);
-        char number[24];
-        if (echo != NULL && value_at(echo, 0, number, sizeof number)) {
-            snprintf(part, sizeof part, "e%s", number);
-            append(label, sizeof label, part);
-        }
-        free(echo);
+        append_numbered(label, sizeof label, d, 0x0018, 0x0086, "e"); /* EchoNumbers */
     }
     append(label, sizeof label, imd__dicom_is_field_map_hz(d) ? "fieldmaphz" : complex_kind(d));
     derived_kind(d, part, sizeof part);
     append(label, sizeof label, part);
     if (split_acquisitions) {
-        char *acquisition = text_of(d, 0x0020, 0x0012);
-        char number[24];
-        if (acquisition != NULL && value_at(acquisition, 0, number, sizeof number)) {
-            snprintf(part, sizeof part, "acq%s", number);
-            append(label, sizeof label, part);
-        }
-        free(acquisition);
+        append_numbered(label, sizeof label, d, 0x0020, 0x0012, "acq"); /* AcquisitionNumber */
     }
     return imd__strdup(NULL, label);
 }
