@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <strings.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@ typedef struct Member {
     ImdDicomDataSet *dataset;
     ImdError *error; /* why it could not be parsed (it is skipped) */
     ImdMosaic mosaic; /* slices as tiles of its frame (count 0: none) */
-    size_t records_left; /* images not decoded yet; its data set goes with the last */
+    atomic_size_t records_left; /* images not decoded yet; its data set goes with the last */
 } Member;
 
 typedef struct Reader {
@@ -732,7 +733,7 @@ static bool add_frames(ImdError **error, Reader *reader, const Order *order, siz
         philips_scaling(reader, view, &record->format);
         (*count)++;
     }
-    m->records_left = frames;
+    atomic_store(&m->records_left, frames);
     return true;
 }
 
@@ -763,7 +764,7 @@ static bool add_records(ImdError **error, Reader *reader, const Order *order, si
     if (!imd__grow(error, (void **)records, capacity, *count + tiles, sizeof **records)) {
         return false;
     }
-    m->records_left = tiles;
+    atomic_store(&m->records_left, tiles);
     for (size_t t = 0; t < tiles; t++) {
         Record *record = &(*records)[*count];
         if (!make_record(reader, order, member, 0, m->dataset, record)) {
@@ -880,11 +881,10 @@ static void decode_member(Work *work, size_t run)
         return;
     }
     /* Its pixels are in the array now: let the file's pages go, so that peak
-     * memory stays near the array's size; a multi-frame file whose frames
-     * belong to several series keeps them until its last frame is decoded.
-     * Runs of one member are never decoded at once (one series at a time). */
-    member->records_left -= member->records_left >= end - first ? end - first : member->records_left;
-    if (member->records_left == 0) {
+     * memory stays near the array's size. The frames of a multi-frame file are
+     * decoded on all cores, and may belong to several series: whoever decodes
+     * its last image releases it (every other user has finished by then). */
+    if (atomic_fetch_sub(&member->records_left, end - first) == end - first) {
         for (size_t i = first; i < end; i++) {
             imd__dicom_dataset_set_fallback(build->records[i].view, NULL);
         }
@@ -893,8 +893,9 @@ static void decode_member(Work *work, size_t run)
     }
 }
 
-/* Runs of records of one member (records are sorted by member and tile), and
- * each record's cell, for decode_member. */
+/* Runs of records decoded together, and each record's cell, for decode_member:
+ * a mosaic's tiles (one decode of its frame), else each image on its own (the
+ * frames of a multi-frame file in parallel). Records are sorted by member. */
 static bool plan_decoding(ImdError **error, Build *build, size_t *runs)
 {
     const ImdLayout *l = &build->layout;
@@ -917,7 +918,8 @@ static bool plan_decoding(ImdError **error, Build *build, size_t *runs)
     }
     *runs = 0;
     for (size_t i = 0; i < build->count; i++) {
-        if (i == 0 || build->records[i].member != build->records[i - 1].member) {
+        bool mosaic = build->reader->members[build->records[i].member].mosaic.count > 0;
+        if (i == 0 || build->records[i].member != build->records[i - 1].member || !mosaic) {
             build->run_start[(*runs)++] = i;
         }
     }
