@@ -139,6 +139,15 @@ bool imd__dicom_decode_frame(ImdError **error, const ImdDicomDataSet *dataset,
                              void *out, size_t out_rows, size_t out_columns);
 
 /*
+ * The bytes uncompressed frame `frame` needs are in the Pixel Data: checked
+ * before the series array is allocated, so that a 1 KB file claiming 65535 x
+ * 65535 pixels is corrupt input, not a 8 GB allocation (CORRUPT naming both
+ * numbers). Encapsulated data is checked by its codec when decoded.
+ */
+bool imd__dicom_frame_present(ImdError **error, const ImdDicomDataSet *dataset,
+                              const ImdPixelFormat *format, size_t frame);
+
+/*
  * Frame `frame` of encapsulated pixel data as its codec decoded it: the bytes
  * an uncompressed little-endian file would hold (BitsAllocated samples,
  * interleaved), before masking and conversion; `decoded` is `format` with the

@@ -1357,10 +1357,27 @@ static bool check_readable(ImdError **error, const Record *records, size_t count
     return false;
 }
 
+/* Every image's pixel data holds what its format claims (before any allocation). */
+static bool check_pixel_bytes(ImdError **error, const Reader *reader, const Record *records,
+                              size_t count)
+{
+    if (option_bool(reader, "headers_only")) {
+        return true; /* the pixel data was not read */
+    }
+    for (size_t i = 0; i < count; i++) {
+        const Member *m = &reader->members[records[i].member];
+        if (!imd__dicom_frame_present(error, m->dataset, &records[i].format, records[i].frame)) {
+            imd_error_prefix(error, "%s: ", m->name);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool finish_group(ImdError **error, Reader *reader, const Order *order,
                          Record *records, size_t count, const char *label, ImdSeriesList *list)
 {
-    if (!check_readable(error, records, count)) {
+    if (!check_readable(error, records, count) || !check_pixel_bytes(error, reader, records, count)) {
         return false;
     }
     ImdSliceKey *keys = imd__calloc(error, count, sizeof *keys);

@@ -994,6 +994,30 @@ bool imd__dicom_decode_native(ImdError **error, const ImdDicomDataSet *dataset,
     return true;
 }
 
+bool imd__dicom_frame_present(ImdError **error, const ImdDicomDataSet *dataset,
+                              const ImdPixelFormat *format, size_t frame)
+{
+    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
+    if (pixel_data == NULL || imd_dicom_element_is_encapsulated(pixel_data)) {
+        return true; /* none: the decode says so; compressed: the codec checks its sizes */
+    }
+    size_t size = 0, units, end;
+    (void)imd_dicom_element_bytes(pixel_data, &size);
+    if (!frame_units(format, &units) || !imd__mul_size(units, frame + 1, &end)) {
+        imd_error_set(error, IMD_ERR_LIMIT, "frame %zu exceeds the address space", frame);
+        return false;
+    }
+    if (format->bits_allocated == 1) {
+        end = end / 8 + (end % 8 != 0);
+    }
+    if (size < end) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "pixel data has %zu bytes, frame %zu needs %zu",
+                      size, frame, end);
+        return false;
+    }
+    return true;
+}
+
 bool imd__dicom_decode_frame(ImdError **error, const ImdDicomDataSet *dataset,
                              const ImdPixelFormat *format, size_t frame, ImdDType dtype,
                              void *out, size_t out_rows, size_t out_columns)
