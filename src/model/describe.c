@@ -274,6 +274,30 @@ static void put_series_number(ImdText *text, const ImdHeader *header)
     }
 }
 
+/* "sliceTiming": each slice's acquisition time in seconds from the volume's
+ * start (BIDS' SliceTiming), from the DICOM reader's MosaicRefAcqTimes (ms);
+ * present only when known. */
+static void put_slice_timing(ImdText *text, const ImdHeader *header)
+{
+    const char *value = imd_header_get_string(header, "MosaicRefAcqTimes");
+    if (value == NULL) {
+        return;
+    }
+    double times[4096];
+    size_t count = 0;
+    for (const char *p = value; *p != '\0' && count < 4096;) {
+        char *end;
+        double ms = strtod(p, &end);
+        if (end == p) {
+            return; /* not a list of numbers: left out */
+        }
+        times[count++] = ms / 1000;
+        p = *end == '\\' ? end + 1 : end;
+    }
+    put_key(text, "sliceTiming");
+    put_numbers(text, times, count);
+}
+
 static void put_image_type(ImdText *text, const ImdHeader *header)
 {
     const char *value = imd_header_get_string(header, "ImageType");
@@ -387,6 +411,7 @@ static void put_identity(ImdText *text, const ImdSeries *series)
     } else {
         imd__text_puts(text, "null");
     }
+    put_slice_timing(text, header);
     double center, width;
     bool window = compute_window(series, &center, &width);
     put_key(text, "windowCenter");

@@ -1122,6 +1122,40 @@ static bool set_transfer_syntax(ImdError **error, const Reader *reader, const Re
            imd_header_set_string(error, header, "TransferSyntaxUID", uid);
 }
 
+/*
+ * A Siemens mosaic's per-slice acquisition times (CSA MosaicRefAcqTimes, ms
+ * from the start of the volume, in tile order = slice order) as the header
+ * attribute MosaicRefAcqTimes ("0\\52.5\\105..."), for slice-timing correction.
+ */
+static bool set_slice_times(ImdError **error, const Build *build, const Record *record,
+                            ImdHeader *header)
+{
+    const Member *m = &build->reader->members[record->member];
+    if (m->mosaic.count == 0) {
+        return true;
+    }
+    ImdSiemensImage csa;
+    if (!imd__siemens_image(NULL, m->dataset, &csa) || csa.slice_time_count == 0) {
+        imd__siemens_image_free(&csa);
+        return true; /* UIH mosaics, or no times: nothing to keep */
+    }
+    /* Tiles run along the CSA SliceNormalVector, the series' slices along row x
+     * column: a head-to-foot mosaic (dcm_qa_stc D13/ep2d_Asc_HF) has them reversed. */
+    ImdVec3 r = build->layout.row, c = build->layout.column, n = csa.slice_normal;
+    ImdVec3 normal = {r.y * c.z - r.z * c.y, r.z * c.x - r.x * c.z, r.x * c.y - r.y * c.x};
+    bool reversed = normal.x * n.x + normal.y * n.y + normal.z * n.z < 0;
+    ImdText text = {0};
+    for (size_t i = 0; i < csa.slice_time_count; i++) {
+        size_t k = reversed ? csa.slice_time_count - 1 - i : i;
+        imd__text_printf(&text, "%s%.10g", i > 0 ? "\\" : "", csa.slice_times[k]);
+    }
+    imd__siemens_image_free(&csa);
+    char *times = imd__text_finish(error, &text);
+    bool ok = times != NULL && imd_header_set_string(error, header, "MosaicRefAcqTimes", times);
+    free(times);
+    return ok;
+}
+
 static bool set_header(ImdError **error, Build *build)
 {
     const ImdLayout *l = &build->layout;
@@ -1150,7 +1184,8 @@ static bool set_header(ImdError **error, Build *build)
         }
     }
     imd_header_set_geometry_defined(header, true);
-    return ok && set_stored_scaling(error, build);
+    return ok && set_stored_scaling(error, build) &&
+           set_slice_times(error, build, &build->records[first_key], header);
 }
 
 /*
