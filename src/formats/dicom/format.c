@@ -788,6 +788,20 @@ static bool add_records(ImdError **error, Reader *reader, const Order *order, si
     return true;
 }
 
+/* A local file's parsed header, once its records [first, end) are made (see
+ * reload_group, which points the frames' views at the header read again). */
+static void release_member(Member *m, Record *records, size_t first, size_t end)
+{
+    if (m->path == NULL || m->dataset == NULL) {
+        return;
+    }
+    for (size_t i = first; i < end; i++) {
+        imd__dicom_dataset_set_fallback(records[i].view, NULL);
+    }
+    imd_dicom_dataset_destroy(m->dataset);
+    m->dataset = NULL;
+}
+
 /* ---- building a series ---- */
 
 typedef struct Build {
@@ -1499,8 +1513,104 @@ static char *join_labels(const char *a, const char *b)
  * halves (split.c), each piece read on its own. `labelled`: the series is
  * split by image labels too, so the group's label names it.
  */
+/*
+ * Headers are parsed twice for local files: once for the keys of every file,
+ * released right after (a folder of 50,000 files would otherwise hold 50,000
+ * parsed headers), and again, on all cores, for the files of the one series
+ * being built. Zip members keep theirs (their bytes are not kept).
+ */
+typedef struct Reload {
+    Reader *reader;
+    size_t *members; /* which members, or NULL: members first, first + 1, ... */
+    size_t first;
+} Reload;
+
+static void reload_member(Work *work, size_t index)
+{
+    Reload *reload = work->user;
+    parse_member(work, reload->members[index]);
+}
+
+#define PARSE_BATCH 1024
+
+static void parse_batch_member(Work *work, size_t index)
+{
+    Reload *batch = work->user;
+    parse_member(work, batch->first + index);
+}
+
+static bool reload_group(ImdError **error, Reader *reader, Record *records, size_t count)
+{
+    size_t *members = imd__malloc(error, (count > 0 ? count : 1) * sizeof *members), n = 0;
+    if (members == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const Member *m = &reader->members[records[i].member];
+        if (m->dataset == NULL && m->path != NULL && m->error == NULL &&
+            (n == 0 || members[n - 1] != records[i].member)) {
+            members[n++] = records[i].member; /* records are sorted by member */
+        }
+    }
+    Reload reload = {reader, members, 0};
+    Work work = {.reader = reader, .count = n, .task = reload_member, .user = &reload};
+    if (n > 0) {
+        run_parallel(&work);
+    }
+    free(members);
+    for (size_t i = 0; i < count; i++) {
+        Member *m = &reader->members[records[i].member];
+        if (m->dataset == NULL) {
+            imd_error_set(error, m->error != NULL ? imd_error_code(m->error) : IMD_ERR_IO,
+                          "%s: read again: %s", m->name,
+                          m->error != NULL ? imd_error_message(m->error) : "gone");
+            return false;
+        }
+        imd__dicom_dataset_set_fallback(records[i].view, m->dataset);
+    }
+    return true;
+}
+
+/* After its series: the group's parsed headers go (see reload_group). */
+static void release_group(Reader *reader, Record *records, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        Member *m = &reader->members[records[i].member];
+        imd__dicom_dataset_set_fallback(records[i].view, NULL);
+        if (m->path != NULL && m->dataset != NULL) {
+            imd_dicom_dataset_destroy(m->dataset);
+            m->dataset = NULL;
+        }
+    }
+}
+
+static bool finish_split_loaded(ImdError **error, Reader *reader, const Order *order,
+                                Record *records, size_t count, bool labelled,
+                                ImdSeriesList *list);
+
 static bool finish_split(ImdError **error, Reader *reader, const Order *order, Record *records,
                          size_t count, bool labelled, ImdSeriesList *list)
+{
+    ImdError *gone = NULL;
+    if (!reload_group(&gone, reader, records, count)) {
+        imd_error_prefix(&gone, "the series of %s: ", reader->members[records[0].member].name);
+        bool nomem = imd_error_code(gone) == IMD_ERR_NOMEM;
+        if (nomem || !imd_series_list_add_failure(error, list, gone)) {
+            imd_error_propagate(error, gone);
+            release_group(reader, records, count);
+            return false;
+        }
+        release_group(reader, records, count);
+        return true;
+    }
+    bool done = finish_split_loaded(error, reader, order, records, count, labelled, list);
+    release_group(reader, records, count);
+    return done;
+}
+
+static bool finish_split_loaded(ImdError **error, Reader *reader, const Order *order,
+                                Record *records, size_t count, bool labelled,
+                                ImdSeriesList *list)
 {
     const char *label = labelled ? group_label(records[0].group) : "";
     ImdSplitKey *keys = imd__calloc(error, count, sizeof *keys);
@@ -1670,28 +1780,39 @@ static bool usable(ImdError **error, const Reader *reader, Member *m, ImdPixelFo
 static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
 {
     Reader *reader = state;
-    Work work = {.reader = reader, .count = reader->count, .task = parse_member,
-                 .stage = "reading DICOM headers"};
-    run_parallel(&work);
     Order order = {0};
     Record *records = NULL;
     size_t count = 0, capacity = 0;
     ImdSeriesList *list = imd_series_list_create(error);
     bool ok = list != NULL && parse_order(error, reader, &order);
     for (size_t i = 0; ok && i < reader->count; i++) {
+        if (i % PARSE_BATCH == 0) {
+            /* Headers are parsed in batches on all cores, each batch's keys taken and
+             * its parsed headers released before the next: a folder of 50,000 files
+             * never holds more than a batch of parsed headers. */
+            size_t first = i;
+            Reload batch = {reader, NULL, first};
+            Work work = {.reader = reader, .task = parse_batch_member, .user = &batch,
+                         .stage = "reading DICOM headers",
+                         .count = reader->count - i < PARSE_BATCH ? reader->count - i
+                                                                  : PARSE_BATCH};
+            run_parallel(&work);
+        }
         ImdPixelFormat format;
         ImdError *unreadable = NULL;
         if (!usable(error, reader, &reader->members[i], &format, &unreadable, list)) {
             ok = imd_error_code(error != NULL ? *error : NULL) != IMD_ERR_NOMEM;
+            release_member(&reader->members[i], records, count, count); /* not needed again */
             continue;
         }
+        size_t before = count;
         ok = add_records(error, reader, &order, i, &format, &unreadable, &records, &count,
                          &capacity, list);
         imd_error_clear(&unreadable);
-        /* Its keys are taken: the file's pages may go until its series is built
-         * (they come back when touched), so that a folder of many series holds
-         * one series' files at a time. */
-        imd__dicom_dataset_drop_pages(reader->members[i].dataset);
+        /* Its keys are taken: a local file's parsed header goes until its series
+         * is built (reload_group), so that a folder of many series holds one
+         * series' files at a time; a zip member's stays. */
+        release_member(&reader->members[i], records, before, count);
     }
     if (ok && count == 0 && imd_series_list_failure_count(list) == 0) {
         bool filtered = imd_options_has(reader->options, "input_serinsuid") ||
