@@ -14,6 +14,7 @@
  * loops), and hides the "<name>.tmp-XXXXXX" files of writes in progress.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* struct dirent's d_type */
 
 #include "internal.h"
 
@@ -223,7 +224,11 @@ static bool scan_folder(ImdError **error, const FsArchive *archive, const char *
             break;
         }
         struct stat info;
-        if (lstat(path, &info) != 0) {
+        /* The directory entry's type spares a stat per file (50,000 in a big
+         * folder); file systems that do not fill it in (DT_UNKNOWN) get one. */
+        if (entry->d_type == DT_REG || entry->d_type == DT_DIR) {
+            info.st_mode = entry->d_type == DT_REG ? S_IFREG : S_IFDIR;
+        } else if (lstat(path, &info) != 0) {
             /* Removed while we looked: it is simply not there any more. */
             free(path);
             free(relative);

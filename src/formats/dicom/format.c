@@ -184,7 +184,6 @@ static void parse_member(Work *work, size_t index)
     const ImdDicomReadOptions *options = option_bool(work->reader, "headers_only") ? &headers : NULL;
     if (m->path != NULL) {
         m->dataset = imd_dicom_read_file(&m->error, m->path, options);
-        imd__dicom_dataset_drop_pages(m->dataset); /* see dicom_reader_finish */
     } else {
         m->dataset = imd__dicom_read_owned(&m->error, m->bytes, m->size, m->name, options);
         m->bytes = NULL; /* taken, even on failure */
@@ -1537,6 +1536,8 @@ static void parse_batch_member(Work *work, size_t index)
 {
     Reload *batch = work->user;
     parse_member(work, batch->first + index);
+    /* Until its keys are taken, only the header's pages are touched again. */
+    imd__dicom_dataset_drop_pages(batch->reader->members[batch->first + index].dataset);
 }
 
 static bool reload_group(ImdError **error, Reader *reader, Record *records, size_t count)
