@@ -46,6 +46,7 @@ static const struct option long_options[] = {
     {"calling_aet", required_argument, NULL, OPT_CALLING_AET},
     {"psopt", required_argument, NULL, OPT_PSOPT},
     {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
+    {"memory-limit", required_argument, NULL, IMD_CLI_OPT_MEMORY_LIMIT},
     {"verbose", no_argument, NULL, 'v'},
     {"debug", no_argument, NULL, 'd'},
     {"version", no_argument, NULL, 'V'},
@@ -78,6 +79,7 @@ static void usage(FILE *stream)
             "Other:\n"
             "  --calling_aet AET      calling AE title for dicom:// output\n"
             "  --plugin PATH          load a plugin file (repeatable; also IMAGEDATA_PLUGINS)\n"
+            "  --memory-limit SIZE    refuse images larger than SIZE (e.g. 8G) [80%% of RAM]\n"
             "  -v, --verbose   -d, --debug   -V, --version   -h, --help\n\n",
             program);
     imd_cli_print_exit_codes(stream);
@@ -282,6 +284,7 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
         return imd_cli_fail(program, error);
     }
     imd_context_set_log(context, imd_cli_log, &log);
+    imd_cli_setup_context(&args->common, context);
     ImdCliProgress progress;
     imd_cli_progress_init(&progress, program);
     imd_context_set_progress(context, imd_cli_progress, &progress);
@@ -314,7 +317,8 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
             free(url);
         }
         /* One of several series failed (reported): the others are still written. */
-        if (code != IMD_EXIT_OK && series_count > 1 && code != IMD_EXIT_INTERNAL) {
+        if (code != IMD_EXIT_OK && series_count > 1 && code != IMD_EXIT_INTERNAL &&
+            imd_cli_signal() == 0) {
             failed++;
             code = IMD_EXIT_OK;
         } else if (code == IMD_EXIT_OK) {

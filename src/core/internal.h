@@ -75,6 +75,37 @@ void imd__json_number(ImdText *text, double value);
  */
 bool imd__close_result(ImdError **error, bool ok, ImdError *local, char *name, const char *what);
 
+/* ---- memory limit and cancellation (src/core/context.c) ---- */
+
+/*
+ * imd_read()/imd_write() make their context the thread's current one for
+ * the call (nesting restores the previous one): enter returns what to pass
+ * to leave. Code without a context pointer polls the current one.
+ */
+const ImdContext *imd__context_enter(const ImdContext *context);
+void imd__context_leave(const ImdContext *saved);
+const ImdContext *imd__context_current(void);
+
+/*
+ * Call before allocating an image-sized array (a series, a frame buffer):
+ * false with IMD_ERR_LIMIT when `bytes` exceed the context's memory limit
+ * (imd_context_set_memory_limit), naming `what` (the file) and both numbers;
+ * false with IMD_ERR_CANCELLED when the context was cancelled. `context`
+ * NULL uses the thread's current one (no limit when there is none). This
+ * checks a budget, not the input: check the claimed size against the bytes
+ * the input holds (IMD_ERR_CORRUPT) first.
+ */
+bool imd__check_alloc(ImdError **error, const ImdContext *context, uint64_t bytes,
+                      const char *what);
+
+/*
+ * Poll in long loops (decoding frames, writing chunks): false with
+ * IMD_ERR_CANCELLED ("<what>: cancelled") once imd_context_cancel() was
+ * called on `context` (NULL: the thread's current one). Cheap: one atomic
+ * load.
+ */
+bool imd__check_cancel(ImdError **error, const ImdContext *context, const char *what);
+
 /* ---- diagnostics ---- */
 
 void imd__log(const ImdContext *context, ImdLogLevel level, const char *format, ...)
