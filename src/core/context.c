@@ -145,8 +145,8 @@ bool imd__check_alloc(ImdError **error, const ImdContext *context, uint64_t byte
     uint64_t limit = imd_context_memory_limit(context);
     if (limit != 0 && bytes > limit) {
         imd_error_set(error, IMD_ERR_LIMIT,
-                      "%s: the image needs %llu bytes, more than the memory limit of %llu "
-                      "bytes (--memory-limit)",
+                      "%s: %llu bytes needed, more than the memory limit of %llu bytes "
+                      "(--memory-limit)",
                       what != NULL ? what : "image", (unsigned long long)bytes,
                       (unsigned long long)limit);
         return false;

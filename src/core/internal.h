@@ -169,6 +169,12 @@ void imd__gzip_writer_abort(ImdGzipWriter *writer);
 /* The concatenation of `count` parts as one gzip member, through a writer. */
 bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *parts,
                      const size_t *sizes, size_t count, int level);
+/*
+ * The most a deflate stream can expand: a 258-byte match in at least 2 bits
+ * is 1032:1 (RFC 1951 §3.2.5). A claim of more decompressed bytes than
+ * compressed bytes * this ratio cannot be backed by the input.
+ */
+#define IMD__DEFLATE_MAX_RATIO ((size_t)1032)
 /* Inflate gzip data (every member) into new memory (free()); LIMIT beyond `limit` bytes. */
 void *imd__gunzip(ImdError **error, const uint8_t *data, size_t size, size_t limit,
                   size_t *out_size, const char *name);

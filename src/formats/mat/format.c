@@ -27,6 +27,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <strings.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@
 #ifdef IMD_WITH_MATIO
 #include <pthread.h>
 #include <matio.h>
+#include <zlib.h>
 #endif
 
 #define NO_MATIO "MATLAB files need matio (built without IMD_WITH_MATIO)"
@@ -473,6 +475,224 @@ static bool set_axes(ImdError **error, const Reader *reader, ImdSeries *series, 
     return imd_series_set_spacing(error, series, spacing);
 }
 
+/*
+ * The most data bytes the file can back, checked against a variable's
+ * dimensions before matio allocates them (issue 22: a 200-byte file must
+ * not claim 40000 x 40000 doubles). MAT-File Format (Level 5), "MAT-File
+ * Structure": a 128-byte header (text, subsystem offset, version 0x0100,
+ * endian indicator "IM" or "MI"), then data elements, each an 8-byte tag
+ * (type, byte count) or a 4-byte small element tag (count in the upper
+ * 16 bits). An miCOMPRESSED (15) element holds zlib data, which expands at
+ * most IMD__DEFLATE_MAX_RATIO:1; other elements hold their own bytes (as
+ * many as the file really has). v7.3 is HDF5 (chunks may be deflated): its
+ * size times that ratio. v4 (no text header): its size.
+ */
+static uint64_t data_bound(const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        return 0;
+    }
+    uint64_t size = 0, bound = 0;
+    uint8_t header[128];
+    if (fseek(file, 0, SEEK_END) == 0) {
+        long end = ftell(file);
+        size = end > 0 ? (uint64_t)end : 0;
+    }
+    rewind(file);
+    size_t got = fread(header, 1, sizeof header, file);
+    bool v5 = got == sizeof header && has_text_header(header, got) &&
+              ((header[126] == 'I' && header[127] == 'M') ||
+               (header[126] == 'M' && header[127] == 'I'));
+    bool v73 = got == sizeof header && memcmp(header, "MATLAB 7.3", 10) == 0;
+    if (v73 || !v5) {
+        fclose(file);
+        return v73 ? (size <= UINT64_MAX / IMD__DEFLATE_MAX_RATIO ? size * IMD__DEFLATE_MAX_RATIO
+                                                                  : UINT64_MAX)
+                   : size;
+    }
+    bool big = header[126] == 'M';
+    uint64_t at = sizeof header;
+    uint8_t tag[8];
+    while (at + 8 <= size && fread(tag, 1, 8, file) == 8) {
+        uint32_t type = big ? imd__load_be32(tag) : imd__load_le32(tag);
+        uint32_t count = big ? imd__load_be32(tag + 4) : imd__load_le32(tag + 4);
+        uint64_t bytes = (type >> 16) != 0 ? 4 : count, step;
+        if ((type >> 16) != 0) {
+            step = 8; /* a small element: tag and data in 8 bytes */
+        } else {
+            step = 8 + (type == 15 ? bytes : (bytes + 7) / 8 * 8);
+        }
+        uint64_t held = size - at - 8 < bytes ? size - at - 8 : bytes;
+        bound += type == 15 ? held * IMD__DEFLATE_MAX_RATIO : held;
+        at += step;
+        if (at > size || fseek(file, (long)at, SEEK_SET) != 0) {
+            break;
+        }
+    }
+    fclose(file);
+    return bound;
+}
+
+/* Bytes of one stored element of a MAT data type (miINT8 = 1 ... miUINT64 = 13); 0: not numeric. */
+static size_t stored_size(uint32_t type)
+{
+    static const uint8_t sizes[] = {0, 1, 1, 2, 2, 4, 4, 4, 0, 8, 0, 0, 8, 8};
+    return type < sizeof sizes ? sizes[type] : 0;
+}
+
+/*
+ * How many elements the real part of the miMATRIX element at `body`
+ * (its first `length` bytes) stores, when it is variable `name`: the
+ * sub-elements are array flags, dimensions, name, then the real part's tag
+ * (MAT-File Format, "miMATRIX Format"). false when it is another variable
+ * or cannot be told from these bytes.
+ */
+static bool real_part_count(const uint8_t *body, size_t length, bool big, const char *name,
+                            uint64_t *count)
+{
+    size_t at = 0;
+    const char *found_name = NULL;
+    size_t name_length = 0;
+    for (int sub = 0; sub < 4; sub++) {
+        if (at + 8 > length) {
+            return false;
+        }
+        uint32_t type = big ? imd__load_be32(body + at) : imd__load_le32(body + at);
+        uint32_t bytes = big ? imd__load_be32(body + at + 4) : imd__load_le32(body + at + 4);
+        const uint8_t *data = body + at + 8;
+        size_t step;
+        if ((type >> 16) != 0) {
+            bytes = type >> 16;
+            type &= 0xffff;
+            data = body + at + 4;
+            step = 8;
+        } else {
+            step = 8 + ((size_t)bytes + 7) / 8 * 8;
+        }
+        if (sub == 2) {
+            if ((size_t)(data - body) + bytes > length) {
+                return false;
+            }
+            found_name = (const char *)data;
+            name_length = bytes;
+        } else if (sub == 3) {
+            size_t unit = stored_size(type);
+            if (unit == 0 || found_name == NULL || strlen(name) != name_length ||
+                memcmp(found_name, name, name_length) != 0) {
+                return false;
+            }
+            *count = bytes / unit;
+            return true;
+        }
+        at += step;
+    }
+    return false;
+}
+
+/*
+ * The elements variable `name` really stores (its real part), from the
+ * file's bytes: an uncompressed miMATRIX element is read as is, an
+ * miCOMPRESSED one only as far as its first kilobyte inflates. false when
+ * it cannot be told (v4, v7.3, another layout): the size bound still holds.
+ */
+static bool stored_count(const char *path, const char *name, uint64_t *count)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        return false;
+    }
+    uint8_t header[128], tag[8], raw[4096], body[1024];
+    bool found = false;
+    if (fread(header, 1, sizeof header, file) != sizeof header ||
+        memcmp(header, "MATLAB 7.3", 10) == 0 ||
+        !((header[126] == 'I' && header[127] == 'M') || (header[126] == 'M' && header[127] == 'I'))) {
+        fclose(file);
+        return false;
+    }
+    bool big = header[126] == 'M';
+    long at = (long)sizeof header;
+    while (!found && fseek(file, at, SEEK_SET) == 0 && fread(tag, 1, 8, file) == 8) {
+        uint32_t type = big ? imd__load_be32(tag) : imd__load_le32(tag);
+        uint32_t bytes = big ? imd__load_be32(tag + 4) : imd__load_le32(tag + 4);
+        if ((type >> 16) != 0) {
+            at += 8;
+            continue;
+        }
+        size_t got = fread(raw, 1, bytes < sizeof raw ? bytes : sizeof raw, file);
+        if (type == 14) {
+            found = real_part_count(raw, got, big, name, count);
+        } else if (type == 15) {
+            z_stream z;
+            memset(&z, 0, sizeof z);
+            if (inflateInit(&z) == Z_OK) {
+                z.next_in = raw;
+                z.avail_in = (uInt)got;
+                z.next_out = body;
+                z.avail_out = sizeof body;
+                (void)inflate(&z, Z_SYNC_FLUSH);
+                size_t length = sizeof body - z.avail_out;
+                inflateEnd(&z);
+                uint32_t inner = length >= 8 ? (big ? imd__load_be32(body) : imd__load_le32(body)) : 0;
+                found = inner == 14 && real_part_count(body + 8, length - 8, big, name, count);
+            }
+        }
+        if (bytes > (uint32_t)(LONG_MAX - at - 16)) {
+            break;
+        }
+        at += 8 + (long)(type == 15 ? bytes : ((uint64_t)bytes + 7) / 8 * 8);
+    }
+    fclose(file);
+    return found;
+}
+
+/*
+ * Check a variable's claim before its data is read: its class must be one
+ * we read, and its bytes must fit what the file can hold and the memory
+ * limit.
+ */
+static bool check_claim(ImdError **error, const Reader *reader, const matvar_t *v,
+                        const char *path)
+{
+    ImdDType dtype;
+    if (v->rank < 1 || v->dims == NULL) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "variable %s has no dimensions", v->name);
+        return false;
+    }
+    if (!dtype_of_class(v, &dtype)) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "variable %s: %s%s data cannot be read as an "
+                      "image", v->name, v->isComplex ? "complex " : "",
+                      class_name(v->class_type));
+        return false;
+    }
+    uint64_t need = imd_dtype_size(dtype);
+    for (int d = 0; d < v->rank; d++) {
+        uint64_t n = v->dims[d];
+        need = n != 0 && need > UINT64_MAX / n ? UINT64_MAX : need * n;
+    }
+    /* Logical data may be stored as 1-byte elements: the bound is per element byte. */
+    uint64_t bound = data_bound(path);
+    if (need > bound) {
+        imd_error_set(error, IMD_ERR_CORRUPT,
+                      "variable %s: its dimensions need %llu bytes of data, but the file holds "
+                      "at most %llu", v->name, (unsigned long long)need,
+                      (unsigned long long)bound);
+        return false;
+    }
+    /* Never less data than the dimensions: matio would fill the rest from whatever follows. */
+    uint64_t elements = 1, stored = 0;
+    for (int d = 0; d < v->rank; d++) {
+        elements *= v->dims[d]; /* bounded above: need did not exceed the file's bytes */
+    }
+    if (stored_count(path, v->name, &stored) && stored < elements) {
+        imd_error_set(error, IMD_ERR_CORRUPT,
+                      "variable %s: its dimensions need %llu elements, but it stores %llu",
+                      v->name, (unsigned long long)elements, (unsigned long long)stored);
+        return false;
+    }
+    return imd__check_alloc(error, reader->context, need, "the image");
+}
+
 /* The series of variable `v` (read with its data unless headers_only). */
 static ImdSeries *series_of(ImdError **error, const Reader *reader, const matvar_t *v,
                             bool with_data)
@@ -571,8 +791,18 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
     }
     if (chosen != NULL) {
         quiet_matio();
-        matvar_t *v = headers_only ? Mat_VarReadInfo(mat, chosen) : Mat_VarRead(mat, chosen);
-        if (v == NULL) {
+        /* The header first: its claim is checked before matio allocates the data. */
+        matvar_t *v = Mat_VarReadInfo(mat, chosen);
+        bool claim_ok = v != NULL && check_claim(error, reader, v, m->path);
+        if (claim_ok && !headers_only) {
+            Mat_VarFree(v);
+            quiet_matio();
+            v = Mat_VarRead(mat, chosen);
+        }
+        if (v != NULL && !claim_ok) {
+            Mat_VarFree(v);
+            v = NULL;
+        } else if (v == NULL) {
             imd_error_set(error, IMD_ERR_CORRUPT, "cannot read variable %s%s", chosen,
                           matio_said());
         } else {
