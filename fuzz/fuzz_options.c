@@ -4,11 +4,10 @@
  * for imd_options_set_pair(); every stored key is then read as a bool, an
  * int and a double, and each value split as an input order. Checks: the
  * result/error invariant, a stored key reads back, and a split order gives
- * 1..IMD_MAX_TAG_DIMS trimmed, non-empty components.
+ * 1..IMD_MAX_TAG_DIMS space-trimmed, non-empty components without a comma.
  */
 #include "internal.h"
 
-#include <ctype.h>
 #include <stdio.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,8 +23,8 @@ static void check_order(const char *text)
     }
     for (size_t i = 0; ok && i < count; i++) {
         size_t n = parts[i] != NULL ? strlen(parts[i]) : 0;
-        if (n == 0 || isspace((unsigned char)parts[i][0]) ||
-            isspace((unsigned char)parts[i][n - 1])) {
+        /* imd__split_order trims spaces (only: a tab is part of a name). */
+        if (n == 0 || parts[i][0] == ' ' || parts[i][n - 1] == ' ' || strchr(parts[i], ',')) {
             abort();
         }
     }
