@@ -20,8 +20,11 @@ command -v clang >/dev/null || { echo "run_all.sh: clang not found (apt-get inst
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    read -r -a targets < <(sed -n '/^set(IMD_FUZZ_TARGETS/,/)/p' "$source_dir/fuzz/CMakeLists.txt" |
-        tr -d '()' | sed 's/set IMD_FUZZ_TARGETS//' | tr '\n' ' ')
+    # The list in fuzz/CMakeLists.txt: set(IMD_FUZZ_TARGETS a b ...\n    c d)
+    list=$(sed -n '/^set(IMD_FUZZ_TARGETS/,/)/p' "$source_dir/fuzz/CMakeLists.txt" |
+        sed 's/^set(IMD_FUZZ_TARGETS//; s/)//' | tr '\n' ' ')
+    read -r -a targets <<<"$list"
+
 fi
 cmake -S "$source_dir" -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DIMD_BUILD_FUZZERS=ON -DIMD_BUILD_TESTS=OFF >/dev/null

@@ -200,8 +200,8 @@ static bool fill_once(ImdError **error, ZipReader *r, size_t want)
     want = want > r->expected ? r->expected : want;
     while (!r->done && r->length < want) {
         if (r->length == r->capacity) {
+            /* Doubling from what really arrived: a stated size is not allocated up front. */
             size_t grown = r->capacity == 0 ? IMD__ZIP_FIRST_CHUNK : r->capacity * 2;
-            grown = grown < want ? want : grown;
             grown = grown > r->expected ? r->expected : grown;
             uint8_t *bigger = imd__realloc(error, r->data, grown);
             if (bigger == NULL) {
@@ -355,9 +355,10 @@ static ImdStream *read_member(ImdError **error, ZipArchive *archive, const char 
         return NULL;
     }
     /* A stored size that the compressed bytes cannot back (deflate: at most 1032:1). */
-    if ((info.valid & ZIP_STAT_COMP_SIZE) != 0 && info.comp_method != ZIP_CM_STORE &&
-        info.comp_size < UINT64_MAX / IMD__DEFLATE_MAX_RATIO &&
-        info.size > info.comp_size * IMD__DEFLATE_MAX_RATIO + 64) {
+    uint64_t ratio = info.comp_method == ZIP_CM_STORE ? 1 : IMD__DEFLATE_MAX_RATIO;
+    if ((info.valid & ZIP_STAT_COMP_SIZE) != 0 && (info.valid & ZIP_STAT_COMP_METHOD) != 0 &&
+        (info.comp_method == ZIP_CM_STORE || info.comp_method == ZIP_CM_DEFLATE) &&
+        info.comp_size < UINT64_MAX / ratio && info.size > info.comp_size * ratio + 64) {
         imd_error_set(error, IMD_ERR_CORRUPT,
                       "%s:%s: %llu compressed bytes cannot hold the %llu bytes the directory "
                       "states", path, name, (unsigned long long)info.comp_size,

@@ -476,6 +476,23 @@ static bool set_axes(ImdError **error, const Reader *reader, ImdSeries *series, 
 }
 
 /*
+ * The level of a file from its 128-byte header as matio decides it: the
+ * version field (bytes 124-125, in the order the endian indicator "IM"/"MI"
+ * gives) is 0x0100 for level 5 and 0x0200 for 7.3 (HDF5); anything else is
+ * read as level 4. The descriptive text is not looked at (it is free text).
+ */
+static int mat_level(const uint8_t *header, size_t length)
+{
+    if (length < 128 || !((header[126] == 'I' && header[127] == 'M') ||
+                          (header[126] == 'M' && header[127] == 'I'))) {
+        return 4;
+    }
+    uint16_t version = header[126] == 'M' ? imd__load_be16(header + 124)
+                                          : imd__load_le16(header + 124);
+    return version == 0x0100 ? 5 : version == 0x0200 ? 73 : 4;
+}
+
+/*
  * The most data bytes the file can back, checked against a variable's
  * dimensions before matio allocates them (issue 22: a 200-byte file must
  * not claim 40000 x 40000 doubles). MAT-File Format (Level 5), "MAT-File
@@ -501,10 +518,8 @@ static uint64_t data_bound(const char *path)
     }
     rewind(file);
     size_t got = fread(header, 1, sizeof header, file);
-    bool v5 = got == sizeof header && has_text_header(header, got) &&
-              ((header[126] == 'I' && header[127] == 'M') ||
-               (header[126] == 'M' && header[127] == 'I'));
-    bool v73 = got == sizeof header && memcmp(header, "MATLAB 7.3", 10) == 0;
+    bool v5 = mat_level(header, got) == 5;
+    bool v73 = mat_level(header, got) == 73;
     if (v73 || !v5) {
         fclose(file);
         return v73 ? (size <= UINT64_MAX / IMD__DEFLATE_MAX_RATIO ? size * IMD__DEFLATE_MAX_RATIO
@@ -604,9 +619,7 @@ static bool stored_count(const char *path, const char *name, uint64_t *count)
     }
     uint8_t header[128], tag[8], raw[4096], body[1024];
     bool found = false;
-    if (fread(header, 1, sizeof header, file) != sizeof header ||
-        memcmp(header, "MATLAB 7.3", 10) == 0 ||
-        !((header[126] == 'I' && header[127] == 'M') || (header[126] == 'M' && header[127] == 'I'))) {
+    if (mat_level(header, fread(header, 1, sizeof header, file)) != 5) {
         fclose(file);
         return false;
     }
@@ -644,6 +657,141 @@ static bool stored_count(const char *path, const char *name, uint64_t *count)
     }
     fclose(file);
     return found;
+}
+
+/*
+ * Are the first sub-elements of an miMATRIX body (array flags, dimensions,
+ * name) within the element's `claimed` bytes? matio allocates the
+ * dimensions and the name from these tags while it lists the variables, so
+ * a tag claiming 1.7 GB of dimensions in a 1 KB file must be refused first.
+ */
+static bool matrix_head_fits(const uint8_t *body, size_t length, uint64_t claimed, bool big)
+{
+    uint64_t at = 0;
+    for (int sub = 0; sub < 3 && at + 8 <= length; sub++) {
+        uint32_t type = big ? imd__load_be32(body + at) : imd__load_le32(body + at);
+        uint32_t bytes = big ? imd__load_be32(body + at + 4) : imd__load_le32(body + at + 4);
+        if ((type >> 16) != 0) {
+            at += 8; /* a small element: 4 bytes at most, inside its 8 */
+            continue;
+        }
+        if (at + 8 > claimed || bytes > claimed - at - 8) {
+            return false;
+        }
+        at += 8 + ((uint64_t)bytes + 7) / 8 * 8;
+    }
+    return true;
+}
+
+/*
+ * A level 4 file (MAT-File Format, "Level 4 MAT-File Format"): matrices,
+ * each a 20-byte header (type MOPT, mrows, ncols, imagf, namlen), the name,
+ * then mrows * ncols elements (twice with imagf). matio allocates the name
+ * and data from these numbers: each must fit the bytes left.
+ */
+static bool check_v4(ImdError **error, FILE *file, uint64_t size)
+{
+    static const uint8_t element[] = {8, 4, 4, 2, 2, 1};
+    uint64_t at = 0;
+    uint8_t h[20];
+    while (at + 20 <= size && fseek(file, (long)at, SEEK_SET) == 0 && fread(h, 1, 20, file) == 20) {
+        uint32_t type = imd__load_le32(h);
+        bool big = type >= 5000; /* M = 0 little endian, 1 big endian: type 1000..1052 */
+        uint32_t v[5];
+        for (int i = 0; i < 5; i++) {
+            v[i] = big ? imd__load_be32(h + 4 * i) : imd__load_le32(h + 4 * i);
+        }
+        unsigned precision = (v[0] / 10) % 10;
+        if (v[0] > 4052 || precision > 5) {
+            return true; /* not a level 4 header: matio decides what it is */
+        }
+        uint64_t left = size - at - 20;
+        uint64_t data = (uint64_t)v[1] * v[2]; /* both < 2^32: no overflow */
+        uint64_t unit = (uint64_t)element[precision] * (v[3] != 0 ? 2 : 1);
+        if (v[4] > left || (data != 0 && unit > (left - v[4]) / data)) {
+            imd_error_set(error, IMD_ERR_CORRUPT,
+                          "the matrix at offset %llu claims a %u-byte name and %u x %u elements, "
+                          "but %llu bytes are left", (unsigned long long)at, v[4], v[1], v[2],
+                          (unsigned long long)left);
+            return false;
+        }
+        at += 20 + v[4] + data * unit;
+    }
+    return true;
+}
+
+/*
+ * Walk a level 5 file's top-level elements before matio lists them: every
+ * miMATRIX head must fit its element, and an miCOMPRESSED element's matrix
+ * must fit what its bytes can inflate to. CORRUPT naming the offset.
+ */
+static bool check_structure(ImdError **error, const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        return true; /* matio will say why it cannot open it */
+    }
+    uint8_t header[128], tag[8], raw[4096], body[1024];
+    uint64_t size = 0;
+    if (fseek(file, 0, SEEK_END) == 0) {
+        long end = ftell(file);
+        size = end > 0 ? (uint64_t)end : 0;
+    }
+    rewind(file);
+    bool ok = true;
+    int level = mat_level(header, fread(header, 1, sizeof header, file));
+    if (level != 5) {
+        ok = level == 73 || check_v4(error, file, size);
+        fclose(file);
+        return ok;
+    }
+    bool big = header[126] == 'M';
+    uint64_t at = sizeof header;
+    while (ok && at + 8 <= size && fseek(file, (long)at, SEEK_SET) == 0 &&
+           fread(tag, 1, 8, file) == 8) {
+        uint32_t type = big ? imd__load_be32(tag) : imd__load_le32(tag);
+        uint32_t bytes = big ? imd__load_be32(tag + 4) : imd__load_le32(tag + 4);
+        if ((type >> 16) != 0) {
+            at += 8;
+            continue;
+        }
+        uint64_t held = size - at - 8 < bytes ? size - at - 8 : bytes;
+        size_t got = fread(raw, 1, held < sizeof raw ? (size_t)held : sizeof raw, file);
+        if (type == 14) {
+            ok = matrix_head_fits(raw, got, held, big);
+        } else if (type == 15) {
+            z_stream z;
+            memset(&z, 0, sizeof z);
+            if (inflateInit(&z) == Z_OK) {
+                z.next_in = raw;
+                z.avail_in = (uInt)got;
+                z.next_out = body;
+                z.avail_out = sizeof body;
+                (void)inflate(&z, Z_SYNC_FLUSH);
+                size_t length = sizeof body - z.avail_out;
+                inflateEnd(&z);
+                if (length >= 8) {
+                    uint32_t inner = big ? imd__load_be32(body) : imd__load_le32(body);
+                    uint64_t claimed = big ? imd__load_be32(body + 4) : imd__load_le32(body + 4);
+                    uint64_t can = held * IMD__DEFLATE_MAX_RATIO;
+                    claimed = claimed < can ? claimed : can;
+                    ok = inner != 14 || matrix_head_fits(body + 8, length - 8, claimed, big);
+                }
+            }
+        }
+        if (!ok) {
+            imd_error_set(error, IMD_ERR_CORRUPT,
+                          "the variable at offset %llu: a sub-element claims more than the "
+                          "%llu bytes its element holds", (unsigned long long)at,
+                          (unsigned long long)held);
+        }
+        at += 8 + (type == 15 ? (uint64_t)bytes : ((uint64_t)bytes + 7) / 8 * 8);
+        if (at > (uint64_t)LONG_MAX) {
+            break;
+        }
+    }
+    fclose(file);
+    return ok;
 }
 
 /*
@@ -774,6 +922,9 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
 {
     bool headers_only = false;
     if (!imd_options_get_bool(error, reader->options, "headers_only", false, &headers_only)) {
+        return NULL;
+    }
+    if (!check_structure(error, m->path)) {
         return NULL;
     }
     quiet_matio();
