@@ -667,20 +667,41 @@ static bool stored_count(const char *path, const char *name, uint64_t *count)
  */
 static bool matrix_head_fits(const uint8_t *body, size_t length, uint64_t claimed, bool big)
 {
-    uint64_t at = 0;
-    for (int sub = 0; sub < 3 && at + 8 <= length; sub++) {
-        uint32_t type = big ? imd__load_be32(body + at) : imd__load_le32(body + at);
-        uint32_t bytes = big ? imd__load_be32(body + at + 4) : imd__load_le32(body + at + 4);
-        if ((type >> 16) != 0) {
-            at += 8; /* a small element: 4 bytes at most, inside its 8 */
-            continue;
+    /*
+     * Read as matio reads it: the flags tag and its 8 bytes, then the
+     * dimensions tag at offset 16 whatever the flags tag says, its data,
+     * then the name tag.
+     */
+    if (claimed < 24 || length < 24) {
+        return false; /* shorter than the head matio reads anyway */
+    }
+    uint32_t bytes = big ? imd__load_be32(body + 20) : imd__load_le32(body + 20);
+    if (claimed < 24 || bytes > claimed - 24) {
+        return false;
+    }
+    /*
+     * Cells, structs and objects (classes 1-3): matio allocates a pointer
+     * per element while listing; each element needs at least an 8-byte tag
+     * in the element, so more elements than claimed / 8 cannot be real.
+     */
+    unsigned class_type = body[big ? 11 : 8];
+    if (class_type >= 1 && class_type <= 3) {
+        uint64_t elements = 1;
+        for (uint32_t d = 0; d + 4 <= bytes && 24 + d + 4 <= length; d += 4) {
+            uint32_t n = big ? imd__load_be32(body + 24 + d) : imd__load_le32(body + 24 + d);
+            elements = n != 0 && elements > UINT64_MAX / n ? UINT64_MAX : elements * n;
         }
-        if (at + 8 > claimed || bytes > claimed - at - 8) {
+        if (elements > claimed / 8) {
             return false;
         }
-        at += 8 + ((uint64_t)bytes + 7) / 8 * 8;
     }
-    return true;
+    uint64_t at = 24 + ((uint64_t)bytes + 7) / 8 * 8;
+    if (at + 8 > length) {
+        return true; /* the name tag lies beyond the bytes looked at */
+    }
+    uint32_t type = big ? imd__load_be32(body + at) : imd__load_le32(body + at);
+    uint32_t name = big ? imd__load_be32(body + at + 4) : imd__load_le32(body + at + 4);
+    return (type >> 16) != 0 || (at + 8 <= claimed && name <= claimed - at - 8);
 }
 
 /*
@@ -695,16 +716,25 @@ static bool check_v4(ImdError **error, FILE *file, uint64_t size)
     uint64_t at = 0;
     uint8_t h[20];
     while (at + 20 <= size && fseek(file, (long)at, SEEK_SET) == 0 && fread(h, 1, 20, file) == 20) {
+        /*
+         * As matio tells the byte order: the type, byte-swapped when it is
+         * not a type (> 4052); then its M digit (0 little, 1 big endian)
+         * gives the order of the other fields, whatever order the type was in.
+         */
         uint32_t type = imd__load_le32(h);
-        bool big = type >= 5000; /* M = 0 little endian, 1 big endian: type 1000..1052 */
+        if (type > 4052) {
+            type = imd__load_be32(h);
+        }
+        unsigned precision = (type / 10) % 10;
+        if (type > 4052 || type / 1000 > 1 || precision > 5) {
+            return true; /* not a level 4 header: matio refuses it itself */
+        }
+        bool big = type / 1000 == 1;
         uint32_t v[5];
         for (int i = 0; i < 5; i++) {
             v[i] = big ? imd__load_be32(h + 4 * i) : imd__load_le32(h + 4 * i);
         }
-        unsigned precision = (v[0] / 10) % 10;
-        if (v[0] > 4052 || precision > 5) {
-            return true; /* not a level 4 header: matio decides what it is */
-        }
+        v[0] = type;
         uint64_t left = size - at - 20;
         uint64_t data = (uint64_t)v[1] * v[2]; /* both < 2^32: no overflow */
         uint64_t unit = (uint64_t)element[precision] * (v[3] != 0 ? 2 : 1);
