@@ -19,7 +19,7 @@ enum {
     OPT_OF = 256, OPT_SORT, OPT_ODIR, OPT_DTYPE, OPT_ORDER, OPT_TEMPLATE, OPT_GEOMETRY,
     OPT_SERINSUID, OPT_ACQUISITION, OPT_ECHO, OPT_INPUT_SORT, OPT_INPUT_FORMAT,
     OPT_INPUT_SHAPE, OPT_FRAME, OPT_SOPCLASS, OPT_SERNUM, OPT_SERDES, OPT_IMAGETYPE,
-    OPT_CALLING_AET, OPT_PSOPT
+    OPT_CALLING_AET, OPT_PSOPT, OPT_NAME, OPT_NO_GZIP
 };
 
 static const struct option long_options[] = {
@@ -45,6 +45,8 @@ static const struct option long_options[] = {
     {"imagetype", required_argument, NULL, OPT_IMAGETYPE},
     {"calling_aet", required_argument, NULL, OPT_CALLING_AET},
     {"psopt", required_argument, NULL, OPT_PSOPT},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"no-gzip", no_argument, NULL, OPT_NO_GZIP},
     {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
     {"memory-limit", required_argument, NULL, IMD_CLI_OPT_MEMORY_LIMIT},
     {"verbose", no_argument, NULL, 'v'},
@@ -66,6 +68,12 @@ static void usage(FILE *stream)
             "  --sort slice|tag       file order of 4D output [slice]\n"
             "  --odir single|multi    one folder, or a folder per tag [single]\n"
             "  --dtype TYPE           convert: uint8 uint16 int16 int float float32 float64 double\n"
+            "  --name PATTERN         each series' name below OUTPUT when there are several:\n"
+            "                         %%i patient ID, %%n name, %%D study date, %%T study time,\n"
+            "                         %%t both, %%s series number, %%d description, %%p protocol,\n"
+            "                         %%e echo, %%m manufacturer, %%l split label; / for folders\n"
+            "                         [%%i/%%D-%%T/%%s-%%d, and _%%l when a series was split]\n"
+            "  --no-gzip              NIfTI as .nii (not .nii.gz) when OUTPUT has no suffix\n"
             "Input:\n"
             "  --order ORDER          auto, none, time, triggertime, b, bvector, dti, fa, te,\n"
             "                         combinations (time,te) or user names (ti with\n"
@@ -87,6 +95,7 @@ static void usage(FILE *stream)
 
 typedef struct Arguments {
     ImdCliCommon common;
+    const char *name_pattern; /* --name, or NULL for the collection layout */
     const char *formats[16];
     size_t format_count;
     const char *dtype;
@@ -156,6 +165,16 @@ static int parse_option(ImdError **error, void *state, int option)
         args->dtype = optarg;
         return -1;
     }
+    case OPT_NAME:
+        if (optarg[0] == '\0' || optarg[0] == '/' || strstr(optarg, "..") != NULL) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG,
+                          "--name %s: a relative pattern without \"..\" is needed", optarg);
+            return 1;
+        }
+        args->name_pattern = optarg;
+        return -1;
+    case OPT_NO_GZIP:
+        return imd_options_set(error, args->common.options, "gzip", "false") ? -1 : 1;
     case 'h':
         usage(stdout);
         return 0;
@@ -209,31 +228,83 @@ static void safe_part(char *out, size_t size, const char *text)
     out[n] = '\0';
 }
 
+/* The collection layout of the original (behaviour.md §8); _<label> is added
+ * when the DICOM reader split a series (phase, echo, parts: SplitLabel). */
+#define DEFAULT_NAME "%i/%D-%T/%s-%d"
+
+/* One letter of a --name pattern as a safe name part ("" when unknown). */
+static void pattern_part(const ImdHeader *h, char letter, char *out, size_t size)
+{
+    static const struct {
+        char letter;
+        const char *keyword, *fallback;
+    } parts[] = {{'i', "PatientID", "patient"},        {'n', "PatientName", "patient"},
+                 {'D', "StudyDate", "date"},           {'T', "StudyTime", "time"},
+                 {'s', "SeriesNumber", "0"},           {'d', "SeriesDescription", "series"},
+                 {'p', "ProtocolName", "protocol"},    {'e', "EchoNumbers", ""},
+                 {'m', "Manufacturer", ""},            {'l', "SplitLabel", ""}};
+    out[0] = '\0';
+    if (letter == 't') {
+        char date[12], time[12];
+        pattern_part(h, 'D', date, sizeof date);
+        pattern_part(h, 'T', time, sizeof time);
+        if (snprintf(out, size, "%s%s", date, time) < 0) {
+            out[0] = '\0';
+        }
+        return;
+    }
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (parts[i].letter == letter) {
+            safe_part(out, size, imd_header_get_string(h, parts[i].keyword));
+            if (letter == 'T') {
+                out[6 < size ? 6 : size - 1] = '\0'; /* HHMMSS */
+            }
+            if (out[0] == '\0') {
+                snprintf(out, size, "%s", parts[i].fallback);
+            }
+        }
+    }
+}
+
 /*
- * OUTPUT/<patient>/<study YYYYmmdd-HHMMSS>/<number>-<description> for one of
- * several series, as the original's collections are written (§8); a name
- * already used gets a trailing 0 (again, until it is new).
+ * OUTPUT/<pattern expanded> for one of several series (--name, default the
+ * original's collections); a name already used gets a trailing 0 (again,
+ * until it is new).
  */
-static char *series_url(const char *output, const ImdSeries *series, char **used, size_t count)
+static char *series_url(const char *output, const char *pattern, const ImdSeries *series,
+                        char **used, size_t count)
 {
     const ImdHeader *h = imd_series_const_header(series);
-    char patient[64], date[16], time[16], number[16], description[96];
-    safe_part(patient, sizeof patient, imd_header_get_string(h, "PatientID"));
-    safe_part(date, sizeof date, imd_header_get_string(h, "StudyDate"));
-    safe_part(time, sizeof time, imd_header_get_string(h, "StudyTime"));
-    safe_part(number, sizeof number, imd_header_get_string(h, "SeriesNumber"));
-    safe_part(description, sizeof description, imd_header_get_string(h, "SeriesDescription"));
-    time[6] = '\0'; /* HHMMSS */
-    size_t size = strlen(output) + 256 + count + 1;
+    const char *label = imd_header_get_string(h, "SplitLabel");
+    bool add_label = label != NULL && label[0] != '\0' && strstr(pattern, "%l") == NULL;
+    size_t size = strlen(output) + 2 + strlen(pattern) * 96 + 128 + count + 1;
     char *url = malloc(size);
     if (url == NULL) {
         return NULL;
     }
-    snprintf(url, size, "%s/%s/%s-%s/%s-%s", output, patient[0] ? patient : "patient",
-             date[0] ? date : "date", time[0] ? time : "time", number[0] ? number : "0",
-             description[0] ? description : "series");
+    size_t n = (size_t)snprintf(url, size, "%s/", output);
+    for (const char *p = pattern; *p != '\0' && n + 1 < size; p++) {
+        char part[96] = "";
+        if (p[0] == '%' && p[1] != '\0') {
+            if (p[1] == '%') {
+                snprintf(part, sizeof part, "%%");
+            } else {
+                pattern_part(h, p[1], part, sizeof part);
+            }
+            p++;
+        } else {
+            part[0] = *p;
+            part[1] = '\0';
+        }
+        n += (size_t)snprintf(url + n, size - n, "%s", part);
+    }
+    if (add_label && n + 1 < size) {
+        char part[96];
+        safe_part(part, sizeof part, label);
+        n += (size_t)snprintf(url + n, size - n, "_%s", part);
+    }
     for (size_t i = 0; i < count; i++) {
-        if (used[i] != NULL && strcmp(used[i], url) == 0) {
+        if (used[i] != NULL && strcmp(used[i], url) == 0 && strlen(url) + 1 < size) {
             strcat(url, "0");
             i = (size_t)-1; /* compare with every name again */
         }
@@ -276,6 +347,116 @@ static int write_series(ImdError **error, ImdContext *context, const Arguments *
     return code;
 }
 
+/*
+ * Series are written as the reader hands them over (imd_read_each), so that a
+ * folder of many series needs the memory of about one series, not of all. The
+ * first is held until a second shows that there are several (one series is
+ * written to OUTPUT itself, several each to OUTPUT/<--name>).
+ */
+typedef struct Writer {
+    ImdContext *context;
+    Arguments *args;
+    const char *output;
+    char *folder; /* OUTPUT without .nii/.nii.gz when several series go there */
+    ImdSeries *first;
+    size_t seen, written, failed;
+    char **used; /* the names given so far */
+    size_t used_count, used_capacity;
+    int code;    /* a fatal exit code (internal error): nothing more is written */
+} Writer;
+
+/* Several series into OUTPUT.nii or OUTPUT.nii.gz: a folder OUTPUT holding .nii or
+ * .nii.gz files (not a folder named out.nii full of .nii.gz). */
+static bool prepare_several(ImdError **error, Writer *w)
+{
+    size_t length = strlen(w->output);
+    bool nii = length > 4 && strcmp(w->output + length - 4, ".nii") == 0;
+    bool nii_gz = length > 7 && strcmp(w->output + length - 7, ".nii.gz") == 0;
+    if (!nii && !nii_gz) {
+        return true;
+    }
+    w->folder = strndup(w->output, length - (nii ? 4 : 7));
+    if (w->folder == NULL) {
+        imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    w->output = w->folder;
+    return !nii || imd_options_set(error, w->args->common.options, "gzip", "false");
+}
+
+/* Keep `url` (taken) among the names used. */
+static bool remember_name(Writer *w, char *url)
+{
+    if (w->used_count == w->used_capacity) {
+        size_t capacity = w->used_capacity > 0 ? 2 * w->used_capacity : 16;
+        char **grown = realloc(w->used, capacity * sizeof *grown);
+        if (grown == NULL) {
+            return false;
+        }
+        w->used = grown;
+        w->used_capacity = capacity;
+    }
+    w->used[w->used_count++] = url;
+    return true;
+}
+
+/* Write one series (and destroy it); one of several that fails is counted, not fatal. */
+static void write_one(ImdError **error, Writer *w, ImdSeries *series, bool several)
+{
+    const char *pattern = w->args->name_pattern != NULL ? w->args->name_pattern : DEFAULT_NAME;
+    char *url = several ? series_url(w->output, pattern, series, w->used, w->used_count)
+                        : strdup(w->output);
+    int code = IMD_EXIT_INTERNAL;
+    if (url == NULL || (several && !remember_name(w, url))) {
+        imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
+        code = imd_cli_fail(program, error);
+        free(url);
+        url = NULL;
+    } else {
+        code = write_series(error, w->context, w->args, series, url);
+    }
+    if (!several) {
+        free(url);
+    }
+    imd_series_destroy(series);
+    if (code == IMD_EXIT_OK) {
+        w->written++;
+    } else if (several && code != IMD_EXIT_INTERNAL && imd_cli_signal() == 0) {
+        w->failed++; /* reported; the others are still written (not after a signal) */
+    } else {
+        w->code = code;
+    }
+}
+
+static bool consume(ImdError **error, void *user, ImdSeries *series)
+{
+    Writer *w = user;
+    if (w->code != IMD_EXIT_OK) {
+        imd_series_destroy(series);
+        return true;
+    }
+    if (++w->seen == 1) {
+        w->first = series;
+        return true;
+    }
+    if (w->seen == 2) {
+        if (!prepare_several(error, w)) {
+            w->code = imd_cli_fail(program, error);
+            imd_series_destroy(series);
+            return true;
+        }
+        ImdSeries *first = w->first;
+        w->first = NULL;
+        write_one(error, w, first, true);
+    }
+    if (w->code == IMD_EXIT_OK) {
+        write_one(error, w, series, true);
+    } else {
+        imd_series_destroy(series);
+    }
+    return true;
+}
+
 static int run(ImdError **error, Arguments *args, const char *output, int count, char **inputs)
 {
     ImdCliLog log = {program, args->common.verbosity, 0, 0};
@@ -288,53 +469,38 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
     ImdCliProgress progress;
     imd_cli_progress_init(&progress, program);
     imd_context_set_progress(context, imd_cli_progress, &progress);
-    int code = IMD_EXIT_OK;
-    ImdSeriesList *list = NULL;
+    Writer w = {.context = context, .args = args, .output = output, .code = IMD_EXIT_OK};
+    ImdSeriesList *failures = NULL;
     if (!imd_cli_load_plugins(error, context, args->common.plugins, args->common.plugin_count)) {
         (void)imd_cli_fail(program, error);
-        code = IMD_EXIT_USAGE; /* a plugin that cannot be loaded is a configuration error */
-    } else if ((list = imd_read(error, context, (const char *const *)inputs, (size_t)count,
-                                args->common.options)) == NULL) {
-        code = imd_cli_fail(program, error);
+        w.code = IMD_EXIT_USAGE; /* a plugin that cannot be loaded is a configuration error */
+    } else if ((failures = imd_read_each(error, context, (const char *const *)inputs,
+                                         (size_t)count, args->common.options, consume,
+                                         &w)) == NULL) {
+        int code = imd_cli_fail(program, error);
+        w.code = w.code != IMD_EXIT_OK ? w.code : code;
     }
-    size_t series_count = imd_series_list_count(list), written = 0, failed = 0;
-    char **used = series_count > 1 ? calloc(series_count, sizeof *used) : NULL;
-    for (size_t i = 0; code == IMD_EXIT_OK && i < series_count; i++) {
-        ImdSeries *series = imd_series_list_get(list, i);
-        /* Several series: each to its own folder, as the original's collections (§8). */
-        char *url = series_count == 1 ? strdup(output)
-                    : used != NULL   ? series_url(output, series, used, i)
-                                     : NULL;
-        if (url == NULL) {
-            imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
-            code = imd_cli_fail(program, error);
-            break;
-        }
-        code = write_series(error, context, args, series, url);
-        if (used != NULL) {
-            used[i] = url;
+    if (w.first != NULL) {
+        ImdSeries *only = w.first;
+        w.first = NULL;
+        if (w.code == IMD_EXIT_OK) {
+            write_one(error, &w, only, false);
         } else {
-            free(url);
-        }
-        /* One of several series failed (reported): the others are still written. */
-        if (code != IMD_EXIT_OK && series_count > 1 && code != IMD_EXIT_INTERNAL &&
-            imd_cli_signal() == 0) {
-            failed++;
-            code = IMD_EXIT_OK;
-        } else if (code == IMD_EXIT_OK) {
-            written++;
+            imd_series_destroy(only);
         }
     }
-    if (code == IMD_EXIT_OK && (failed > 0 || log.skipped > 0)) {
+    int code = w.code;
+    if (code == IMD_EXIT_OK && (w.failed > 0 || log.skipped > 0)) {
         fprintf(stderr, "%s: partial result: %zu series written, %zu failed, %zu input(s) "
-                "skipped\n", program, written, failed, log.skipped);
-        code = written > 0 ? IMD_EXIT_PARTIAL : failed > 0 ? IMD_EXIT_IO : IMD_EXIT_NO_DATA;
+                "skipped\n", program, w.written, w.failed, log.skipped);
+        code = w.written > 0 ? IMD_EXIT_PARTIAL : w.failed > 0 ? IMD_EXIT_IO : IMD_EXIT_NO_DATA;
     }
-    for (size_t i = 0; used != NULL && i < series_count; i++) {
-        free(used[i]);
+    for (size_t i = 0; i < w.used_count; i++) {
+        free(w.used[i]);
     }
-    free(used);
-    imd_series_list_destroy(list);
+    free(w.used);
+    free(w.folder);
+    imd_series_list_destroy(failures);
     imd_context_destroy(context);
     return code;
 }

@@ -1,7 +1,8 @@
 /*
  * fuzz_dicom_sort: bytes -> slice keys -> imd__dicom_sort(). The first bytes
  * choose the order and options; each following 40 bytes make one key
- * (position, orientation, two tag values, possibly NaN or huge). Checks: the
+ * (position, orientation, two tag values, possibly NaN or huge, an acquisition
+ * sequence number; auto may get the reader's six candidates). Checks: the
  * result/error invariant, every key used at most once, the cells inside the
  * key range, the layout's shape within the key count.
  */
@@ -50,6 +51,12 @@ static void make_key(const uint8_t *p, uint32_t index, ImdSliceKey *key)
         key->has_tag[t] = (q[6] & 4) == 0;
     }
     key->rows = key->columns = 4;
+    key->sequence = p[7]; /* acquisition sequence: ties and disorder on purpose */
+    /* auto's b and dti candidates (slots 2 and 5) from the same values */
+    key->tag[2] = key->tag[0];
+    key->has_tag[2] = key->has_tag[0];
+    key->tag[5] = key->tag[1];
+    key->has_tag[5] = key->has_tag[1];
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -67,6 +74,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     options.count = options.auto_order ? 2 : 1 + (data[0] >> 1) % 2;
     options.names[0] = names[data[1] % 6];
     options.names[1] = names[data[2] % 6];
+    if (options.auto_order && (data[0] & 2) != 0) {
+        /* the reader's auto candidates, dti last: sequence ordering and synthetic time */
+        static const char *const candidates[] = {"time", "triggertime", "b", "fa", "te", "dti"};
+        for (size_t i = 0; i < 6; i++) {
+            options.names[i] = candidates[i];
+        }
+        options.count = 6;
+        options.time_step = (data[0] >> 2) / 8.0;
+    }
     options.accept_uneven_slices = (data[3] & 1) != 0;
     options.accept_duplicate_tag = (data[3] & 2) != 0;
     options.sort_on_slice_location = (data[3] & 4) != 0;

@@ -135,6 +135,34 @@ IMD_API IMD_NODISCARD ImdSeriesList *imd_read(ImdError **error, ImdContext *cont
                                               const char *const urls[], size_t url_count,
                                               const ImdOptions *options);
 
+/**
+ * What imd_read_each() hands over: one series, owned by the callee from then
+ * on. Return false (with `error` set) to stop the read with that error.
+ */
+typedef bool ImdSeriesFn(ImdError **error, void *user, ImdSeries *series);
+
+/**
+ * Read as imd_read() does, but hand each series to `fn` as soon as it is
+ * read, so that a folder of many series needs the memory of one series at a
+ * time, not of all (image_data writes each as it comes). Formats that read
+ * their series together (every one but DICOM today) hand them over at the
+ * end. Returns the failures (imd_series_list_failure*; it holds no series),
+ * or NULL on an error; when nothing could be read the first failure is the
+ * error, as for imd_read().
+ */
+IMD_API IMD_NODISCARD ImdSeriesList *imd_read_each(ImdError **error, ImdContext *context,
+                                                   const char *const urls[], size_t url_count,
+                                                   const ImdOptions *options, ImdSeriesFn *fn,
+                                                   void *user);
+
+/**
+ * For format plugins: a series just read goes to the consumer of a streaming
+ * read (imd_read_each), or is appended to `list` otherwise. Takes ownership
+ * of `series` in every case (destroyed on failure).
+ */
+IMD_API bool imd_context_emit_series(ImdError **error, const ImdContext *context,
+                                     ImdSeriesList *list, ImdSeries *series);
+
 /** Read exactly one series; INVALID_ARG ("N series found") when there are several. */
 IMD_API IMD_NODISCARD ImdSeries *imd_read_one(ImdError **error, ImdContext *context,
                                               const char *url, const ImdOptions *options);

@@ -33,6 +33,9 @@ struct ImdContext {
     uint64_t memory_limit; /* bytes; 0: none */
     /* Set from signal handlers: a lock-free atomic is async-signal-safe (C11 7.14.1.1). */
     _Atomic int cancelled;
+    /* A streaming read in progress (imd_read_each): where finished series go. */
+    bool (*sink)(ImdError **error, void *user, ImdSeries *series);
+    void *sink_user;
 };
 
 /*
@@ -42,6 +45,31 @@ struct ImdContext {
  * the memory limit.
  */
 static _Thread_local const ImdContext *current_context;
+
+void imd__context_set_sink(ImdContext *context,
+                           bool (*sink)(ImdError **error, void *user, ImdSeries *series),
+                           void *user)
+{
+    context->sink = sink;
+    context->sink_user = user;
+}
+
+bool imd_context_emit_series(ImdError **error, const ImdContext *context, ImdSeriesList *list,
+                             ImdSeries *series)
+{
+    if (series == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "emit: no series");
+        return false;
+    }
+    if (context != NULL && context->sink != NULL) {
+        return context->sink(error, context->sink_user, series);
+    }
+    if (!imd_series_list_add(error, list, series)) {
+        imd_series_destroy(series);
+        return false;
+    }
+    return true;
+}
 
 /* The built-ins, in priority order. Formats join as their issues land. */
 static const Registered builtin_plugins[] = {

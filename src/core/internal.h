@@ -108,6 +108,11 @@ bool imd__check_cancel(ImdError **error, const ImdContext *context, const char *
 
 /* ---- diagnostics ---- */
 
+/* A streaming read (read_write.c): imd_context_emit_series() hands series to `sink`. */
+void imd__context_set_sink(ImdContext *context,
+                           bool (*sink)(ImdError **error, void *user, ImdSeries *series),
+                           void *user);
+
 void imd__log(const ImdContext *context, ImdLogLevel level, const char *format, ...)
     IMD_PRINTF(3, 4);
 

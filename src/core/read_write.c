@@ -34,6 +34,11 @@ typedef struct ReadJob {
     size_t archive_count, archive_capacity;
     size_t members, skipped;
     bool forced; /* input_format given: offer every member to that format */
+    /* A streaming read (imd_read_each): each series goes to fn once read. */
+    ImdSeriesFn *fn;
+    void *user;
+    ImdSeries *template_series, *geometry_series; /* read first, applied to each */
+    size_t delivered;
 } ReadJob;
 
 /* Sorted by probe score (stable on priority); returns how many scored > 0. */
@@ -264,8 +269,7 @@ static bool finish_readers(ImdError **error, ReadJob *job, ImdSeriesList *all)
         }
         while (imd_series_list_count(list) > 0) {
             ImdSeries *series = imd_series_list_take(list, 0);
-            if (!imd_series_list_add(error, all, series)) {
-                imd_series_destroy(series);
+            if (!imd_context_emit_series(error, job->context, all, series)) {
                 imd_series_list_destroy(list);
                 return false;
             }
@@ -284,7 +288,7 @@ static bool finish_readers(ImdError **error, ReadJob *job, ImdSeriesList *all)
 static bool report_failures(ImdError **error, const ReadJob *job, ImdSeriesList *all)
 {
     size_t failures = imd_series_list_failure_count(all);
-    bool none = imd_series_list_count(all) == 0 && failures > 0;
+    bool none = imd_series_list_count(all) + job->delivered == 0 && failures > 0;
     for (size_t i = none ? 1 : 0; i < failures; i++) {
         imd__log(job->context, IMD_LOG_SKIPPED, "skipped %s",
                  imd_error_message(imd_series_list_failure(all, i)));
@@ -394,6 +398,90 @@ ImdSeriesList *imd_read(ImdError **error, ImdContext *context, const char *const
         return NULL;
     }
     return all;
+}
+
+/* template= / geometry= for a streaming read: the reference, read before the inputs. */
+static bool read_reference(ImdError **error, ImdContext *context, const ImdOptions *options,
+                           const char *key, ImdSeries **reference)
+{
+    const char *url = imd_options_get(options, key, NULL);
+    *reference = NULL;
+    if (url == NULL || url[0] == '\0') {
+        return true;
+    }
+    ImdOptions *own = imd_options_create(error);
+    if (own == NULL || !imd_options_set(error, own, "headers_only", "true")) {
+        imd_options_destroy(own);
+        return false;
+    }
+    *reference = imd_read_one(error, context, url, own);
+    imd_options_destroy(own);
+    if (*reference == NULL) {
+        imd_error_prefix(error, "%s %s: ", key, url);
+        return false;
+    }
+    return true;
+}
+
+/* The context's sink during imd_read_each: references applied, then the caller's fn. */
+static bool deliver(ImdError **error, void *user, ImdSeries *series)
+{
+    ReadJob *job = user;
+    bool ok = (job->template_series == NULL ||
+               imd_series_add_template(error, series, job->template_series)) &&
+              (job->geometry_series == NULL ||
+               imd_series_add_geometry(error, series, job->geometry_series));
+    if (!ok) {
+        imd_series_destroy(series);
+        return false;
+    }
+    job->delivered++;
+    return job->fn(error, job->user, series);
+}
+
+ImdSeriesList *imd_read_each(ImdError **error, ImdContext *context, const char *const urls[],
+                             size_t url_count, const ImdOptions *options, ImdSeriesFn *fn,
+                             void *user)
+{
+    if (urls == NULL || url_count == 0 || fn == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "read: no input or no consumer given");
+        return NULL;
+    }
+    ImdContext *own = context == NULL ? imd_context_create(error) : NULL;
+    if (context == NULL && own == NULL) {
+        return NULL;
+    }
+    ReadJob job = {.context = context != NULL ? context : own, .options = options, .fn = fn,
+                   .user = user};
+    const ImdContext *saved = imd__context_enter(job.context);
+    ImdSeriesList *failures = NULL;
+    bool ok = read_reference(error, job.context, options, "template", &job.template_series) &&
+              read_reference(error, job.context, options, "geometry", &job.geometry_series) &&
+              setup_readers(error, &job);
+    for (size_t i = 0; ok && i < url_count; i++) {
+        ok = read_url(error, &job, urls[i]);
+    }
+    if (ok && job.members == job.skipped) {
+        nothing_recognised(error, &job, urls[0]);
+        ok = false;
+    }
+    if (ok) {
+        failures = imd_series_list_create(error);
+        imd__context_set_sink(job.context, deliver, &job);
+        ok = failures != NULL && finish_readers(error, &job, failures) &&
+             report_failures(error, &job, failures);
+        imd__context_set_sink(job.context, NULL, NULL);
+    }
+    cleanup_job(&job);
+    imd_series_destroy(job.template_series);
+    imd_series_destroy(job.geometry_series);
+    imd__context_leave(saved);
+    imd_context_destroy(own);
+    if (!ok) {
+        imd_series_list_destroy(failures);
+        return NULL;
+    }
+    return failures;
 }
 
 ImdSeries *imd_read_one(ImdError **error, ImdContext *context, const char *url,

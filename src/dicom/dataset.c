@@ -195,7 +195,15 @@ uint16_t imd__dicom_private_block(const ImdDicomDataSet *dataset, uint16_t group
             return (uint16_t)(IMD_TAG_ELEMENT(dataset->elements[i].tag) << 8);
         }
     }
-    return 0;
+    return dataset->fallback != NULL ? imd__dicom_private_block(dataset->fallback, group, creator)
+                                     : 0;
+}
+
+/* An element of the data set itself (not of its fallback): what may be changed. */
+static ImdDicomElement *own_element(ImdDicomDataSet *dataset, uint32_t tag)
+{
+    size_t at = lower_bound(dataset, tag);
+    return at < dataset->count && dataset->elements[at].tag == tag ? &dataset->elements[at] : NULL;
 }
 
 bool imd__dicom_dataset_put(ImdError **error, ImdDicomDataSet *dataset, ImdDicomElement *element)
@@ -314,8 +322,17 @@ const ImdDicomElement *imd_dicom_dataset_find(const ImdDicomDataSet *dataset, ui
         return NULL;
     }
     size_t at = lower_bound(dataset, tag);
-    return at < dataset->count && dataset->elements[at].tag == tag ? &dataset->elements[at]
-                                                                   : NULL;
+    if (at < dataset->count && dataset->elements[at].tag == tag) {
+        return &dataset->elements[at];
+    }
+    return dataset->fallback != NULL ? imd_dicom_dataset_find(dataset->fallback, tag) : NULL;
+}
+
+void imd__dicom_dataset_set_fallback(ImdDicomDataSet *view, const ImdDicomDataSet *fallback)
+{
+    if (view != NULL) {
+        view->fallback = fallback;
+    }
 }
 
 const ImdDicomElement *imd__dicom_charset_element(const ImdDicomDataSet *dataset)
@@ -875,13 +892,13 @@ ImdDicomDataSet *imd_dicom_dataset_append_item(ImdError **error, ImdDicomDataSet
                       IMD_TAG_GROUP(tag), IMD_TAG_ELEMENT(tag));
         return NULL;
     }
-    ImdDicomElement *element = (ImdDicomElement *)(uintptr_t)imd_dicom_dataset_find(dataset, tag);
+    ImdDicomElement *element = own_element(dataset, tag);
     if (element == NULL) {
         ImdDicomElement sequence = {.tag = tag, .vr = IMD_VR_SQ};
         if (!imd__dicom_dataset_put(error, dataset, &sequence)) {
             return NULL;
         }
-        element = (ImdDicomElement *)(uintptr_t)imd_dicom_dataset_find(dataset, tag);
+        element = own_element(dataset, tag);
     } else if (element->vr != IMD_VR_SQ) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "(%04X,%04X): VR %s is not a sequence",
                       IMD_TAG_GROUP(tag), IMD_TAG_ELEMENT(tag), imd_dicom_vr_name(element->vr));

@@ -56,6 +56,7 @@ struct ImdDicomDataSet {
     ImdDicomElement *elements; /* ascending tags */
     size_t count, capacity;
     const ImdDicomDataSet *parent; /* items: the data set holding the sequence */
+    const ImdDicomDataSet *fallback; /* a frame's view: where missing elements are found */
     ImdDicomBuffer *buffer;        /* keeps borrowed values alive; may be NULL */
     ImdDicomDataSet *meta;         /* file meta group, top level only */
     char transfer_syntax[65];
@@ -76,6 +77,15 @@ uint16_t imd__dicom_private_block(const ImdDicomDataSet *dataset, uint16_t group
                                   const char *creator);
 void imd__dicom_element_free(ImdDicomElement *element);
 void imd__dicom_warn(ImdDicomDataSet *top, const char *format, ...) IMD_PRINTF(2, 3);
+/*
+ * Make `view` answer imd_dicom_dataset_find() for tags it lacks from
+ * `fallback` (one frame of a multi-frame file: its own values, then the
+ * file's). Iteration (count/element) sees only the view's own elements.
+ * `fallback` must outlive every lookup through `view`.
+ */
+void imd__dicom_dataset_set_fallback(ImdDicomDataSet *view, const ImdDicomDataSet *fallback);
+/* Let the pages of a mapped file go from memory (they come back when touched). */
+void imd__dicom_dataset_drop_pages(const ImdDicomDataSet *dataset);
 /* The Specific Character Set in force for a data set (from it or its parents); NULL: default. */
 const ImdDicomElement *imd__dicom_charset_element(const ImdDicomDataSet *dataset);
 

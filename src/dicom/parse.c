@@ -7,6 +7,7 @@
  * point into the source buffer except where bytes must be swapped.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED) */
 #include "dicom/dicom_internal.h"
 
 #include <errno.h>
@@ -726,6 +727,23 @@ static ImdDicomDataSet *parse_buffer(ImdError **error, ImdDicomBuffer *buffer, c
 static void release_mapping(void *data, void *user)
 {
     munmap(data, (size_t)(uintptr_t)user);
+}
+
+void imd__dicom_dataset_drop_pages(const ImdDicomDataSet *dataset)
+{
+    /* Parsed: the elements point into the mapping, but its pages need not stay
+     * resident. Dropped from this process (they stay in the page cache), they
+     * come back on the next access (minor faults), e.g. when the pixels are
+     * decoded. A folder of 50,000 files then holds only the parsed elements,
+     * not every file, until its series is read. */
+#ifdef MADV_DONTNEED
+    const ImdDicomBuffer *buffer = dataset != NULL ? dataset->buffer : NULL;
+    if (buffer != NULL && buffer->release == release_mapping && buffer->size > 0) {
+        (void)madvise(buffer->data, buffer->size, MADV_DONTNEED);
+    }
+#else
+    (void)dataset;
+#endif
 }
 
 ImdDicomDataSet *imd_dicom_read_file(ImdError **error, const char *path,

@@ -41,6 +41,18 @@ expect_exit 0 "two inputs, two series" "$run" --plugin "$plugin" --of imdraw -v 
 check "verbose reports" grep -q "wrote" "$tmp/err"
 check "one folder per series" test "$(find "$tmp/many" -name '*.imdraw' | wc -l)" -eq 2
 check "collection layout" bash -c "find '$tmp/many' -name '*.imdraw' | grep -q '/IMD-DEMO-1/20261125-100000/7-imagedata_demo_dynamic'"
+# --name: the pattern below OUTPUT (issue 13 item 6); a used name gets a 0.
+expect_exit 0 "--name pattern" "$run" --plugin "$plugin" --of imdraw --name "%s/%d_%i" "$tmp/named" "$tmp/a" "$tmp/b"
+check "--name expanded" test -f "$tmp/named/7/imagedata_demo_dynamic_IMD-DEMO-1.imdraw"
+check "--name: the second series gets a 0" test -f "$tmp/named/7/imagedata_demo_dynamic_IMD-DEMO-10.imdraw"
+expect_exit 1 "--name leaving OUTPUT" "$run" --plugin "$plugin" --of imdraw --name "../%s" "$tmp/named2" "$tmp/a" "$tmp/b"
+# Uncompressed NIfTI for several series: --no-gzip, or OUTPUT.nii.
+expect_exit 0 "several series into out.nii" "$run" --of nifti "$tmp/nii_out.nii" "$tmp/a" "$tmp/b"
+check "out.nii: a folder out of .nii files" test "$(find "$tmp/nii_out" -name '*.nii' | wc -l)" -eq 2
+check "out.nii: no folder named out.nii" test ! -e "$tmp/nii_out.nii"
+expect_exit 0 "--no-gzip" "$run" --of nifti --no-gzip "$tmp/nogz" "$tmp/a" "$tmp/b"
+check "--no-gzip: .nii files" test "$(find "$tmp/nogz" -name '*.nii' | wc -l)" -eq 2
+check "--no-gzip: really uncompressed" bash -c "f=\$(find '$tmp/nogz' -name '*.nii' | head -1); [ \"\$(head -c 2 \"\$f\" | od -An -tx1 | tr -d ' ')\" != 1f8b ]"
 
 if [ -n "$data" ] && [ -d "$data/dicom/time" ]; then
     # Several input folders read together as one series (the seed's image_data

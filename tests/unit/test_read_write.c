@@ -180,6 +180,76 @@ IMD_TEST(folder_with_several_series_and_junk)
     teardown(&f);
 }
 
+typedef struct Consumed {
+    size_t count;
+    size_t dicom_shapes; /* series of 3 slices: the DICOM ones */
+} Consumed;
+
+static bool consume(ImdError **error, void *user, ImdSeries *series)
+{
+    (void)error;
+    Consumed *c = user;
+    c->count++;
+    c->dicom_shapes += imd_series_ndim(series) == 4 && imd_series_dim(series, 1) == 3;
+    imd_series_destroy(series); /* ours now */
+    return true;
+}
+
+/* imd_read_each: every series handed over once (DICOM as each is read, the
+ * others at the end), a broken file among them a failure, not an error. */
+IMD_TEST(read_each_streams_series_and_failures)
+{
+    Fixture f;
+    if (!setup(&f)) {
+        IMD_SKIP("example plugin or temporary folder unavailable");
+    }
+    ImdError *error = NULL;
+    ImdSeries *a = make_series(0), *b = make_series(7);
+    REQUIRE(a != NULL && b != NULL);
+    mkdir(path_in(&f, "in"), 0755);
+    CHECK_OK(error, imd_write(&error, f.context, a, path_in(&f, "in/a"), "dicom", NULL));
+    CHECK_OK(error, imd_write(&error, f.context, b, path_in(&f, "in/b"), "dicom", NULL));
+    CHECK_OK(error, imd_write(&error, f.context, b, path_in(&f, "in/c"), "imdraw", NULL));
+    /* a DICOM file cut short in its header: a failure of that file */
+    char broken[160] = {0};
+    memcpy(broken + 128, "DICM\x02\x00\x10\x00UI\xff\x00", 12);
+    FILE *file = fopen(path_in(&f, "in/broken.dcm"), "wb");
+    REQUIRE(file != NULL);
+    fwrite(broken, 1, sizeof broken, file);
+    fclose(file);
+    Consumed consumed = {0};
+    ImdSeriesList *failures = imd_read_each(&error, f.context,
+                                            (const char *const[]){path_in(&f, "in")}, 1, NULL,
+                                            consume, &consumed);
+    REQUIRE(failures != NULL);
+    CHECK_INT(consumed.count, 3);
+    CHECK_INT(consumed.dicom_shapes, 3);
+    CHECK_INT(imd_series_list_count(failures), 0);
+    CHECK_INT(imd_series_list_failure_count(failures), 1);
+    const ImdError *failure = imd_series_list_failure(failures, 0);
+    CHECK(failure != NULL && strstr(imd_error_message(failure), "broken.dcm") != NULL);
+    imd_series_list_destroy(failures);
+    /* imd_read gives the same: three series and the failure. */
+    ImdSeriesList *list = imd_read(&error, f.context, (const char *const[]){path_in(&f, "in")},
+                                   1, NULL);
+    REQUIRE(list != NULL);
+    CHECK_INT(imd_series_list_count(list), 3);
+    CHECK_INT(imd_series_list_failure_count(list), 1);
+    imd_series_list_destroy(list);
+    /* nothing readable: the failure is the error */
+    mkdir(path_in(&f, "bad"), 0755);
+    char from[2048];
+    snprintf(from, sizeof from, "%s", path_in(&f, "in/broken.dcm"));
+    CHECK(rename(from, path_in(&f, "bad/broken.dcm")) == 0);
+    CHECK(imd_read_each(&error, f.context, (const char *const[]){path_in(&f, "bad")}, 1, NULL,
+                        consume, &consumed) == NULL);
+    CHECK(error != NULL && strstr(imd_error_message(error), "broken.dcm") != NULL);
+    imd_error_clear(&error);
+    imd_series_destroy(a);
+    imd_series_destroy(b);
+    teardown(&f);
+}
+
 IMD_TEST(zip_write_append_and_select)
 {
     Fixture f;
@@ -329,5 +399,6 @@ IMD_TEST(memory_limit_and_cancel)
 }
 
 IMD_TEST_MAIN(IMD_CASE(write_then_read_back), IMD_CASE(folder_with_several_series_and_junk),
+              IMD_CASE(read_each_streams_series_and_failures),
               IMD_CASE(zip_write_append_and_select), IMD_CASE(declines_and_errors),
               IMD_CASE(write_errors_leave_nothing), IMD_CASE(memory_limit_and_cancel))

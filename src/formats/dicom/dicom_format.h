@@ -180,6 +180,9 @@ void imd__dicom_mosaic_tile(const ImdMosaic *mosaic, uint32_t tile, const void *
 char *imd__dicom_image_label(const ImdDicomDataSet *dataset, bool split_echoes,
                              bool split_acquisitions);
 
+/* A field map in Hz (Philips ImageType FIELD_MAP or "B0 MAP"). */
+bool imd__dicom_is_field_map_hz(const ImdDicomDataSet *dataset);
+
 /* A GE direct field map (PulseSequenceName B0map, B0rf, 3db0map). */
 bool imd__dicom_is_ge_field_map(const ImdDicomDataSet *dataset);
 

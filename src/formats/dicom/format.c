@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "formats/dicom/dicom_format.h"
+#include "formats/dicom/frames.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@ typedef struct Member {
     ImdDicomDataSet *dataset;
     ImdError *error; /* why it could not be parsed (it is skipped) */
     ImdMosaic mosaic; /* slices as tiles of its frame (count 0: none) */
+    size_t records_left; /* images not decoded yet; its data set goes with the last */
 } Member;
 
 typedef struct Reader {
@@ -181,6 +183,7 @@ static void parse_member(Work *work, size_t index)
     const ImdDicomReadOptions *options = option_bool(work->reader, "headers_only") ? &headers : NULL;
     if (m->path != NULL) {
         m->dataset = imd_dicom_read_file(&m->error, m->path, options);
+        imd__dicom_dataset_drop_pages(m->dataset); /* see dicom_reader_finish */
     } else {
         m->dataset = imd__dicom_read_owned(&m->error, m->bytes, m->size, m->name, options);
         m->bytes = NULL; /* taken, even on failure */
@@ -398,7 +401,9 @@ static bool order_value(const Reader *reader, const ImdDicomDataSet *d, const ch
 
 typedef struct Record {
     size_t member;
-    uint32_t tile; /* the slice of a mosaic member */
+    uint32_t tile;  /* the slice of a mosaic member */
+    uint32_t frame; /* the frame of a multi-frame member */
+    ImdDicomDataSet *view; /* a frame's own values, falling back to the file's; NULL: the file */
     char *group; /* patient, study, series (and acquisition / echo when split) */
     ImdSliceKey key;
     ImdPixelFormat format;
@@ -561,35 +566,133 @@ static void free_order(Order *order)
     }
 }
 
-/* TemporalPositionIdentifier (0020,0100), then InstanceNumber (0020,0013), then
- * the file's place: the order images were acquired in, as one number. */
-static double acquisition_sequence(const ImdDicomDataSet *d, size_t member)
+/*
+ * TemporalPositionIdentifier (0020,0100), then InstanceNumber (0020,0013) (else
+ * the file's place), then the frame: the order images were acquired in, as
+ * one number (exact up to 9000 temporal positions and 10^7 instances).
+ */
+static double acquisition_sequence(const ImdDicomDataSet *d, size_t member, uint32_t frame)
 {
     double temporal = 0, instance;
-    if (!number_of(d, 0x0020, 0x0100, 0, &temporal) || !isfinite(temporal)) {
+    if (!number_of(d, 0x0020, 0x0100, 0, &temporal) || !isfinite(temporal) ||
+        fabs(temporal) > 9000) {
         temporal = 0;
     }
-    if (!number_of(d, 0x0020, 0x0013, 0, &instance) || !isfinite(instance)) {
+    if (!number_of(d, 0x0020, 0x0013, 0, &instance) || !isfinite(instance) ||
+        fabs(instance) >= 1e7) {
         instance = (double)member;
     }
-    return temporal * 1e9 + instance;
+    return temporal * 1e12 + instance * 1e5 + (double)(frame % 100000);
+}
+
+/* The data set an image's values come from: its frame's view, or the file's. */
+static const ImdDicomDataSet *record_dataset(const Reader *reader, const Record *record)
+{
+    return record->view != NULL ? record->view : reader->members[record->member].dataset;
 }
 
 static bool make_record(const Reader *reader, const Order *order, size_t member,
-                        Record *record)
+                        uint32_t frame, const ImdDicomDataSet *d, Record *record)
 {
-    const ImdDicomDataSet *d = reader->members[member].dataset;
     memset(record, 0, sizeof *record);
     record->member = member;
+    record->frame = frame;
     record->key.index = (uint32_t)member;
     fill_geometry(d, &record->key);
-    record->key.sequence = acquisition_sequence(d, member);
+    record->key.sequence = acquisition_sequence(d, member, frame);
     for (size_t i = 0; i < order->count; i++) {
         record->key.has_tag[i] = order_value(reader, d, order->names[i], member,
                                              &record->key.tag[i]);
     }
     record->group = group_key(reader, d);
     return record->group != NULL;
+}
+
+/*
+ * philips_float_scaling=true: Philips' floating point values instead of the
+ * displayed ones, as dcm2niix writes them. With the private ScaleSlope SS
+ * (2005,xx0E, creator "Philips MR Imaging DD 001") and RescaleSlope RS /
+ * RescaleIntercept RI, a stored value SV displays as DV = SV * RS + RI and
+ * its floating point value is FP = DV / (RS * SS) (Philips' DICOM conformance
+ * statement; dcm_qa_cs_dl and dcm_qa_fmap's Philips references carry it).
+ */
+static void philips_scaling(const Reader *reader, const ImdDicomDataSet *d, ImdPixelFormat *format)
+{
+    if (!option_bool(reader, "philips_float_scaling")) {
+        return;
+    }
+    uint16_t block = imd__dicom_private_block(d, 0x2005, "Philips MR Imaging DD 001");
+    double ss;
+    if (block == 0 || !number_of(d, 0x2005, (uint16_t)(block | 0x0e), 0, &ss) || !isfinite(ss) ||
+        ss == 0) {
+        return;
+    }
+    /* In single precision, as dcm2niix computes it: the NIfTI holds float32
+     * scl_slope/scl_inter, and the same operations give the same bits there
+     * (1/SS rounded once differs in the last bit for dcm_qa_cs_dl's 501). */
+    float rs = (float)(format->slope != 0 ? format->slope : 1), ri = (float)format->intercept;
+    float sf = (float)ss, scale = rs * sf;
+    format->slope = (double)(rs / scale);
+    format->intercept = (double)(ri / scale);
+}
+
+/* A frame's rescale: its Pixel Value Transformation (in its view), else the file's. */
+static void frame_rescale(const ImdDicomDataSet *view, ImdPixelFormat *format)
+{
+    double slope, intercept;
+    if (number_of(view, 0x0028, 0x1053, 0, &slope) && isfinite(slope) && slope != 0 &&
+        number_of(view, 0x0028, 0x1052, 0, &intercept) && isfinite(intercept)) {
+        format->slope = slope;
+        format->intercept = intercept;
+    }
+}
+
+/*
+ * A multi-frame file: one record per frame, its values from the frame's
+ * functional groups (frames.c) before the file's (PS3.3 C.7.6.16). A file
+ * whose groups contradict its frames is a failure of that file.
+ */
+static bool add_frames(ImdError **error, Reader *reader, const Order *order, size_t member,
+                       const ImdPixelFormat *format, Record **records, size_t *count,
+                       size_t *capacity, ImdSeriesList *list)
+{
+    Member *m = &reader->members[member];
+    size_t frames = format->frames, first = *count;
+    if (!imd__grow(error, (void **)records, capacity, *count + frames, sizeof **records)) {
+        return false;
+    }
+    for (size_t f = 0; f < frames; f++) {
+        ImdError *broken = NULL;
+        ImdDicomDataSet *view = imd__dicom_frame_attributes(&broken, m->dataset, f);
+        Record *record = &(*records)[*count];
+        if (view == NULL) {
+            for (size_t i = first; i < *count; i++) {
+                free((*records)[i].group);
+                imd_dicom_dataset_destroy((*records)[i].view);
+            }
+            *count = first;
+            imd_error_prefix(&broken, "%s: ", m->name);
+            bool nomem = imd_error_code(broken) == IMD_ERR_NOMEM;
+            if (nomem || !imd_series_list_add_failure(error, list, broken)) {
+                imd_error_propagate(error, broken);
+                return false;
+            }
+            return true;
+        }
+        imd__dicom_dataset_set_fallback(view, m->dataset);
+        if (!make_record(reader, order, member, (uint32_t)f, view, record)) {
+            imd_dicom_dataset_destroy(view);
+            imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
+            return false;
+        }
+        record->view = view;
+        record->format = *format;
+        frame_rescale(view, &record->format);
+        philips_scaling(reader, view, &record->format);
+        (*count)++;
+    }
+    m->records_left = frames;
+    return true;
 }
 
 /*
@@ -612,17 +715,22 @@ static bool add_records(ImdError **error, Reader *reader, const Order *order, si
         }
         return ok;
     }
+    if (*unreadable == NULL && format->frames > 1) {
+        return add_frames(error, reader, order, member, format, records, count, capacity, list);
+    }
     size_t tiles = m->mosaic.count > 0 ? m->mosaic.count : 1;
     if (!imd__grow(error, (void **)records, capacity, *count + tiles, sizeof **records)) {
         return false;
     }
+    m->records_left = tiles;
     for (size_t t = 0; t < tiles; t++) {
         Record *record = &(*records)[*count];
-        if (!make_record(reader, order, member, record)) {
+        if (!make_record(reader, order, member, 0, m->dataset, record)) {
             imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
             return false;
         }
         record->format = *format;
+        philips_scaling(reader, m->dataset, &record->format);
         record->tile = (uint32_t)t;
         if (m->mosaic.count > 0) {
             record->key.position = m->mosaic.positions[t];
@@ -669,7 +777,7 @@ static bool decode_record(ImdError **error, Build *build, const Member *member,
     ImdDType dtype = imd_series_dtype(build->series);
     const ImdMosaic *mosaic = &member->mosaic;
     if (mosaic->count == 0) {
-        return imd__dicom_decode_frame(error, member->dataset, &record->format, 0, dtype,
+        return imd__dicom_decode_frame(error, member->dataset, &record->format, record->frame, dtype,
                                        cell_of(build, (size_t)(record - build->records)),
                                        build->rows, build->columns);
     }
@@ -731,9 +839,17 @@ static void decode_member(Work *work, size_t run)
         return;
     }
     /* Its pixels are in the array now: let the file's pages go, so that peak
-     * memory stays near the array's size. Each member feeds only these cells. */
-    imd_dicom_dataset_destroy(member->dataset);
-    member->dataset = NULL;
+     * memory stays near the array's size; a multi-frame file whose frames
+     * belong to several series keeps them until its last frame is decoded.
+     * Runs of one member are never decoded at once (one series at a time). */
+    member->records_left -= member->records_left >= end - first ? end - first : member->records_left;
+    if (member->records_left == 0) {
+        for (size_t i = first; i < end; i++) {
+            imd__dicom_dataset_set_fallback(build->records[i].view, NULL);
+        }
+        imd_dicom_dataset_destroy(member->dataset);
+        member->dataset = NULL;
+    }
 }
 
 /* Runs of records of one member (records are sorted by member and tile), and
@@ -771,7 +887,8 @@ static bool plan_decoding(ImdError **error, Build *build, size_t *runs)
 static bool set_axes(ImdError **error, Build *build, size_t ndim)
 {
     const ImdLayout *l = &build->layout;
-    const ImdDicomDataSet *first = build->reader->members[build->records[l->cell[0] == UINT32_MAX ? 0 : l->cell[0]].member].dataset;
+    const ImdDicomDataSet *first =
+        record_dataset(build->reader, &build->records[l->cell[0] == UINT32_MAX ? 0 : l->cell[0]]);
     double ds = 1, dr = 1, dc = 1;
     if (!number_of(first, 0x0018, 0x0088, 0, &ds) && !number_of(first, 0x0018, 0x0050, 0, &ds)) {
         ds = 1;
@@ -780,6 +897,18 @@ static bool set_axes(ImdError **error, Build *build, size_t ndim)
         dr = dc = 1;
     }
     ds = ds > 0 ? ds : 1;
+    /* The nominal spacing (SpacingBetweenSlices, else SliceThickness, as the
+     * original) unless the positions disagree with it by more than 1e-3 mm over
+     * the stack: then the step they show (the mean from first to last slice),
+     * so that the last slice lands where its file says. DS rounding noise
+     * (sag_oblique: 2.6e-6 mm) keeps the nominal value. */
+    if (l->slices > 1) {
+        double span = l->distances[l->slices - 1] - l->distances[0];
+        double measured = span / (double)(l->slices - 1);
+        if (isfinite(measured) && measured > 0 && fabs(span - ds * (double)(l->slices - 1)) > 1e-3) {
+            ds = measured;
+        }
+    }
     double spacing[3] = {ds, dr > 0 ? dr : 1, dc > 0 ? dc : 1};
     ImdHeader *header = imd_series_header(build->series);
     if (!imd_series_set_input_order(error, build->series, l->order) ||
@@ -844,6 +973,103 @@ static void template_destroy(void *dataset)
 
 static const ImdTemplateOps template_ops = {template_clone, template_destroy};
 
+/* The single-frame class of an enhanced or legacy converted class (PS3.4 B.5), or NULL. */
+static const char *classic_class(const char *uid)
+{
+    static const char *const pairs[][2] = {
+        {"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4"},     /* Enhanced MR */
+        {"1.2.840.10008.5.1.4.1.1.4.4", "1.2.840.10008.5.1.4.1.1.4"},     /* Legacy Converted MR */
+        {"1.2.840.10008.5.1.4.1.1.2.1", "1.2.840.10008.5.1.4.1.1.2"},     /* Enhanced CT */
+        {"1.2.840.10008.5.1.4.1.1.2.2", "1.2.840.10008.5.1.4.1.1.2"},     /* Legacy Converted CT */
+        {"1.2.840.10008.5.1.4.1.1.130", "1.2.840.10008.5.1.4.1.1.128"},   /* Enhanced PET */
+        {"1.2.840.10008.5.1.4.1.1.128.1", "1.2.840.10008.5.1.4.1.1.128"}, /* Legacy Converted PET */
+    };
+    for (size_t i = 0; uid != NULL && i < sizeof pairs / sizeof pairs[0]; i++) {
+        if (strcmp(uid, pairs[i][0]) == 0) {
+            return pairs[i][1];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The series' template: the first image's data set without pixel data. For a
+ * frame of a multi-frame file, a classic single-frame data set: the file's
+ * attributes without the multi-frame modules, the frame's own values on top,
+ * and the single-frame SOP class, so that writing back gives classic files.
+ */
+static ImdDicomDataSet *series_template(ImdError **error, const Reader *reader,
+                                        const Record *record)
+{
+    const ImdDicomDataSet *file = reader->members[record->member].dataset;
+    ImdDicomDataSet *t = imd_dicom_dataset_clone(error, record->view != NULL ? file
+                                                                             : record_dataset(reader, record));
+    if (t == NULL) {
+        return NULL;
+    }
+    imd_dicom_dataset_remove(t, IMD_TAG_PIXEL_DATA);
+    if (record->view == NULL) {
+        return t;
+    }
+    static const uint32_t multi_frame[] = {
+        IMD_TAG(0x5200, 0x9229), IMD_TAG(0x5200, 0x9230), IMD_TAG(0x0028, 0x0008),
+        IMD_TAG(0x0028, 0x0009), IMD_TAG(0x0020, 0x9221), IMD_TAG(0x0020, 0x9222),
+        IMD_TAG(0x7fe0, 0x0001), IMD_TAG(0x7fe0, 0x0002)};
+    for (size_t i = 0; i < sizeof multi_frame / sizeof multi_frame[0]; i++) {
+        imd_dicom_dataset_remove(t, multi_frame[i]);
+    }
+    bool ok = true;
+    for (size_t i = 0; ok && i < imd_dicom_dataset_count(record->view); i++) {
+        const ImdDicomElement *e = imd_dicom_dataset_element(record->view, i);
+        size_t size;
+        const uint8_t *bytes = imd_dicom_element_bytes(e, &size);
+        if (imd_dicom_element_vr(e) != IMD_VR_SQ) {
+            ok = imd_dicom_dataset_set_bytes(error, t, imd_dicom_element_tag(e),
+                                             imd_dicom_element_vr(e), bytes, size);
+        }
+    }
+    char *sop_class = text_of(t, IMD_TAG(0x0008, 0x0016));
+    const char *classic = classic_class(sop_class);
+    free(sop_class);
+    if (ok && classic != NULL) {
+        ok = imd_dicom_dataset_set_bytes(error, t, IMD_TAG(0x0008, 0x0016), IMD_VR_UI,
+                                         (const uint8_t *)classic, strlen(classic));
+    }
+    if (!ok) {
+        imd_dicom_dataset_destroy(t);
+        return NULL;
+    }
+    return t;
+}
+
+/*
+ * One rescale for every image of a float64 series (integers stored, one
+ * RescaleSlope/Intercept or Philips scaling): the header says so with
+ * StoredValueSlope and StoredValueIntercept, so that writers can store the
+ * integers again (NIfTI scl_slope/scl_inter, as dcm2niix).
+ */
+static bool set_stored_scaling(ImdError **error, Build *build)
+{
+    const ImdPixelFormat *first = &build->records[0].format;
+    if (imd_series_dtype(build->series) != IMD_DTYPE_FLOAT64 || first->bits_allocated > 16 ||
+        first->samples_per_pixel != 1) {
+        return true;
+    }
+    for (size_t i = 1; i < build->count; i++) {
+        const ImdPixelFormat *f = &build->records[i].format;
+        if (f->slope != first->slope || f->intercept != first->intercept ||
+            f->bits_allocated > 16) {
+            return true;
+        }
+    }
+    char slope[32], intercept[32];
+    snprintf(slope, sizeof slope, "%.17g", first->slope);
+    snprintf(intercept, sizeof intercept, "%.17g", first->intercept);
+    ImdHeader *header = imd_series_header(build->series);
+    return imd_header_set_string(error, header, "StoredValueSlope", slope) &&
+           imd_header_set_string(error, header, "StoredValueIntercept", intercept);
+}
+
 static bool set_header(ImdError **error, Build *build)
 {
     const ImdLayout *l = &build->layout;
@@ -855,24 +1081,23 @@ static bool set_header(ImdError **error, Build *build)
             break;
         }
     }
-    const ImdDicomDataSet *first = build->reader->members[build->records[first_key].member].dataset;
+    const ImdDicomDataSet *first = record_dataset(build->reader, &build->records[first_key]);
     build->first = first;
-    ImdDicomDataSet *template = imd_dicom_dataset_clone(error, first);
-    bool ok = template != NULL && copy_attributes(error, first, header) &&
+    ImdDicomDataSet *template = series_template(error, build->reader, &build->records[first_key]);
+    bool ok = template != NULL && copy_attributes(error, template, header) &&
               (build->label == NULL || build->label[0] == '\0' ||
                imd_header_set_string(error, header, "SplitLabel", build->label)) &&
               imd_header_set_orientation(error, header, l->row, l->column) &&
               imd_header_set_image_positions(error, header, l->positions, l->slices) &&
               imd_header_set_slice_locations(error, header, l->distances, l->slices);
     if (template != NULL) {
-        imd_dicom_dataset_remove(template, IMD_TAG_PIXEL_DATA);
         if (!ok || !imd_header_set_template(error, header, template, &template_ops)) {
             imd_dicom_dataset_destroy(template);
             return false;
         }
     }
     imd_header_set_geometry_defined(header, true);
-    return ok;
+    return ok && set_stored_scaling(error, build);
 }
 
 /*
@@ -943,7 +1168,7 @@ static bool set_tags(ImdError **error, Build *build)
             const ImdValue *values = l->tag_ndim > 0 ? &l->tags[(cell * l->slices + s) * l->tag_ndim]
                                                      : &zero;
             const ImdDicomDataSet *d =
-                build->reader->members[build->records[l->cell[cell * l->slices + s]].member].dataset;
+                record_dataset(build->reader, &build->records[l->cell[cell * l->slices + s]]);
             char *uid = text_of(d, IMD_TAG(0x0008, 0x0018));
             ImdDicomDataSet *delta = instance_delta(d, build->first);
             bool ok = imd_header_set_tag(error, header, s, index, values) &&
@@ -1091,7 +1316,7 @@ static bool finish_group(ImdError **error, Reader *reader, const Order *order,
         keys[i] = records[i].key;
     }
     ImdSortOptions options;
-    sort_options(reader, order, reader->members[records[0].member].dataset, &options);
+    sort_options(reader, order, record_dataset(reader, &records[0]), &options);
     Build build = {.reader = reader, .records = records, .count = count, .label = label};
     bool ok = imd__dicom_sort(error, keys, count, &options, &build.layout);
     free(keys);
@@ -1102,20 +1327,21 @@ static bool finish_group(ImdError **error, Reader *reader, const Order *order,
     imd__dicom_layout_free(&build.layout);
     free(build.cell_of);
     free(build.run_start);
-    if (series == NULL || !imd_series_list_add(error, list, series)) {
-        imd_series_destroy(series);
+    if (series == NULL) {
         return false;
     }
     imd_context_log(reader->context, IMD_LOG_INFO, "DICOM: %zu image(s) into a series of %zu "
-                                                   "dimensions", count, imd_series_ndim(series));
-    return true;
+                    "dimensions, order %s", count, imd_series_ndim(series),
+                    imd_header_input_order(imd_series_const_header(series)));
+    /* To the consumer at once in a streaming read: one series in memory at a time. */
+    return imd_context_emit_series(error, reader->context, list, series);
 }
 
 /* "series 7 (ep2d_diff, 64 images from dwi/IM0001.dcm)": how a user finds a failed series. */
 static void describe_series(const Reader *reader, const Record *records, size_t count,
                             const char *label, ImdText *text)
 {
-    const ImdDicomDataSet *d = reader->members[records[0].member].dataset;
+    const ImdDicomDataSet *d = record_dataset(reader, &records[0]);
     char *number = d != NULL ? text_of(d, IMD_TAG(0x0020, 0x0011)) : NULL;
     char *description = d != NULL ? text_of(d, IMD_TAG(0x0008, 0x103e)) : NULL;
     imd__text_printf(text, "series %s%s%s (%s%s%zu image%s from %s)",
@@ -1185,7 +1411,8 @@ static bool finish_split(ImdError **error, Reader *reader, const Order *order, R
                                 .columns = m->mosaic.count > 0 ? m->mosaic.tile_columns
                                                                : records[i].format.columns,
                                 .position = k->position, .sequence = k->sequence,
-                                .ge_field_map = imd__dicom_is_ge_field_map(m->dataset)};
+                                .ge_field_map = imd__dicom_is_ge_field_map(
+                                    record_dataset(reader, &records[i]))};
     }
     ok = ok && imd__dicom_split_group(error, keys, count, option_double(reader, "dir_cosine_tolerance"),
                                       cluster, &labels, &clusters);
@@ -1216,7 +1443,9 @@ static bool finish_split(ImdError **error, Reader *reader, const Order *order, R
 static bool finish_groups(ImdError **error, Reader *reader, const Order *order,
                           Record *records, size_t count, ImdSeriesList *list)
 {
-    qsort(records, count, sizeof *records, compare_records);
+    if (count > 0) {
+        qsort(records, count, sizeof *records, compare_records);
+    }
     for (size_t start = 0; start < count;) {
         size_t end = start + 1;
         while (end < count && strcmp(records[end].group, records[start].group) == 0) {
@@ -1245,7 +1474,11 @@ static bool non_image_class(const char *uid)
     static const char *const prefixes[] = {
         "1.2.840.10008.5.1.4.1.1.88.",   /* SR, key object selection */
         "1.2.840.10008.5.1.4.1.1.11.",   /* presentation states */
-        "1.2.840.10008.5.1.4.1.1.66",    /* raw data, spatial registration, fiducials */
+        "1.2.840.10008.5.1.4.1.1.66.1",  /* spatial registration */
+        "1.2.840.10008.5.1.4.1.1.66.2",  /* spatial fiducials */
+        "1.2.840.10008.5.1.4.1.1.66.3",  /* deformable spatial registration */
+        "1.2.840.10008.5.1.4.1.1.66.5",  /* surface segmentation */
+        "1.2.840.10008.5.1.4.1.1.66.6",  /* tractography results */
         "1.2.840.10008.5.1.4.1.1.104.",  /* encapsulated PDF, CDA, STL ... */
         "1.2.840.10008.5.1.4.1.1.4.2",   /* MR spectroscopy */
         "1.2.840.10008.5.1.4.1.1.9.",    /* waveforms */
@@ -1253,6 +1486,9 @@ static bool non_image_class(const char *uid)
         "1.2.840.10008.5.1.4.1.1.481.5", /* RT plan */
         "1.3.12.2.1107.5.9.1",           /* Siemens CSA non-image */
     };
+    if (uid != NULL && strcmp(uid, "1.2.840.10008.5.1.4.1.1.66") == 0) {
+        return true; /* raw data; its sub-class .66.4 (SEG) is an image */
+    }
     for (size_t i = 0; uid != NULL && i < sizeof prefixes / sizeof prefixes[0]; i++) {
         if (strncmp(uid, prefixes[i], strlen(prefixes[i])) == 0) {
             return true;
@@ -1310,17 +1546,16 @@ static bool usable(ImdError **error, const Reader *reader, Member *m, ImdPixelFo
         return false;
     }
     memset(format, 0, sizeof *format);
-    if (!imd__dicom_pixel_format(unreadable, m->dataset, format)) {
-        imd_error_prefix(unreadable, "%s: ", m->name);
-    } else if (format->frames > 1) {
-        /* Multi-frame objects (enhanced MR/CT, NM, US cine) need per-frame geometry:
-         * a later issue. Refuse them clearly instead of reading one frame. */
-        char *sop_class = text_of(m->dataset, IMD_TAG(0x0008, 0x0016));
-        const char *name = sop_class != NULL ? imd_dicom_uid_name(sop_class) : NULL;
+    char *sop_class = text_of(m->dataset, IMD_TAG(0x0008, 0x0016));
+    bool segmentation = sop_class != NULL && strcmp(sop_class, "1.2.840.10008.5.1.4.1.1.66.4") == 0;
+    free(sop_class);
+    if (segmentation) {
+        /* Its frames are segments over another series' geometry: a label axis, not
+         * slices of their own. Named, not read as a series of bits. */
         imd_error_set(unreadable, IMD_ERR_UNSUPPORTED,
-                      "%s: not supported yet: multi-frame images (%u frames, %s)", m->name,
-                      format->frames, name != NULL ? name : sop_class ? sop_class : "no SOP class");
-        free(sop_class);
+                      "%s: not supported yet: DICOM Segmentation (SEG)", m->name);
+    } else if (!imd__dicom_pixel_format(unreadable, m->dataset, format)) {
+        imd_error_prefix(unreadable, "%s: ", m->name);
     }
     return true;
 }
@@ -1346,6 +1581,10 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
         ok = add_records(error, reader, &order, i, &format, &unreadable, &records, &count,
                          &capacity, list);
         imd_error_clear(&unreadable);
+        /* Its keys are taken: the file's pages may go until its series is built
+         * (they come back when touched), so that a folder of many series holds
+         * one series' files at a time. */
+        imd__dicom_dataset_drop_pages(reader->members[i].dataset);
     }
     if (ok && count == 0 && imd_series_list_failure_count(list) == 0) {
         bool filtered = imd_options_has(reader->options, "input_serinsuid") ||
@@ -1360,6 +1599,7 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
     for (size_t i = 0; records != NULL && i < count; i++) {
         free(records[i].group);
         imd_error_clear(&records[i].unreadable);
+        imd_dicom_dataset_destroy(records[i].view);
     }
     free(records);
     free_order(&order);

@@ -12,6 +12,8 @@
  *   - echoes ("e2") and acquisitions ("acq3") when the options ask;
  *   - images of several orientations or matrix sizes (localizers, a
  *     three-plane scout): "part1", "part2", ... in acquisition order;
+ *   - field maps in Hz that Philips stores beside the magnitude ("fieldmaphz",
+ *     ImageType FIELD_MAP);
  *   - GE direct field maps (PulseSequenceName B0map, B0rf, 3db0map): the
  *     first image of every slice in acquisition order is the field map in Hz
  *     ("fieldmaphz"), the second the magnitude (dcm_qa_fmap/In/GE; GE
@@ -161,7 +163,7 @@ char *imd__dicom_image_label(const ImdDicomDataSet *d, bool split_echoes, bool s
         }
         free(echo);
     }
-    append(label, sizeof label, complex_kind(d));
+    append(label, sizeof label, imd__dicom_is_field_map_hz(d) ? "fieldmaphz" : complex_kind(d));
     derived_kind(d, part, sizeof part);
     append(label, sizeof label, part);
     if (split_acquisitions) {
@@ -174,6 +176,20 @@ char *imd__dicom_image_label(const ImdDicomDataSet *d, bool split_echoes, bool s
         free(acquisition);
     }
     return imd__strdup(NULL, label);
+}
+
+/* A field map in Hz computed by the scanner: Philips' FrameType / ImageType
+ * value FIELD_MAP (or "B0 MAP"), dcm_qa_fmap/In/Philips. */
+bool imd__dicom_is_field_map_hz(const ImdDicomDataSet *d)
+{
+    char *type = text_of(d, 0x0008, 0x0008);
+    char word[32];
+    bool yes = false;
+    for (size_t i = 2; type != NULL && !yes && value_at(type, i, word, sizeof word); i++) {
+        yes = strcmp(word, "FIELD_MAP") == 0 || strcmp(word, "B0 MAP") == 0;
+    }
+    free(type);
+    return yes;
 }
 
 bool imd__dicom_is_ge_field_map(const ImdDicomDataSet *d)

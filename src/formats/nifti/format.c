@@ -1357,15 +1357,15 @@ static void free_output(Output *o)
 }
 
 /* Output naming (behaviour.md §5.2, §7.3). */
-static bool output_names(ImdError **error, const char *name, Output *o)
+static bool output_names(ImdError **error, const char *name, bool gzip, Output *o)
 {
     memset(o, 0, sizeof *o);
     size_t length = name != NULL ? strlen(name) : 0;
     size_t suffix;
     Kind kind = length > 0 ? kind_of(name, &suffix) : KIND_OTHER;
     if (length == 0 || name[length - 1] == '/') {
-        o->image = imd__sprintf(error, "%sImage.nii.gz", length > 0 ? name : "");
-        kind = KIND_NII_GZ;
+        o->image = imd__sprintf(error, "%sImage%s", length > 0 ? name : "", gzip ? ".nii.gz" : ".nii");
+        kind = gzip ? KIND_NII_GZ : KIND_NII;
     } else if (kind == KIND_NII || kind == KIND_NII_GZ) {
         o->image = imd__strdup(error, name);
     } else if (kind == KIND_HDR || kind == KIND_IMG) {
@@ -1379,8 +1379,8 @@ static bool output_names(ImdError **error, const char *name, Output *o)
             return false;
         }
     } else {
-        o->image = imd__sprintf(error, "%s.nii.gz", name);
-        kind = KIND_NII_GZ;
+        o->image = imd__sprintf(error, "%s%s", name, gzip ? ".nii.gz" : ".nii");
+        kind = gzip ? KIND_NII_GZ : KIND_NII;
     }
     o->gzip = kind == KIND_NII_GZ;
     return o->image != NULL;
@@ -1547,7 +1547,77 @@ typedef struct Planned {
     const uint8_t *data; /* the series' voxels (written in NIfTI order, never copied whole) */
     size_t size;         /* bytes of one element */
     size_t swap;         /* byte-swap unit on a big-endian host (1: none) */
+    void *stored;        /* owned: the voxels as stored integers (stored_values), or NULL */
 } Planned;
+
+/*
+ * Stored integers with scl_slope/scl_inter, as dcm2niix writes rescaled DICOM:
+ * when the series' header says its float64 voxels are stored values times
+ * StoredValueSlope plus StoredValueIntercept (the DICOM reader sets these
+ * when every image shares one rescale), and every voxel is exactly such a
+ * value of 16 bits, the file holds those integers (a quarter of the bytes)
+ * and readers get the values back through the scaling. Anything else stays
+ * float64. The slope and intercept are written as NIfTI's float32, as
+ * dcm2niix does, so that both files read back to the same numbers.
+ */
+static bool stored_values(ImdError **error, const ImdSeries *series, Planned *plan)
+{
+    const ImdHeader *header = imd_series_const_header(series);
+    const char *slope_text = imd_header_get_string(header, "StoredValueSlope");
+    const char *intercept_text = imd_header_get_string(header, "StoredValueIntercept");
+    if (imd_series_dtype(series) != IMD_DTYPE_FLOAT64 || slope_text == NULL ||
+        intercept_text == NULL) {
+        return true;
+    }
+    double slope = strtod(slope_text, NULL), intercept = strtod(intercept_text, NULL);
+    size_t count = imd_series_count(series);
+    const double *v = imd_series_const_data(series);
+    if (!(isfinite(slope) && slope != 0 && isfinite(intercept)) || v == NULL) {
+        return true;
+    }
+    double low = INFINITY, high = -INFINITY;
+    for (size_t i = 0; i < count; i++) {
+        double raw = nearbyint((v[i] - intercept) / slope);
+        if (!(fabs(raw * slope + intercept - v[i]) <= 1e-9 * fmax(1, fabs(v[i])))) {
+            return true; /* not a stored value (computed data): keep float64 */
+        }
+        low = raw < low ? raw : low;
+        high = raw > high ? raw : high;
+    }
+    bool is_signed = low < 0;
+    if (count == 0 || low < (is_signed ? -32768 : 0) || high > (is_signed ? 32767 : 65535)) {
+        return true;
+    }
+    int16_t *out16 = NULL;
+    uint16_t *outu16 = NULL;
+    void *out = imd__malloc(error, count * sizeof(uint16_t));
+    if (out == NULL) {
+        return false;
+    }
+    if (is_signed) {
+        out16 = out;
+    } else {
+        outu16 = out;
+    }
+    for (size_t i = 0; i < count; i++) {
+        double raw = nearbyint((v[i] - intercept) / slope);
+        if (is_signed) {
+            out16[i] = (int16_t)raw;
+        } else {
+            outu16[i] = (uint16_t)raw;
+        }
+    }
+    ImdDType dtype = is_signed ? IMD_DTYPE_INT16 : IMD_DTYPE_UINT16;
+    plan->stored = out;
+    plan->data = out;
+    plan->size = 2;
+    plan->swap = host_is_little_endian() ? 1 : swap_unit(dtype);
+    plan->header.datatype = imd__nifti_datatype(dtype, &plan->header.bitpix);
+    plan->header.scl_slope = (float)slope;
+    plan->header.scl_inter = (float)intercept;
+    plan->head_size = imd__nifti_encode(&plan->header, plan->head);
+    return true;
+}
 
 static bool plan_image(ImdError **error, const ImdSeries *series, const ImdOptions *options,
                        bool pair, Planned *plan)
@@ -1644,7 +1714,7 @@ static bool plan_image(ImdError **error, const ImdSeries *series, const ImdOptio
                       imd_dtype_name(dtype), plan->size);
         return false;
     }
-    return true;
+    return stored_values(error, series, plan);
 }
 
 /* Where the voxels go: a plain stream (.nii, .img) or a gzip writer (.nii.gz). */
@@ -1801,7 +1871,9 @@ static bool nifti_write(ImdError **error, const ImdSeries *series, ImdArchive *d
         return false;
     }
     Output o;
-    if (!output_names(error, name, &o)) {
+    bool gzip = true; /* gzip=false: a name without suffix becomes .nii (image_data --no-gzip) */
+    if (!imd_options_get_bool(error, options, "gzip", true, &gzip) ||
+        !output_names(error, name, gzip, &o)) {
         return false;
     }
     Planned plan;
@@ -1824,6 +1896,7 @@ static bool nifti_write(ImdError **error, const ImdSeries *series, ImdArchive *d
     }
     free(bval);
     free(bvec);
+    free(plan.stored);
     free_output(&o);
     return ok;
 }
