@@ -680,18 +680,20 @@ static bool matrix_head_fits(const uint8_t *body, size_t length, uint64_t claime
         return false;
     }
     /*
-     * Cells, structs and objects (classes 1-3): matio allocates a pointer
-     * per element while listing; each element needs at least an 8-byte tag
-     * in the element, so more elements than claimed / 8 cannot be real.
+     * Classes other than the numeric ones (6-15): cells, structs, objects,
+     * function handles and opaque classes make matio allocate per element
+     * while listing; each element needs at least an 8-byte tag in the
+     * element, so more elements than claimed / 8 cannot be real (a char or
+     * sparse array is held to one byte per element).
      */
     unsigned class_type = body[big ? 11 : 8];
-    if (class_type >= 1 && class_type <= 3) {
+    if (class_type < 6 || class_type > 15) {
         uint64_t elements = 1;
         for (uint32_t d = 0; d + 4 <= bytes && 24 + d + 4 <= length; d += 4) {
             uint32_t n = big ? imd__load_be32(body + 24 + d) : imd__load_le32(body + 24 + d);
             elements = n != 0 && elements > UINT64_MAX / n ? UINT64_MAX : elements * n;
         }
-        if (elements > claimed / 8) {
+        if (elements > (class_type == 4 || class_type == 5 ? claimed : claimed / 8)) {
             return false;
         }
     }
