@@ -2,10 +2,17 @@
 #define _GNU_SOURCE /* getopt_long, clock_gettime, isatty */
 #include "cli_common.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Set by the signal handler only (async-signal-safe: sig_atomic_t, C11 7.14.1.1). */
+static volatile sig_atomic_t caught_signal;
+static ImdContext *signal_context;
 
 int imd_cli_exit_code(ImdErrorCode code)
 {
@@ -32,6 +39,9 @@ int imd_cli_exit_code(ImdErrorCode code)
     case IMD_ERR_INTERNAL:
     case IMD_ERR_BAD_STATE:
         return IMD_EXIT_INTERNAL;
+    case IMD_ERR_CANCELLED:
+        /* The shell's convention for a program ended by a signal: 128 + its number. */
+        return IMD_EXIT_SIGNAL + (caught_signal != 0 ? (int)caught_signal : SIGINT);
     }
     return IMD_EXIT_INTERNAL;
 }
@@ -48,7 +58,8 @@ void imd_cli_print_exit_codes(FILE *stream)
           "  6   I/O error reading or writing\n"
           "  7   network or association failure\n"
           "  8   partial success (some inputs skipped)\n"
-          "  70  internal error\n",
+          "  70  internal error\n"
+          "  130, 143, 129  interrupted by SIGINT, SIGTERM, SIGHUP (nothing left behind)\n",
           stream);
 }
 
@@ -81,6 +92,15 @@ int imd_cli_common_option(ImdError **error, ImdCliCommon *common, int option,
         return imd_options_set_pair(error, common->options, argument) ? -1 : 1;
     case IMD_CLI_OPT_HEADERS_ONLY:
         return imd_options_set(error, common->options, "headers_only", "true") ? -1 : 1;
+    case IMD_CLI_OPT_MEMORY_LIMIT:
+        if (!imd_cli_parse_size(error, argument, &common->memory_limit)) {
+            return 1;
+        }
+        if (common->memory_limit == 0) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG, "--memory-limit: must be more than 0");
+            return 1;
+        }
+        return -1;
     case IMD_CLI_OPT_PLUGIN:
         if (common->plugin_count == sizeof common->plugins / sizeof common->plugins[0]) {
             imd_error_set(error, IMD_ERR_INVALID_ARG, "too many --plugin options");
@@ -160,4 +180,82 @@ bool imd_cli_load_plugins(ImdError **error, ImdContext *context, const char *con
         }
     }
     return true;
+}
+
+uint64_t imd_cli_default_memory_limit(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page_size <= 0) {
+        return 0;
+    }
+    /* 80 %: room for the program, the page cache and a second copy being written. */
+    return (uint64_t)pages / 10 * 8 * (uint64_t)page_size;
+}
+
+bool imd_cli_parse_size(ImdError **error, const char *text, uint64_t *bytes)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = text[0] >= '0' && text[0] <= '9' ? strtoull(text, &end, 10) : 0;
+    unsigned shift = 0;
+    bool ok = end != NULL && end != text && errno == 0;
+    if (ok && *end != '\0') {
+        const char *units = "KMGT";
+        const char *unit = strchr(units, end[0] == 'k' ? 'K' : end[0]);
+        ok = unit != NULL && end[0] != '\0' &&
+             (end[1] == '\0' || ((end[1] == 'B' || end[1] == 'b') && end[2] == '\0') ||
+              (end[1] == 'i' && end[2] == 'B' && end[3] == '\0'));
+        shift = ok ? 10u * (unsigned)(unit - units + 1) : 0;
+    }
+    if (ok && shift > 0 && value > (UINT64_MAX >> shift)) {
+        ok = false;
+    }
+    if (!ok) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG,
+                      "--memory-limit: \"%s\" is not a size (e.g. 512M, 8G)", text);
+        return false;
+    }
+    *bytes = (uint64_t)value << shift;
+    return true;
+}
+
+static void on_signal(int number)
+{
+    if (caught_signal != 0 || signal_context == NULL) {
+        /* A second signal, or nothing to cancel: end now, as the default action. */
+        signal(number, SIG_DFL);
+        raise(number);
+        return;
+    }
+    caught_signal = number;
+    imd_context_cancel(signal_context); /* async-signal-safe: one atomic store */
+}
+
+void imd_cli_handle_signals(ImdContext *context)
+{
+    signal_context = context;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    const int numbers[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        (void)sigaddset(&action.sa_mask, numbers[i]);
+    }
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        (void)sigaction(numbers[i], &action, NULL);
+    }
+}
+
+int imd_cli_signal(void)
+{
+    return (int)caught_signal;
+}
+
+void imd_cli_setup_context(const ImdCliCommon *common, ImdContext *context)
+{
+    uint64_t limit =
+        common->memory_limit != 0 ? common->memory_limit : imd_cli_default_memory_limit();
+    imd_context_set_memory_limit(context, limit);
+    imd_cli_handle_signals(context);
 }

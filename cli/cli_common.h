@@ -21,7 +21,8 @@ enum {
     IMD_EXIT_IO = 6,            /* I/O error reading or writing */
     IMD_EXIT_NETWORK = 7,       /* network or association failure */
     IMD_EXIT_PARTIAL = 8,       /* partial success: some inputs skipped */
-    IMD_EXIT_INTERNAL = 70      /* internal error */
+    IMD_EXIT_INTERNAL = 70,     /* internal error */
+    IMD_EXIT_SIGNAL = 128       /* + the signal's number: interrupted (130 SIGINT, 143 SIGTERM) */
 };
 
 /* The exit code for a library error code. */
@@ -50,6 +51,7 @@ typedef struct ImdCliCommon {
     const char *plugins[64];
     size_t plugin_count;
     int verbosity;
+    uint64_t memory_limit; /* --memory-limit; 0: the default (imd_cli_default_memory_limit) */
 } ImdCliCommon;
 
 /* getopt_long ids of the shared options (each program's own ids stay below 1000). */
@@ -57,6 +59,7 @@ enum {
     IMD_CLI_OPT_INPUT_OPTIONS = 1000,
     IMD_CLI_OPT_HEADERS_ONLY,
     IMD_CLI_OPT_PLUGIN,
+    IMD_CLI_OPT_MEMORY_LIMIT,
     IMD_CLI_NOT_COMMON = -2
 };
 
@@ -92,6 +95,27 @@ typedef int ImdCliOptionFn(ImdError **error, void *args, int option);
  */
 int imd_cli_parse(ImdError **error, int argc, char **argv, const struct option *options,
                   ImdCliOptionFn *parse, void *args, const char *program);
+
+/* 80 % of the physical memory (sysconf), 0 when it cannot be told. */
+uint64_t imd_cli_default_memory_limit(void);
+
+/* Parse a size: a number of bytes with an optional K, M, G or T (powers of 1024). */
+bool imd_cli_parse_size(ImdError **error, const char *text, uint64_t *bytes);
+
+/*
+ * Make SIGINT, SIGTERM and SIGHUP cancel the work of `context`
+ * (imd_context_cancel, through sigaction; the handler only sets flags);
+ * the error that follows (IMD_ERR_CANCELLED) exits 128 + the signal.
+ * With `context` NULL (a program without one) a signal ends the program at
+ * once with the default action. A second signal also ends it at once.
+ */
+void imd_cli_handle_signals(ImdContext *context);
+
+/* The signal that cancelled the work, 0 for none. */
+int imd_cli_signal(void);
+
+/* Apply the shared settings to a new context: memory limit, signal handling. */
+void imd_cli_setup_context(const ImdCliCommon *common, ImdContext *context);
 
 /* Load the plugins named in IMAGEDATA_PLUGINS (':'-separated), then `paths`. */
 bool imd_cli_load_plugins(ImdError **error, ImdContext *context, const char *const *paths,

@@ -461,6 +461,7 @@ int main(int argc, char **argv)
         code = IMD_EXIT_USAGE;
     }
     if (code < 0) {
+        imd_cli_handle_signals(NULL); /* nothing to clean up: a signal ends it at once */
         code = run(&args, argc - optind, argv + optind);
     }
     return code;

@@ -49,6 +49,7 @@ static const struct option long_options[] = {
     {"no-gzip", no_argument, NULL, OPT_NO_GZIP},
     {"ts", required_argument, NULL, OPT_TS},
     {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
+    {"memory-limit", required_argument, NULL, IMD_CLI_OPT_MEMORY_LIMIT},
     {"verbose", no_argument, NULL, 'v'},
     {"debug", no_argument, NULL, 'd'},
     {"version", no_argument, NULL, 'V'},
@@ -89,6 +90,7 @@ static void usage(FILE *stream)
             "Other:\n"
             "  --calling_aet AET      calling AE title for dicom:// output\n"
             "  --plugin PATH          load a plugin file (repeatable; also IMAGEDATA_PLUGINS)\n"
+            "  --memory-limit SIZE    refuse images larger than SIZE (e.g. 8G) [80%% of RAM]\n"
             "  -v, --verbose   -d, --debug   -V, --version   -h, --help\n\n",
             program);
     imd_cli_print_exit_codes(stream);
@@ -422,8 +424,8 @@ static void write_one(ImdError **error, Writer *w, ImdSeries *series, bool sever
     imd_series_destroy(series);
     if (code == IMD_EXIT_OK) {
         w->written++;
-    } else if (several && code != IMD_EXIT_INTERNAL) {
-        w->failed++; /* reported; the others are still written */
+    } else if (several && code != IMD_EXIT_INTERNAL && imd_cli_signal() == 0) {
+        w->failed++; /* reported; the others are still written (not after a signal) */
     } else {
         w->code = code;
     }
@@ -466,6 +468,7 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
         return imd_cli_fail(program, error);
     }
     imd_context_set_log(context, imd_cli_log, &log);
+    imd_cli_setup_context(&args->common, context);
     ImdCliProgress progress;
     imd_cli_progress_init(&progress, program);
     imd_context_set_progress(context, imd_cli_progress, &progress);

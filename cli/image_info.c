@@ -37,6 +37,7 @@ static void usage(FILE *stream)
             "  --geometry URL         take geometry (positions, orientation, spacing) from URL\n"
             "  --headers_only         read headers, not voxels\n"
             "  --plugin PATH          load a plugin file (repeatable; also IMAGEDATA_PLUGINS)\n"
+            "  --memory-limit SIZE    refuse images larger than SIZE (e.g. 8G) [80%% of RAM]\n"
             "  -v, --verbose          report what was read and skipped\n"
             "  -d, --debug            report details\n"
             "  -V, --version          print the version\n"
@@ -61,6 +62,7 @@ static const struct option long_options[] = {
     {"geometry", required_argument, NULL, OPT_GEOMETRY},
     {"headers_only", no_argument, NULL, IMD_CLI_OPT_HEADERS_ONLY},
     {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
+    {"memory-limit", required_argument, NULL, IMD_CLI_OPT_MEMORY_LIMIT},
     {"verbose", no_argument, NULL, 'v'},
     {"debug", no_argument, NULL, 'd'},
     {"version", no_argument, NULL, 'V'},
@@ -184,6 +186,7 @@ static int run(ImdError **error, Arguments *args, int count, char **urls)
         return imd_cli_fail(program, error);
     }
     imd_context_set_log(context, imd_cli_log, &log);
+    imd_cli_setup_context(&args->common, context);
     ImdCliProgress progress;
     imd_cli_progress_init(&progress, program);
     imd_context_set_progress(context, imd_cli_progress, &progress);

@@ -27,7 +27,8 @@ typedef enum ImdErrorCode {
     IMD_ERR_PROTOCOL = 11,      /**< a peer broke the protocol */
     IMD_ERR_PLUGIN_ABI = 12,    /**< a plugin does not match this library's ABI */
     IMD_ERR_INTERNAL = 13,      /**< a bug in imagedata */
-    IMD_ERR_BAD_STATE = 14      /**< an object is used after a hard error */
+    IMD_ERR_BAD_STATE = 14,     /**< an object is used after a hard error */
+    IMD_ERR_CANCELLED = 15      /**< the work was cancelled (imd_context_cancel()) */
 } ImdErrorCode;
 
 /** The code of an error; 0 for NULL. */

@@ -62,6 +62,29 @@ IMD_API void imd_context_progress(const ImdContext *context, const char *stage, 
 IMD_API void imd_context_set_log(ImdContext *context, ImdLogFn *fn, void *user);
 
 /**
+ * Cap the memory one image may take: a series (or a decoded frame buffer)
+ * whose size exceeds `bytes` is refused with IMD_ERR_LIMIT naming the input
+ * and both numbers, instead of failing in the allocator. 0 (the default)
+ * means no limit. Set it before imd_read()/imd_write().
+ */
+IMD_API void imd_context_set_memory_limit(ImdContext *context, uint64_t bytes);
+/** The limit set with imd_context_set_memory_limit(); 0 for none. */
+IMD_API uint64_t imd_context_memory_limit(const ImdContext *context);
+
+/**
+ * Ask the work running with this context (imd_read(), imd_write(), from
+ * any thread) to stop: long loops poll the flag and fail with
+ * IMD_ERR_CANCELLED through their usual abort paths (temporary files and
+ * partly written folders removed). Async-signal-safe: a SIGINT handler may
+ * call it. The flag stays set until imd_context_reset_cancel().
+ */
+IMD_API void imd_context_cancel(ImdContext *context);
+/** Has imd_context_cancel() been called (and not reset)? Async-signal-safe. */
+IMD_API bool imd_context_cancelled(const ImdContext *context);
+/** Clear the cancel flag, to use the context again. */
+IMD_API void imd_context_reset_cancel(ImdContext *context);
+
+/**
  * Load a plugin file (a shared object exporting imd_plugin_manifest_v1) and
  * register its plugins ahead of the built-ins of the same kind.
  * Errors: NOT_FOUND / IO (cannot be opened), PLUGIN_ABI (no entry symbol,

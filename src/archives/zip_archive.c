@@ -2,11 +2,12 @@
  * zip_archive.c: the "zip" archive, through libzip (when built with
  * IMD_WITH_ZIP; otherwise opening fails with IMD_ERR_UNSUPPORTED).
  *
- * Read: members are decompressed into memory and served as memory streams;
- * nothing is ever extracted to disk (the original extracted into the working
+ * Read: members are inflated into memory as far as reads need (a probe
+ * inflates only its head); nothing is ever extracted to disk (the original extracted into the working
  * folder). list() yields regular members in strcmp order; names that are
  * absolute, contain "..", or are otherwise unsafe (imd_member_name_is_safe)
- * are left out, and open_member refuses them.
+ * are left out (logged as IMD_LOG_SKIPPED: a partial read), and
+ * open_member refuses them.
  *
  * Write: the zip is opened with ZIP_CREATE but not ZIP_TRUNCATE, so members
  * are added to an existing zip (the original truncated it), and a member of
@@ -132,7 +133,14 @@ static bool zip_list(ImdError **error, ImdArchive *base, ImdVisitFn *visit, void
     for (zip_uint64_t i = 0; i < (zip_uint64_t)entries; i++) {
         /* NULL for an entry deleted in this session; skip it. */
         const char *name = zip_get_name(archive->zip, i, 0);
-        if (name == NULL || is_folder_name(name) || !imd_member_name_is_safe(name)) {
+        if (name == NULL || is_folder_name(name)) {
+            continue;
+        }
+        if (!imd_member_name_is_safe(name)) {
+            /* Never extracted nor read, but said: the user asked for the whole zip. */
+            imd_context_log(imd__context_current(), IMD_LOG_SKIPPED,
+                            "%s: member \"%s\" skipped: an unsafe name (absolute, \"..\" or "
+                            "a drive)", base->name, name);
             continue;
         }
         if (!imd__grow(error, (void **)&names, &capacity, count + 1, sizeof *names)) {
@@ -167,11 +175,160 @@ static bool zip_list(ImdError **error, ImdArchive *base, ImdVisitFn *visit, void
 
 /* ---- reading a member ------------------------------------------------------- */
 
-static void release_buffer(void *data, void *user)
+/*
+ * A member being read: inflated lazily, only as far as reads (or seeks)
+ * need, so that probing a member (512 bytes) does not inflate all of it
+ * (issue 22: a zip of 1 GiB zero members took 44 s to find nothing). The
+ * buffer grows with the bytes that really arrive, never beyond the size the
+ * directory states; memory() inflates the rest. A member that ends early
+ * or late, or fails its CRC, is corrupt when that end is reached.
+ */
+typedef struct ZipReader {
+    ImdStream base;
+    zip_file_t *file;
+    const char *path; /* the archive's name, for messages (the archive outlives its streams) */
+    char *member;
+    uint8_t *data;
+    size_t length, capacity, expected, position;
+    bool done;         /* everything inflated and checked */
+    ImdError *failure; /* inflating failed: every later read fails with this */
+} ZipReader;
+
+/* Inflate until `want` bytes (at most the stated size) are held, or to the end. */
+static bool fill_once(ImdError **error, ZipReader *r, size_t want)
 {
-    IMD__UNUSED(user);
-    free(data);
+    want = want > r->expected ? r->expected : want;
+    while (!r->done && r->length < want) {
+        if (r->length == r->capacity) {
+            /* Doubling from what really arrived: a stated size is not allocated up front. */
+            size_t grown = r->capacity == 0 ? IMD__ZIP_FIRST_CHUNK : r->capacity * 2;
+            grown = grown > r->expected ? r->expected : grown;
+            uint8_t *bigger = imd__realloc(error, r->data, grown);
+            if (bigger == NULL) {
+                return false;
+            }
+            r->data = bigger;
+            r->capacity = grown;
+        }
+        zip_int64_t got = zip_fread(r->file, r->data + r->length, r->capacity - r->length);
+        if (got < 0) {
+            set_zip_error(error, zip_file_get_error(r->file), r->path, r->member, "cannot read");
+            return false;
+        }
+        if (got == 0) {
+            break;
+        }
+        r->length += (size_t)got;
+    }
+    if (!r->done && (r->length == r->expected || r->length < want)) {
+        /* The end: read one byte more, so libzip checks the CRC and we see extra bytes. */
+        uint8_t extra;
+        zip_int64_t got = r->length == r->expected ? zip_fread(r->file, &extra, 1) : 0;
+        if (got < 0) {
+            set_zip_error(error, zip_file_get_error(r->file), r->path, r->member, "cannot read");
+        } else if (got > 0) {
+            imd_error_set(error, IMD_ERR_CORRUPT, "%s:%s: longer than the directory says (%zu)",
+                          r->path, r->member, r->expected);
+        } else if (r->length != r->expected) {
+            imd_error_set(error, IMD_ERR_CORRUPT, "%s:%s: %zu bytes where the directory says %zu",
+                          r->path, r->member, r->length, r->expected);
+        } else {
+            r->done = true;
+            return true;
+        }
+        return false;
+    }
+    return true;
 }
+
+/* fill_once, remembering a failure: a later read (after memory() failed) reports the same. */
+static bool reader_fill(ImdError **error, ZipReader *r, size_t want)
+{
+    ImdError *local = NULL;
+    if (r->failure == NULL && fill_once(&local, r, want)) {
+        return true;
+    }
+    if (r->failure == NULL) {
+        if (local == NULL) {
+            imd_error_set(&local, IMD_ERR_INTERNAL, "%s: inflating failed", r->base.name);
+        }
+        r->failure = local;
+    }
+    imd_error_set(error, imd_error_code(r->failure), "%s", imd_error_message(r->failure));
+    return false;
+}
+
+static int64_t reader_read(ImdError **error, ImdStream *stream, void *buffer, size_t length)
+{
+    ZipReader *r = (ZipReader *)stream;
+    size_t want;
+    if (!imd__add_size(r->position, length, &want)) {
+        want = SIZE_MAX;
+    }
+    if (!reader_fill(error, r, want)) {
+        return -1;
+    }
+    size_t have = r->length > r->position ? r->length - r->position : 0;
+    size_t count = have < length ? have : length;
+    if (count > 0) {
+        memcpy(buffer, r->data + r->position, count);
+    }
+    r->position += count;
+    return (int64_t)count;
+}
+
+static int64_t reader_seek(ImdError **error, ImdStream *stream, int64_t offset, int whence)
+{
+    ZipReader *r = (ZipReader *)stream;
+    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)r->position
+                                                               : (int64_t)r->expected;
+    if (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: bad whence %d", stream->name, whence);
+        return -1;
+    }
+    if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: seek out of range", stream->name);
+        return -1;
+    }
+    uint64_t target = (uint64_t)(base + offset);
+    /* The stated size is known without inflating; the bytes are checked when read. */
+    r->position = target > r->expected ? r->expected : (size_t)target;
+    return (int64_t)r->position;
+}
+
+static const uint8_t *reader_memory(ImdStream *stream, size_t *size)
+{
+    ZipReader *r = (ZipReader *)stream;
+    if (!reader_fill(NULL, r, r->expected) || !r->done) {
+        return NULL;
+    }
+    *size = r->length;
+    return r->data != NULL ? r->data : (const uint8_t *)"";
+}
+
+static void reader_abort(ImdStream *stream)
+{
+    ZipReader *r = (ZipReader *)stream;
+    if (r->file != NULL) {
+        (void)zip_fclose(r->file);
+    }
+    imd_error_clear(&r->failure);
+    free(r->data);
+    free(r->member);
+    free(r->base.name);
+    free(r);
+}
+
+static bool reader_close(ImdError **error, ImdStream *stream)
+{
+    IMD__UNUSED(error);
+    reader_abort(stream);
+    return true;
+}
+
+static const ImdStreamMethods reader_methods = {
+    reader_read, NULL, reader_seek, reader_memory, reader_close, reader_abort,
+};
 
 static ImdStream *read_member(ImdError **error, ZipArchive *archive, const char *name)
 {
@@ -197,73 +354,37 @@ static ImdStream *read_member(ImdError **error, ZipArchive *archive, const char 
                       (unsigned long long)IMD__ZIP_MEMBER_LIMIT);
         return NULL;
     }
-    size_t expected = (size_t)info.size;
-    zip_file_t *file = zip_fopen_index(archive->zip, (zip_uint64_t)index, 0);
-    if (file == NULL) {
-        set_archive_error(error, archive, name, "cannot open");
+    /* A stored size that the compressed bytes cannot back (deflate: at most 1032:1). */
+    uint64_t ratio = info.comp_method == ZIP_CM_STORE ? 1 : IMD__DEFLATE_MAX_RATIO;
+    if ((info.valid & ZIP_STAT_COMP_SIZE) != 0 && (info.valid & ZIP_STAT_COMP_METHOD) != 0 &&
+        (info.comp_method == ZIP_CM_STORE || info.comp_method == ZIP_CM_DEFLATE) &&
+        info.comp_size < UINT64_MAX / ratio && info.size > info.comp_size * ratio + 64) {
+        imd_error_set(error, IMD_ERR_CORRUPT,
+                      "%s:%s: %llu compressed bytes cannot hold the %llu bytes the directory "
+                      "states", path, name, (unsigned long long)info.comp_size,
+                      (unsigned long long)info.size);
         return NULL;
     }
-    size_t capacity = expected < IMD__ZIP_FIRST_CHUNK ? expected : IMD__ZIP_FIRST_CHUNK;
-    uint8_t *data = imd__malloc(error, capacity);
-    size_t length = 0;
-    bool ok = data != NULL;
-    while (ok) {
-        if (length == capacity) {
-            if (capacity == expected) {
-                break;
-            }
-            size_t grown = capacity > expected / 2 ? expected : capacity * 2;
-            uint8_t *bigger = imd__realloc(error, data, grown);
-            if (bigger == NULL) {
-                ok = false;
-                break;
-            }
-            data = bigger;
-            capacity = grown;
-        }
-        zip_int64_t got = zip_fread(file, data + length, capacity - length);
-        if (got < 0) {
-            set_zip_error(error, zip_file_get_error(file), path, name, "cannot read");
-            ok = false;
-        } else if (got == 0) {
-            break;
-        } else {
-            length += (size_t)got;
-        }
-    }
-    if (ok && length != expected) {
-        imd_error_set(error, IMD_ERR_CORRUPT, "%s:%s: %zu bytes where the directory says %zu",
-                      path, name, length, expected);
-        ok = false;
-    }
-    if (ok) {
-        /* Read to the end, so libzip checks the CRC and we see extra bytes. */
-        uint8_t extra;
-        zip_int64_t got = zip_fread(file, &extra, 1);
-        if (got < 0) {
-            set_zip_error(error, zip_file_get_error(file), path, name, "cannot read");
-            ok = false;
-        } else if (got > 0) {
-            imd_error_set(error, IMD_ERR_CORRUPT, "%s:%s: longer than the directory says (%zu)",
-                          path, name, expected);
-            ok = false;
-        }
-    }
-    (void)zip_fclose(file);
-    if (!ok) {
-        free(data);
+    ZipReader *r = imd__calloc(error, 1, sizeof *r);
+    if (r == NULL) {
         return NULL;
     }
-    char *stream_name = imd__sprintf(error, "%s:%s", path, name);
-    ImdStream *stream = stream_name != NULL ? imd_stream_open_memory(error, data, length,
-                                                                     stream_name, release_buffer,
-                                                                     NULL)
-                                            : NULL;
-    free(stream_name);
-    if (stream == NULL) {
-        free(data); /* on failure the memory stream did not take it */
+    r->base.methods = &reader_methods;
+    r->path = path;
+    r->expected = (size_t)info.size;
+    r->member = imd__strdup(error, name);
+    r->base.name = imd__sprintf(error, "%s:%s", path, name);
+    r->file = r->member != NULL && r->base.name != NULL
+                  ? zip_fopen_index(archive->zip, (zip_uint64_t)index, 0)
+                  : NULL;
+    if (r->file == NULL) {
+        if (r->member != NULL && r->base.name != NULL) {
+            set_archive_error(error, archive, name, "cannot open");
+        }
+        reader_abort(&r->base);
+        return NULL;
     }
-    return stream;
+    return &r->base;
 }
 
 /* ---- writing a member --------------------------------------------------------- */

@@ -30,10 +30,21 @@ struct ImdContext {
     void *log_user;
     ImdProgressFn *progress;
     void *progress_user;
+    uint64_t memory_limit; /* bytes; 0: none */
+    /* Set from signal handlers: a lock-free atomic is async-signal-safe (C11 7.14.1.1). */
+    _Atomic int cancelled;
     /* A streaming read in progress (imd_read_each): where finished series go. */
     bool (*sink)(ImdError **error, void *user, ImdSeries *series);
     void *sink_user;
 };
+
+/*
+ * The context of the imd_read()/imd_write() running on this thread, so that
+ * code reached through the plugin ABI (which passes no context to writers,
+ * streams or imd_series_create) can still poll the cancel flag and consult
+ * the memory limit.
+ */
+static _Thread_local const ImdContext *current_context;
 
 void imd__context_set_sink(ImdContext *context,
                            bool (*sink)(ImdError **error, void *user, ImdSeries *series),
@@ -91,6 +102,85 @@ const ImdTransportPlugin imd__file_transport = {
 };
 
 /* ---- context ---- */
+
+const ImdContext *imd__context_enter(const ImdContext *context)
+{
+    const ImdContext *saved = current_context;
+    current_context = context;
+    return saved;
+}
+
+void imd__context_leave(const ImdContext *saved)
+{
+    current_context = saved;
+}
+
+const ImdContext *imd__context_current(void)
+{
+    return current_context;
+}
+
+void imd_context_set_memory_limit(ImdContext *context, uint64_t bytes)
+{
+    if (context != NULL) {
+        context->memory_limit = bytes;
+    }
+}
+
+uint64_t imd_context_memory_limit(const ImdContext *context)
+{
+    return context != NULL ? context->memory_limit : 0;
+}
+
+void imd_context_cancel(ImdContext *context)
+{
+    if (context != NULL) {
+        context->cancelled = 1;
+    }
+}
+
+bool imd_context_cancelled(const ImdContext *context)
+{
+    /* Reading an _Atomic object is an atomic load (C11 6.2.6.1, 7.17.7.2). */
+    return context != NULL && context->cancelled != 0;
+}
+
+void imd_context_reset_cancel(ImdContext *context)
+{
+    if (context != NULL) {
+        context->cancelled = 0;
+    }
+}
+
+bool imd__check_cancel(ImdError **error, const ImdContext *context, const char *what)
+{
+    if (context == NULL) {
+        context = current_context;
+    }
+    if (!imd_context_cancelled(context)) {
+        return true;
+    }
+    imd_error_set(error, IMD_ERR_CANCELLED, "%s: cancelled", what != NULL ? what : "work");
+    return false;
+}
+
+bool imd__check_alloc(ImdError **error, const ImdContext *context, uint64_t bytes,
+                      const char *what)
+{
+    if (context == NULL) {
+        context = current_context;
+    }
+    uint64_t limit = imd_context_memory_limit(context);
+    if (limit != 0 && bytes > limit) {
+        imd_error_set(error, IMD_ERR_LIMIT,
+                      "%s: %llu bytes needed, more than the memory limit of %llu bytes "
+                      "(--memory-limit)",
+                      what != NULL ? what : "image", (unsigned long long)bytes,
+                      (unsigned long long)limit);
+        return false;
+    }
+    return imd__check_cancel(error, context, what);
+}
 
 ImdContext *imd_context_create(ImdError **error)
 {

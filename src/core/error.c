@@ -31,6 +31,7 @@ static const struct {
     {IMD_ERR_PLUGIN_ABI, "IMD_ERR_PLUGIN_ABI", "plugin ABI mismatch"},
     {IMD_ERR_INTERNAL, "IMD_ERR_INTERNAL", "internal error"},
     {IMD_ERR_BAD_STATE, "IMD_ERR_BAD_STATE", "bad state"},
+    {IMD_ERR_CANCELLED, "IMD_ERR_CANCELLED", "cancelled"},
 };
 
 ImdErrorCode imd_error_code(const ImdError *error)

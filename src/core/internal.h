@@ -75,6 +75,37 @@ void imd__json_number(ImdText *text, double value);
  */
 bool imd__close_result(ImdError **error, bool ok, ImdError *local, char *name, const char *what);
 
+/* ---- memory limit and cancellation (src/core/context.c) ---- */
+
+/*
+ * imd_read()/imd_write() make their context the thread's current one for
+ * the call (nesting restores the previous one): enter returns what to pass
+ * to leave. Code without a context pointer polls the current one.
+ */
+const ImdContext *imd__context_enter(const ImdContext *context);
+void imd__context_leave(const ImdContext *saved);
+const ImdContext *imd__context_current(void);
+
+/*
+ * Call before allocating an image-sized array (a series, a frame buffer):
+ * false with IMD_ERR_LIMIT when `bytes` exceed the context's memory limit
+ * (imd_context_set_memory_limit), naming `what` (the file) and both numbers;
+ * false with IMD_ERR_CANCELLED when the context was cancelled. `context`
+ * NULL uses the thread's current one (no limit when there is none). This
+ * checks a budget, not the input: check the claimed size against the bytes
+ * the input holds (IMD_ERR_CORRUPT) first.
+ */
+bool imd__check_alloc(ImdError **error, const ImdContext *context, uint64_t bytes,
+                      const char *what);
+
+/*
+ * Poll in long loops (decoding frames, writing chunks): false with
+ * IMD_ERR_CANCELLED ("<what>: cancelled") once imd_context_cancel() was
+ * called on `context` (NULL: the thread's current one). Cheap: one atomic
+ * load.
+ */
+bool imd__check_cancel(ImdError **error, const ImdContext *context, const char *what);
+
 /* ---- diagnostics ---- */
 
 /* A streaming read (read_write.c): imd_context_emit_series() hands series to `sink`. */
@@ -143,6 +174,12 @@ void imd__gzip_writer_abort(ImdGzipWriter *writer);
 /* The concatenation of `count` parts as one gzip member, through a writer. */
 bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *parts,
                      const size_t *sizes, size_t count, int level);
+/*
+ * The most a deflate stream can expand: a 258-byte match in at least 2 bits
+ * is 1032:1 (RFC 1951 §3.2.5). A claim of more decompressed bytes than
+ * compressed bytes * this ratio cannot be backed by the input.
+ */
+#define IMD__DEFLATE_MAX_RATIO ((size_t)1032)
 /* Inflate gzip data (every member) into new memory (free()); LIMIT beyond `limit` bytes. */
 void *imd__gunzip(ImdError **error, const uint8_t *data, size_t size, size_t limit,
                   size_t *out_size, const char *name);

@@ -150,7 +150,8 @@ typedef struct Visit {
 static int visit_member(void *user, const char *name)
 {
     Visit *visit = user;
-    if (!offer_member(visit->error, visit->job, visit->archive, name)) {
+    if (!imd__check_cancel(visit->error, visit->job->context, imd_archive_name(visit->archive)) ||
+        !offer_member(visit->error, visit->job, visit->archive, name)) {
         visit->failed = true;
         return 1;
     }
@@ -382,6 +383,7 @@ ImdSeriesList *imd_read(ImdError **error, ImdContext *context, const char *const
         return NULL;
     }
     ReadJob job = {.context = context != NULL ? context : own, .options = options};
+    const ImdContext *saved = imd__context_enter(job.context);
     ImdSeriesList *all = NULL;
     bool ok = setup_readers(error, &job);
     for (size_t i = 0; ok && i < url_count; i++) {
@@ -399,6 +401,7 @@ ImdSeriesList *imd_read(ImdError **error, ImdContext *context, const char *const
              apply_reference(error, job.context, all, options, "geometry");
     }
     cleanup_job(&job);
+    imd__context_leave(saved);
     imd_context_destroy(own);
     if (!ok) {
         imd_series_list_destroy(all);
@@ -437,6 +440,7 @@ ImdSeriesList *imd_read_each(ImdError **error, ImdContext *context, const char *
     }
     ReadJob job = {.context = context != NULL ? context : own, .options = options, .fn = fn,
                    .user = user};
+    const ImdContext *saved = imd__context_enter(job.context);
     ImdSeriesList *failures = NULL;
     bool ok = read_reference(error, job.context, options, "template", &job.template_series) &&
               read_reference(error, job.context, options, "geometry", &job.geometry_series) &&
@@ -458,6 +462,7 @@ ImdSeriesList *imd_read_each(ImdError **error, ImdContext *context, const char *
     cleanup_job(&job);
     imd_series_destroy(job.template_series);
     imd_series_destroy(job.geometry_series);
+    imd__context_leave(saved);
     imd_context_destroy(own);
     if (!ok) {
         imd_series_list_destroy(failures);
@@ -543,6 +548,7 @@ bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *series, c
         return false;
     }
     context = context != NULL ? context : own;
+    const ImdContext *saved = imd__context_enter(context);
     const ImdFormatPlugin *format = imd_context_find_format(context, format_name);
     char *expanded = NULL, *name = NULL;
     ImdUrl *parsed = NULL;
@@ -560,7 +566,9 @@ bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *series, c
                           parsed->scheme);
         } else {
             archive = open_destination(error, context, parsed, options, &name);
-            ok = archive != NULL && format->write(error, series, archive, name, options);
+            ok = archive != NULL && imd__check_cancel(error, context, url) &&
+                 format->write(error, series, archive, name, options) &&
+                 imd__check_cancel(error, context, url);
             ok = archive != NULL && (ok ? imd_archive_close(error, archive)
                                         : (imd_archive_abort(archive), false));
         }
@@ -568,6 +576,7 @@ bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *series, c
     free(name);
     imd_url_destroy(parsed);
     free(expanded);
+    imd__context_leave(saved);
     imd_context_destroy(own);
     return ok;
 }

@@ -594,14 +594,28 @@ static bool inflate_rest(Parser *p, size_t at)
         return false;
     }
     size_t capacity = (p->size - at) * 4 + 4096, length = 0;
+    /*
+     * Deflate expands at most 1032:1 (RFC 1951): the output can never need
+     * more, so the buffer never grows past what these bytes can justify.
+     */
+    size_t most = (p->size - at) <= (SIZE_MAX - 4096) / IMD__DEFLATE_MAX_RATIO
+                      ? (p->size - at) * IMD__DEFLATE_MAX_RATIO + 4096
+                      : SIZE_MAX;
+    capacity = capacity > most ? most : capacity;
     uint8_t *out = NULL;
     int status = Z_OK;
     z.next_in = (Bytef *)(uintptr_t)(p->data + at);
     z.avail_in = (uInt)((p->size - at) > UINT32_MAX ? UINT32_MAX : p->size - at);
     while (status != Z_STREAM_END) {
         if (out == NULL || length == capacity) {
-            capacity = out == NULL ? capacity : capacity * 2;
-            uint8_t *grown = capacity > ((size_t)1 << 34) ? NULL : realloc(out, capacity);
+            bool full = out != NULL && capacity >= most;
+            capacity = out == NULL ? capacity : capacity > most / 2 ? most : capacity * 2;
+            if (!imd__check_cancel(p->error, NULL, p->name)) {
+                free(out);
+                inflateEnd(&z);
+                return false;
+            }
+            uint8_t *grown = full || capacity > ((size_t)1 << 34) ? NULL : realloc(out, capacity);
             if (grown == NULL) {
                 free(out);
                 inflateEnd(&z);

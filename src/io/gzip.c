@@ -400,6 +400,9 @@ bool imd__gzip_writer_write(ImdError **error, ImdGzipWriter *w, const void *data
                       imd_stream_name(w->stream));
         return false;
     }
+    if (!imd__check_cancel(error, NULL, imd_stream_name(w->stream))) {
+        return fail(w);
+    }
     const uint8_t *bytes = data;
     while (size > 0) {
         Slot *slot = &w->slots[w->filling % w->slot_count];
@@ -497,6 +500,15 @@ void *imd__gunzip(ImdError **error, const uint8_t *data, size_t size, size_t lim
     limit = limit == 0 ? SIZE_MAX - 1 : limit;
     /* ISIZE of the last member (its length mod 2^32) hints at the size. */
     size_t hint = imd__load_le32(data + size - 4);
+    /*
+     * ISIZE is the input's word: believe it only as far as the compressed
+     * bytes can justify. Deflate expands at most about 1032:1 (RFC 1951: a
+     * 258-byte match costs at least 2 bits), so a 1 KB file claiming 4 GB
+     * gets a small buffer that grows with what really inflates.
+     */
+    size_t justified = size <= SIZE_MAX / IMD__DEFLATE_MAX_RATIO ? size * IMD__DEFLATE_MAX_RATIO
+                                                                 : SIZE_MAX;
+    hint = hint > justified ? justified : hint;
     size_t capacity = hint > size ? hint : (size < SIZE_MAX / 4 ? size * 4 : size);
     capacity = capacity < 4096 ? 4096 : capacity;
     capacity = capacity > limit ? limit + 1 : capacity; /* room to notice a larger output */
@@ -514,6 +526,10 @@ void *imd__gunzip(ImdError **error, const uint8_t *data, size_t size, size_t lim
     size_t in_at = 0, length = 0, members = 0;
     bool ok = true;
     for (;;) {
+        if (!imd__check_cancel(error, NULL, name)) {
+            ok = false;
+            break;
+        }
         if (length == capacity) {
             if (capacity > limit) {
                 imd_error_set(error, IMD_ERR_LIMIT, "%s: decompresses to more than %zu bytes",

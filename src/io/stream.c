@@ -294,8 +294,9 @@ ImdStream *imd_stream_open_file(ImdError **error, const char *path, ImdMode mode
         return NULL;
     }
     if (mode == IMD_MODE_READ) {
+        /* O_NONBLOCK: opening a FIFO must not wait for a writer; cleared below. */
         do {
-            file->fd = open(path, O_RDONLY | O_CLOEXEC);
+            file->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         } while (file->fd < 0 && errno == EINTR);
         if (file->fd < 0) {
             set_errno_error(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO, path,
@@ -310,6 +311,35 @@ ImdStream *imd_stream_open_file(ImdError **error, const char *path, ImdMode mode
             (void)close(file->fd);
             file_free(file);
             return NULL;
+        }
+        /*
+         * Only regular files are inputs: a device (/dev/zero), a FIFO or a
+         * socket has no size to check a header's claims against and may
+         * never end, so it is refused by name before the first read.
+         */
+        const char *kind = NULL;
+        if (fstat(file->fd, &info) != 0) {
+            set_errno_error(error, IMD_ERR_IO, path, "cannot open", errno);
+            (void)close(file->fd);
+            file_free(file);
+            return NULL;
+        }
+        kind = S_ISCHR(info.st_mode)    ? "a character device"
+               : S_ISBLK(info.st_mode)  ? "a block device"
+               : S_ISFIFO(info.st_mode) ? "a FIFO"
+               : S_ISSOCK(info.st_mode) ? "a socket"
+               : !S_ISREG(info.st_mode) ? "a special file"
+                                        : NULL;
+        if (kind != NULL) {
+            imd_error_set(error, IMD_ERR_IO, "%s: cannot read: %s, not a regular file", path,
+                          kind);
+            (void)close(file->fd);
+            file_free(file);
+            return NULL;
+        }
+        int flags = fcntl(file->fd, F_GETFL);
+        if (flags >= 0) {
+            (void)fcntl(file->fd, F_SETFL, flags & ~O_NONBLOCK);
         }
         return &file->base;
     }
@@ -597,6 +627,10 @@ int64_t imd_stream_read(ImdError **error, ImdStream *stream, void *buffer, size_
     if (length > (size_t)INT64_MAX) {
         length = (size_t)INT64_MAX;
     }
+    /* Every reader and writer passes here: the one place to notice a cancel. */
+    if (!imd__check_cancel(error, NULL, imd_stream_name(stream))) {
+        return -1;
+    }
     ImdError *local = NULL;
     int64_t got = stream->methods->read(&local, stream, buffer, length);
     if (got < 0 || (uint64_t)got > (uint64_t)length) {
@@ -651,6 +685,9 @@ bool imd_stream_write(ImdError **error, ImdStream *stream, const void *buffer, s
     if (length > (size_t)INT64_MAX) {
         imd_error_set(error, IMD_ERR_LIMIT, "%s: %zu bytes is too much for one write",
                       imd_stream_name(stream), length);
+        return false;
+    }
+    if (!imd__check_cancel(error, NULL, imd_stream_name(stream))) {
         return false;
     }
     ImdError *local = NULL;

@@ -91,6 +91,10 @@ ImdSeries *imd_series_create(ImdError **error, ImdDType dtype, size_t ndim, cons
     if (!check_shape(error, dtype, ndim, shape, &bytes)) {
         return NULL;
     }
+    /* A backstop: the formats check with the file's name before they get here. */
+    if (!imd__check_alloc(error, NULL, bytes, "series")) {
+        return NULL;
+    }
     void *data = calloc(1, bytes);
     if (data == NULL) {
         imd_error_set(error, IMD_ERR_NOMEM, "series: cannot allocate %zu bytes", bytes);

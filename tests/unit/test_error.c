@@ -81,6 +81,7 @@ IMD_TEST(code_names_are_stable)
         {IMD_ERR_PLUGIN_ABI, 12, "IMD_ERR_PLUGIN_ABI"},
         {IMD_ERR_INTERNAL, 13, "IMD_ERR_INTERNAL"},
         {IMD_ERR_BAD_STATE, 14, "IMD_ERR_BAD_STATE"},
+        {IMD_ERR_CANCELLED, 15, "IMD_ERR_CANCELLED"},
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
         CHECK_INT(expected[i].code, expected[i].value);

@@ -352,7 +352,53 @@ IMD_TEST(write_errors_leave_nothing)
     teardown(&f);
 }
 
+/* Issue 22: the memory limit refuses, the cancel flag stops reads and writes, nothing is left. */
+IMD_TEST(memory_limit_and_cancel)
+{
+    Fixture f;
+    if (!setup(&f)) {
+        IMD_SKIP("example plugin or temporary folder unavailable");
+    }
+    ImdError *error = NULL;
+    ImdSeries *series = make_series(0);
+    REQUIRE(series != NULL);
+    const char *out = path_in(&f, "a.imdraw");
+    char *written = strdup(out);
+    REQUIRE(imd_write(&error, f.context, series, written, "imdraw", NULL));
+    CHECK_INT(imd_context_memory_limit(f.context), 0);
+    /* A limit below the image: LIMIT, naming both numbers. */
+    imd_context_set_memory_limit(f.context, 16);
+    CHECK_FAILS(error, imd_read_one(&error, f.context, written, NULL), IMD_ERR_LIMIT);
+    imd_context_set_memory_limit(f.context, 16);
+    ImdSeriesList *list = imd_read(&error, f.context, (const char *const *)&written, 1, NULL);
+    CHECK(list == NULL && strstr(imd_error_message(error), "more than the memory limit of 16 "
+                                                           "bytes") != NULL);
+    imd_error_clear(&error);
+    imd_context_set_memory_limit(f.context, 0);
+    /* Cancelled: reads and writes fail with CANCELLED and write nothing. */
+    CHECK(!imd_context_cancelled(f.context));
+    imd_context_cancel(f.context);
+    CHECK(imd_context_cancelled(f.context));
+    CHECK_FAILS(error, imd_read_one(&error, f.context, written, NULL), IMD_ERR_CANCELLED);
+    const char *other = path_in(&f, "b.imdraw");
+    char *second = strdup(other);
+    CHECK_FAILS(error, imd_write(&error, f.context, series, second, "imdraw", NULL) ? series : NULL,
+                IMD_ERR_CANCELLED);
+    CHECK(!exists(second));
+    imd_context_reset_cancel(f.context);
+    CHECK(!imd_context_cancelled(f.context));
+    ImdSeries *back = imd_read_one(&error, f.context, written, NULL);
+    CHECK(back != NULL);
+    imd_series_destroy(back);
+    imd_error_clear(&error);
+    CHECK_STR(imd_error_code_name(IMD_ERR_CANCELLED), "IMD_ERR_CANCELLED");
+    free(written);
+    free(second);
+    imd_series_destroy(series);
+    teardown(&f);
+}
+
 IMD_TEST_MAIN(IMD_CASE(write_then_read_back), IMD_CASE(folder_with_several_series_and_junk),
               IMD_CASE(read_each_streams_series_and_failures),
               IMD_CASE(zip_write_append_and_select), IMD_CASE(declines_and_errors),
-              IMD_CASE(write_errors_leave_nothing))
+              IMD_CASE(write_errors_leave_nothing), IMD_CASE(memory_limit_and_cancel))

@@ -27,6 +27,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <strings.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@
 #ifdef IMD_WITH_MATIO
 #include <pthread.h>
 #include <matio.h>
+#include <zlib.h>
 #endif
 
 #define NO_MATIO "MATLAB files need matio (built without IMD_WITH_MATIO)"
@@ -473,6 +475,404 @@ static bool set_axes(ImdError **error, const Reader *reader, ImdSeries *series, 
     return imd_series_set_spacing(error, series, spacing);
 }
 
+/*
+ * The level of a file from its 128-byte header as matio decides it: the
+ * version field (bytes 124-125, in the order the endian indicator "IM"/"MI"
+ * gives) is 0x0100 for level 5 and 0x0200 for 7.3 (HDF5); anything else is
+ * read as level 4. The descriptive text is not looked at (it is free text).
+ */
+static int mat_level(const uint8_t *header, size_t length)
+{
+    if (length < 128 || !((header[126] == 'I' && header[127] == 'M') ||
+                          (header[126] == 'M' && header[127] == 'I'))) {
+        return 4;
+    }
+    uint16_t version = header[126] == 'M' ? imd__load_be16(header + 124)
+                                          : imd__load_le16(header + 124);
+    return version == 0x0100 ? 5 : version == 0x0200 ? 73 : 4;
+}
+
+/*
+ * The most data bytes the file can back, checked against a variable's
+ * dimensions before matio allocates them (issue 22: a 200-byte file must
+ * not claim 40000 x 40000 doubles). MAT-File Format (Level 5), "MAT-File
+ * Structure": a 128-byte header (text, subsystem offset, version 0x0100,
+ * endian indicator "IM" or "MI"), then data elements, each an 8-byte tag
+ * (type, byte count) or a 4-byte small element tag (count in the upper
+ * 16 bits). An miCOMPRESSED (15) element holds zlib data, which expands at
+ * most IMD__DEFLATE_MAX_RATIO:1; other elements hold their own bytes (as
+ * many as the file really has). v7.3 is HDF5 (chunks may be deflated): its
+ * size times that ratio. v4 (no text header): its size.
+ */
+static uint64_t data_bound(const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        return 0;
+    }
+    uint64_t size = 0, bound = 0;
+    uint8_t header[128];
+    if (fseek(file, 0, SEEK_END) == 0) {
+        long end = ftell(file);
+        size = end > 0 ? (uint64_t)end : 0;
+    }
+    rewind(file);
+    size_t got = fread(header, 1, sizeof header, file);
+    bool v5 = mat_level(header, got) == 5;
+    bool v73 = mat_level(header, got) == 73;
+    if (v73 || !v5) {
+        fclose(file);
+        return v73 ? (size <= UINT64_MAX / IMD__DEFLATE_MAX_RATIO ? size * IMD__DEFLATE_MAX_RATIO
+                                                                  : UINT64_MAX)
+                   : size;
+    }
+    bool big = header[126] == 'M';
+    uint64_t at = sizeof header;
+    uint8_t tag[8];
+    while (at + 8 <= size && fread(tag, 1, 8, file) == 8) {
+        uint32_t type = big ? imd__load_be32(tag) : imd__load_le32(tag);
+        uint32_t count = big ? imd__load_be32(tag + 4) : imd__load_le32(tag + 4);
+        uint64_t bytes = (type >> 16) != 0 ? 4 : count, step;
+        if ((type >> 16) != 0) {
+            step = 8; /* a small element: tag and data in 8 bytes */
+        } else {
+            step = 8 + (type == 15 ? bytes : (bytes + 7) / 8 * 8);
+        }
+        uint64_t held = size - at - 8 < bytes ? size - at - 8 : bytes;
+        bound += type == 15 ? held * IMD__DEFLATE_MAX_RATIO : held;
+        at += step;
+        if (at > size || fseek(file, (long)at, SEEK_SET) != 0) {
+            break;
+        }
+    }
+    fclose(file);
+    return bound;
+}
+
+/* Bytes of one stored element of a MAT data type (miINT8 = 1 ... miUINT64 = 13); 0: not numeric. */
+static size_t stored_size(uint32_t type)
+{
+    static const uint8_t sizes[] = {0, 1, 1, 2, 2, 4, 4, 4, 0, 8, 0, 0, 8, 8};
+    return type < sizeof sizes ? sizes[type] : 0;
+}
+
+/*
+ * How many elements the real part of the miMATRIX element at `body`
+ * (its first `length` bytes) stores, when it is variable `name`: the
+ * sub-elements are array flags, dimensions, name, then the real part's tag
+ * (MAT-File Format, "miMATRIX Format"). false when it is another variable
+ * or cannot be told from these bytes.
+ */
+static bool real_part_count(const uint8_t *body, size_t length, bool big, const char *name,
+                            uint64_t *count)
+{
+    size_t at = 0;
+    const char *found_name = NULL;
+    size_t name_length = 0;
+    for (int sub = 0; sub < 4; sub++) {
+        if (at + 8 > length) {
+            return false;
+        }
+        uint32_t type = big ? imd__load_be32(body + at) : imd__load_le32(body + at);
+        uint32_t bytes = big ? imd__load_be32(body + at + 4) : imd__load_le32(body + at + 4);
+        const uint8_t *data = body + at + 8;
+        size_t step;
+        if ((type >> 16) != 0) {
+            bytes = type >> 16;
+            type &= 0xffff;
+            data = body + at + 4;
+            step = 8;
+        } else {
+            step = 8 + ((size_t)bytes + 7) / 8 * 8;
+        }
+        if (sub == 2) {
+            if ((size_t)(data - body) + bytes > length) {
+                return false;
+            }
+            found_name = (const char *)data;
+            name_length = bytes;
+        } else if (sub == 3) {
+            size_t unit = stored_size(type);
+            if (unit == 0 || found_name == NULL || strlen(name) != name_length ||
+                memcmp(found_name, name, name_length) != 0) {
+                return false;
+            }
+            *count = bytes / unit;
+            return true;
+        }
+        at += step;
+    }
+    return false;
+}
+
+/*
+ * The elements variable `name` really stores (its real part), from the
+ * file's bytes: an uncompressed miMATRIX element is read as is, an
+ * miCOMPRESSED one only as far as its first kilobyte inflates. false when
+ * it cannot be told (v4, v7.3, another layout): the size bound still holds.
+ */
+static bool stored_count(const char *path, const char *name, uint64_t *count)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        return false;
+    }
+    uint8_t header[128], tag[8], raw[4096], body[1024];
+    bool found = false;
+    if (mat_level(header, fread(header, 1, sizeof header, file)) != 5) {
+        fclose(file);
+        return false;
+    }
+    bool big = header[126] == 'M';
+    long at = (long)sizeof header;
+    while (!found && fseek(file, at, SEEK_SET) == 0 && fread(tag, 1, 8, file) == 8) {
+        uint32_t type = big ? imd__load_be32(tag) : imd__load_le32(tag);
+        uint32_t bytes = big ? imd__load_be32(tag + 4) : imd__load_le32(tag + 4);
+        if ((type >> 16) != 0) {
+            at += 8;
+            continue;
+        }
+        size_t got = fread(raw, 1, bytes < sizeof raw ? bytes : sizeof raw, file);
+        if (type == 14) {
+            found = real_part_count(raw, got, big, name, count);
+        } else if (type == 15) {
+            z_stream z;
+            memset(&z, 0, sizeof z);
+            if (inflateInit(&z) == Z_OK) {
+                z.next_in = raw;
+                z.avail_in = (uInt)got;
+                z.next_out = body;
+                z.avail_out = sizeof body;
+                (void)inflate(&z, Z_SYNC_FLUSH);
+                size_t length = sizeof body - z.avail_out;
+                inflateEnd(&z);
+                uint32_t inner = length >= 8 ? (big ? imd__load_be32(body) : imd__load_le32(body)) : 0;
+                found = inner == 14 && real_part_count(body + 8, length - 8, big, name, count);
+            }
+        }
+        if (bytes > (uint32_t)(LONG_MAX - at - 16)) {
+            break;
+        }
+        at += 8 + (long)(type == 15 ? bytes : ((uint64_t)bytes + 7) / 8 * 8);
+    }
+    fclose(file);
+    return found;
+}
+
+/*
+ * Are the first sub-elements of an miMATRIX body (array flags, dimensions,
+ * name) within the element's `claimed` bytes? matio allocates the
+ * dimensions and the name from these tags while it lists the variables, so
+ * a tag claiming 1.7 GB of dimensions in a 1 KB file must be refused first.
+ */
+static bool matrix_head_fits(const uint8_t *body, size_t length, uint64_t claimed, bool big)
+{
+    /*
+     * Read as matio reads it: the flags tag and its 8 bytes, then the
+     * dimensions tag at offset 16 whatever the flags tag says, its data,
+     * then the name tag.
+     */
+    if (claimed < 24 || length < 24) {
+        return false; /* shorter than the head matio reads anyway */
+    }
+    uint32_t bytes = big ? imd__load_be32(body + 20) : imd__load_le32(body + 20);
+    if (claimed < 24 || bytes > claimed - 24) {
+        return false;
+    }
+    /*
+     * Classes other than the numeric ones (6-15): cells, structs, objects,
+     * function handles and opaque classes make matio allocate per element
+     * while listing; each element needs at least an 8-byte tag in the
+     * element, so more elements than claimed / 8 cannot be real (a char or
+     * sparse array is held to one byte per element).
+     */
+    unsigned class_type = body[big ? 11 : 8];
+    if (class_type < 6 || class_type > 15) {
+        uint64_t elements = 1;
+        for (uint32_t d = 0; d + 4 <= bytes && 24 + d + 4 <= length; d += 4) {
+            uint32_t n = big ? imd__load_be32(body + 24 + d) : imd__load_le32(body + 24 + d);
+            elements = n != 0 && elements > UINT64_MAX / n ? UINT64_MAX : elements * n;
+        }
+        if (elements > (class_type == 4 || class_type == 5 ? claimed : claimed / 8)) {
+            return false;
+        }
+    }
+    uint64_t at = 24 + ((uint64_t)bytes + 7) / 8 * 8;
+    if (at + 8 > length) {
+        return true; /* the name tag lies beyond the bytes looked at */
+    }
+    uint32_t type = big ? imd__load_be32(body + at) : imd__load_le32(body + at);
+    uint32_t name = big ? imd__load_be32(body + at + 4) : imd__load_le32(body + at + 4);
+    return (type >> 16) != 0 || (at + 8 <= claimed && name <= claimed - at - 8);
+}
+
+/*
+ * A level 4 file (MAT-File Format, "Level 4 MAT-File Format"): matrices,
+ * each a 20-byte header (type MOPT, mrows, ncols, imagf, namlen), the name,
+ * then mrows * ncols elements (twice with imagf). matio allocates the name
+ * and data from these numbers: each must fit the bytes left.
+ */
+static bool check_v4(ImdError **error, FILE *file, uint64_t size)
+{
+    static const uint8_t element[] = {8, 4, 4, 2, 2, 1};
+    uint64_t at = 0;
+    uint8_t h[20];
+    while (at + 20 <= size && fseek(file, (long)at, SEEK_SET) == 0 && fread(h, 1, 20, file) == 20) {
+        /*
+         * As matio tells the byte order: the type, byte-swapped when it is
+         * not a type (> 4052); then its M digit (0 little, 1 big endian)
+         * gives the order of the other fields, whatever order the type was in.
+         */
+        uint32_t type = imd__load_le32(h);
+        if (type > 4052) {
+            type = imd__load_be32(h);
+        }
+        unsigned precision = (type / 10) % 10;
+        if (type > 4052 || type / 1000 > 1 || precision > 5) {
+            return true; /* not a level 4 header: matio refuses it itself */
+        }
+        bool big = type / 1000 == 1;
+        uint32_t v[5];
+        for (int i = 0; i < 5; i++) {
+            v[i] = big ? imd__load_be32(h + 4 * i) : imd__load_le32(h + 4 * i);
+        }
+        v[0] = type;
+        uint64_t left = size - at - 20;
+        uint64_t data = (uint64_t)v[1] * v[2]; /* both < 2^32: no overflow */
+        uint64_t unit = (uint64_t)element[precision] * (v[3] != 0 ? 2 : 1);
+        if (v[4] > left || (data != 0 && unit > (left - v[4]) / data)) {
+            imd_error_set(error, IMD_ERR_CORRUPT,
+                          "the matrix at offset %llu claims a %u-byte name and %u x %u elements, "
+                          "but %llu bytes are left", (unsigned long long)at, v[4], v[1], v[2],
+                          (unsigned long long)left);
+            return false;
+        }
+        at += 20 + v[4] + data * unit;
+    }
+    return true;
+}
+
+/*
+ * Walk a level 5 file's top-level elements before matio lists them: every
+ * miMATRIX head must fit its element, and an miCOMPRESSED element's matrix
+ * must fit what its bytes can inflate to. CORRUPT naming the offset.
+ */
+static bool check_structure(ImdError **error, const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        return true; /* matio will say why it cannot open it */
+    }
+    uint8_t header[128], tag[8], raw[4096], body[1024];
+    uint64_t size = 0;
+    if (fseek(file, 0, SEEK_END) == 0) {
+        long end = ftell(file);
+        size = end > 0 ? (uint64_t)end : 0;
+    }
+    rewind(file);
+    bool ok = true;
+    int level = mat_level(header, fread(header, 1, sizeof header, file));
+    if (level != 5) {
+        ok = level == 73 || check_v4(error, file, size);
+        fclose(file);
+        return ok;
+    }
+    bool big = header[126] == 'M';
+    uint64_t at = sizeof header;
+    while (ok && at + 8 <= size && fseek(file, (long)at, SEEK_SET) == 0 &&
+           fread(tag, 1, 8, file) == 8) {
+        uint32_t type = big ? imd__load_be32(tag) : imd__load_le32(tag);
+        uint32_t bytes = big ? imd__load_be32(tag + 4) : imd__load_le32(tag + 4);
+        if ((type >> 16) != 0) {
+            at += 8;
+            continue;
+        }
+        uint64_t held = size - at - 8 < bytes ? size - at - 8 : bytes;
+        size_t got = fread(raw, 1, held < sizeof raw ? (size_t)held : sizeof raw, file);
+        if (type == 14) {
+            ok = matrix_head_fits(raw, got, held, big);
+        } else if (type == 15) {
+            z_stream z;
+            memset(&z, 0, sizeof z);
+            if (inflateInit(&z) == Z_OK) {
+                z.next_in = raw;
+                z.avail_in = (uInt)got;
+                z.next_out = body;
+                z.avail_out = sizeof body;
+                (void)inflate(&z, Z_SYNC_FLUSH);
+                size_t length = sizeof body - z.avail_out;
+                inflateEnd(&z);
+                if (length >= 8) {
+                    uint32_t inner = big ? imd__load_be32(body) : imd__load_le32(body);
+                    uint64_t claimed = big ? imd__load_be32(body + 4) : imd__load_le32(body + 4);
+                    uint64_t can = held * IMD__DEFLATE_MAX_RATIO;
+                    claimed = claimed < can ? claimed : can;
+                    ok = inner != 14 || matrix_head_fits(body + 8, length - 8, claimed, big);
+                }
+            }
+        }
+        if (!ok) {
+            imd_error_set(error, IMD_ERR_CORRUPT,
+                          "the variable at offset %llu: a sub-element claims more than the "
+                          "%llu bytes its element holds", (unsigned long long)at,
+                          (unsigned long long)held);
+        }
+        at += 8 + (type == 15 ? (uint64_t)bytes : ((uint64_t)bytes + 7) / 8 * 8);
+        if (at > (uint64_t)LONG_MAX) {
+            break;
+        }
+    }
+    fclose(file);
+    return ok;
+}
+
+/*
+ * Check a variable's claim before its data is read: its class must be one
+ * we read, and its bytes must fit what the file can hold and the memory
+ * limit.
+ */
+static bool check_claim(ImdError **error, const Reader *reader, const matvar_t *v,
+                        const char *path)
+{
+    ImdDType dtype;
+    if (v->rank < 1 || v->dims == NULL) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "variable %s has no dimensions", v->name);
+        return false;
+    }
+    if (!dtype_of_class(v, &dtype)) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "variable %s: %s%s data cannot be read as an "
+                      "image", v->name, v->isComplex ? "complex " : "",
+                      class_name(v->class_type));
+        return false;
+    }
+    uint64_t need = imd_dtype_size(dtype);
+    for (int d = 0; d < v->rank; d++) {
+        uint64_t n = v->dims[d];
+        need = n != 0 && need > UINT64_MAX / n ? UINT64_MAX : need * n;
+    }
+    /* Logical data may be stored as 1-byte elements: the bound is per element byte. */
+    uint64_t bound = data_bound(path);
+    if (need > bound) {
+        imd_error_set(error, IMD_ERR_CORRUPT,
+                      "variable %s: its dimensions need %llu bytes of data, but the file holds "
+                      "at most %llu", v->name, (unsigned long long)need,
+                      (unsigned long long)bound);
+        return false;
+    }
+    /* Never less data than the dimensions: matio would fill the rest from whatever follows. */
+    uint64_t elements = 1, stored = 0;
+    for (int d = 0; d < v->rank; d++) {
+        elements *= v->dims[d]; /* bounded above: need did not exceed the file's bytes */
+    }
+    if (stored_count(path, v->name, &stored) && stored < elements) {
+        imd_error_set(error, IMD_ERR_CORRUPT,
+                      "variable %s: its dimensions need %llu elements, but it stores %llu",
+                      v->name, (unsigned long long)elements, (unsigned long long)stored);
+        return false;
+    }
+    return imd__check_alloc(error, reader->context, need, "the image");
+}
+
 /* The series of variable `v` (read with its data unless headers_only). */
 static ImdSeries *series_of(ImdError **error, const Reader *reader, const matvar_t *v,
                             bool with_data)
@@ -556,6 +956,9 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
     if (!imd_options_get_bool(error, reader->options, "headers_only", false, &headers_only)) {
         return NULL;
     }
+    if (!check_structure(error, m->path)) {
+        return NULL;
+    }
     quiet_matio();
     mat_t *mat = Mat_Open(m->path, MAT_ACC_RDONLY);
     if (mat == NULL) {
@@ -571,8 +974,18 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
     }
     if (chosen != NULL) {
         quiet_matio();
-        matvar_t *v = headers_only ? Mat_VarReadInfo(mat, chosen) : Mat_VarRead(mat, chosen);
-        if (v == NULL) {
+        /* The header first: its claim is checked before matio allocates the data. */
+        matvar_t *v = Mat_VarReadInfo(mat, chosen);
+        bool claim_ok = v != NULL && check_claim(error, reader, v, m->path);
+        if (claim_ok && !headers_only) {
+            Mat_VarFree(v);
+            quiet_matio();
+            v = Mat_VarRead(mat, chosen);
+        }
+        if (v != NULL && !claim_ok) {
+            Mat_VarFree(v);
+            v = NULL;
+        } else if (v == NULL) {
             imd_error_set(error, IMD_ERR_CORRUPT, "cannot read variable %s%s", chosen,
                           matio_said());
         } else {

@@ -22,6 +22,7 @@
  * as 3-channel MET_UCHAR. Every member is committed only when all were
  * written.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "internal.h"
 
 #include <ctype.h>
@@ -753,6 +754,88 @@ static char *sibling_name(ImdError **error, const char *header, const char *file
     return imd__sprintf(error, "%.*s%s", dir, header, file);
 }
 
+/*
+ * A data file named inside a header must stay inside the header's folder
+ * after every symlink is followed (issue 22: "data.raw" -> /etc/passwd
+ * passed the name check). Only for archives in the file system; a zip's
+ * members are names, not paths.
+ */
+static bool check_inside(ImdError **error, const Member *member, const char *name)
+{
+    char *header = imd_archive_local_path(member->archive, member->name);
+    char *data = imd_archive_local_path(member->archive, name);
+    bool ok = true;
+    if (header != NULL && data != NULL) {
+        char *slash = strrchr(header, '/');
+        if (slash != NULL) {
+            slash[slash == header ? 1 : 0] = '\0';
+        }
+        char *folder = realpath(slash != NULL ? header : ".", NULL);
+        char *target = realpath(data, NULL);
+        size_t length = folder != NULL ? strlen(folder) : 0;
+        if (folder == NULL || target == NULL) {
+            imd_error_set(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO,
+                          "data file %s: %s", name, strerror(errno));
+            ok = false;
+        } else if (strncmp(target, folder, length) != 0 ||
+                   (target[length] != '/' && !(length == 1 && folder[0] == '/'))) {
+            imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                          "data file %s resolves to %s, outside the header's folder %s", name,
+                          target, folder);
+            ok = false;
+        }
+        free(folder);
+        free(target);
+    }
+    imd_free(header);
+    imd_free(data);
+    return ok;
+}
+
+/*
+ * Before the voxels are allocated: every data file must be inside the
+ * header's folder and hold the bytes its share of the image needs (or, when
+ * compressed, as many as deflate can expand to, IMD__DEFLATE_MAX_RATIO:1).
+ */
+static bool check_files(ImdError **error, const Member *member, const Meta *m, size_t total)
+{
+    size_t per_file = total / m->file_count;
+    size_t skip = m->header_size > 0 ? (size_t)m->header_size : 0;
+    for (size_t i = 0; i < m->file_count; i++) {
+        char *name = sibling_name(error, member->name, m->files[i]);
+        if (name == NULL) {
+            return false;
+        }
+        bool ok = member->archive != NULL && check_inside(error, member, name);
+        if (member->archive == NULL) {
+            imd_error_set(error, IMD_ERR_NOT_FOUND, "data file %.80s: no archive", name);
+        }
+        ImdStream *stream =
+            ok ? imd_archive_open_member(error, member->archive, name, IMD_MODE_READ) : NULL;
+        int64_t size = stream != NULL && stream->methods->seek != NULL
+                           ? imd_stream_seek(NULL, stream, 0, SEEK_END)
+                           : -1;
+        ok = stream != NULL;
+        if (ok && size >= 0) {
+            uint64_t held = (uint64_t)size > skip ? (uint64_t)size - skip : 0;
+            uint64_t can = m->compressed ? held * IMD__DEFLATE_MAX_RATIO : held;
+            if (can < per_file) {
+                imd_error_set(error, IMD_ERR_CORRUPT,
+                              "%s: %lld bytes%s cannot hold the %zu bytes of voxels the header "
+                              "claims", name, (long long)size,
+                              m->compressed ? " (compressed)" : "", per_file);
+                ok = false;
+            }
+        }
+        imd_stream_abort(stream);
+        free(name);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool read_files(ImdError **error, const Member *member, const Meta *m, uint8_t *out,
                        size_t total)
 {
@@ -894,6 +977,15 @@ static bool decode_image(ImdError **error, const Member *member, Image *image)
                       member->size - m.data_start, bytes);
         ok = false;
     }
+    if (ok && m.data == DATA_LOCAL && m.compressed &&
+        bytes / IMD__DEFLATE_MAX_RATIO > member->size - m.data_start) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "%zu compressed bytes cannot hold the %zu bytes "
+                      "of voxels the header claims", member->size - m.data_start, bytes);
+        ok = false;
+    }
+    /* Validate before allocating: the data files, then the memory limit. */
+    ok = ok && (m.data == DATA_LOCAL || check_files(error, member, &m, bytes)) &&
+         imd__check_alloc(error, NULL, bytes, "the image");
     if (ok) {
         image->data = imd__malloc(error, bytes > 0 ? bytes : 1);
         ok = image->data != NULL;

@@ -287,7 +287,7 @@ static void blob_close(Blob *blob)
 
 static bool map_file(ImdError **error, const char *path, Blob *blob)
 {
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO must not block the open */
     if (fd < 0) {
         imd_error_set(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO, "%s: %s", path,
                       strerror(errno));
@@ -297,6 +297,10 @@ static bool map_file(ImdError **error, const char *path, Blob *blob)
     bool ok = fstat(fd, &info) == 0;
     if (!ok) {
         imd_error_set(error, IMD_ERR_IO, "%s: %s", path, strerror(errno));
+    } else if (!S_ISREG(info.st_mode)) {
+        /* A device or FIFO has no size to check the header against (issue 22). */
+        imd_error_set(error, IMD_ERR_IO, "%s: cannot read: not a regular file", path);
+        ok = false;
     } else if (info.st_size == 0) {
         blob->data = (const uint8_t *)"";
         blob->size = 0;
@@ -992,6 +996,18 @@ static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, Im
         ok = imd__nifti_decode(error, head, got, job->header_name, h);
         *bytes = ok ? voxel_bytes(h) : 0;
         size_t limit = 0;
+        /* Check the claim against what the compressed bytes can hold before inflating. */
+        size_t justified = raw.size <= SIZE_MAX / IMD__DEFLATE_MAX_RATIO
+                               ? raw.size * IMD__DEFLATE_MAX_RATIO
+                               : SIZE_MAX;
+        if (ok && with_data && !h->pair &&
+            ((size_t)h->vox_offset > justified || *bytes > justified - (size_t)h->vox_offset)) {
+            imd_error_set(error, IMD_ERR_CORRUPT,
+                          "%s: the header claims %zu bytes of voxels, but %zu compressed "
+                          "bytes can hold at most %zu",
+                          job->header_name, *bytes, raw.size, justified);
+            ok = false;
+        }
         if (ok && with_data && !h->pair) {
             limit = (size_t)h->vox_offset + *bytes;
             limit = limit <= SIZE_MAX - GZIP_SLACK ? limit + GZIP_SLACK : SIZE_MAX;
@@ -1085,15 +1101,27 @@ static ImdSeries *read_image(ImdError **error, Job *job)
     shape[ndim++] = rows;
     shape[ndim++] = columns;
     choose_order(job, &h, &tags);
-    ImdSeries *series = imd_series_create(error, scaled ? IMD_DTYPE_FLOAT64 : dtype, ndim, shape);
+    /*
+     * Validate before allocating: the voxel bytes the header claims must be
+     * in the file (or the .img) before the series array is made, and the
+     * array must fit the memory limit (worker threads: the reader's context).
+     */
     const uint8_t *data = NULL;
-    bool ok = series != NULL && imd_series_set_input_order(error, series, tags.order) &&
-              set_tag_axes(error, &h, &tags, series) &&
-              set_geometry(error, &h, &p, slices, rows, columns, series) &&
-              set_tags(error, &tags, two_d ? 1 : slices, series);
+    ImdDType out_type = scaled ? IMD_DTYPE_FLOAT64 : dtype;
+    uint64_t out_bytes = imd_dtype_size(out_type);
+    for (size_t d = 0; d < ndim; d++) {
+        out_bytes = shape[d] != 0 && out_bytes > UINT64_MAX / shape[d] ? UINT64_MAX
+                                                                       : out_bytes * shape[d];
+    }
+    bool ok = (!with_data || open_data(error, job, &h, &file, bytes, &img, &data)) &&
+              imd__check_alloc(error, job->reader->context, out_bytes, "the image");
+    ImdSeries *series = ok ? imd_series_create(error, out_type, ndim, shape) : NULL;
+    ok = series != NULL && imd_series_set_input_order(error, series, tags.order) &&
+         set_tag_axes(error, &h, &tags, series) &&
+         set_geometry(error, &h, &p, slices, rows, columns, series) &&
+         set_tags(error, &tags, two_d ? 1 : slices, series);
     if (ok && with_data) {
-        ok = open_data(error, job, &h, &file, bytes, &img, &data) &&
-             fill_voxels(error, &h, dtype, scaled, &layout, data, bytes, series);
+        ok = fill_voxels(error, &h, dtype, scaled, &layout, data, bytes, series);
     }
     free(tags.bvals);
     free(tags.bvecs);
