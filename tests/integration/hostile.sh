@@ -63,10 +63,10 @@ run_case() {
 }
 
 c=$corpus
-# DICOM reader: lead's part (format.c). Four 1 KB files claiming 65535 x 65535
+# DICOM reader (format.c, check_pixel_bytes). Four 1 KB files claiming 65535 x 65535
 # x 16 bits: CORRUPT (exit 4) naming the file and both byte counts, before any
-# allocation. --memory-limit 1T so that the limit does not hide the missing check.
-run_case dicom_65535 4 "IM000[1-4]\.dcm.*(1024|8589672450)" 60 xfail \
+# allocation. --memory-limit 1T so that the limit cannot stand in for the check.
+run_case dicom_65535 4 "IM000[1-4]\.dcm.*(1024|8589672450)" 60 - \
     "$data" --memory-limit 1T --of nifti "$work/out/dicom_65535.nii" "$c/dicom_65535"
 # The same under the default limit: refused, never an allocation failure (exit 70).
 run_case dicom_65535_limit 4 "memory limit|1024" 60 - \

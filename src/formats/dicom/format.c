@@ -881,7 +881,9 @@ static void decode_member(Work *work, size_t run)
     ImdError *error = NULL;
     bool ok = true;
     for (size_t i = first; ok && i < end; i++) {
-        if (build->cell_of[i] != SIZE_MAX) {
+        /* Ctrl-C: worker threads see the reader's context, not the caller's. */
+        ok = imd__check_cancel(&error, build->reader->context, "decoding DICOM images");
+        if (ok && build->cell_of[i] != SIZE_MAX) {
             ok = decode_record(&error, build, member, &build->records[i], &mosaic_frame);
         }
     }
@@ -1480,6 +1482,13 @@ static void describe_series(const Reader *reader, const Record *records, size_t 
  * result; skip_broken_series is kept for the original's scripts and changes
  * nothing). Running out of memory stops everything.
  */
+/* Running out of memory, or being cancelled (Ctrl-C), ends the whole read; any
+ * other error ends one series. */
+static bool stops_everything(const ImdError *error)
+{
+    return imd_error_code(error) == IMD_ERR_NOMEM || imd_error_code(error) == IMD_ERR_CANCELLED;
+}
+
 /* One piece of a series: read it, or add its failure to the list. */
 static bool finish_piece(ImdError **error, Reader *reader, const Order *order, Record *records,
                          size_t count, const char *label, ImdSeriesList *list)
@@ -1491,8 +1500,7 @@ static bool finish_piece(ImdError **error, Reader *reader, const Order *order, R
     bool ok = true;
     if (!finish_group(&failure, reader, order, records, count, label, list)) {
         imd_error_prefix(&failure, "%s: ", described != NULL ? described : "a series");
-        if (imd_error_code(failure) == IMD_ERR_NOMEM ||
-            !imd_series_list_add_failure(error, list, failure)) {
+        if (stops_everything(failure) || !imd_series_list_add_failure(error, list, failure)) {
             imd_error_propagate(error, failure);
             ok = false;
         }
@@ -1595,8 +1603,7 @@ static bool finish_split(ImdError **error, Reader *reader, const Order *order, R
     ImdError *gone = NULL;
     if (!reload_group(&gone, reader, records, count)) {
         imd_error_prefix(&gone, "the series of %s: ", reader->members[records[0].member].name);
-        bool nomem = imd_error_code(gone) == IMD_ERR_NOMEM;
-        if (nomem || !imd_series_list_add_failure(error, list, gone)) {
+        if (stops_everything(gone) || !imd_series_list_add_failure(error, list, gone)) {
             imd_error_propagate(error, gone);
             release_group(reader, records, count);
             return false;
