@@ -315,6 +315,21 @@ static void nothing_recognised(ImdError **error, const ReadJob *job, const char 
     free(names);
 }
 
+/* The readers set up and every member of every URL offered to them; an error
+ * when no format recognised anything. */
+static bool gather(ImdError **error, ReadJob *job, const char *const urls[], size_t url_count)
+{
+    bool ok = setup_readers(error, job);
+    for (size_t i = 0; ok && i < url_count; i++) {
+        ok = read_url(error, job, urls[i]);
+    }
+    if (ok && job->members == job->skipped) {
+        nothing_recognised(error, job, urls[0]);
+        ok = false;
+    }
+    return ok;
+}
+
 static void cleanup_job(ReadJob *job)
 {
     for (size_t i = 0; i < job->reader_count; i++) {
@@ -385,14 +400,7 @@ ImdSeriesList *imd_read(ImdError **error, ImdContext *context, const char *const
     ReadJob job = {.context = context != NULL ? context : own, .options = options};
     const ImdContext *saved = imd__context_enter(job.context);
     ImdSeriesList *all = NULL;
-    bool ok = setup_readers(error, &job);
-    for (size_t i = 0; ok && i < url_count; i++) {
-        ok = read_url(error, &job, urls[i]);
-    }
-    if (ok && job.members == job.skipped) {
-        nothing_recognised(error, &job, urls[0]);
-        ok = false;
-    }
+    bool ok = gather(error, &job, urls, url_count);
     if (ok) {
         all = imd_series_list_create(error);
         ok = all != NULL && finish_readers(error, &job, all) &&
@@ -444,14 +452,7 @@ ImdSeriesList *imd_read_each(ImdError **error, ImdContext *context, const char *
     ImdSeriesList *failures = NULL;
     bool ok = read_reference(error, job.context, options, "template", &job.template_series) &&
               read_reference(error, job.context, options, "geometry", &job.geometry_series) &&
-              setup_readers(error, &job);
-    for (size_t i = 0; ok && i < url_count; i++) {
-        ok = read_url(error, &job, urls[i]);
-    }
-    if (ok && job.members == job.skipped) {
-        nothing_recognised(error, &job, urls[0]);
-        ok = false;
-    }
+              gather(error, &job, urls, url_count);
     if (ok) {
         failures = imd_series_list_create(error);
         imd__context_set_sink(job.context, deliver, &job);
