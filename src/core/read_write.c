@@ -39,6 +39,7 @@ typedef struct ReadJob {
     void *user;
     ImdSeries *template_series, *geometry_series; /* read first, applied to each */
     size_t delivered;
+    ImdError *declined; /* a format found no image in its files (NOT_RECOGNIZED) */
 } ReadJob;
 
 /* Sorted by probe score (stable on priority); returns how many scored > 0. */
@@ -256,9 +257,18 @@ static bool finish_readers(ImdError **error, ReadJob *job, ImdSeriesList *all)
         if (reader->accepted == 0) {
             continue;
         }
-        ImdSeriesList *list = reader->format->reader_finish(error, reader->state);
+        ImdError *failed = NULL;
+        ImdSeriesList *list = reader->format->reader_finish(&failed, reader->state);
         if (list == NULL) {
-            imd_error_prefix(error, "%s: ", reader->format->name);
+            imd_error_prefix(&failed, "%s: ", reader->format->name);
+            if (imd_error_code(failed) == IMD_ERR_NOT_RECOGNIZED && job->declined == NULL) {
+                /* Its files hold no image (a .mat of header dumps beside DICOM files):
+                 * listed with -v; the read's error only when nothing else is read. */
+                imd__log(job->context, IMD_LOG_INFO, "skipped %s", imd_error_message(failed));
+                job->declined = failed;
+                continue;
+            }
+            imd_error_propagate(error, failed);
             return false;
         }
         imd__log(job->context, IMD_LOG_INFO, "%s: %zu file(s) read into %zu series",
@@ -285,8 +295,14 @@ static bool finish_readers(ImdError **error, ReadJob *job, ImdSeriesList *all)
  * that every client sees it and the CLIs exit 8. When nothing could be read,
  * the first failure is the read's error (exit 3 for one unsortable series).
  */
-static bool report_failures(ImdError **error, const ReadJob *job, ImdSeriesList *all)
+static bool report_failures(ImdError **error, ReadJob *job, ImdSeriesList *all)
 {
+    if (imd_series_list_count(all) + job->delivered + imd_series_list_failure_count(all) == 0 &&
+        job->declined != NULL) {
+        imd_error_propagate(error, job->declined); /* nothing read: why the files were not */
+        job->declined = NULL;
+        return false;
+    }
     size_t failures = imd_series_list_failure_count(all);
     bool none = imd_series_list_count(all) + job->delivered == 0 && failures > 0;
     for (size_t i = none ? 1 : 0; i < failures; i++) {
@@ -332,6 +348,7 @@ static bool gather(ImdError **error, ReadJob *job, const char *const urls[], siz
 
 static void cleanup_job(ReadJob *job)
 {
+    imd_error_clear(&job->declined);
     for (size_t i = 0; i < job->reader_count; i++) {
         if (job->readers[i].state != NULL) {
             job->readers[i].format->reader_destroy(job->readers[i].state);

@@ -46,6 +46,20 @@ expect_exit 0 "--name pattern" "$run" --plugin "$plugin" --of imdraw --name "%s/
 check "--name expanded" test -f "$tmp/named/7/imagedata_demo_dynamic_IMD-DEMO-1.imdraw"
 check "--name: the second series gets a 0" test -f "$tmp/named/7/imagedata_demo_dynamic_IMD-DEMO-10.imdraw"
 expect_exit 1 "--name leaving OUTPUT" "$run" --plugin "$plugin" --of imdraw --name "../%s" "$tmp/named2" "$tmp/a" "$tmp/b"
+# Files that hold no image beside a series change nothing (issue 13 item 1):
+# a .mat of header dumps and a text file, listed with -v; exit 0.
+if "${IMD_PYTHON:-/usr/bin/python3}" -c "import scipy.io" 2>/dev/null; then
+    mkdir -p "$tmp/mixed"
+    cp -r "$tmp/a" "$tmp/mixed/a"
+    "${IMD_PYTHON:-/usr/bin/python3}" -c "import scipy.io; scipy.io.savemat('$tmp/mixed/headers.mat', {'hdr': {'PatientName': 'x', 'Rows': 64}})"
+    echo "notes" >"$tmp/mixed/notes.txt"
+    expect_exit 0 "series beside a header-dump .mat and text" "$run" -v --of nifti "$tmp/mixed_out" "$tmp/mixed"
+    check "the series written" test -f "$tmp/mixed_out.nii.gz"
+    check "the .mat listed with -v" grep -q "skipped.*headers.mat.*struct" "$tmp/err"
+    expect_exit 2 "the .mat alone: no image" "$run" --of nifti "$tmp/mat_out" "$tmp/mixed/headers.mat"
+else
+    echo "SKIP (part): no scipy to write a .mat"
+fi
 # --ts: the transfer syntax of DICOM output (lossless only).
 expect_exit 0 "--ts rle" "$run" --of dicom --ts rle "$tmp/rle" "$tmp/a"
 check "--ts rle: RLE Lossless files" bash -c "'$build/cli/dicom_dump' --meta \"\$(find '$tmp/rle' -name '*.dcm' | head -1)\" | grep -q '1.2.840.10008.1.2.5'"

@@ -827,6 +827,26 @@ static bool check_structure(ImdError **error, const char *path)
 }
 
 /*
+ * The element type of a variable that holds an image. Structs, cells, text (a
+ * .mat of header dumps beside the images) hold none: NOT_RECOGNIZED, listed
+ * with -v; complex integers are images a series cannot hold: UNSUPPORTED.
+ */
+static bool image_class(ImdError **error, const matvar_t *v, ImdDType *dtype)
+{
+    if (dtype_of_class(v, dtype)) {
+        return true;
+    }
+    bool numeric = v->class_type != MAT_C_STRUCT && v->class_type != MAT_C_CELL &&
+                   v->class_type != MAT_C_CHAR && v->class_type != MAT_C_OBJECT &&
+                   v->class_type != MAT_C_FUNCTION && v->class_type != MAT_C_OPAQUE &&
+                   v->class_type != MAT_C_EMPTY;
+    imd_error_set(error, numeric ? IMD_ERR_UNSUPPORTED : IMD_ERR_NOT_RECOGNIZED,
+                  "variable %s: %s%s data cannot be read as an image", v->name,
+                  v->isComplex ? "complex " : "", class_name(v->class_type));
+    return false;
+}
+
+/*
  * Check a variable's claim before its data is read: its class must be one
  * we read, and its bytes must fit what the file can hold and the memory
  * limit.
@@ -839,10 +859,7 @@ static bool check_claim(ImdError **error, const Reader *reader, const matvar_t *
         imd_error_set(error, IMD_ERR_CORRUPT, "variable %s has no dimensions", v->name);
         return false;
     }
-    if (!dtype_of_class(v, &dtype)) {
-        imd_error_set(error, IMD_ERR_UNSUPPORTED, "variable %s: %s%s data cannot be read as an "
-                      "image", v->name, v->isComplex ? "complex " : "",
-                      class_name(v->class_type));
+    if (!image_class(error, v, &dtype)) {
         return false;
     }
     uint64_t need = imd_dtype_size(dtype);
@@ -882,10 +899,7 @@ static ImdSeries *series_of(ImdError **error, const Reader *reader, const matvar
         imd_error_set(error, IMD_ERR_CORRUPT, "variable %s has no dimensions", v->name);
         return NULL;
     }
-    if (!dtype_of_class(v, &dtype)) {
-        imd_error_set(error, IMD_ERR_UNSUPPORTED, "variable %s: %s%s data cannot be read as an "
-                      "image", v->name, v->isComplex ? "complex " : "",
-                      class_name(v->class_type));
+    if (!image_class(error, v, &dtype)) {
         return NULL;
     }
     size_t rank = (size_t)v->rank;
@@ -1008,21 +1022,47 @@ static ImdSeriesList *mat_reader_finish(ImdError **error, void *state)
     Reader *reader = state;
     ImdSeriesList *list = imd_series_list_create(error);
     bool ok = list != NULL;
+    size_t emitted = 0;
+    ImdError *declined = NULL; /* why a file holds no image: the error if none does */
     for (size_t i = 0; ok && i < reader->count; i++) {
         Member *m = &reader->members[i];
-        ImdSeries *series = read_file(error, reader, m);
+        ImdError *failure = NULL;
+        ImdSeries *series = read_file(&failure, reader, m);
         if (m->temporary) {
             (void)unlink(m->path); /* read: the copy is no longer needed */
             m->temporary = false;
         }
-        ok = series != NULL;
-        if (!ok) {
-            imd_error_prefix(error, "%s: ", m->name);
-        } else if (!imd_series_list_add(error, list, series)) {
-            imd_series_destroy(series);
+        if (series != NULL) {
+            ok = imd_context_emit_series(error, reader->context, list, series);
+            emitted++;
+            continue;
+        }
+        /* Each file on its own (issue 13): one that holds no image is listed with -v
+         * and changes nothing when others are read; a broken one is a failure. */
+        imd_error_prefix(&failure, "%s: ", m->name);
+        ImdErrorCode code = imd_error_code(failure);
+        if (code == IMD_ERR_NOMEM || code == IMD_ERR_CANCELLED) {
+            imd_error_propagate(error, failure);
+            ok = false;
+        } else if (code == IMD_ERR_NOT_RECOGNIZED) {
+            imd_context_log(reader->context, IMD_LOG_INFO, "skipped %s: not an image",
+                            imd_error_message(failure));
+            if (declined == NULL) {
+                declined = failure; /* the error when no file of this format holds one */
+            } else {
+                imd_error_clear(&failure);
+            }
+        } else if (!imd_series_list_add_failure(error, list, failure)) {
+            imd_error_clear(&failure);
             ok = false;
         }
     }
+    if (ok && declined != NULL && emitted == 0 && imd_series_list_failure_count(list) == 0) {
+        imd_error_propagate(error, declined);
+        declined = NULL;
+        ok = false;
+    }
+    imd_error_clear(&declined);
     if (!ok) {
         imd_series_list_destroy(list);
         return NULL;
