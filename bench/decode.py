@@ -41,6 +41,8 @@ import argparse, datetime, os, shutil, statistics, subprocess, sys, tempfile, ti
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import folders  # noqa: E402  (one timing helper for the benchmarks)
 FRAG = os.path.join(SOURCE, "..", "shared", "data", "dcm_qa_dev", "dcm_qa_frag", "In")
 CORES = os.cpu_count() or 1
 
@@ -59,21 +61,11 @@ SYNTAXES = {  # name: (uid, dcmtk decompressor or None)
 
 
 def timed(command, workdir):
-    """One run in a fresh folder: (wall s, peak MiB, exit code, last stderr line)."""
-    if os.path.exists(workdir):
-        shutil.rmtree(workdir)
-    os.makedirs(workdir)
-    rss = workdir + ".rss"
-    started = time.perf_counter()
-    child = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss] + command(workdir),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    elapsed = time.perf_counter() - started
-    with open(rss) as f:
-        peak = int(f.read().strip().splitlines()[-1]) / 1024.0
-    os.unlink(rss)
-    lines = [l.strip() for l in child.stdout.decode(errors="replace").splitlines() if l.strip()]
+    """One run in a fresh folder: (wall s, peak MiB, exit code, the telling output line)."""
+    elapsed, peak, code, text = folders.timed(command, workdir, with_stdout=True)
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
     telling = [l for l in lines if "nsupported" in l or "rror" in l] or lines[-1:]
-    return elapsed, peak, child.returncode, telling[0][:140] if telling else ""
+    return elapsed, peak, code, telling[0][:140] if telling else ""
 
 
 def nifti_in(folder):

@@ -43,20 +43,23 @@ DATA = os.path.join(SOURCE, "..", "shared", "data", "dcm_qa_dev")
 DESCRIPTION = b"imagedata demo dynamic"   # make_dicom_series' SeriesDescription (LO, 22 bytes)
 
 
-def timed(command, workdir):
-    """One run in a fresh folder: (wall seconds, peak MiB, exit code, stderr tail)."""
+def timed(command, workdir, with_stdout=False):
+    """One run in a fresh folder: (wall seconds, peak MiB, exit code, stderr tail);
+    with_stdout: stdout joins stderr (dcm2niix reports errors on stdout)."""
     if os.path.exists(workdir):
         shutil.rmtree(workdir)
     os.makedirs(workdir)
     rss = workdir + ".rss"
     started = time.perf_counter()
     child = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss] + command(workdir),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                           stdout=subprocess.PIPE if with_stdout else subprocess.DEVNULL,
+                           stderr=subprocess.STDOUT if with_stdout else subprocess.PIPE)
     elapsed = time.perf_counter() - started
     with open(rss) as f:
         peak = int(f.read().strip().splitlines()[-1]) / 1024.0
     os.unlink(rss)
-    return elapsed, peak, child.returncode, child.stderr.decode(errors="replace")
+    text = child.stdout if with_stdout else child.stderr
+    return elapsed, peak, child.returncode, text.decode(errors="replace")
 
 
 def nifti_count(folder):
