@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "internal.h"
+
 #define FUZZ_SEPARATOR "\n-----\n"
 #define FUZZ_MAX_PARTS 8
 
@@ -85,6 +87,36 @@ static void fuzz_write_files(const char *const *names, size_t name_count, const 
     if (name_count > fuzz_name_count) {
         fuzz_name_count = name_count;
     }
+}
+
+/* Read `url` under a 64 MiB memory limit and check what every file target
+ * checks: the result/error invariant, and each series' byte size against its
+ * shape. */
+static void fuzz_read_checked(const char *url, const ImdOptions *options)
+{
+    ImdError *error = NULL;
+    ImdContext *context = imd_context_create(&error);
+    if (context == NULL || url == NULL) {
+        abort();
+    }
+    imd_context_set_memory_limit(context, (uint64_t)64 << 20);
+    ImdSeriesList *list = imd_read(&error, context, &url, 1, options);
+    if ((list == NULL) != (error != NULL)) {
+        abort();
+    }
+    for (size_t i = 0; list != NULL && i < imd_series_list_count(list); i++) {
+        const ImdSeries *series = imd_series_list_get(list, i);
+        size_t voxels = 1;
+        for (size_t d = 0; d < imd_series_ndim(series); d++) {
+            voxels *= imd_series_dim(series, d);
+        }
+        if (voxels * imd_dtype_size(imd_series_dtype(series)) != imd_series_nbytes(series)) {
+            abort();
+        }
+    }
+    imd_series_list_destroy(list);
+    imd_error_clear(&error);
+    imd_context_destroy(context);
 }
 
 #endif
