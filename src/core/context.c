@@ -54,20 +54,14 @@ void imd__context_set_sink(ImdContext *context,
     context->sink_user = user;
 }
 
-bool imd_context_emit_series(ImdError **error, const ImdContext *context, ImdSeriesList *list,
-                             ImdSeries *series)
+bool imd__context_sink(const ImdContext *context,
+                       bool (**sink)(ImdError **error, void *user, ImdSeries *series), void **user)
 {
-    if (series == NULL) {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "emit: no series");
+    if (context == NULL || context->sink == NULL) {
         return false;
     }
-    if (context != NULL && context->sink != NULL) {
-        return context->sink(error, context->sink_user, series);
-    }
-    if (!imd_series_list_add(error, list, series)) {
-        imd_series_destroy(series);
-        return false;
-    }
+    *sink = context->sink;
+    *user = context->sink_user;
     return true;
 }
 

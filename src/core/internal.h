@@ -112,6 +112,9 @@ bool imd__check_cancel(ImdError **error, const ImdContext *context, const char *
 void imd__context_set_sink(ImdContext *context,
                            bool (*sink)(ImdError **error, void *user, ImdSeries *series),
                            void *user);
+/* The sink of a streaming read in progress: false when there is none. */
+bool imd__context_sink(const ImdContext *context,
+                       bool (**sink)(ImdError **error, void *user, ImdSeries *series), void **user);
 
 void imd__log(const ImdContext *context, ImdLogLevel level, const char *format, ...)
     IMD_PRINTF(3, 4);
