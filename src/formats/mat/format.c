@@ -563,6 +563,25 @@ static size_t stored_size(uint32_t type)
  * (MAT-File Format, "miMATRIX Format"). false when it is another variable
  * or cannot be told from these bytes.
  */
+/* The first bytes of a compressed element (miCOMPRESSED, type 15): as many as
+ * `size` inflate to from the `got` bytes read; 0 when zlib refuses. */
+static size_t inflate_head(const uint8_t *raw, size_t got, uint8_t *body, size_t size)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK) {
+        return 0;
+    }
+    z.next_in = (Bytef *)(uintptr_t)raw;
+    z.avail_in = (uInt)got;
+    z.next_out = body;
+    z.avail_out = (uInt)size;
+    (void)inflate(&z, Z_SYNC_FLUSH);
+    size_t length = size - z.avail_out;
+    inflateEnd(&z);
+    return length;
+}
+
 static bool real_part_count(const uint8_t *body, size_t length, bool big, const char *name,
                             uint64_t *count)
 {
@@ -636,19 +655,9 @@ static bool stored_count(const char *path, const char *name, uint64_t *count)
         if (type == 14) {
             found = real_part_count(raw, got, big, name, count);
         } else if (type == 15) {
-            z_stream z;
-            memset(&z, 0, sizeof z);
-            if (inflateInit(&z) == Z_OK) {
-                z.next_in = raw;
-                z.avail_in = (uInt)got;
-                z.next_out = body;
-                z.avail_out = sizeof body;
-                (void)inflate(&z, Z_SYNC_FLUSH);
-                size_t length = sizeof body - z.avail_out;
-                inflateEnd(&z);
-                uint32_t inner = length >= 8 ? (big ? imd__load_be32(body) : imd__load_le32(body)) : 0;
-                found = inner == 14 && real_part_count(body + 8, length - 8, big, name, count);
-            }
+            size_t length = inflate_head(raw, got, body, sizeof body);
+            uint32_t inner = length >= 8 ? (big ? imd__load_be32(body) : imd__load_le32(body)) : 0;
+            found = inner == 14 && real_part_count(body + 8, length - 8, big, name, count);
         }
         if (bytes > (uint32_t)(LONG_MAX - at - 16)) {
             break;
@@ -792,23 +801,13 @@ static bool check_structure(ImdError **error, const char *path)
         if (type == 14) {
             ok = matrix_head_fits(raw, got, held, big);
         } else if (type == 15) {
-            z_stream z;
-            memset(&z, 0, sizeof z);
-            if (inflateInit(&z) == Z_OK) {
-                z.next_in = raw;
-                z.avail_in = (uInt)got;
-                z.next_out = body;
-                z.avail_out = sizeof body;
-                (void)inflate(&z, Z_SYNC_FLUSH);
-                size_t length = sizeof body - z.avail_out;
-                inflateEnd(&z);
-                if (length >= 8) {
-                    uint32_t inner = big ? imd__load_be32(body) : imd__load_le32(body);
-                    uint64_t claimed = big ? imd__load_be32(body + 4) : imd__load_le32(body + 4);
-                    uint64_t can = held * IMD__DEFLATE_MAX_RATIO;
-                    claimed = claimed < can ? claimed : can;
-                    ok = inner != 14 || matrix_head_fits(body + 8, length - 8, claimed, big);
-                }
+            size_t length = inflate_head(raw, got, body, sizeof body);
+            if (length >= 8) {
+                uint32_t inner = big ? imd__load_be32(body) : imd__load_le32(body);
+                uint64_t claimed = big ? imd__load_be32(body + 4) : imd__load_le32(body + 4);
+                uint64_t can = held * IMD__DEFLATE_MAX_RATIO;
+                claimed = claimed < can ? claimed : can;
+                ok = inner != 14 || matrix_head_fits(body + 8, length - 8, claimed, big);
             }
         }
         if (!ok) {
