@@ -1,5 +1,5 @@
 /*
- * fuzz_numbered_name: the output name formatter (src/core/url.c:
+ * fuzz_numbered_name: the output name formatter (src/base/url.c:
  * imd__name_has_number, imd__format_numbered_name). The first 4 bytes are
  * the index, the rest the name. Checks: the result/error invariant; a name
  * said to hold a number formats (or fails with INVALID_ARG, never another

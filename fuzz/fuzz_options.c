@@ -1,5 +1,5 @@
 /*
- * fuzz_options: the option parser (src/core/options.c) and the input order
+ * fuzz_options: the option parser (src/base/options.c) and the input order
  * splitter (imd__split_order). Each line of the input is a "key=value" pair
  * for imd_options_set_pair(); every stored key is then read as a bool, an
  * int and a double, and each value split as an input order. Checks: the

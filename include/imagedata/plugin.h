@@ -88,6 +88,12 @@ typedef struct ImdArchiveMethods {
     bool (*close)(ImdError **error, ImdArchive *archive);
     /** Free, discarding what was written where possible. */
     void (*abort)(ImdArchive *archive);
+    /**
+     * The member's path in the local file system (a new string, free()), for
+     * readers that map files; NULL when members live elsewhere (a zip). May
+     * be NULL.
+     */
+    char *(*local_path)(const ImdArchive *archive, const char *name);
 } ImdArchiveMethods;
 
 /** An open archive. Implementations embed this first. */

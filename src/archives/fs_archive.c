@@ -368,7 +368,13 @@ static void fs_abort(ImdArchive *base)
     fs_free(archive);
 }
 
-static const ImdArchiveMethods fs_methods = {fs_list, fs_open_member, fs_close, fs_abort};
+static char *fs_local_path(const ImdArchive *archive, const char *name)
+{
+    return join_path(NULL, ((const FsArchive *)archive)->root, name);
+}
+
+static const ImdArchiveMethods fs_methods = {fs_list, fs_open_member, fs_close, fs_abort,
+                                             fs_local_path};
 
 /* ---- the plugin ------------------------------------------------------------ */
 
@@ -462,11 +468,3 @@ const ImdArchivePlugin imd__filesystem_archive = {
     fs_probe,
     fs_open,
 };
-
-char *imd__fs_archive_member_path(ImdError **error, const ImdArchive *archive, const char *name)
-{
-    if (archive == NULL || archive->methods != &fs_methods || !imd_member_name_is_safe(name)) {
-        return NULL;
-    }
-    return join_path(error, ((const FsArchive *)archive)->root, name);
-}

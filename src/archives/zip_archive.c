@@ -565,7 +565,7 @@ static void zip_archive_abort(ImdArchive *base)
 }
 
 static const ImdArchiveMethods zip_methods = {
-    zip_list, zip_open_member, zip_archive_close, zip_archive_abort,
+    zip_list, zip_open_member, zip_archive_close, zip_archive_abort, NULL,
 };
 
 static ImdArchive *zip_archive_open(ImdError **error, const char *path, ImdMode mode,

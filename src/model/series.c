@@ -516,3 +516,25 @@ bool imd_series_list_move_failures(ImdError **error, ImdSeriesList *to, ImdSerie
     }
     return true;
 }
+
+/* A finished series goes to a streaming read's consumer, else into `list`
+ * (here in the model, not in the context: the context is the base layer and
+ * knows no series lists). */
+bool imd_context_emit_series(ImdError **error, const ImdContext *context, ImdSeriesList *list,
+                             ImdSeries *series)
+{
+    if (series == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "emit: no series");
+        return false;
+    }
+    bool (*sink)(ImdError **, void *, ImdSeries *);
+    void *user;
+    if (imd__context_sink(context, &sink, &user)) {
+        return sink(error, user, series);
+    }
+    if (!imd_series_list_add(error, list, series)) {
+        imd_series_destroy(series);
+        return false;
+    }
+    return true;
+}

@@ -118,6 +118,7 @@ PIN_TYPE(ImdArchiveMethods, open_member,
          ImdStream *(*)(ImdError **, ImdArchive *, const char *, ImdMode));
 PIN_TYPE(ImdArchiveMethods, close, bool (*)(ImdError **, ImdArchive *));
 PIN_TYPE(ImdArchiveMethods, abort, void (*)(ImdArchive *));
+PIN_TYPE(ImdArchiveMethods, local_path, char *(*)(const ImdArchive *, const char *));
 
 PIN_TYPE(ImdArchivePlugin, abi_version, uint32_t);
 PIN_TYPE(ImdArchivePlugin, struct_size, uint32_t);
@@ -192,7 +193,8 @@ PIN_OFFSET(ImdArchiveMethods, list, 0);
 PIN_OFFSET(ImdArchiveMethods, open_member, 8);
 PIN_OFFSET(ImdArchiveMethods, close, 16);
 PIN_OFFSET(ImdArchiveMethods, abort, 24);
-PIN_SIZE(ImdArchiveMethods, 32);
+PIN_OFFSET(ImdArchiveMethods, local_path, 32);
+PIN_SIZE(ImdArchiveMethods, 40);
 
 PIN_OFFSET(ImdArchivePlugin, abi_version, 0);
 PIN_OFFSET(ImdArchivePlugin, struct_size, 4);

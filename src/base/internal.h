@@ -75,7 +75,7 @@ void imd__json_number(ImdText *text, double value);
  */
 bool imd__close_result(ImdError **error, bool ok, ImdError *local, char *name, const char *what);
 
-/* ---- memory limit and cancellation (src/core/context.c) ---- */
+/* ---- memory limit and cancellation (src/base/context.c) ---- */
 
 /*
  * imd_read()/imd_write() make their context the thread's current one for
@@ -105,6 +105,14 @@ bool imd__check_alloc(ImdError **error, const ImdContext *context, uint64_t byte
  * load.
  */
 bool imd__check_cancel(ImdError **error, const ImdContext *context, const char *what);
+
+/* ---- plugins loaded from files (kept by the context; searched by src/pipeline/registry.c) ---- */
+
+/* Put `records` ahead of those loaded before; the context dlcloses `library` (may be NULL). */
+bool imd__context_add_plugins(ImdError **error, ImdContext *context, void *library,
+                              const ImdPluginRecord *records, size_t count);
+/* The loaded records, priority order; NULL and 0 when none. */
+const ImdPluginRecord *imd__context_plugins(const ImdContext *context, size_t *count);
 
 /* ---- diagnostics ---- */
 
@@ -187,7 +195,7 @@ bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *par
 void *imd__gunzip(ImdError **error, const uint8_t *data, size_t size, size_t limit,
                   size_t *out_size, const char *name);
 
-/* ---- output names (src/core/url.c) ---- */
+/* ---- output names (src/base/url.c) ---- */
 
 /* Does an output name hold a number pattern ("{...}" or "%...")? */
 bool imd__name_has_number(const char *name);
@@ -204,11 +212,9 @@ char *imd__format_numbered_name(ImdError **error, const char *name, size_t index
  */
 bool imd__split_order(ImdError **error, const char *order, char **parts, size_t *count);
 
-/* ---- built-in plugins (src/core/builtin_plugins.c) ---- */
+/* ---- built-in plugins (src/pipeline/registry.c, src/archives, src/formats) ---- */
 
 extern const ImdArchivePlugin imd__filesystem_archive;
-/* "root/name" when `archive` is a filesystem archive; NULL otherwise. */
-char *imd__fs_archive_member_path(ImdError **error, const ImdArchive *archive, const char *name);
 extern const ImdArchivePlugin imd__zip_archive;
 extern const ImdTransportPlugin imd__file_transport;
 extern const ImdFormatPlugin imd__dicom_format;

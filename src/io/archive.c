@@ -130,7 +130,11 @@ bool imd_archive_write_member(ImdError **error, ImdArchive *archive, const char 
 
 char *imd_archive_local_path(const ImdArchive *archive, const char *name)
 {
-    return imd__fs_archive_member_path(NULL, archive, name);
+    if (archive == NULL || archive->methods == NULL || archive->methods->local_path == NULL ||
+        !imd_member_name_is_safe(name)) {
+        return NULL;
+    }
+    return archive->methods->local_path(archive, name);
 }
 
 bool imd_archive_close(ImdError **error, ImdArchive *archive)

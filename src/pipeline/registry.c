@@ -1,7 +1,7 @@
 /*
- * context.c: the plugin registry (built-in table plus plugins loaded from
- * shared objects), diagnostics, and the choice of archive for a path.
- * A context is set up by one thread and then only read (design.md §3.6).
+ * registry.c: the plugin registry: the built-in table, plugins loaded from
+ * shared objects (kept by the context, src/base/context.c), and the choice
+ * of archive for a path.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
@@ -15,55 +15,7 @@
 #include <dlfcn.h>
 #endif
 
-/* One registered plugin of any kind. */
-typedef struct Registered {
-    ImdPluginKind kind;
-    const void *descriptor;
-} Registered;
-
-struct ImdContext {
-    Registered *plugins; /* priority order: loaded plugins first, then built-ins */
-    size_t count, capacity;
-    void **libraries; /* dlopen handles, closed in imd_context_destroy() */
-    size_t library_count, library_capacity;
-    ImdLogFn *log;
-    void *log_user;
-    ImdProgressFn *progress;
-    void *progress_user;
-    uint64_t memory_limit; /* bytes; 0: none */
-    /* Set from signal handlers: a lock-free atomic is async-signal-safe (C11 7.14.1.1). */
-    _Atomic int cancelled;
-    /* A streaming read in progress (imd_read_each): where finished series go. */
-    bool (*sink)(ImdError **error, void *user, ImdSeries *series);
-    void *sink_user;
-};
-
-/*
- * The context of the imd_read()/imd_write() running on this thread, so that
- * code reached through the plugin ABI (which passes no context to writers,
- * streams or imd_series_create) can still poll the cancel flag and consult
- * the memory limit.
- */
-static _Thread_local const ImdContext *current_context;
-
-void imd__context_set_sink(ImdContext *context,
-                           bool (*sink)(ImdError **error, void *user, ImdSeries *series),
-                           void *user)
-{
-    context->sink = sink;
-    context->sink_user = user;
-}
-
-bool imd__context_sink(const ImdContext *context,
-                       bool (**sink)(ImdError **error, void *user, ImdSeries *series), void **user)
-{
-    if (context == NULL || context->sink == NULL) {
-        return false;
-    }
-    *sink = context->sink;
-    *user = context->sink_user;
-    return true;
-}
+typedef ImdPluginRecord Registered;
 
 /* The built-ins, in priority order. Formats join as their issues land. */
 static const Registered builtin_plugins[] = {
@@ -95,171 +47,6 @@ const ImdTransportPlugin imd__file_transport = {
     file_schemes, file_transport_open,
 };
 
-/* ---- context ---- */
-
-const ImdContext *imd__context_enter(const ImdContext *context)
-{
-    const ImdContext *saved = current_context;
-    current_context = context;
-    return saved;
-}
-
-void imd__context_leave(const ImdContext *saved)
-{
-    current_context = saved;
-}
-
-const ImdContext *imd__context_current(void)
-{
-    return current_context;
-}
-
-void imd_context_set_memory_limit(ImdContext *context, uint64_t bytes)
-{
-    if (context != NULL) {
-        context->memory_limit = bytes;
-    }
-}
-
-uint64_t imd_context_memory_limit(const ImdContext *context)
-{
-    return context != NULL ? context->memory_limit : 0;
-}
-
-void imd_context_cancel(ImdContext *context)
-{
-    if (context != NULL) {
-        context->cancelled = 1;
-    }
-}
-
-bool imd_context_cancelled(const ImdContext *context)
-{
-    /* Reading an _Atomic object is an atomic load (C11 6.2.6.1, 7.17.7.2). */
-    return context != NULL && context->cancelled != 0;
-}
-
-void imd_context_reset_cancel(ImdContext *context)
-{
-    if (context != NULL) {
-        context->cancelled = 0;
-    }
-}
-
-bool imd__check_cancel(ImdError **error, const ImdContext *context, const char *what)
-{
-    if (context == NULL) {
-        context = current_context;
-    }
-    if (!imd_context_cancelled(context)) {
-        return true;
-    }
-    imd_error_set(error, IMD_ERR_CANCELLED, "%s: cancelled", what != NULL ? what : "work");
-    return false;
-}
-
-bool imd__check_alloc(ImdError **error, const ImdContext *context, uint64_t bytes,
-                      const char *what)
-{
-    if (context == NULL) {
-        context = current_context;
-    }
-    uint64_t limit = imd_context_memory_limit(context);
-    if (limit != 0 && bytes > limit) {
-        imd_error_set(error, IMD_ERR_LIMIT,
-                      "%s: %llu bytes needed, more than the memory limit of %llu bytes "
-                      "(--memory-limit)",
-                      what != NULL ? what : "image", (unsigned long long)bytes,
-                      (unsigned long long)limit);
-        return false;
-    }
-    return imd__check_cancel(error, context, what);
-}
-
-ImdContext *imd_context_create(ImdError **error)
-{
-    ImdContext *context = imd__calloc(error, 1, sizeof *context);
-    if (context == NULL) {
-        return NULL;
-    }
-    size_t count = sizeof builtin_plugins / sizeof builtin_plugins[0];
-    if (!imd__grow(error, (void **)&context->plugins, &context->capacity, count,
-                   sizeof(Registered))) {
-        free(context);
-        return NULL;
-    }
-    memcpy(context->plugins, builtin_plugins, sizeof builtin_plugins);
-    context->count = count;
-    return context;
-}
-
-void imd_context_destroy(ImdContext *context)
-{
-    if (context == NULL) {
-        return;
-    }
-#ifdef IMD_ENABLE_PLUGINS
-    for (size_t i = context->library_count; i-- > 0;) {
-        dlclose(context->libraries[i]);
-    }
-#endif
-    free(context->libraries);
-    free(context->plugins);
-    free(context);
-}
-
-void imd_context_set_progress(ImdContext *context, ImdProgressFn *fn, void *user)
-{
-    context->progress = fn;
-    context->progress_user = user;
-}
-
-void imd_context_progress(const ImdContext *context, const char *stage, size_t done,
-                          size_t total)
-{
-    if (context != NULL && context->progress != NULL) {
-        context->progress(context->progress_user, stage, done, total);
-    }
-}
-
-void imd_context_set_log(ImdContext *context, ImdLogFn *fn, void *user)
-{
-    context->log = fn;
-    context->log_user = user;
-}
-
-static void log_message(const ImdContext *context, ImdLogLevel level, const char *format,
-                        va_list args) IMD_PRINTF(3, 0);
-
-static void log_message(const ImdContext *context, ImdLogLevel level, const char *format,
-                        va_list args)
-{
-    if (context == NULL || context->log == NULL) {
-        return;
-    }
-    char *message = imd__vsprintf(NULL, format, args);
-    if (message != NULL) {
-        context->log(context->log_user, level, message);
-        free(message);
-    }
-}
-
-void imd__log(const ImdContext *context, ImdLogLevel level, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    log_message(context, level, format, args);
-    va_end(args);
-}
-
-void imd_context_log(const ImdContext *context, ImdLogLevel level, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    log_message(context, level, format, args);
-    va_end(args);
-}
-
 /* ---- lookup ---- */
 
 static const char *descriptor_name(const Registered *plugin)
@@ -275,20 +62,34 @@ static const char *descriptor_name(const Registered *plugin)
     return "";
 }
 
+/* The i-th registered plugin: those loaded from files first, then the built-ins. */
+static const Registered *plugin_at(const ImdContext *context, size_t index)
+{
+    size_t loaded = 0;
+    const Registered *plugins = imd__context_plugins(context, &loaded);
+    if (index < loaded) {
+        return &plugins[index];
+    }
+    index -= loaded;
+    return index < sizeof builtin_plugins / sizeof builtin_plugins[0] ? &builtin_plugins[index]
+                                                                     : NULL;
+}
+
 static size_t count_kind(const ImdContext *context, ImdPluginKind kind)
 {
     size_t count = 0;
-    for (size_t i = 0; context != NULL && i < context->count; i++) {
-        count += context->plugins[i].kind == kind;
+    for (size_t i = 0; plugin_at(context, i) != NULL; i++) {
+        count += plugin_at(context, i)->kind == kind;
     }
     return count;
 }
 
 static const void *nth_kind(const ImdContext *context, ImdPluginKind kind, size_t index)
 {
-    for (size_t i = 0; context != NULL && i < context->count; i++) {
-        if (context->plugins[i].kind == kind && index-- == 0) {
-            return context->plugins[i].descriptor;
+    for (size_t i = 0; plugin_at(context, i) != NULL; i++) {
+        const Registered *p = plugin_at(context, i);
+        if (p->kind == kind && index-- == 0) {
+            return p->descriptor;
         }
     }
     return NULL;
@@ -422,9 +223,9 @@ static bool name_taken(const ImdContext *context, const ImdPluginRecord *records
 {
     Registered candidate = {(ImdPluginKind)records[index].kind, records[index].descriptor};
     const char *name = descriptor_name(&candidate);
-    for (size_t i = 0; i < context->count; i++) {
-        if (context->plugins[i].kind == candidate.kind &&
-            strcasecmp(descriptor_name(&context->plugins[i]), name) == 0) {
+    for (size_t i = 0; plugin_at(context, i) != NULL; i++) {
+        const Registered *p = plugin_at(context, i);
+        if (p->kind == candidate.kind && strcasecmp(descriptor_name(p), name) == 0) {
             return true;
         }
     }
@@ -467,24 +268,6 @@ static bool check_manifest(ImdError **error, const ImdContext *context, const ch
             return false;
         }
     }
-    return true;
-}
-
-/* Put the manifest's plugins ahead of those registered before. */
-static bool register_manifest(ImdError **error, ImdContext *context,
-                              const ImdPluginManifest *manifest)
-{
-    if (!imd__grow(error, (void **)&context->plugins, &context->capacity,
-                   context->count + manifest->count, sizeof(Registered))) {
-        return false;
-    }
-    memmove(context->plugins + manifest->count, context->plugins,
-            context->count * sizeof(Registered));
-    for (size_t i = 0; i < manifest->count; i++) {
-        context->plugins[i] = (Registered){(ImdPluginKind)manifest->records[i].kind,
-                                           manifest->records[i].descriptor};
-    }
-    context->count += manifest->count;
     return true;
 }
 
@@ -531,13 +314,10 @@ bool imd_context_load_plugin(ImdError **error, ImdContext *context, const char *
         manifest = entry();
     }
     if (entry == NULL || !check_manifest(error, context, path, manifest) ||
-        !imd__grow(error, (void **)&context->libraries, &context->library_capacity,
-                   context->library_count + 1, sizeof(void *)) ||
-        !register_manifest(error, context, manifest)) {
+        !imd__context_add_plugins(error, context, library, manifest->records, manifest->count)) {
         dlclose(library);
         return false;
     }
-    context->libraries[context->library_count++] = library;
     return true;
 #endif
 }
