@@ -214,7 +214,7 @@ bool imd__split_order(ImdError **error, const char *order, char **parts, size_t 
 
 /* ---- built-in plugins (src/pipeline/registry.c, src/archives, src/formats) ---- */
 
-extern const ImdArchivePlugin imd__filesystem_archive;
+extern const ImdArchivePlugin imd__folder_archive;
 extern const ImdArchivePlugin imd__zip_archive;
 extern const ImdTransportPlugin imd__file_transport;
 extern const ImdFormatPlugin imd__dicom_format;
