@@ -101,11 +101,13 @@ typedef struct ImdTransportMethods {
     ImdStream *(*create)(ImdError **error, ImdTransport *transport, const char *name);
     /**
      * Take one whole DICOM data set (a network node takes data sets, not
-     * files); `name` is the member name a file transport would have used.
+     * files); `name` is the member name a file transport would have used,
+     * `transfer_syntax` the UID the pixel data is encoded in (encapsulated
+     * data sets must be sent in it; native ones in any native syntax).
      * NULL when the transport takes bytes through create().
      */
     bool (*put_dataset)(ImdError **error, ImdTransport *transport, const char *name,
-                        const ImdDicomDataSet *dataset);
+                        const ImdDicomDataSet *dataset, const char *transfer_syntax);
     /** The object's path in the local file system (free()), or NULL; may be NULL. */
     char *(*local_path)(const ImdTransport *transport, const char *name);
     /** Commit (everything created stays) and free; always frees. */
@@ -160,7 +162,7 @@ typedef struct ImdArchiveMethods {
     char *(*local_path)(const ImdArchive *archive, const char *name);
     /** Hand a whole DICOM data set to the transport (imd_archive_put_dataset); may be NULL. */
     bool (*put_dataset)(ImdError **error, ImdArchive *archive, const char *name,
-                        const ImdDicomDataSet *dataset);
+                        const ImdDicomDataSet *dataset, const char *transfer_syntax);
 } ImdArchiveMethods;
 
 /** An open archive. Implementations embed this first. */
@@ -237,7 +239,8 @@ IMD_API const char *imd_archive_name(const ImdArchive *archive);
 IMD_API bool imd_archive_takes_datasets(const ImdArchive *archive);
 /** Hand a data set to such a transport; UNSUPPORTED when it takes bytes. */
 IMD_API bool imd_archive_put_dataset(ImdError **error, ImdArchive *archive, const char *name,
-                                     const ImdDicomDataSet *dataset);
+                                     const ImdDicomDataSet *dataset,
+                                     const char *transfer_syntax);
 
 /* Transports, for hosts and archive plugins (src/io/transport.c). */
 IMD_API bool imd_transport_list(ImdError **error, ImdTransport *transport, ImdVisitFn *visit,

@@ -76,11 +76,12 @@ static char *folder_local_path(const ImdArchive *archive, const char *name)
 }
 
 static bool folder_put_dataset(ImdError **error, ImdArchive *archive, const char *name,
-                               const ImdDicomDataSet *dataset)
+                               const ImdDicomDataSet *dataset, const char *transfer_syntax)
 {
     ImdTransport *transport = transport_of(archive);
     char *full = full_name(error, archive, name);
-    bool ok = full != NULL && transport->methods->put_dataset(error, transport, full, dataset);
+    bool ok = full != NULL && transport->methods->put_dataset(error, transport, full, dataset,
+                                                                  transfer_syntax);
     free(full);
     return ok;
 }

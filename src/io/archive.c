@@ -183,7 +183,7 @@ bool imd_archive_takes_datasets(const ImdArchive *archive)
 }
 
 bool imd_archive_put_dataset(ImdError **error, ImdArchive *archive, const char *name,
-                             const ImdDicomDataSet *dataset)
+                             const ImdDicomDataSet *dataset, const char *transfer_syntax)
 {
     if (!check_archive(error, archive, "imd_archive_put_dataset")) {
         return false;
@@ -193,13 +193,14 @@ bool imd_archive_put_dataset(ImdError **error, ImdArchive *archive, const char *
                       imd_archive_name(archive));
         return false;
     }
-    if (name == NULL || dataset == NULL || !imd_member_name_is_safe(name)) {
+    if (name == NULL || dataset == NULL || transfer_syntax == NULL ||
+        !imd_member_name_is_safe(name)) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: put data set: bad name or no data set",
                       imd_archive_name(archive));
         return false;
     }
     ImdError *local = NULL;
-    if (!archive->methods->put_dataset(&local, archive, name, dataset)) {
+    if (!archive->methods->put_dataset(&local, archive, name, dataset, transfer_syntax)) {
         if (local == NULL) {
             imd_error_set(&local, IMD_ERR_INTERNAL, "%s: %s: put failed without a reason",
                           imd_archive_name(archive), name);

@@ -120,7 +120,7 @@ PIN_TYPE(ImdArchiveMethods, close, bool (*)(ImdError **, ImdArchive *));
 PIN_TYPE(ImdArchiveMethods, abort, void (*)(ImdArchive *));
 PIN_TYPE(ImdArchiveMethods, local_path, char *(*)(const ImdArchive *, const char *));
 PIN_TYPE(ImdArchiveMethods, put_dataset,
-         bool (*)(ImdError **, ImdArchive *, const char *, const ImdDicomDataSet *));
+         bool (*)(ImdError **, ImdArchive *, const char *, const ImdDicomDataSet *, const char *));
 
 PIN_TYPE(ImdArchivePlugin, abi_version, uint32_t);
 PIN_TYPE(ImdArchivePlugin, struct_size, uint32_t);
@@ -135,7 +135,8 @@ PIN_TYPE(ImdTransportMethods, list, bool (*)(ImdError **, ImdTransport *, ImdVis
 PIN_TYPE(ImdTransportMethods, open_read, ImdStream *(*)(ImdError **, ImdTransport *, const char *));
 PIN_TYPE(ImdTransportMethods, create, ImdStream *(*)(ImdError **, ImdTransport *, const char *));
 PIN_TYPE(ImdTransportMethods, put_dataset,
-         bool (*)(ImdError **, ImdTransport *, const char *, const ImdDicomDataSet *));
+         bool (*)(ImdError **, ImdTransport *, const char *, const ImdDicomDataSet *,
+                  const char *));
 PIN_TYPE(ImdTransportMethods, local_path, char *(*)(const ImdTransport *, const char *));
 PIN_TYPE(ImdTransportMethods, close, bool (*)(ImdError **, ImdTransport *));
 PIN_TYPE(ImdTransportMethods, abort, void (*)(ImdTransport *));

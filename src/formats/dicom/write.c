@@ -805,6 +805,11 @@ static bool write_instance(ImdError **error, Job *job, const char *member)
         !imd__codec_encode_pixel_data(error, job->instance, job->transfer_syntax, NULL)) {
         return false;
     }
+    if (imd_archive_takes_datasets(job->archive)) {
+        /* A DICOM node takes data sets, not files (its transport sends them). */
+        return imd_archive_put_dataset(error, job->archive, member, job->instance,
+                                       job->transfer_syntax);
+    }
     ImdStream *stream = imd_archive_open_member(error, job->archive, member, IMD_MODE_WRITE);
     if (stream == NULL) {
         return false;
