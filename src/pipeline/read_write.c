@@ -11,11 +11,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "pipeline/pipeline.h"
 
-#include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #define HEAD_BYTES 512
 
