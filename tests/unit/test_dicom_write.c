@@ -211,12 +211,27 @@ IMD_TEST(padding_and_refusals)
     stream = imd_stream_open_buffer(&error, "x");
     CHECK_FAILS(error, imd_dicom_write(&error, d, stream, NULL), IMD_ERR_INVALID_ARG);
     imd_stream_abort(stream);
-    /* Non-ASCII into a Latin-1 data set is refused rather than mis-encoded. */
+    /* Non-ASCII into a Latin-1 data set: the data set becomes UTF-8, its
+     * Latin-1 values transcoded (0xE8 is è in ISO 8859-1), never mis-encoded. */
     CHECK_OK(error, imd_dicom_dataset_set_string(&error, d, IMD_TAG_SpecificCharacterSet, 0,
                                                  "ISO_IR 100"));
-    CHECK_FAILS(error, imd_dicom_dataset_set_string(&error, d, IMD_TAG(0x0010, 0x0010), 0,
-                                                    "\xc3\xa9"),
-                IMD_ERR_UNSUPPORTED);
+    static const uint8_t latin1[] = {'L', 0xe8, 'v', 'e'};
+    CHECK_OK(error, imd_dicom_dataset_set_bytes(&error, d, IMD_TAG_InstitutionName, IMD_VR_LO,
+                                                latin1, sizeof latin1));
+    CHECK_OK(error, imd_dicom_dataset_set_string(&error, d, IMD_TAG(0x0010, 0x0010), 0,
+                                                 "\xc3\xa9"));
+    const ImdDicomElement *e = imd_dicom_dataset_find(d, IMD_TAG_SpecificCharacterSet);
+    char *text = e != NULL ? imd_dicom_element_string(&error, d, e) : NULL;
+    CHECK_STR(text, "ISO_IR 192");
+    free(text);
+    e = imd_dicom_dataset_find(d, IMD_TAG_InstitutionName);
+    text = e != NULL ? imd_dicom_element_string(&error, d, e) : NULL;
+    CHECK_STR(text, "L\xc3\xa8ve");
+    free(text);
+    e = imd_dicom_dataset_find(d, IMD_TAG(0x0010, 0x0010));
+    text = e != NULL ? imd_dicom_element_string(&error, d, e) : NULL;
+    CHECK_STR(text, "\xc3\xa9");
+    free(text);
     imd_dicom_dataset_destroy(d);
 }
 
