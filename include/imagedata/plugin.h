@@ -18,6 +18,7 @@
 #define IMAGEDATA_PLUGIN_H
 
 #include <imagedata/common.h>
+#include <imagedata/options.h>
 #include <imagedata/stream.h>
 #include <imagedata/url.h>
 
@@ -74,6 +75,15 @@ typedef struct ImdFormatPlugin {
      */
     bool (*write)(ImdError **error, const ImdSeries *series, ImdArchive *destination,
                   const char *name, const ImdOptions *options);
+    /**
+     * Every option the reader and the writer read, ended by an entry with a
+     * NULL name; NULL when the format reads none. The pipeline refuses an
+     * option that no format and no pipeline table declares, and a value not
+     * of the declared type, before any reader or writer runs (a usage error,
+     * INVALID_ARG); the format still checks what it reads (imd_options_get_*).
+     * A descriptor whose struct_size ends before this field declares none.
+     */
+    const ImdOptionSpec *options;
 } ImdFormatPlugin;
 
 /* ---- archives ----------------------------------------------------------- */
