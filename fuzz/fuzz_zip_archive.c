@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     ImdError *error = NULL;
-    ImdArchive *archive = imd__zip_archive.open(&error, path, IMD_MODE_READ, NULL);
+    ImdArchive *archive = imd_archive_open(&error, NULL, path, IMD_MODE_READ, NULL);
     check_result(archive != NULL, &error, "open");
     if (archive != NULL) {
         Listed listed = {{NULL}, 0, false};

@@ -85,7 +85,7 @@ IMD_API bool imd_context_cancelled(const ImdContext *context);
 IMD_API void imd_context_reset_cancel(ImdContext *context);
 
 /**
- * Load a plugin file (a shared object exporting imd_plugin_manifest_v1) and
+ * Load a plugin file (a shared object exporting imd_plugin_manifest_v2) and
  * register its plugins ahead of the built-ins of the same kind.
  * Errors: NOT_FOUND / IO (cannot be opened), PLUGIN_ABI (no entry symbol,
  * another ABI version, a descriptor too small or missing required methods),

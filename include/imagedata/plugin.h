@@ -10,7 +10,7 @@
  * Every descriptor starts with `abi_version` (IMD_PLUGIN_ABI_VERSION) and
  * `struct_size` (sizeof the descriptor when the plugin was built); fields
  * are only ever appended. A plugin file exports one function,
- * `imd_plugin_manifest_v1`, returning its manifest. The host refuses a
+ * `imd_plugin_manifest_v2`, returning its manifest. The host refuses a
  * manifest or descriptor whose ABI version differs from its own, or whose
  * struct_size is smaller than the first version of the descriptor.
  */
@@ -18,6 +18,7 @@
 #define IMAGEDATA_PLUGIN_H
 
 #include <imagedata/common.h>
+#include <imagedata/dicom.h>
 #include <imagedata/options.h>
 #include <imagedata/stream.h>
 #include <imagedata/url.h>
@@ -25,10 +26,10 @@
 IMD_BEGIN_DECLS
 
 /** Bumped whenever a descriptor or a type they use changes incompatibly. */
-#define IMD_PLUGIN_ABI_VERSION 1u
+#define IMD_PLUGIN_ABI_VERSION 2u
 
 /** The symbol a plugin file exports. */
-#define IMD_PLUGIN_ENTRY_SYMBOL "imd_plugin_manifest_v1"
+#define IMD_PLUGIN_ENTRY_SYMBOL "imd_plugin_manifest_v2"
 
 /** Called once per member; return non-zero to stop the walk. */
 typedef int ImdVisitFn(void *user, const char *name);
@@ -86,6 +87,71 @@ typedef struct ImdFormatPlugin {
     const ImdOptionSpec *options;
 } ImdFormatPlugin;
 
+/* ---- transports --------------------------------------------------------- */
+
+typedef struct ImdTransport ImdTransport;
+
+/**
+ * A transport moves bytes between a location (a folder, a file, a DICOM
+ * node) and streams. Member names are '/'-separated and relative to the
+ * location's root.
+ */
+typedef struct ImdTransportMethods {
+    /**
+     * Every readable object under the root (recursively), in strcmp order.
+     * A location that is one object (a file) lists only that object.
+     */
+    bool (*list)(ImdError **error, ImdTransport *transport, ImdVisitFn *visit, void *user);
+    /** Open an object to read (a file beside the listed one may be opened too). */
+    ImdStream *(*open_read)(ImdError **error, ImdTransport *transport, const char *name);
+    /**
+     * Create (or replace) an object to write: the stream's close commits it,
+     * its abort leaves nothing. NULL in a transport that cannot write.
+     */
+    ImdStream *(*create)(ImdError **error, ImdTransport *transport, const char *name);
+    /**
+     * Take one whole DICOM data set (a network node takes data sets, not
+     * files); `name` is the member name a file transport would have used,
+     * `transfer_syntax` the UID the pixel data is encoded in (encapsulated
+     * data sets must be sent in it; native ones in any native syntax).
+     * NULL when the transport takes bytes through create().
+     */
+    bool (*put_dataset)(ImdError **error, ImdTransport *transport, const char *name,
+                        const ImdDicomDataSet *dataset, const char *transfer_syntax);
+    /** The object's path in the local file system (free()), or NULL; may be NULL. */
+    char *(*local_path)(const ImdTransport *transport, const char *name);
+    /** Commit (everything created stays) and free; always frees. */
+    bool (*close)(ImdError **error, ImdTransport *transport);
+    /** Free, removing what this transport created where possible. */
+    void (*abort)(ImdTransport *transport);
+} ImdTransportMethods;
+
+/** An open transport. Implementations embed this first. */
+struct ImdTransport {
+    const ImdTransportMethods *methods;
+    char *name; /**< the location, for messages; owned by the transport */
+    /**
+     * When the location is one object (a file to read, or a path to write
+     * that is not an existing folder): its member name, so that the host can
+     * open an archive (a zip) on it or write a format's default names there.
+     * NULL when the location is a collection (a folder). Owned.
+     */
+    char *object;
+};
+
+typedef struct ImdTransportPlugin {
+    uint32_t abi_version, struct_size;
+    const char *name; /**< "file", "dicom", "memory" */
+    const char *description;
+    const char *const *schemes; /**< NULL-terminated URL schemes it serves */
+    /**
+     * Open the location `url` (its scheme is one of `schemes`; the query is
+     * the host's). Read mode: IMD_ERR_NOT_FOUND when it does not exist.
+     */
+    ImdTransport *(*open)(ImdError **error, const ImdUrl *url, ImdMode mode,
+                          const ImdOptions *options);
+} ImdTransportPlugin;
+
 /* ---- archives ----------------------------------------------------------- */
 
 typedef struct ImdArchiveMethods {
@@ -104,47 +170,38 @@ typedef struct ImdArchiveMethods {
      * be NULL.
      */
     char *(*local_path)(const ImdArchive *archive, const char *name);
+    /** Hand a whole DICOM data set to the transport (imd_archive_put_dataset); may be NULL. */
+    bool (*put_dataset)(ImdError **error, ImdArchive *archive, const char *name,
+                        const ImdDicomDataSet *dataset, const char *transfer_syntax);
 } ImdArchiveMethods;
 
 /** An open archive. Implementations embed this first. */
 struct ImdArchive {
     const ImdArchiveMethods *methods;
-    char *name; /**< the archive's path, for messages; owned by the archive */
+    char *name; /**< the archive's location, for messages; owned by the archive */
+    /**
+     * The transport the archive reads and writes through, set by the host
+     * after open(): imd_archive_close()/imd_archive_abort() close it after
+     * the archive. The archive itself never closes it.
+     */
+    ImdTransport *transport;
 };
 
 typedef struct ImdArchivePlugin {
     uint32_t abi_version, struct_size;
-    const char *name; /**< "filesystem", "zip" */
+    const char *name; /**< "folder", "zip" */
     const char *description;
     const char *const *suffixes; /**< NULL-terminated, e.g. ".zip" */
-    /** How sure (0..100) the plugin is that a file with this head is its archive. */
-    int (*probe)(const uint8_t *head, size_t head_length, const char *path);
-    /** Open `path` (a folder, a file, or a new path to create when writing). */
-    ImdArchive *(*open)(ImdError **error, const char *path, ImdMode mode,
-                        const ImdOptions *options);
+    /** How sure (0..100) the plugin is that an object with this head is its archive. */
+    int (*probe)(const uint8_t *head, size_t head_length, const char *name);
+    /**
+     * Open the archive held in `transport`: the object `object` of it (a zip
+     * file, possibly new when writing), or, with `object` NULL, the
+     * transport's root as a collection (a folder). The transport is borrowed.
+     */
+    ImdArchive *(*open)(ImdError **error, ImdTransport *transport, const char *object,
+                        ImdMode mode, const ImdOptions *options);
 } ImdArchivePlugin;
-
-/* ---- transports --------------------------------------------------------- */
-
-typedef struct ImdTransport ImdTransport;
-
-typedef struct ImdTransportMethods {
-    bool (*close)(ImdError **error, ImdTransport *transport);
-} ImdTransportMethods;
-
-struct ImdTransport {
-    const ImdTransportMethods *methods;
-};
-
-typedef struct ImdTransportPlugin {
-    uint32_t abi_version, struct_size;
-    const char *name; /**< "file", "dicom" */
-    const char *description;
-    const char *const *schemes; /**< NULL-terminated URL schemes it serves */
-    /** Connect for reading or writing; NULL when unsupported or on error. */
-    ImdTransport *(*open)(ImdError **error, const ImdUrl *url, ImdMode mode,
-                          const ImdOptions *options);
-} ImdTransportPlugin;
 
 /* ---- the manifest a plugin file exports -------------------------------- */
 
@@ -188,6 +245,29 @@ IMD_API IMD_NODISCARD char *imd_archive_local_path(const ImdArchive *archive, co
 IMD_API bool imd_archive_close(ImdError **error, ImdArchive *archive);
 IMD_API void imd_archive_abort(ImdArchive *archive);
 IMD_API const char *imd_archive_name(const ImdArchive *archive);
+/** Does the archive's transport take whole data sets (a DICOM node)? */
+IMD_API bool imd_archive_takes_datasets(const ImdArchive *archive);
+/** Hand a data set to such a transport; UNSUPPORTED when it takes bytes. */
+IMD_API bool imd_archive_put_dataset(ImdError **error, ImdArchive *archive, const char *name,
+                                     const ImdDicomDataSet *dataset,
+                                     const char *transfer_syntax);
+
+/* Transports, for hosts and archive plugins (src/io/transport.c). */
+IMD_API bool imd_transport_list(ImdError **error, ImdTransport *transport, ImdVisitFn *visit,
+                                void *user);
+IMD_API IMD_NODISCARD ImdStream *imd_transport_open_read(ImdError **error,
+                                                         ImdTransport *transport,
+                                                         const char *name);
+/** Create a member (names must pass imd_member_name_is_safe()). */
+IMD_API IMD_NODISCARD ImdStream *imd_transport_create(ImdError **error, ImdTransport *transport,
+                                                      const char *name);
+IMD_API IMD_NODISCARD char *imd_transport_local_path(const ImdTransport *transport,
+                                                     const char *name);
+IMD_API bool imd_transport_close(ImdError **error, ImdTransport *transport);
+IMD_API void imd_transport_abort(ImdTransport *transport);
+IMD_API const char *imd_transport_name(const ImdTransport *transport);
+/** The member name of a one-object location, or NULL for a collection. */
+IMD_API const char *imd_transport_object(const ImdTransport *transport);
 
 IMD_END_DECLS
 

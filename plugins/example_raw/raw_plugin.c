@@ -298,9 +298,9 @@ static const ImdPluginManifest raw_manifest = {
     RAW_ABI, sizeof(ImdPluginManifest), "imd_example_raw", 1, raw_records,
 };
 
-IMD_API const ImdPluginManifest *imd_plugin_manifest_v1(void);
+IMD_API const ImdPluginManifest *imd_plugin_manifest_v2(void);
 
-IMD_API const ImdPluginManifest *imd_plugin_manifest_v1(void)
+IMD_API const ImdPluginManifest *imd_plugin_manifest_v2(void)
 {
     return &raw_manifest;
 }

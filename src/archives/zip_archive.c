@@ -45,6 +45,11 @@ typedef struct ZipArchive {
     zip_t *zip;
     ImdMode mode;
     ZipMember *members; /* member streams being written, detached when the archive goes */
+    /* A zip whose transport has no local file: held in memory (libzip buffer
+     * source), read from the transport at open, written to it at close. */
+    zip_source_t *memory;
+    ImdTransport *transport; /* borrowed */
+    char *object;            /* the zip's name in the transport */
 } ZipArchive;
 
 /* A member being written: a buffer stream that is added to the zip on close. */
@@ -538,8 +543,45 @@ static void archive_free(ZipArchive *archive)
     while (archive->members != NULL) {
         member_unlink(archive->members);
     }
+    if (archive->memory != NULL) {
+        zip_source_free(archive->memory);
+    }
+    free(archive->object);
     free(archive->base.name);
     free(archive);
+}
+
+/* After zip_close: the bytes of the in-memory zip, written to the transport. */
+static bool write_memory_zip(ImdError **error, ZipArchive *archive)
+{
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_source_stat(archive->memory, &st) != 0 || (st.valid & ZIP_STAT_SIZE) == 0 ||
+        zip_source_open(archive->memory) != 0) {
+        set_zip_error(error, zip_source_error(archive->memory), archive->base.name, NULL,
+                      "cannot read the zip made in memory");
+        return false;
+    }
+    ImdStream *out = imd_transport_create(error, archive->transport, archive->object);
+    uint8_t chunk[65536];
+    bool ok = out != NULL;
+    for (zip_uint64_t done = 0; ok && done < st.size;) {
+        zip_int64_t got = zip_source_read(archive->memory, chunk, sizeof chunk);
+        if (got <= 0) {
+            set_zip_error(error, zip_source_error(archive->memory), archive->base.name, NULL,
+                          "cannot read the zip made in memory");
+            ok = false;
+            break;
+        }
+        ok = imd_stream_write(error, out, chunk, (size_t)got);
+        done += (zip_uint64_t)got;
+    }
+    (void)zip_source_close(archive->memory);
+    if (!ok) {
+        imd_stream_abort(out);
+        return false;
+    }
+    return imd_stream_close(error, out);
 }
 
 static bool zip_archive_close(ImdError **error, ImdArchive *base)
@@ -552,6 +594,8 @@ static bool zip_archive_close(ImdError **error, ImdArchive *base)
         set_archive_error(error, archive, NULL, "cannot write");
         zip_discard(archive->zip); /* a failed zip_close leaves the handle open */
         ok = false;
+    } else if (archive->memory != NULL) {
+        ok = write_memory_zip(error, archive);
     }
     archive_free(archive);
     return ok;
@@ -565,32 +609,12 @@ static void zip_archive_abort(ImdArchive *base)
 }
 
 static const ImdArchiveMethods zip_methods = {
-    zip_list, zip_open_member, zip_archive_close, zip_archive_abort, NULL,
+    zip_list, zip_open_member, zip_archive_close, zip_archive_abort, NULL, NULL,
 };
 
-static ImdArchive *zip_archive_open(ImdError **error, const char *path, ImdMode mode,
-                                    const ImdOptions *options)
+/* A zip on the local file system: libzip works on the file itself. */
+static bool open_local(ImdError **error, ZipArchive *archive, const char *path, ImdMode mode)
 {
-    IMD__UNUSED(options);
-    if (path == NULL || path[0] == '\0') {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "zip archive: empty path");
-        return NULL;
-    }
-    if (mode != IMD_MODE_READ && mode != IMD_MODE_WRITE) {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: bad mode %d", path, (int)mode);
-        return NULL;
-    }
-    ZipArchive *archive = imd__calloc(error, 1, sizeof *archive);
-    if (archive == NULL) {
-        return NULL;
-    }
-    archive->base.methods = &zip_methods;
-    archive->mode = mode;
-    archive->base.name = imd__strdup(error, path);
-    if (archive->base.name == NULL) {
-        free(archive);
-        return NULL;
-    }
     /* No ZIP_TRUNCATE: writing adds to an existing zip instead of emptying it. */
     int code = 0;
     archive->zip = zip_open(path, mode == IMD_MODE_READ ? ZIP_RDONLY : ZIP_CREATE, &code);
@@ -605,6 +629,72 @@ static ImdArchive *zip_archive_open(ImdError **error, const char *path, ImdMode 
         zip_error_init_with_code(&zip_error, code);
         set_zip_error(error, &zip_error, path, NULL, "cannot open");
         zip_error_fini(&zip_error);
+        return false;
+    }
+    return true;
+}
+
+
+/* A zip elsewhere (a memory or network transport): read whole into a libzip
+ * buffer source; a new zip to write starts empty there and is written out at
+ * close. */
+static bool open_in_memory(ImdError **error, ZipArchive *archive, ImdMode mode)
+{
+    void *data = NULL;
+    size_t size = 0;
+    if (mode == IMD_MODE_READ) {
+        ImdStream *in = imd_transport_open_read(error, archive->transport, archive->object);
+        data = in != NULL ? imd_stream_read_all(error, in, IMD__ZIP_MEMBER_LIMIT, &size) : NULL;
+        imd_stream_abort(in);
+        if (data == NULL) {
+            return false;
+        }
+    }
+    zip_error_t zip_error;
+    zip_error_init(&zip_error);
+    archive->memory = zip_source_buffer_create(data, size, data != NULL, &zip_error);
+    if (archive->memory == NULL) {
+        free(data);
+    } else {
+        zip_source_keep(archive->memory); /* kept past zip_close, to be written out */
+        archive->zip = zip_open_from_source(
+            archive->memory, mode == IMD_MODE_READ ? ZIP_RDONLY : ZIP_CREATE | ZIP_TRUNCATE,
+            &zip_error);
+    }
+    if (archive->zip == NULL) {
+        set_zip_error(error, &zip_error, archive->base.name, NULL, "cannot open");
+    }
+    zip_error_fini(&zip_error);
+    return archive->zip != NULL;
+}
+
+static ImdArchive *zip_archive_open(ImdError **error, ImdTransport *transport,
+                                    const char *object, ImdMode mode, const ImdOptions *options)
+{
+    IMD__UNUSED(options);
+    if (transport == NULL || object == NULL || object[0] == '\0') {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "zip archive: no transport or no zip name");
+        return NULL;
+    }
+    if (mode != IMD_MODE_READ && mode != IMD_MODE_WRITE) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: bad mode %d", object, (int)mode);
+        return NULL;
+    }
+    ZipArchive *archive = imd__calloc(error, 1, sizeof *archive);
+    if (archive == NULL) {
+        return NULL;
+    }
+    archive->base.methods = &zip_methods;
+    archive->mode = mode;
+    archive->transport = transport;
+    char *path = imd_transport_local_path(transport, object);
+    archive->base.name = path != NULL ? imd__strdup(error, path) : imd__strdup(error, object);
+    archive->object = imd__strdup(error, object);
+    bool ok = archive->base.name != NULL && archive->object != NULL &&
+              (path != NULL ? open_local(error, archive, path, mode)
+                            : open_in_memory(error, archive, mode));
+    free(path);
+    if (!ok) {
         archive_free(archive);
         return NULL;
     }
@@ -613,23 +703,24 @@ static ImdArchive *zip_archive_open(ImdError **error, const char *path, ImdMode 
 
 #else /* !IMD_WITH_ZIP */
 
-static ImdArchive *zip_archive_open(ImdError **error, const char *path, ImdMode mode,
-                                    const ImdOptions *options)
+static ImdArchive *zip_archive_open(ImdError **error, ImdTransport *transport,
+                                    const char *object, ImdMode mode, const ImdOptions *options)
 {
+    IMD__UNUSED(transport);
     IMD__UNUSED(mode);
     IMD__UNUSED(options);
     imd_error_set(error, IMD_ERR_UNSUPPORTED,
                   "%s: zip archives need libzip (built without IMD_WITH_ZIP)",
-                  path != NULL ? path : "zip archive");
+                  object != NULL ? object : "zip archive");
     return NULL;
 }
 
 #endif /* IMD_WITH_ZIP */
 
 /* A local file header starts a zip with members; an end record alone, an empty zip. */
-static int zip_probe(const uint8_t *head, size_t head_length, const char *path)
+static int zip_probe(const uint8_t *head, size_t head_length, const char *name)
 {
-    IMD__UNUSED(path);
+    IMD__UNUSED(name);
     if (head == NULL || head_length < 4 || head[0] != 'P' || head[1] != 'K') {
         return 0;
     }

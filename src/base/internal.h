@@ -256,7 +256,7 @@ bool imd__check_options(ImdError **error, const ImdContext *context, const ImdOp
 
 /* ---- built-in plugins (src/pipeline/registry.c, src/archives, src/formats) ---- */
 
-extern const ImdArchivePlugin imd__filesystem_archive;
+extern const ImdArchivePlugin imd__folder_archive;
 extern const ImdArchivePlugin imd__zip_archive;
 extern const ImdTransportPlugin imd__file_transport;
 extern const ImdFormatPlugin imd__dicom_format;

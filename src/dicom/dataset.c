@@ -208,6 +208,17 @@ uint16_t imd__dicom_private_block(const ImdDicomDataSet *dataset, uint16_t group
                                      : 0;
 }
 
+uint16_t imd__dicom_private_block_of(const ImdDicomDataSet *dataset, ImdPrivateTag tag)
+{
+    return imd__dicom_private_block(dataset, tag.group, tag.creator);
+}
+
+uint32_t imd__dicom_private_tag(const ImdDicomDataSet *dataset, ImdPrivateTag tag)
+{
+    uint16_t block = imd__dicom_private_block(dataset, tag.group, tag.creator);
+    return block != 0 ? imd__private_tag_at(tag, block) : 0;
+}
+
 /* An element of the data set itself (not of its fallback): what may be changed. */
 static ImdDicomElement *own_element(ImdDicomDataSet *dataset, uint32_t tag)
 {
@@ -347,7 +358,7 @@ void imd__dicom_dataset_set_fallback(ImdDicomDataSet *view, const ImdDicomDataSe
 const ImdDicomElement *imd__dicom_charset_element(const ImdDicomDataSet *dataset)
 {
     for (const ImdDicomDataSet *d = dataset; d != NULL; d = d->parent) {
-        const ImdDicomElement *element = imd_dicom_dataset_find(d, IMD_TAG_SPECIFIC_CHARACTER_SET);
+        const ImdDicomElement *element = imd_dicom_dataset_find(d, IMD_TAG_SpecificCharacterSet);
         if (element != NULL) {
             return element;
         }
@@ -665,7 +676,7 @@ static bool check_build(ImdError **error, ImdDicomDataSet *dataset, uint32_t tag
         *vr = imd_dicom_dictionary_vr(tag);
     }
     if (imd_dicom_vr_name(*vr) == NULL || *vr == IMD_VR_NONE || *vr == IMD_VR_SQ ||
-        IMD_TAG_GROUP(tag) == 0xfffe) {
+        IMD_TAG_GROUP(tag) == IMD_GROUP_ITEMS) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "(%04X,%04X): cannot set a value of VR %s",
                       IMD_TAG_GROUP(tag), IMD_TAG_ELEMENT(tag),
                       imd_dicom_vr_name(*vr) ? imd_dicom_vr_name(*vr) : "?");
@@ -708,7 +719,7 @@ static bool allow_utf8(ImdError **error, ImdDicomDataSet *dataset, uint32_t tag)
 {
     const ImdDicomElement *charset = imd__dicom_charset_element(dataset);
     if (charset == NULL) {
-        return put_value(error, dataset, IMD_TAG_SPECIFIC_CHARACTER_SET, IMD_VR_CS,
+        return put_value(error, dataset, IMD_TAG_SpecificCharacterSet, IMD_VR_CS,
                          "ISO_IR 192", 10);
     }
     char *value = imd__strndup(error, charset->value ? (const char *)charset->value : "",
@@ -896,7 +907,7 @@ bool imd_dicom_dataset_remove(ImdDicomDataSet *dataset, uint32_t tag)
 ImdDicomDataSet *imd_dicom_dataset_append_item(ImdError **error, ImdDicomDataSet *dataset,
                                                uint32_t tag)
 {
-    if (dataset == NULL || IMD_TAG_GROUP(tag) == 0xfffe) {
+    if (dataset == NULL || IMD_TAG_GROUP(tag) == IMD_GROUP_ITEMS) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "(%04X,%04X): cannot hold items",
                       IMD_TAG_GROUP(tag), IMD_TAG_ELEMENT(tag));
         return NULL;

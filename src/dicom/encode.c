@@ -153,18 +153,18 @@ bool imd__codec_encode_pixel_data(ImdError **error, ImdDicomDataSet *dataset, co
         return false;
     }
     int64_t rows, columns, samples, allocated, stored, representation, planar, frames;
-    if (!attribute(error, dataset, IMD_TAG(0x0028, 0x0010), 0, 1, 65535, &rows) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0011), 0, 1, 65535, &columns) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0002), 1, 1, 3, &samples) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0100), 0, 8, 16, &allocated) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0101), allocated, 1, allocated, &stored) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0103), 0, 0, 1, &representation) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0006), 0, 0, 0, &planar) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0008), 1, 1, 1 << 20, &frames)) {
+    if (!attribute(error, dataset, IMD_TAG_Rows, 0, 1, 65535, &rows) ||
+        !attribute(error, dataset, IMD_TAG_Columns, 0, 1, 65535, &columns) ||
+        !attribute(error, dataset, IMD_TAG_SamplesPerPixel, 1, 1, 3, &samples) ||
+        !attribute(error, dataset, IMD_TAG_BitsAllocated, 0, 8, 16, &allocated) ||
+        !attribute(error, dataset, IMD_TAG_BitsStored, allocated, 1, allocated, &stored) ||
+        !attribute(error, dataset, IMD_TAG_PixelRepresentation, 0, 0, 1, &representation) ||
+        !attribute(error, dataset, IMD_TAG_PlanarConfiguration, 0, 0, 0, &planar) ||
+        !attribute(error, dataset, IMD_TAG_NumberOfFrames, 1, 1, 1 << 20, &frames)) {
         imd_error_prefix(error, "%s%s", name, sep);
         return false;
     }
-    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
+    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PixelData);
     ImdCodecFrame frame = {.rows = (uint32_t)rows, .columns = (uint32_t)columns,
                            .samples_per_pixel = (uint16_t)samples,
                            .bits_allocated = (uint16_t)allocated,
@@ -172,7 +172,7 @@ bool imd__codec_encode_pixel_data(ImdError **error, ImdDicomDataSet *dataset, co
                            .pixel_representation = (uint16_t)representation,
                            .planar_configuration = 0};
     const ImdDicomElement *photometric =
-        imd_dicom_dataset_find(dataset, IMD_TAG(0x0028, 0x0004));
+        imd_dicom_dataset_find(dataset, IMD_TAG_PhotometricInterpretation);
     char *text = photometric != NULL ? imd_dicom_element_string(NULL, dataset, photometric)
                                      : NULL;
     snprintf(frame.photometric, sizeof frame.photometric, "%s",
@@ -256,7 +256,7 @@ bool imd__codec_encode_pixel_data(ImdError **error, ImdDicomDataSet *dataset, co
             out.fragments[i].size = sizes[i];
             at += sizes[i];
         }
-        ImdDicomElement element = {.tag = IMD_TAG_PIXEL_DATA, .vr = IMD_VR_OB,
+        ImdDicomElement element = {.tag = IMD_TAG_PixelData, .vr = IMD_VR_OB,
                                    .value = out.data, .size = out.size, .owned = true,
                                    .fragments = out.fragments,
                                    .fragment_count = (size_t)frames + 1, .encapsulated = true};

@@ -2,7 +2,9 @@
  * archive.c: the host functions that formats and the pipeline call on an
  * ImdArchive. They select members by pattern, refuse member names that would
  * escape the archive when writing, and hold archive plugins to the result /
- * error contract (a failure always carries an error).
+ * error contract (a failure always carries an error). An archive owns the
+ * transport it was opened on (ImdArchive.transport): closing or aborting the
+ * archive closes or aborts the transport after it.
  */
 #include "internal.h"
 
@@ -148,9 +150,17 @@ bool imd_archive_close(ImdError **error, ImdArchive *archive)
     }
     /* The archive frees its name on close; keep a copy for the message. */
     char *name = imd__strdup(NULL, imd_archive_name(archive));
+    ImdTransport *transport = archive->transport;
     ImdError *local = NULL;
     bool ok = archive->methods->close(&local, archive);
-    return imd__close_result(error, ok, local, name, "archive");
+    ok = imd__close_result(error, ok, local, name, "archive");
+    /* The archive's bytes are committed before its transport is (a zip's
+     * directory is written through the transport). */
+    if (!ok) {
+        imd_transport_abort(transport);
+        return false;
+    }
+    return imd_transport_close(error, transport);
 }
 
 void imd_archive_abort(ImdArchive *archive)
@@ -158,9 +168,46 @@ void imd_archive_abort(ImdArchive *archive)
     if (archive == NULL || archive->methods == NULL) {
         return;
     }
+    ImdTransport *transport = archive->transport;
     if (archive->methods->abort != NULL) {
         archive->methods->abort(archive);
     } else if (archive->methods->close != NULL) {
         (void)archive->methods->close(NULL, archive);
     }
+    imd_transport_abort(transport);
+}
+
+bool imd_archive_takes_datasets(const ImdArchive *archive)
+{
+    return archive != NULL && archive->methods != NULL && archive->methods->put_dataset != NULL;
+}
+
+bool imd_archive_put_dataset(ImdError **error, ImdArchive *archive, const char *name,
+                             const ImdDicomDataSet *dataset, const char *transfer_syntax)
+{
+    if (!check_archive(error, archive, "imd_archive_put_dataset")) {
+        return false;
+    }
+    if (!imd_archive_takes_datasets(archive)) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "%s: takes bytes, not data sets",
+                      imd_archive_name(archive));
+        return false;
+    }
+    if (name == NULL || dataset == NULL || transfer_syntax == NULL ||
+        !imd_member_name_is_safe(name)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: put data set: bad name or no data set",
+                      imd_archive_name(archive));
+        return false;
+    }
+    ImdError *local = NULL;
+    if (!archive->methods->put_dataset(&local, archive, name, dataset, transfer_syntax)) {
+        if (local == NULL) {
+            imd_error_set(&local, IMD_ERR_INTERNAL, "%s: %s: put failed without a reason",
+                          imd_archive_name(archive), name);
+        }
+        imd_error_propagate(error, local);
+        return false;
+    }
+    imd_error_clear(&local);
+    return true;
 }

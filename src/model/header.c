@@ -759,6 +759,27 @@ const void *imd_header_template(const ImdHeader *header)
     return header != NULL ? header->template_dataset : NULL;
 }
 
+bool imd_header_template_string(ImdError **error, const ImdHeader *header, const char *keyword,
+                                char **value)
+{
+    if (value != NULL) {
+        *value = NULL;
+    }
+    if (header == NULL || keyword == NULL || keyword[0] == '\0' || value == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "template attribute: NULL header, keyword or "
+                      "result");
+        return false;
+    }
+    if (header->template_dataset == NULL || header->template_ops->get_string == NULL) {
+        return true;
+    }
+    if (!header->template_ops->get_string(error, header->template_dataset, keyword, value)) {
+        *value = NULL;
+        return false;
+    }
+    return true;
+}
+
 const ImdTemplateOps *imd__header_template_ops(const ImdHeader *header)
 {
     return header != NULL && header->template_dataset != NULL ? header->template_ops : NULL;

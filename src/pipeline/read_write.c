@@ -9,13 +9,10 @@
  * error stops the read (design.md §3.5 rule 4).
  */
 #define _POSIX_C_SOURCE 200809L
-#include "internal.h"
+#include "pipeline/pipeline.h"
 
-#include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #define HEAD_BYTES 512
 
@@ -30,6 +27,8 @@ typedef struct ReadJob {
     const ImdOptions *options;
     Reader *readers;
     size_t reader_count;
+    int *scores;   /* reader_count each: the ranking of one member */
+    size_t *order;
     ImdArchive **archives; /* kept open until every reader has finished */
     size_t archive_count, archive_capacity;
     size_t members, skipped;
@@ -42,13 +41,14 @@ typedef struct ReadJob {
     ImdError *declined; /* a format found no image in its files (NOT_RECOGNIZED) */
 } ReadJob;
 
-/* Sorted by probe score (stable on priority); returns how many scored > 0. */
+/* Sorted by probe score (stable on priority) into job->order; returns how many scored > 0. */
 static size_t rank_formats(const ReadJob *job, const uint8_t *head, size_t length,
-                           const char *name, size_t *order)
+                           const char *name)
 {
-    int scores[64];
+    int *scores = job->scores;
+    size_t *order = job->order;
     size_t count = 0;
-    for (size_t i = 0; i < job->reader_count && i < 64; i++) {
+    for (size_t i = 0; i < job->reader_count; i++) {
         int score = job->forced ? 100 : job->readers[i].format->probe(head, length, name);
         if (score <= 0) {
             continue;
@@ -97,15 +97,15 @@ static bool offer_member(ImdError **error, ReadJob *job, ImdArchive *archive, co
 {
     ImdStream *stream = imd_archive_open_member(error, archive, name, IMD_MODE_READ);
     uint8_t head[HEAD_BYTES];
-    size_t length, order[64];
+    size_t length;
     if (stream == NULL || !read_head(error, stream, head, &length)) {
         imd_stream_abort(stream);
         return false;
     }
-    size_t ranked = rank_formats(job, head, length, name, order);
+    size_t ranked = rank_formats(job, head, length, name);
     bool taken = false;
     for (size_t k = 0; k < ranked && !taken; k++) {
-        Reader *reader = &job->readers[order[k]];
+        Reader *reader = &job->readers[job->order[k]];
         stream = rewind_member(error, archive, name, stream);
         if (stream == NULL) {
             return false;
@@ -160,33 +160,54 @@ static int visit_member(void *user, const char *name)
 }
 
 /*
- * A path that does not exist, written by us without its suffix: "out" was
- * written as out.nii.gz (behaviour.md §7.3), so reading "out" reads it, as
- * the seed workflow `image_data --of nifti out in; image_data res out` needs.
- * Only when exactly one format suffix matches.
+ * A location that does not exist, written by us without its suffix: "out"
+ * was written as out.nii.gz (behaviour.md §7.3), so reading "out" reads it,
+ * as the seed workflow `image_data --of nifti out in; image_data res out`
+ * needs. Only when exactly one format suffix matches an object.
  */
-static char *with_written_suffix(const ReadJob *job, const char *path)
+static ImdTransport *open_with_written_suffix(const ReadJob *job, const ImdUrl *url)
 {
-    char *found = NULL;
+    ImdTransport *found = NULL;
     size_t matches = 0;
+    ImdUrl candidate = *url;
     for (size_t i = 0; i < job->reader_count; i++) {
         for (const char *const *s = job->readers[i].format->suffixes; s != NULL && *s != NULL;
              s++) {
-            char *candidate = imd__sprintf(NULL, "%s%s", path, *s);
-            struct stat st;
-            if (candidate != NULL && stat(candidate, &st) == 0 && S_ISREG(st.st_mode) &&
+            candidate.path = imd__sprintf(NULL, "%s%s", url->path, *s);
+            ImdTransport *transport =
+                candidate.path != NULL
+                    ? imd__transport_open(NULL, job->context, &candidate, IMD_MODE_READ,
+                                          job->options)
+                    : NULL;
+            free(candidate.path);
+            if (transport != NULL && imd_transport_object(transport) != NULL &&
                 matches++ == 0) {
-                found = candidate;
+                found = transport;
             } else {
-                free(candidate);
+                imd_transport_abort(transport);
             }
         }
     }
     if (matches != 1) {
-        free(found);
+        imd_transport_abort(found);
         return NULL;
     }
     return found;
+}
+
+static ImdTransport *open_input(ImdError **error, const ReadJob *job, const ImdUrl *url)
+{
+    ImdError *missing = NULL;
+    ImdTransport *transport =
+        imd__transport_open(&missing, job->context, url, IMD_MODE_READ, job->options);
+    if (transport == NULL && imd_error_code(missing) == IMD_ERR_NOT_FOUND &&
+        url->query[0] == '\0' && (transport = open_with_written_suffix(job, url)) != NULL) {
+        imd__log(job->context, IMD_LOG_INFO, "%s does not exist: reading %s%s", url->path,
+                 imd_transport_name(transport), "");
+        imd_error_clear(&missing);
+    }
+    imd_error_propagate(error, missing);
+    return transport;
 }
 
 static bool read_url(ImdError **error, ReadJob *job, const char *text)
@@ -196,25 +217,13 @@ static bool read_url(ImdError **error, ReadJob *job, const char *text)
         return false;
     }
     bool ok = false;
-    struct stat st;
-    char *suffixed = NULL;
-    if (strcmp(url->scheme, "file") == 0 && url->query[0] == '\0' && stat(url->path, &st) != 0 &&
-        errno == ENOENT && (suffixed = with_written_suffix(job, url->path)) != NULL) {
-        imd__log(job->context, IMD_LOG_INFO, "%s does not exist: reading %s", url->path,
-                 suffixed);
-        free(url->path);
-        url->path = suffixed;
-    }
-    if (strcmp(url->scheme, "file") != 0) {
-        imd_error_set(error, IMD_ERR_UNSUPPORTED,
-                      "%s: reading from \"%s:\" URLs is not supported yet", text, url->scheme);
-    } else if (stat(url->path, &st) != 0) {
-        imd_error_set(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO, "%s: %s",
-                      url->path, strerror(errno));
-    } else if (imd__grow(error, (void **)&job->archives, &job->archive_capacity,
-                         job->archive_count + 1, sizeof(ImdArchive *))) {
-        ImdArchive *archive = imd_archive_open(error, job->context, url->path, IMD_MODE_READ,
-                                               job->options);
+    ImdTransport *transport = NULL;
+    if (imd__grow(error, (void **)&job->archives, &job->archive_capacity,
+                  job->archive_count + 1, sizeof(ImdArchive *)) &&
+        (transport = open_input(error, job, url)) != NULL) {
+        ImdArchive *archive =
+            imd__archive_on(error, job->context, transport, IMD_MODE_READ, job->options, false,
+                            NULL);
         if (archive != NULL) {
             job->archives[job->archive_count++] = archive;
             Visit visit = {error, job, archive, false};
@@ -231,7 +240,9 @@ static bool setup_readers(ImdError **error, ReadJob *job)
     const char *wanted = imd_options_get(job->options, "input_format", NULL);
     size_t count = imd_context_format_count(job->context);
     job->readers = imd__calloc(error, count > 0 ? count : 1, sizeof(Reader));
-    if (job->readers == NULL) {
+    job->scores = imd__calloc(error, count > 0 ? count : 1, sizeof(int));
+    job->order = imd__calloc(error, count > 0 ? count : 1, sizeof(size_t));
+    if (job->readers == NULL || job->scores == NULL || job->order == NULL) {
         return false;
     }
     for (size_t i = 0; i < count; i++) {
@@ -359,6 +370,8 @@ static void cleanup_job(ReadJob *job)
     }
     free(job->archives);
     free(job->readers);
+    free(job->scores);
+    free(job->order);
 }
 
 /* template= / geometry= (behaviour.md §1.2, §5.5): the URL of option `key`
@@ -512,43 +525,33 @@ ImdSeries *imd_read_one(ImdError **error, ImdContext *context, const char *url,
 
 /* ---- writing ---- */
 
-/* Where a write goes: an archive root and the member name asked for. */
+/*
+ * Where a write goes (behaviour.md §7.3): a zip (by name; the member name
+ * from the query), an existing folder (the name from the query, "" for the
+ * format's default names), or a new path, whose folder is the archive and
+ * whose last part the name the format writes (out -> out.nii.gz, out/ for
+ * DICOM).
+ */
 static ImdArchive *open_destination(ImdError **error, ImdContext *context, const ImdUrl *url,
                                     const ImdOptions *options, char **name)
 {
-    struct stat st;
-    const char *path = url->path;
     *name = NULL;
-    bool is_zip = false;
-    for (size_t i = 0; i < imd_context_archive_count(context); i++) {
-        const ImdArchivePlugin *archive = imd_context_archive(context, i);
-        for (const char *const *s = archive->suffixes; s != NULL && *s != NULL; s++) {
-            size_t n = strlen(path), m = strlen(*s);
-            is_zip = is_zip || (n > m && strcasecmp(path + n - m, *s) == 0);
-        }
+    ImdTransport *transport = imd__transport_open(error, context, url, IMD_MODE_WRITE, options);
+    if (transport == NULL) {
+        return NULL;
     }
-    if (is_zip || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
-        /* Into a zip (member from the query) or an existing folder. */
-        *name = imd__strdup(error, url->query);
-        if (*name == NULL) {
-            return NULL;
-        }
-        return imd_archive_open(error, context, path, IMD_MODE_WRITE, options);
-    }
-    /* A new path: its folder is the root, its last part the name (§7.3). */
-    char *copy = imd__strdup(error, path), *copy2 = imd__strdup(error, path);
-    ImdArchive *archive = NULL;
-    if (copy != NULL && copy2 != NULL) {
-        *name = imd__strdup(error, basename(copy));
-        archive = *name != NULL
-                      ? imd_archive_open(error, context, dirname(copy2), IMD_MODE_WRITE, options)
-                      : NULL;
-    }
-    free(copy);
-    free(copy2);
+    bool in_object = false;
+    ImdArchive *archive = imd__archive_on(error, context, transport, IMD_MODE_WRITE, options,
+                                          false, &in_object);
     if (archive == NULL) {
-        free(*name);
-        *name = NULL;
+        return NULL;
+    }
+    /* In a zip the query names the member; beside it, the object is the name. */
+    const char *object = imd_transport_object(transport);
+    *name = imd__strdup(error, in_object || object == NULL ? url->query : object);
+    if (*name == NULL) {
+        imd_archive_abort(archive);
+        return NULL;
     }
     return archive;
 }
@@ -575,7 +578,7 @@ bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *series, c
     ImdArchive *archive = NULL;
     bool ok = false;
     if (!imd__check_options(error, context, options,
-                       imd_header_input_order(imd_series_const_header(series)))) {
+                            imd_header_input_order(imd_series_const_header(series)))) {
         /* a usage error, reported before anything is opened */
     } else if (format == NULL) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "output format \"%s\" is unknown", format_name);
@@ -583,18 +586,12 @@ bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *series, c
         imd_error_set(error, IMD_ERR_UNSUPPORTED, "format \"%s\" cannot write", format->name);
     } else if ((expanded = imd_url_expand_format(error, url, format->name)) != NULL &&
                (parsed = imd_url_parse(error, expanded)) != NULL) {
-        if (strcmp(parsed->scheme, "file") != 0) {
-            imd_error_set(error, IMD_ERR_UNSUPPORTED,
-                          "%s: writing to \"%s:\" URLs is not supported yet", url,
-                          parsed->scheme);
-        } else {
-            archive = open_destination(error, context, parsed, options, &name);
-            ok = archive != NULL && imd__check_cancel(error, context, url) &&
-                 format->write(error, series, archive, name, options) &&
-                 imd__check_cancel(error, context, url);
-            ok = archive != NULL && (ok ? imd_archive_close(error, archive)
-                                        : (imd_archive_abort(archive), false));
-        }
+        archive = open_destination(error, context, parsed, options, &name);
+        ok = archive != NULL && imd__check_cancel(error, context, url) &&
+             format->write(error, series, archive, name, options) &&
+             imd__check_cancel(error, context, url);
+        ok = archive != NULL && (ok ? imd_archive_close(error, archive)
+                                    : (imd_archive_abort(archive), false));
     }
     free(name);
     imd_url_destroy(parsed);

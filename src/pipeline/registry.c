@@ -4,7 +4,7 @@
  * of archive for a path.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "internal.h"
+#include "pipeline/pipeline.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,30 +21,11 @@ typedef ImdPluginRecord Registered;
 static const Registered builtin_plugins[] = {
     {IMD_PLUGIN_TRANSPORT, &imd__file_transport},
     {IMD_PLUGIN_ARCHIVE, &imd__zip_archive},
-    {IMD_PLUGIN_ARCHIVE, &imd__filesystem_archive},
+    {IMD_PLUGIN_ARCHIVE, &imd__folder_archive},
     {IMD_PLUGIN_FORMAT, &imd__dicom_format},
     {IMD_PLUGIN_FORMAT, &imd__nifti_format},
     {IMD_PLUGIN_FORMAT, &imd__metaio_format},
     {IMD_PLUGIN_FORMAT, &imd__mat_format},
-};
-
-/* ---- the file transport: paths are opened by the archives themselves ---- */
-
-static ImdTransport *file_transport_open(ImdError **error, const ImdUrl *url, ImdMode mode,
-                                         const ImdOptions *options)
-{
-    IMD__UNUSED(url);
-    IMD__UNUSED(mode);
-    IMD__UNUSED(options);
-    imd_error_set(error, IMD_ERR_INTERNAL, "the file transport has no connection to open");
-    return NULL;
-}
-
-static const char *const file_schemes[] = {"file", NULL};
-
-const ImdTransportPlugin imd__file_transport = {
-    IMD_PLUGIN_ABI_VERSION, sizeof(ImdTransportPlugin), "file", "local files and folders",
-    file_schemes, file_transport_open,
 };
 
 /* ---- lookup ---- */
@@ -308,8 +289,16 @@ bool imd_context_load_plugin(ImdError **error, ImdContext *context, const char *
     }
     const ImdPluginManifest *manifest = NULL;
     if (entry == NULL) {
-        imd_error_set(error, IMD_ERR_PLUGIN_ABI, "%s: no %s function: not an imagedata plugin",
-                      path, IMD_PLUGIN_ENTRY_SYMBOL);
+        if (dlsym(library, "imd_plugin_manifest_v1") != NULL) {
+            imd_error_set(error, IMD_ERR_PLUGIN_ABI,
+                          "%s: built for plugin ABI 1; this library needs ABI %u (rebuild the "
+                          "plugin against its headers, docs/plugin-abi.md)",
+                          path, IMD_PLUGIN_ABI_VERSION);
+        } else {
+            imd_error_set(error, IMD_ERR_PLUGIN_ABI,
+                          "%s: no %s function: not an imagedata plugin", path,
+                          IMD_PLUGIN_ENTRY_SYMBOL);
+        }
     } else {
         manifest = entry();
     }
@@ -344,7 +333,32 @@ bool imd_context_load_plugin_list(ImdError **error, ImdContext *context, const c
     return true;
 }
 
-/* ---- choosing an archive ---- */
+/* ---- choosing a transport and an archive ---- */
+
+ImdTransport *imd__transport_open(ImdError **error, const ImdContext *context, const ImdUrl *url,
+                                  ImdMode mode, const ImdOptions *options)
+{
+    for (size_t i = 0; i < imd_context_transport_count(context); i++) {
+        const ImdTransportPlugin *plugin = imd_context_transport(context, i);
+        for (const char *const *s = plugin->schemes; s != NULL && *s != NULL; s++) {
+            if (strcasecmp(*s, url->scheme) != 0) {
+                continue;
+            }
+            ImdError *local = NULL;
+            ImdTransport *transport = plugin->open(&local, url, mode, options);
+            if (transport == NULL && local == NULL) {
+                imd_error_set(&local, IMD_ERR_INTERNAL, "%s: the %s transport failed without "
+                              "a reason", url->path, plugin->name);
+            }
+            imd_error_propagate(error, local);
+            return transport;
+        }
+    }
+    imd_error_set(error, IMD_ERR_UNSUPPORTED, "%s://: no transport for this scheme%s",
+                  url->scheme,
+                  strcmp(url->scheme, "dicom") == 0 ? " (the DICOM network is not built yet)" : "");
+    return NULL;
+}
 
 static bool has_suffix(const char *path, const char *suffix)
 {
@@ -352,12 +366,12 @@ static bool has_suffix(const char *path, const char *suffix)
     return n >= m && strcasecmp(path + n - m, suffix) == 0;
 }
 
-static const ImdArchivePlugin *archive_by_suffix(const ImdContext *context, const char *path)
+static const ImdArchivePlugin *archive_by_suffix(const ImdContext *context, const char *name)
 {
     for (size_t i = 0; i < imd_context_archive_count(context); i++) {
         const ImdArchivePlugin *archive = imd_context_archive(context, i);
         for (const char *const *s = archive->suffixes; s != NULL && *s != NULL; s++) {
-            if (has_suffix(path, *s)) {
+            if (has_suffix(name, *s)) {
                 return archive;
             }
         }
@@ -365,23 +379,23 @@ static const ImdArchivePlugin *archive_by_suffix(const ImdContext *context, cons
     return NULL;
 }
 
-/* A regular file that is not named like an archive may still be one (PK\3\4). */
-static const ImdArchivePlugin *archive_by_content(const ImdContext *context, const char *path)
+/* An object not named like an archive may still be one (a zip starts PK\3\4). */
+static const ImdArchivePlugin *archive_by_content(const ImdContext *context,
+                                                  ImdTransport *transport, const char *object)
 {
     uint8_t head[64];
-    size_t got = 0;
-    FILE *file = fopen(path, "rb");
-    if (file == NULL) {
+    ImdStream *stream = imd_transport_open_read(NULL, transport, object);
+    int64_t got = stream != NULL ? imd_stream_read(NULL, stream, head, sizeof head) : -1;
+    imd_stream_abort(stream);
+    if (got <= 0) {
         return NULL;
     }
-    got = fread(head, 1, sizeof head, file);
-    fclose(file);
     const ImdArchivePlugin *best = NULL;
     int best_score = 0;
     for (size_t i = 0; i < imd_context_archive_count(context); i++) {
         const ImdArchivePlugin *archive = imd_context_archive(context, i);
-        int score = archive->probe(head, got, path);
-        if (score > best_score && strcmp(archive->name, "filesystem") != 0) {
+        int score = archive->probe(head, (size_t)got, object);
+        if (score > best_score && archive != &imd__folder_archive) {
             best = archive;
             best_score = score;
         }
@@ -389,7 +403,66 @@ static const ImdArchivePlugin *archive_by_content(const ImdContext *context, con
     return best;
 }
 
-ImdArchive *imd_archive_open(ImdError **error, const ImdContext *context, const char *path,
+/* The archive plugin for a one-object location, or NULL: the folder archive. */
+static const ImdArchivePlugin *archive_for_object(const ImdContext *context,
+                                                  ImdTransport *transport, ImdMode mode)
+{
+    const char *object = imd_transport_object(transport);
+    if (object == NULL) {
+        return NULL;
+    }
+    const ImdArchivePlugin *archive = archive_by_suffix(context, object);
+    if (archive == NULL && mode == IMD_MODE_READ) {
+        archive = archive_by_content(context, transport, object);
+    }
+    return archive;
+}
+
+ImdArchive *imd__archive_on(ImdError **error, const ImdContext *context, ImdTransport *transport,
+                            ImdMode mode, const ImdOptions *options, bool object_is_folder,
+                            bool *in_object)
+{
+    const ImdArchivePlugin *plugin = archive_for_object(context, transport, mode);
+    const char *object = plugin != NULL || object_is_folder ? imd_transport_object(transport)
+                                                            : NULL;
+    if (plugin == NULL) {
+        plugin = &imd__folder_archive;
+    }
+    ImdError *local = NULL;
+    ImdArchive *archive = plugin->open(&local, transport, object, mode, options);
+    if (archive == NULL) {
+        if (local == NULL) {
+            imd_error_set(&local, IMD_ERR_INTERNAL, "%s: the %s archive failed without a reason",
+                          imd_transport_name(transport), plugin->name);
+        }
+        imd_error_propagate(error, local);
+        imd_transport_abort(transport);
+        return NULL;
+    }
+    archive->transport = transport;
+    if (in_object != NULL) {
+        *in_object = object != NULL;
+    }
+    return archive;
+}
+
+/* A local object to be written into as a folder must not be a file already. */
+static bool object_can_be_folder(ImdError **error, const ImdContext *context,
+                                 const ImdTransport *transport)
+{
+    const char *object = imd_transport_object(transport);
+    char *path = object != NULL ? imd_transport_local_path(transport, object) : NULL;
+    struct stat info;
+    bool file = path != NULL && stat(path, &info) == 0 && !S_ISDIR(info.st_mode) &&
+                archive_by_suffix(context, object) == NULL;
+    if (file) {
+        imd_error_set(error, IMD_ERR_IO, "%s: cannot write into: %s", path, strerror(ENOTDIR));
+    }
+    free(path);
+    return !file;
+}
+
+ImdArchive *imd_archive_open(ImdError **error, const ImdContext *context, const char *location,
                              ImdMode mode, const ImdOptions *options)
 {
     ImdContext *own = NULL;
@@ -400,15 +473,21 @@ ImdArchive *imd_archive_open(ImdError **error, const ImdContext *context, const 
         }
         context = own;
     }
-    const ImdArchivePlugin *archive = archive_by_suffix(context, path);
-    struct stat st;
-    if (archive == NULL && mode == IMD_MODE_READ && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-        archive = archive_by_content(context, path);
+    ImdUrl *url = location != NULL ? imd_url_parse(error, location) : NULL;
+    if (location == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "imd_archive_open: no location");
     }
-    if (archive == NULL) {
-        archive = &imd__filesystem_archive;
+    ImdTransport *transport =
+        url != NULL ? imd__transport_open(error, context, url, mode, options) : NULL;
+    if (transport != NULL && mode == IMD_MODE_WRITE && !object_can_be_folder(error, context, transport)) {
+        imd_transport_abort(transport);
+        transport = NULL;
     }
-    ImdArchive *opened = archive->open(error, path, mode, options);
+    /* Written to, a path that is not a folder yet becomes one. */
+    ImdArchive *archive = transport != NULL ? imd__archive_on(error, context, transport, mode,
+                                                              options, mode == IMD_MODE_WRITE, NULL)
+                                            : NULL;
+    imd_url_destroy(url);
     imd_context_destroy(own);
-    return opened;
+    return archive;
 }

@@ -41,9 +41,9 @@
 
 /* ---- versions and names ----------------------------------------------------- */
 
-PIN_VALUE(IMD_PLUGIN_ABI_VERSION, 1u);
-_Static_assert(sizeof(IMD_PLUGIN_ENTRY_SYMBOL) == sizeof("imd_plugin_manifest_v1"),
-               "ABI: IMD_PLUGIN_ENTRY_SYMBOL must stay \"imd_plugin_manifest_v1\"");
+PIN_VALUE(IMD_PLUGIN_ABI_VERSION, 2u);
+_Static_assert(sizeof(IMD_PLUGIN_ENTRY_SYMBOL) == sizeof("imd_plugin_manifest_v2"),
+               "ABI: IMD_PLUGIN_ENTRY_SYMBOL must stay \"imd_plugin_manifest_v2\"");
 
 /* ---- enum values ------------------------------------------------------------- */
 
@@ -133,6 +133,8 @@ PIN_TYPE(ImdArchiveMethods, open_member,
 PIN_TYPE(ImdArchiveMethods, close, bool (*)(ImdError **, ImdArchive *));
 PIN_TYPE(ImdArchiveMethods, abort, void (*)(ImdArchive *));
 PIN_TYPE(ImdArchiveMethods, local_path, char *(*)(const ImdArchive *, const char *));
+PIN_TYPE(ImdArchiveMethods, put_dataset,
+         bool (*)(ImdError **, ImdArchive *, const char *, const ImdDicomDataSet *, const char *));
 
 PIN_TYPE(ImdArchivePlugin, abi_version, uint32_t);
 PIN_TYPE(ImdArchivePlugin, struct_size, uint32_t);
@@ -141,9 +143,17 @@ PIN_TYPE(ImdArchivePlugin, description, const char *);
 PIN_TYPE(ImdArchivePlugin, suffixes, const char *const *);
 PIN_TYPE(ImdArchivePlugin, probe, int (*)(const uint8_t *, size_t, const char *));
 PIN_TYPE(ImdArchivePlugin, open,
-         ImdArchive *(*)(ImdError **, const char *, ImdMode, const ImdOptions *));
+         ImdArchive *(*)(ImdError **, ImdTransport *, const char *, ImdMode, const ImdOptions *));
 
+PIN_TYPE(ImdTransportMethods, list, bool (*)(ImdError **, ImdTransport *, ImdVisitFn *, void *));
+PIN_TYPE(ImdTransportMethods, open_read, ImdStream *(*)(ImdError **, ImdTransport *, const char *));
+PIN_TYPE(ImdTransportMethods, create, ImdStream *(*)(ImdError **, ImdTransport *, const char *));
+PIN_TYPE(ImdTransportMethods, put_dataset,
+         bool (*)(ImdError **, ImdTransport *, const char *, const ImdDicomDataSet *,
+                  const char *));
+PIN_TYPE(ImdTransportMethods, local_path, char *(*)(const ImdTransport *, const char *));
 PIN_TYPE(ImdTransportMethods, close, bool (*)(ImdError **, ImdTransport *));
+PIN_TYPE(ImdTransportMethods, abort, void (*)(ImdTransport *));
 
 PIN_TYPE(ImdTransportPlugin, abi_version, uint32_t);
 PIN_TYPE(ImdTransportPlugin, struct_size, uint32_t);
@@ -174,7 +184,10 @@ PIN_TYPE(struct ImdStream, methods, const ImdStreamMethods *);
 PIN_TYPE(struct ImdStream, name, char *);
 PIN_TYPE(struct ImdArchive, methods, const ImdArchiveMethods *);
 PIN_TYPE(struct ImdArchive, name, char *);
+PIN_TYPE(struct ImdArchive, transport, ImdTransport *);
 PIN_TYPE(struct ImdTransport, methods, const ImdTransportMethods *);
+PIN_TYPE(struct ImdTransport, name, char *);
+PIN_TYPE(struct ImdTransport, object, char *);
 
 PIN_TYPE(ImdValue, count, uint8_t);
 PIN_TYPE(ImdValue, kind, uint8_t);
@@ -215,7 +228,8 @@ PIN_OFFSET(ImdArchiveMethods, open_member, 8);
 PIN_OFFSET(ImdArchiveMethods, close, 16);
 PIN_OFFSET(ImdArchiveMethods, abort, 24);
 PIN_OFFSET(ImdArchiveMethods, local_path, 32);
-PIN_SIZE(ImdArchiveMethods, 40);
+PIN_OFFSET(ImdArchiveMethods, put_dataset, 40);
+PIN_SIZE(ImdArchiveMethods, 48);
 
 PIN_OFFSET(ImdArchivePlugin, abi_version, 0);
 PIN_OFFSET(ImdArchivePlugin, struct_size, 4);
@@ -226,8 +240,14 @@ PIN_OFFSET(ImdArchivePlugin, probe, 32);
 PIN_OFFSET(ImdArchivePlugin, open, 40);
 PIN_SIZE(ImdArchivePlugin, 48);
 
-PIN_OFFSET(ImdTransportMethods, close, 0);
-PIN_SIZE(ImdTransportMethods, 8);
+PIN_OFFSET(ImdTransportMethods, list, 0);
+PIN_OFFSET(ImdTransportMethods, open_read, 8);
+PIN_OFFSET(ImdTransportMethods, create, 16);
+PIN_OFFSET(ImdTransportMethods, put_dataset, 24);
+PIN_OFFSET(ImdTransportMethods, local_path, 32);
+PIN_OFFSET(ImdTransportMethods, close, 40);
+PIN_OFFSET(ImdTransportMethods, abort, 48);
+PIN_SIZE(ImdTransportMethods, 56);
 
 PIN_OFFSET(ImdTransportPlugin, abi_version, 0);
 PIN_OFFSET(ImdTransportPlugin, struct_size, 4);
@@ -261,9 +281,12 @@ PIN_OFFSET(struct ImdStream, name, 8);
 PIN_SIZE(struct ImdStream, 16);
 PIN_OFFSET(struct ImdArchive, methods, 0);
 PIN_OFFSET(struct ImdArchive, name, 8);
-PIN_SIZE(struct ImdArchive, 16);
+PIN_OFFSET(struct ImdArchive, transport, 16);
+PIN_SIZE(struct ImdArchive, 24);
 PIN_OFFSET(struct ImdTransport, methods, 0);
-PIN_SIZE(struct ImdTransport, 8);
+PIN_OFFSET(struct ImdTransport, name, 8);
+PIN_OFFSET(struct ImdTransport, object, 16);
+PIN_SIZE(struct ImdTransport, 24);
 
 /* ImdValue travels in tags and axes that formats fill. */
 PIN_OFFSET(ImdValue, v, 0);

@@ -20,7 +20,7 @@ IMD_TEST(builtins)
     REQUIRE(context != NULL);
     CHECK_INT(imd_context_archive_count(context), 2);
     CHECK_STR(imd_context_archive(context, 0)->name, "zip");
-    CHECK_STR(imd_context_archive(context, 1)->name, "filesystem");
+    CHECK_STR(imd_context_archive(context, 1)->name, "folder");
     CHECK_INT(imd_context_transport_count(context), 1);
     CHECK_STR(imd_context_transport(context, 0)->name, "file");
     CHECK(imd_context_find_format(context, "dicom") != NULL);

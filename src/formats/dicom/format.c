@@ -278,7 +278,7 @@ static void parse_member(Work *work, size_t index)
 {
     Member *m = &work->reader->members[index];
     /* Reading headers only: stop before the pixel data (and touch no pixel pages). */
-    ImdDicomReadOptions headers = {.stop_tag = IMD_TAG_PIXEL_DATA};
+    ImdDicomReadOptions headers = {.stop_tag = IMD_TAG_PixelData};
     const ImdDicomReadOptions *options = work->reader->settings.headers_only ? &headers : NULL;
     if (m->path != NULL) {
         m->dataset = imd_dicom_read_file(&m->error, m->path, options);
@@ -290,14 +290,14 @@ static void parse_member(Work *work, size_t index)
 
 /* ---- attributes ---- */
 
-static const ImdDicomElement *find(const ImdDicomDataSet *d, uint16_t group, uint16_t element)
+static const ImdDicomElement *find(const ImdDicomDataSet *d, uint32_t tag)
 {
-    return imd_dicom_dataset_find(d, IMD_TAG(group, element));
+    return imd_dicom_dataset_find(d, tag);
 }
 
-static bool number_of(const ImdDicomDataSet *d, uint16_t g, uint16_t e, size_t i, double *v)
+static bool number_of(const ImdDicomDataSet *d, uint32_t tag, size_t i, double *v)
 {
-    const ImdDicomElement *element = find(d, g, e);
+    const ImdDicomElement *element = find(d, tag);
     return element != NULL && imd_dicom_element_number(NULL, element, i, v);
 }
 
@@ -340,15 +340,14 @@ static bool time_of(const ImdDicomDataSet *d, uint32_t tag, double *seconds)
 
 /* UIH keeps diffusion in "Image Private Header" (0065,xx09 b value, 0065,xx37
  * the direction in the image's own frame: row, column, normal), as
- * dcm_qa_stc/In/UIH shows; dcm2niix reads the same elements. */
-#define UIH_CREATOR "Image Private Header"
+ * dcm_qa_stc/In/UIH shows; dcm2niix reads the same elements (private_tags.h). */
 
 /* A direction given along the image's row, column and normal -> patient (LPS). */
 static bool image_to_patient(const ImdDicomDataSet *d, const double in[3], double out[3])
 {
     double o[6];
     for (size_t i = 0; i < 6; i++) {
-        if (!number_of(d, 0x0020, 0x0037, i, &o[i])) {
+        if (!number_of(d, IMD_TAG_ImageOrientationPatient, i, &o[i])) {
             return false;
         }
     }
@@ -363,20 +362,19 @@ static bool image_to_patient(const ImdDicomDataSet *d, const double in[3], doubl
  * (0043,xx39)[0], else Philips (2001,xx03), else UIH (0065,xx09). */
 static bool b_value(const ImdDicomDataSet *d, double *b)
 {
-    uint16_t block;
-    if (number_of(d, 0x0018, 0x9087, 0, b)) {
+    uint32_t tag;
+    if (number_of(d, IMD_TAG_DiffusionBValue, 0, b)) {
         return true;
     }
-    if ((block = imd__dicom_private_block(d, 0x2001, "Philips Imaging DD 001")) != 0 &&
-        number_of(d, 0x2001, (uint16_t)(block | 0x03), 0, b)) {
+    if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_PhilipsDiffusionBFactor)) != 0 &&
+        number_of(d, tag, 0, b)) {
         return true;
     }
-    if ((block = imd__dicom_private_block(d, 0x0065, UIH_CREATOR)) != 0 &&
-        number_of(d, 0x0065, (uint16_t)(block | 0x09), 0, b)) {
+    if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_UihBValue)) != 0 && number_of(d, tag, 0, b)) {
         return true;
     }
-    if (imd__dicom_private_block(d, 0x0029, "SIEMENS CSA HEADER") != 0 &&
-        imd__dicom_private_block(d, 0x0019, "SIEMENS MR HEADER") == 0) {
+    if (imd__dicom_private_block_of(d, IMD_PRIVATE_SiemensCsaImageHeaderInfo) != 0 &&
+        imd__dicom_private_block_of(d, IMD_PRIVATE_SiemensMrBValue) == 0) {
         ImdSiemensImage csa;
         bool found = imd__siemens_image(NULL, d, &csa) && csa.has_b_value;
         *b = found ? csa.b_value : 0;
@@ -385,12 +383,12 @@ static bool b_value(const ImdDicomDataSet *d, double *b)
             return true;
         }
     }
-    if ((block = imd__dicom_private_block(d, 0x0019, "SIEMENS MR HEADER")) != 0 &&
-        number_of(d, 0x0019, (uint16_t)(block | 0x0c), 0, b)) {
+    if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_SiemensMrBValue)) != 0 &&
+        number_of(d, tag, 0, b)) {
         return true;
     }
-    if ((block = imd__dicom_private_block(d, 0x0043, "GEMS_PARM_01")) != 0 &&
-        number_of(d, 0x0043, (uint16_t)(block | 0x39), 0, b)) {
+    if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_GeSlopInt6To9)) != 0 &&
+        number_of(d, tag, 0, b)) {
         double slop = fmod(*b, 1e9); /* GE stores b + 1e9 * an offset (dcm2niix notes this) */
         *b = slop;
         return true;
@@ -403,29 +401,30 @@ static ImdValue b_vector(const ImdDicomDataSet *d)
 {
     double v[3];
     uint16_t block;
-    if (number_of(d, 0x0018, 0x9089, 0, &v[0]) && number_of(d, 0x0018, 0x9089, 1, &v[1]) &&
-        number_of(d, 0x0018, 0x9089, 2, &v[2])) {
+    uint32_t tag = IMD_TAG_DiffusionGradientOrientation;
+    if (number_of(d, tag, 0, &v[0]) && number_of(d, tag, 1, &v[1]) &&
+        number_of(d, tag, 2, &v[2])) {
         return imd_value_vector(v, 3);
     }
-    if ((block = imd__dicom_private_block(d, 0x0019, "SIEMENS MR HEADER")) != 0) {
-        char *directionality = text_of(d, IMD_TAG(0x0019, block | 0x0d));
+    if ((block = imd__dicom_private_block_of(d, IMD_PRIVATE_SiemensMrDiffusionDirectionality)) !=
+        0) {
+        char *directionality =
+            text_of(d, imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionDirectionality, block));
         bool directional = directionality != NULL && strcmp(directionality, "DIRECTIONAL") == 0;
         free(directionality);
-        uint16_t e = (uint16_t)(block | 0x0e);
-        if (directional && number_of(d, 0x0019, e, 0, &v[0]) && number_of(d, 0x0019, e, 1, &v[1]) &&
-            number_of(d, 0x0019, e, 2, &v[2])) {
+        tag = imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionGradientDirection, block);
+        if (directional && number_of(d, tag, 0, &v[0]) && number_of(d, tag, 1, &v[1]) &&
+            number_of(d, tag, 2, &v[2])) {
             return imd_value_vector(v, 3);
         }
-    } else if ((block = imd__dicom_private_block(d, 0x0019, "GEMS_ACQU_01")) != 0 &&
-               number_of(d, 0x0019, (uint16_t)(block | 0xbb), 0, &v[0]) &&
-               number_of(d, 0x0019, (uint16_t)(block | 0xbc), 0, &v[1]) &&
-               number_of(d, 0x0019, (uint16_t)(block | 0xbd), 0, &v[2])) {
+    } else if ((block = imd__dicom_private_block_of(d, IMD_PRIVATE_GeUserData20)) != 0 &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData20, block), 0, &v[0]) &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData21, block), 0, &v[1]) &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData22, block), 0, &v[2])) {
         return imd_value_vector(v, 3);
-    } else if ((block = imd__dicom_private_block(d, 0x0065, UIH_CREATOR)) != 0 &&
-               number_of(d, 0x0065, (uint16_t)(block | 0x37), 0, &v[0]) &&
-               number_of(d, 0x0065, (uint16_t)(block | 0x37), 1, &v[1]) &&
-               number_of(d, 0x0065, (uint16_t)(block | 0x37), 2, &v[2]) &&
-               (v[0] != 0 || v[1] != 0 || v[2] != 0)) {
+    } else if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_UihDiffusionDirection)) != 0 &&
+               number_of(d, tag, 0, &v[0]) && number_of(d, tag, 1, &v[1]) &&
+               number_of(d, tag, 2, &v[2]) && (v[0] != 0 || v[1] != 0 || v[2] != 0)) {
         double patient[3];
         if (image_to_patient(d, v, patient)) {
             return imd_value_vector(patient, 3);
@@ -469,15 +468,15 @@ static bool order_value(const Reader *reader, const ImdDicomDataSet *d, const ch
     }
     bool ok = false;
     if (strcmp(name, "time") == 0) {
-        ok = time_of(d, IMD_TAG(0x0008, 0x0032), &number);
+        ok = time_of(d, IMD_TAG_AcquisitionTime, &number);
     } else if (strcmp(name, "triggertime") == 0) {
-        ok = number_of(d, 0x0018, 0x1060, 0, &number) && (number /= 1000, true);
+        ok = number_of(d, IMD_TAG_TriggerTime, 0, &number) && (number /= 1000, true);
     } else if (strcmp(name, "b") == 0) {
         ok = b_value(d, &number);
     } else if (strcmp(name, "te") == 0) {
-        ok = number_of(d, 0x0018, 0x0081, 0, &number);
+        ok = number_of(d, IMD_TAG_EchoTime, 0, &number);
     } else if (strcmp(name, "fa") == 0) {
-        ok = number_of(d, 0x0018, 0x1314, 0, &number);
+        ok = number_of(d, IMD_TAG_FlipAngle, 0, &number);
     } else if (strcmp(name, "bvector") == 0) {
         *value = b_vector(d);
         return true;
@@ -514,9 +513,9 @@ static bool passes_filters(const Reader *reader, const ImdDicomDataSet *d)
     static const struct {
         const char *option;
         uint32_t tag;
-    } filters[] = {{"input_serinsuid", IMD_TAG(0x0020, 0x000e)},
-                   {"input_echo", IMD_TAG(0x0018, 0x0086)},
-                   {"input_acquisition", IMD_TAG(0x0020, 0x0012)}};
+    } filters[] = {{"input_serinsuid", IMD_TAG_SeriesInstanceUID},
+                   {"input_echo", IMD_TAG_EchoNumbers},
+                   {"input_acquisition", IMD_TAG_AcquisitionNumber}};
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
         const char *wanted = imd_options_get(reader->options, filters[i].option, NULL);
         if (wanted == NULL) {
@@ -533,7 +532,8 @@ static bool passes_filters(const Reader *reader, const ImdDicomDataSet *d)
      * (thin and thick CT slices of one acquisition share a series UID). */
     double thickness, wanted = reader->settings.select_thickness;
     if (reader->settings.select_thickness_given) {
-        return number_of(d, 0x0018, 0x0050, 0, &thickness) && fabs(thickness - wanted) <= 1e-3;
+        return number_of(d, IMD_TAG_SliceThickness, 0, &thickness) &&
+               fabs(thickness - wanted) <= 1e-3;
     }
     return true;
 }
@@ -546,11 +546,11 @@ static bool passes_filters(const Reader *reader, const ImdDicomDataSet *d)
  */
 static char *group_key(const Reader *reader, const ImdDicomDataSet *d)
 {
-    char *patient = text_of(d, IMD_TAG(0x0010, 0x0020));
-    char *study = text_of(d, IMD_TAG(0x0020, 0x000d));
+    char *patient = text_of(d, IMD_TAG_PatientID);
+    char *study = text_of(d, IMD_TAG_StudyInstanceUID);
     bool one_series = reader->settings.ignore_series_uid; /* one per study (TI sets) */
-    char *series = one_series ? NULL : text_of(d, IMD_TAG(0x0020, 0x000e));
-    char *number = one_series ? NULL : text_of(d, IMD_TAG(0x0020, 0x0011));
+    char *series = one_series ? NULL : text_of(d, IMD_TAG_SeriesInstanceUID);
+    char *number = one_series ? NULL : text_of(d, IMD_TAG_SeriesNumber);
     char *label = imd__dicom_image_label(d, reader->settings.split_echo_numbers,
                                          reader->settings.split_acquisitions);
     char *key = label == NULL ? NULL
@@ -584,21 +584,23 @@ static void fill_geometry(const ImdDicomDataSet *d, ImdSliceKey *key)
     double v[6];
     key->has_position = true;
     for (size_t i = 0; i < 3; i++) {
-        key->has_position = key->has_position && number_of(d, 0x0020, 0x0032, i, &v[i]);
+        key->has_position =
+            key->has_position && number_of(d, IMD_TAG_ImagePositionPatient, i, &v[i]);
     }
     if (key->has_position) {
         key->position = (ImdVec3){v[0], v[1], v[2]};
     }
     key->has_orientation = true;
     for (size_t i = 0; i < 6; i++) {
-        key->has_orientation = key->has_orientation && number_of(d, 0x0020, 0x0037, i, &v[i]);
+        key->has_orientation =
+            key->has_orientation && number_of(d, IMD_TAG_ImageOrientationPatient, i, &v[i]);
     }
     if (key->has_orientation) {
         key->row = (ImdVec3){v[0], v[1], v[2]};
         key->column = (ImdVec3){v[3], v[4], v[5]};
     }
-    key->has_slice_location = number_of(d, 0x0020, 0x1041, 0, &key->slice_location);
-    if (!number_of(d, 0x0018, 0x1120, 0, &key->gantry_tilt)) {
+    key->has_slice_location = number_of(d, IMD_TAG_SliceLocation, 0, &key->slice_location);
+    if (!number_of(d, IMD_TAG_GantryDetectorTilt, 0, &key->gantry_tilt)) {
         key->gantry_tilt = 0;
     }
 }
@@ -647,11 +649,11 @@ static bool parse_order(ImdError **error, const Reader *reader, Order *order)
 static double acquisition_sequence(const ImdDicomDataSet *d, size_t member, uint32_t frame)
 {
     double temporal = 0, instance;
-    if (!number_of(d, 0x0020, 0x0100, 0, &temporal) || !isfinite(temporal) ||
+    if (!number_of(d, IMD_TAG_TemporalPositionIdentifier, 0, &temporal) || !isfinite(temporal) ||
         fabs(temporal) > 9000) {
         temporal = 0;
     }
-    if (!number_of(d, 0x0020, 0x0013, 0, &instance) || !isfinite(instance) ||
+    if (!number_of(d, IMD_TAG_InstanceNumber, 0, &instance) || !isfinite(instance) ||
         fabs(instance) >= 1e7) {
         instance = (double)member;
     }
@@ -694,9 +696,9 @@ static void philips_scaling(const Reader *reader, const ImdDicomDataSet *d, ImdP
     if (!reader->settings.philips_float_scaling) {
         return;
     }
-    uint16_t block = imd__dicom_private_block(d, 0x2005, "Philips MR Imaging DD 001");
+    uint32_t tag = imd__dicom_private_tag(d, IMD_PRIVATE_PhilipsScaleSlope);
     double ss;
-    if (block == 0 || !number_of(d, 0x2005, (uint16_t)(block | 0x0e), 0, &ss) || !isfinite(ss) ||
+    if (tag == 0 || !number_of(d, tag, 0, &ss) || !isfinite(ss) ||
         ss == 0) {
         return;
     }
@@ -713,8 +715,8 @@ static void philips_scaling(const Reader *reader, const ImdDicomDataSet *d, ImdP
 static void frame_rescale(const ImdDicomDataSet *view, ImdPixelFormat *format)
 {
     double slope, intercept;
-    if (number_of(view, 0x0028, 0x1053, 0, &slope) && isfinite(slope) && slope != 0 &&
-        number_of(view, 0x0028, 0x1052, 0, &intercept) && isfinite(intercept)) {
+    if (number_of(view, IMD_TAG_RescaleSlope, 0, &slope) && isfinite(slope) && slope != 0 &&
+        number_of(view, IMD_TAG_RescaleIntercept, 0, &intercept) && isfinite(intercept)) {
         format->slope = slope;
         format->intercept = intercept;
     }
@@ -731,7 +733,7 @@ static void frame_rescale(const ImdDicomDataSet *view, ImdPixelFormat *format)
 static bool frame_grid_position(const ImdDicomDataSet *d, size_t frame, ImdSliceKey *key)
 {
     double first, offset, o[6];
-    const ImdDicomElement *fip = find(d, 0x0028, 0x0009);
+    const ImdDicomElement *fip = find(d, IMD_TAG_FrameIncrementPointer);
     size_t size = 0;
     const uint8_t *bytes = fip != NULL ? imd_dicom_element_bytes(fip, &size) : NULL;
     if (bytes == NULL || size < 4 || !key->has_position) {
@@ -741,13 +743,13 @@ static bool frame_grid_position(const ImdDicomDataSet *d, size_t frame, ImdSlice
     for (size_t i = 0; i + 4 <= size; i += 4) {
         uint32_t tag = (uint32_t)(bytes[i] | bytes[i + 1] << 8) << 16 |
                        (uint32_t)(bytes[i + 2] | bytes[i + 3] << 8);
-        grid = grid || tag == IMD_TAG(0x3004, 0x000c);
+        grid = grid || tag == IMD_TAG_GridFrameOffsetVector;
     }
     for (size_t i = 0; grid && i < 6; i++) {
-        grid = number_of(d, 0x0020, 0x0037, i, &o[i]);
+        grid = number_of(d, IMD_TAG_ImageOrientationPatient, i, &o[i]);
     }
-    if (!grid || !number_of(d, 0x3004, 0x000c, 0, &first) ||
-        !number_of(d, 0x3004, 0x000c, frame, &offset) || !isfinite(offset - first)) {
+    if (!grid || !number_of(d, IMD_TAG_GridFrameOffsetVector, 0, &first) ||
+        !number_of(d, IMD_TAG_GridFrameOffsetVector, frame, &offset) || !isfinite(offset - first)) {
         return false;
     }
     double n[3] = {o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]};
@@ -1021,10 +1023,12 @@ static bool set_axes(ImdError **error, Build *build, size_t ndim)
     const ImdDicomDataSet *first =
         record_dataset(build->reader, &build->records[l->cell[0] == UINT32_MAX ? 0 : l->cell[0]]);
     double ds = 1, dr = 1, dc = 1;
-    if (!number_of(first, 0x0018, 0x0088, 0, &ds) && !number_of(first, 0x0018, 0x0050, 0, &ds)) {
+    if (!number_of(first, IMD_TAG_SpacingBetweenSlices, 0, &ds) &&
+        !number_of(first, IMD_TAG_SliceThickness, 0, &ds)) {
         ds = 1;
     }
-    if (!number_of(first, 0x0028, 0x0030, 0, &dr) || !number_of(first, 0x0028, 0x0030, 1, &dc)) {
+    if (!number_of(first, IMD_TAG_PixelSpacing, 0, &dr) ||
+        !number_of(first, IMD_TAG_PixelSpacing, 1, &dc)) {
         dr = dc = 1;
     }
     ds = ds > 0 ? ds : 1;
@@ -1086,7 +1090,8 @@ static bool copy_attributes(ImdError **error, const ImdDicomDataSet *d, ImdHeade
         }
     }
     double center, width;
-    if (number_of(d, 0x0028, 0x1050, 0, &center) && number_of(d, 0x0028, 0x1051, 0, &width)) {
+    if (number_of(d, IMD_TAG_WindowCenter, 0, &center) &&
+        number_of(d, IMD_TAG_WindowWidth, 0, &width)) {
         imd_header_set_window(header, center, width);
     }
     return true;
@@ -1102,7 +1107,28 @@ static void template_destroy(void *dataset)
     imd_dicom_dataset_destroy(dataset);
 }
 
-static const ImdTemplateOps template_ops = {template_clone, template_destroy};
+/* A template attribute by keyword (ImdTemplateOps.get_string): other formats read the
+ * DICOM template through the header's API, never as a data set. */
+static bool template_get_string(ImdError **error, const void *dataset, const char *keyword,
+                                char **value)
+{
+    *value = NULL;
+    uint32_t tag;
+    if (!imd_dicom_tag(keyword, &tag)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "template attribute: unknown DICOM keyword "
+                      "\"%s\"", keyword);
+        return false;
+    }
+    const ImdDicomElement *e = imd_dicom_dataset_find(dataset, tag);
+    if (e == NULL || !imd__dicom_vr_is_text(imd_dicom_element_vr(e))) {
+        return true; /* absent, or no text (binary VRs, sequences) */
+    }
+    *value = imd_dicom_element_string(error, dataset, e);
+    return *value != NULL;
+}
+
+static const ImdTemplateOps template_ops = {template_clone, template_destroy,
+                                            template_get_string};
 
 /* The single-frame class of an enhanced or legacy converted class (PS3.4 B.5), or NULL. */
 static const char *classic_class(const char *uid)
@@ -1138,14 +1164,15 @@ static ImdDicomDataSet *series_template(ImdError **error, const Reader *reader,
     if (t == NULL) {
         return NULL;
     }
-    imd_dicom_dataset_remove(t, IMD_TAG_PIXEL_DATA);
+    imd_dicom_dataset_remove(t, IMD_TAG_PixelData);
     if (record->view == NULL) {
         return t;
     }
     static const uint32_t multi_frame[] = {
-        IMD_TAG(0x5200, 0x9229), IMD_TAG(0x5200, 0x9230), IMD_TAG(0x0028, 0x0008),
-        IMD_TAG(0x0028, 0x0009), IMD_TAG(0x0020, 0x9221), IMD_TAG(0x0020, 0x9222),
-        IMD_TAG(0x7fe0, 0x0001), IMD_TAG(0x7fe0, 0x0002)};
+        IMD_TAG_SharedFunctionalGroupsSequence, IMD_TAG_PerFrameFunctionalGroupsSequence,
+        IMD_TAG_NumberOfFrames, IMD_TAG_FrameIncrementPointer,
+        IMD_TAG_DimensionOrganizationSequence, IMD_TAG_DimensionIndexSequence,
+        IMD_TAG_ExtendedOffsetTable, IMD_TAG_ExtendedOffsetTableLengths};
     for (size_t i = 0; i < sizeof multi_frame / sizeof multi_frame[0]; i++) {
         imd_dicom_dataset_remove(t, multi_frame[i]);
     }
@@ -1159,11 +1186,11 @@ static ImdDicomDataSet *series_template(ImdError **error, const Reader *reader,
                                              imd_dicom_element_vr(e), bytes, size);
         }
     }
-    char *sop_class = text_of(t, IMD_TAG(0x0008, 0x0016));
+    char *sop_class = text_of(t, IMD_TAG_SOPClassUID);
     const char *classic = classic_class(sop_class);
     free(sop_class);
     if (ok && classic != NULL) {
-        ok = imd_dicom_dataset_set_bytes(error, t, IMD_TAG(0x0008, 0x0016), IMD_VR_UI,
+        ok = imd_dicom_dataset_set_bytes(error, t, IMD_TAG_SOPClassUID, IMD_VR_UI,
                                          (const uint8_t *)classic, strlen(classic));
     }
     if (!ok) {
@@ -1288,15 +1315,15 @@ static ImdDicomDataSet *instance_delta(const ImdDicomDataSet *d, const ImdDicomD
     if (d == first) {
         return NULL;
     }
-    uint16_t csa = imd__dicom_private_block(d, 0x0029, "SIEMENS CSA HEADER");
+    uint32_t csa = imd__dicom_private_tag(d, IMD_PRIVATE_SiemensCsaImageHeaderInfo);
     ImdDicomDataSet *delta = NULL;
     for (size_t i = 0; i < imd_dicom_dataset_count(d); i++) {
         const ImdDicomElement *e = imd_dicom_dataset_element(d, i);
         uint32_t tag = imd_dicom_element_tag(e);
         ImdVR vr = imd_dicom_element_vr(e);
-        if (tag == IMD_TAG_PIXEL_DATA || vr == IMD_VR_SQ || IMD_TAG_GROUP(tag) == 0x0002 ||
-            imd_dicom_element_is_encapsulated(e) ||
-            (csa != 0 && tag == IMD_TAG(0x0029, csa | 0x10))) {
+        if (tag == IMD_TAG_PixelData || vr == IMD_VR_SQ ||
+            IMD_TAG_GROUP(tag) == IMD_GROUP_FILE_META || imd_dicom_element_is_encapsulated(e) ||
+            (csa != 0 && tag == csa)) {
             continue;
         }
         size_t size, other_size;
@@ -1345,7 +1372,7 @@ static bool set_tags(ImdError **error, Build *build)
                                                      : &zero;
             const ImdDicomDataSet *d =
                 record_dataset(build->reader, &build->records[l->cell[cell * l->slices + s]]);
-            char *uid = text_of(d, IMD_TAG(0x0008, 0x0018));
+            char *uid = text_of(d, IMD_TAG_SOPInstanceUID);
             ImdDicomDataSet *delta = instance_delta(d, build->first);
             bool ok = imd_header_set_tag(error, header, s, index, values) &&
                       imd_header_set_instance_uid(error, header, s, index,
@@ -1450,14 +1477,14 @@ static void sort_options(const Reader *reader, const Order *order, const ImdDico
     options->accept_duplicate_tag = reader->settings.accept_duplicate_tag;
     options->sort_on_slice_location = reader->settings.sort_on_slice_location;
     double tr;
-    if (number_of(first, 0x0018, 0x1063, 0, &tr) && tr > 0 && isfinite(tr)) {
+    if (number_of(first, IMD_TAG_FrameTime, 0, &tr) && tr > 0 && isfinite(tr)) {
         options->time_step = tr / 1000; /* FrameTime (ms) of a multi-frame cine */
-    } else if (number_of(first, 0x0018, 0x0080, 0, &tr) && tr > 0 && isfinite(tr)) {
+    } else if (number_of(first, IMD_TAG_RepetitionTime, 0, &tr) && tr > 0 && isfinite(tr)) {
         options->time_step = tr / 1000; /* RepetitionTime is in ms */
     }
-    if (number_of(first, 0x0018, 0x0088, 0, &options->nominal_spacing)) {
+    if (number_of(first, IMD_TAG_SpacingBetweenSlices, 0, &options->nominal_spacing)) {
         options->nominal_is_thickness = false;
-    } else if (number_of(first, 0x0018, 0x0050, 0, &options->nominal_spacing)) {
+    } else if (number_of(first, IMD_TAG_SliceThickness, 0, &options->nominal_spacing)) {
         options->nominal_is_thickness = true;
     }
 }
@@ -1537,8 +1564,8 @@ static void describe_series(const Reader *reader, const Record *records, size_t 
                             const char *label, ImdText *text)
 {
     const ImdDicomDataSet *d = record_dataset(reader, &records[0]);
-    char *number = d != NULL ? text_of(d, IMD_TAG(0x0020, 0x0011)) : NULL;
-    char *description = d != NULL ? text_of(d, IMD_TAG(0x0008, 0x103e)) : NULL;
+    char *number = d != NULL ? text_of(d, IMD_TAG_SeriesNumber) : NULL;
+    char *description = d != NULL ? text_of(d, IMD_TAG_SeriesDescription) : NULL;
     imd__text_printf(text, "series %s%s%s (%s%s%zu image%s from %s)",
                      number != NULL && number[0] != '\0' ? number : "without number",
                      label != NULL && label[0] != '\0' ? " " : "", label != NULL ? label : "",
@@ -1798,14 +1825,15 @@ static bool non_image_class(const char *uid)
 /* A file that holds no image: listed with -v, changes nothing. */
 static bool not_an_image(const Reader *reader, const Member *m)
 {
-    char *sop_class = text_of(m->dataset, IMD_TAG(0x0008, 0x0016));
+    char *sop_class = text_of(m->dataset, IMD_TAG_SOPClassUID);
     bool non_image = non_image_class(sop_class);
     const char *why = non_image ? imd_dicom_uid_name(sop_class) : NULL;
-    if (!non_image && find(m->dataset, 0x0028, 0x0010) == NULL) {
+    if (!non_image && find(m->dataset, IMD_TAG_Rows) == NULL) {
         why = "no Rows";
     } else if (!non_image && !reader->settings.headers_only &&
-               imd_dicom_dataset_find(m->dataset, IMD_TAG_PIXEL_DATA) == NULL &&
-               find(m->dataset, 0x7fe0, 0x0008) == NULL && find(m->dataset, 0x7fe0, 0x0009) == NULL) {
+               imd_dicom_dataset_find(m->dataset, IMD_TAG_PixelData) == NULL &&
+               find(m->dataset, IMD_TAG_FloatPixelData) == NULL &&
+               find(m->dataset, IMD_TAG_DoubleFloatPixelData) == NULL) {
         why = "no pixel data";
     }
     if (non_image || why != NULL) {
@@ -1844,7 +1872,7 @@ static bool usable(ImdError **error, const Reader *reader, Member *m, ImdPixelFo
         return false;
     }
     memset(format, 0, sizeof *format);
-    char *sop_class = text_of(m->dataset, IMD_TAG(0x0008, 0x0016));
+    char *sop_class = text_of(m->dataset, IMD_TAG_SOPClassUID);
     bool segmentation = sop_class != NULL && strcmp(sop_class, "1.2.840.10008.5.1.4.1.1.66.4") == 0;
     free(sop_class);
     if (segmentation) {

@@ -54,16 +54,15 @@ typedef struct Job {
 
 /* ---- small helpers ---- */
 
-static bool set_text(ImdError **error, ImdDicomDataSet *d, uint16_t g, uint16_t e,
-                     const char *value)
+static bool set_text(ImdError **error, ImdDicomDataSet *d, uint32_t tag, const char *value)
 {
-    return imd_dicom_dataset_set_string(error, d, IMD_TAG(g, e), 0, value != NULL ? value : "");
+    return imd_dicom_dataset_set_string(error, d, tag, 0, value != NULL ? value : "");
 }
 
-static bool set_number(ImdError **error, ImdDicomDataSet *d, uint16_t g, uint16_t e, ImdVR vr,
+static bool set_number(ImdError **error, ImdDicomDataSet *d, uint32_t tag, ImdVR vr,
                        double value)
 {
-    return imd_dicom_dataset_set_numbers(error, d, IMD_TAG(g, e), vr, &value, 1);
+    return imd_dicom_dataset_set_numbers(error, d, tag, vr, &value, 1);
 }
 
 static const char *header_or(const ImdHeader *header, const char *keyword, const char *fallback)
@@ -108,46 +107,48 @@ static void format_tm(double seconds, char out[32])
 
 /* Elements that describe one instance or its pixels: made anew for every file. */
 static const uint32_t per_instance[] = {
-    IMD_TAG(0x0008, 0x0018), /* SOPInstanceUID */
-    IMD_TAG(0x0008, 0x0023), /* ContentDate */
-    IMD_TAG(0x0008, 0x0033), /* ContentTime */
-    IMD_TAG(0x0020, 0x0013), /* InstanceNumber */
-    IMD_TAG(0x0020, 0x0032), /* ImagePositionPatient */
-    IMD_TAG(0x0020, 0x1041), /* SliceLocation */
-    IMD_TAG(0x0028, 0x0002), IMD_TAG(0x0028, 0x0004), IMD_TAG(0x0028, 0x0006),
-    IMD_TAG(0x0028, 0x0010), IMD_TAG(0x0028, 0x0011), IMD_TAG(0x0028, 0x0100),
-    IMD_TAG(0x0028, 0x0101), IMD_TAG(0x0028, 0x0102), IMD_TAG(0x0028, 0x0103),
-    IMD_TAG(0x0028, 0x0106), IMD_TAG(0x0028, 0x0107), /* Smallest/LargestImagePixelValue */
-    IMD_TAG(0x0028, 0x0108), IMD_TAG(0x0028, 0x0109), /* ...PixelValueInSeries */
-    IMD_TAG(0x0028, 0x1050), IMD_TAG(0x0028, 0x1051), IMD_TAG(0x0028, 0x1055), /* window */
-    IMD_TAG(0x0028, 0x1052), IMD_TAG(0x0028, 0x1053), IMD_TAG(0x0028, 0x1054), /* rescale */
-    IMD_TAG(0x0028, 0x3000), /* ModalityLUTSequence: replaced by the rescale */
-    IMD_TAG(0x0028, 0x3010), /* VOILUTSequence: the window replaces it */
-    IMD_TAG(0x0028, 0x2110), IMD_TAG(0x0028, 0x2112), IMD_TAG(0x0028, 0x2114), /* lossy */
-    IMD_TAG(0x7fe0, 0x0010),
+    IMD_TAG_SOPInstanceUID,
+    IMD_TAG_ContentDate,
+    IMD_TAG_ContentTime,
+    IMD_TAG_InstanceNumber,
+    IMD_TAG_ImagePositionPatient,
+    IMD_TAG_SliceLocation,
+    IMD_TAG_SamplesPerPixel, IMD_TAG_PhotometricInterpretation, IMD_TAG_PlanarConfiguration,
+    IMD_TAG_Rows, IMD_TAG_Columns, IMD_TAG_BitsAllocated,
+    IMD_TAG_BitsStored, IMD_TAG_HighBit, IMD_TAG_PixelRepresentation,
+    IMD_TAG_SmallestImagePixelValue, IMD_TAG_LargestImagePixelValue,
+    IMD_TAG_SmallestPixelValueInSeries, IMD_TAG_LargestPixelValueInSeries,
+    IMD_TAG_WindowCenter, IMD_TAG_WindowWidth, IMD_TAG_WindowCenterWidthExplanation,
+    IMD_TAG_RescaleIntercept, IMD_TAG_RescaleSlope, IMD_TAG_RescaleType,
+    IMD_TAG_ModalityLUTSequence, /* replaced by the rescale */
+    IMD_TAG_VOILUTSequence,      /* the window replaces it */
+    IMD_TAG_LossyImageCompression, IMD_TAG_LossyImageCompressionRatio,
+    IMD_TAG_LossyImageCompressionMethod,
+    IMD_TAG_PixelData,
 };
 
 /* A Secondary Capture instance from the header alone (§4 step 1, documented defaults). */
 static bool base_without_template(ImdError **error, Job *job, ImdDicomDataSet *d)
 {
     const ImdHeader *h = job->header;
-    return set_text(error, d, 0x0008, 0x0008, header_or(h, "ImageType", "DERIVED\\SECONDARY")) &&
-           set_text(error, d, 0x0008, 0x0020, header_or(h, "StudyDate", job->date)) &&
-           set_text(error, d, 0x0008, 0x0030, header_or(h, "StudyTime", "000000")) &&
-           set_text(error, d, 0x0008, 0x0021, header_or(h, "SeriesDate", job->date)) &&
-           set_text(error, d, 0x0008, 0x0031, header_or(h, "SeriesTime", job->time)) &&
-           set_text(error, d, 0x0008, 0x0050, header_or(h, "AccessionNumber", "")) &&
-           set_text(error, d, 0x0008, 0x0060, header_or(h, "Modality", "OT")) &&
-           set_text(error, d, 0x0008, 0x0064, "WSD") && /* ConversionType, PS3.3 C.8.6.1 */
-           set_text(error, d, 0x0008, 0x0090, "") &&
-           set_text(error, d, 0x0010, 0x0010, header_or(h, "PatientName", "NA")) &&
-           set_text(error, d, 0x0010, 0x0020, header_or(h, "PatientID", "NA")) &&
-           set_text(error, d, 0x0010, 0x0030, header_or(h, "PatientBirthDate", "")) &&
-           set_text(error, d, 0x0010, 0x0040, "O") &&
-           set_text(error, d, 0x0020, 0x0010, header_or(h, "StudyID", "0")) &&
-           set_text(error, d, 0x0020, 0x0020, "") && /* PatientOrientation, type 2 */
+    return set_text(error, d, IMD_TAG_ImageType,
+                    header_or(h, "ImageType", "DERIVED\\SECONDARY")) &&
+           set_text(error, d, IMD_TAG_StudyDate, header_or(h, "StudyDate", job->date)) &&
+           set_text(error, d, IMD_TAG_StudyTime, header_or(h, "StudyTime", "000000")) &&
+           set_text(error, d, IMD_TAG_SeriesDate, header_or(h, "SeriesDate", job->date)) &&
+           set_text(error, d, IMD_TAG_SeriesTime, header_or(h, "SeriesTime", job->time)) &&
+           set_text(error, d, IMD_TAG_AccessionNumber, header_or(h, "AccessionNumber", "")) &&
+           set_text(error, d, IMD_TAG_Modality, header_or(h, "Modality", "OT")) &&
+           set_text(error, d, IMD_TAG_ConversionType, "WSD") && /* PS3.3 C.8.6.1 */
+           set_text(error, d, IMD_TAG_ReferringPhysicianName, "") &&
+           set_text(error, d, IMD_TAG_PatientName, header_or(h, "PatientName", "NA")) &&
+           set_text(error, d, IMD_TAG_PatientID, header_or(h, "PatientID", "NA")) &&
+           set_text(error, d, IMD_TAG_PatientBirthDate, header_or(h, "PatientBirthDate", "")) &&
+           set_text(error, d, IMD_TAG_PatientSex, "O") &&
+           set_text(error, d, IMD_TAG_StudyID, header_or(h, "StudyID", "0")) &&
+           set_text(error, d, IMD_TAG_PatientOrientation, "") && /* type 2 */
            (imd_header_get_string(h, "Laterality") == NULL ||
-            set_text(error, d, 0x0020, 0x0060, imd_header_get_string(h, "Laterality")));
+            set_text(error, d, IMD_TAG_Laterality, imd_header_get_string(h, "Laterality")));
 }
 
 /*
@@ -156,9 +157,9 @@ static bool base_without_template(ImdError **error, Job *job, ImdDicomDataSet *d
  * template is not re-encoded (non-ASCII text can only be set in UTF-8 data
  * sets, dicom.h).
  */
-static bool same_text(const ImdDicomDataSet *d, uint16_t g, uint16_t e, const char *value)
+static bool same_text(const ImdDicomDataSet *d, uint32_t tag, const char *value)
 {
-    const ImdDicomElement *element = imd_dicom_dataset_find(d, IMD_TAG(g, e));
+    const ImdDicomElement *element = imd_dicom_dataset_find(d, tag);
     char *text = element != NULL ? imd_dicom_element_string(NULL, d, element) : NULL;
     bool same = text != NULL && strcmp(text, value) == 0;
     free(text);
@@ -170,30 +171,34 @@ static bool set_identity(ImdError **error, Job *job, ImdDicomDataSet *d)
 {
     static const struct {
         const char *keyword;
-        uint16_t group, element;
+        uint32_t tag;
     } copied[] = {
-        {"StudyInstanceUID", 0x0020, 0x000d}, {"StudyID", 0x0020, 0x0010},
-        {"AccessionNumber", 0x0008, 0x0050}, {"PatientName", 0x0010, 0x0010},
-        {"PatientID", 0x0010, 0x0020},        {"PatientBirthDate", 0x0010, 0x0030},
-        {"SeriesDescription", 0x0008, 0x103e}, {"ImageType", 0x0008, 0x0008},
-        {"FrameOfReferenceUID", 0x0020, 0x0052},
+        {"StudyInstanceUID", IMD_TAG_StudyInstanceUID},
+        {"StudyID", IMD_TAG_StudyID},
+        {"AccessionNumber", IMD_TAG_AccessionNumber},
+        {"PatientName", IMD_TAG_PatientName},
+        {"PatientID", IMD_TAG_PatientID},
+        {"PatientBirthDate", IMD_TAG_PatientBirthDate},
+        {"SeriesDescription", IMD_TAG_SeriesDescription},
+        {"ImageType", IMD_TAG_ImageType},
+        {"FrameOfReferenceUID", IMD_TAG_FrameOfReferenceUID},
     };
     const ImdHeader *h = job->header;
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
         const char *value = imd_header_get_string(h, copied[i].keyword);
-        if (value != NULL && !same_text(d, copied[i].group, copied[i].element, value) &&
-            !set_text(error, d, copied[i].group, copied[i].element, value)) {
+        if (value != NULL && !same_text(d, copied[i].tag, value) &&
+            !set_text(error, d, copied[i].tag, value)) {
             return false;
         }
     }
     if (imd_header_get_string(h, "ImageType") == NULL &&
-        imd_dicom_dataset_find(d, IMD_TAG(0x0008, 0x0008)) == NULL &&
-        !set_text(error, d, 0x0008, 0x0008, "DERIVED\\SECONDARY")) {
+        imd_dicom_dataset_find(d, IMD_TAG_ImageType) == NULL &&
+        !set_text(error, d, IMD_TAG_ImageType, "DERIVED\\SECONDARY")) {
         return false;
     }
-    return set_text(error, d, 0x0008, 0x0016, sop_class(h)) &&
-           set_text(error, d, 0x0020, 0x000e, job->series_uid) &&
-           set_text(error, d, 0x0020, 0x0011, header_or(h, "SeriesNumber", "1"));
+    return set_text(error, d, IMD_TAG_SOPClassUID, sop_class(h)) &&
+           set_text(error, d, IMD_TAG_SeriesInstanceUID, job->series_uid) &&
+           set_text(error, d, IMD_TAG_SeriesNumber, header_or(h, "SeriesNumber", "1"));
 }
 
 /*
@@ -204,9 +209,9 @@ static bool set_identity(ImdError **error, Job *job, ImdDicomDataSet *d)
  */
 static void drop_per_image_private(ImdDicomDataSet *d)
 {
-    uint16_t block = imd__dicom_private_block(d, 0x0029, "SIEMENS CSA HEADER");
-    if (block != 0) {
-        (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0029, block | 0x10));
+    uint32_t tag = imd__dicom_private_tag(d, IMD_PRIVATE_SiemensCsaImageHeaderInfo);
+    if (tag != 0) {
+        (void)imd_dicom_dataset_remove(d, tag);
     }
 }
 
@@ -222,7 +227,7 @@ static bool make_base(ImdError **error, Job *job)
         (void)imd_dicom_dataset_remove(job->base, per_instance[i]);
     }
     drop_per_image_private(job->base);
-    job->siemens_block = imd__dicom_private_block(job->base, 0x0019, "SIEMENS MR HEADER");
+    job->siemens_block = imd__dicom_private_block_of(job->base, IMD_PRIVATE_SiemensMrBValue);
     if (template == NULL && !base_without_template(error, job, job->base)) {
         return false;
     }
@@ -388,15 +393,15 @@ static bool set_pixels(ImdError **error, Job *job, ImdDicomDataSet *d, size_t pl
     if (!rgb && strcmp(photometric, "MONOCHROME1") != 0) {
         photometric = "MONOCHROME2";
     }
-    bool ok = set_number(error, d, 0x0028, 0x0002, IMD_VR_US, rgb ? 3 : 1) &&
-              set_text(error, d, 0x0028, 0x0004, photometric) &&
-              (!rgb || set_number(error, d, 0x0028, 0x0006, IMD_VR_US, 0)) &&
-              set_number(error, d, 0x0028, 0x0010, IMD_VR_US, (double)job->rows) &&
-              set_number(error, d, 0x0028, 0x0011, IMD_VR_US, (double)job->columns) &&
-              set_number(error, d, 0x0028, 0x0100, IMD_VR_US, bits) &&
-              set_number(error, d, 0x0028, 0x0101, IMD_VR_US, stored_bits) &&
-              set_number(error, d, 0x0028, 0x0102, IMD_VR_US, stored_bits - 1) &&
-              set_number(error, d, 0x0028, 0x0103, IMD_VR_US, is_signed ? 1 : 0);
+    bool ok = set_number(error, d, IMD_TAG_SamplesPerPixel, IMD_VR_US, rgb ? 3 : 1) &&
+              set_text(error, d, IMD_TAG_PhotometricInterpretation, photometric) &&
+              (!rgb || set_number(error, d, IMD_TAG_PlanarConfiguration, IMD_VR_US, 0)) &&
+              set_number(error, d, IMD_TAG_Rows, IMD_VR_US, (double)job->rows) &&
+              set_number(error, d, IMD_TAG_Columns, IMD_VR_US, (double)job->columns) &&
+              set_number(error, d, IMD_TAG_BitsAllocated, IMD_VR_US, bits) &&
+              set_number(error, d, IMD_TAG_BitsStored, IMD_VR_US, stored_bits) &&
+              set_number(error, d, IMD_TAG_HighBit, IMD_VR_US, stored_bits - 1) &&
+              set_number(error, d, IMD_TAG_PixelRepresentation, IMD_VR_US, is_signed ? 1 : 0);
     if (ok && !rgb) {
         ImdVR range_vr = is_signed ? IMD_VR_SS : IMD_VR_US;
         double series_low = p->rescaled ? 0 : p->min, series_high = p->rescaled ? 65535 : p->max;
@@ -404,22 +409,22 @@ static bool set_pixels(ImdError **error, Job *job, ImdDicomDataSet *d, size_t pl
             series_low = round((p->min - p->intercept) / p->slope);
             series_high = round((p->max - p->intercept) / p->slope);
         }
-        ok = set_number(error, d, 0x0028, 0x0106, range_vr, low) &&
-             set_number(error, d, 0x0028, 0x0107, range_vr, high) &&
-             set_number(error, d, 0x0028, 0x0108, range_vr, series_low) &&
-             set_number(error, d, 0x0028, 0x0109, range_vr, series_high);
+        ok = set_number(error, d, IMD_TAG_SmallestImagePixelValue, range_vr, low) &&
+             set_number(error, d, IMD_TAG_LargestImagePixelValue, range_vr, high) &&
+             set_number(error, d, IMD_TAG_SmallestPixelValueInSeries, range_vr, series_low) &&
+             set_number(error, d, IMD_TAG_LargestPixelValueInSeries, range_vr, series_high);
         if (ok && p->rescaled) {
-            ok = set_number(error, d, 0x0028, 0x1052, IMD_VR_DS, p->intercept) &&
-                 set_number(error, d, 0x0028, 0x1053, IMD_VR_DS, p->slope) &&
-                 set_text(error, d, 0x0028, 0x1054, "US"); /* unspecified units */
+            ok = set_number(error, d, IMD_TAG_RescaleIntercept, IMD_VR_DS, p->intercept) &&
+                 set_number(error, d, IMD_TAG_RescaleSlope, IMD_VR_DS, p->slope) &&
+                 set_text(error, d, IMD_TAG_RescaleType, "US"); /* unspecified units */
         }
     }
     /* RGB images keep a window only when the series has one (PS3.3 C.11.2 is for grey). */
     if (ok && (!rgb || job->has_window)) {
-        ok = set_number(error, d, 0x0028, 0x1050, IMD_VR_DS, job->window_center) &&
-             set_number(error, d, 0x0028, 0x1051, IMD_VR_DS, job->window_width);
+        ok = set_number(error, d, IMD_TAG_WindowCenter, IMD_VR_DS, job->window_center) &&
+             set_number(error, d, IMD_TAG_WindowWidth, IMD_VR_DS, job->window_width);
     }
-    return ok && imd_dicom_dataset_set_bytes(error, d, IMD_TAG(0x7fe0, 0x0010),
+    return ok && imd_dicom_dataset_set_bytes(error, d, IMD_TAG_PixelData,
                                              bits == 8 ? IMD_VR_OB : IMD_VR_OW, job->stored,
                                              bytes);
 }
@@ -448,14 +453,16 @@ static bool set_geometry(ImdError **error, Job *job, ImdDicomDataSet *d, size_t 
     double ipp[3] = {position.x, position.y, position.z};
     double iop[6] = {row.x, row.y, row.z, column.x, column.y, column.z};
     double pixel_spacing[2] = {spacing[1], spacing[2]};
-    bool ok = imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0020, 0x0032), IMD_VR_DS, ipp, 3) &&
-              imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0020, 0x0037), IMD_VR_DS, iop, 6) &&
-              imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0028, 0x0030), IMD_VR_DS,
-                                            pixel_spacing, 2) &&
-              set_number(error, d, 0x0018, 0x0050, IMD_VR_DS, job->thickness) &&
-              set_number(error, d, 0x0020, 0x1041, IMD_VR_DS, location);
+    bool ok =
+        imd_dicom_dataset_set_numbers(error, d, IMD_TAG_ImagePositionPatient, IMD_VR_DS, ipp, 3) &&
+        imd_dicom_dataset_set_numbers(error, d, IMD_TAG_ImageOrientationPatient, IMD_VR_DS, iop,
+                                      6) &&
+        imd_dicom_dataset_set_numbers(error, d, IMD_TAG_PixelSpacing, IMD_VR_DS, pixel_spacing,
+                                      2) &&
+        set_number(error, d, IMD_TAG_SliceThickness, IMD_VR_DS, job->thickness) &&
+        set_number(error, d, IMD_TAG_SliceLocation, IMD_VR_DS, location);
     if (ok && job->slices > 1) {
-        ok = set_number(error, d, 0x0018, 0x0088, IMD_VR_DS, spacing[0]);
+        ok = set_number(error, d, IMD_TAG_SpacingBetweenSlices, IMD_VR_DS, spacing[0]);
     }
     return ok;
 }
@@ -469,8 +476,10 @@ static bool set_diffusion(ImdError **error, const Job *job, ImdDicomDataSet *d, 
 {
     uint16_t siemens = job->siemens_block;
     if (b != NULL) {
-        if (!set_number(error, d, 0x0018, 0x9087, IMD_VR_FD, *b) ||
-            (siemens != 0 && !set_number(error, d, 0x0019, siemens | 0x0c, IMD_VR_IS, round(*b)))) {
+        if (!set_number(error, d, IMD_TAG_DiffusionBValue, IMD_VR_FD, *b) ||
+            (siemens != 0 &&
+             !set_number(error, d, imd__private_tag_at(IMD_PRIVATE_SiemensMrBValue, siemens),
+                         IMD_VR_IS, round(*b)))) {
             return false;
         }
     }
@@ -480,24 +489,28 @@ static bool set_diffusion(ImdError **error, const Job *job, ImdDicomDataSet *d, 
     bool directional = direction->count == 3;
     /* DiffusionDirectionality (0018,9075) and Siemens' (0019,xx0D) follow the direction,
      * so that no b = 0 template marks a weighted image NONE, or the reverse. */
-    if (!set_text(error, d, 0x0018, 0x9075, directional ? "DIRECTIONAL" : "NONE") ||
-        (siemens != 0 && !imd_dicom_dataset_set_string(error, d, IMD_TAG(0x0019, siemens | 0x0d),
-                                                       IMD_VR_CS,
-                                                       directional ? "DIRECTIONAL" : "NONE"))) {
+    const char *directionality = directional ? "DIRECTIONAL" : "NONE";
+    if (!set_text(error, d, IMD_TAG_DiffusionDirectionality, directionality) ||
+        (siemens != 0 &&
+         !imd_dicom_dataset_set_string(
+             error, d, imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionDirectionality, siemens),
+             IMD_VR_CS, directionality))) {
         return false;
     }
+    uint32_t siemens_direction =
+        imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionGradientDirection, siemens);
     if (!directional) {
-        (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0018, 0x9089)); /* b = 0: no direction */
+        /* b = 0: no direction */
+        (void)imd_dicom_dataset_remove(d, IMD_TAG_DiffusionGradientOrientation);
         if (siemens != 0) {
-            (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0019, siemens | 0x0e));
+            (void)imd_dicom_dataset_remove(d, siemens_direction);
         }
         return true;
     }
-    return imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0018, 0x9089), IMD_VR_FD,
-                                         direction->v, 3) &&
-           (siemens == 0 ||
-            imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0019, siemens | 0x0e), IMD_VR_FD,
-                                          direction->v, 3));
+    return imd_dicom_dataset_set_numbers(error, d, IMD_TAG_DiffusionGradientOrientation,
+                                         IMD_VR_FD, direction->v, 3) &&
+           (siemens == 0 || imd_dicom_dataset_set_numbers(error, d, siemens_direction, IMD_VR_FD,
+                                                          direction->v, 3));
 }
 
 /* A number into a named attribute, in the form its VR wants (TM as time of day). */
@@ -538,13 +551,13 @@ static bool set_component(ImdError **error, Job *job, ImdDicomDataSet *d, const 
         return set_keyword(error, d, name, "AcquisitionTime", x);
     }
     if (strcmp(name, "triggertime") == 0) {
-        return set_number(error, d, 0x0018, 0x1060, IMD_VR_DS, x * 1000); /* s -> ms */
+        return set_number(error, d, IMD_TAG_TriggerTime, IMD_VR_DS, x * 1000); /* s -> ms */
     }
     if (strcmp(name, "te") == 0) {
-        return set_number(error, d, 0x0018, 0x0081, IMD_VR_DS, x);
+        return set_number(error, d, IMD_TAG_EchoTime, IMD_VR_DS, x);
     }
     if (strcmp(name, "fa") == 0) {
-        return set_number(error, d, 0x0018, 0x1314, IMD_VR_DS, x);
+        return set_number(error, d, IMD_TAG_FlipAngle, IMD_VR_DS, x);
     }
     if (strcmp(name, "b") == 0) {
         return set_diffusion(error, job, d, &x, NULL);
@@ -669,10 +682,10 @@ static bool tags_match(const Job *job)
     return true;
 }
 
-static double template_number(const Job *job, uint16_t g, uint16_t e)
+static double template_number(const Job *job, uint32_t tag)
 {
     const ImdDicomDataSet *t = imd_header_template(job->header);
-    const ImdDicomElement *element = t != NULL ? imd_dicom_dataset_find(t, IMD_TAG(g, e)) : NULL;
+    const ImdDicomElement *element = t != NULL ? imd_dicom_dataset_find(t, tag) : NULL;
     double value = NAN;
     if (element != NULL) {
         (void)imd_dicom_element_number(NULL, element, 0, &value);
@@ -693,13 +706,13 @@ static void keep_template_bits_and_thickness(Job *job)
     double spacing[3];
     imd_series_spacing(job->series, spacing);
     job->thickness = spacing[0];
-    double thickness = template_number(job, 0x0018, 0x0050);
-    double between = template_number(job, 0x0018, 0x0088);
+    double thickness = template_number(job, IMD_TAG_SliceThickness);
+    double between = template_number(job, IMD_TAG_SpacingBetweenSlices);
     if (isfinite(thickness) && thickness > 0 &&
         fabs((isfinite(between) ? between : thickness) - spacing[0]) <= 1e-3) {
         job->thickness = thickness;
     }
-    double bits = template_number(job, 0x0028, 0x0101);
+    double bits = template_number(job, IMD_TAG_BitsStored);
     bool is_signed = p->stored == IMD_DTYPE_INT8 || p->stored == IMD_DTYPE_INT16;
     double high = p->rescaled ? 65535 : p->max, low = p->rescaled ? 0 : p->min;
     if (isfinite(bits) && bits >= 1 && bits < 16 && p->stored != IMD_DTYPE_RGB8 &&
@@ -810,6 +823,11 @@ static bool write_instance(ImdError **error, Job *job, const char *member)
         !imd__codec_encode_pixel_data(error, job->instance, job->transfer_syntax, NULL)) {
         return false;
     }
+    if (imd_archive_takes_datasets(job->archive)) {
+        /* A DICOM node takes data sets, not files (its transport sends them). */
+        return imd_archive_put_dataset(error, job->archive, member, job->instance,
+                                       job->transfer_syntax);
+    }
     ImdStream *stream = imd_archive_open_member(error, job->archive, member, IMD_MODE_WRITE);
     if (stream == NULL) {
         return false;
@@ -878,10 +896,10 @@ static bool write_file(ImdError **error, Job *job, size_t cell, const size_t *in
     ImdDicomDataSet *d = job->instance;
     char *member = NULL;
     bool ok = d != NULL && apply_own_values(error, job, d, slice, index) &&
-              set_text(error, d, 0x0008, 0x0018, uid) &&
-              set_text(error, d, 0x0008, 0x0023, job->date) &&
-              set_text(error, d, 0x0008, 0x0033, job->time) &&
-              set_number(error, d, 0x0020, 0x0013, IMD_VR_IS, (double)number + 1) &&
+              set_text(error, d, IMD_TAG_SOPInstanceUID, uid) &&
+              set_text(error, d, IMD_TAG_ContentDate, job->date) &&
+              set_text(error, d, IMD_TAG_ContentTime, job->time) &&
+              set_number(error, d, IMD_TAG_InstanceNumber, IMD_VR_IS, (double)number + 1) &&
               set_geometry(error, job, d, slice) && set_tags(error, job, d, values) &&
               set_pixels(error, job, d, cell * job->slices + slice) &&
               (member = member_name(error, job, running, total, index, slice)) != NULL &&

@@ -1484,16 +1484,8 @@ static char *bvec_text(ImdError **error, const ImdAxis *axis, const ImdNiftiHead
     return imd__text_finish(error, &text);
 }
 
-/* The DICOM template's text attribute, or NULL. */
-static char *template_text(const ImdHeader *header, uint32_t tag)
-{
-    const ImdDicomDataSet *d = imd_header_template(header);
-    const ImdDicomElement *e = d != NULL ? imd_dicom_dataset_find(d, tag) : NULL;
-    return e != NULL ? imd_dicom_element_string(NULL, d, e) : NULL;
-}
-
-static void make_source(const ImdSeries *series, size_t slices, size_t rows, size_t columns,
-                        size_t volumes, ImdNiftiSource *source)
+static bool make_source(ImdError **error, const ImdSeries *series, size_t slices, size_t rows,
+                        size_t columns, size_t volumes, ImdNiftiSource *source)
 {
     const ImdHeader *header = imd_series_const_header(series);
     memset(source, 0, sizeof *source);
@@ -1512,15 +1504,21 @@ static void make_source(const ImdSeries *series, size_t slices, size_t rows, siz
                                  source->first.y + n.y * distance,
                                  source->first.z + n.z * distance};
     }
-    char *phase = template_text(header, IMD_TAG(0x0018, 0x1312));
-    char *acquisition = template_text(header, IMD_TAG(0x0018, 0x0023));
+    /* The DICOM template's, read by keyword through the header (not the DICOM codec). */
+    char *phase = NULL, *acquisition = NULL;
+    if (!imd_header_template_string(error, header, "InPlanePhaseEncodingDirection", &phase) ||
+        !imd_header_template_string(error, header, "MRAcquisitionType", &acquisition)) {
+        imd_free(phase);
+        return false;
+    }
     source->phase_known = phase != NULL && (strcmp(phase, "ROW") == 0 || strcmp(phase, "COL") == 0);
     source->phase_is_row = phase != NULL && strcmp(phase, "ROW") == 0;
     /* dcm2niix reorients single 3D volumes only (geometry.c step 4). */
     source->acquisition_3d =
         acquisition != NULL && strcmp(acquisition, "3D") == 0 && volumes == 1;
-    free(phase);
-    free(acquisition);
+    imd_free(phase);
+    imd_free(acquisition);
+    return true;
 }
 
 /* pixdim of a tag dimension: the time step, a uniform axis' step, else 1 (§5.2). */
@@ -1649,8 +1647,8 @@ static bool plan_image(ImdError **error, const ImdSeries *series, const ImdOptio
     }
     ImdNiftiSource source;
     ImdNiftiGeometry g;
-    make_source(series, slices, rows, columns, volumes, &source);
-    if (!imd__nifti_geometry_from_source(error, &source, &g)) {
+    if (!make_source(error, series, slices, rows, columns, volumes, &source) ||
+        !imd__nifti_geometry_from_source(error, &source, &g)) {
         return false;
     }
     size_t series_size[3] = {columns, rows, slices}, n[3];

@@ -1,12 +1,18 @@
 /*
- * fs_archive.c: the "filesystem" archive, a folder tree seen as members with
- * '/'-separated names relative to a root folder.
+ * file.c: the "file" transport, the local file system: a folder tree seen as
+ * objects with '/'-separated names relative to a root folder.
  *
- * Read: `path` must exist. A folder is the root and every regular file below
- * it is a member. A regular file makes its folder the root, and list() yields
- * only that file's basename (other files of the folder can still be opened by
- * name, e.g. the data file next to a MetaIO header).
- * Write: `path` is the root folder, created with its parents when missing.
+ * Read: the path must exist. A folder is the root and every regular file
+ * below it is listed. A regular file makes its folder the root, is the
+ * transport's `object`, and list() yields only its basename (other files of
+ * the folder can still be opened by name, e.g. the data file next to a
+ * MetaIO header).
+ * Write: an existing folder is the root; any other path makes its folder
+ * the root (created with its parents when missing) and its last part the
+ * `object` (behaviour.md §7.3: "out" -> out.nii.gz, out/ for DICOM).
+ * Objects are written through a temporary name renamed into place when
+ * their stream closes (src/io/stream.c); abort() removes the files and
+ * folders this transport created.
  *
  * list() walks without recursion (deep trees cannot exhaust the stack), sorts
  * with strcmp on the whole relative name so the order never depends on the
@@ -25,22 +31,21 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-typedef struct FsArchive {
-    ImdArchive base;
+typedef struct FileTransport {
+    ImdTransport base;
     char *root;  /* the folder member names are relative to */
-    char *only;  /* read mode on a regular file: its basename, the only listed member */
     ImdMode mode;
-    /* Write mode: folders and files this archive created, removed again by
+    /* Write mode: folders and files this transport created, removed again by
      * abort() (newest first) so that a failed write leaves nothing behind.
      * Files that existed before are replaced at their streams' close and
      * cannot be restored. */
     char **created;
     size_t created_count, created_capacity;
-} FsArchive;
+} FileTransport;
 
-/* Remember a path this archive created; on failure the path is simply not
+/* Remember a path this transport created; on failure the path is simply not
  * removed by abort (never an error of the write itself). */
-static void remember(FsArchive *archive, const char *path)
+static void remember(FileTransport *archive, const char *path)
 {
     if (archive == NULL ||
         !imd__grow(NULL, (void **)&archive->created, &archive->created_capacity,
@@ -110,7 +115,7 @@ static bool name_stays_inside(const char *name)
 }
 
 /* mkdir -p: create `path` and missing parents; existing folders are fine. */
-static bool make_folders(ImdError **error, const char *path, FsArchive *archive)
+static bool make_folders(ImdError **error, const char *path, FileTransport *archive)
 {
     char *copy = imd__strdup(error, path);
     if (copy == NULL) {
@@ -185,7 +190,7 @@ static int compare_names(const void *a, const void *b)
 }
 
 /* Read one folder (relative name `folder`, "" for the root) into files and folders. */
-static bool scan_folder(ImdError **error, const FsArchive *archive, const char *folder,
+static bool scan_folder(ImdError **error, const FileTransport *archive, const char *folder,
                         NameList *files, NameList *folders)
 {
     char *full = folder[0] == '\0' ? imd__strdup(error, archive->root)
@@ -259,11 +264,11 @@ static bool scan_folder(ImdError **error, const FsArchive *archive, const char *
     return ok;
 }
 
-static bool fs_list(ImdError **error, ImdArchive *base, ImdVisitFn *visit, void *user)
+static bool file_list(ImdError **error, ImdTransport *base, ImdVisitFn *visit, void *user)
 {
-    FsArchive *archive = (FsArchive *)base;
-    if (archive->only != NULL) {
-        (void)visit(user, archive->only);
+    FileTransport *archive = (FileTransport *)base;
+    if (archive->base.object != NULL && archive->mode == IMD_MODE_READ) {
+        (void)visit(user, archive->base.object);
         return true;
     }
     NameList files = {0}, folders = {0};
@@ -294,10 +299,9 @@ static bool fs_list(ImdError **error, ImdArchive *base, ImdVisitFn *visit, void 
 
 /* ---- members -------------------------------------------------------------- */
 
-static ImdStream *fs_open_member(ImdError **error, ImdArchive *base, const char *name,
-                                 ImdMode mode)
+static ImdStream *file_open(ImdError **error, FileTransport *archive, const char *name,
+                            ImdMode mode)
 {
-    FsArchive *archive = (FsArchive *)base;
     /* The host checks write names; check again here for callers of the plugin itself. */
     bool safe = mode == IMD_MODE_WRITE ? imd_member_name_is_safe(name) : name_stays_inside(name);
     if (!safe) {
@@ -315,9 +319,11 @@ static ImdStream *fs_open_member(ImdError **error, ImdArchive *base, const char 
         return NULL;
     }
     if (mode == IMD_MODE_WRITE) {
-        const char *slash = strrchr(name, '/');
-        if (slash != NULL) {
-            char *folder = imd__strndup(error, path, strlen(path) - strlen(slash));
+        /* The root itself is made at the first object, so that a write that
+         * fails before it leaves no empty folder. */
+        const char *slash = strrchr(path, '/');
+        if (slash != NULL && slash != path) {
+            char *folder = imd__strndup(error, path, (size_t)(slash - path));
             bool made = folder != NULL && make_folders(error, folder, archive);
             free(folder);
             if (!made) {
@@ -336,135 +342,150 @@ static ImdStream *fs_open_member(ImdError **error, ImdArchive *base, const char 
     return stream;
 }
 
-static void fs_free(FsArchive *archive)
+static ImdStream *file_open_read(ImdError **error, ImdTransport *base, const char *name)
+{
+    return file_open(error, (FileTransport *)base, name, IMD_MODE_READ);
+}
+
+static ImdStream *file_create(ImdError **error, ImdTransport *base, const char *name)
+{
+    return file_open(error, (FileTransport *)base, name, IMD_MODE_WRITE);
+}
+
+static void file_free(FileTransport *archive)
 {
     for (size_t i = 0; i < archive->created_count; i++) {
         free(archive->created[i]);
     }
     free(archive->created);
     free(archive->root);
-    free(archive->only);
+    free(archive->base.object);
     free(archive->base.name);
     free(archive);
 }
 
-static bool fs_close(ImdError **error, ImdArchive *base)
+static bool file_close(ImdError **error, ImdTransport *base)
 {
-    /* Members were committed when their streams closed; nothing is pending. */
+    /* Objects were committed when their streams closed; nothing is pending. */
     IMD__UNUSED(error);
-    fs_free((FsArchive *)base);
+    file_free((FileTransport *)base);
     return true;
 }
 
-static void fs_abort(ImdArchive *base)
+static void file_abort(ImdTransport *base)
 {
-    FsArchive *archive = (FsArchive *)base;
+    FileTransport *archive = (FileTransport *)base;
     for (size_t i = archive->created_count; i-- > 0;) {
         struct stat info;
         if (lstat(archive->created[i], &info) == 0) {
             (void)(S_ISDIR(info.st_mode) ? rmdir(archive->created[i]) : unlink(archive->created[i]));
         }
     }
-    fs_free(archive);
+    file_free(archive);
 }
 
-static char *fs_local_path(const ImdArchive *archive, const char *name)
+static char *file_local_path(const ImdTransport *base, const char *name)
 {
-    return join_path(NULL, ((const FsArchive *)archive)->root, name);
+    if (!name_stays_inside(name)) {
+        return NULL;
+    }
+    return join_path(NULL, ((const FileTransport *)base)->root, name);
 }
 
-static const ImdArchiveMethods fs_methods = {fs_list, fs_open_member, fs_close, fs_abort,
-                                             fs_local_path};
+static const ImdTransportMethods file_methods = {
+    file_list, file_open_read, file_create, NULL, file_local_path, file_close, file_abort,
+};
 
 /* ---- the plugin ------------------------------------------------------------ */
 
-static ImdArchive *fs_open(ImdError **error, const char *path, ImdMode mode,
-                           const ImdOptions *options)
+/* A path that names one object: its folder becomes the root, its last part
+ * the object. "" (not ".") for a bare name, so that members keep the user's
+ * spelling ("x.dcm", not "./x.dcm"). Trailing '/' are not part of the name. */
+static bool split_object(ImdError **error, FileTransport *transport, const char *path)
+{
+    size_t length = strlen(path);
+    while (length > 1 && path[length - 1] == '/') {
+        length--;
+    }
+    const char *slash = NULL;
+    for (size_t i = 0; i < length; i++) {
+        slash = path[i] == '/' ? path + i : slash;
+    }
+    if (slash == NULL) {
+        transport->root = imd__strdup(error, "");
+        transport->base.object = imd__strndup(error, path, length);
+    } else {
+        transport->root = slash == path ? imd__strdup(error, "/")
+                                        : imd__strndup(error, path, (size_t)(slash - path));
+        transport->base.object = imd__strndup(error, slash + 1, length - (size_t)(slash + 1 - path));
+    }
+    return transport->root != NULL && transport->base.object != NULL;
+}
+
+static bool open_for_write(ImdError **error, FileTransport *transport, const char *path)
+{
+    struct stat info;
+    if (stat(path, &info) == 0 && S_ISDIR(info.st_mode)) {
+        transport->root = imd__strdup(error, path);
+        return transport->root != NULL;
+    }
+    /* A new path or an existing file: written as an object of its folder. */
+    return split_object(error, transport, path) &&
+           (transport->root[0] == '\0' || make_folders(error, transport->root, transport));
+}
+
+static bool open_for_read(ImdError **error, FileTransport *transport, const char *path)
+{
+    struct stat info;
+    if (stat(path, &info) != 0) {
+        set_errno_error(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO, path,
+                        "cannot open", errno);
+        return false;
+    }
+    if (S_ISDIR(info.st_mode)) {
+        transport->root = imd__strdup(error, path);
+        return transport->root != NULL;
+    }
+    if (!S_ISREG(info.st_mode)) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "%s: neither a file nor a folder", path);
+        return false;
+    }
+    return split_object(error, transport, path);
+}
+
+static ImdTransport *file_transport_open(ImdError **error, const ImdUrl *url, ImdMode mode,
+                                         const ImdOptions *options)
 {
     IMD__UNUSED(options);
+    const char *path = url != NULL ? url->path : NULL;
     if (path == NULL || path[0] == '\0') {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "filesystem archive: empty path");
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "file transport: empty path");
         return NULL;
     }
     if (mode != IMD_MODE_READ && mode != IMD_MODE_WRITE) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: bad mode %d", path, (int)mode);
         return NULL;
     }
-    FsArchive *archive = imd__calloc(error, 1, sizeof *archive);
-    if (archive == NULL) {
+    FileTransport *transport = imd__calloc(error, 1, sizeof *transport);
+    if (transport == NULL) {
         return NULL;
     }
-    archive->base.methods = &fs_methods;
-    archive->mode = mode;
-    archive->base.name = imd__strdup(error, path);
-    if (archive->base.name == NULL) {
-        fs_free(archive);
+    transport->base.methods = &file_methods;
+    transport->mode = mode;
+    transport->base.name = imd__strdup(error, path);
+    bool ok = transport->base.name != NULL &&
+              (mode == IMD_MODE_WRITE ? open_for_write(error, transport, path)
+                                      : open_for_read(error, transport, path));
+    if (!ok) {
+        file_abort(&transport->base);
         return NULL;
     }
-    struct stat info;
-    bool exists = stat(path, &info) == 0;
-    int number = errno;
-    if (mode == IMD_MODE_WRITE) {
-        if (exists && !S_ISDIR(info.st_mode)) {
-            set_errno_error(error, IMD_ERR_IO, path, "cannot write into", ENOTDIR);
-            fs_free(archive);
-            return NULL;
-        }
-        if (!exists && !make_folders(error, path, archive)) {
-            fs_free(archive);
-            return NULL;
-        }
-        archive->root = imd__strdup(error, path);
-    } else if (!exists) {
-        set_errno_error(error, number == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO, path,
-                        "cannot open", number);
-        fs_free(archive);
-        return NULL;
-    } else if (S_ISDIR(info.st_mode)) {
-        archive->root = imd__strdup(error, path);
-    } else if (S_ISREG(info.st_mode)) {
-        const char *slash = strrchr(path, '/');
-        if (slash == NULL) {
-            /* "" (not "."): members then keep the user's spelling, "x.dcm" not "./x.dcm".
-             * Only list() opens the root folder, and it does not when `only` is set. */
-            archive->root = imd__strdup(error, "");
-            archive->only = imd__strdup(error, path);
-        } else {
-            archive->root = slash == path ? imd__strdup(error, "/")
-                                          : imd__strndup(error, path, (size_t)(slash - path));
-            archive->only = imd__strdup(error, slash + 1);
-        }
-        if (archive->only == NULL) {
-            fs_free(archive);
-            return NULL;
-        }
-    } else {
-        imd_error_set(error, IMD_ERR_UNSUPPORTED, "%s: neither a file nor a folder", path);
-        fs_free(archive);
-        return NULL;
-    }
-    if (archive->root == NULL) {
-        fs_free(archive);
-        return NULL;
-    }
-    return &archive->base;
+    return &transport->base;
 }
 
-/* Any path can be a folder tree: the lowest claim, so real archives win. */
-static int fs_probe(const uint8_t *head, size_t head_length, const char *path)
-{
-    IMD__UNUSED(head);
-    IMD__UNUSED(head_length);
-    IMD__UNUSED(path);
-    return 1;
-}
+static const char *const file_schemes[] = {"file", NULL};
 
-const ImdArchivePlugin imd__filesystem_archive = {
-    IMD_PLUGIN_ABI_VERSION,
-    (uint32_t)sizeof(ImdArchivePlugin),
-    "filesystem",
-    "a folder tree on the local file system",
-    NULL,
-    fs_probe,
-    fs_open,
+const ImdTransportPlugin imd__file_transport = {
+    IMD_PLUGIN_ABI_VERSION, (uint32_t)sizeof(ImdTransportPlugin), "file",
+    "local files and folders", file_schemes, file_transport_open,
 };
