@@ -50,6 +50,7 @@ static const struct option long_options[] = {
     {"ts", required_argument, NULL, OPT_TS},
     {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
     {"memory-limit", required_argument, NULL, IMD_CLI_OPT_MEMORY_LIMIT},
+    {"threads", required_argument, NULL, IMD_CLI_OPT_THREADS},
     {"verbose", no_argument, NULL, 'v'},
     {"debug", no_argument, NULL, 'd'},
     {"version", no_argument, NULL, 'V'},
@@ -91,6 +92,8 @@ static void usage(FILE *stream)
             "  --calling_aet AET      calling AE title for dicom:// output\n"
             "  --plugin PATH          load a plugin file (repeatable; also IMAGEDATA_PLUGINS)\n"
             "  --memory-limit SIZE    refuse images larger than SIZE (e.g. 8G) [80%% of RAM]\n"
+            "  --threads N            threads to use, 0 for one per core; the output is the\n"
+            "                         same for any N [0]\n"
             "  -v, --verbose   -d, --debug   -V, --version   -h, --help\n\n",
             program);
     imd_cli_print_exit_codes(stream);

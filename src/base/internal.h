@@ -106,6 +106,76 @@ bool imd__check_alloc(ImdError **error, const ImdContext *context, uint64_t byte
  */
 bool imd__check_cancel(ImdError **error, const ImdContext *context, const char *what);
 
+/* ---- the thread pool (src/base/threads.c) ---- */
+
+/* The most threads a context may use (imd_context_set_threads clamps to it). */
+#define IMD__MAX_THREADS 256u
+
+/* The number of online cores (1 .. IMD__MAX_THREADS): the default thread count. */
+unsigned imd__default_threads(void);
+/* The threads work with `context` may use: its setting (NULL: the current context's; none: the default). */
+unsigned imd__threads(const ImdContext *context);
+
+/*
+ * A pool of `threads - 1` workers, started on first use; the thread that
+ * waits for a job is the last one. Normally the context's (below); made
+ * directly only by code that may run without a context. Destroy it after its
+ * jobs have finished.
+ */
+typedef struct ImdPool ImdPool;
+ImdPool *imd__pool_create(ImdError **error, unsigned threads);
+void imd__pool_destroy(ImdPool *pool); /* NULL is fine */
+/*
+ * The context's pool, made on first use (the context keeps it until it is
+ * destroyed or its thread count changes); NULL with one thread, a NULL
+ * context, or when it cannot be made: then jobs run in the waiting thread.
+ */
+ImdPool *imd__context_pool(const ImdContext *context);
+
+/*
+ * A job: fn(error, user, index) for index 0 .. count-1, run by the pool's
+ * workers and by the thread that waits for it. Caller storage (no allocation
+ * per job); the fields are threads.c's. A task that fails sets its error and
+ * returns false: no further index starts, and the job's error is that of the
+ * smallest failed index (what a serial run would report). While a task runs,
+ * the job's context is the thread's current one (imd__context_enter).
+ */
+typedef struct ImdJob {
+    struct ImdPool *pool; /* NULL: run by the waiter alone */
+    const ImdContext *context;
+    bool (*fn)(ImdError **error, void *user, size_t index);
+    void *user;
+    size_t count, next, running, finished;
+    bool stop, queued;
+    struct ImdJob *before, *after; /* the pool's queue */
+    size_t error_index;
+    ImdError *error;
+} ImdJob;
+
+/*
+ * Queue `job` on `pool` (NULL: nothing runs until imd__job_finish).
+ * `context` NULL: the current one. Every started job must be finished or
+ * cancelled before its storage goes.
+ */
+void imd__job_start(ImdJob *job, ImdPool *pool, const ImdContext *context, size_t count,
+                    bool (*fn)(ImdError **error, void *user, size_t index), void *user);
+/* Has every index that will run finished? Never blocks for long (one lock). */
+bool imd__job_done(ImdJob *job);
+/* Run the unclaimed indices in this thread, wait for the others; the job's error, if any. */
+bool imd__job_finish(ImdError **error, ImdJob *job);
+/* Start no further index, wait for the running ones, drop the error. */
+void imd__job_cancel(ImdJob *job);
+
+/*
+ * fn(error, user, index) for index 0 .. count-1 on up to imd__threads(context)
+ * threads, this one included (the context's pool; without any context a
+ * pool made for the call). The first error by index, as imd__job_finish.
+ * `stage` non-NULL: progress (imd_context_progress) from this thread only.
+ */
+bool imd__parallel(ImdError **error, const ImdContext *context, size_t count,
+                   bool (*fn)(ImdError **error, void *user, size_t index), void *user,
+                   const char *stage);
+
 /* ---- plugins loaded from files (kept by the context; searched by src/pipeline/registry.c) ---- */
 
 /* Put `records` ahead of those loaded before; the context dlcloses `library` (may be NULL). */

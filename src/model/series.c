@@ -161,16 +161,30 @@ ImdSeries *imd_series_clone(ImdError **error, const ImdSeries *series)
     return copy;
 }
 
-void imd_series_destroy(ImdSeries *series)
+static void release_data(ImdSeries *series)
 {
-    if (series == NULL) {
-        return;
-    }
     if (series->owns_data) {
         free(series->data);
     } else if (series->release != NULL) {
         series->release(series->data, series->release_user);
     }
+}
+
+void imd__series_replace_data(ImdSeries *series, void *data)
+{
+    release_data(series);
+    series->data = data;
+    series->owns_data = true;
+    series->release = NULL;
+    series->release_user = NULL;
+}
+
+void imd_series_destroy(ImdSeries *series)
+{
+    if (series == NULL) {
+        return;
+    }
+    release_data(series);
     for (size_t d = 0; d < IMD_MAX_DIMS; d++) {
         imd_axis_destroy(series->axes[d]);
     }

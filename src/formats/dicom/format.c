@@ -9,7 +9,6 @@
 #include "formats/dicom/frames.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <strings.h>
@@ -206,86 +205,25 @@ static bool dicom_reader_add(ImdError **error, void *state, ImdArchive *archive,
     return true;
 }
 
-/* ---- parsing headers in parallel ---- */
+/* ---- parsing headers (in parallel: imd__parallel, src/base/threads.c) ---- */
 
-typedef struct Work {
-    Reader *reader;
-    size_t next; /* guarded by lock */
-    pthread_mutex_t lock;
-    void (*task)(struct Work *work, size_t index);
-    size_t count;
-    void *user;
-    const char *stage; /* progress, reported by the calling thread only */
-} Work;
-
-static void *work_loop(void *argument)
+/* A member that cannot be parsed keeps its error and is skipped later: only a cancel fails. */
+static bool parse_member(ImdError **error, Reader *reader, size_t index)
 {
-    Work *work = argument;
-    for (;;) {
-        pthread_mutex_lock(&work->lock);
-        size_t index = work->next++;
-        pthread_mutex_unlock(&work->lock);
-        if (index >= work->count) {
-            return NULL;
-        }
-        work->task(work, index);
+    if (!imd__check_cancel(error, reader->context, "reading DICOM headers")) {
+        return false;
     }
-}
-
-/* The calling thread's share of the work: it also reports the progress. */
-static void main_loop(Work *work)
-{
-    for (;;) {
-        pthread_mutex_lock(&work->lock);
-        size_t index = work->next++;
-        pthread_mutex_unlock(&work->lock);
-        if (index >= work->count) {
-            break;
-        }
-        work->task(work, index);
-        if (work->stage != NULL && work->reader != NULL) {
-            imd_context_progress(work->reader->context, work->stage, index, work->count);
-        }
-    }
-}
-
-/* Run task(0 .. count-1) on all cores; falls back to this thread alone. */
-static void run_parallel(Work *work)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t threads = cores < 1 ? 1 : cores > 16 ? 16 : (size_t)cores;
-    threads = threads > work->count ? work->count : threads;
-    pthread_t ids[16];
-    size_t started = 0;
-    pthread_mutex_init(&work->lock, NULL);
-    for (size_t i = 1; i < threads; i++) {
-        if (pthread_create(&ids[started], NULL, work_loop, work) != 0) {
-            break;
-        }
-        started++;
-    }
-    main_loop(work);
-    for (size_t i = 0; i < started; i++) {
-        pthread_join(ids[i], NULL);
-    }
-    pthread_mutex_destroy(&work->lock);
-    if (work->stage != NULL && work->reader != NULL) {
-        imd_context_progress(work->reader->context, work->stage, work->count, work->count);
-    }
-}
-
-static void parse_member(Work *work, size_t index)
-{
-    Member *m = &work->reader->members[index];
+    Member *m = &reader->members[index];
     /* Reading headers only: stop before the pixel data (and touch no pixel pages). */
     ImdDicomReadOptions headers = {.stop_tag = IMD_TAG_PixelData};
-    const ImdDicomReadOptions *options = work->reader->settings.headers_only ? &headers : NULL;
+    const ImdDicomReadOptions *options = reader->settings.headers_only ? &headers : NULL;
     if (m->path != NULL) {
         m->dataset = imd_dicom_read_file(&m->error, m->path, options);
     } else {
         m->dataset = imd__dicom_read_owned(&m->error, m->bytes, m->size, m->name, options);
         m->bytes = NULL; /* taken, even on failure */
     }
+    return true;
 }
 
 /* ---- attributes ---- */
@@ -887,8 +825,6 @@ typedef struct Build {
     size_t rows, columns;
     const ImdDicomDataSet *first; /* the image whose data set is the series' template */
     const char *label; /* the piece of a split series ("ph", "e2", "part2"), or NULL */
-    ImdError *error; /* first pixel error; guarded by lock */
-    pthread_mutex_t lock;
     size_t *cell_of;   /* per record: its cell, SIZE_MAX when none */
     size_t *run_start; /* records of one member: [run_start[k], run_start[k + 1]) */
 } Build;
@@ -946,10 +882,10 @@ static bool decode_record(ImdError **error, Build *build, const Member *member,
     return true;
 }
 
-/* Every image of one member (one file: a single image, or a mosaic's tiles). */
-static void decode_member(Work *work, size_t run)
+/* Every image of one member (one file: a single image, or a mosaic's tiles): a pool task. */
+static bool decode_member(ImdError **failure, void *user, size_t run)
 {
-    Build *build = work->user;
+    Build *build = user;
     size_t first = build->run_start[run], end = build->run_start[run + 1];
     Member *member = &build->reader->members[build->records[first].member];
     void *mosaic_frame = NULL;
@@ -965,10 +901,8 @@ static void decode_member(Work *work, size_t run)
     free(mosaic_frame);
     if (!ok) {
         imd_error_prefix(&error, "%s: ", member->name);
-        pthread_mutex_lock(&build->lock);
-        imd_error_propagate(&build->error, error);
-        pthread_mutex_unlock(&build->lock);
-        return;
+        imd_error_propagate(failure, error);
+        return false;
     }
     /* Its pixels are in the array now: let the file's pages go, so that peak
      * memory stays near the array's size. The frames of a multi-frame file are
@@ -981,6 +915,7 @@ static void decode_member(Work *work, size_t run)
         imd_dicom_dataset_destroy(member->dataset);
         member->dataset = NULL;
     }
+    return true;
 }
 
 /* Runs of records decoded together, and each record's cell, for decode_member:
@@ -1432,14 +1367,9 @@ static ImdSeries *build_series(ImdError **error, Build *build)
             imd_series_destroy(build->series);
             return NULL;
         }
-        Work work = {.reader = build->reader, .count = runs, .task = decode_member,
-                     .user = build, .stage = "decoding DICOM images"};
-        pthread_mutex_init(&build->lock, NULL);
-        run_parallel(&work);
-        pthread_mutex_destroy(&build->lock);
-        if (build->error != NULL) {
-            imd_error_propagate(error, build->error);
-            build->error = NULL;
+        /* The first failure by member, whatever the number of threads. */
+        if (!imd__parallel(error, build->reader->context, runs, decode_member, build,
+                           "decoding DICOM images")) {
             imd_series_destroy(build->series);
             return NULL;
         }
@@ -1632,20 +1562,23 @@ typedef struct Reload {
     size_t first;
 } Reload;
 
-static void reload_member(Work *work, size_t index)
+static bool reload_member(ImdError **error, void *user, size_t index)
 {
-    Reload *reload = work->user;
-    parse_member(work, reload->members[index]);
+    Reload *reload = user;
+    return parse_member(error, reload->reader, reload->members[index]);
 }
 
 #define PARSE_BATCH 1024
 
-static void parse_batch_member(Work *work, size_t index)
+static bool parse_batch_member(ImdError **error, void *user, size_t index)
 {
-    Reload *batch = work->user;
-    parse_member(work, batch->first + index);
+    Reload *batch = user;
+    if (!parse_member(error, batch->reader, batch->first + index)) {
+        return false;
+    }
     /* Until its keys are taken, only the header's pages are touched again. */
     imd__dicom_dataset_drop_pages(batch->reader->members[batch->first + index].dataset);
+    return true;
 }
 
 static bool reload_group(ImdError **error, Reader *reader, Record *records, size_t count)
@@ -1662,11 +1595,11 @@ static bool reload_group(ImdError **error, Reader *reader, Record *records, size
         }
     }
     Reload reload = {reader, members, 0};
-    Work work = {.reader = reader, .count = n, .task = reload_member, .user = &reload};
-    if (n > 0) {
-        run_parallel(&work);
-    }
+    bool parsed = imd__parallel(error, reader->context, n, reload_member, &reload, NULL);
     free(members);
+    if (!parsed) {
+        return false;
+    }
     for (size_t i = 0; i < count; i++) {
         Member *m = &reader->members[records[i].member];
         if (m->dataset == NULL) {
@@ -1899,13 +1832,13 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
             /* Headers are parsed in batches on all cores, each batch's keys taken and
              * its parsed headers released before the next: a folder of 50,000 files
              * never holds more than a batch of parsed headers. */
-            size_t first = i;
-            Reload batch = {reader, NULL, first};
-            Work work = {.reader = reader, .task = parse_batch_member, .user = &batch,
-                         .stage = "reading DICOM headers",
-                         .count = reader->count - i < PARSE_BATCH ? reader->count - i
-                                                                  : PARSE_BATCH};
-            run_parallel(&work);
+            Reload batch = {reader, NULL, i};
+            size_t batch_count = reader->count - i < PARSE_BATCH ? reader->count - i : PARSE_BATCH;
+            if (!imd__parallel(error, reader->context, batch_count, parse_batch_member, &batch,
+                               "reading DICOM headers")) {
+                ok = false;
+                break;
+            }
         }
         ImdPixelFormat format;
         ImdError *unreadable = NULL;

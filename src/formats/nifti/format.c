@@ -1141,49 +1141,15 @@ static ImdSeries *read_image(ImdError **error, Job *job)
     return series;
 }
 
-/* ---- finishing: jobs in parallel ---- */
+/* ---- finishing: jobs in parallel (imd__parallel, src/base/threads.c) ---- */
 
-typedef struct Work {
-    Job *jobs;
-    size_t count, next;
-    pthread_mutex_t lock;
-} Work;
-
-static void *work_loop(void *argument)
+/* A pool task: each job keeps its own series or error (one bad file does not stop the others). */
+static bool read_job(ImdError **error, void *user, size_t index)
 {
-    Work *work = argument;
-    for (;;) {
-        pthread_mutex_lock(&work->lock);
-        size_t index = work->next++;
-        pthread_mutex_unlock(&work->lock);
-        if (index >= work->count) {
-            return NULL;
-        }
-        Job *job = &work->jobs[index];
-        job->series = read_image(&job->error, job);
-    }
-}
-
-static void run_jobs(Job *jobs, size_t count)
-{
-    Work work = {.jobs = jobs, .count = count};
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t threads = cores < 1 ? 1 : cores > 16 ? 16 : (size_t)cores;
-    threads = threads > count ? count : threads;
-    pthread_t ids[16];
-    size_t started = 0;
-    pthread_mutex_init(&work.lock, NULL);
-    for (size_t i = 1; i < threads; i++) {
-        if (pthread_create(&ids[started], NULL, work_loop, &work) != 0) {
-            break;
-        }
-        started++;
-    }
-    work_loop(&work);
-    for (size_t i = 0; i < started; i++) {
-        pthread_join(ids[i], NULL);
-    }
-    pthread_mutex_destroy(&work.lock);
+    IMD__UNUSED(error);
+    Job *job = &((Job *)user)[index];
+    job->series = read_image(&job->error, job);
+    return true;
 }
 
 /* Was a member of this name (in this archive) offered? */
@@ -1300,7 +1266,7 @@ static ImdSeriesList *nifti_reader_finish(ImdError **error, void *state)
     size_t count = 0;
     bool ok = list != NULL && make_jobs(error, reader, jobs, &count);
     if (ok) {
-        run_jobs(jobs, count);
+        (void)imd__parallel(NULL, reader->context, count, read_job, jobs, NULL); /* never fails */
     }
     ImdError *first = NULL;
     for (size_t i = 0; ok && i < count; i++) {
