@@ -66,6 +66,11 @@ IMD_API const char *imd_header_attribute_keyword(const ImdHeader *header, size_t
 
 /** The input order, e.g. "none", "time", "b,bvector". Never NULL. */
 IMD_API const char *imd_header_input_order(const ImdHeader *header);
+/**
+ * Store the order text as given (no axes change: imd_series_set_input_order
+ * renames them too). INVALID_ARG for an order that does not parse (the rules
+ * of imd_series_set_input_order) and for "auto".
+ */
 IMD_API bool imd_header_set_input_order(ImdError **error, ImdHeader *header, const char *order);
 
 /* ---- geometry ------------------------------------------------------- */

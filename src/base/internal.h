@@ -273,14 +273,56 @@ bool imd__name_has_number(const char *name);
  * "%%" is a '%'. INVALID_ARG for none, several or a malformed one. */
 char *imd__format_numbered_name(ImdError **error, const char *name, size_t index);
 
-/* ---- input orders (src/model/series.c) ---- */
+/* ---- input orders (src/base/input_order.c) ---- */
+
+#define IMD__STRINGIFY_(x) #x
+#define IMD__STRINGIFY(x) IMD__STRINGIFY_(x)
+
+/** Longest component of an input order (an axis name, an option key). */
+#define IMD_INPUT_ORDER_NAME_MAX 128
 
 /*
- * Split an input order "a, b,c" into trimmed components, each a new string
- * in parts[] (at most IMD_MAX_TAG_DIMS; the caller frees them, also on
- * failure). INVALID_ARG for an empty component or too many.
+ * An input order parsed: "auto" (automatic, no components), "none" (one
+ * component "none", none set) or 1..IMD_MAX_TAG_DIMS distinct names.
  */
-bool imd__split_order(ImdError **error, const char *order, char **parts, size_t *count);
+typedef struct ImdInputOrder {
+    char *names[IMD_MAX_TAG_DIMS]; /* count trimmed components, owned */
+    size_t count;
+    bool automatic; /* "auto": the format chooses */
+    bool none;      /* "none" alone: one image per slice */
+} ImdInputOrder;
+
+/*
+ * Parse `text`; INVALID_ARG naming the order, the component and the reason
+ * (empty, too long, not a name, repeated, too many, auto or none combined).
+ * `order` is always initialised; clear it with imd__input_order_clear.
+ * The _as variant starts its messages with `what` instead of "input order".
+ */
+bool imd__input_order_parse(ImdError **error, const char *text, ImdInputOrder *order);
+bool imd__input_order_parse_as(ImdError **error, const char *what, const char *text,
+                               ImdInputOrder *order);
+/* The option "input_order" (default "auto"), messages naming the option. */
+bool imd__input_order_from_options(ImdError **error, const ImdOptions *options,
+                                   ImdInputOrder *order);
+void imd__input_order_clear(ImdInputOrder *order);
+/* The index of component `name`, else -1. */
+int imd__input_order_find(const ImdInputOrder *order, const char *name);
+
+/* ---- names ---- */
+
+/* Does `name` end with `suffix` (ASCII case ignored) after at least one character? */
+bool imd__has_suffix(const char *name, const char *suffix);
+
+/* ---- option checks (src/pipeline/option_check.c) ---- */
+
+/*
+ * Every option of `options` declared by the pipeline or a format of the
+ * context, or a component of the input order (option "input_order", or
+ * `series_order` when writing; may be NULL), and every declared value of its
+ * type; INVALID_ARG naming the option and the value otherwise.
+ */
+bool imd__check_options(ImdError **error, const ImdContext *context, const ImdOptions *options,
+                        const char *series_order);
 
 /* ---- built-in plugins (src/pipeline/registry.c, src/archives, src/formats) ---- */
 

@@ -27,9 +27,23 @@ typedef struct Member {
     atomic_size_t records_left; /* images not decoded yet; its data set goes with the last */
 } Member;
 
+/*
+ * The reader's options, read and checked once when the reader is made: a
+ * bad value is a usage error naming it there (IMD_ERR_INVALID_ARG), never a
+ * silent false or 0 in the middle of a read.
+ */
+typedef struct Settings {
+    bool headers_only, ignore_series_uid, split_echo_numbers, split_acquisitions,
+        philips_float_scaling, accept_uneven_slices, accept_duplicate_tag,
+        sort_on_slice_location, select_thickness_given, filtered;
+    double slice_tolerance, dir_cosine_tolerance, select_thickness;
+    ImdInputOrder order;
+} Settings;
+
 typedef struct Reader {
     const ImdOptions *options;
     const ImdContext *context;
+    Settings settings;
     Member *members;
     size_t count, capacity;
 } Reader;
@@ -50,6 +64,85 @@ static int dicom_probe(const uint8_t *head, size_t length, const char *name)
     return 0;
 }
 
+/* Options naming a DICOM keyword for an order component (ti=InversionTime). */
+static bool check_keyword_option(ImdError **error, const ImdOptions *options, const char *name)
+{
+    const char *keyword = imd_options_get(options, name, NULL);
+    uint32_t tag;
+    if (keyword != NULL && !imd_dicom_tag(keyword, &tag)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": \"%s\" is not a DICOM keyword",
+                      name, keyword);
+        return false;
+    }
+    return true;
+}
+
+/* auto's candidates (behaviour.md §3.4); dti last, used when b varies with
+ * several directions per b value (sort.c). */
+static const char *const auto_candidates[] = {"time", "triggertime", "b", "fa", "te", "dti"};
+static const size_t auto_candidate_count = sizeof auto_candidates / sizeof auto_candidates[0];
+
+static bool read_settings(ImdError **error, const ImdOptions *options, Settings *s)
+{
+    const struct {
+        const char *key;
+        bool *value;
+    } flags[] = {
+        {"headers_only", &s->headers_only},
+        {"ignore_series_uid", &s->ignore_series_uid},
+        {"split_echo_numbers", &s->split_echo_numbers},
+        {"split_acquisitions", &s->split_acquisitions},
+        {"philips_float_scaling", &s->philips_float_scaling},
+        {"accept_uneven_slices", &s->accept_uneven_slices},
+        {"accept_duplicate_tag", &s->accept_duplicate_tag},
+        {"sort_on_slice_location", &s->sort_on_slice_location},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        if (!imd_options_get_bool(error, options, flags[i].key, false, flags[i].value)) {
+            return false;
+        }
+    }
+    bool skip_broken; /* accepted for the original's scripts: every series is read on its own */
+    if (!imd_options_get_bool(error, options, "skip_broken_series", false, &skip_broken) ||
+        !imd_options_get_double(error, options, "slice_tolerance", 0, &s->slice_tolerance) ||
+        !imd_options_get_double(error, options, "dir_cosine_tolerance", 0,
+                                &s->dir_cosine_tolerance) ||
+        !imd_options_get_double(error, options, "select_thickness", 0, &s->select_thickness) ||
+        !imd__input_order_from_options(error, options, &s->order)) {
+        return false;
+    }
+    /* Tolerances are distances (mm) and cosine differences: never negative (sort.c
+     * checks again, per series; here it is a usage error before anything is read). */
+    const struct {
+        const char *key;
+        double value;
+    } tolerances[] = {{"slice_tolerance", s->slice_tolerance},
+                      {"dir_cosine_tolerance", s->dir_cosine_tolerance},
+                      {"select_thickness", s->select_thickness}};
+    for (size_t i = 0; i < sizeof tolerances / sizeof tolerances[0]; i++) {
+        if (tolerances[i].value < 0) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": \"%s\" is negative",
+                          tolerances[i].key, imd_options_get(options, tolerances[i].key, ""));
+            return false;
+        }
+    }
+    s->select_thickness_given = imd_options_has(options, "select_thickness");
+    s->filtered = s->select_thickness_given || imd_options_has(options, "input_serinsuid") ||
+                  imd_options_has(options, "input_echo") ||
+                  imd_options_has(options, "input_acquisition");
+    for (size_t i = 0; i < s->order.count; i++) {
+        if (!check_keyword_option(error, options, s->order.names[i])) {
+            return false;
+        }
+    }
+    for (size_t i = 0; s->order.automatic && i < auto_candidate_count; i++) {
+        if (!check_keyword_option(error, options, auto_candidates[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void *dicom_reader_create(ImdError **error, const ImdOptions *options,
                                  const ImdContext *context)
 {
@@ -57,6 +150,12 @@ static void *dicom_reader_create(ImdError **error, const ImdOptions *options,
     if (reader != NULL) {
         reader->options = options;
         reader->context = context;
+        if (!read_settings(error, options, &reader->settings)) {
+            imd_error_prefix(error, "DICOM reader: ");
+            imd__input_order_clear(&reader->settings.order);
+            free(reader);
+            return NULL;
+        }
     }
     return reader;
 }
@@ -81,6 +180,7 @@ static void dicom_reader_destroy(void *state)
         free_member(&reader->members[i]);
     }
     free(reader->members);
+    imd__input_order_clear(&reader->settings.order);
     free(reader);
 }
 
@@ -107,8 +207,6 @@ static bool dicom_reader_add(ImdError **error, void *state, ImdArchive *archive,
 
 /* ---- parsing headers (in parallel: imd__parallel, src/base/threads.c) ---- */
 
-static bool option_bool(const struct Reader *reader, const char *key);
-
 /* A member that cannot be parsed keeps its error and is skipped later: only a cancel fails. */
 static bool parse_member(ImdError **error, Reader *reader, size_t index)
 {
@@ -118,7 +216,7 @@ static bool parse_member(ImdError **error, Reader *reader, size_t index)
     Member *m = &reader->members[index];
     /* Reading headers only: stop before the pixel data (and touch no pixel pages). */
     ImdDicomReadOptions headers = {.stop_tag = IMD_TAG_PixelData};
-    const ImdDicomReadOptions *options = option_bool(reader, "headers_only") ? &headers : NULL;
+    const ImdDicomReadOptions *options = reader->settings.headers_only ? &headers : NULL;
     if (m->path != NULL) {
         m->dataset = imd_dicom_read_file(&m->error, m->path, options);
     } else {
@@ -347,19 +445,6 @@ typedef struct Record {
     ImdError *unreadable; /* why its pixels cannot be decoded: its series fails */
 } Record;
 
-static bool option_bool(const Reader *reader, const char *key)
-{
-    bool value = false;
-    return imd_options_get_bool(NULL, reader->options, key, false, &value) && value;
-}
-
-static double option_double(const Reader *reader, const char *key)
-{
-    double value = 0;
-    (void)imd_options_get_double(NULL, reader->options, key, 0, &value);
-    return value;
-}
-
 /* The filters input_serinsuid, input_echo, input_acquisition (behaviour.md §3.1). */
 static bool passes_filters(const Reader *reader, const ImdDicomDataSet *d)
 {
@@ -383,9 +468,8 @@ static bool passes_filters(const Reader *reader, const ImdDicomDataSet *d)
     }
     /* select_thickness=<mm>: one reconstruction of a series that holds several
      * (thin and thick CT slices of one acquisition share a series UID). */
-    double thickness, wanted;
-    if (imd_options_has(reader->options, "select_thickness") &&
-        imd_options_get_double(NULL, reader->options, "select_thickness", 0, &wanted)) {
+    double thickness, wanted = reader->settings.select_thickness;
+    if (reader->settings.select_thickness_given) {
         return number_of(d, IMD_TAG_SliceThickness, 0, &thickness) &&
                fabs(thickness - wanted) <= 1e-3;
     }
@@ -402,11 +486,11 @@ static char *group_key(const Reader *reader, const ImdDicomDataSet *d)
 {
     char *patient = text_of(d, IMD_TAG_PatientID);
     char *study = text_of(d, IMD_TAG_StudyInstanceUID);
-    bool one_series = option_bool(reader, "ignore_series_uid"); /* one per study (TI sets) */
+    bool one_series = reader->settings.ignore_series_uid; /* one per study (TI sets) */
     char *series = one_series ? NULL : text_of(d, IMD_TAG_SeriesInstanceUID);
     char *number = one_series ? NULL : text_of(d, IMD_TAG_SeriesNumber);
-    char *label = imd__dicom_image_label(d, option_bool(reader, "split_echo_numbers"),
-                                         option_bool(reader, "split_acquisitions"));
+    char *label = imd__dicom_image_label(d, reader->settings.split_echo_numbers,
+                                         reader->settings.split_acquisitions);
     char *key = label == NULL ? NULL
                               : imd__sprintf(NULL, "%s\x1f%s\x1f%s\x1f%s\x1f%s",
                                              patient ? patient : "", study ? study : "",
@@ -461,49 +545,38 @@ static void fill_geometry(const ImdDicomDataSet *d, ImdSliceKey *key)
 
 /* ---- the order ---- */
 
+/* The order components a key carries: the given order's names, or auto's candidates. */
 typedef struct Order {
-    char *names[IMD_SORT_MAX_VALUES];
+    const char *names[IMD_SORT_MAX_VALUES]; /* borrowed from the settings or the candidates */
     size_t count;
     bool automatic;
 } Order;
 
-/* auto's candidates (behaviour.md §3.4); dti last, used when b varies with
- * several directions per b value (sort.c). */
-static const char *const auto_candidates[] = {"time", "triggertime", "b", "fa", "te", "dti"};
-
 static bool parse_order(ImdError **error, const Reader *reader, Order *order)
 {
-    const char *text = imd_options_get(reader->options, "input_order", "auto");
+    const ImdInputOrder *given = &reader->settings.order;
     memset(order, 0, sizeof *order);
-    if (strcmp(text, "auto") == 0) {
-        order->automatic = true;
-        order->count = sizeof auto_candidates / sizeof auto_candidates[0];
-        for (size_t i = 0; i < order->count; i++) {
-            order->names[i] = imd__strdup(error, auto_candidates[i]);
-        }
-        return true;
-    }
     _Static_assert(IMD_SORT_MAX_TAGS == IMD_MAX_TAG_DIMS, "one limit for order components");
     _Static_assert(sizeof auto_candidates / sizeof auto_candidates[0] <= IMD_SORT_MAX_VALUES,
                    "a key holds every auto candidate");
-    if (!imd__split_order(error, text, order->names, &order->count)) {
-        return false;
+    if (given->automatic) {
+        order->automatic = true;
+        order->count = auto_candidate_count;
+        for (size_t i = 0; i < order->count; i++) {
+            order->names[i] = auto_candidates[i];
+        }
+        return true;
     }
-    for (size_t i = 0; i < order->count; i++) {
-        if (strcmp(order->names[i], "rsi") == 0) {
+    for (size_t i = 0; i < given->count; i++) {
+        if (strcmp(given->names[i], "rsi") == 0) {
             imd_error_set(error, IMD_ERR_CANNOT_SORT, "input order rsi is not implemented; "
                                                       "use b,bvector or dti");
             return false;
         }
+        order->names[i] = given->names[i];
     }
+    order->count = given->count;
     return true;
-}
-
-static void free_order(Order *order)
-{
-    for (size_t i = 0; i < IMD_SORT_MAX_VALUES; i++) {
-        free(order->names[i]);
-    }
 }
 
 /*
@@ -558,7 +631,7 @@ static bool make_record(const Reader *reader, const Order *order, size_t member,
  */
 static void philips_scaling(const Reader *reader, const ImdDicomDataSet *d, ImdPixelFormat *format)
 {
-    if (!option_bool(reader, "philips_float_scaling")) {
+    if (!reader->settings.philips_float_scaling) {
         return;
     }
     uint32_t tag = imd__dicom_private_tag(d, IMD_PRIVATE_PhilipsScaleSlope);
@@ -1289,7 +1362,7 @@ static ImdSeries *build_series(ImdError **error, Build *build)
         return NULL;
     }
     size_t runs = 0;
-    if (!option_bool(build->reader, "headers_only")) {
+    if (!build->reader->settings.headers_only) {
         if (!plan_decoding(error, build, &runs)) {
             imd_series_destroy(build->series);
             return NULL;
@@ -1328,11 +1401,11 @@ static void sort_options(const Reader *reader, const Order *order, const ImdDico
     }
     options->count = order->count;
     options->auto_order = order->automatic;
-    options->slice_tolerance = option_double(reader, "slice_tolerance");
-    options->dir_cosine_tolerance = option_double(reader, "dir_cosine_tolerance");
-    options->accept_uneven_slices = option_bool(reader, "accept_uneven_slices");
-    options->accept_duplicate_tag = option_bool(reader, "accept_duplicate_tag");
-    options->sort_on_slice_location = option_bool(reader, "sort_on_slice_location");
+    options->slice_tolerance = reader->settings.slice_tolerance;
+    options->dir_cosine_tolerance = reader->settings.dir_cosine_tolerance;
+    options->accept_uneven_slices = reader->settings.accept_uneven_slices;
+    options->accept_duplicate_tag = reader->settings.accept_duplicate_tag;
+    options->sort_on_slice_location = reader->settings.sort_on_slice_location;
     double tr;
     if (number_of(first, IMD_TAG_FrameTime, 0, &tr) && tr > 0 && isfinite(tr)) {
         options->time_step = tr / 1000; /* FrameTime (ms) of a multi-frame cine */
@@ -1368,7 +1441,7 @@ static bool check_readable(ImdError **error, const Record *records, size_t count
 static bool check_pixel_bytes(ImdError **error, const Reader *reader, const Record *records,
                               size_t count)
 {
-    if (option_bool(reader, "headers_only")) {
+    if (reader->settings.headers_only) {
         return true; /* the pixel data was not read */
     }
     for (size_t i = 0; i < count; i++) {
@@ -1599,7 +1672,7 @@ static bool finish_split_loaded(ImdError **error, Reader *reader, const Order *o
                                 .ge_field_map = imd__dicom_is_ge_field_map(
                                     record_dataset(reader, &records[i]))};
     }
-    ok = ok && imd__dicom_split_group(error, keys, count, option_double(reader, "dir_cosine_tolerance"),
+    ok = ok && imd__dicom_split_group(error, keys, count, reader->settings.dir_cosine_tolerance,
                                       cluster, &labels, &clusters);
     for (size_t c = 0; ok && c < clusters; c++) {
         size_t n = 0;
@@ -1690,7 +1763,7 @@ static bool not_an_image(const Reader *reader, const Member *m)
     const char *why = non_image ? imd_dicom_uid_name(sop_class) : NULL;
     if (!non_image && find(m->dataset, IMD_TAG_Rows) == NULL) {
         why = "no Rows";
-    } else if (!non_image && !option_bool(reader, "headers_only") &&
+    } else if (!non_image && !reader->settings.headers_only &&
                imd_dicom_dataset_find(m->dataset, IMD_TAG_PixelData) == NULL &&
                find(m->dataset, IMD_TAG_FloatPixelData) == NULL &&
                find(m->dataset, IMD_TAG_DoubleFloatPixelData) == NULL) {
@@ -1784,10 +1857,7 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
         release_member(&reader->members[i], records, before, count);
     }
     if (ok && count == 0 && imd_series_list_failure_count(list) == 0) {
-        bool filtered = imd_options_has(reader->options, "input_serinsuid") ||
-                        imd_options_has(reader->options, "input_echo") ||
-                        imd_options_has(reader->options, "input_acquisition") ||
-                        imd_options_has(reader->options, "select_thickness");
+        bool filtered = reader->settings.filtered;
         imd_error_set(error, IMD_ERR_NOT_RECOGNIZED, "no DICOM images among %zu file(s)%s",
                       reader->count, filtered ? " that pass the input filters" : "");
         ok = false;
@@ -1799,7 +1869,6 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
         imd_dicom_dataset_destroy(records[i].view);
     }
     free(records);
-    free_order(&order);
     if (!ok) {
         imd_series_list_destroy(list);
         return NULL;
@@ -1808,6 +1877,48 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
 }
 
 static const char *const dicom_suffixes[] = {".dcm", ".ima", NULL};
+
+/* docs/dicom-reading.md "Options", docs/dicom-writing.md. */
+static const ImdOptionSpec dicom_options[] = {
+    {"input_order", IMD_OPTION_ORDER, "auto, none, or components (time, b, te, a user's name)",
+     NULL},
+    {"headers_only", IMD_OPTION_BOOL, "read headers, leave the voxels zero", NULL},
+    {"input_serinsuid", IMD_OPTION_STRING, "keep only images of this SeriesInstanceUID", NULL},
+    {"input_echo", IMD_OPTION_STRING, "keep only images with these EchoNumbers", NULL},
+    {"input_acquisition", IMD_OPTION_STRING, "keep only images of this AcquisitionNumber",
+     NULL},
+    {"select_thickness", IMD_OPTION_DOUBLE, "keep only images of this SliceThickness (mm)",
+     NULL},
+    {"ignore_series_uid", IMD_OPTION_BOOL, "group without the SeriesInstanceUID", NULL},
+    {"split_acquisitions", IMD_OPTION_BOOL, "also group by AcquisitionNumber", NULL},
+    {"split_echo_numbers", IMD_OPTION_BOOL, "also group by EchoNumbers", NULL},
+    {"slice_tolerance", IMD_OPTION_DOUBLE, "distances closer than this (mm) are one slice",
+     NULL},
+    {"dir_cosine_tolerance", IMD_OPTION_DOUBLE, "orientations closer than this are one", NULL},
+    {"accept_uneven_slices", IMD_OPTION_BOOL, "keep slices of unequal image counts or spacing",
+     NULL},
+    {"accept_duplicate_tag", IMD_OPTION_BOOL, "renumber images with equal tags", NULL},
+    {"sort_on_slice_location", IMD_OPTION_BOOL, "sort slices by SliceLocation", NULL},
+    {"skip_broken_series", IMD_OPTION_BOOL, "accepted; every series is read on its own", NULL},
+    {"philips_float_scaling", IMD_OPTION_BOOL, "Philips' floating point values (dcm2niix)",
+     NULL},
+    /* A built-in order component reads another attribute: time=TriggerTime. */
+    {"time", IMD_OPTION_STRING, "the DICOM keyword order time reads", NULL},
+    {"triggertime", IMD_OPTION_STRING, "the DICOM keyword order triggertime reads", NULL},
+    {"b", IMD_OPTION_STRING, "the DICOM keyword order b reads", NULL},
+    {"bvector", IMD_OPTION_STRING, "the DICOM keyword order bvector reads", NULL},
+    {"dti", IMD_OPTION_STRING, "the DICOM keyword order dti reads", NULL},
+    {"te", IMD_OPTION_STRING, "the DICOM keyword order te reads", NULL},
+    {"fa", IMD_OPTION_STRING, "the DICOM keyword order fa reads", NULL},
+    /* Writing. */
+    {"output_sort", IMD_OPTION_CHOICE, "file order of 4D output", imd__dicom_output_sorts},
+    {"output_dir", IMD_OPTION_CHOICE, "one folder, or a folder per tag", imd__dicom_output_dirs},
+    {"output_transfer_syntax", IMD_OPTION_STRING,
+     "explicit, implicit, deflate, rle, jpegls, j2k, jpeg-lossless or a UID", NULL},
+    {"keep_uid", IMD_OPTION_BOOL, "keep the template's SeriesInstanceUID", NULL},
+    {"window", IMD_OPTION_STRING, "\"original\" is refused (not supported)", NULL},
+    {NULL, 0, NULL, NULL},
+};
 
 const ImdFormatPlugin imd__dicom_format = {
     .abi_version = IMD_PLUGIN_ABI_VERSION,
@@ -1822,4 +1933,5 @@ const ImdFormatPlugin imd__dicom_format = {
     .reader_finish = dicom_reader_finish,
     .reader_destroy = dicom_reader_destroy,
     .write = imd__dicom_write_series,
+    .options = dicom_options,
 };

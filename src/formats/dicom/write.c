@@ -35,8 +35,7 @@ typedef struct Job {
     ImdArchive *archive;
     const char *name;
     size_t tag_ndim, tag_shape[IMD_MAX_TAG_DIMS], cells, slices, rows, columns;
-    char *components[IMD_MAX_TAG_DIMS]; /* the input order's names */
-    size_t component_count;
+    ImdInputOrder order; /* the header's input order: the names of the tag components */
     bool keep_uid, by_tag, multi;
     const char *transfer_syntax;     /* output_transfer_syntax as a UID */
     Pixels pixels;
@@ -580,8 +579,8 @@ static bool set_component(ImdError **error, Job *job, ImdDicomDataSet *d, const 
 static bool set_tags(ImdError **error, Job *job, ImdDicomDataSet *d, const ImdValue *values)
 {
     size_t components = imd_header_tag_components(job->header);
-    for (size_t k = 0; values != NULL && k < job->component_count && k < components; k++) {
-        if (!set_component(error, job, d, job->components[k], &values[k])) {
+    for (size_t k = 0; values != NULL && k < job->order.count && k < components; k++) {
+        if (!set_component(error, job, d, job->order.names[k], &values[k])) {
             return false;
         }
     }
@@ -597,12 +596,6 @@ static unsigned digits(size_t n)
         count++;
     }
     return count;
-}
-
-static bool ends_with_dcm(const char *name)
-{
-    size_t n = strlen(name);
-    return n >= 4 && (strcmp(name + n - 4, ".dcm") == 0 || strcmp(name + n - 4, ".DCM") == 0);
 }
 
 /*
@@ -622,14 +615,14 @@ static char *member_name(ImdError **error, const Job *job, size_t running, size_
     bool pattern = imd__name_has_number(name);
     if (pattern && !(job->multi && job->tag_ndim > 0)) {
         char *formatted = imd__format_numbered_name(error, name, running);
-        if (formatted == NULL || ends_with_dcm(formatted)) {
+        if (formatted == NULL || imd__has_suffix(formatted, ".dcm")) {
             return formatted;
         }
         char *full = imd__sprintf(error, "%s.dcm", formatted);
         free(formatted);
         return full;
     }
-    if (length > 0 && ends_with_dcm(name)) {
+    if (length > 0 && imd__has_suffix(name, ".dcm")) {
         return total == 1 ? imd__strdup(error, name)
                           : imd__sprintf(error, "%.*s_%05zu.dcm", (int)(length - 4), name,
                                          running);
@@ -662,11 +655,12 @@ static char *member_name(ImdError **error, const Job *job, size_t running, size_
 
 /* ---- the write ---- */
 
+const char *const imd__dicom_output_sorts[] = {"slice", "tag", NULL};
+const char *const imd__dicom_output_dirs[] = {"single", "multi", NULL};
+
 static void free_job(Job *job)
 {
-    for (size_t k = 0; k < job->component_count; k++) {
-        free(job->components[k]);
-    }
+    imd__input_order_clear(&job->order);
     imd_dicom_dataset_destroy(job->base);
     imd_dicom_dataset_destroy(job->instance);
     free(job->plane);
@@ -757,17 +751,15 @@ static bool setup(ImdError **error, Job *job)
         job->tag_shape[d] = imd_series_dim(series, d);
         job->cells *= job->tag_shape[d];
     }
-    const char *sort = imd_options_get(job->options, "output_sort", "slice");
-    const char *dir = imd_options_get(job->options, "output_dir", "single");
-    job->by_tag = strcmp(sort, "tag") == 0;
-    job->multi = strcmp(dir, "multi") == 0 && job->cells > 1;
-    if ((strcmp(sort, "slice") != 0 && !job->by_tag) ||
-        (strcmp(dir, "single") != 0 && strcmp(dir, "multi") != 0)) {
-        imd_error_set(error, IMD_ERR_INVALID_ARG,
-                      "output_sort is slice or tag and output_dir single or multi (got %s, %s)",
-                      sort, dir);
+    size_t sort, dir; /* indices into slice, tag and single, multi */
+    if (!imd_options_get_choice(error, job->options, "output_sort", imd__dicom_output_sorts, 0,
+                                &sort) ||
+        !imd_options_get_choice(error, job->options, "output_dir", imd__dicom_output_dirs, 0,
+                                &dir)) {
         return false;
     }
+    job->by_tag = sort == 1;
+    job->multi = dir == 1 && job->cells > 1;
     if (strcmp(imd_options_get(job->options, "window", ""), "original") == 0) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED, "window=original is not supported");
         return false;
@@ -780,9 +772,22 @@ static bool setup(ImdError **error, Job *job)
         return false;
     }
     if (!imd_options_get_bool(error, job->options, "keep_uid", false, &job->keep_uid) ||
-        !imd__split_order(error, imd_header_input_order(job->header), job->components,
-                          &job->component_count) ||
-        !plan_pixels(error, job)) {
+        !imd__input_order_parse(error, imd_header_input_order(job->header), &job->order)) {
+        return false;
+    }
+    /* A user's order name maps to a DICOM keyword (ti=InversionTime): checked
+     * before any file is written. */
+    for (size_t k = 0; k < job->order.count; k++) {
+        const char *keyword = imd_options_get(job->options, job->order.names[k], NULL);
+        uint32_t tag;
+        if (keyword != NULL && !imd_dicom_tag(keyword, &tag)) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG,
+                          "option \"%s\": \"%s\" is not a DICOM keyword", job->order.names[k],
+                          keyword);
+            return false;
+        }
+    }
+    if (!plan_pixels(error, job)) {
         return false;
     }
     job->has_window = imd_header_window(job->header, &job->window_center, &job->window_width);

@@ -42,15 +42,9 @@
 
 /* ---- names ---- */
 
-static bool ends_with(const char *name, const char *suffix)
-{
-    size_t n = strlen(name), m = strlen(suffix);
-    return n >= m && strcasecmp(name + n - m, suffix) == 0;
-}
-
 static bool is_data_name(const char *name)
 {
-    return ends_with(name, ".raw") || ends_with(name, ".zraw");
+    return imd__has_suffix(name, ".raw") || imd__has_suffix(name, ".zraw");
 }
 
 /* ---- the header ---- */
@@ -569,9 +563,16 @@ typedef struct Member {
 typedef struct Reader {
     const ImdOptions *options;
     const ImdContext *context;
+    /* Options read and checked once, in metaio_reader_create (a bad value is a usage error). */
+    ImdInputOrder order;
+    const char *order_text; /* the option's text, as the series' order */
+    bool by_tag;            /* input_sort=tag */
     Member *members;
     size_t count, capacity;
 } Reader;
+
+/* input_sort and output_sort: slice (the default) or tag. */
+static const char *const sort_choices[] = {"slice", "tag", NULL};
 
 static bool looks_like_header(const uint8_t *head, size_t length)
 {
@@ -612,6 +613,15 @@ static void *metaio_reader_create(ImdError **error, const ImdOptions *options,
     if (reader != NULL) {
         reader->options = options;
         reader->context = context;
+        reader->order_text = imd_options_get(options, "input_order", "auto");
+        size_t sort = 0;
+        if (!imd__input_order_from_options(error, options, &reader->order) ||
+            !imd_options_get_choice(error, options, "input_sort", sort_choices, 0, &sort)) {
+            imd_error_prefix(error, "MetaIO reader: ");
+            free(reader);
+            return NULL;
+        }
+        reader->by_tag = sort == 1;
     }
     return reader;
 }
@@ -627,6 +637,7 @@ static void metaio_reader_destroy(void *state)
         free(reader->members[i].bytes);
     }
     free(reader->members);
+    imd__input_order_clear(&reader->order);
     free(reader);
 }
 
@@ -1033,11 +1044,7 @@ static bool decode_image(ImdError **error, const Member *member, Image *image)
 
 static const char *tag_order(const Reader *reader)
 {
-    const char *order = imd_options_get(reader->options, "input_order", NULL);
-    if (order == NULL || order[0] == '\0' || strcmp(order, "auto") == 0) {
-        return "none";
-    }
-    return order;
+    return reader->order.automatic ? "none" : reader->order_text;
 }
 
 /*
@@ -1230,10 +1237,8 @@ static ImdSeriesList *metaio_reader_finish(ImdError **error, void *state)
         ok = false;
     }
     const char *order = tag_order(reader);
-    const char *sort = imd_options_get(reader->options, "input_sort", "slice");
     if (ok && stackable(images, count)) {
-        ImdSeries *series =
-            stacked_series(error, images, count, strcmp(sort, "tag") == 0, order);
+        ImdSeries *series = stacked_series(error, images, count, reader->by_tag, order);
         ok = series != NULL && imd_series_list_add(error, list, series);
         if (!ok) {
             imd_series_destroy(series);
@@ -1446,7 +1451,7 @@ static bool write_volume(ImdError **error, ImdArchive *archive, const char *name
         payload_size = length;
     }
     char *data_name = NULL, *header = NULL;
-    bool separate = ends_with(name, ".mhd");
+    bool separate = imd__has_suffix(name, ".mhd");
     if (ok && separate) {
         size_t stem = strlen(name) - 4;
         data_name = imd__sprintf(error, "%.*s%s", (int)stem, name, compress ? ".zraw" : ".raw");
@@ -1477,7 +1482,7 @@ static bool write_volume(ImdError **error, ImdArchive *archive, const char *name
 static char *output_name(ImdError **error, const char *name, size_t index, size_t count)
 {
     size_t length = name != NULL ? strlen(name) : 0;
-    bool suffixed = length > 0 && (ends_with(name, ".mha") || ends_with(name, ".mhd"));
+    bool suffixed = length > 0 && (imd__has_suffix(name, ".mha") || imd__has_suffix(name, ".mhd"));
     if (length == 0 || name[length - 1] == '/') {
         const char *prefix = length > 0 ? name : "";
         return count > 1 ? imd__sprintf(error, "%sImage_%05zu.mha", prefix, index)
@@ -1514,7 +1519,11 @@ static bool metaio_write(ImdError **error, const ImdSeries *series, ImdArchive *
     if (!imd_options_get_bool(error, options, "compress", false, &compress)) {
         return false;
     }
-    bool by_slice = strcmp(imd_options_get(options, "output_sort", "slice"), "tag") == 0;
+    size_t sort = 0;
+    if (!imd_options_get_choice(error, options, "output_sort", sort_choices, 0, &sort)) {
+        return false;
+    }
+    bool by_slice = sort == 1; /* output_sort=tag: one file per slice, the tags inside */
     ImdDType dtype = imd_series_dtype(series), as = dtype;
     const char *element = written_type(dtype, &as);
     size_t ndim = imd_series_ndim(series), tag_ndim = imd_series_tag_ndim(series);
@@ -1609,6 +1618,17 @@ static bool metaio_write(ImdError **error, const ImdSeries *series, ImdArchive *
 
 static const char *const metaio_suffixes[] = {".mha", ".mhd", NULL};
 
+/* docs/metaio-mat.md. */
+static const ImdOptionSpec metaio_options[] = {
+    {"input_order", IMD_OPTION_ORDER, "the name of the tag axis (auto: none)", NULL},
+    {"input_sort", IMD_OPTION_CHOICE, "2D files are the slices (slice) or the tags (tag)",
+     sort_choices},
+    {"output_sort", IMD_OPTION_CHOICE, "4D output as one file per tag (slice) or per slice (tag)",
+     sort_choices},
+    {"compress", IMD_OPTION_BOOL, "zlib-compressed data (CompressedData = True)", NULL},
+    {NULL, 0, NULL, NULL},
+};
+
 const ImdFormatPlugin imd__metaio_format = {
     .abi_version = IMD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ImdFormatPlugin),
@@ -1622,4 +1642,5 @@ const ImdFormatPlugin imd__metaio_format = {
     .reader_finish = metaio_reader_finish,
     .reader_destroy = metaio_reader_destroy,
     .write = metaio_write,
+    .options = metaio_options,
 };

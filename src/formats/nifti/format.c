@@ -73,16 +73,10 @@ static const struct {
     {".img", KIND_IMG},       {".bval", KIND_BVAL}, {".bvec", KIND_BVEC},
 };
 
-static bool ends_with(const char *name, const char *suffix)
-{
-    size_t n = strlen(name), m = strlen(suffix);
-    return n > m && strcasecmp(name + n - m, suffix) == 0;
-}
-
 static Kind kind_of(const char *name, size_t *suffix_length)
 {
     for (size_t i = 0; i < sizeof suffix_kinds / sizeof suffix_kinds[0]; i++) {
-        if (ends_with(name, suffix_kinds[i].suffix)) {
+        if (imd__has_suffix(name, suffix_kinds[i].suffix)) {
             *suffix_length = strlen(suffix_kinds[i].suffix);
             return suffix_kinds[i].kind;
         }
@@ -173,6 +167,10 @@ typedef struct Member {
 typedef struct Reader {
     const ImdOptions *options;
     const ImdContext *context;
+    /* Options read and checked once, in nifti_reader_create (a bad value is a usage error). */
+    bool headers_only;
+    ImdInputOrder order;
+    const char *order_text; /* the option's text, as the series' order */
     Member *members;
     size_t count, capacity;
     pthread_mutex_t archive_lock; /* archives are used by one thread at a time */
@@ -185,6 +183,14 @@ static void *nifti_reader_create(ImdError **error, const ImdOptions *options,
     if (reader != NULL) {
         reader->options = options;
         reader->context = context;
+        reader->order_text = imd_options_get(options, "input_order", "auto");
+        if (!imd_options_get_bool(error, options, "headers_only", false,
+                                  &reader->headers_only) ||
+            !imd__input_order_from_options(error, options, &reader->order)) {
+            imd_error_prefix(error, "NIfTI reader: ");
+            free(reader);
+            return NULL;
+        }
         pthread_mutex_init(&reader->archive_lock, NULL);
     }
     return reader;
@@ -207,6 +213,7 @@ static void nifti_reader_destroy(void *state)
         free_member(&reader->members[i]);
     }
     free(reader->members);
+    imd__input_order_clear(&reader->order);
     pthread_mutex_destroy(&reader->archive_lock);
     free(reader);
 }
@@ -577,12 +584,6 @@ typedef struct Job {
     ImdText notes; /* warnings, one per line, logged once the work is done */
 } Job;
 
-static bool option_bool(const Reader *reader, const char *key)
-{
-    bool value = false;
-    return imd_options_get_bool(NULL, reader->options, key, false, &value) && value;
-}
-
 /*
  * The numbers of a text file (blank, tab or comma separated) into values[],
  * at most `capacity`, and how many non-blank lines hold them; false for
@@ -665,31 +666,36 @@ static bool read_companion(Job *job, const char *suffix, size_t rows, size_t n, 
 typedef struct Tags {
     size_t ndim;                  /* NIfTI dimensions 4.. kept (trailing 1s dropped) */
     size_t shape[IMD_MAX_TAG_DIMS]; /* series order: shape[0] is NIfTI's highest */
-    char order[128];
+    const char *order;     /* the series' order: "none", the one given, "b" or "dti" */
     double *bvals, *bvecs; /* from the companions, or NULL */
 } Tags;
 
+/* Is the order exactly the one component `name`? */
+static bool only_component(const ImdInputOrder *order, const char *name)
+{
+    return order->count == 1 && strcmp(order->names[0], name) == 0;
+}
+
 static void choose_order(Job *job, const ImdNiftiHeader *h, Tags *tags)
 {
-    const char *wanted = imd_options_get(job->reader->options, "input_order", NULL);
-    bool automatic = wanted == NULL || strcmp(wanted, "auto") == 0;
-    (void)snprintf(tags->order, sizeof tags->order, "none");
+    const ImdInputOrder *given = &job->reader->order; /* parsed once, by the reader */
+    bool automatic = given->automatic;
+    tags->order = "none";
     if (tags->ndim == 0) {
         return;
     }
-    size_t components = 1;
-    for (const char *p = automatic ? "" : wanted; *p != '\0'; p++) {
-        components += *p == ',';
-    }
-    if (!automatic && components == tags->ndim && strlen(wanted) < sizeof tags->order) {
-        (void)snprintf(tags->order, sizeof tags->order, "%s", wanted);
+    bool fits = !automatic && given->count == tags->ndim;
+    if (fits) {
+        tags->order = job->reader->order_text;
     } else if (!automatic) {
         imd__text_printf(&job->notes, "%s: input order \"%s\" does not fit %zu tag "
-                         "dimension(s): \"none\" used\n", job->header_name, wanted, tags->ndim);
+                         "dimension(s): \"none\" used\n", job->header_name,
+                         job->reader->order_text, tags->ndim);
     }
-    bool want_b = automatic || strcmp(tags->order, "b") == 0 || strcmp(tags->order, "dti") == 0;
-    bool want_vec = automatic || strcmp(tags->order, "bvector") == 0 ||
-                    strcmp(tags->order, "dti") == 0;
+    bool want_b = automatic || (fits && (only_component(given, "b") ||
+                                         only_component(given, "dti")));
+    bool want_vec = automatic || (fits && (only_component(given, "bvector") ||
+                                           only_component(given, "dti")));
     if (tags->ndim != 1 || !(want_b || want_vec)) {
         return;
     }
@@ -705,8 +711,8 @@ static void choose_order(Job *job, const ImdNiftiHeader *h, Tags *tags)
         tags->bvecs = NULL;
     }
     if (automatic && tags->bvals != NULL) {
-        (void)snprintf(tags->order, sizeof tags->order, tags->bvecs != NULL ? "dti" : "b");
-    } else if (strcmp(tags->order, "dti") == 0 && tags->bvals == NULL) {
+        tags->order = tags->bvecs != NULL ? "dti" : "b";
+    } else if (fits && only_component(given, "dti") && tags->bvals == NULL) {
         free(tags->bvecs);
         tags->bvecs = NULL; /* dti without b values: a uniform axis named dti */
     }
@@ -1042,7 +1048,7 @@ static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, Im
 
 static ImdSeries *read_image(ImdError **error, Job *job)
 {
-    bool with_data = !option_bool(job->reader, "headers_only");
+    bool with_data = !job->reader->headers_only;
     Blob file = {0}, img = {0};
     ImdNiftiHeader h;
     size_t bytes = 0;
@@ -1356,24 +1362,17 @@ static bool output_names(ImdError **error, const char *name, bool gzip, Output *
 static bool companion_names(ImdError **error, const ImdSeries *series, Output *o, int *b_axis,
                             int *vec_axis)
 {
-    const char *order = imd_header_input_order(imd_series_const_header(series));
+    /* The header's order, parsed whole (a long component name used to be cut
+     * at 31 characters into a fixed buffer and so never matched an axis). */
+    ImdInputOrder order;
+    if (!imd__input_order_parse(error, imd_header_input_order(imd_series_const_header(series)),
+                                &order)) {
+        return false;
+    }
     size_t tag_ndim = imd_series_tag_ndim(series);
     *b_axis = *vec_axis = -1;
-    for (const char *p = order; *p != '\0';) {
-        size_t n = strcspn(p, ",");
-        while (n > 0 && *p == ' ') {
-            p++;
-            n--;
-        }
-        size_t m = n;
-        while (m > 0 && p[m - 1] == ' ') {
-            m--;
-        }
-        char component[32] = "";
-        if (m < sizeof component) {
-            memcpy(component, p, m);
-            component[m] = '\0';
-        }
+    for (size_t k = 0; k < order.count; k++) {
+        const char *component = order.names[k];
         int dim = imd_series_find_axis(series, component);
         if (dim >= 0 && (size_t)dim < tag_ndim) {
             if (strcmp(component, "b") == 0 || strcmp(component, "dti") == 0) {
@@ -1383,9 +1382,8 @@ static bool companion_names(ImdError **error, const ImdSeries *series, Output *o
                 *vec_axis = *vec_axis < 0 ? dim : *vec_axis;
             }
         }
-        p += n;
-        p += *p == ',';
     }
+    imd__input_order_clear(&order);
     size_t suffix;
     (void)kind_of(o->image, &suffix);
     char *stem = imd__strndup(error, o->image, strlen(o->image) - suffix);
@@ -1867,6 +1865,17 @@ static bool nifti_write(ImdError **error, const ImdSeries *series, ImdArchive *d
 
 static const char *const nifti_suffixes[] = {".nii", ".nii.gz", ".hdr", ".img", NULL};
 
+/* docs/nifti.md. */
+static const ImdOptionSpec nifti_options[] = {
+    {"input_order", IMD_OPTION_ORDER, "names of the dimensions 4 and up (auto: b/dti from "
+     ".bval/.bvec, else none)", NULL},
+    {"headers_only", IMD_OPTION_BOOL, "read the header, leave the voxels zero", NULL},
+    {"gzip", IMD_OPTION_BOOL, "a name without suffix becomes .nii.gz (true) or .nii", NULL},
+    {"gzip_level", IMD_OPTION_INT, "deflate level 1 to 9 of .nii.gz output", NULL},
+    {"nifti2", IMD_OPTION_BOOL, "write NIfTI-2 (64-bit dimensions)", NULL},
+    {NULL, 0, NULL, NULL},
+};
+
 const ImdFormatPlugin imd__nifti_format = {
     .abi_version = IMD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ImdFormatPlugin),
@@ -1880,4 +1889,5 @@ const ImdFormatPlugin imd__nifti_format = {
     .reader_finish = nifti_reader_finish,
     .reader_destroy = nifti_reader_destroy,
     .write = nifti_write,
+    .options = nifti_options,
 };
