@@ -540,6 +540,9 @@ static bool parse_order(ImdError **error, const Reader *reader, Order *order)
         order->count = sizeof auto_candidates / sizeof auto_candidates[0];
         for (size_t i = 0; i < order->count; i++) {
             order->names[i] = imd__strdup(error, auto_candidates[i]);
+            if (order->names[i] == NULL) {
+                return false; /* the caller's free_order() frees the copies made */
+            }
         }
         return true;
     }
