@@ -46,6 +46,30 @@ char *imd__strndup(ImdError **error, const char *text, size_t length);
 char *imd__sprintf(ImdError **error, const char *format, ...) IMD_PRINTF(2, 3);
 char *imd__vsprintf(ImdError **error, const char *format, va_list args) IMD_PRINTF(2, 0);
 
+/*
+ * ---- fault injection (CMake option IMD_FAULT_INJECTION, test builds only) ----
+ * imd__fault_alloc() is called once per allocation the library makes and is
+ * true for the Nth call when the environment says IMD_FAIL_ALLOC=N; the
+ * allocation then fails as if the system had no memory. imd__fault_write()
+ * does the same for writes (IMD_FAIL_WRITE=N). IMD_COUNT_ALLOC=path writes
+ * "allocations writes" to path at exit, so a driver can try every N
+ * (tests/integration/faults.sh, docs/fuzzing.md). Without the option both
+ * are constant false and cost nothing.
+ */
+#ifdef IMD_FAULT_INJECTION
+bool imd__fault_alloc(void);
+bool imd__fault_write(void);
+#else
+static inline bool imd__fault_alloc(void)
+{
+    return false;
+}
+static inline bool imd__fault_write(void)
+{
+    return false;
+}
+#endif
+
 /* ---- a growing text buffer ---- */
 
 typedef struct ImdText {
