@@ -121,7 +121,7 @@ static bool append(ImdError **error, Encapsulated *out, const uint8_t *bytes, si
         while (capacity < out->size + padded) {
             capacity *= 2;
         }
-        uint8_t *grown = realloc(out->data, capacity);
+        uint8_t *grown = imd__realloc(NULL, out->data, capacity);
         if (grown == NULL) {
             imd_error_set(error, IMD_ERR_NOMEM, "out of memory encoding pixel data");
             return false;
