@@ -770,8 +770,12 @@ static bool check_inside(ImdError **error, const Member *member, const char *nam
         if (slash != NULL) {
             slash[slash == header ? 1 : 0] = '\0';
         }
-        char *folder = realpath(slash != NULL ? header : ".", NULL);
-        char *target = realpath(data, NULL);
+        /* realpath(..., NULL) allocates: a test build's fault counts it (ENOMEM). */
+        char *folder = imd__fault_alloc() ? (errno = ENOMEM, NULL)
+                                          : realpath(slash != NULL ? header : ".", NULL);
+        char *target = folder == NULL  ? NULL
+                       : imd__fault_alloc() ? (errno = ENOMEM, NULL)
+                                            : realpath(data, NULL);
         size_t length = folder != NULL ? strlen(folder) : 0;
         if (folder == NULL || target == NULL) {
             imd_error_set(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO,
