@@ -3,9 +3,10 @@
 
 #include <stdio.h>
 
+#include <stdatomic.h>
+
 #ifdef IMD_FAULT_INJECTION
 #include <pthread.h>
-#include <stdatomic.h>
 
 /*
  * The counters are atomic because the DICOM reader, the NIfTI writer and
@@ -64,6 +65,19 @@ bool imd__fault_write(void)
 }
 #endif
 
+/* Every failed allocation of the wrappers below (any thread). */
+static atomic_size_t alloc_failures;
+
+size_t imd__alloc_failures(void)
+{
+    return atomic_load_explicit(&alloc_failures, memory_order_relaxed);
+}
+
+static void count_failure(void)
+{
+    (void)atomic_fetch_add_explicit(&alloc_failures, 1, memory_order_relaxed);
+}
+
 void imd_free(void *memory)
 {
     free(memory);
@@ -73,6 +87,7 @@ void *imd__malloc(ImdError **error, size_t size)
 {
     void *memory = imd__fault_alloc() ? NULL : malloc(size == 0 ? 1 : size);
     if (memory == NULL) {
+        count_failure();
         imd_error_set(error, IMD_ERR_NOMEM, "out of memory (%zu bytes)", size);
     }
     return memory;
@@ -85,6 +100,7 @@ void *imd__calloc(ImdError **error, size_t count, size_t size)
     }
     void *memory = imd__fault_alloc() ? NULL : calloc(count, size);
     if (memory == NULL) {
+        count_failure();
         imd_error_set(error, IMD_ERR_NOMEM, "out of memory (%zu x %zu bytes)", count, size);
     }
     return memory;
@@ -94,6 +110,7 @@ void *imd__realloc(ImdError **error, void *memory, size_t size)
 {
     void *grown = imd__fault_alloc() ? NULL : realloc(memory, size == 0 ? 1 : size);
     if (grown == NULL) {
+        count_failure();
         imd_error_set(error, IMD_ERR_NOMEM, "out of memory (%zu bytes)", size);
     }
     return grown;

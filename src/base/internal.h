@@ -42,6 +42,13 @@ void *imd__realloc(ImdError **error, void *memory, size_t size);
 bool imd__grow(ImdError **error, void **array, size_t *capacity, size_t needed, size_t item);
 char *imd__strdup(ImdError **error, const char *text);
 char *imd__strndup(ImdError **error, const char *text, size_t length);
+/*
+ * How many allocations have failed in this process so far. Code that looks
+ * things up with a NULL error, where "absent" and "could not be copied" give
+ * the same answer, compares it before and after to tell a real absence from
+ * running out of memory.
+ */
+size_t imd__alloc_failures(void);
 /* printf into a new string (NULL + NOMEM on failure). */
 char *imd__sprintf(ImdError **error, const char *format, ...) IMD_PRINTF(2, 3);
 char *imd__vsprintf(ImdError **error, const char *format, va_list args) IMD_PRINTF(2, 0);
