@@ -1537,9 +1537,9 @@ static bool finish_piece(ImdError **error, Reader *reader, const Order *order, R
 }
 
 /* "ph" + "part2" -> "ph_part2"; either may be empty. */
-static char *join_labels(const char *a, const char *b)
+static char *join_labels(ImdError **error, const char *a, const char *b)
 {
-    return imd__sprintf(NULL, "%s%s%s", a, a[0] != '\0' && b[0] != '\0' ? "_" : "", b);
+    return imd__sprintf(error, "%s%s%s", a, a[0] != '\0' && b[0] != '\0' ? "_" : "", b);
 }
 
 /*
@@ -1675,7 +1675,7 @@ static bool finish_split_loaded(ImdError **error, Reader *reader, const Order *o
                 piece[n++] = records[i];
             }
         }
-        char *joined = join_labels(label, labels != NULL ? labels[c] : "");
+        char *joined = join_labels(error, label, labels != NULL ? labels[c] : "");
         ok = joined != NULL && finish_piece(error, reader, order, piece, n, joined, list);
         free(joined);
     }
