@@ -347,7 +347,7 @@ static void free_writer(ImdGzipWriter *w)
 {
     stop_pool(w);
     end_deflater(&w->serial);
-    for (size_t i = 0; i < w->slot_count; i++) {
+    for (size_t i = 0; w->slots != NULL && i < w->slot_count; i++) { /* NULL: calloc failed */
         free(w->slots[i].in);
         free(w->slots[i].out);
     }

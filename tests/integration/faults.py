@@ -47,8 +47,9 @@ SENTINEL = "keep.txt"
 
 # ---- inputs, made by independent writers ---------------------------------------
 
-def make_dicom_series(folder):
-    """2 time points x 3 slices of 8x6 uint16 MR images, explicit VR little endian."""
+def make_dicom_series(folder, times=2, rle=False):
+    """`times` time points x 3 slices of 8x6 uint16 MR images, explicit VR little
+    endian, or RLE Lossless (PS3.5 Annex G, pydicom's encoder)."""
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -56,7 +57,7 @@ def make_dicom_series(folder):
     study, series, frame = generate_uid(), generate_uid(), generate_uid()
     rng = numpy.random.default_rng(16)
     number = 0
-    for t in range(2):
+    for t in range(times):
         for z in range(3):
             number += 1
             meta = FileMetaDataset()
@@ -85,7 +86,11 @@ def make_dicom_series(folder):
             ds.Rows, ds.Columns = 6, 8
             ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
             ds.PixelRepresentation = 0
-            ds.PixelData = rng.integers(0, 4096, (6, 8), dtype=numpy.uint16).tobytes()
+            pixels = rng.integers(0, 4096, (6, 8), dtype=numpy.uint16)
+            ds.PixelData = pixels.tobytes()
+            if rle:
+                from pydicom.uid import RLELossless
+                ds.compress(RLELossless, pixels)
             ds.save_as(os.path.join(folder, "IM%02d.dcm" % number), write_like_original=False)
 
 
@@ -96,6 +101,7 @@ def make_inputs(work):
     shutil.rmtree(inputs, ignore_errors=True)
     os.makedirs(inputs)
     make_dicom_series(os.path.join(inputs, "dicom"))
+    make_dicom_series(os.path.join(inputs, "dicom_rle"), times=1, rle=True)
     with zipfile.ZipFile(os.path.join(inputs, "dicom.zip"), "w", zipfile.ZIP_DEFLATED) as z:
         for name in sorted(os.listdir(os.path.join(inputs, "dicom"))):
             z.write(os.path.join(inputs, "dicom", name), "dicom/" + name)
@@ -117,15 +123,21 @@ def scenarios(inputs):
     """name -> (image_data arguments with {out} for the output path, output name)."""
     i = inputs
     return collections.OrderedDict([
+        # The DICOM folder's read path is the same in the first two and in
+        # dicom_to_metaio; the other writers read the (cheaper) NIfTI file.
         ("dicom_to_niigz", (["--of", "nifti", "{out}", i + "/dicom"], "result.nii.gz")),
         ("dicom_to_nii", (["--of", "nifti", "{out}", i + "/dicom"], "result.nii")),
+        ("nifti_to_pair", (["--of", "nifti", "{out}", i + "/volume.nii.gz"], "result.hdr")),
         ("nifti_to_dicom", (["--of", "dicom", "{out}", i + "/volume.nii.gz"], "result")),
+        ("nifti_to_dicom_rle", (["--of", "dicom", "--ts", "rle", "{out}",
+                                 i + "/volume.nii.gz"], "result")),
+        ("dicom_rle_to_nii", (["--of", "nifti", "{out}", i + "/dicom_rle"], "result.nii")),
         ("dicom_to_metaio", (["--of", "itk", "{out}", i + "/dicom"], "result")),
         ("metaio_to_nii", (["--of", "nifti", "{out}", i + "/volume.mhd"], "result.nii")),
-        ("dicom_to_mat", (["--of", "mat", "{out}", i + "/dicom"], "result.mat")),
+        ("nifti_to_mat", (["--of", "mat", "{out}", i + "/volume.nii.gz"], "result.mat")),
         ("mat_to_nii", (["--of", "nifti", "{out}", i + "/volume.mat"], "result.nii")),
         ("zip_to_nii", (["--of", "nifti", "{out}", i + "/dicom.zip"], "result.nii")),
-        ("dicom_to_zip", (["--of", "nifti", "{out}", i + "/dicom"], "result.zip")),
+        ("nifti_to_zip", (["--of", "nifti", "{out}", i + "/volume.nii.gz"], "result.zip")),
     ])
 
 
@@ -214,7 +226,14 @@ def temporaries(folder):
     return bad
 
 
-def check(runner, inputs_before, reference, code, stderr, out, tmp):
+# The reason an injected fault must give (the last "image_data: " line).
+REASONS = {
+    "alloc": re.compile(r"out of memory|Cannot allocate memory"),
+    "write": re.compile(r"cannot write|No space left on device|Input/output error|write failed"),
+}
+
+
+def check(runner, inputs_before, reference, kind, code, stderr, out, tmp):
     """The reason a run fails its checks, or None."""
     if SANITIZER.search(stderr):
         lines = [l for l in stderr.splitlines() if SANITIZER.search(l)]
@@ -240,9 +259,11 @@ def check(runner, inputs_before, reference, code, stderr, out, tmp):
         lines = [l for l in stderr.splitlines() if l.startswith("image_data: ")]
         if not lines:
             return "exit %d without an \"image_data: \" line on stderr" % code
-        # A reason: more than a bare name, e.g. "x.dcm: out of memory (512 bytes)".
-        if not any(len(l) > len("image_data: ") + 8 for l in lines):
-            return "exit %d with no reason: %r" % (code, lines[0])
+        # The reason, after the names: "x.dcm: out of memory (512 bytes)";
+        # anything else (say "not recognised") would blame the input.
+        if not REASONS[kind].search(lines[-1]):
+            return "exit %d without the reason (%s): %r" % (code, REASONS[kind].pattern,
+                                                           lines[-1])
         return None
     got = tree_digest(found)
     if got != reference:
@@ -328,7 +349,7 @@ def main():
                     slot = free.pop()
                 try:
                     code, stderr, out, tmp = runner.run(slot + 1, args, output, {variable: str(n)})
-                    why = check(runner, inputs_before, reference, code, stderr, out, tmp)
+                    why = check(runner, inputs_before, reference, kind, code, stderr, out, tmp)
                     return n, code, stderr, why
                 finally:
                     with lock:
