@@ -1374,8 +1374,8 @@ static bool output_names(ImdError **error, const char *name, bool gzip, Output *
         o->image = stem != NULL ? sibling(error, stem, ".hdr", upper) : NULL;
         o->img = stem != NULL ? sibling(error, stem, ".img", upper) : NULL;
         free(stem);
-        if (o->img == NULL) {
-            free_output(o);
+        if (o->image == NULL || o->img == NULL) {
+            free_output(o); /* one of the two may have been made */
             return false;
         }
     } else {
