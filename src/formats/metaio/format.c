@@ -640,12 +640,11 @@ static bool metaio_reader_add(ImdError **error, void *state, ImdArchive *archive
     }
     Member m = {0};
     m.archive = archive;
+    /* NULL is a failure (an empty member gives an empty block): running out
+     * of memory must not read as "no MetaIO header" (found by fault injection). */
     m.bytes = imd_stream_read_all(error, stream, MEMBER_LIMIT, &m.size);
-    if (m.bytes == NULL && m.size != 0) {
-        return false;
-    }
     if (m.bytes == NULL) {
-        imd_error_clear(error);
+        return false;
     }
     if (!looks_like_header(m.bytes, m.size)) {
         free(m.bytes);
@@ -857,13 +856,10 @@ static bool read_files(ImdError **error, const Member *member, const Meta *m, ui
         size_t size = 0;
         uint8_t *bytes = stream != NULL ? imd_stream_read_all(error, stream, MEMBER_LIMIT, &size)
                                         : NULL;
-        bool ok = stream != NULL && (bytes != NULL || size == 0);
-        if (ok && bytes == NULL) {
-            imd_error_clear(error);
-        }
+        bool ok = bytes != NULL; /* NULL is a failure, never an empty file (see reader_add) */
         imd_stream_close(NULL, stream);
         size_t skip = m->header_size > 0 ? (size_t)m->header_size : 0;
-        ok = ok && take_voxels(error, m, bytes != NULL ? bytes : (const uint8_t *)"", size, skip,
+        ok = ok && take_voxels(error, m, bytes, size, skip,
                                out + i * per_file, per_file, name);
         free(bytes);
         free(name);
