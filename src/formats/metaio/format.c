@@ -761,10 +761,16 @@ static char *sibling_name(ImdError **error, const char *header, const char *file
  */
 static bool check_inside(ImdError **error, const Member *member, const char *name)
 {
+    /* NULL means "not in the file system", or out of memory: the check must
+     * not be skipped for the second (found by fault injection). */
+    size_t failures = imd__alloc_failures();
     char *header = imd_archive_local_path(member->archive, member->name);
     char *data = imd_archive_local_path(member->archive, name);
     bool ok = true;
-    if (header != NULL && data != NULL) {
+    if (imd__alloc_failures() != failures) {
+        imd_error_set(error, IMD_ERR_NOMEM, "data file %s: out of memory", name);
+        ok = false;
+    } else if (header != NULL && data != NULL) {
         char *slash = strrchr(header, '/');
         if (slash != NULL) {
             slash[slash == header ? 1 : 0] = '\0';
