@@ -53,8 +53,14 @@ test)
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIMD_SANITIZE=ON >/dev/null
     cmake --build build-asan -j "$jobs"
     ctest --test-dir build-asan --output-on-failure -j "$jobs"
+    # Fault injection (docs/fuzzing.md): its own build of image_data, one test.
+    cmake -S . -B build-faults -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIMD_SANITIZE=ON \
+        -DIMD_FAULT_INJECTION=ON >/dev/null
+    cmake --build build-faults -j "$jobs" --target image_data >/dev/null
+    ctest --test-dir build-faults -R '^integration\.faults$' --output-on-failure
     # ctest shows output only for failures: say why anything was skipped.
-    grep -h '^SKIP' build-asan/Testing/Temporary/LastTest.log >&2 || true
+    grep -h '^SKIP' build-asan/Testing/Temporary/LastTest.log \
+        build-faults/Testing/Temporary/LastTest.log >&2 || true
     ;;
 bench)
     install_packages "${BUILD_PACKAGES[@]}" python3 python3-pydicom python3-nibabel \

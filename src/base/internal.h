@@ -42,9 +42,40 @@ void *imd__realloc(ImdError **error, void *memory, size_t size);
 bool imd__grow(ImdError **error, void **array, size_t *capacity, size_t needed, size_t item);
 char *imd__strdup(ImdError **error, const char *text);
 char *imd__strndup(ImdError **error, const char *text, size_t length);
+/*
+ * How many allocations have failed in this process so far. Code that looks
+ * things up with a NULL error, where "absent" and "could not be copied" give
+ * the same answer, compares it before and after to tell a real absence from
+ * running out of memory.
+ */
+size_t imd__alloc_failures(void);
 /* printf into a new string (NULL + NOMEM on failure). */
 char *imd__sprintf(ImdError **error, const char *format, ...) IMD_PRINTF(2, 3);
 char *imd__vsprintf(ImdError **error, const char *format, va_list args) IMD_PRINTF(2, 0);
+
+/*
+ * ---- fault injection (CMake option IMD_FAULT_INJECTION, test builds only) ----
+ * imd__fault_alloc() is called once per allocation the library makes and is
+ * true for the Nth call when the environment says IMD_FAIL_ALLOC=N; the
+ * allocation then fails as if the system had no memory. imd__fault_write()
+ * does the same for writes (IMD_FAIL_WRITE=N). IMD_COUNT_ALLOC=path writes
+ * "allocations writes" to path at exit, so a driver can try every N
+ * (tests/integration/faults.sh, docs/fuzzing.md). Without the option both
+ * are constant false and cost nothing.
+ */
+#ifdef IMD_FAULT_INJECTION
+bool imd__fault_alloc(void);
+bool imd__fault_write(void);
+#else
+static inline bool imd__fault_alloc(void)
+{
+    return false;
+}
+static inline bool imd__fault_write(void)
+{
+    return false;
+}
+#endif
 
 /* ---- a growing text buffer ---- */
 

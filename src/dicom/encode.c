@@ -121,7 +121,7 @@ static bool append(ImdError **error, Encapsulated *out, const uint8_t *bytes, si
         while (capacity < out->size + padded) {
             capacity *= 2;
         }
-        uint8_t *grown = realloc(out->data, capacity);
+        uint8_t *grown = imd__realloc(NULL, out->data, capacity);
         if (grown == NULL) {
             imd_error_set(error, IMD_ERR_NOMEM, "out of memory encoding pixel data");
             return false;
@@ -204,7 +204,9 @@ bool imd__codec_encode_pixel_data(ImdError **error, ImdDicomDataSet *dataset, co
     for (int64_t f = 0; ok && f < frames; f++) {
         ok = append(error, &out, zero, 4);
     }
-    sizes[0] = out.size;
+    if (ok) {
+        sizes[0] = out.size;
+    }
     uint64_t offset = 0;
     for (size_t f = 0; ok && f < (size_t)frames; f++) {
         const uint8_t *native = pixel_data->value + f * frame_bytes;
@@ -221,7 +223,10 @@ bool imd__codec_encode_pixel_data(ImdError **error, ImdDicomDataSet *dataset, co
         ImdCodecFrame decoded = frame;
         size_t where = 0;
         if (!codec->decode(&failure, bytes, size, &decoded, check, frame_bytes)) {
-            imd_error_set(error, IMD_ERR_INTERNAL,
+            /* Running out of memory in the check is not a codec bug. */
+            imd_error_set(error,
+                          imd_error_code(failure) == IMD_ERR_NOMEM ? IMD_ERR_NOMEM
+                                                                   : IMD_ERR_INTERNAL,
                           "%s%sframe %zu encoded as %s does not decode: %s", name, sep, f + 1, uid,
                           imd_error_message(failure));
             imd_error_clear(&failure);

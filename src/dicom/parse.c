@@ -615,11 +615,18 @@ static bool inflate_rest(Parser *p, size_t at)
                 inflateEnd(&z);
                 return false;
             }
-            uint8_t *grown = full || capacity > ((size_t)1 << 34) ? NULL : realloc(out, capacity);
-            if (grown == NULL) {
+            if (full || capacity > ((size_t)1 << 34)) {
                 free(out);
                 inflateEnd(&z);
                 imd_error_set(p->error, IMD_ERR_LIMIT, "%s: deflated data set too large", p->name);
+                return false;
+            }
+            /* Out of memory is NOMEM, not the size limit above. */
+            uint8_t *grown = imd__realloc(p->error, out, capacity);
+            if (grown == NULL) {
+                free(out);
+                inflateEnd(&z);
+                imd_error_prefix(p->error, "%s: ", p->name);
                 return false;
             }
             out = grown;

@@ -68,7 +68,7 @@ static bool grow_output(z_stream *z, Slot *slot)
     size_t used = (size_t)(z->next_out - slot->out);
     size_t grown = slot->capacity * 2;
     uint8_t *bigger = grown > slot->capacity && grown - used <= UINT_MAX
-                          ? realloc(slot->out, grown)
+                          ? imd__realloc(NULL, slot->out, grown)
                           : NULL;
     if (bigger == NULL) {
         return false;

@@ -95,9 +95,9 @@ ImdSeries *imd_series_create(ImdError **error, ImdDType dtype, size_t ndim, cons
     if (!imd__check_alloc(error, NULL, bytes, "series")) {
         return NULL;
     }
-    void *data = calloc(1, bytes);
+    void *data = imd__calloc(NULL, 1, bytes);
     if (data == NULL) {
-        imd_error_set(error, IMD_ERR_NOMEM, "series: cannot allocate %zu bytes", bytes);
+        imd_error_set(error, IMD_ERR_NOMEM, "series: out of memory (%zu bytes)", bytes);
         return NULL;
     }
     ImdSeries *series = make_series(error, dtype, ndim, shape);

@@ -46,6 +46,7 @@ typedef struct Reader {
     Settings settings;
     Member *members;
     size_t count, capacity;
+    size_t alloc_failures; /* imd__alloc_failures() when the read began (see out_of_memory) */
 } Reader;
 
 static int dicom_probe(const uint8_t *head, size_t length, const char *name)
@@ -150,6 +151,7 @@ static void *dicom_reader_create(ImdError **error, const ImdOptions *options,
     if (reader != NULL) {
         reader->options = options;
         reader->context = context;
+        reader->alloc_failures = imd__alloc_failures();
         if (!read_settings(error, options, &reader->settings)) {
             imd_error_prefix(error, "DICOM reader: ");
             imd__input_order_clear(&reader->settings.order);
@@ -1454,6 +1456,24 @@ static bool check_pixel_bytes(ImdError **error, const Reader *reader, const Reco
     return true;
 }
 
+/*
+ * The attribute lookups (text_of, the group key, labels, copied attributes)
+ * take a NULL error: an element that is absent and one whose value could not
+ * be copied give the same answer. When an allocation failed anywhere since
+ * the read began, an image may have gone to the wrong series or lost an
+ * attribute without an error, so the read ends as out of memory instead of
+ * handing on a series that differs from the input (found by fault injection,
+ * docs/fuzzing.md).
+ */
+static bool out_of_memory(ImdError **error, const Reader *reader)
+{
+    if (imd__alloc_failures() == reader->alloc_failures) {
+        return false;
+    }
+    imd_error_set(error, IMD_ERR_NOMEM, "out of memory while reading the DICOM attributes");
+    return true;
+}
+
 static bool finish_group(ImdError **error, Reader *reader, const Order *order,
                          Record *records, size_t count, const char *label, ImdSeriesList *list)
 {
@@ -1486,6 +1506,10 @@ static bool finish_group(ImdError **error, Reader *reader, const Order *order,
                     "dimensions, order %s", count, imd_series_ndim(series),
                     imd_header_input_order(imd_series_const_header(series)));
     /* To the consumer at once in a streaming read: one series in memory at a time. */
+    if (out_of_memory(error, reader)) {
+        imd_series_destroy(series);
+        return false;
+    }
     return imd_context_emit_series(error, reader->context, list, series);
 }
 
@@ -1540,9 +1564,9 @@ static bool finish_piece(ImdError **error, Reader *reader, const Order *order, R
 }
 
 /* "ph" + "part2" -> "ph_part2"; either may be empty. */
-static char *join_labels(const char *a, const char *b)
+static char *join_labels(ImdError **error, const char *a, const char *b)
 {
-    return imd__sprintf(NULL, "%s%s%s", a, a[0] != '\0' && b[0] != '\0' ? "_" : "", b);
+    return imd__sprintf(error, "%s%s%s", a, a[0] != '\0' && b[0] != '\0' ? "_" : "", b);
 }
 
 /*
@@ -1681,7 +1705,7 @@ static bool finish_split_loaded(ImdError **error, Reader *reader, const Order *o
                 piece[n++] = records[i];
             }
         }
-        char *joined = join_labels(label, labels != NULL ? labels[c] : "");
+        char *joined = join_labels(error, label, labels != NULL ? labels[c] : "");
         ok = joined != NULL && finish_piece(error, reader, order, piece, n, joined, list);
         free(joined);
     }
@@ -1863,6 +1887,7 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
         ok = false;
     }
     ok = ok && finish_groups(error, reader, &order, records, count, list);
+    ok = ok && !out_of_memory(error, reader);
     for (size_t i = 0; records != NULL && i < count; i++) {
         free(records[i].group);
         imd_error_clear(&records[i].unreadable);

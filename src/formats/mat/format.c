@@ -162,7 +162,8 @@ static bool write_all(ImdError **error, int fd, const uint8_t *data, size_t size
                       const char *path)
 {
     while (size > 0) {
-        ssize_t done = write(fd, data, size);
+        /* A test build's injected fault looks like a full disk. */
+        ssize_t done = imd__fault_write() ? (errno = ENOSPC, -1) : write(fd, data, size);
         if (done < 0 && errno == EINTR) {
             continue;
         }

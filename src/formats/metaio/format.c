@@ -651,12 +651,11 @@ static bool metaio_reader_add(ImdError **error, void *state, ImdArchive *archive
     }
     Member m = {0};
     m.archive = archive;
+    /* NULL is a failure (an empty member gives an empty block): running out
+     * of memory must not read as "no MetaIO header" (found by fault injection). */
     m.bytes = imd_stream_read_all(error, stream, MEMBER_LIMIT, &m.size);
-    if (m.bytes == NULL && m.size != 0) {
-        return false;
-    }
     if (m.bytes == NULL) {
-        imd_error_clear(error);
+        return false;
     }
     if (!looks_like_header(m.bytes, m.size)) {
         free(m.bytes);
@@ -773,16 +772,26 @@ static char *sibling_name(ImdError **error, const char *header, const char *file
  */
 static bool check_inside(ImdError **error, const Member *member, const char *name)
 {
+    /* NULL means "not in the file system", or out of memory: the check must
+     * not be skipped for the second (found by fault injection). */
+    size_t failures = imd__alloc_failures();
     char *header = imd_archive_local_path(member->archive, member->name);
     char *data = imd_archive_local_path(member->archive, name);
     bool ok = true;
-    if (header != NULL && data != NULL) {
+    if (imd__alloc_failures() != failures) {
+        imd_error_set(error, IMD_ERR_NOMEM, "data file %s: out of memory", name);
+        ok = false;
+    } else if (header != NULL && data != NULL) {
         char *slash = strrchr(header, '/');
         if (slash != NULL) {
             slash[slash == header ? 1 : 0] = '\0';
         }
-        char *folder = realpath(slash != NULL ? header : ".", NULL);
-        char *target = realpath(data, NULL);
+        /* realpath(..., NULL) allocates: a test build's fault counts it (ENOMEM). */
+        char *folder = imd__fault_alloc() ? (errno = ENOMEM, NULL)
+                                          : realpath(slash != NULL ? header : ".", NULL);
+        char *target = folder == NULL  ? NULL
+                       : imd__fault_alloc() ? (errno = ENOMEM, NULL)
+                                            : realpath(data, NULL);
         size_t length = folder != NULL ? strlen(folder) : 0;
         if (folder == NULL || target == NULL) {
             imd_error_set(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO,
@@ -864,13 +873,10 @@ static bool read_files(ImdError **error, const Member *member, const Meta *m, ui
         size_t size = 0;
         uint8_t *bytes = stream != NULL ? imd_stream_read_all(error, stream, MEMBER_LIMIT, &size)
                                         : NULL;
-        bool ok = stream != NULL && (bytes != NULL || size == 0);
-        if (ok && bytes == NULL) {
-            imd_error_clear(error);
-        }
+        bool ok = bytes != NULL; /* NULL is a failure, never an empty file (see reader_add) */
         imd_stream_close(NULL, stream);
         size_t skip = m->header_size > 0 ? (size_t)m->header_size : 0;
-        ok = ok && take_voxels(error, m, bytes != NULL ? bytes : (const uint8_t *)"", size, skip,
+        ok = ok && take_voxels(error, m, bytes, size, skip,
                                out + i * per_file, per_file, name);
         free(bytes);
         free(name);

@@ -1346,8 +1346,8 @@ static bool output_names(ImdError **error, const char *name, bool gzip, Output *
         o->image = stem != NULL ? sibling(error, stem, ".hdr", upper) : NULL;
         o->img = stem != NULL ? sibling(error, stem, ".img", upper) : NULL;
         free(stem);
-        if (o->img == NULL) {
-            free_output(o);
+        if (o->image == NULL || o->img == NULL) {
+            free_output(o); /* one of the two may have been made */
             return false;
         }
     } else {
@@ -1757,14 +1757,22 @@ static bool write_voxels(ImdError **error, const Planned *plan, const Sink *sink
     return ok;
 }
 
+/* The members of one series: the image (or .hdr), .img, .bval, .bvec. */
+#define MAX_PENDING 4
+
 typedef struct Pending {
-    ImdStream *streams[4];
+    ImdStream *streams[MAX_PENDING];
     size_t count;
 } Pending;
 
 static ImdStream *open_output(ImdError **error, ImdArchive *archive, const char *name,
                               Pending *pending)
 {
+    if (pending->count == MAX_PENDING) {
+        imd_error_set(error, IMD_ERR_INTERNAL, "%s: more than %d members for one series", name,
+                      MAX_PENDING);
+        return NULL;
+    }
     ImdStream *stream = imd_archive_open_member(error, archive, name, IMD_MODE_WRITE);
     if (stream != NULL) {
         pending->streams[pending->count++] = stream;
