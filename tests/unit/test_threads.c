@@ -130,10 +130,9 @@ static void check_every_index(unsigned threads, size_t count)
     CHECK(t.seen_count <= threads);
     if (threads == 1) {
         CHECK(t.seen_count == 1 && pthread_equal(t.seen[0], pthread_self()));
-    } else if (count >= 8 && t.pause > 0) {
-        /* Tasks that sleep 2 ms each: the workers take some while this thread sleeps. */
-        CHECK(t.seen_count >= 2);
     }
+    /* How the work spreads over the threads depends on the scheduler (a loaded
+     * machine may run it all on this thread): not asserted, no timing in tests. */
     tally_free(&t);
     imd_context_destroy(context);
 }
@@ -459,11 +458,11 @@ IMD_TEST(single_jobs)
         imd__job_cancel(&jobs[i]);
         CHECK(imd__job_done(&jobs[i]));
     }
-    size_t ran = 0;
+    /* Those a worker had taken ran whole, the others not at all; how many were
+     * taken depends on the scheduler, so only each result is checked. */
     for (size_t i = 0; i < N; i++) {
-        ran += squares[i].out != 0;
+        CHECK(squares[i].out == 0 || squares[i].out == (i + 100) * (i + 100));
     }
-    CHECK(ran < N / 2); /* the few the three workers had taken (2 ms each) */
     /* a job without a pool runs only when finished, in the calling thread */
     Square alone = {.in = 9};
     ImdJob job;
