@@ -296,6 +296,32 @@ bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *par
 void *imd__gunzip(ImdError **error, const uint8_t *data, size_t size, size_t limit,
                   size_t *out_size, const char *name);
 
+/* ---- members a format reader keeps (src/io/members.c) ---- */
+
+/* One member a reader accepted; a format's own member record embeds it. */
+typedef struct ImdMember {
+    char *name;          /* the member name in its archive */
+    ImdArchive *archive; /* open until reader_finish returns */
+    char *path;          /* its local file (mapped, or for a library wanting a path), or NULL */
+    uint8_t *bytes;      /* otherwise its bytes, when kept */
+    size_t size;
+} ImdMember;
+
+typedef enum ImdMemberKeep {
+    IMD__KEEP_NAME,           /* name and archive: reopened when needed */
+    IMD__KEEP_LOCAL_OR_BYTES, /* the local path when there is one, else the bytes */
+    IMD__KEEP_BYTES           /* the bytes */
+} ImdMemberKeep;
+
+/* Fill `member` for `name` of `archive` (the bytes from `stream`, at most
+ * `limit`, 0: no limit); false with an error and nothing kept. */
+bool imd__member_keep(ImdError **error, ImdMember *member, ImdArchive *archive, const char *name,
+                      ImdStream *stream, ImdMemberKeep keep, size_t limit);
+void imd__member_free(ImdMember *member);
+/* Append `item` (`item_size` bytes, a record embedding an ImdMember) to a growing array. */
+bool imd__member_push(ImdError **error, void **items, size_t *count, size_t *capacity,
+                      const void *item, size_t item_size);
+
 /* ---- output names (src/base/url.c) ---- */
 
 /* Does an output name hold a number pattern ("{...}" or "%...")? */

@@ -17,10 +17,7 @@
 /* ---- members ---- */
 
 typedef struct Member {
-    char *name;
-    char *path;     /* local file: mapped when parsed */
-    uint8_t *bytes; /* otherwise the member's bytes (a zip member) */
-    size_t size;
+    ImdMember file; /* a local file is mapped when parsed; else its bytes (a zip member) */
     ImdDicomDataSet *dataset;
     ImdError *error; /* why it could not be parsed (it is skipped) */
     ImdMosaic mosaic; /* slices as tiles of its frame (count 0: none) */
@@ -164,9 +161,7 @@ static void *dicom_reader_create(ImdError **error, const ImdOptions *options,
 
 static void free_member(Member *m)
 {
-    free(m->name);
-    free(m->path);
-    free(m->bytes);
+    imd__member_free(&m->file);
     imd_dicom_dataset_destroy(m->dataset);
     imd_error_clear(&m->error);
     imd__dicom_mosaic_free(&m->mosaic);
@@ -192,18 +187,12 @@ static bool dicom_reader_add(ImdError **error, void *state, ImdArchive *archive,
 {
     Reader *reader = state;
     Member m = {0};
-    m.name = imd__strdup(error, name);
-    m.path = imd_archive_local_path(archive, name);
-    if (m.name != NULL && m.path == NULL) {
-        m.bytes = imd_stream_read_all(error, stream, 0, &m.size);
-    }
-    if (m.name == NULL || (m.path == NULL && m.bytes == NULL) ||
-        !imd__grow(error, (void **)&reader->members, &reader->capacity, reader->count + 1,
-                   sizeof(Member))) {
+    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_LOCAL_OR_BYTES, 0) ||
+        !imd__member_push(error, (void **)&reader->members, &reader->count, &reader->capacity,
+                          &m, sizeof m)) {
         free_member(&m);
         return false;
     }
-    reader->members[reader->count++] = m;
     return true;
 }
 
@@ -219,11 +208,11 @@ static bool parse_member(ImdError **error, Reader *reader, size_t index)
     /* Reading headers only: stop before the pixel data (and touch no pixel pages). */
     ImdDicomReadOptions headers = {.stop_tag = IMD_TAG_PixelData};
     const ImdDicomReadOptions *options = reader->settings.headers_only ? &headers : NULL;
-    if (m->path != NULL) {
-        m->dataset = imd_dicom_read_file(&m->error, m->path, options);
+    if (m->file.path != NULL) {
+        m->dataset = imd_dicom_read_file(&m->error, m->file.path, options);
     } else {
-        m->dataset = imd__dicom_read_owned(&m->error, m->bytes, m->size, m->name, options);
-        m->bytes = NULL; /* taken, even on failure */
+        m->dataset = imd__dicom_read_owned(&m->error, m->file.bytes, m->file.size, m->file.name, options);
+        m->file.bytes = NULL; /* taken, even on failure */
     }
     return true;
 }
@@ -724,7 +713,7 @@ static bool add_frames(ImdError **error, Reader *reader, const Order *order, siz
                 imd_dicom_dataset_destroy((*records)[i].view);
             }
             *count = first;
-            imd_error_prefix(&broken, "%s: ", m->name);
+            imd_error_prefix(&broken, "%s: ", m->file.name);
             bool nomem = imd_error_code(broken) == IMD_ERR_NOMEM;
             if (nomem || !imd_series_list_add_failure(error, list, broken)) {
                 imd_error_propagate(error, broken);
@@ -764,7 +753,7 @@ static bool add_records(ImdError **error, Reader *reader, const Order *order, si
     Member *m = &reader->members[member];
     ImdError *broken = NULL;
     if (*unreadable == NULL && !imd__dicom_mosaic(&broken, m->dataset, format, &m->mosaic)) {
-        imd_error_prefix(&broken, "%s: ", m->name);
+        imd_error_prefix(&broken, "%s: ", m->file.name);
         bool ok = imd_series_list_add_failure(error, list, broken);
         if (!ok) {
             imd_error_clear(&broken);
@@ -806,7 +795,7 @@ static bool add_records(ImdError **error, Reader *reader, const Order *order, si
  * reload_group, which points the frames' views at the header read again). */
 static void release_member(Member *m, Record *records, size_t first, size_t end)
 {
-    if (m->path == NULL || m->dataset == NULL) {
+    if (m->file.path == NULL || m->dataset == NULL) {
         return;
     }
     for (size_t i = first; i < end; i++) {
@@ -902,7 +891,7 @@ static bool decode_member(ImdError **failure, void *user, size_t run)
     }
     free(mosaic_frame);
     if (!ok) {
-        imd_error_prefix(&error, "%s: ", member->name);
+        imd_error_prefix(&error, "%s: ", member->file.name);
         imd_error_propagate(failure, error);
         return false;
     }
@@ -1449,7 +1438,7 @@ static bool check_pixel_bytes(ImdError **error, const Reader *reader, const Reco
     for (size_t i = 0; i < count; i++) {
         const Member *m = &reader->members[records[i].member];
         if (!imd__dicom_frame_present(error, m->dataset, &records[i].format, records[i].frame)) {
-            imd_error_prefix(error, "%s: ", m->name);
+            imd_error_prefix(error, "%s: ", m->file.name);
             return false;
         }
     }
@@ -1525,7 +1514,7 @@ static void describe_series(const Reader *reader, const Record *records, size_t 
                      label != NULL && label[0] != '\0' ? " " : "", label != NULL ? label : "",
                      description != NULL ? description : "",
                      description != NULL && description[0] != '\0' ? ", " : "", count,
-                     count == 1 ? "" : "s", reader->members[records[0].member].name);
+                     count == 1 ? "" : "s", reader->members[records[0].member].file.name);
     free(number);
     free(description);
 }
@@ -1613,7 +1602,7 @@ static bool reload_group(ImdError **error, Reader *reader, Record *records, size
     }
     for (size_t i = 0; i < count; i++) {
         const Member *m = &reader->members[records[i].member];
-        if (m->dataset == NULL && m->path != NULL && m->error == NULL &&
+        if (m->dataset == NULL && m->file.path != NULL && m->error == NULL &&
             (n == 0 || members[n - 1] != records[i].member)) {
             members[n++] = records[i].member; /* records are sorted by member */
         }
@@ -1628,7 +1617,7 @@ static bool reload_group(ImdError **error, Reader *reader, Record *records, size
         Member *m = &reader->members[records[i].member];
         if (m->dataset == NULL) {
             imd_error_set(error, m->error != NULL ? imd_error_code(m->error) : IMD_ERR_IO,
-                          "%s: read again: %s", m->name,
+                          "%s: read again: %s", m->file.name,
                           m->error != NULL ? imd_error_message(m->error) : "gone");
             return false;
         }
@@ -1643,7 +1632,7 @@ static void release_group(Reader *reader, Record *records, size_t count)
     for (size_t i = 0; i < count; i++) {
         Member *m = &reader->members[records[i].member];
         imd__dicom_dataset_set_fallback(records[i].view, NULL);
-        if (m->path != NULL && m->dataset != NULL) {
+        if (m->file.path != NULL && m->dataset != NULL) {
             imd_dicom_dataset_destroy(m->dataset);
             m->dataset = NULL;
         }
@@ -1659,7 +1648,7 @@ static bool finish_split(ImdError **error, Reader *reader, const Order *order, R
 {
     ImdError *gone = NULL;
     if (!reload_group(&gone, reader, records, count)) {
-        imd_error_prefix(&gone, "the series of %s: ", reader->members[records[0].member].name);
+        imd_error_prefix(&gone, "the series of %s: ", reader->members[records[0].member].file.name);
         if (stops_everything(gone) || !imd_series_list_add_failure(error, list, gone)) {
             imd_error_propagate(error, gone);
             release_group(reader, records, count);
@@ -1794,7 +1783,7 @@ static bool not_an_image(const Reader *reader, const Member *m)
         why = "no pixel data";
     }
     if (non_image || why != NULL) {
-        imd_context_log(reader->context, IMD_LOG_INFO, "skipped %s: not an image (%s)", m->name,
+        imd_context_log(reader->context, IMD_LOG_INFO, "skipped %s: not an image (%s)", m->file.name,
                         why != NULL ? why : sop_class);
     }
     free(sop_class);
@@ -1818,14 +1807,14 @@ static bool usable(ImdError **error, const Reader *reader, Member *m, ImdPixelFo
         return false;
     }
     for (size_t i = 0; i < imd_dicom_dataset_warning_count(m->dataset); i++) {
-        imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: %s", m->name,
+        imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: %s", m->file.name,
                         imd_dicom_dataset_warning(m->dataset, i));
     }
     if (not_an_image(reader, m)) {
         return false;
     }
     if (!passes_filters(reader, m->dataset)) {
-        imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: left out by a filter", m->name);
+        imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: left out by a filter", m->file.name);
         return false;
     }
     memset(format, 0, sizeof *format);
@@ -1836,9 +1825,9 @@ static bool usable(ImdError **error, const Reader *reader, Member *m, ImdPixelFo
         /* Its frames are segments over another series' geometry: a label axis, not
          * slices of their own. Named, not read as a series of bits. */
         imd_error_set(unreadable, IMD_ERR_UNSUPPORTED,
-                      "%s: not supported yet: DICOM Segmentation (SEG)", m->name);
+                      "%s: not supported yet: DICOM Segmentation (SEG)", m->file.name);
     } else if (!imd__dicom_pixel_format(unreadable, m->dataset, format)) {
-        imd_error_prefix(unreadable, "%s: ", m->name);
+        imd_error_prefix(unreadable, "%s: ", m->file.name);
     }
     return true;
 }

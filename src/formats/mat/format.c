@@ -79,9 +79,8 @@ static int mat_probe(const uint8_t *head, size_t length, const char *name)
 /* ---- the reader ---- */
 
 typedef struct Member {
-    char *name;
-    char *path;  /* where matio reads it */
-    bool temporary; /* path is our temporary copy: unlink it */
+    ImdMember file;   /* file.path: where matio reads it (matio wants a path) */
+    bool temporary;   /* file.path is our temporary copy: unlink it */
 } Member;
 
 typedef struct Reader {
@@ -116,11 +115,10 @@ static void *mat_reader_create(ImdError **error, const ImdOptions *options,
 
 static void free_member(Member *m)
 {
-    if (m->temporary && m->path != NULL) {
-        (void)unlink(m->path);
+    if (m->temporary && m->file.path != NULL) {
+        (void)unlink(m->file.path);
     }
-    free(m->name);
-    free(m->path);
+    imd__member_free(&m->file);
 }
 
 static void mat_reader_destroy(void *state)
@@ -216,26 +214,25 @@ static bool mat_reader_add(ImdError **error, void *state, ImdArchive *archive,
 {
     Reader *reader = state;
     Member m = {0};
-    m.name = imd__strdup(error, name);
-    if (m.name == NULL) {
+    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_NAME, 0)) {
         return false;
     }
-    m.path = imd_archive_local_path(archive, name);
-    if (m.path == NULL) {
-        m.path = stream_to_temporary(error, stream);
+    m.file.path = imd_archive_local_path(archive, name);
+    if (m.file.path == NULL) {
+        /* Not a local file (a zip member): matio reads paths, so a private copy. */
+        m.file.path = stream_to_temporary(error, stream);
         m.temporary = true;
-        if (m.path == NULL) {
+        if (m.file.path == NULL) {
             imd_error_prefix(error, "%s: ", name);
             free_member(&m);
             return false;
         }
     }
-    if (!imd__grow(error, (void **)&reader->members, &reader->capacity, reader->count + 1,
-                   sizeof(Member))) {
+    if (!imd__member_push(error, (void **)&reader->members, &reader->count, &reader->capacity,
+                          &m, sizeof m)) {
         free_member(&m);
         return false;
     }
-    reader->members[reader->count++] = m;
     return true;
 }
 
@@ -976,11 +973,11 @@ static ImdSeries *series_of(ImdError **error, const Reader *reader, const matvar
 static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member *m)
 {
     bool headers_only = reader->headers_only;
-    if (!check_structure(error, m->path)) {
+    if (!check_structure(error, m->file.path)) {
         return NULL;
     }
     quiet_matio();
-    mat_t *mat = Mat_Open(m->path, MAT_ACC_RDONLY);
+    mat_t *mat = Mat_Open(m->file.path, MAT_ACC_RDONLY);
     if (mat == NULL) {
         imd_error_set(error, IMD_ERR_CORRUPT, "not a MATLAB file matio can read%s",
                       matio_said());
@@ -996,7 +993,7 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
         quiet_matio();
         /* The header first: its claim is checked before matio allocates the data. */
         matvar_t *v = Mat_VarReadInfo(mat, chosen);
-        bool claim_ok = v != NULL && check_claim(error, reader, v, m->path);
+        bool claim_ok = v != NULL && check_claim(error, reader, v, m->file.path);
         if (claim_ok && !headers_only) {
             Mat_VarFree(v);
             quiet_matio();
@@ -1014,7 +1011,7 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
         }
         if (series != NULL) {
             imd_context_log(reader->context, IMD_LOG_INFO, "MATLAB: %s: variable %s, %zu "
-                            "dimensions, %s", m->name, chosen, imd_series_ndim(series),
+                            "dimensions, %s", m->file.name, chosen, imd_series_ndim(series),
                             imd_dtype_name(imd_series_dtype(series)));
         }
     }
@@ -1035,7 +1032,7 @@ static ImdSeriesList *mat_reader_finish(ImdError **error, void *state)
         ImdError *failure = NULL;
         ImdSeries *series = read_file(&failure, reader, m);
         if (m->temporary) {
-            (void)unlink(m->path); /* read: the copy is no longer needed */
+            (void)unlink(m->file.path); /* read: the copy is no longer needed */
             m->temporary = false;
         }
         if (series != NULL) {
@@ -1045,7 +1042,7 @@ static ImdSeriesList *mat_reader_finish(ImdError **error, void *state)
         }
         /* Each file on its own (issue 13): one that holds no image is listed with -v
          * and changes nothing when others are read; a broken one is a failure. */
-        imd_error_prefix(&failure, "%s: ", m->name);
+        imd_error_prefix(&failure, "%s: ", m->file.name);
         ImdErrorCode code = imd_error_code(failure);
         if (code == IMD_ERR_NOMEM || code == IMD_ERR_CANCELLED) {
             imd_error_propagate(error, failure);

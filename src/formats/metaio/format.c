@@ -554,10 +554,7 @@ static bool parse_header(ImdError **error, const uint8_t *data, size_t size, Met
 /* ---- the reader ---- */
 
 typedef struct Member {
-    char *name;
-    ImdArchive *archive;
-    uint8_t *bytes;
-    size_t size;
+    ImdMember file; /* the header's bytes; the data file is opened beside it */
 } Member;
 
 typedef struct Reader {
@@ -633,8 +630,7 @@ static void metaio_reader_destroy(void *state)
         return;
     }
     for (size_t i = 0; i < reader->count; i++) {
-        free(reader->members[i].name);
-        free(reader->members[i].bytes);
+        imd__member_free(&reader->members[i].file);
     }
     free(reader->members);
     imd__input_order_clear(&reader->order);
@@ -649,27 +645,23 @@ static bool metaio_reader_add(ImdError **error, void *state, ImdArchive *archive
         imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: MetaIO data file, skipped", name);
         return true; /* read through its header */
     }
+    /* A failed read is a failure (an empty member gives an empty block): running
+     * out of memory must not read as "no MetaIO header" (found by fault injection). */
     Member m = {0};
-    m.archive = archive;
-    /* NULL is a failure (an empty member gives an empty block): running out
-     * of memory must not read as "no MetaIO header" (found by fault injection). */
-    m.bytes = imd_stream_read_all(error, stream, MEMBER_LIMIT, &m.size);
-    if (m.bytes == NULL) {
+    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_BYTES,
+                          MEMBER_LIMIT)) {
         return false;
     }
-    if (!looks_like_header(m.bytes, m.size)) {
-        free(m.bytes);
+    if (!looks_like_header(m.file.bytes, m.file.size)) {
+        imd__member_free(&m.file);
         imd_error_set(error, IMD_ERR_NOT_RECOGNIZED, "%s: no MetaIO header", name);
         return false;
     }
-    m.name = imd__strdup(error, name);
-    if (m.name == NULL || !imd__grow(error, (void **)&reader->members, &reader->capacity,
-                                     reader->count + 1, sizeof(Member))) {
-        free(m.name);
-        free(m.bytes);
+    if (!imd__member_push(error, (void **)&reader->members, &reader->count, &reader->capacity,
+                          &m, sizeof m)) {
+        imd__member_free(&m.file);
         return false;
     }
-    reader->members[reader->count++] = m;
     return true;
 }
 
@@ -775,8 +767,8 @@ static bool check_inside(ImdError **error, const Member *member, const char *nam
     /* NULL means "not in the file system", or out of memory: the check must
      * not be skipped for the second (found by fault injection). */
     size_t failures = imd__alloc_failures();
-    char *header = imd_archive_local_path(member->archive, member->name);
-    char *data = imd_archive_local_path(member->archive, name);
+    char *header = imd_archive_local_path(member->file.archive, member->file.name);
+    char *data = imd_archive_local_path(member->file.archive, name);
     bool ok = true;
     if (imd__alloc_failures() != failures) {
         imd_error_set(error, IMD_ERR_NOMEM, "data file %s: out of memory", name);
@@ -822,16 +814,16 @@ static bool check_files(ImdError **error, const Member *member, const Meta *m, s
     size_t per_file = total / m->file_count;
     size_t skip = m->header_size > 0 ? (size_t)m->header_size : 0;
     for (size_t i = 0; i < m->file_count; i++) {
-        char *name = sibling_name(error, member->name, m->files[i]);
+        char *name = sibling_name(error, member->file.name, m->files[i]);
         if (name == NULL) {
             return false;
         }
-        bool ok = member->archive != NULL && check_inside(error, member, name);
-        if (member->archive == NULL) {
+        bool ok = member->file.archive != NULL && check_inside(error, member, name);
+        if (member->file.archive == NULL) {
             imd_error_set(error, IMD_ERR_NOT_FOUND, "data file %.80s: no archive", name);
         }
         ImdStream *stream =
-            ok ? imd_archive_open_member(error, member->archive, name, IMD_MODE_READ) : NULL;
+            ok ? imd_archive_open_member(error, member->file.archive, name, IMD_MODE_READ) : NULL;
         int64_t size = stream != NULL && stream->methods->seek != NULL
                            ? imd_stream_seek(NULL, stream, 0, SEEK_END)
                            : -1;
@@ -861,14 +853,14 @@ static bool read_files(ImdError **error, const Member *member, const Meta *m, ui
 {
     size_t per_file = total / m->file_count;
     for (size_t i = 0; i < m->file_count; i++) {
-        char *name = sibling_name(error, member->name, m->files[i]);
-        if (name != NULL && member->archive == NULL) {
+        char *name = sibling_name(error, member->file.name, m->files[i]);
+        if (name != NULL && member->file.archive == NULL) {
             imd_error_set(error, IMD_ERR_NOT_FOUND, "data file %.80s: no archive", name);
             free(name);
             return false;
         }
         ImdStream *stream =
-            name != NULL ? imd_archive_open_member(error, member->archive, name, IMD_MODE_READ)
+            name != NULL ? imd_archive_open_member(error, member->file.archive, name, IMD_MODE_READ)
                          : NULL;
         size_t size = 0;
         uint8_t *bytes = stream != NULL ? imd_stream_read_all(error, stream, MEMBER_LIMIT, &size)
@@ -956,7 +948,7 @@ static bool decode_image(ImdError **error, const Member *member, Image *image)
 {
     Meta m;
     memset(image, 0, sizeof *image);
-    if (!parse_header(error, member->bytes, member->size, &m)) {
+    if (!parse_header(error, member->file.bytes, member->file.size, &m)) {
         return false;
     }
     ImdDType dtype = element_types[m.etype].dtype;
@@ -989,15 +981,15 @@ static bool decode_image(ImdError **error, const Member *member, Image *image)
             ok = false;
         }
     }
-    if (ok && m.data == DATA_LOCAL && !m.compressed && bytes > member->size - m.data_start) {
+    if (ok && m.data == DATA_LOCAL && !m.compressed && bytes > member->file.size - m.data_start) {
         imd_error_set(error, IMD_ERR_CORRUPT, "%zu bytes of voxels, %zu expected",
-                      member->size - m.data_start, bytes);
+                      member->file.size - m.data_start, bytes);
         ok = false;
     }
     if (ok && m.data == DATA_LOCAL && m.compressed &&
-        bytes / IMD__DEFLATE_MAX_RATIO > member->size - m.data_start) {
+        bytes / IMD__DEFLATE_MAX_RATIO > member->file.size - m.data_start) {
         imd_error_set(error, IMD_ERR_CORRUPT, "%zu compressed bytes cannot hold the %zu bytes "
-                      "of voxels the header claims", member->size - m.data_start, bytes);
+                      "of voxels the header claims", member->file.size - m.data_start, bytes);
         ok = false;
     }
     /* Validate before allocating: the data files, then the memory limit. */
@@ -1012,7 +1004,7 @@ static bool decode_image(ImdError **error, const Member *member, Image *image)
         if (m.header_size > 0 && !imd__add_size(skip, (size_t)m.header_size, &skip)) {
             skip = SIZE_MAX;
         }
-        ok = take_voxels(error, &m, member->bytes, member->size, skip, image->data, bytes,
+        ok = take_voxels(error, &m, member->file.bytes, member->file.size, skip, image->data, bytes,
                          "voxels");
     } else if (ok) {
         ok = read_files(error, member, &m, image->data, bytes);
@@ -1230,11 +1222,11 @@ static ImdSeriesList *metaio_reader_finish(ImdError **error, void *state)
     for (size_t i = 0; ok && i < reader->count; i++) {
         ok = decode_image(error, &reader->members[i], &images[count]);
         if (!ok) {
-            imd_error_prefix(error, "%s: ", reader->members[i].name);
+            imd_error_prefix(error, "%s: ", reader->members[i].file.name);
             break;
         }
         imd_context_log(reader->context, IMD_LOG_INFO, "MetaIO: %s: %zu dimensions, %s",
-                        reader->members[i].name, images[count].ndim,
+                        reader->members[i].file.name, images[count].ndim,
                         imd_dtype_name(images[count].dtype));
         count++;
     }

@@ -156,12 +156,8 @@ static int nifti_probe(const uint8_t *head, size_t length, const char *name)
 /* ---- the reader ---- */
 
 typedef struct Member {
-    char *name;
-    ImdArchive *archive; /* open until reader_finish returns */
+    ImdMember file; /* a local file is mapped when read; else its bytes */
     Kind kind;
-    char *path;     /* a local file: mapped when read */
-    uint8_t *bytes; /* otherwise the member's bytes */
-    size_t size;
 } Member;
 
 typedef struct Reader {
@@ -198,9 +194,7 @@ static void *nifti_reader_create(ImdError **error, const ImdOptions *options,
 
 static void free_member(Member *m)
 {
-    free(m->name);
-    free(m->path);
-    free(m->bytes);
+    imd__member_free(&m->file);
 }
 
 static void nifti_reader_destroy(void *state)
@@ -232,6 +226,24 @@ static bool check_content(ImdError **error, const char *name, const uint8_t *hea
  * Keep the member's name (and its bytes when it is not a local file). Images
  * are checked by content; companions (.img, .bval, .bvec) only by name.
  */
+/* A local file is only checked by its head here (it is mapped when read). */
+static bool check_head(ImdError **error, const char *name, ImdStream *stream)
+{
+    uint8_t head[544];
+    size_t length = 0;
+    while (length < sizeof head) {
+        int64_t got = imd_stream_read(error, stream, head + length, sizeof head - length);
+        if (got < 0) {
+            return false;
+        }
+        if (got == 0) {
+            break;
+        }
+        length += (size_t)got;
+    }
+    return check_content(error, name, head, length);
+}
+
 static bool nifti_reader_add(ImdError **error, void *state, ImdArchive *archive,
                              const char *name, ImdStream *stream)
 {
@@ -239,38 +251,20 @@ static bool nifti_reader_add(ImdError **error, void *state, ImdArchive *archive,
     Member m = {0};
     size_t suffix;
     m.kind = kind_of(name, &suffix);
-    m.archive = archive;
+    /* Companions (.img, .bval, .bvec) are opened through their header's job. */
     bool companion = m.kind == KIND_IMG || m.kind == KIND_BVAL || m.kind == KIND_BVEC;
-    m.name = imd__strdup(error, name);
-    if (m.name == NULL) {
+    if (!imd__member_keep(error, &m.file, archive, name, stream,
+                          companion ? IMD__KEEP_NAME : IMD__KEEP_LOCAL_OR_BYTES, 0)) {
         return false;
     }
-    bool ok = true;
-    if (!companion) {
-        m.path = imd_archive_local_path(archive, name);
-        if (m.path != NULL) {
-            uint8_t head[544];
-            size_t length = 0;
-            while (ok && length < sizeof head) {
-                int64_t got = imd_stream_read(error, stream, head + length, sizeof head - length);
-                ok = got >= 0;
-                if (got <= 0) {
-                    break;
-                }
-                length += (size_t)got;
-            }
-            ok = ok && check_content(error, name, head, length);
-        } else {
-            m.bytes = imd_stream_read_all(error, stream, 0, &m.size);
-            ok = (m.bytes != NULL || m.size == 0) && check_content(error, name, m.bytes, m.size);
-        }
-    }
-    if (!ok || !imd__grow(error, (void **)&reader->members, &reader->capacity, reader->count + 1,
-                          sizeof(Member))) {
+    bool ok = companion || (m.file.path != NULL ? check_head(error, name, stream)
+                                                : check_content(error, name, m.file.bytes,
+                                                                m.file.size));
+    if (!ok || !imd__member_push(error, (void **)&reader->members, &reader->count,
+                                 &reader->capacity, &m, sizeof m)) {
         free_member(&m);
         return false;
     }
-    reader->members[reader->count++] = m;
     return true;
 }
 
@@ -989,9 +983,9 @@ static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, Im
 {
     Blob raw = {0};
     const Member *m = job->member;
-    if (m != NULL && m->bytes != NULL) {
-        raw.data = m->bytes;
-        raw.size = m->size;
+    if (m != NULL && m->file.bytes != NULL) {
+        raw.data = m->file.bytes;
+        raw.size = m->file.size;
     } else if (!blob_open(error, job->reader, job->archive, job->header_name, 0, &raw)) {
         return false;
     }
@@ -1156,7 +1150,8 @@ static bool read_job(ImdError **error, void *user, size_t index)
 static bool offered(const Reader *reader, const ImdArchive *archive, const char *name)
 {
     for (size_t i = 0; i < reader->count; i++) {
-        if (reader->members[i].archive == archive && strcmp(reader->members[i].name, name) == 0) {
+        if (reader->members[i].file.archive == archive &&
+            strcmp(reader->members[i].file.name, name) == 0) {
             return true;
         }
     }
@@ -1186,18 +1181,18 @@ static bool make_jobs(ImdError **error, Reader *reader, Job *jobs, size_t *count
         Job *job = &jobs[*count];
         memset(job, 0, sizeof *job);
         job->reader = reader;
-        job->archive = m->archive;
-        job->stem = stem_of(error, m->name);
+        job->archive = m->file.archive;
+        job->stem = stem_of(error, m->file.name);
         if (job->stem == NULL) {
             return false;
         }
         if (m->kind == KIND_IMG) {
-            char *hdr = sibling(error, job->stem, ".hdr", suffix_is_upper(m->name));
-            bool lone = hdr != NULL && !offered(reader, m->archive, hdr);
-            if (hdr == NULL || !lone || !member_exists(reader, m->archive, hdr)) {
+            char *hdr = sibling(error, job->stem, ".hdr", suffix_is_upper(m->file.name));
+            bool lone = hdr != NULL && !offered(reader, m->file.archive, hdr);
+            if (hdr == NULL || !lone || !member_exists(reader, m->file.archive, hdr)) {
                 if (hdr != NULL && lone) {
                     imd_context_log(reader->context, IMD_LOG_INFO,
-                                    "skipped %s: no %s beside it", m->name, hdr);
+                                    "skipped %s: no %s beside it", m->file.name, hdr);
                 }
                 free(hdr);
                 free(job->stem);
@@ -1209,7 +1204,7 @@ static bool make_jobs(ImdError **error, Reader *reader, Job *jobs, size_t *count
             job->header_name = hdr;
         } else {
             job->member = m;
-            job->header_name = imd__strdup(error, m->name);
+            job->header_name = imd__strdup(error, m->file.name);
             if (job->header_name == NULL) {
                 free(job->stem);
                 return false;
@@ -1222,10 +1217,10 @@ static bool make_jobs(ImdError **error, Reader *reader, Job *jobs, size_t *count
         if (m->kind != KIND_BVAL && m->kind != KIND_BVEC) {
             continue;
         }
-        char *stem = stem_of(NULL, m->name);
-        if (stem != NULL && !job_for_stem(jobs, *count, m->archive, stem)) {
+        char *stem = stem_of(NULL, m->file.name);
+        if (stem != NULL && !job_for_stem(jobs, *count, m->file.archive, stem)) {
             imd_context_log(reader->context, IMD_LOG_INFO, "skipped %s: no NIfTI image beside it",
-                            m->name);
+                            m->file.name);
         }
         free(stem);
     }
