@@ -202,8 +202,12 @@ static bool compress_task(ImdError **error, void *user, size_t index)
 
 static void set_zlib_error(ImdError **error, int status, const char *name)
 {
-    imd_error_set(error, status == Z_MEM_ERROR ? IMD_ERR_NOMEM : IMD_ERR_INTERNAL,
-                  "%s: gzip compression failed (zlib %d)", name, status);
+    if (status == Z_MEM_ERROR) {
+        imd_error_set(error, IMD_ERR_NOMEM, "%s: out of memory for gzip compression", name);
+        return;
+    }
+    imd_error_set(error, IMD_ERR_INTERNAL, "%s: gzip compression failed (zlib %d)", name,
+                  status);
 }
 
 static bool fail(ImdGzipWriter *w)
