@@ -139,7 +139,6 @@ static bool base_without_template(ImdError **error, Job *job, ImdDicomDataSet *d
            set_text(error, d, IMD_TAG_SeriesTime, header_or(h, "SeriesTime", job->time)) &&
            set_text(error, d, IMD_TAG_AccessionNumber, header_or(h, "AccessionNumber", "")) &&
            set_text(error, d, IMD_TAG_Modality, header_or(h, "Modality", "OT")) &&
-           set_text(error, d, IMD_TAG_ConversionType, "WSD") && /* PS3.3 C.8.6.1 */
            set_text(error, d, IMD_TAG_ReferringPhysicianName, "") &&
            set_text(error, d, IMD_TAG_PatientName, header_or(h, "PatientName", "NA")) &&
            set_text(error, d, IMD_TAG_PatientID, header_or(h, "PatientID", "NA")) &&
@@ -902,6 +901,7 @@ static bool write_file(ImdError **error, Job *job, size_t cell, const size_t *in
               set_number(error, d, IMD_TAG_InstanceNumber, IMD_VR_IS, (double)number + 1) &&
               set_geometry(error, job, d, slice) && set_tags(error, job, d, values) &&
               set_pixels(error, job, d, cell * job->slices + slice) &&
+              imd__dicom_complete_iod(error, d, sop_class(job->header)) &&
               (member = member_name(error, job, running, total, index, slice)) != NULL &&
               write_instance(error, job, member);
     if (!ok && member != NULL) {
