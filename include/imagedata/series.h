@@ -124,6 +124,25 @@ IMD_API bool imd_series_add_template(ImdError **error, ImdSeries *series,
 IMD_API bool imd_series_add_geometry(ImdError **error, ImdSeries *series,
                                      const ImdSeries *geometry);
 
+/** How imd_series_resample() takes a value between voxels. */
+typedef enum ImdInterpolation {
+    IMD_INTERPOLATION_NEAREST = 1, /**< the nearest voxel's value */
+    IMD_INTERPOLATION_LINEAR = 2   /**< trilinear, in float64 */
+} ImdInterpolation;
+
+/**
+ * Put the series' voxels onto `grid`'s voxel grid (its slices, rows,
+ * columns, orientation and positions) by interpolation in patient space,
+ * as the original's align(): each grid voxel takes the series' value at its
+ * centre; outside the series it is 0. Tag dimensions are kept. The series
+ * then has the grid's geometry, ImageType DERIVED\SECONDARY and a
+ * DerivationDescription naming the interpolation. Linear interpolation
+ * makes the data float64; nearest keeps the type. Both need defined
+ * geometry (INVALID_ARG otherwise).
+ */
+IMD_API bool imd_series_resample(ImdError **error, ImdSeries *series, const ImdSeries *grid,
+                                 ImdInterpolation method);
+
 /* ---- sub-setting ------------------------------------------------------ */
 
 /**

@@ -44,6 +44,11 @@ void imd__series_replace_data(ImdSeries *series, void *data);
 bool imd__series_onto_grid(ImdError **error, ImdSeries *series, const ImdSeries *reference,
                            bool *moved);
 
+/* The voxels of `series` interpolated onto `grid`'s spatial grid (regrid.c); the
+ * caller then takes the grid's geometry. */
+bool imd__series_resample_data(ImdError **error, ImdSeries *series, const ImdSeries *grid,
+                               ImdInterpolation method);
+
 /* Default unit for an axis of this name: "mm" for slice/row/column, "s" for time, ... */
 const char *imd__axis_default_unit(const char *name);
 

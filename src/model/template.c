@@ -8,6 +8,7 @@
 #include "model/model_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 
 /* Identity copied by add_template (§1.2); geometry attributes go with add_geometry. */
 static const char *const identity_keywords[] = {
@@ -337,6 +338,22 @@ static bool onto_reference_grid(ImdError **error, ImdSeries *series, const ImdSe
 {
     return imd__series_onto_grid(error, series, reference, moved) &&
            (!*moved || take_geometry(error, series, reference));
+}
+
+bool imd_series_resample(ImdError **error, ImdSeries *series, const ImdSeries *grid,
+                         ImdInterpolation method)
+{
+    if (series == NULL || grid == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "resample: no series or grid");
+        return false;
+    }
+    char description[96];
+    (void)snprintf(description, sizeof description, "resampled (%s interpolation) by imagedata",
+                   method == IMD_INTERPOLATION_LINEAR ? "linear" : "nearest neighbour");
+    return imd__series_resample_data(error, series, grid, method) &&
+           take_geometry(error, series, grid) &&
+           imd_header_set_string(error, series->header, "ImageType", "DERIVED\\SECONDARY") &&
+           imd_header_set_string(error, series->header, "DerivationDescription", description);
 }
 
 bool imd_series_add_geometry(ImdError **error, ImdSeries *series, const ImdSeries *geometry)

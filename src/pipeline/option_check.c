@@ -9,6 +9,8 @@
 #include "internal.h"
 
 /* The options the pipeline itself reads (docs/c-api.md "Options"). */
+static const char *const resample_choices[] = {"none", "nearest", "linear", NULL};
+
 static const ImdOptionSpec pipeline_options[] = {
     {"input_format", IMD_OPTION_STRING, "read with this format only", NULL},
     {"output_format", IMD_OPTION_STRING, "imd_write's format when none is given", NULL},
@@ -16,6 +18,8 @@ static const ImdOptionSpec pipeline_options[] = {
      NULL},
     {"geometry", IMD_OPTION_STRING, "URL of a series whose geometry each series takes", NULL},
     {"calling_aet", IMD_OPTION_STRING, "calling AE title for dicom:// URLs", NULL},
+    {"resample", IMD_OPTION_CHOICE,
+     "with geometry=: interpolate onto its grid (none, nearest, linear)", resample_choices},
     {NULL, 0, NULL, NULL},
 };
 

@@ -398,6 +398,25 @@ static bool read_reference(ImdError **error, ImdContext *context, const ImdOptio
     return true;
 }
 
+/*
+ * geometry=: with resample=nearest|linear the voxels are first interpolated
+ * onto the geometry's grid (the original's align()); otherwise the grids must
+ * be the same up to axis order (src/model/regrid.c) or geometry= refuses.
+ */
+static bool add_geometry(ImdError **error, ImdSeries *series, const ImdSeries *geometry,
+                         const ImdOptions *options)
+{
+    const char *method = imd_options_get(options, "resample", "none");
+    if (strcmp(method, "nearest") == 0 || strcmp(method, "linear") == 0) {
+        ImdInterpolation how = method[0] == 'n' ? IMD_INTERPOLATION_NEAREST
+                                                : IMD_INTERPOLATION_LINEAR;
+        if (!imd_series_resample(error, series, geometry, how)) {
+            return false;
+        }
+    }
+    return imd_series_add_geometry(error, series, geometry);
+}
+
 /* Every series read takes the reference's DICOM identity or geometry. */
 static bool apply_reference(ImdError **error, ImdContext *context, ImdSeriesList *all,
                             const ImdOptions *options, const char *key)
@@ -407,7 +426,7 @@ static bool apply_reference(ImdError **error, ImdContext *context, ImdSeriesList
     for (size_t i = 0; ok && reference != NULL && i < imd_series_list_count(all); i++) {
         ImdSeries *series = imd_series_list_get(all, i);
         ok = strcmp(key, "template") == 0 ? imd_series_add_template(error, series, reference)
-                                          : imd_series_add_geometry(error, series, reference);
+                                          : add_geometry(error, series, reference, options);
     }
     if (!ok && reference != NULL) {
         imd_error_prefix(error, "%s %s: ", key, imd_options_get(options, key, ""));
@@ -456,7 +475,7 @@ static bool deliver(ImdError **error, void *user, ImdSeries *series)
     bool ok = (job->template_series == NULL ||
                imd_series_add_template(error, series, job->template_series)) &&
               (job->geometry_series == NULL ||
-               imd_series_add_geometry(error, series, job->geometry_series));
+               add_geometry(error, series, job->geometry_series, job->options));
     if (!ok) {
         imd_series_destroy(series);
         return false;

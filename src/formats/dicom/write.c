@@ -180,6 +180,7 @@ static bool set_identity(ImdError **error, Job *job, ImdDicomDataSet *d)
         {"PatientBirthDate", IMD_TAG_PatientBirthDate},
         {"SeriesDescription", IMD_TAG_SeriesDescription},
         {"ImageType", IMD_TAG_ImageType},
+        {"DerivationDescription", IMD_TAG_DerivationDescription},
         {"FrameOfReferenceUID", IMD_TAG_FrameOfReferenceUID},
     };
     const ImdHeader *h = job->header;
