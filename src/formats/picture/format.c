@@ -251,6 +251,8 @@ static bool set_plain_geometry(ImdError **error, ImdSeries *series, size_t slice
     }
     free(positions);
     free(locations);
+    /* A picture goes to DICOM as Secondary Capture (src/formats/dicom/write.c). */
+    ok = ok && imd_header_set_string(error, header, "ConversionType", "WSD");
     imd_header_set_geometry_defined(header, false);
     return ok;
 }

@@ -729,6 +729,8 @@ static bool set_geometry(ImdError **error, ImdSeries *series, size_t slices)
     for (size_t s = 0; ok && s < slices; s++) {
         ok = imd_header_set_tag(error, header, s, NULL, &zero);
     }
+    /* Rendered pages go to DICOM as Secondary Capture (src/formats/dicom/write.c). */
+    ok = ok && imd_header_set_string(error, header, "ConversionType", "WSD");
     free(positions);
     free(locations);
     return ok;
