@@ -326,25 +326,39 @@ static bool copy_member(ImdError **error, ImdStream *stream, const uint8_t *head
 
 /* ---- running gs ---- */
 
-/* The end of gs's log, on one line, for an error message ("" when empty). */
-static void log_tail(const char *path, char *out, size_t capacity)
+/*
+ * gs's messages on one line for an error: from its first "Error:" (the
+ * PostScript error name, e.g. "Error: /invalidfileaccess in --file--") when
+ * there is one in the first LOG_SCAN bytes, else the end of the log.
+ */
+#define LOG_SCAN 65536
+static void log_excerpt(const char *path, char *out, size_t capacity)
 {
     out[0] = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return;
     }
-    struct stat st;
-    char text[LOG_QUOTE + 1];
+    char *text = malloc(LOG_SCAN + 1);
     ssize_t n = 0;
-    if (fstat(fd, &st) == 0) {
-        off_t start = st.st_size > LOG_QUOTE ? st.st_size - LOG_QUOTE : 0;
-        n = pread(fd, text, LOG_QUOTE, start);
+    struct stat st;
+    if (text != NULL && fstat(fd, &st) == 0) {
+        n = pread(fd, text, LOG_SCAN, 0);
+        n = n < 0 ? 0 : n;
+        text[n] = '\0';
+        const char *error = strstr(text, "Error:"); /* stops at a NUL byte: fine */
+        if (error == NULL && st.st_size > LOG_QUOTE) { /* no error name: the end */
+            ssize_t m = pread(fd, text, LOG_QUOTE, st.st_size - LOG_QUOTE);
+            n = m < 0 ? 0 : m;
+        } else if (error != NULL) {
+            n -= error - text;
+            memmove(text, error, (size_t)n);
+        }
     }
     close(fd);
     size_t k = 0;
     bool space = true;
-    for (ssize_t i = 0; i < n && k + 1 < capacity; i++) {
+    for (ssize_t i = 0; text != NULL && i < n && k + 1 < capacity; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c < 0x20 || c >= 0x7f) {
             c = ' ';
@@ -359,6 +373,7 @@ static void log_tail(const char *path, char *out, size_t capacity)
         k--;
     }
     out[k] = '\0';
+    free(text);
 }
 
 static double seconds_since(const struct timespec *start)
@@ -486,7 +501,7 @@ static bool run_gs(ImdError **error, const Reader *reader, const char *folder, c
     }
     if (ok && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         char tail[LOG_QUOTE + 1];
-        log_tail(log, tail, sizeof tail);
+        log_excerpt(log, tail, sizeof tail);
         if (WIFEXITED(status)) {
             imd_error_set(error, IMD_ERR_CORRUPT, "%s: Ghostscript failed (exit status %d)%s%s",
                           name, WEXITSTATUS(status), tail[0] != '\0' ? ": " : "", tail);
