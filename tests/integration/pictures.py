@@ -133,6 +133,51 @@ def read_multipage_tiff(args, tmp):
     print("  . a 3-page TIFF from PIL: a 3 x 19 x 23 stack, page k = slice k")
 
 
+def tiled_tiff(width, height, tile, array):
+    """A little-endian uncompressed tiled TIFF (TIFF 6.0 section 15) of uint16 grey."""
+    import struct
+    across, down = -(-width // tile), -(-height // tile)
+    tiles = []
+    for ty in range(down):
+        for tx in range(across):
+            block = np.zeros((tile, tile), np.uint16)
+            part = array[ty * tile:(ty + 1) * tile, tx * tile:(tx + 1) * tile]
+            block[:part.shape[0], :part.shape[1]] = part
+            tiles.append(block.astype("<u2").tobytes())
+    count = len(tiles)
+    entries = 10
+    ifd = 8
+    extra = ifd + 2 + entries * 12 + 4
+    offsets_at, counts_at = extra, extra + 4 * count
+    data_at = counts_at + 4 * count
+    offsets = [data_at + i * len(tiles[0]) for i in range(count)]
+    def entry(tag, kind, n, value):
+        return struct.pack("<HHI", tag, kind, n) + (struct.pack("<HH", value, 0) if kind == 3
+                                                  else struct.pack("<I", value))
+    out = b"II*\0" + struct.pack("<I", ifd) + struct.pack("<H", entries)
+    out += entry(256, 4, 1, width) + entry(257, 4, 1, height) + entry(258, 3, 1, 16)
+    out += entry(259, 3, 1, 1) + entry(262, 3, 1, 1) + entry(277, 3, 1, 1)
+    out += entry(322, 4, 1, tile) + entry(323, 4, 1, tile)
+    out += entry(324, 4, count, offsets_at) + entry(325, 4, count, counts_at)
+    out += struct.pack("<I", 0)
+    out += struct.pack("<%dI" % count, *offsets) + struct.pack("<%dI" % count, *[len(tiles[0])] * count)
+    return out + b"".join(tiles)
+
+
+@case
+def read_tiled_tiff(args, tmp):
+    rng = np.random.default_rng(5)
+    array = rng.integers(0, 65536, (18, 37), dtype=np.uint16)
+    path = os.path.join(tmp, "tiled.tif")
+    open(path, "wb").write(tiled_tiff(37, 18, 16, array))
+    assert np.array_equal(pil_array(path), array), "PIL reads the hand-made file differently"
+    out = os.path.join(tmp, "tiled_dcm")
+    run(args, args.image_data, "--of", "dicom", out, path)
+    got, _ = dicom_stack(out)
+    assert np.array_equal(got[0], array), "tiles misplaced"
+    print("  . a tiled TIFF (16 x 16 tiles, partial at the edges), uint16: equal to PIL's")
+
+
 # ---- writing: pydicom is the truth, PIL reads what we wrote ----
 
 def time00(args):

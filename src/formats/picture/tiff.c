@@ -120,6 +120,8 @@ static void memory_unmap(thandle_t handle, void *base, toff_t size)
 }
 
 static int on_error(TIFF *tif, void *user, const char *module, const char *format, va_list args)
+    IMD_PRINTF(4, 0);
+static int on_error(TIFF *tif, void *user, const char *module, const char *format, va_list args)
 {
     IMD__UNUSED(tif);
     Memory *m = user;
@@ -255,6 +257,15 @@ static bool read_direct(ImdError **error, TIFF *tif, Memory *m, const char *name
     size_t out_stride = (size_t)l->width * out_pixel;
     bool tiled = TIFFIsTiled(tif) != 0;
     tmsize_t chunk = tiled ? TIFFTileSize(tif) : TIFFStripSize(tif);
+    /* A tile may claim far more than the image (TileWidth is only bounded by 2^32). */
+    if (chunk > MAX_SINGLE_ALLOC || (chunk > 0 && (uint64_t)chunk / MAX_RATIO > m->size)) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "%s: TIFF %s of %lld bytes in a file of %zu",
+                      name, tiled ? "tile" : "strip", (long long)chunk, m->size);
+        return false;
+    }
+    if (chunk > 0 && !imd__check_alloc(error, NULL, (uint64_t)chunk, name)) {
+        return false;
+    }
     uint8_t *buffer = chunk > 0 ? imd__malloc(error, (size_t)chunk) : NULL;
     if (buffer == NULL) {
         if (chunk <= 0) {
