@@ -17,7 +17,8 @@ BUILD_PACKAGES=(gcc make cmake ninja-build pkg-config zlib1g-dev libzip-dev libm
 # for image_info --json, unzip to check our zips, g++ to check that the
 # headers compile as C++.
 TEST_PACKAGES=(python3 python3-pydicom python3-nibabel python3-numpy python3-scipy python3-h5py
-               dcmtk libgdcm-tools python3-pil unzip g++ valgrind ghostscript dicom3tools)
+               dcmtk libgdcm-tools python3-pil unzip g++ valgrind grokj2k-tools ghostscript
+               dicom3tools)
 
 install_packages() {
     local missing=() package
@@ -53,8 +54,14 @@ test)
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIMD_SANITIZE=ON >/dev/null
     cmake --build build-asan -j "$jobs"
     ctest --test-dir build-asan --output-on-failure -j "$jobs"
+    # Fault injection (docs/fuzzing.md): its own build of image_data, one test.
+    cmake -S . -B build-faults -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIMD_SANITIZE=ON \
+        -DIMD_FAULT_INJECTION=ON >/dev/null
+    cmake --build build-faults -j "$jobs" --target image_data >/dev/null
+    ctest --test-dir build-faults -R '^integration\.faults$' --output-on-failure
     # ctest shows output only for failures: say why anything was skipped.
-    grep -h '^SKIP' build-asan/Testing/Temporary/LastTest.log >&2 || true
+    grep -h '^SKIP' build-asan/Testing/Temporary/LastTest.log \
+        build-faults/Testing/Temporary/LastTest.log >&2 || true
     ;;
 bench)
     install_packages "${BUILD_PACKAGES[@]}" python3 python3-pydicom python3-nibabel \

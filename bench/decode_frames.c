@@ -41,7 +41,7 @@ static bool decode_file(ImdError **error, const char *path, size_t *frames, doub
         return false;
     }
     const ImdCodec *codec = imd__codec_find(error, imd_dicom_dataset_transfer_syntax(d));
-    const ImdDicomElement *pd = imd_dicom_dataset_find(d, IMD_TAG_PIXEL_DATA);
+    const ImdDicomElement *pd = imd_dicom_dataset_find(d, IMD_TAG_PixelData);
     if (codec == NULL || pd == NULL || !imd_dicom_element_is_encapsulated(pd)) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED, "%s: no encapsulated pixel data", path);
         imd_dicom_dataset_destroy(d);

@@ -101,6 +101,8 @@ int imd_cli_common_option(ImdError **error, ImdCliCommon *common, int option,
             return 1;
         }
         return -1;
+    case IMD_CLI_OPT_THREADS:
+        return imd_cli_parse_threads(error, argument, &common->threads) ? -1 : 1;
     case IMD_CLI_OPT_PLUGIN:
         if (common->plugin_count == sizeof common->plugins / sizeof common->plugins[0]) {
             imd_error_set(error, IMD_ERR_INVALID_ARG, "too many --plugin options");
@@ -192,6 +194,27 @@ uint64_t imd_cli_default_memory_limit(void)
     return (uint64_t)pages / 10 * 8 * (uint64_t)page_size;
 }
 
+bool imd_cli_parse_threads(ImdError **error, const char *text, unsigned *threads)
+{
+    /* Digits only: strtoul alone would take "-1" (as ULONG_MAX), " 4" and "4x" in part. */
+    unsigned long value = 0;
+    bool ok = text[0] != '\0';
+    for (const char *p = text; ok && *p != '\0'; p++) {
+        ok = *p >= '0' && *p <= '9';
+        /* Saturate above the limit: a long run of digits cannot wrap around. */
+        value = value > IMD_CLI_MAX_THREADS ? value : value * 10 + (unsigned long)(*p - '0');
+    }
+    if (!ok || value > IMD_CLI_MAX_THREADS) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG,
+                      "--threads: \"%s\" is not a number of threads (1 to %u, or 0 for one "
+                      "per core)",
+                      text, IMD_CLI_MAX_THREADS);
+        return false;
+    }
+    *threads = (unsigned)value;
+    return true;
+}
+
 bool imd_cli_parse_size(ImdError **error, const char *text, uint64_t *bytes)
 {
     char *end = NULL;
@@ -257,5 +280,6 @@ void imd_cli_setup_context(const ImdCliCommon *common, ImdContext *context)
     uint64_t limit =
         common->memory_limit != 0 ? common->memory_limit : imd_cli_default_memory_limit();
     imd_context_set_memory_limit(context, limit);
+    imd_context_set_threads(context, common->threads);
     imd_cli_handle_signals(context);
 }

@@ -52,6 +52,7 @@ typedef struct ImdCliCommon {
     size_t plugin_count;
     int verbosity;
     uint64_t memory_limit; /* --memory-limit; 0: the default (imd_cli_default_memory_limit) */
+    unsigned threads;      /* --threads; 0: the default (one per online core) */
 } ImdCliCommon;
 
 /* getopt_long ids of the shared options (each program's own ids stay below 1000). */
@@ -60,12 +61,13 @@ enum {
     IMD_CLI_OPT_HEADERS_ONLY,
     IMD_CLI_OPT_PLUGIN,
     IMD_CLI_OPT_MEMORY_LIMIT,
+    IMD_CLI_OPT_THREADS,
     IMD_CLI_NOT_COMMON = -2
 };
 
 /*
- * Handle a shared option (--input_options, --headers_only, --plugin, -v, -d,
- * -V): -1 to go on, 0 to stop with success (-V), 1 on an error set in *error,
+ * Handle a shared option (--input_options, --headers_only, --plugin,
+ * --memory-limit, --threads, -v, -d, -V): -1 to go on, 0 to stop with success (-V), 1 on an error set in *error,
  * IMD_CLI_NOT_COMMON when `option` is not one of them.
  */
 int imd_cli_common_option(ImdError **error, ImdCliCommon *common, int option,
@@ -99,6 +101,16 @@ int imd_cli_parse(ImdError **error, int argc, char **argv, const struct option *
 /* 80 % of the physical memory (sysconf), 0 when it cannot be told. */
 uint64_t imd_cli_default_memory_limit(void);
 
+/* The most --threads accepts (the library's own limit). */
+#define IMD_CLI_MAX_THREADS 256u
+
+/*
+ * Parse the value of --threads: a decimal number 0 .. IMD_CLI_MAX_THREADS,
+ * 0 meaning the default (one per online core). Anything else ("abc", "-1",
+ * "2x", "") is INVALID_ARG naming the option and the value.
+ */
+bool imd_cli_parse_threads(ImdError **error, const char *text, unsigned *threads);
+
 /* Parse a size: a number of bytes with an optional K, M, G or T (powers of 1024). */
 bool imd_cli_parse_size(ImdError **error, const char *text, uint64_t *bytes);
 
@@ -114,7 +126,7 @@ void imd_cli_handle_signals(ImdContext *context);
 /* The signal that cancelled the work, 0 for none. */
 int imd_cli_signal(void);
 
-/* Apply the shared settings to a new context: memory limit, signal handling. */
+/* Apply the shared settings to a new context: memory limit, threads, signal handling. */
 void imd_cli_setup_context(const ImdCliCommon *common, ImdContext *context);
 
 /* Load the plugins named in IMAGEDATA_PLUGINS (':'-separated), then `paths`. */

@@ -18,7 +18,7 @@ static const char *const program = "dicom_dump";
 /* Characters of a value shown in the readable dump before "...". */
 #define SHOWN_CHARS 64
 
-enum { OPT_JSON = 256, OPT_PIXEL_DATA, OPT_META };
+enum { OPT_JSON = 256, OPT_PIXEL_DATA, OPT_META, OPT_THREADS };
 
 static void usage(FILE *stream)
 {
@@ -30,6 +30,8 @@ static void usage(FILE *stream)
             "                  or an array of objects when several files are given\n"
             "  --pixel-data    with --json: include Pixel Data (7FE0,0010) as InlineBinary\n"
             "  --meta          with --json: include the file meta group (0002,xxxx)\n"
+            "  --threads N     accepted as by the other programs (0 to 256); files are\n"
+            "                  read one at a time, so it changes nothing here\n"
             "  -V, --version   print the version\n"
             "  -h, --help      this help\n\n"
             "The readable dump shows one element a line: (gggg,eeee) VR length keyword value,\n"
@@ -49,6 +51,7 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"pixel-data", no_argument, NULL, OPT_PIXEL_DATA},
     {"meta", no_argument, NULL, OPT_META},
+    {"threads", required_argument, NULL, OPT_THREADS},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -67,6 +70,15 @@ static int parse_option(Arguments *args, int option)
     case OPT_META:
         args->json_flags |= IMD_DICOM_JSON_META;
         return -1;
+    case OPT_THREADS: {
+        /* Validated as everywhere (a script may pass the same options to every program). */
+        ImdError *error = NULL;
+        unsigned threads;
+        if (!imd_cli_parse_threads(&error, optarg, &threads)) {
+            return imd_cli_fail(program, &error);
+        }
+        return -1;
+    }
     case 'V':
         printf("%s %s\n", program, imd_version());
         return 0;

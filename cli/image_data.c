@@ -50,6 +50,7 @@ static const struct option long_options[] = {
     {"ts", required_argument, NULL, OPT_TS},
     {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
     {"memory-limit", required_argument, NULL, IMD_CLI_OPT_MEMORY_LIMIT},
+    {"threads", required_argument, NULL, IMD_CLI_OPT_THREADS},
     {"verbose", no_argument, NULL, 'v'},
     {"debug", no_argument, NULL, 'd'},
     {"version", no_argument, NULL, 'V'},
@@ -91,6 +92,8 @@ static void usage(FILE *stream)
             "  --calling_aet AET      calling AE title for dicom:// output\n"
             "  --plugin PATH          load a plugin file (repeatable; also IMAGEDATA_PLUGINS)\n"
             "  --memory-limit SIZE    refuse images larger than SIZE (e.g. 8G) [80%% of RAM]\n"
+            "  --threads N            threads to use, 0 for one per core; the output is the\n"
+            "                         same for any N [0]\n"
             "  -v, --verbose   -d, --debug   -V, --version   -h, --help\n\n",
             program);
     imd_cli_print_exit_codes(stream);
@@ -98,6 +101,10 @@ static void usage(FILE *stream)
 
 typedef struct Arguments {
     ImdCliCommon common;
+    /* What this program applies itself (--sernum ...) or only accepts
+     * (--input_shape): kept out of common.options, where the library refuses
+     * names no format reads (--psopt goes to the PostScript reader). */
+    ImdOptions *attributes;
     const char *name_pattern; /* --name, or NULL for the collection layout */
     const char *formats[16];
     size_t format_count;
@@ -114,19 +121,21 @@ static bool one_of(ImdError **error, const char *option, const char *value, cons
     return false;
 }
 
-/* Options stored under the original's dest names (design.md §3.13). */
+/* Options stored under the original's dest names (design.md §3.13); `own`:
+ * in the program's attributes, not the library's options. */
 static const struct {
     int option;
     const char *key;
+    bool own;
 } stored[] = {
-    {OPT_ORDER, "input_order"},       {OPT_TEMPLATE, "template"},
-    {OPT_GEOMETRY, "geometry"},       {OPT_SERINSUID, "input_serinsuid"},
-    {OPT_ACQUISITION, "input_acquisition"}, {OPT_ECHO, "input_echo"},
-    {OPT_INPUT_FORMAT, "input_format"}, {OPT_INPUT_SHAPE, "input_shape"},
-    {OPT_FRAME, "frame"},             {OPT_SOPCLASS, "SOPClassUID"},
-    {OPT_SERNUM, "sernum"},           {OPT_SERDES, "serdes"},
-    {OPT_IMAGETYPE, "imagetype"},     {OPT_CALLING_AET, "calling_aet"},
-    {OPT_PSOPT, "psopt"},     {OPT_TS, "output_transfer_syntax"},
+    {OPT_ORDER, "input_order", false},       {OPT_TEMPLATE, "template", false},
+    {OPT_GEOMETRY, "geometry", false},       {OPT_SERINSUID, "input_serinsuid", false},
+    {OPT_ACQUISITION, "input_acquisition", false}, {OPT_ECHO, "input_echo", false},
+    {OPT_INPUT_FORMAT, "input_format", false}, {OPT_INPUT_SHAPE, "input_shape", true},
+    {OPT_FRAME, "frame", true},              {OPT_SOPCLASS, "SOPClassUID", true},
+    {OPT_SERNUM, "sernum", true},            {OPT_SERDES, "serdes", true},
+    {OPT_IMAGETYPE, "imagetype", true},      {OPT_CALLING_AET, "calling_aet", false},
+    {OPT_PSOPT, "psopt", false},              {OPT_TS, "output_transfer_syntax", false},
 };
 
 /* Returns -1 to go on, else the exit code. */
@@ -139,7 +148,8 @@ static int parse_option(ImdError **error, void *state, int option)
     }
     for (size_t i = 0; i < sizeof stored / sizeof stored[0]; i++) {
         if (stored[i].option == option) {
-            return imd_options_set(error, args->common.options, stored[i].key, optarg) ? -1 : 1;
+            ImdOptions *into = stored[i].own ? args->attributes : args->common.options;
+            return imd_options_set(error, into, stored[i].key, optarg) ? -1 : 1;
         }
     }
     switch (option) {
@@ -333,7 +343,7 @@ static int write_formats(ImdError **error, ImdContext *context, const Arguments 
 static int write_series(ImdError **error, ImdContext *context, const Arguments *args,
                         ImdSeries *series, const char *url)
 {
-    if (!apply_attributes(error, args->common.options, series)) {
+    if (!apply_attributes(error, args->attributes, series)) {
         return imd_cli_fail(program, error);
     }
     ImdSeries *converted = NULL;
@@ -513,7 +523,9 @@ int main(int argc, char **argv)
     ImdError *error = NULL;
     Arguments args = {.common = {.program = program}};
     args.common.options = imd_options_create(&error);
-    if (args.common.options == NULL) {
+    args.attributes = args.common.options != NULL ? imd_options_create(&error) : NULL;
+    if (args.attributes == NULL) {
+        imd_options_destroy(args.common.options);
         return imd_cli_fail(program, &error);
     }
     int code = imd_cli_parse(&error, argc, argv, long_options, parse_option, &args, program);
@@ -525,5 +537,6 @@ int main(int argc, char **argv)
         code = run(&error, &args, argv[optind], argc - optind - 1, argv + optind + 1);
     }
     imd_options_destroy(args.common.options);
+    imd_options_destroy(args.attributes);
     return code;
 }

@@ -38,6 +38,7 @@ static void usage(FILE *stream)
             "  --headers_only         read headers, not voxels\n"
             "  --plugin PATH          load a plugin file (repeatable; also IMAGEDATA_PLUGINS)\n"
             "  --memory-limit SIZE    refuse images larger than SIZE (e.g. 8G) [80%% of RAM]\n"
+            "  --threads N            threads to use, 0 for one per core [0]\n"
             "  -v, --verbose          report what was read and skipped\n"
             "  -d, --debug            report details\n"
             "  -V, --version          print the version\n"
@@ -63,6 +64,7 @@ static const struct option long_options[] = {
     {"headers_only", no_argument, NULL, IMD_CLI_OPT_HEADERS_ONLY},
     {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
     {"memory-limit", required_argument, NULL, IMD_CLI_OPT_MEMORY_LIMIT},
+    {"threads", required_argument, NULL, IMD_CLI_OPT_THREADS},
     {"verbose", no_argument, NULL, 'v'},
     {"debug", no_argument, NULL, 'd'},
     {"version", no_argument, NULL, 'V'},

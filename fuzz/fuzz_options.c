@@ -1,10 +1,12 @@
 /*
  * fuzz_options: the option parser (src/base/options.c) and the input order
- * splitter (imd__split_order). Each line of the input is a "key=value" pair
- * for imd_options_set_pair(); every stored key is then read as a bool, an
- * int and a double, and each value split as an input order. Checks: the
- * result/error invariant, a stored key reads back, and a split order gives
- * 1..IMD_MAX_TAG_DIMS space-trimmed, non-empty components without a comma.
+ * parser (imd__input_order_parse, src/base/input_order.c). Each line of the
+ * input is a "key=value" pair for imd_options_set_pair(); every stored key
+ * is then read as a bool, an int and a double, checked against a table of
+ * every option type, and each value parsed as an input order. Checks: the
+ * result/error invariant, a stored key reads back, and a parsed order is
+ * auto (no components) or 1..IMD_MAX_TAG_DIMS distinct, blank-trimmed,
+ * non-empty names without a comma, each found by imd__input_order_find.
  */
 #include "internal.h"
 
@@ -14,24 +16,49 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_order(const char *text)
 {
-    char *parts[IMD_MAX_TAG_DIMS] = {0};
-    size_t count = 0;
+    ImdInputOrder order;
     ImdError *error = NULL;
-    bool ok = imd__split_order(&error, text, parts, &count);
-    if (ok != (error == NULL) || (ok && (count < 1 || count > IMD_MAX_TAG_DIMS))) {
+    bool ok = imd__input_order_parse(&error, text, &order);
+    if (ok != (error == NULL) || (!ok && order.count != 0) ||
+        (ok && order.automatic != (order.count == 0)) ||
+        (ok && order.count > IMD_MAX_TAG_DIMS)) {
         abort();
     }
-    for (size_t i = 0; ok && i < count; i++) {
-        size_t n = parts[i] != NULL ? strlen(parts[i]) : 0;
-        /* imd__split_order trims spaces (only: a tab is part of a name). */
-        if (n == 0 || parts[i][0] == ' ' || parts[i][n - 1] == ' ' || strchr(parts[i], ',')) {
+    for (size_t i = 0; ok && i < order.count; i++) {
+        size_t n = order.names[i] != NULL ? strlen(order.names[i]) : 0;
+        if (n == 0 || n > IMD_INPUT_ORDER_NAME_MAX || order.names[i][0] == ' ' ||
+            order.names[i][n - 1] == ' ' || strchr(order.names[i], ',') != NULL ||
+            imd__input_order_find(&order, order.names[i]) != (int)i) {
             abort();
         }
     }
-    for (size_t i = 0; i < IMD_MAX_TAG_DIMS; i++) {
-        free(parts[i]);
+    if (ok && order.none != (order.count == 1 && strcmp(order.names[0], "none") == 0)) {
+        abort();
     }
+    imd__input_order_clear(&order);
     imd_error_clear(&error);
+}
+
+/* Every type, so that imd_options_check sees each parser on every value. */
+static const char *const fuzz_choices[] = {"slice", "tag", NULL};
+
+static void check_specs(const ImdOptions *options, const char *key)
+{
+    const ImdOptionSpec specs[] = {{key, IMD_OPTION_STRING, "", NULL},
+                                   {NULL, 0, NULL, NULL}};
+    static const uint32_t types[] = {IMD_OPTION_STRING, IMD_OPTION_BOOL, IMD_OPTION_INT,
+                                     IMD_OPTION_DOUBLE, IMD_OPTION_ORDER, IMD_OPTION_CHOICE};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        ImdOptionSpec typed[2] = {specs[0], specs[1]};
+        typed[0].type = types[t];
+        typed[0].choices = types[t] == IMD_OPTION_CHOICE ? fuzz_choices : NULL;
+        ImdError *error = NULL;
+        bool ok = imd_options_check(&error, options, typed);
+        if (ok != (error == NULL) || (types[t] == IMD_OPTION_STRING && !ok)) {
+            abort();
+        }
+        imd_error_clear(&error);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -76,6 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         imd_error_clear(&error);
+        check_specs(options, key);
         check_order(value);
     }
     check_order(text);

@@ -190,9 +190,11 @@ IMD_API bool imd_dicom_dataset_frame_fragments(ImdError **error, const ImdDicomD
 
 /**
  * Set an element from UTF-8 text (values separated by '\'). `vr` 0 takes the
- * dictionary VR. Non-ASCII text needs a data set whose Specific Character Set
- * is unset (it becomes "ISO_IR 192") or already "ISO_IR 192"; otherwise
- * UNSUPPORTED. Replaces an element with the same tag.
+ * dictionary VR. Non-ASCII text is stored as UTF-8: a data set in another
+ * Specific Character Set has every text value (SH LO UC ST LT UT PN, in its
+ * items too) transcoded to UTF-8 and becomes "ISO_IR 192" first (PS3.5
+ * §6.1.2.3); inside a sequence item of such a data set it is UNSUPPORTED.
+ * Replaces an element with the same tag.
  */
 IMD_API bool imd_dicom_dataset_set_string(ImdError **error, ImdDicomDataSet *dataset,
                                           uint32_t tag, ImdVR vr, const char *value);

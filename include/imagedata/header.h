@@ -30,6 +30,14 @@ IMD_BEGIN_DECLS
 typedef struct ImdTemplateOps {
     void *(*clone)(const void *dataset); /**< NULL on failure */
     void (*destroy)(void *dataset);
+    /**
+     * Optional (NULL: the dataset cannot be queried): the attribute `keyword`
+     * (a DICOM keyword) as UTF-8 text, values joined by '\'. Sets *value to
+     * text released with imd_free(), or to NULL when the dataset lacks the
+     * attribute or holds no text for it; false only on failure (an unknown
+     * keyword, memory).
+     */
+    bool (*get_string)(ImdError **error, const void *dataset, const char *keyword, char **value);
 } ImdTemplateOps;
 
 /** An empty header with the original's defaults (input order "none", SC SOP class, new UIDs). */
@@ -58,6 +66,11 @@ IMD_API const char *imd_header_attribute_keyword(const ImdHeader *header, size_t
 
 /** The input order, e.g. "none", "time", "b,bvector". Never NULL. */
 IMD_API const char *imd_header_input_order(const ImdHeader *header);
+/**
+ * Store the order text as given (no axes change: imd_series_set_input_order
+ * renames them too). INVALID_ARG for an order that does not parse (the rules
+ * of imd_series_set_input_order) and for "auto".
+ */
 IMD_API bool imd_header_set_input_order(ImdError **error, ImdHeader *header, const char *order);
 
 /* ---- geometry ------------------------------------------------------- */
@@ -179,6 +192,17 @@ IMD_API bool imd_header_set_template(ImdError **error, ImdHeader *header, void *
                                      const ImdTemplateOps *ops);
 /** The template dataset, or NULL. Borrowed. */
 IMD_API const void *imd_header_template(const ImdHeader *header);
+
+/**
+ * An attribute of the template dataset by DICOM keyword
+ * ("InPlanePhaseEncodingDirection"), so that a format other than DICOM reads
+ * the template without knowing the DICOM codec. *value becomes text to
+ * release with imd_free(), or NULL when there is no template, its ops have
+ * no get_string, or the template lacks the attribute. False (with *value
+ * NULL) on failure: INVALID_ARG (NULL argument, unknown keyword), NOMEM.
+ */
+IMD_API bool imd_header_template_string(ImdError **error, const ImdHeader *header,
+                                        const char *keyword, char **value);
 
 IMD_END_DECLS
 

@@ -72,6 +72,19 @@ IMD_API void imd_context_set_memory_limit(ImdContext *context, uint64_t bytes);
 IMD_API uint64_t imd_context_memory_limit(const ImdContext *context);
 
 /**
+ * The number of threads work with this context may use at once (the calling
+ * thread included): header parsing and image decoding of a DICOM read,
+ * reading several NIfTI files, gzip compression. 0 (the default) means one
+ * per online core; 1 runs everything in the calling thread; more than 256 is
+ * taken as 256. The output does not depend on it. The context keeps its
+ * worker threads from first use until it is destroyed or this is called
+ * again: set it before imd_read()/imd_write(), not while they run.
+ */
+IMD_API void imd_context_set_threads(ImdContext *context, unsigned threads);
+/** The threads work with this context uses: the value set, or the online cores for 0 (also for NULL). */
+IMD_API unsigned imd_context_threads(const ImdContext *context);
+
+/**
  * Ask the work running with this context (imd_read(), imd_write(), from
  * any thread) to stop: long loops poll the flag and fail with
  * IMD_ERR_CANCELLED through their usual abort paths (temporary files and

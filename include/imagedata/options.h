@@ -49,6 +49,60 @@ IMD_API bool imd_options_get_int(ImdError **error, const ImdOptions *options, co
 IMD_API bool imd_options_get_double(ImdError **error, const ImdOptions *options,
                                     const char *key, double fallback, double *value);
 
+/**
+ * What an option's value must be (ImdOptionSpec.type). The numbering is part
+ * of the plugin ABI: values are only appended.
+ */
+typedef enum ImdOptionType {
+    IMD_OPTION_STRING = 1, /**< any text */
+    IMD_OPTION_BOOL = 2,   /**< true/false, yes/no, on/off, 1/0 (imd_options_get_bool) */
+    IMD_OPTION_INT = 3,    /**< a decimal 64-bit integer (imd_options_get_int) */
+    IMD_OPTION_DOUBLE = 4, /**< a finite number (imd_options_get_double) */
+    IMD_OPTION_ORDER = 5,  /**< an input order: auto, none, or names "time,te" */
+    IMD_OPTION_CHOICE = 6  /**< one of `choices`, exactly */
+} ImdOptionType;
+
+/**
+ * One option a plugin reads, in a table ended by an entry with a NULL name
+ * (ImdFormatPlugin.options). The pipeline refuses an option no table of the
+ * formats in play declares, and a value that is not of the declared type.
+ * Part of the plugin ABI (tests/abi/plugin_layout.c): fields are only appended.
+ */
+typedef struct ImdOptionSpec {
+    const char *name;                  /**< the key, e.g. "slice_tolerance"; NULL ends a table */
+    uint32_t type;                     /**< ImdOptionType */
+    const char *description;           /**< one line for help and documentation */
+    const char *const *choices;        /**< IMD_OPTION_CHOICE: NULL-terminated; else NULL */
+} ImdOptionSpec;
+
+/** The entry of `name` in a NULL-terminated table, else NULL (either may be NULL). */
+IMD_API const ImdOptionSpec *imd_option_spec_find(const ImdOptionSpec *specs, const char *name);
+
+/**
+ * Check `value` against `spec`: INVALID_ARG naming the option and the value
+ * ("option \"slice_tolerance\": \"abc\" is not a number") when it does not
+ * parse as spec->type.
+ */
+IMD_API bool imd_option_spec_check(ImdError **error, const ImdOptionSpec *spec,
+                                   const char *value);
+
+/**
+ * Check every entry of `options` that `specs` declares (imd_option_spec_check);
+ * entries the table does not name are left alone (the pipeline judges
+ * unknown names against every table in play). `options` may be NULL.
+ */
+IMD_API bool imd_options_check(ImdError **error, const ImdOptions *options,
+                               const ImdOptionSpec *specs);
+
+/**
+ * The value of `key` when it is one of the NULL-terminated `choices`:
+ * *index is its position; `fallback` when the key is absent. INVALID_ARG
+ * naming the key, the text and the choices otherwise.
+ */
+IMD_API bool imd_options_get_choice(ImdError **error, const ImdOptions *options,
+                                    const char *key, const char *const *choices, size_t fallback,
+                                    size_t *index);
+
 /** Entries in the order first set. */
 IMD_API size_t imd_options_count(const ImdOptions *options);
 IMD_API const char *imd_options_key(const ImdOptions *options, size_t index);

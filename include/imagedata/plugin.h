@@ -19,6 +19,7 @@
 
 #include <imagedata/common.h>
 #include <imagedata/dicom.h>
+#include <imagedata/options.h>
 #include <imagedata/stream.h>
 #include <imagedata/url.h>
 
@@ -75,6 +76,15 @@ typedef struct ImdFormatPlugin {
      */
     bool (*write)(ImdError **error, const ImdSeries *series, ImdArchive *destination,
                   const char *name, const ImdOptions *options);
+    /**
+     * Every option the reader and the writer read, ended by an entry with a
+     * NULL name; NULL when the format reads none. The pipeline refuses an
+     * option that no format and no pipeline table declares, and a value not
+     * of the declared type, before any reader or writer runs (a usage error,
+     * INVALID_ARG); the format still checks what it reads (imd_options_get_*).
+     * A descriptor whose struct_size ends before this field declares none.
+     */
+    const ImdOptionSpec *options;
 } ImdFormatPlugin;
 
 /* ---- transports --------------------------------------------------------- */

@@ -74,7 +74,9 @@ IMD_API const ImdHeader *imd_series_const_header(const ImdSeries *series);
  * are renamed after its components, as the original does (a 3D series with
  * order "time" becomes (time, row, column)). INVALID_ARG if it has more
  * components than ndim - 2 (rows and columns always stay), more than
- * IMD_MAX_TAG_DIMS components, or an empty component.
+ * IMD_MAX_TAG_DIMS components, or a component that is empty, not a name
+ * (letters, digits, '_', '-', '.'; at most 128) or repeated; "auto" is not
+ * an order a series can have.
  */
 IMD_API bool imd_series_set_input_order(ImdError **error, ImdSeries *series, const char *order);
 

@@ -3,6 +3,81 @@
 
 #include <stdio.h>
 
+#include <stdatomic.h>
+
+#ifdef IMD_FAULT_INJECTION
+#include <pthread.h>
+
+/*
+ * The counters are atomic because the DICOM reader, the NIfTI writer and
+ * gzip allocate on worker threads; which thread draws the Nth number may
+ * vary from run to run, the total does not. Only the Nth call fails (not
+ * every call after it), so the error paths themselves can still allocate
+ * their messages, as they would after a transient shortage.
+ */
+static atomic_ullong fault_allocations, fault_writes;
+static unsigned long long fault_alloc_at, fault_write_at; /* 0: never */
+static const char *fault_count_path;
+static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
+
+static unsigned long long fault_env(const char *name)
+{
+    const char *text = getenv(name);
+    if (text == NULL || text[0] == '\0') {
+        return 0;
+    }
+    char *end = NULL;
+    unsigned long long value = strtoull(text, &end, 10);
+    return *end == '\0' ? value : 0;
+}
+
+/* The one exception to "the library never writes on its own": a test build's count. */
+static void fault_report(void)
+{
+    FILE *file = fopen(fault_count_path, "w");
+    if (file != NULL) {
+        (void)fprintf(file, "%llu %llu\n", (unsigned long long)atomic_load(&fault_allocations),
+                      (unsigned long long)atomic_load(&fault_writes));
+        (void)fclose(file);
+    }
+}
+
+static void fault_setup(void)
+{
+    fault_alloc_at = fault_env("IMD_FAIL_ALLOC");
+    fault_write_at = fault_env("IMD_FAIL_WRITE");
+    fault_count_path = getenv("IMD_COUNT_ALLOC");
+    if (fault_count_path != NULL && fault_count_path[0] != '\0') {
+        (void)atexit(fault_report);
+    }
+}
+
+bool imd__fault_alloc(void)
+{
+    (void)pthread_once(&fault_once, fault_setup);
+    return atomic_fetch_add(&fault_allocations, 1) + 1 == fault_alloc_at;
+}
+
+bool imd__fault_write(void)
+{
+    (void)pthread_once(&fault_once, fault_setup);
+    return atomic_fetch_add(&fault_writes, 1) + 1 == fault_write_at;
+}
+#endif
+
+/* Every failed allocation of the wrappers below (any thread). */
+static atomic_size_t alloc_failures;
+
+size_t imd__alloc_failures(void)
+{
+    return atomic_load_explicit(&alloc_failures, memory_order_relaxed);
+}
+
+static void count_failure(void)
+{
+    (void)atomic_fetch_add_explicit(&alloc_failures, 1, memory_order_relaxed);
+}
+
 void imd_free(void *memory)
 {
     free(memory);
@@ -10,8 +85,9 @@ void imd_free(void *memory)
 
 void *imd__malloc(ImdError **error, size_t size)
 {
-    void *memory = malloc(size == 0 ? 1 : size);
+    void *memory = imd__fault_alloc() ? NULL : malloc(size == 0 ? 1 : size);
     if (memory == NULL) {
+        count_failure();
         imd_error_set(error, IMD_ERR_NOMEM, "out of memory (%zu bytes)", size);
     }
     return memory;
@@ -22,8 +98,9 @@ void *imd__calloc(ImdError **error, size_t count, size_t size)
     if (count == 0 || size == 0) {
         count = size = 1;
     }
-    void *memory = calloc(count, size);
+    void *memory = imd__fault_alloc() ? NULL : calloc(count, size);
     if (memory == NULL) {
+        count_failure();
         imd_error_set(error, IMD_ERR_NOMEM, "out of memory (%zu x %zu bytes)", count, size);
     }
     return memory;
@@ -31,8 +108,9 @@ void *imd__calloc(ImdError **error, size_t count, size_t size)
 
 void *imd__realloc(ImdError **error, void *memory, size_t size)
 {
-    void *grown = realloc(memory, size == 0 ? 1 : size);
+    void *grown = imd__fault_alloc() ? NULL : realloc(memory, size == 0 ? 1 : size);
     if (grown == NULL) {
+        count_failure();
         imd_error_set(error, IMD_ERR_NOMEM, "out of memory (%zu bytes)", size);
     }
     return grown;

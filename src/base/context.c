@@ -8,6 +8,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #ifdef IMD_ENABLE_PLUGINS
 #include <dlfcn.h>
@@ -28,6 +30,13 @@ struct ImdContext {
     /* A streaming read in progress (imd_read_each): where finished series go. */
     bool (*sink)(ImdError **error, void *user, ImdSeries *series);
     void *sink_user;
+    unsigned threads; /* imd_context_set_threads; 0: the number of online cores */
+    /*
+     * The thread pool (threads.c), made on first use by whichever thread
+     * needs it first: an atomic pointer, as reads run with a const context
+     * and may start on several threads at once.
+     */
+    _Atomic(ImdPool *) pool;
 };
 
 
@@ -153,6 +162,8 @@ void imd_context_destroy(ImdContext *context)
     if (context == NULL) {
         return;
     }
+    /* Its workers first: they run no plugin code now, and nothing after the unload. */
+    imd__pool_destroy(atomic_exchange(&context->pool, NULL));
 #ifdef IMD_ENABLE_PLUGINS
     for (size_t i = context->library_count; i-- > 0;) {
         dlclose(context->libraries[i]);
@@ -161,6 +172,45 @@ void imd_context_destroy(ImdContext *context)
     free(context->libraries);
     free(context->plugins);
     free(context);
+}
+
+void imd_context_set_threads(ImdContext *context, unsigned threads)
+{
+    if (context == NULL) {
+        return;
+    }
+    context->threads = threads > IMD__MAX_THREADS ? IMD__MAX_THREADS : threads;
+    /* A new size takes a new pool (made on next use); no work runs now (set it before a read). */
+    imd__pool_destroy(atomic_exchange(&context->pool, NULL));
+}
+
+unsigned imd_context_threads(const ImdContext *context)
+{
+    return context != NULL && context->threads != 0 ? context->threads : imd__default_threads();
+}
+
+ImdPool *imd__context_pool(const ImdContext *context)
+{
+    if (context == NULL || imd_context_threads(context) <= 1) {
+        return NULL;
+    }
+    /* The pool is the context's cache, not its settings: made here even for a const context
+     * (the object itself is not const: imd_context_create allocated it). */
+    ImdContext *owner = (ImdContext *)(uintptr_t)context;
+    ImdPool *pool = atomic_load(&owner->pool);
+    if (pool != NULL) {
+        return pool;
+    }
+    ImdPool *made = imd__pool_create(NULL, imd_context_threads(context));
+    if (made == NULL) {
+        return NULL; /* no pool: the work runs in the calling thread */
+    }
+    ImdPool *expected = NULL;
+    if (!atomic_compare_exchange_strong(&owner->pool, &expected, made)) {
+        imd__pool_destroy(made); /* another thread made one first (no worker started yet) */
+        return expected;
+    }
+    return made;
 }
 
 void imd_context_set_progress(ImdContext *context, ImdProgressFn *fn, void *user)

@@ -82,7 +82,7 @@ void imd_error_set(ImdError **error, ImdErrorCode code, const char *format, ...)
         /* The first failure is the cause; a second set is a caller bug we tolerate. */
         return;
     }
-    ImdError *made = malloc(sizeof *made);
+    ImdError *made = imd__malloc(NULL, sizeof *made);
     if (made == NULL) {
         *error = &nomem_error;
         return;

@@ -42,9 +42,40 @@ void *imd__realloc(ImdError **error, void *memory, size_t size);
 bool imd__grow(ImdError **error, void **array, size_t *capacity, size_t needed, size_t item);
 char *imd__strdup(ImdError **error, const char *text);
 char *imd__strndup(ImdError **error, const char *text, size_t length);
+/*
+ * How many allocations have failed in this process so far. Code that looks
+ * things up with a NULL error, where "absent" and "could not be copied" give
+ * the same answer, compares it before and after to tell a real absence from
+ * running out of memory.
+ */
+size_t imd__alloc_failures(void);
 /* printf into a new string (NULL + NOMEM on failure). */
 char *imd__sprintf(ImdError **error, const char *format, ...) IMD_PRINTF(2, 3);
 char *imd__vsprintf(ImdError **error, const char *format, va_list args) IMD_PRINTF(2, 0);
+
+/*
+ * ---- fault injection (CMake option IMD_FAULT_INJECTION, test builds only) ----
+ * imd__fault_alloc() is called once per allocation the library makes and is
+ * true for the Nth call when the environment says IMD_FAIL_ALLOC=N; the
+ * allocation then fails as if the system had no memory. imd__fault_write()
+ * does the same for writes (IMD_FAIL_WRITE=N). IMD_COUNT_ALLOC=path writes
+ * "allocations writes" to path at exit, so a driver can try every N
+ * (tests/integration/faults.sh, docs/fuzzing.md). Without the option both
+ * are constant false and cost nothing.
+ */
+#ifdef IMD_FAULT_INJECTION
+bool imd__fault_alloc(void);
+bool imd__fault_write(void);
+#else
+static inline bool imd__fault_alloc(void)
+{
+    return false;
+}
+static inline bool imd__fault_write(void)
+{
+    return false;
+}
+#endif
 
 /* ---- a growing text buffer ---- */
 
@@ -105,6 +136,76 @@ bool imd__check_alloc(ImdError **error, const ImdContext *context, uint64_t byte
  * load.
  */
 bool imd__check_cancel(ImdError **error, const ImdContext *context, const char *what);
+
+/* ---- the thread pool (src/base/threads.c) ---- */
+
+/* The most threads a context may use (imd_context_set_threads clamps to it). */
+#define IMD__MAX_THREADS 256u
+
+/* The number of online cores (1 .. IMD__MAX_THREADS): the default thread count. */
+unsigned imd__default_threads(void);
+/* The threads work with `context` may use: its setting (NULL: the current context's; none: the default). */
+unsigned imd__threads(const ImdContext *context);
+
+/*
+ * A pool of `threads - 1` workers, started on first use; the thread that
+ * waits for a job is the last one. Normally the context's (below); made
+ * directly only by code that may run without a context. Destroy it after its
+ * jobs have finished.
+ */
+typedef struct ImdPool ImdPool;
+ImdPool *imd__pool_create(ImdError **error, unsigned threads);
+void imd__pool_destroy(ImdPool *pool); /* NULL is fine */
+/*
+ * The context's pool, made on first use (the context keeps it until it is
+ * destroyed or its thread count changes); NULL with one thread, a NULL
+ * context, or when it cannot be made: then jobs run in the waiting thread.
+ */
+ImdPool *imd__context_pool(const ImdContext *context);
+
+/*
+ * A job: fn(error, user, index) for index 0 .. count-1, run by the pool's
+ * workers and by the thread that waits for it. Caller storage (no allocation
+ * per job); the fields are threads.c's. A task that fails sets its error and
+ * returns false: no further index starts, and the job's error is that of the
+ * smallest failed index (what a serial run would report). While a task runs,
+ * the job's context is the thread's current one (imd__context_enter).
+ */
+typedef struct ImdJob {
+    struct ImdPool *pool; /* NULL: run by the waiter alone */
+    const ImdContext *context;
+    bool (*fn)(ImdError **error, void *user, size_t index);
+    void *user;
+    size_t count, next, running, finished;
+    bool stop, queued;
+    struct ImdJob *before, *after; /* the pool's queue */
+    size_t error_index;
+    ImdError *error;
+} ImdJob;
+
+/*
+ * Queue `job` on `pool` (NULL: nothing runs until imd__job_finish).
+ * `context` NULL: the current one. Every started job must be finished or
+ * cancelled before its storage goes.
+ */
+void imd__job_start(ImdJob *job, ImdPool *pool, const ImdContext *context, size_t count,
+                    bool (*fn)(ImdError **error, void *user, size_t index), void *user);
+/* Has every index that will run finished? Never blocks for long (one lock). */
+bool imd__job_done(ImdJob *job);
+/* Run the unclaimed indices in this thread, wait for the others; the job's error, if any. */
+bool imd__job_finish(ImdError **error, ImdJob *job);
+/* Start no further index, wait for the running ones, drop the error. */
+void imd__job_cancel(ImdJob *job);
+
+/*
+ * fn(error, user, index) for index 0 .. count-1 on up to imd__threads(context)
+ * threads, this one included (the context's pool; without any context a
+ * pool made for the call). The first error by index, as imd__job_finish.
+ * `stage` non-NULL: progress (imd_context_progress) from this thread only.
+ */
+bool imd__parallel(ImdError **error, const ImdContext *context, size_t count,
+                   bool (*fn)(ImdError **error, void *user, size_t index), void *user,
+                   const char *stage);
 
 /* ---- plugins loaded from files (kept by the context; searched by src/pipeline/registry.c) ---- */
 
@@ -195,6 +296,32 @@ bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *par
 void *imd__gunzip(ImdError **error, const uint8_t *data, size_t size, size_t limit,
                   size_t *out_size, const char *name);
 
+/* ---- members a format reader keeps (src/io/members.c) ---- */
+
+/* One member a reader accepted; a format's own member record embeds it. */
+typedef struct ImdMember {
+    char *name;          /* the member name in its archive */
+    ImdArchive *archive; /* open until reader_finish returns */
+    char *path;          /* its local file (mapped, or for a library wanting a path), or NULL */
+    uint8_t *bytes;      /* otherwise its bytes, when kept */
+    size_t size;
+} ImdMember;
+
+typedef enum ImdMemberKeep {
+    IMD__KEEP_NAME,           /* name and archive: reopened when needed */
+    IMD__KEEP_LOCAL_OR_BYTES, /* the local path when there is one, else the bytes */
+    IMD__KEEP_BYTES           /* the bytes */
+} ImdMemberKeep;
+
+/* Fill `member` for `name` of `archive` (the bytes from `stream`, at most
+ * `limit`, 0: no limit); false with an error and nothing kept. */
+bool imd__member_keep(ImdError **error, ImdMember *member, ImdArchive *archive, const char *name,
+                      ImdStream *stream, ImdMemberKeep keep, size_t limit);
+void imd__member_free(ImdMember *member);
+/* Append `item` (`item_size` bytes, a record embedding an ImdMember) to a growing array. */
+bool imd__member_push(ImdError **error, void **items, size_t *count, size_t *capacity,
+                      const void *item, size_t item_size);
+
 /* ---- output names (src/base/url.c) ---- */
 
 /* Does an output name hold a number pattern ("{...}" or "%...")? */
@@ -203,14 +330,56 @@ bool imd__name_has_number(const char *name);
  * "%%" is a '%'. INVALID_ARG for none, several or a malformed one. */
 char *imd__format_numbered_name(ImdError **error, const char *name, size_t index);
 
-/* ---- input orders (src/model/series.c) ---- */
+/* ---- input orders (src/base/input_order.c) ---- */
+
+#define IMD__STRINGIFY_(x) #x
+#define IMD__STRINGIFY(x) IMD__STRINGIFY_(x)
+
+/** Longest component of an input order (an axis name, an option key). */
+#define IMD_INPUT_ORDER_NAME_MAX 128
 
 /*
- * Split an input order "a, b,c" into trimmed components, each a new string
- * in parts[] (at most IMD_MAX_TAG_DIMS; the caller frees them, also on
- * failure). INVALID_ARG for an empty component or too many.
+ * An input order parsed: "auto" (automatic, no components), "none" (one
+ * component "none", none set) or 1..IMD_MAX_TAG_DIMS distinct names.
  */
-bool imd__split_order(ImdError **error, const char *order, char **parts, size_t *count);
+typedef struct ImdInputOrder {
+    char *names[IMD_MAX_TAG_DIMS]; /* count trimmed components, owned */
+    size_t count;
+    bool automatic; /* "auto": the format chooses */
+    bool none;      /* "none" alone: one image per slice */
+} ImdInputOrder;
+
+/*
+ * Parse `text`; INVALID_ARG naming the order, the component and the reason
+ * (empty, too long, not a name, repeated, too many, auto or none combined).
+ * `order` is always initialised; clear it with imd__input_order_clear.
+ * The _as variant starts its messages with `what` instead of "input order".
+ */
+bool imd__input_order_parse(ImdError **error, const char *text, ImdInputOrder *order);
+bool imd__input_order_parse_as(ImdError **error, const char *what, const char *text,
+                               ImdInputOrder *order);
+/* The option "input_order" (default "auto"), messages naming the option. */
+bool imd__input_order_from_options(ImdError **error, const ImdOptions *options,
+                                   ImdInputOrder *order);
+void imd__input_order_clear(ImdInputOrder *order);
+/* The index of component `name`, else -1. */
+int imd__input_order_find(const ImdInputOrder *order, const char *name);
+
+/* ---- names ---- */
+
+/* Does `name` end with `suffix` (ASCII case ignored) after at least one character? */
+bool imd__has_suffix(const char *name, const char *suffix);
+
+/* ---- option checks (src/pipeline/option_check.c) ---- */
+
+/*
+ * Every option of `options` declared by the pipeline or a format of the
+ * context, or a component of the input order (option "input_order", or
+ * `series_order` when writing; may be NULL), and every declared value of its
+ * type; INVALID_ARG naming the option and the value otherwise.
+ */
+bool imd__check_options(ImdError **error, const ImdContext *context, const ImdOptions *options,
+                        const char *series_order);
 
 /* ---- built-in plugins (src/pipeline/registry.c, src/archives, src/formats) ---- */
 

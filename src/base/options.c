@@ -271,6 +271,12 @@ static bool equals_ignoring_case(const char *a, const char *b)
     return *a == *b;
 }
 
+static bool parse_bool(ImdError **error, const char *key, const char *text, bool *value);
+static bool parse_int(ImdError **error, const char *key, const char *text, int64_t *value);
+static bool parse_double(ImdError **error, const char *key, const char *text, double *value);
+static bool parse_choice(ImdError **error, const char *key, const char *text,
+                         const char *const *choices, size_t *index);
+
 bool imd_options_get_bool(ImdError **error, const ImdOptions *options, const char *key,
                           bool fallback, bool *value)
 {
@@ -284,6 +290,12 @@ bool imd_options_get_bool(ImdError **error, const ImdOptions *options, const cha
         *value = fallback;
         return true;
     }
+    return parse_bool(error, key, text, value);
+}
+
+/* The typed parsers: `text` of option `key` into *value (untouched on failure). */
+static bool parse_bool(ImdError **error, const char *key, const char *text, bool *value)
+{
     static const char *const truths[] = {"true", "yes", "on", "1"};
     static const char *const falsehoods[] = {"false", "no", "off", "0"};
     for (size_t i = 0; i < sizeof truths / sizeof truths[0]; i++) {
@@ -314,6 +326,11 @@ bool imd_options_get_int(ImdError **error, const ImdOptions *options, const char
         *value = fallback;
         return true;
     }
+    return parse_int(error, key, text, value);
+}
+
+static bool parse_int(ImdError **error, const char *key, const char *text, int64_t *value)
+{
     /* strtoll would skip leading blanks and accept "", so check the first character. */
     if (!(isdigit((unsigned char)text[0]) || text[0] == '-' || text[0] == '+')) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": \"%s\" is not an integer",
@@ -350,6 +367,11 @@ bool imd_options_get_double(ImdError **error, const ImdOptions *options, const c
         *value = fallback;
         return true;
     }
+    return parse_double(error, key, text, value);
+}
+
+static bool parse_double(ImdError **error, const char *key, const char *text, double *value)
+{
     if (text[0] == '\0' || is_blank(text[0])) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": \"%s\" is not a number", key,
                       text);
@@ -370,6 +392,119 @@ bool imd_options_get_double(ImdError **error, const ImdOptions *options, const c
         return false;
     }
     *value = parsed;
+    return true;
+}
+
+/* "a, b or c" for a message. */
+static char *list_choices(const char *const *choices)
+{
+    ImdText text = {0};
+    size_t count = 0;
+    while (choices != NULL && choices[count] != NULL) {
+        count++;
+    }
+    for (size_t i = 0; i < count; i++) {
+        imd__text_printf(&text, "%s%s", i == 0 ? "" : i + 1 == count ? " or " : ", ",
+                         choices[i]);
+    }
+    return imd__text_finish(NULL, &text);
+}
+
+bool imd_options_get_choice(ImdError **error, const ImdOptions *options, const char *key,
+                            const char *const *choices, size_t fallback, size_t *index)
+{
+    if (index == NULL || choices == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": no choices or no place for "
+                      "the value", key != NULL ? key : "(null)");
+        return false;
+    }
+    const char *text = imd_options_get(options, key, NULL);
+    if (text == NULL) {
+        *index = fallback;
+        return true;
+    }
+    return parse_choice(error, key, text, choices, index);
+}
+
+/* Exactly one of the choices: "Tag" is not "tag" (the values are names, not words). */
+static bool parse_choice(ImdError **error, const char *key, const char *text,
+                         const char *const *choices, size_t *index)
+{
+    for (size_t i = 0; choices[i] != NULL; i++) {
+        if (strcmp(choices[i], text) == 0) {
+            *index = i;
+            return true;
+        }
+    }
+    char *listed = list_choices(choices);
+    imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": \"%s\" is not %s", key, text,
+                  listed != NULL ? listed : "one of the choices");
+    free(listed);
+    return false;
+}
+
+const ImdOptionSpec *imd_option_spec_find(const ImdOptionSpec *specs, const char *name)
+{
+    for (const ImdOptionSpec *spec = specs; spec != NULL && spec->name != NULL && name != NULL;
+         spec++) {
+        if (strcmp(spec->name, name) == 0) {
+            return spec;
+        }
+    }
+    return NULL;
+}
+
+bool imd_option_spec_check(ImdError **error, const ImdOptionSpec *spec, const char *value)
+{
+    if (spec == NULL || spec->name == NULL || value == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "option check without a spec or a value");
+        return false;
+    }
+    bool flag;
+    int64_t integer;
+    double real;
+    size_t index;
+    switch (spec->type) {
+    case IMD_OPTION_STRING:
+        return true;
+    case IMD_OPTION_BOOL:
+        return parse_bool(error, spec->name, value, &flag);
+    case IMD_OPTION_INT:
+        return parse_int(error, spec->name, value, &integer);
+    case IMD_OPTION_DOUBLE:
+        return parse_double(error, spec->name, value, &real);
+    case IMD_OPTION_CHOICE:
+        if (spec->choices == NULL) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": declared a choice "
+                          "without choices", spec->name);
+            return false;
+        }
+        return parse_choice(error, spec->name, value, spec->choices, &index);
+    case IMD_OPTION_ORDER: {
+        char *what = imd__sprintf(error, "option \"%s\":", spec->name);
+        ImdInputOrder order;
+        bool ok = what != NULL && imd__input_order_parse_as(error, what, value, &order);
+        if (ok) {
+            imd__input_order_clear(&order);
+        }
+        free(what);
+        return ok;
+    }
+    default:
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": declared with unknown type %u",
+                      spec->name, (unsigned)spec->type);
+        return false;
+    }
+}
+
+bool imd_options_check(ImdError **error, const ImdOptions *options, const ImdOptionSpec *specs)
+{
+    for (size_t i = 0; options != NULL && i < options->count; i++) {
+        const ImdOptionSpec *spec = imd_option_spec_find(specs, options->entries[i].key);
+        if (spec != NULL && !imd_option_spec_check(error, spec, options->entries[i].value)) {
+            return false;
+        }
+    }
     return true;
 }
 

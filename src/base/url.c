@@ -700,6 +700,29 @@ bool imd_member_name_is_safe(const char *name)
 }
 
 /*
+ * A file name's suffix (".nii.gz", ".dcm", ".raw"): ASCII case ignored, since
+ * exports from other systems write X.DCM and X.NII; a name that is only the
+ * suffix has no stem and does not count. The one helper for every format
+ * (they had three copies).
+ */
+bool imd__has_suffix(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), m = strlen(suffix);
+    if (n <= m) {
+        return false;
+    }
+    for (size_t i = 0; i < m; i++) {
+        char a = name[n - m + i], b = suffix[i];
+        a = a >= 'A' && a <= 'Z' ? (char)(a - 'A' + 'a') : a;
+        b = b >= 'A' && b <= 'Z' ? (char)(b - 'A' + 'a') : b;
+        if (a != b) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
  * Output member names numbered by a pattern (behaviour.md §7.3): Python's
  * "{}" / "{:05d}" or printf's "%d" / "%05d" ("%%" is a '%'), one number.
  */

@@ -266,13 +266,13 @@ bool imd_dicom_dataset_frame_fragments(ImdError **error, const ImdDicomDataSet *
 {
     *first = *count = *size = 0;
     const ImdDicomElement *pixel_data =
-        dataset != NULL ? imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA) : NULL;
+        dataset != NULL ? imd_dicom_dataset_find(dataset, IMD_TAG_PixelData) : NULL;
     if (pixel_data == NULL || !pixel_data->encapsulated) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "no encapsulated pixel data");
         return false;
     }
     int64_t frames = 1;
-    const ImdDicomElement *number = imd_dicom_dataset_find(dataset, IMD_TAG(0x0028, 0x0008));
+    const ImdDicomElement *number = imd_dicom_dataset_find(dataset, IMD_TAG_NumberOfFrames);
     ImdError *ignored = NULL;
     if (number != NULL && imd_dicom_element_vm(number) > 0 &&
         (!imd_dicom_element_int(&ignored, number, 0, &frames) || frames < 1)) {
@@ -283,8 +283,9 @@ bool imd_dicom_dataset_frame_fragments(ImdError **error, const ImdDicomDataSet *
     input.fragments = pixel_data->fragment_count > 0 ? pixel_data->fragments + 1 : NULL;
     input.fragment_count = pixel_data->fragment_count > 0 ? pixel_data->fragment_count - 1 : 0;
     input.basic_offsets = imd_dicom_element_offset_table(pixel_data, &input.basic_size);
-    const ImdDicomElement *eot = imd_dicom_dataset_find(dataset, IMD_TAG(0x7fe0, 0x0001));
-    const ImdDicomElement *lengths = imd_dicom_dataset_find(dataset, IMD_TAG(0x7fe0, 0x0002));
+    const ImdDicomElement *eot = imd_dicom_dataset_find(dataset, IMD_TAG_ExtendedOffsetTable);
+    const ImdDicomElement *lengths =
+        imd_dicom_dataset_find(dataset, IMD_TAG_ExtendedOffsetTableLengths);
     if (eot != NULL && lengths != NULL) {
         input.extended_offsets = imd_dicom_element_bytes(eot, &input.extended_size);
         input.extended_lengths = imd_dicom_element_bytes(lengths, &input.extended_lengths_size);

@@ -228,7 +228,7 @@ static OPJ_SIZE_T sink_write(void *buffer, OPJ_SIZE_T count, void *user)
         while (capacity < s->at + count) {
             capacity *= 2;
         }
-        uint8_t *grown = realloc(s->data, capacity);
+        uint8_t *grown = imd__realloc(NULL, s->data, capacity);
         if (grown == NULL) {
             s->failed = true;
             return (OPJ_SIZE_T)-1;

@@ -137,7 +137,7 @@ static void emit(Output *o, const uint8_t *bytes, size_t n)
         while (capacity < o->size + n) {
             capacity *= 2;
         }
-        uint8_t *grown = realloc(o->data, capacity);
+        uint8_t *grown = imd__realloc(NULL, o->data, capacity);
         if (grown == NULL) {
             o->failed = true;
             return;

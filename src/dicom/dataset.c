@@ -208,6 +208,17 @@ uint16_t imd__dicom_private_block(const ImdDicomDataSet *dataset, uint16_t group
                                      : 0;
 }
 
+uint16_t imd__dicom_private_block_of(const ImdDicomDataSet *dataset, ImdPrivateTag tag)
+{
+    return imd__dicom_private_block(dataset, tag.group, tag.creator);
+}
+
+uint32_t imd__dicom_private_tag(const ImdDicomDataSet *dataset, ImdPrivateTag tag)
+{
+    uint16_t block = imd__dicom_private_block(dataset, tag.group, tag.creator);
+    return block != 0 ? imd__private_tag_at(tag, block) : 0;
+}
+
 /* An element of the data set itself (not of its fallback): what may be changed. */
 static ImdDicomElement *own_element(ImdDicomDataSet *dataset, uint32_t tag)
 {
@@ -347,7 +358,7 @@ void imd__dicom_dataset_set_fallback(ImdDicomDataSet *view, const ImdDicomDataSe
 const ImdDicomElement *imd__dicom_charset_element(const ImdDicomDataSet *dataset)
 {
     for (const ImdDicomDataSet *d = dataset; d != NULL; d = d->parent) {
-        const ImdDicomElement *element = imd_dicom_dataset_find(d, IMD_TAG_SPECIFIC_CHARACTER_SET);
+        const ImdDicomElement *element = imd_dicom_dataset_find(d, IMD_TAG_SpecificCharacterSet);
         if (element != NULL) {
             return element;
         }
@@ -665,7 +676,7 @@ static bool check_build(ImdError **error, ImdDicomDataSet *dataset, uint32_t tag
         *vr = imd_dicom_dictionary_vr(tag);
     }
     if (imd_dicom_vr_name(*vr) == NULL || *vr == IMD_VR_NONE || *vr == IMD_VR_SQ ||
-        IMD_TAG_GROUP(tag) == 0xfffe) {
+        IMD_TAG_GROUP(tag) == IMD_GROUP_ITEMS) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "(%04X,%04X): cannot set a value of VR %s",
                       IMD_TAG_GROUP(tag), IMD_TAG_ELEMENT(tag),
                       imd_dicom_vr_name(*vr) ? imd_dicom_vr_name(*vr) : "?");
@@ -703,12 +714,91 @@ static bool is_ascii(const char *text)
     return true;
 }
 
-/* Non-ASCII text is stored as UTF-8 under Specific Character Set ISO_IR 192. */
+/* The VRs whose values Specific Character Set governs (PS3.5 §6.1.2.3). */
+static bool charset_vr(ImdVR vr)
+{
+    return vr == IMD_VR_SH || vr == IMD_VR_LO || vr == IMD_VR_UC || vr == IMD_VR_ST ||
+           vr == IMD_VR_LT || vr == IMD_VR_UT || vr == IMD_VR_PN;
+}
+
+static bool bytes_ascii(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] >= 0x80 || p[i] == 0x1b) { /* ESC: ISO 2022 code extensions */
+            return false;
+        }
+    }
+    return true;
+}
+
+/* An element's value replaced by `text` (taken), padded to even length with a space. */
+static bool replace_text(ImdError **error, ImdDicomElement *element, char *text)
+{
+    size_t length = strlen(text);
+    if (length % 2 != 0) {
+        char *padded = imd__realloc(error, text, length + 2);
+        if (padded == NULL) {
+            free(text);
+            return false;
+        }
+        text = padded;
+        text[length++] = ' ';
+        text[length] = '\0';
+    }
+    if (element->owned) {
+        free((void *)(uintptr_t)element->value);
+    }
+    element->value = (const uint8_t *)text;
+    element->size = length;
+    element->owned = true;
+    return true;
+}
+
+/*
+ * Every text value of `dataset` (and its items) decoded from `charsets` (the
+ * Specific Character Set in force) into UTF-8; items' own (0008,0005) go, as
+ * the root's ISO_IR 192 will govern them.
+ */
+static bool transcode_to_utf8(ImdError **error, ImdDicomDataSet *dataset, const char *charsets)
+{
+    for (size_t i = 0; i < dataset->count; i++) {
+        ImdDicomElement *e = &dataset->elements[i];
+        for (size_t k = 0; k < e->item_count; k++) {
+            ImdDicomDataSet *item = e->items[k];
+            const ImdDicomElement *own = imd_dicom_dataset_find(item, IMD_TAG_SpecificCharacterSet);
+            char *item_sets = own != NULL && own->value != NULL
+                                  ? imd__strndup(error, (const char *)own->value, own->size)
+                                  : NULL;
+            bool ok = (own == NULL || own->value == NULL || item_sets != NULL) &&
+                      transcode_to_utf8(error, item, item_sets != NULL ? item_sets : charsets);
+            free(item_sets);
+            if (!ok) {
+                return false;
+            }
+            (void)imd_dicom_dataset_remove(item, IMD_TAG_SpecificCharacterSet);
+        }
+        if (!charset_vr(e->vr) || e->value == NULL || bytes_ascii(e->value, e->size)) {
+            continue;
+        }
+        char *text = imd__dicom_decode_text(error, e->value, e->size, charsets, e->vr, NULL);
+        if (text == NULL || !replace_text(error, e, text)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Non-ASCII text is stored as UTF-8 under Specific Character Set ISO_IR 192:
+ * a data set in another character set has every text value transcoded to
+ * UTF-8 first (PS3.5 §6.1.2.3), so that a changed value can be written into
+ * a Latin-1 or Japanese template without losing the others.
+ */
 static bool allow_utf8(ImdError **error, ImdDicomDataSet *dataset, uint32_t tag)
 {
     const ImdDicomElement *charset = imd__dicom_charset_element(dataset);
     if (charset == NULL) {
-        return put_value(error, dataset, IMD_TAG_SPECIFIC_CHARACTER_SET, IMD_VR_CS,
+        return put_value(error, dataset, IMD_TAG_SpecificCharacterSet, IMD_VR_CS,
                          "ISO_IR 192", 10);
     }
     char *value = imd__strndup(error, charset->value ? (const char *)charset->value : "",
@@ -720,13 +810,19 @@ static bool allow_utf8(ImdError **error, ImdDicomDataSet *dataset, uint32_t tag)
     size_t length = strlen(value);
     trim_value(IMD_VR_CS, &start, &length);
     bool utf8 = length == 10 && memcmp(start, "ISO_IR 192", 10) == 0;
-    free(value);
-    if (!utf8) {
+    bool ok = utf8;
+    if (!utf8 && dataset->parent != NULL) {
+        /* An item cannot change its root's character set. */
         imd_error_set(error, IMD_ERR_UNSUPPORTED,
-                      "(%04X,%04X): non-ASCII text in a data set whose character set is not "
-                      "ISO_IR 192", IMD_TAG_GROUP(tag), IMD_TAG_ELEMENT(tag));
+                      "(%04X,%04X): non-ASCII text in a sequence item whose character set is "
+                      "not ISO_IR 192", IMD_TAG_GROUP(tag), IMD_TAG_ELEMENT(tag));
+    } else if (!utf8) {
+        ok = transcode_to_utf8(error, dataset, value) &&
+             put_value(error, dataset, IMD_TAG_SpecificCharacterSet, IMD_VR_CS, "ISO_IR 192",
+                       10);
     }
-    return utf8;
+    free(value);
+    return ok;
 }
 
 bool imd_dicom_dataset_set_string(ImdError **error, ImdDicomDataSet *dataset, uint32_t tag,
@@ -896,7 +992,7 @@ bool imd_dicom_dataset_remove(ImdDicomDataSet *dataset, uint32_t tag)
 ImdDicomDataSet *imd_dicom_dataset_append_item(ImdError **error, ImdDicomDataSet *dataset,
                                                uint32_t tag)
 {
-    if (dataset == NULL || IMD_TAG_GROUP(tag) == 0xfffe) {
+    if (dataset == NULL || IMD_TAG_GROUP(tag) == IMD_GROUP_ITEMS) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "(%04X,%04X): cannot hold items",
                       IMD_TAG_GROUP(tag), IMD_TAG_ELEMENT(tag));
         return NULL;

@@ -6,15 +6,16 @@
 #define IMAGEDATA_DICOM_INTERNAL_H
 
 #include "internal.h"
+#include "private_tags.h"
+#include "tags.h" /* IMD_TAG_<Keyword> for every keyword of the dictionary (generated) */
 
 #include <stdatomic.h>
 
 #define IMD_DICOM_UNDEFINED_LENGTH 0xffffffffu
-#define IMD_TAG_ITEM IMD_TAG(0xfffe, 0xe000)
-#define IMD_TAG_ITEM_DELIMITATION IMD_TAG(0xfffe, 0xe00d)
-#define IMD_TAG_SEQUENCE_DELIMITATION IMD_TAG(0xfffe, 0xe0dd)
-#define IMD_TAG_PIXEL_DATA IMD_TAG(0x7fe0, 0x0010)
-#define IMD_TAG_SPECIFIC_CHARACTER_SET IMD_TAG(0x0008, 0x0005)
+/* The groups the standard reserves (PS3.5 §7.1, §7.5): the file meta group and the
+ * items and delimiters' group. */
+#define IMD_GROUP_FILE_META 0x0002u
+#define IMD_GROUP_ITEMS 0xfffeu
 
 /*
  * The bytes a data set was read from, shared by the data set, its items and
@@ -75,6 +76,10 @@ void imd__dicom_dataset_sort(ImdDicomDataSet *dataset);
  * (gggg,00xx) holds the creator, its elements are (gggg,xx10-xxFF); 0 when absent. */
 uint16_t imd__dicom_private_block(const ImdDicomDataSet *dataset, uint16_t group,
                                   const char *creator);
+/* The block the creator of a private element (private_tags.h) reserves; 0 when absent. */
+uint16_t imd__dicom_private_block_of(const ImdDicomDataSet *dataset, ImdPrivateTag tag);
+/* The tag a private element has in this data set, (gggg,xxEE); 0 when its creator is absent. */
+uint32_t imd__dicom_private_tag(const ImdDicomDataSet *dataset, ImdPrivateTag tag);
 void imd__dicom_element_free(ImdDicomElement *element);
 void imd__dicom_warn(ImdDicomDataSet *top, const char *format, ...) IMD_PRINTF(2, 3);
 /*

@@ -121,7 +121,7 @@ static bool append(ImdError **error, Encapsulated *out, const uint8_t *bytes, si
         while (capacity < out->size + padded) {
             capacity *= 2;
         }
-        uint8_t *grown = realloc(out->data, capacity);
+        uint8_t *grown = imd__realloc(NULL, out->data, capacity);
         if (grown == NULL) {
             imd_error_set(error, IMD_ERR_NOMEM, "out of memory encoding pixel data");
             return false;
@@ -153,18 +153,18 @@ bool imd__codec_encode_pixel_data(ImdError **error, ImdDicomDataSet *dataset, co
         return false;
     }
     int64_t rows, columns, samples, allocated, stored, representation, planar, frames;
-    if (!attribute(error, dataset, IMD_TAG(0x0028, 0x0010), 0, 1, 65535, &rows) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0011), 0, 1, 65535, &columns) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0002), 1, 1, 3, &samples) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0100), 0, 8, 16, &allocated) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0101), allocated, 1, allocated, &stored) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0103), 0, 0, 1, &representation) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0006), 0, 0, 0, &planar) ||
-        !attribute(error, dataset, IMD_TAG(0x0028, 0x0008), 1, 1, 1 << 20, &frames)) {
+    if (!attribute(error, dataset, IMD_TAG_Rows, 0, 1, 65535, &rows) ||
+        !attribute(error, dataset, IMD_TAG_Columns, 0, 1, 65535, &columns) ||
+        !attribute(error, dataset, IMD_TAG_SamplesPerPixel, 1, 1, 3, &samples) ||
+        !attribute(error, dataset, IMD_TAG_BitsAllocated, 0, 8, 16, &allocated) ||
+        !attribute(error, dataset, IMD_TAG_BitsStored, allocated, 1, allocated, &stored) ||
+        !attribute(error, dataset, IMD_TAG_PixelRepresentation, 0, 0, 1, &representation) ||
+        !attribute(error, dataset, IMD_TAG_PlanarConfiguration, 0, 0, 0, &planar) ||
+        !attribute(error, dataset, IMD_TAG_NumberOfFrames, 1, 1, 1 << 20, &frames)) {
         imd_error_prefix(error, "%s%s", name, sep);
         return false;
     }
-    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
+    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PixelData);
     ImdCodecFrame frame = {.rows = (uint32_t)rows, .columns = (uint32_t)columns,
                            .samples_per_pixel = (uint16_t)samples,
                            .bits_allocated = (uint16_t)allocated,
@@ -172,7 +172,7 @@ bool imd__codec_encode_pixel_data(ImdError **error, ImdDicomDataSet *dataset, co
                            .pixel_representation = (uint16_t)representation,
                            .planar_configuration = 0};
     const ImdDicomElement *photometric =
-        imd_dicom_dataset_find(dataset, IMD_TAG(0x0028, 0x0004));
+        imd_dicom_dataset_find(dataset, IMD_TAG_PhotometricInterpretation);
     char *text = photometric != NULL ? imd_dicom_element_string(NULL, dataset, photometric)
                                      : NULL;
     snprintf(frame.photometric, sizeof frame.photometric, "%s",
@@ -204,7 +204,9 @@ bool imd__codec_encode_pixel_data(ImdError **error, ImdDicomDataSet *dataset, co
     for (int64_t f = 0; ok && f < frames; f++) {
         ok = append(error, &out, zero, 4);
     }
-    sizes[0] = out.size;
+    if (ok) {
+        sizes[0] = out.size;
+    }
     uint64_t offset = 0;
     for (size_t f = 0; ok && f < (size_t)frames; f++) {
         const uint8_t *native = pixel_data->value + f * frame_bytes;
@@ -221,7 +223,10 @@ bool imd__codec_encode_pixel_data(ImdError **error, ImdDicomDataSet *dataset, co
         ImdCodecFrame decoded = frame;
         size_t where = 0;
         if (!codec->decode(&failure, bytes, size, &decoded, check, frame_bytes)) {
-            imd_error_set(error, IMD_ERR_INTERNAL,
+            /* Running out of memory in the check is not a codec bug. */
+            imd_error_set(error,
+                          imd_error_code(failure) == IMD_ERR_NOMEM ? IMD_ERR_NOMEM
+                                                                   : IMD_ERR_INTERNAL,
                           "%s%sframe %zu encoded as %s does not decode: %s", name, sep, f + 1, uid,
                           imd_error_message(failure));
             imd_error_clear(&failure);
@@ -256,7 +261,7 @@ bool imd__codec_encode_pixel_data(ImdError **error, ImdDicomDataSet *dataset, co
             out.fragments[i].size = sizes[i];
             at += sizes[i];
         }
-        ImdDicomElement element = {.tag = IMD_TAG_PIXEL_DATA, .vr = IMD_VR_OB,
+        ImdDicomElement element = {.tag = IMD_TAG_PixelData, .vr = IMD_VR_OB,
                                    .value = out.data, .size = out.size, .owned = true,
                                    .fragments = out.fragments,
                                    .fragment_count = (size_t)frames + 1, .encapsulated = true};

@@ -138,14 +138,14 @@ static Step read_header(Parser *p, Header *h, size_t *pos, size_t end, int depth
         return STEP_FAIL;
     }
     h->tag = IMD_TAG(u16(p, *pos), u16(p, *pos + 2));
-    if (h->tag == IMD_TAG_ITEM_DELIMITATION) {
+    if (h->tag == IMD_TAG_ItemDelimitationItem) {
         *pos += 8;
         return STEP_END;
     }
     if (depth == 0 && p->stop_tag != 0 && h->tag >= p->stop_tag) {
         return STEP_STOP;
     }
-    if (IMD_TAG_GROUP(h->tag) == 0xfffe) {
+    if (IMD_TAG_GROUP(h->tag) == IMD_GROUP_ITEMS) {
         corrupt(p, h->tag, *pos, "item tag where a data element was expected");
         return STEP_FAIL;
     }
@@ -211,7 +211,7 @@ static bool parse_items(Parser *p, ImdDicomElement *element, ImdDicomDataSet *pa
         uint32_t tag = IMD_TAG(u16(p, *pos), u16(p, *pos + 2)), length = u32(p, *pos + 4);
         size_t at = *pos;
         *pos += 8;
-        if (tag == IMD_TAG_SEQUENCE_DELIMITATION) {
+        if (tag == IMD_TAG_SequenceDelimitationItem) {
             if (!undefined) {
                 imd__dicom_warn(p->top, "(%04X,%04X): sequence delimiter in a sequence of "
                                         "defined length", IMD_TAG_GROUP(element->tag),
@@ -219,7 +219,7 @@ static bool parse_items(Parser *p, ImdDicomElement *element, ImdDicomDataSet *pa
             }
             return true;
         }
-        if (tag != IMD_TAG_ITEM) {
+        if (tag != IMD_TAG_Item) {
             return corrupt(p, element->tag, at, "(%04X,%04X) where a sequence item was expected",
                            IMD_TAG_GROUP(tag), IMD_TAG_ELEMENT(tag));
         }
@@ -265,10 +265,10 @@ static bool parse_fragments(Parser *p, ImdDicomElement *element, size_t *pos, si
         uint32_t tag = IMD_TAG(u16(p, *pos), u16(p, *pos + 2)), length = u32(p, *pos + 4);
         size_t at = *pos;
         *pos += 8;
-        if (tag == IMD_TAG_SEQUENCE_DELIMITATION) {
+        if (tag == IMD_TAG_SequenceDelimitationItem) {
             return true;
         }
-        if (tag != IMD_TAG_ITEM || length == IMD_DICOM_UNDEFINED_LENGTH ||
+        if (tag != IMD_TAG_Item || length == IMD_DICOM_UNDEFINED_LENGTH ||
             length > end - *pos) {
             return corrupt(p, element->tag, at, "bad fragment (%04X,%04X) of length %u with %zu "
                                                 "bytes left", IMD_TAG_GROUP(tag),
@@ -345,7 +345,7 @@ static bool parse_value(Parser *p, const Header *h, ImdDicomElement *element,
         if (h->vr == IMD_VR_SQ) {
             return parse_items(p, element, dataset, pos, end, true, depth);
         }
-        if (h->tag == IMD_TAG_PIXEL_DATA || h->vr == IMD_VR_OB || h->vr == IMD_VR_OW ||
+        if (h->tag == IMD_TAG_PixelData || h->vr == IMD_VR_OB || h->vr == IMD_VR_OW ||
             h->vr == IMD_VR_OB_OW) {
             element->vr = h->vr == IMD_VR_OW ? IMD_VR_OW : IMD_VR_OB;
             return parse_fragments(p, element, pos, end);
@@ -458,7 +458,7 @@ static void resolve_vrs(ImdDicomDataSet *dataset)
         ImdDicomElement *e = &dataset->elements[i];
         int64_t representation = 0;
         if (e->vr == IMD_VR_US_SS) {
-            e->vr = find_number(dataset, IMD_TAG(0x0028, 0x0103), &representation) &&
+            e->vr = find_number(dataset, IMD_TAG_PixelRepresentation, &representation) &&
                             representation == 1
                         ? IMD_VR_SS
                         : IMD_VR_US;
@@ -498,11 +498,11 @@ static bool parse_meta(Parser *p, size_t *pos, ImdDicomDataSet **meta)
     (*meta)->buffer = imd__dicom_buffer_retain(p->buffer);
     p->little = true;
     p->implicit = false;
-    while (p->size - *pos >= 8 && imd__load_le16(p->data + *pos) == 0x0002) {
+    while (p->size - *pos >= 8 && imd__load_le16(p->data + *pos) == IMD_GROUP_FILE_META) {
         Header h;
         ImdDicomElement element;
         h.start = *pos;
-        h.tag = IMD_TAG(0x0002, imd__load_le16(p->data + *pos + 2));
+        h.tag = IMD_TAG(IMD_GROUP_FILE_META, imd__load_le16(p->data + *pos + 2));
         if (!count_element(p, h.tag) || !read_explicit(p, &h, pos, p->size)) {
             return false;
         }
@@ -561,7 +561,7 @@ static void encoding_for(Parser *p, const char *uid)
 /* The first element tells whether the declared VR encoding is right (as pydicom checks). */
 static void check_declared_vr(Parser *p, size_t at)
 {
-    if (p->size - at < 8 || IMD_TAG_GROUP(IMD_TAG(u16(p, at), 0)) == 0xfffe) {
+    if (p->size - at < 8 || u16(p, at) == IMD_GROUP_ITEMS) {
         return;
     }
     ImdVR vr;
@@ -615,11 +615,18 @@ static bool inflate_rest(Parser *p, size_t at)
                 inflateEnd(&z);
                 return false;
             }
-            uint8_t *grown = full || capacity > ((size_t)1 << 34) ? NULL : realloc(out, capacity);
-            if (grown == NULL) {
+            if (full || capacity > ((size_t)1 << 34)) {
                 free(out);
                 inflateEnd(&z);
                 imd_error_set(p->error, IMD_ERR_LIMIT, "%s: deflated data set too large", p->name);
+                return false;
+            }
+            /* Out of memory is NOMEM, not the size limit above. */
+            uint8_t *grown = imd__realloc(p->error, out, capacity);
+            if (grown == NULL) {
+                free(out);
+                inflateEnd(&z);
+                imd_error_prefix(p->error, "%s: ", p->name);
                 return false;
             }
             out = grown;
@@ -663,11 +670,11 @@ static bool read_preamble(Parser *p, ImdDicomDataSet *top, size_t *pos)
         imd__dicom_warn(top, "\"DICM\" without the 128-byte preamble");
         *pos = 4;
     }
-    if (p->size - *pos >= 8 && imd__load_le16(p->data + *pos) == 0x0002) {
+    if (p->size - *pos >= 8 && imd__load_le16(p->data + *pos) == IMD_GROUP_FILE_META) {
         if (!parse_meta(p, pos, &top->meta)) {
             return false;
         }
-        trim_uid(imd_dicom_dataset_find(top->meta, IMD_TAG(0x0002, 0x0010)),
+        trim_uid(imd_dicom_dataset_find(top->meta, IMD_TAG_TransferSyntaxUID),
                  top->transfer_syntax);
         if (top->transfer_syntax[0] != '\0') {
             encoding_for(p, top->transfer_syntax);

@@ -15,12 +15,15 @@ const uint8_t *imd__siemens_csa_bytes(const ImdDicomDataSet *dataset, uint8_t el
     if (dataset == NULL) {
         return NULL;
     }
-    /* Private block of "SIEMENS CSA HEADER" (PS3.5 §7.8.1): (0029,xx10) image, (0029,xx20) series. */
-    uint16_t block = imd__dicom_private_block(dataset, 0x0029, "SIEMENS CSA HEADER");
-    if (block == 0) {
+    /* Private block of "SIEMENS CSA HEADER" (PS3.5 §7.8.1): (0029,xx10) image, (0029,xx20)
+     * series (private_tags.h). */
+    ImdPrivateTag csa = IMD_PRIVATE_SiemensCsaImageHeaderInfo;
+    csa.element = element;
+    uint32_t tag = imd__dicom_private_tag(dataset, csa);
+    if (tag == 0) {
         return NULL;
     }
-    const ImdDicomElement *e = imd_dicom_dataset_find(dataset, IMD_TAG(0x0029, block | element));
+    const ImdDicomElement *e = imd_dicom_dataset_find(dataset, tag);
     if (e == NULL || imd_dicom_element_vr(e) == IMD_VR_SQ || imd_dicom_element_is_encapsulated(e)) {
         return NULL;
     }
@@ -46,7 +49,8 @@ bool imd__siemens_image(ImdError **error, const ImdDicomDataSet *dataset, ImdSie
     memset(out, 0, sizeof *out);
     out->phase_encoding_positive = -1;
     size_t size;
-    const uint8_t *bytes = imd__siemens_csa_bytes(dataset, 0x10, &size);
+    const uint8_t *bytes =
+        imd__siemens_csa_bytes(dataset, IMD_PRIVATE_SiemensCsaImageHeaderInfo.element, &size);
     if (bytes == NULL || size == 0) {
         return true;
     }

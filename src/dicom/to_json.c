@@ -469,10 +469,10 @@ static bool wanted(const Writer *w, uint32_t tag, bool top)
     if (IMD_TAG_ELEMENT(tag) == 0) {
         return false; /* Group Length: never in the JSON model (F.2.2) */
     }
-    if (tag == IMD_TAG_PIXEL_DATA && !(w->flags & IMD_DICOM_JSON_PIXEL_DATA)) {
+    if (tag == IMD_TAG_PixelData && !(w->flags & IMD_DICOM_JSON_PIXEL_DATA)) {
         return false;
     }
-    if (top && IMD_TAG_GROUP(tag) == 0x0002 && !(w->flags & IMD_DICOM_JSON_META)) {
+    if (top && IMD_TAG_GROUP(tag) == IMD_GROUP_FILE_META && !(w->flags & IMD_DICOM_JSON_META)) {
         return false;
     }
     return true;

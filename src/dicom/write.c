@@ -164,13 +164,13 @@ static void put_sequence(Writer *w, const ImdDicomElement *element)
         return;
     }
     for (size_t i = 0; i < element->item_count; i++) {
-        put_tag(w, IMD_TAG_ITEM);
+        put_tag(w, IMD_TAG_Item);
         put_u32(w, IMD_DICOM_UNDEFINED_LENGTH);
         put_dataset(w, element->items[i], false);
-        put_tag(w, IMD_TAG_ITEM_DELIMITATION);
+        put_tag(w, IMD_TAG_ItemDelimitationItem);
         put_u32(w, 0);
     }
-    put_tag(w, IMD_TAG_SEQUENCE_DELIMITATION);
+    put_tag(w, IMD_TAG_SequenceDelimitationItem);
     put_u32(w, 0);
 }
 
@@ -182,12 +182,12 @@ static void put_fragments(Writer *w, const ImdDicomElement *element)
     for (size_t i = 0; i < element->fragment_count; i++) {
         const ImdDicomFragment *f = &element->fragments[i];
         size_t padded = f->size + (f->size & 1u);
-        put_tag(w, IMD_TAG_ITEM);
+        put_tag(w, IMD_TAG_Item);
         put_u32(w, (uint32_t)padded);
         put(w, f->data, f->size);
         put(w, "\0", padded - f->size);
     }
-    put_tag(w, IMD_TAG_SEQUENCE_DELIMITATION);
+    put_tag(w, IMD_TAG_SequenceDelimitationItem);
     put_u32(w, 0);
 }
 
@@ -227,7 +227,7 @@ static void put_dataset(Writer *w, const ImdDicomDataSet *dataset, bool top)
         uint16_t group = IMD_TAG_GROUP(element->tag);
         /* The meta group is made anew; group lengths of a changed data set would be
          * stale and are optional (PS3.5 §7.2), so they are left out. */
-        if ((top && group == 0x0002) || IMD_TAG_ELEMENT(element->tag) == 0x0000) {
+        if ((top && group == IMD_GROUP_FILE_META) || IMD_TAG_ELEMENT(element->tag) == 0x0000) {
             continue;
         }
         put_element(w, element);
@@ -259,8 +259,8 @@ static bool valid_uid(const ImdDicomElement *element, char out[65])
 static ImdDicomDataSet *make_meta(ImdError **error, const ImdDicomDataSet *dataset,
                                   const char *transfer_syntax)
 {
-    const ImdDicomElement *sop_class = imd_dicom_dataset_find(dataset, IMD_TAG(0x0008, 0x0016));
-    const ImdDicomElement *sop_instance = imd_dicom_dataset_find(dataset, IMD_TAG(0x0008, 0x0018));
+    const ImdDicomElement *sop_class = imd_dicom_dataset_find(dataset, IMD_TAG_SOPClassUID);
+    const ImdDicomElement *sop_instance = imd_dicom_dataset_find(dataset, IMD_TAG_SOPInstanceUID);
     if (sop_class == NULL || sop_instance == NULL || sop_class->value == NULL ||
         sop_instance->value == NULL) {
         imd_error_set(error, IMD_ERR_INVALID_ARG,
@@ -276,18 +276,18 @@ static ImdDicomDataSet *make_meta(ImdError **error, const ImdDicomDataSet *datas
     ImdDicomDataSet *meta = imd_dicom_dataset_create(error);
     static const uint8_t version[2] = {0x00, 0x01};
     bool ok = meta != NULL &&
-              imd_dicom_dataset_set_bytes(error, meta, IMD_TAG(0x0002, 0x0001), IMD_VR_OB,
-                                          version, 2) &&
-              imd_dicom_dataset_set_string(error, meta, IMD_TAG(0x0002, 0x0002), IMD_VR_UI,
+              imd_dicom_dataset_set_bytes(error, meta, IMD_TAG_FileMetaInformationVersion,
+                                          IMD_VR_OB, version, 2) &&
+              imd_dicom_dataset_set_string(error, meta, IMD_TAG_MediaStorageSOPClassUID, IMD_VR_UI,
                                            class_uid) &&
-              imd_dicom_dataset_set_string(error, meta, IMD_TAG(0x0002, 0x0003), IMD_VR_UI,
-                                           instance_uid) &&
-              imd_dicom_dataset_set_string(error, meta, IMD_TAG(0x0002, 0x0010), IMD_VR_UI,
+              imd_dicom_dataset_set_string(error, meta, IMD_TAG_MediaStorageSOPInstanceUID,
+                                           IMD_VR_UI, instance_uid) &&
+              imd_dicom_dataset_set_string(error, meta, IMD_TAG_TransferSyntaxUID, IMD_VR_UI,
                                            transfer_syntax) &&
-              imd_dicom_dataset_set_string(error, meta, IMD_TAG(0x0002, 0x0012), IMD_VR_UI,
+              imd_dicom_dataset_set_string(error, meta, IMD_TAG_ImplementationClassUID, IMD_VR_UI,
                                            IMPLEMENTATION_CLASS_UID) &&
-              imd_dicom_dataset_set_string(error, meta, IMD_TAG(0x0002, 0x0013), IMD_VR_SH,
-                                           IMD_IMPLEMENTATION_VERSION_NAME);
+              imd_dicom_dataset_set_string(error, meta, IMD_TAG_ImplementationVersionName,
+                                           IMD_VR_SH, IMD_IMPLEMENTATION_VERSION_NAME);
     if (!ok) {
         imd_dicom_dataset_destroy(meta);
         return NULL;
@@ -314,7 +314,7 @@ static void put_meta(Writer *w, const ImdDicomDataSet *meta)
     put(w, "DICM", 4);
     bool implicit = w->implicit;
     w->implicit = false; /* the meta group is always explicit VR LE */
-    put_header(w, IMD_TAG(0x0002, 0x0000), IMD_VR_UL, 4);
+    put_header(w, IMD_TAG_FileMetaInformationGroupLength, IMD_VR_UL, 4);
     put_u32(w, meta_length(meta));
     for (size_t i = 0; i < meta->count; i++) {
         put_element(w, &meta->elements[i]);
@@ -325,7 +325,7 @@ static void put_meta(Writer *w, const ImdDicomDataSet *meta)
 /* Is Pixel Data (top level) encapsulated; absent counts as both. */
 static bool pixel_data_is(const ImdDicomDataSet *dataset, bool encapsulated)
 {
-    const ImdDicomElement *e = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
+    const ImdDicomElement *e = imd_dicom_dataset_find(dataset, IMD_TAG_PixelData);
     return e == NULL || e->encapsulated == encapsulated;
 }
 

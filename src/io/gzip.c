@@ -13,13 +13,16 @@
  * header and the trailer (CRC-32, length mod 2^32) itself.
  *
  * The caller's bytes are copied into a ring of slots (dictionary + chunk
- * input, compressed output): a full chunk is queued to the workers when
- * more input follows, and compressed chunks are written to the stream in
- * order as they complete. The caller waits only when every slot is in use,
- * so memory stays bounded (SLOT_BUDGET) for any input size. The chunk size
- * is fixed, so the output bytes do not depend on the number of cores. An
- * input of one chunk or less is deflated in the calling thread, as is
- * everything when there is one core or no thread can start.
+ * input, compressed output): a full chunk is queued as a job on the
+ * library's thread pool (src/base/threads.c: the context's, sized by
+ * imd_context_set_threads) when more input follows, and compressed chunks
+ * are written to the stream in order as they complete. The caller waits only
+ * when every slot is in use, and then compresses a queued chunk itself if no
+ * worker has taken it, so memory stays bounded (SLOT_BUDGET) for any input
+ * size and a busy pool never stalls the writer. The chunk size is fixed, so
+ * the output bytes do not depend on the number of threads. An input of one
+ * chunk or less, and the last chunk, are deflated in the calling thread, as
+ * is everything with one thread.
  *
  * Reading inflates every member in turn (inflate with automatic header
  * detection, reset at each member's end), checking each member's CRC and
@@ -30,12 +33,10 @@
 
 #include <limits.h>
 #include <pthread.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #define CHUNK IMD__GZIP_CHUNK          /* input bytes per chunk */
 #define WINDOW ((size_t)32 << 10)      /* deflate's history: the next chunk's dictionary */
-#define MAX_THREADS 64
 #define SLOT_BUDGET ((size_t)48 << 20) /* most bytes held by the slots' buffers */
 
 /* ---- one chunk ---- */
@@ -49,13 +50,16 @@ typedef struct Slot {
     uLong crc;  /* CRC-32 of the chunk */
     int flush;  /* Z_SYNC_FLUSH, or Z_FINISH for the last chunk */
     int status; /* Z_OK when compressed, else the zlib error */
-    bool done;  /* compressed (under the writer's lock when threads run) */
+    struct ImdGzipWriter *writer;
+    ImdJob job;  /* compressing it on the pool */
+    bool queued; /* the job was started and not yet collected */
 } Slot;
 
 /* A z_stream made on first use, then reset for every chunk. */
 typedef struct Deflater {
     z_stream z;
     bool ready;
+    struct Deflater *next; /* the writer's spare ones */
 } Deflater;
 
 /* Room for at least 16 more output bytes (a flush needs more than 6). */
@@ -64,7 +68,7 @@ static bool grow_output(z_stream *z, Slot *slot)
     size_t used = (size_t)(z->next_out - slot->out);
     size_t grown = slot->capacity * 2;
     uint8_t *bigger = grown > slot->capacity && grown - used <= UINT_MAX
-                          ? realloc(slot->out, grown)
+                          ? imd__realloc(NULL, slot->out, grown)
                           : NULL;
     if (bigger == NULL) {
         return false;
@@ -154,52 +158,56 @@ struct ImdGzipWriter {
     uLong crc;      /* CRC-32 of the written chunks */
     uint64_t total; /* input bytes of the written chunks */
     bool failed;    /* a call failed: only abort (or a failing close) is left */
-    Deflater serial; /* compression in the calling thread */
-    /* Worker threads, started when a second chunk begins. */
-    size_t wanted, started;
-    bool pool_ready, stop;
-    size_t next; /* the next queued chunk a worker takes */
-    pthread_t threads[MAX_THREADS];
+    const ImdContext *context; /* the current one at open: its pool and cancel flag */
+    ImdPool *pool;             /* NULL: every chunk is compressed in the calling thread */
+    ImdPool *own_pool;         /* made for a writer used without a context */
+    /* Deflaters not in use: one per chunk compressed at once, kept for the next. */
     pthread_mutex_t lock;
-    pthread_cond_t work;  /* a chunk was queued (or stop) */
-    pthread_cond_t ready; /* a chunk is done */
+    Deflater *spare;
 };
 
-static void *worker(void *argument)
+static Deflater *take_deflater(ImdGzipWriter *w)
 {
-    ImdGzipWriter *w = argument;
-    Deflater d = {.ready = false};
     pthread_mutex_lock(&w->lock);
-    for (;;) {
-        while (!w->stop && w->next == w->filling) {
-            pthread_cond_wait(&w->work, &w->lock);
-        }
-        if (w->stop) {
-            break;
-        }
-        Slot *slot = &w->slots[w->next++ % w->slot_count];
-        pthread_mutex_unlock(&w->lock);
-        int status = compress_chunk(&d, w->level, slot);
-        pthread_mutex_lock(&w->lock);
-        slot->status = status;
-        slot->done = true;
-        pthread_cond_broadcast(&w->ready);
+    Deflater *d = w->spare;
+    if (d != NULL) {
+        w->spare = d->next;
     }
     pthread_mutex_unlock(&w->lock);
-    end_deflater(&d);
-    return NULL;
+    return d != NULL ? d : imd__calloc(NULL, 1, sizeof *d);
 }
 
-static size_t core_count(void)
+static void give_deflater(ImdGzipWriter *w, Deflater *d)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (size_t)cores;
+    pthread_mutex_lock(&w->lock);
+    d->next = w->spare;
+    w->spare = d;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* A pool task (or a call in the writer's thread): its zlib status goes in the slot. */
+static bool compress_task(ImdError **error, void *user, size_t index)
+{
+    IMD__UNUSED(error);
+    IMD__UNUSED(index);
+    Slot *slot = user;
+    ImdGzipWriter *w = slot->writer;
+    Deflater *d = take_deflater(w);
+    slot->status = d != NULL ? compress_chunk(d, w->level, slot) : Z_MEM_ERROR;
+    if (d != NULL) {
+        give_deflater(w, d);
+    }
+    return true; /* the writer reports a zlib error, in chunk order */
 }
 
 static void set_zlib_error(ImdError **error, int status, const char *name)
 {
-    imd_error_set(error, status == Z_MEM_ERROR ? IMD_ERR_NOMEM : IMD_ERR_INTERNAL,
-                  "%s: gzip compression failed (zlib %d)", name, status);
+    if (status == Z_MEM_ERROR) {
+        imd_error_set(error, IMD_ERR_NOMEM, "%s: out of memory for gzip compression", name);
+        return;
+    }
+    imd_error_set(error, IMD_ERR_INTERNAL, "%s: gzip compression failed (zlib %d)", name,
+                  status);
 }
 
 static bool fail(ImdGzipWriter *w)
@@ -208,73 +216,18 @@ static bool fail(ImdGzipWriter *w)
     return false;
 }
 
-/* Start the workers (fewer, or none, when threads cannot start: serial then). */
-static void start_pool(ImdGzipWriter *w)
-{
-    if (w->wanted == 0 || pthread_mutex_init(&w->lock, NULL) != 0) {
-        w->wanted = 0;
-        return;
-    }
-    if (pthread_cond_init(&w->work, NULL) != 0) {
-        pthread_mutex_destroy(&w->lock);
-        w->wanted = 0;
-        return;
-    }
-    if (pthread_cond_init(&w->ready, NULL) != 0) {
-        pthread_cond_destroy(&w->work);
-        pthread_mutex_destroy(&w->lock);
-        w->wanted = 0;
-        return;
-    }
-    w->pool_ready = true;
-    w->next = w->filling;
-    while (w->started < w->wanted &&
-           pthread_create(&w->threads[w->started], NULL, worker, w) == 0) {
-        w->started++;
-    }
-    w->wanted = 0; /* tried once */
-}
-
-static void stop_pool(ImdGzipWriter *w)
-{
-    if (!w->pool_ready) {
-        return;
-    }
-    pthread_mutex_lock(&w->lock);
-    w->stop = true;
-    pthread_cond_broadcast(&w->work);
-    pthread_mutex_unlock(&w->lock);
-    for (size_t i = 0; i < w->started; i++) {
-        pthread_join(w->threads[i], NULL);
-    }
-    w->started = 0;
-    pthread_cond_destroy(&w->ready);
-    pthread_cond_destroy(&w->work);
-    pthread_mutex_destroy(&w->lock);
-    w->pool_ready = false;
-}
-
-static bool slot_done(ImdGzipWriter *w, Slot *slot, bool wait)
-{
-    if (w->started == 0) {
-        return slot->done;
-    }
-    pthread_mutex_lock(&w->lock);
-    while (wait && !slot->done) {
-        pthread_cond_wait(&w->ready, &w->lock);
-    }
-    bool done = slot->done;
-    pthread_mutex_unlock(&w->lock);
-    return done;
-}
-
 /* Write the queued chunks that are done, in order; with `until`, wait for those before it. */
 static bool write_done(ImdError **error, ImdGzipWriter *w, size_t until)
 {
     while (w->written < w->filling) {
         Slot *slot = &w->slots[w->written % w->slot_count];
-        if (!slot_done(w, slot, w->written < until)) {
-            break;
+        if (slot->queued) {
+            if (w->written >= until && !imd__job_done(&slot->job)) {
+                break;
+            }
+            /* Done, or needed now: compressed here when no worker has taken it yet. */
+            (void)imd__job_finish(NULL, &slot->job); /* compress_task never fails */
+            slot->queued = false;
         }
         if (slot->status != Z_OK) {
             set_zlib_error(error, slot->status, imd_stream_name(w->stream));
@@ -308,7 +261,7 @@ static bool begin_chunk(ImdError **error, ImdGzipWriter *w)
         }
     }
     slot->dict = slot->length = slot->out_size = 0;
-    slot->done = false;
+    slot->writer = w;
     if (w->filling > 0) {
         /* The previous chunk is full (only the last one is shorter) and not yet reused. */
         const Slot *previous = &w->slots[(w->filling - 1) % w->slot_count];
@@ -324,19 +277,14 @@ static bool end_chunk(ImdError **error, ImdGzipWriter *w, int flush)
 {
     Slot *slot = &w->slots[w->filling % w->slot_count];
     slot->flush = flush;
-    if (flush != Z_FINISH && !w->pool_ready && w->wanted > 0) {
-        start_pool(w);
-    }
-    if (w->started == 0) {
-        slot->status = compress_chunk(&w->serial, w->level, slot);
-        slot->done = true;
-        w->filling++;
+    if (flush != Z_FINISH && w->pool != NULL) {
+        imd__job_start(&slot->job, w->pool, w->context, 1, compress_task, slot);
+        slot->queued = true;
     } else {
-        pthread_mutex_lock(&w->lock);
-        w->filling++;
-        pthread_cond_signal(&w->work);
-        pthread_mutex_unlock(&w->lock);
+        /* The last chunk is waited for at once: the caller would compress it anyway. */
+        (void)compress_task(NULL, slot, 0);
     }
+    w->filling++;
     if (!write_done(error, w, flush == Z_FINISH ? w->filling : 0)) {
         return false;
     }
@@ -345,9 +293,20 @@ static bool end_chunk(ImdError **error, ImdGzipWriter *w, int flush)
 
 static void free_writer(ImdGzipWriter *w)
 {
-    stop_pool(w);
-    end_deflater(&w->serial);
-    for (size_t i = 0; i < w->slot_count; i++) {
+    for (size_t i = 0; w->slots != NULL && i < w->slot_count; i++) {
+        if (w->slots[i].queued) {
+            imd__job_cancel(&w->slots[i].job); /* waits if a worker is compressing it */
+        }
+    }
+    imd__pool_destroy(w->own_pool);
+    while (w->spare != NULL) {
+        Deflater *d = w->spare;
+        w->spare = d->next;
+        end_deflater(d);
+        free(d);
+    }
+    pthread_mutex_destroy(&w->lock);
+    for (size_t i = 0; w->slots != NULL && i < w->slot_count; i++) {
         free(w->slots[i].in);
         free(w->slots[i].out);
     }
@@ -369,14 +328,27 @@ ImdGzipWriter *imd__gzip_writer_open(ImdError **error, ImdStream *stream, int le
     if (w == NULL) {
         return NULL;
     }
+    if (pthread_mutex_init(&w->lock, NULL) != 0) {
+        free(w);
+        imd_error_set(error, IMD_ERR_INTERNAL, "%s: gzip: cannot make a lock",
+                      imd_stream_name(stream));
+        return NULL;
+    }
     w->stream = stream;
     w->level = level;
     w->crc = crc32(0L, Z_NULL, 0);
-    /* Two slots per worker (one compressing, one done or being filled), within the budget. */
-    size_t cores = core_count(), most = SLOT_BUDGET / (WINDOW + 2 * CHUNK + CHUNK / 16);
-    size_t slots = cores > 1 ? 2 * cores : 2;
+    w->context = imd__context_current();
+    size_t threads = imd__threads(w->context);
+    if (threads > 1) {
+        /* Without a context (internal callers only: imd_write() always has one), a pool of
+         * the writer's own, whose threads start only when a second chunk begins. */
+        w->pool = w->context != NULL ? imd__context_pool(w->context)
+                                     : (w->own_pool = imd__pool_create(NULL, (unsigned)threads));
+    }
+    /* Two slots per thread (one compressing, one done or being filled), within the budget. */
+    size_t most = SLOT_BUDGET / (WINDOW + 2 * CHUNK + CHUNK / 16);
+    size_t slots = w->pool != NULL ? 2 * threads : 2;
     w->slot_count = slots < most ? slots : most > 2 ? most : 2;
-    w->wanted = cores > 1 ? (cores < w->slot_count - 1 ? cores : w->slot_count - 1) : 0;
     w->slots = imd__calloc(error, w->slot_count, sizeof *w->slots);
     /* The member header: deflate, no flags, no time, extra flags as zlib sets them, Unix. */
     uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
@@ -400,7 +372,7 @@ bool imd__gzip_writer_write(ImdError **error, ImdGzipWriter *w, const void *data
                       imd_stream_name(w->stream));
         return false;
     }
-    if (!imd__check_cancel(error, NULL, imd_stream_name(w->stream))) {
+    if (!imd__check_cancel(error, w->context, imd_stream_name(w->stream))) {
         return fail(w);
     }
     const uint8_t *bytes = data;

@@ -119,7 +119,9 @@ static int64_t file_write(ImdError **error, ImdStream *stream, const void *buffe
     size_t done = 0;
     while (done < length) {
         size_t piece = length - done < IMD__IO_CHUNK ? length - done : IMD__IO_CHUNK;
-        ssize_t wrote = write(file->fd, bytes + done, piece);
+        /* A test build's injected fault looks like a full disk. */
+        ssize_t wrote =
+            imd__fault_write() ? (errno = ENOSPC, -1) : write(file->fd, bytes + done, piece);
         if (wrote < 0) {
             if (errno == EINTR) {
                 continue;
@@ -193,6 +195,10 @@ static bool file_close_write(ImdError **error, ImdStream *stream)
     }
     /* close() can report a delayed write error (NFS, a full disk). */
     int closed = close(file->fd);
+    if (imd__fault_write()) { /* a test build's injected fault: a delayed write error */
+        closed = -1;
+        errno = EIO;
+    }
     file->fd = -1;
     if (closed != 0 && errno != EINTR) {
         set_errno_error(error, IMD_ERR_IO, stream->name, "cannot write", errno);
@@ -688,6 +694,17 @@ bool imd_stream_write(ImdError **error, ImdStream *stream, const void *buffer, s
         return false;
     }
     if (!imd__check_cancel(error, NULL, imd_stream_name(stream))) {
+        return false;
+    }
+    /*
+     * A test build's injected fault fails here, before the stream sees the
+     * bytes: the stream stays usable, so only the caller's own handling of
+     * the failure keeps a partial output from being committed. (A file
+     * stream's write(2) counts again, above, for the stream's own handling.)
+     */
+    if (imd__fault_write()) {
+        imd_error_set(error, IMD_ERR_IO, "%s: cannot write: injected fault",
+                      imd_stream_name(stream));
         return false;
     }
     ImdError *local = NULL;

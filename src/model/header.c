@@ -292,8 +292,21 @@ const char *imd_header_input_order(const ImdHeader *header)
 
 bool imd_header_set_input_order(ImdError **error, ImdHeader *header, const char *order)
 {
-    if (header == NULL || order == NULL || order[0] == '\0') {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "input order: empty");
+    if (header == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "input order: no header");
+        return false;
+    }
+    /* Only well-formed orders are kept: writers parse them again (companion
+     * files, DICOM tag values), and must not meet one they cannot read. */
+    ImdInputOrder parsed;
+    if (!imd__input_order_parse(error, order, &parsed)) {
+        return false;
+    }
+    bool automatic = parsed.automatic;
+    imd__input_order_clear(&parsed);
+    if (automatic) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "input order \"auto\" is a request to the "
+                      "readers, not the order of a series");
         return false;
     }
     char *copy = imd__strdup(error, order);
@@ -744,6 +757,27 @@ bool imd_header_set_template(ImdError **error, ImdHeader *header, void *dataset,
 const void *imd_header_template(const ImdHeader *header)
 {
     return header != NULL ? header->template_dataset : NULL;
+}
+
+bool imd_header_template_string(ImdError **error, const ImdHeader *header, const char *keyword,
+                                char **value)
+{
+    if (value != NULL) {
+        *value = NULL;
+    }
+    if (header == NULL || keyword == NULL || keyword[0] == '\0' || value == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "template attribute: NULL header, keyword or "
+                      "result");
+        return false;
+    }
+    if (header->template_dataset == NULL || header->template_ops->get_string == NULL) {
+        return true;
+    }
+    if (!header->template_ops->get_string(error, header->template_dataset, keyword, value)) {
+        *value = NULL;
+        return false;
+    }
+    return true;
 }
 
 const ImdTemplateOps *imd__header_template_ops(const ImdHeader *header)

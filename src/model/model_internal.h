@@ -30,6 +30,20 @@ struct ImdSeries {
     ImdHeader *header;
 };
 
+/* Free the series' data (as its owner would) and take `data` (malloc'd, same size). */
+void imd__series_replace_data(ImdSeries *series, void *data);
+
+/*
+ * Put `series` onto `reference`'s voxel grid when the two hold the same
+ * voxels up to a permutation and flips of the spatial axes (src/model/
+ * regrid.c): the voxels are moved and the spatial shape and axes become the
+ * reference's; the caller then takes the reference's geometry. `moved` says
+ * whether anything changed (nothing when the grids are already the same or
+ * do not map onto each other).
+ */
+bool imd__series_onto_grid(ImdError **error, ImdSeries *series, const ImdSeries *reference,
+                           bool *moved);
+
 /* Default unit for an axis of this name: "mm" for slice/row/column, "s" for time, ... */
 const char *imd__axis_default_unit(const char *name);
 

@@ -95,9 +95,9 @@ ImdSeries *imd_series_create(ImdError **error, ImdDType dtype, size_t ndim, cons
     if (!imd__check_alloc(error, NULL, bytes, "series")) {
         return NULL;
     }
-    void *data = calloc(1, bytes);
+    void *data = imd__calloc(NULL, 1, bytes);
     if (data == NULL) {
-        imd_error_set(error, IMD_ERR_NOMEM, "series: cannot allocate %zu bytes", bytes);
+        imd_error_set(error, IMD_ERR_NOMEM, "series: out of memory (%zu bytes)", bytes);
         return NULL;
     }
     ImdSeries *series = make_series(error, dtype, ndim, shape);
@@ -161,16 +161,30 @@ ImdSeries *imd_series_clone(ImdError **error, const ImdSeries *series)
     return copy;
 }
 
-void imd_series_destroy(ImdSeries *series)
+static void release_data(ImdSeries *series)
 {
-    if (series == NULL) {
-        return;
-    }
     if (series->owns_data) {
         free(series->data);
     } else if (series->release != NULL) {
         series->release(series->data, series->release_user);
     }
+}
+
+void imd__series_replace_data(ImdSeries *series, void *data)
+{
+    release_data(series);
+    series->data = data;
+    series->owns_data = true;
+    series->release = NULL;
+    series->release_user = NULL;
+}
+
+void imd_series_destroy(ImdSeries *series)
+{
+    if (series == NULL) {
+        return;
+    }
+    release_data(series);
     for (size_t d = 0; d < IMD_MAX_DIMS; d++) {
         imd_axis_destroy(series->axes[d]);
     }
@@ -278,76 +292,44 @@ size_t imd_series_tag_ndim(const ImdSeries *series)
     return count + 2 > series->ndim ? (series->ndim >= 2 ? series->ndim - 2 : 0) : count;
 }
 
-bool imd__split_order(ImdError **error, const char *order, char **parts, size_t *count)
+static bool rename_axes(ImdError **error, ImdSeries *series, const char *text,
+                        const ImdInputOrder *order)
 {
-    *count = 0;
-    for (const char *p = order;;) {
-        const char *end = strchr(p, ',');
-        size_t length = end != NULL ? (size_t)(end - p) : strlen(p);
-        const char *first = p;
-        while (length > 0 && *first == ' ') {
-            first++;
-            length--;
-        }
-        while (length > 0 && first[length - 1] == ' ') {
-            length--;
-        }
-        if (length == 0 || *count == IMD_MAX_TAG_DIMS) {
-            imd_error_set(error, IMD_ERR_INVALID_ARG,
-                          length == 0 ? "input order \"%s\": empty component"
-                                      : "input order \"%s\": more than %d components",
-                          order, IMD_MAX_TAG_DIMS);
-            return false;
-        }
-        parts[*count] = imd__strndup(error, first, length);
-        if (parts[*count] == NULL) {
-            return false;
-        }
-        (*count)++;
-        if (end == NULL) {
-            return true;
-        }
-        p = end + 1;
-    }
-}
-
-static bool rename_axes(ImdError **error, ImdSeries *series, const char *order, char **parts,
-                        size_t count)
-{
-    bool none = count == 1 && strcmp(parts[0], "none") == 0;
     /* Like the original, the first axes take the order's names; rows and
      * columns always stay (a 3D (time, row, column) series is allowed). */
-    if (!none && count + 2 > series->ndim) {
+    if (!order->none && order->count + 2 > series->ndim) {
         imd_error_set(error, IMD_ERR_INVALID_ARG,
                       "input order \"%s\" has %zu components; a %zu-dimensional series has "
-                      "room for %zu", order, count, series->ndim,
+                      "room for %zu", text, order->count, series->ndim,
                       series->ndim >= 2 ? series->ndim - 2 : 0);
         return false;
     }
-    size_t rename = none ? (series->ndim > 3 ? 1 : 0) : count;
+    size_t rename = order->none ? (series->ndim > 3 ? 1 : 0) : order->count;
     for (size_t i = 0; i < rename; i++) {
-        if (!imd_axis_set_name(error, series->axes[i], parts[i])) {
+        if (!imd_axis_set_name(error, series->axes[i], order->names[i])) {
             return false;
         }
-        (void)imd_axis_set_unit(NULL, series->axes[i], imd__axis_default_unit(parts[i]));
+        (void)imd_axis_set_unit(NULL, series->axes[i], imd__axis_default_unit(order->names[i]));
     }
     return true;
 }
 
 bool imd_series_set_input_order(ImdError **error, ImdSeries *series, const char *order)
 {
-    if (order == NULL || order[0] == '\0') {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "input order: empty");
+    ImdInputOrder parsed;
+    if (!imd__input_order_parse(error, order, &parsed)) {
         return false;
     }
-    char *parts[IMD_MAX_TAG_DIMS] = {NULL};
-    size_t count = 0;
-    bool ok = imd__split_order(error, order, parts, &count) &&
-              rename_axes(error, series, order, parts, count) &&
-              imd_header_set_input_order(error, series->header, order);
-    for (size_t i = 0; i < IMD_MAX_TAG_DIMS; i++) {
-        free(parts[i]);
+    bool ok = true;
+    if (parsed.automatic) {
+        /* auto is a request to the readers, not the order of a series read. */
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "input order \"auto\" cannot name a "
+                      "series' axes; give the order chosen (e.g. \"time\", \"none\")");
+        ok = false;
     }
+    ok = ok && rename_axes(error, series, order, &parsed) &&
+         imd_header_set_input_order(error, series->header, order);
+    imd__input_order_clear(&parsed);
     return ok;
 }
 

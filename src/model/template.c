@@ -164,6 +164,9 @@ static bool copy_tags(ImdError **error, ImdSeries *series, const ImdHeader *from
     return true;
 }
 
+static bool onto_reference_grid(ImdError **error, ImdSeries *series, const ImdSeries *reference,
+                                bool *moved);
+
 bool imd_series_add_template(ImdError **error, ImdSeries *series, const ImdSeries *source)
 {
     if (series == NULL || source == NULL) {
@@ -195,7 +198,10 @@ bool imd_series_add_template(ImdError **error, ImdSeries *series, const ImdSerie
             return false;
         }
     }
-    return copy_tags(error, series, from, true);
+    /* Slices are the template's again when the grid is its grid reoriented. */
+    bool moved = false;
+    return onto_reference_grid(error, series, source, &moved) &&
+           copy_tags(error, series, from, true);
 }
 
 /*
@@ -291,17 +297,11 @@ static bool same_slicing(ImdError **error, const ImdSeries *series, const ImdSer
     return false;
 }
 
-bool imd_series_add_geometry(ImdError **error, ImdSeries *series, const ImdSeries *geometry)
+/* The geometry's spacing, orientation, positions and transform. */
+static bool take_geometry(ImdError **error, ImdSeries *series, const ImdSeries *geometry)
 {
-    if (series == NULL || geometry == NULL) {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "add_geometry: no series or geometry");
-        return false;
-    }
     const ImdHeader *from = geometry->header;
     ImdHeader *to = series->header;
-    if (!same_slicing(error, series, geometry)) {
-        return false;
-    }
     double spacing[3];
     imd_series_spacing(geometry, spacing);
     ImdVec3 row, column;
@@ -325,6 +325,33 @@ bool imd_series_add_geometry(ImdError **error, ImdSeries *series, const ImdSerie
         imd_header_reset_transform(to); /* computed again from the positions */
     }
     imd_header_set_geometry_defined(to, imd_header_geometry_defined(from));
+    return true;
+}
+
+/*
+ * Back onto the reference's grid when the series holds the same voxels in
+ * another axis order or direction (a reoriented NIfTI), taking its geometry.
+ */
+static bool onto_reference_grid(ImdError **error, ImdSeries *series, const ImdSeries *reference,
+                                bool *moved)
+{
+    return imd__series_onto_grid(error, series, reference, moved) &&
+           (!*moved || take_geometry(error, series, reference));
+}
+
+bool imd_series_add_geometry(ImdError **error, ImdSeries *series, const ImdSeries *geometry)
+{
+    if (series == NULL || geometry == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "add_geometry: no series or geometry");
+        return false;
+    }
+    bool moved = false;
+    if (!onto_reference_grid(error, series, geometry, &moved) ||
+        (!moved && (!same_slicing(error, series, geometry) ||
+                    !take_geometry(error, series, geometry)))) {
+        return false;
+    }
     /* Tags (and the images' own values) already came with a DICOM template. */
-    return imd_header_template(to) != NULL || copy_tags(error, series, from, false);
+    return imd_header_template(series->header) != NULL ||
+           copy_tags(error, series, geometry->header, false);
 }

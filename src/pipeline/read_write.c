@@ -11,11 +11,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "pipeline/pipeline.h"
 
-#include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #define HEAD_BYTES 512
 
@@ -433,7 +430,8 @@ ImdSeriesList *imd_read(ImdError **error, ImdContext *context, const char *const
     ReadJob job = {.context = context != NULL ? context : own, .options = options};
     const ImdContext *saved = imd__context_enter(job.context);
     ImdSeriesList *all = NULL;
-    bool ok = gather(error, &job, urls, url_count);
+    bool ok = imd__check_options(error, job.context, options, NULL) &&
+              gather(error, &job, urls, url_count);
     if (ok) {
         all = imd_series_list_create(error);
         ok = all != NULL && finish_readers(error, &job, all) &&
@@ -483,7 +481,8 @@ ImdSeriesList *imd_read_each(ImdError **error, ImdContext *context, const char *
                    .user = user};
     const ImdContext *saved = imd__context_enter(job.context);
     ImdSeriesList *failures = NULL;
-    bool ok = read_reference(error, job.context, options, "template", &job.template_series) &&
+    bool ok = imd__check_options(error, job.context, options, NULL) &&
+              read_reference(error, job.context, options, "template", &job.template_series) &&
               read_reference(error, job.context, options, "geometry", &job.geometry_series) &&
               gather(error, &job, urls, url_count);
     if (ok) {
@@ -578,7 +577,10 @@ bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *series, c
     ImdUrl *parsed = NULL;
     ImdArchive *archive = NULL;
     bool ok = false;
-    if (format == NULL) {
+    if (!imd__check_options(error, context, options,
+                            imd_header_input_order(imd_series_const_header(series)))) {
+        /* a usage error, reported before anything is opened */
+    } else if (format == NULL) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "output format \"%s\" is unknown", format_name);
     } else if ((format->flags & IMD_FORMAT_WRITE) == 0 || format->write == NULL) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED, "format \"%s\" cannot write", format->name);

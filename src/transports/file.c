@@ -43,19 +43,23 @@ typedef struct FileTransport {
     size_t created_count, created_capacity;
 } FileTransport;
 
-/* Remember a path this transport created; on failure the path is simply not
- * removed by abort (never an error of the write itself). */
-static void remember(FileTransport *archive, const char *path)
+/*
+ * Make room to remember a path before creating it, so that abort() can
+ * always remove what was created: a copy of `path` (NULL + NOMEM on failure),
+ * stored by remember() once the path exists, freed by the caller otherwise.
+ */
+static char *reserve(ImdError **error, FileTransport *archive, const char *path)
 {
-    if (archive == NULL ||
-        !imd__grow(NULL, (void **)&archive->created, &archive->created_capacity,
+    if (!imd__grow(error, (void **)&archive->created, &archive->created_capacity,
                    archive->created_count + 1, sizeof(char *))) {
-        return;
+        return NULL;
     }
-    char *copy = imd__strdup(NULL, path);
-    if (copy != NULL) {
-        archive->created[archive->created_count++] = copy;
-    }
+    return imd__strdup(error, path);
+}
+
+static void remember(FileTransport *archive, char *reserved)
+{
+    archive->created[archive->created_count++] = reserved;
 }
 
 static void set_errno_error(ImdError **error, ImdErrorCode code, const char *name,
@@ -133,9 +137,15 @@ static bool make_folders(ImdError **error, const char *path, FileTransport *arch
         }
         char saved = *p;
         *p = '\0';
+        char *reserved = reserve(error, archive, copy);
+        if (reserved == NULL) {
+            free(copy);
+            return false;
+        }
         if (mkdir(copy, 0777) == 0) {
-            remember(archive, copy);
+            remember(archive, reserved);
         } else {
+            free(reserved);
             int number = errno;
             struct stat info;
             if (number != EEXIST || stat(copy, &info) != 0 || !S_ISDIR(info.st_mode)) {
@@ -334,9 +344,13 @@ static ImdStream *file_open(ImdError **error, FileTransport *archive, const char
     }
     struct stat info;
     bool is_new = mode == IMD_MODE_WRITE && lstat(path, &info) != 0 && errno == ENOENT;
-    ImdStream *stream = imd_stream_open_file(error, path, mode);
+    char *reserved = is_new ? reserve(error, archive, path) : NULL;
+    ImdStream *stream = !is_new || reserved != NULL ? imd_stream_open_file(error, path, mode)
+                                                    : NULL;
     if (stream != NULL && is_new) {
-        remember(archive, path);
+        remember(archive, reserved);
+    } else {
+        free(reserved);
     }
     free(path);
     return stream;

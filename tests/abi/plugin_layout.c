@@ -64,6 +64,14 @@ PIN_VALUE(IMD_ERR_INTERNAL, 13);
 PIN_VALUE(IMD_ERR_BAD_STATE, 14);
 PIN_VALUE(IMD_ERR_CANCELLED, 15);
 
+/* Option types (ImdOptionSpec.type): never renumbered (options.h). */
+PIN_VALUE(IMD_OPTION_STRING, 1);
+PIN_VALUE(IMD_OPTION_BOOL, 2);
+PIN_VALUE(IMD_OPTION_INT, 3);
+PIN_VALUE(IMD_OPTION_DOUBLE, 4);
+PIN_VALUE(IMD_OPTION_ORDER, 5);
+PIN_VALUE(IMD_OPTION_CHOICE, 6);
+
 /* Element types: never renumbered (types.h). */
 PIN_VALUE(IMD_DTYPE_BOOL, 1);
 PIN_VALUE(IMD_DTYPE_UINT8, 2);
@@ -112,6 +120,12 @@ PIN_TYPE(ImdFormatPlugin, reader_destroy, void (*)(void *));
 PIN_TYPE(ImdFormatPlugin, write,
          bool (*)(ImdError **, const ImdSeries *, ImdArchive *, const char *,
                   const ImdOptions *));
+PIN_TYPE(ImdFormatPlugin, options, const ImdOptionSpec *);
+
+PIN_TYPE(ImdOptionSpec, name, const char *);
+PIN_TYPE(ImdOptionSpec, type, uint32_t);
+PIN_TYPE(ImdOptionSpec, description, const char *);
+PIN_TYPE(ImdOptionSpec, choices, const char *const *);
 
 PIN_TYPE(ImdArchiveMethods, list, bool (*)(ImdError **, ImdArchive *, ImdVisitFn *, void *));
 PIN_TYPE(ImdArchiveMethods, open_member,
@@ -200,7 +214,14 @@ PIN_OFFSET(ImdFormatPlugin, reader_add, 56);
 PIN_OFFSET(ImdFormatPlugin, reader_finish, 64);
 PIN_OFFSET(ImdFormatPlugin, reader_destroy, 72);
 PIN_OFFSET(ImdFormatPlugin, write, 80);
-PIN_SIZE(ImdFormatPlugin, 88);
+PIN_OFFSET(ImdFormatPlugin, options, 88);
+PIN_SIZE(ImdFormatPlugin, 96);
+
+PIN_OFFSET(ImdOptionSpec, name, 0);
+PIN_OFFSET(ImdOptionSpec, type, 8);
+PIN_OFFSET(ImdOptionSpec, description, 16);
+PIN_OFFSET(ImdOptionSpec, choices, 24);
+PIN_SIZE(ImdOptionSpec, 32);
 
 PIN_OFFSET(ImdArchiveMethods, list, 0);
 PIN_OFFSET(ImdArchiveMethods, open_member, 8);

@@ -10,6 +10,9 @@ Two independent views of the same rule:
   header is caught too.
 Plugins (formats, archives, transports) share a layer but may not reach
 into each other: formats/nifti may not call formats/dicom.
+Of the formats only formats/dicom uses the DICOM codec (src/dicom): the
+others read a DICOM template by keyword through the model's header API
+(imd_header_template_string), never as a data set.
 The CLIs (cli/) may include only public headers and their own cli_common.h.
 
 Usage: layers.py SOURCE_DIR OBJECT_FILE...  (the library's objects, as CMake names them)
@@ -31,6 +34,8 @@ LAYERS = {
     "pipeline": 5,   # registry, read/write, choice of archive and transport
 }
 PLUGIN_LAYER = 4
+# The formats that may include or call src/dicom directly.
+DICOM_FORMATS = {"formats/dicom"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -51,6 +56,9 @@ def allowed(src_rel, dst_rel):
         return f"upward: {a} (layer {LAYERS[a]}) -> {b} (layer {LAYERS[b]})"
     if LAYERS[a] == PLUGIN_LAYER and LAYERS[b] == PLUGIN_LAYER and ua != ub:
         return f"one plugin into another: {ua} -> {ub}"
+    if a == "formats" and b == "dicom" and ua not in DICOM_FORMATS:
+        return (f"{ua} reaches into the DICOM codec: read DICOM attributes through the "
+                "header's API (imd_header_template_string)")
     return None
 
 
@@ -159,6 +167,10 @@ def self_test():
     assert allowed("pipeline/read_write.c", "formats/dicom/format.c") is None
     assert allowed("formats/dicom/pixel.c", "formats/dicom/sort.c") is None
     assert allowed("model/describe.c", "dicom/dict.c") is None
+    assert allowed("formats/nifti/format.c", "dicom/dataset.c")
+    assert allowed("formats/metaio/format.c", "dicom/dicom_internal.h")
+    assert allowed("formats/dicom/format.c", "dicom/dataset.c") is None
+    assert allowed("transports/file.c", "dicom/write.c") is None
 
 
 def main():

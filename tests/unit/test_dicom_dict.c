@@ -205,12 +205,12 @@ IMD_TEST(known_tags)
     CHECK(imd_dicom_tag("PatientName", &tag));
     CHECK_INT(tag, IMD_TAG(0x0010, 0x0010));
 
-    CHECK_STR(imd_dicom_keyword(IMD_TAG_PIXEL_DATA), "PixelData");
-    CHECK_INT(imd_dicom_dictionary_vr(IMD_TAG_PIXEL_DATA), IMD_VR_OB_OW);
+    CHECK_STR(imd_dicom_keyword(IMD_TAG_PixelData), "PixelData");
+    CHECK_INT(imd_dicom_dictionary_vr(IMD_TAG_PixelData), IMD_VR_OB_OW);
 
-    CHECK_STR(imd_dicom_keyword(IMD_TAG_SPECIFIC_CHARACTER_SET), "SpecificCharacterSet");
-    CHECK_INT(imd_dicom_dictionary_vr(IMD_TAG_SPECIFIC_CHARACTER_SET), IMD_VR_CS);
-    CHECK_STR(imd_dicom_dictionary_vm(IMD_TAG_SPECIFIC_CHARACTER_SET), "1-n");
+    CHECK_STR(imd_dicom_keyword(IMD_TAG_SpecificCharacterSet), "SpecificCharacterSet");
+    CHECK_INT(imd_dicom_dictionary_vr(IMD_TAG_SpecificCharacterSet), IMD_VR_CS);
+    CHECK_STR(imd_dicom_dictionary_vm(IMD_TAG_SpecificCharacterSet), "1-n");
 
     CHECK_STR(imd_dicom_keyword(IMD_TAG(0x0028, 0x0010)), "Rows");
     CHECK_INT(imd_dicom_dictionary_vr(IMD_TAG(0x0028, 0x0010)), IMD_VR_US);

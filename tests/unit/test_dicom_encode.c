@@ -278,7 +278,7 @@ static ImdDicomDataSet *image(size_t frames, uint8_t **pixels, size_t *size)
     set_number(d, IMD_TAG(0x0028, 0x0101), 12);
     set_number(d, IMD_TAG(0x0028, 0x0102), 11);
     set_number(d, IMD_TAG(0x0028, 0x0103), 1);
-    CHECK_OK(error, imd_dicom_dataset_set_bytes(&error, d, IMD_TAG_PIXEL_DATA, IMD_VR_OW,
+    CHECK_OK(error, imd_dicom_dataset_set_bytes(&error, d, IMD_TAG_PixelData, IMD_VR_OW,
                                                 *pixels, *size));
     return d;
 }
@@ -321,7 +321,7 @@ IMD_TEST(encapsulated_layout)
         ImdDicomDataSet *back = imd_dicom_read_memory(&error, bytes, written, "back.dcm", NULL);
         REQUIRE(back != NULL);
         CHECK_STR(imd_dicom_dataset_transfer_syntax(back), uid);
-        const ImdDicomElement *pd = imd_dicom_dataset_find(back, IMD_TAG_PIXEL_DATA);
+        const ImdDicomElement *pd = imd_dicom_dataset_find(back, IMD_TAG_PixelData);
         REQUIRE(pd != NULL && imd_dicom_element_is_encapsulated(pd));
         CHECK_INT(imd_dicom_element_fragment_count(pd), 3);
         size_t bot_size;
@@ -367,7 +367,7 @@ IMD_TEST(refusals)
     /* A lossy or native syntax is no encoding; the data set stays as it was. */
     CHECK_FAILS(error, imd__codec_encode_pixel_data(&error, d, "1.2.840.10008.1.2.1", "x.dcm"),
                 IMD_ERR_INVALID_ARG);
-    const ImdDicomElement *pd = imd_dicom_dataset_find(d, IMD_TAG_PIXEL_DATA);
+    const ImdDicomElement *pd = imd_dicom_dataset_find(d, IMD_TAG_PixelData);
     CHECK(pd != NULL && !imd_dicom_element_is_encapsulated(pd));
     /* 32-bit samples: JPEG-LS refuses (UNSUPPORTED), naming the file; nothing changes. */
     set_number(d, IMD_TAG(0x0028, 0x0100), 32);
@@ -391,7 +391,7 @@ IMD_TEST(deflate_round_trip)
     ImdDicomDataSet *back = imd_dicom_read_memory(&error, bytes, written, "back.dcm", NULL);
     REQUIRE(back != NULL);
     CHECK_STR(imd_dicom_dataset_transfer_syntax(back), "1.2.840.10008.1.2.1.99");
-    const ImdDicomElement *pd = imd_dicom_dataset_find(back, IMD_TAG_PIXEL_DATA);
+    const ImdDicomElement *pd = imd_dicom_dataset_find(back, IMD_TAG_PixelData);
     size_t n = 0;
     const uint8_t *value = pd != NULL ? imd_dicom_element_bytes(pd, &n) : NULL;
     CHECK(value != NULL && n == size && memcmp(value, pixels, size) == 0);

@@ -140,7 +140,7 @@ IMD_TEST(explicit_little_endian_part10)
     CHECK(imd_dicom_element_number(NULL, imd_dicom_dataset_find(d, IMD_TAG(0x0020, 0x0037)), 4,
                                    &v) && v == 1.0);
     size_t n;
-    const uint8_t *pixels = imd_dicom_element_bytes(imd_dicom_dataset_find(d, IMD_TAG_PIXEL_DATA), &n);
+    const uint8_t *pixels = imd_dicom_element_bytes(imd_dicom_dataset_find(d, IMD_TAG_PixelData), &n);
     CHECK(n == 4 && pixels != NULL && pixels[3] == 4);
     CHECK_INT(imd_dicom_dataset_warning_count(d), 0);
     imd_dicom_dataset_destroy(d);
@@ -238,7 +238,7 @@ IMD_TEST(encapsulated_fragments)
     u32(&b, 0);
     ImdDicomDataSet *d = parse(&b, NULL);
     REQUIRE(d != NULL);
-    const ImdDicomElement *px = imd_dicom_dataset_find(d, IMD_TAG_PIXEL_DATA);
+    const ImdDicomElement *px = imd_dicom_dataset_find(d, IMD_TAG_PixelData);
     REQUIRE(px != NULL);
     CHECK(imd_dicom_element_is_encapsulated(px));
     size_t n;
@@ -287,11 +287,11 @@ IMD_TEST(stop_before_pixel_data)
     ex(&b, 0x0028, 0x0010, "US", "\x02\x00", 2);
     ex_long(&b, 0x7fe0, 0x0010, "OW", 4);
     raw(&b, "\x01\x02\x03\x04", 4);
-    ImdDicomReadOptions options = {.stop_tag = IMD_TAG_PIXEL_DATA};
+    ImdDicomReadOptions options = {.stop_tag = IMD_TAG_PixelData};
     ImdDicomDataSet *d = parse(&b, &options);
     REQUIRE(d != NULL);
     CHECK_INT(imd_dicom_dataset_count(d), 1);
-    CHECK(imd_dicom_dataset_find(d, IMD_TAG_PIXEL_DATA) == NULL);
+    CHECK(imd_dicom_dataset_find(d, IMD_TAG_PixelData) == NULL);
     imd_dicom_dataset_destroy(d);
 }
 
@@ -342,7 +342,7 @@ IMD_TEST(hostile_input)
     d = parse(&cut, NULL);
     REQUIRE(d != NULL);
     size_t n;
-    CHECK(imd_dicom_element_bytes(imd_dicom_dataset_find(d, IMD_TAG_PIXEL_DATA), &n) && n == 2);
+    CHECK(imd_dicom_element_bytes(imd_dicom_dataset_find(d, IMD_TAG_PixelData), &n) && n == 2);
     CHECK(imd_dicom_dataset_warning_count(d) == 1 &&
           strstr(imd_dicom_dataset_warning(d, 0), "cut off") != NULL);
     imd_dicom_dataset_destroy(d);
@@ -404,7 +404,7 @@ IMD_TEST(ct_small_values)
     CHECK(text_is(d, IMD_TAG(0x0010, 0x0010), "CompressedSamples^CT1"));
     CHECK(text_is(d, IMD_TAG(0x0008, 0x0060), "CT"));
     size_t n;
-    CHECK(imd_dicom_element_bytes(imd_dicom_dataset_find(d, IMD_TAG_PIXEL_DATA), &n) &&
+    CHECK(imd_dicom_element_bytes(imd_dicom_dataset_find(d, IMD_TAG_PixelData), &n) &&
           n == 128 * 128 * 2);
     imd_dicom_dataset_destroy(d);
 }

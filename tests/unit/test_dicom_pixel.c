@@ -51,7 +51,7 @@ static void set_text(ImdDicomDataSet *d, uint32_t tag, const char *value)
 static void set_pixels(ImdDicomDataSet *d, const void *data, size_t size, unsigned bits)
 {
     ImdError *error = NULL;
-    if (!imd_dicom_dataset_set_bytes(&error, d, IMD_TAG_PIXEL_DATA,
+    if (!imd_dicom_dataset_set_bytes(&error, d, IMD_TAG_PixelData,
                                      bits > 8 ? IMD_VR_OW : IMD_VR_OB, data, size)) {
         IMD_FAIL_AT("set pixel data: %s", imd_error_message(error));
     }
@@ -639,7 +639,7 @@ IMD_TEST(truncated_pixel_data)
     CHECK(strstr(imd_error_message(error), "frame 1 needs 16384") != NULL);
     imd_error_clear(&error);
     /* No pixel data: the format reads (headers only), decoding fails. */
-    imd_dicom_dataset_remove(d, IMD_TAG_PIXEL_DATA);
+    imd_dicom_dataset_remove(d, IMD_TAG_PixelData);
     CHECK_OK(error, imd__dicom_pixel_format(&error, d, &f));
     CHECK_FAILS(error, imd__dicom_decode_frame(&error, d, &f, 0, IMD_DTYPE_INT16, out, 64, 64),
                 IMD_ERR_CORRUPT);
@@ -721,7 +721,7 @@ IMD_TEST(inconsistent_attributes)
     set_number(d, T_ROWS, 2);
 
     /* Float Pixel Data instead of Pixel Data. */
-    imd_dicom_dataset_remove(d, IMD_TAG_PIXEL_DATA);
+    imd_dicom_dataset_remove(d, IMD_TAG_PixelData);
     float fl[4] = {0};
     REQUIRE(imd_dicom_dataset_set_bytes(NULL, d, IMD_TAG(0x7fe0, 0x0008), IMD_VR_OF, fl,
                                         sizeof fl));

@@ -111,7 +111,7 @@ static ImdDicomDataSet *sample(void)
               imd_dicom_dataset_set_numbers(&error, d, IMD_TAG(0x0028, 0x0011), 0, &rows, 1) &&
               imd_dicom_dataset_set_numbers(&error, d, IMD_TAG(0x0028, 0x0030), 0, spacing, 2) &&
               imd_dicom_dataset_set_numbers(&error, d, IMD_TAG(0x0020, 0x0032), 0, position, 3) &&
-              imd_dicom_dataset_set_bytes(&error, d, IMD_TAG_PIXEL_DATA, IMD_VR_OW, pixels, 8);
+              imd_dicom_dataset_set_bytes(&error, d, IMD_TAG_PixelData, IMD_VR_OW, pixels, 8);
     ImdDicomDataSet *item = ok ? imd_dicom_dataset_append_item(&error, d, IMD_TAG(0x0008, 0x1140))
                                : NULL;
     ok = item != NULL &&
@@ -149,7 +149,7 @@ IMD_TEST(built_dataset_round_trip)
         CHECK_STR(name, "M\xc3\xbcller^J\xc3\xb6rg");
         free(name);
         char *cs = imd_dicom_element_string(&error, back, imd_dicom_dataset_find(back,
-                                            IMD_TAG_SPECIFIC_CHARACTER_SET));
+                                            IMD_TAG_SpecificCharacterSet));
         CHECK_STR(cs, "ISO_IR 192");
         free(cs);
         double v;
@@ -211,12 +211,27 @@ IMD_TEST(padding_and_refusals)
     stream = imd_stream_open_buffer(&error, "x");
     CHECK_FAILS(error, imd_dicom_write(&error, d, stream, NULL), IMD_ERR_INVALID_ARG);
     imd_stream_abort(stream);
-    /* Non-ASCII into a Latin-1 data set is refused rather than mis-encoded. */
-    CHECK_OK(error, imd_dicom_dataset_set_string(&error, d, IMD_TAG_SPECIFIC_CHARACTER_SET, 0,
+    /* Non-ASCII into a Latin-1 data set: the data set becomes UTF-8, its
+     * Latin-1 values transcoded (0xE8 is è in ISO 8859-1), never mis-encoded. */
+    CHECK_OK(error, imd_dicom_dataset_set_string(&error, d, IMD_TAG_SpecificCharacterSet, 0,
                                                  "ISO_IR 100"));
-    CHECK_FAILS(error, imd_dicom_dataset_set_string(&error, d, IMD_TAG(0x0010, 0x0010), 0,
-                                                    "\xc3\xa9"),
-                IMD_ERR_UNSUPPORTED);
+    static const uint8_t latin1[] = {'L', 0xe8, 'v', 'e'};
+    CHECK_OK(error, imd_dicom_dataset_set_bytes(&error, d, IMD_TAG_InstitutionName, IMD_VR_LO,
+                                                latin1, sizeof latin1));
+    CHECK_OK(error, imd_dicom_dataset_set_string(&error, d, IMD_TAG(0x0010, 0x0010), 0,
+                                                 "\xc3\xa9"));
+    const ImdDicomElement *e = imd_dicom_dataset_find(d, IMD_TAG_SpecificCharacterSet);
+    char *text = e != NULL ? imd_dicom_element_string(&error, d, e) : NULL;
+    CHECK_STR(text, "ISO_IR 192");
+    free(text);
+    e = imd_dicom_dataset_find(d, IMD_TAG_InstitutionName);
+    text = e != NULL ? imd_dicom_element_string(&error, d, e) : NULL;
+    CHECK_STR(text, "L\xc3\xa8ve");
+    free(text);
+    e = imd_dicom_dataset_find(d, IMD_TAG(0x0010, 0x0010));
+    text = e != NULL ? imd_dicom_element_string(&error, d, e) : NULL;
+    CHECK_STR(text, "\xc3\xa9");
+    free(text);
     imd_dicom_dataset_destroy(d);
 }
 
@@ -245,7 +260,7 @@ IMD_TEST(pydicom_files_round_trip)
             }
             /* Encapsulated pixel data cannot go into the uncompressed syntaxes we
              * write: keep the source's encoding out of this test by no_meta. */
-            const ImdDicomElement *px = imd_dicom_dataset_find(d, IMD_TAG_PIXEL_DATA);
+            const ImdDicomElement *px = imd_dicom_dataset_find(d, IMD_TAG_PixelData);
             bool encapsulated = px != NULL && imd_dicom_element_is_encapsulated(px);
             const char *syntax = encapsulated ? NULL : IMD_UID_IMPLICIT_VR_LE;
             size_t size;

@@ -712,7 +712,31 @@ static void fake_destroy(void *dataset)
     free(dataset);
 }
 
-static const ImdTemplateOps fake_ops = {fake_clone, fake_destroy};
+/* The fake's one attribute: "SeriesDescription" = "fake <value>"; "Unknown!" is no keyword. */
+static bool fake_get_string(ImdError **error, const void *dataset, const char *keyword,
+                            char **value)
+{
+    *value = NULL;
+    if (strcmp(keyword, "Unknown!") == 0) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "unknown keyword %s", keyword);
+        return false;
+    }
+    if (strcmp(keyword, "SeriesDescription") == 0) {
+        char text[32];
+        snprintf(text, sizeof text, "fake %d", ((const FakeDataset *)dataset)->value);
+        *value = malloc(strlen(text) + 1);
+        if (*value != NULL) {
+            memcpy(*value, text, strlen(text) + 1);
+        }
+        if (*value == NULL) {
+            imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
+static const ImdTemplateOps fake_ops = {fake_clone, fake_destroy, fake_get_string};
 
 static FakeDataset *fake_new(int value)
 {
@@ -768,7 +792,7 @@ IMD_TEST(template_callbacks)
     FakeDataset *c = fake_new(3);
     REQUIRE(c != NULL);
     CHECK_FAILS(error, imd_header_set_template(&error, h, c, NULL), IMD_ERR_INVALID_ARG);
-    const ImdTemplateOps half = {fake_clone, NULL};
+    const ImdTemplateOps half = {fake_clone, NULL, NULL};
     CHECK_FAILS(error, imd_header_set_template(&error, h, c, &half), IMD_ERR_INVALID_ARG);
     CHECK(imd_header_template(h) == b);
     CHECK_INT(fake_destroys, 2);
@@ -796,10 +820,61 @@ IMD_TEST(template_callbacks)
     CHECK_INT(fake_destroys, 4);
 }
 
+/* imd_header_template_string(): through the ops' get_string, NULL without it. */
+IMD_TEST(template_string)
+{
+    ImdError *error = NULL;
+    fake_clones = fake_destroys = fake_fail_clone = 0;
+    ImdHeader *h = imd_header_create(&error);
+    REQUIRE(h != NULL);
+    char *text = (char *)"unchanged";
+
+    /* No template: success, no text. */
+    CHECK_OK(error, imd_header_template_string(&error, h, "SeriesDescription", &text));
+    CHECK(text == NULL);
+
+    FakeDataset *a = fake_new(7);
+    REQUIRE(a != NULL);
+    CHECK_OK(error, imd_header_set_template(&error, h, a, &fake_ops));
+    CHECK_OK(error, imd_header_template_string(&error, h, "SeriesDescription", &text));
+    CHECK_STR(text, "fake 7");
+    imd_free(text);
+    CHECK_OK(error, imd_header_template_string(&error, h, "PatientName", &text));
+    CHECK(text == NULL); /* absent */
+    text = (char *)"unchanged";
+    CHECK_FAILS(error, imd_header_template_string(&error, h, "Unknown!", &text),
+                IMD_ERR_INVALID_ARG);
+    CHECK(text == NULL);
+    CHECK_FAILS(error, imd_header_template_string(&error, h, "", &text), IMD_ERR_INVALID_ARG);
+    CHECK_FAILS(error, imd_header_template_string(&error, h, NULL, &text), IMD_ERR_INVALID_ARG);
+    CHECK_FAILS(error, imd_header_template_string(&error, h, "PatientName", NULL),
+                IMD_ERR_INVALID_ARG);
+    CHECK_FAILS(error, imd_header_template_string(&error, NULL, "PatientName", &text),
+                IMD_ERR_INVALID_ARG);
+
+    /* A clone keeps the ops: its template answers too. */
+    ImdHeader *copy = imd_header_clone(&error, h);
+    REQUIRE(copy != NULL);
+    CHECK_OK(error, imd_header_template_string(&error, copy, "SeriesDescription", &text));
+    CHECK_STR(text, "fake 7");
+    imd_free(text);
+    imd_header_destroy(copy);
+
+    /* Ops without get_string: the template cannot be queried, which is no error. */
+    static const ImdTemplateOps opaque = {fake_clone, fake_destroy, NULL};
+    FakeDataset *b = fake_new(8);
+    REQUIRE(b != NULL);
+    CHECK_OK(error, imd_header_set_template(&error, h, b, &opaque));
+    text = (char *)"unchanged";
+    CHECK_OK(error, imd_header_template_string(&error, h, "SeriesDescription", &text));
+    CHECK(text == NULL);
+    imd_header_destroy(h);
+}
+
 IMD_TEST_MAIN(IMD_CASE(defaults), IMD_CASE(attributes), IMD_CASE(input_order),
               IMD_CASE(clone_is_deep), IMD_CASE(transform_from_positions),
               IMD_CASE(transform_single_slice_uses_normal),
               IMD_CASE(set_transform_wins_until_geometry_changes),
               IMD_CASE(image_position_extrapolation), IMD_CASE(orientation_validation),
               IMD_CASE(slice_locations), IMD_CASE(tag_store), IMD_CASE(window_and_flags),
-              IMD_CASE(template_callbacks))
+              IMD_CASE(template_callbacks), IMD_CASE(template_string))

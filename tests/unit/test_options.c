@@ -1,7 +1,9 @@
 /* test_options.c: ImdOptions, the `opts` dictionary (options.h). */
 #include "imd_test.h"
 
+#include <imagedata/imagedata.h>
 #include <imagedata/options.h>
+#include <imagedata/plugin.h>
 
 IMD_TEST(set_get_and_order)
 {
@@ -296,6 +298,205 @@ IMD_TEST(clone_and_merge)
     imd_options_destroy(b);
 }
 
+IMD_TEST(get_choice)
+{
+    ImdError *error = NULL;
+    ImdOptions *options = imd_options_create(&error);
+    REQUIRE(options != NULL);
+    static const char *const sorts[] = {"slice", "tag", NULL};
+    size_t index = 99;
+    CHECK_OK(error, imd_options_get_choice(&error, options, "output_sort", sorts, 7, &index));
+    CHECK_INT(index, 7); /* absent: the fallback */
+    CHECK_OK(error, imd_options_set(&error, options, "output_sort", "tag"));
+    CHECK_OK(error, imd_options_get_choice(&error, options, "output_sort", sorts, 0, &index));
+    CHECK_INT(index, 1);
+    static const char *const bad[] = {"Tag", "", "tags", " tag", "slice,tag"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_OK(error, imd_options_set(&error, options, "output_sort", bad[i]));
+        index = 99;
+        CHECK_FAILS(error, imd_options_get_choice(&error, options, "output_sort", sorts, 0,
+                                                  &index),
+                    IMD_ERR_INVALID_ARG);
+        CHECK_INT(index, 99);
+    }
+    CHECK_OK(error, imd_options_set(&error, options, "output_sort", "x"));
+    CHECK(!imd_options_get_choice(&error, options, "output_sort", sorts, 0, &index));
+    CHECK_STR(imd_error_message(error), "option \"output_sort\": \"x\" is not slice or tag");
+    imd_error_clear(&error);
+    CHECK_FAILS(error, imd_options_get_choice(&error, options, "output_sort", NULL, 0, &index),
+                IMD_ERR_INVALID_ARG);
+    imd_options_destroy(options);
+}
+
+static const char *const test_choices[] = {"a", "b", "c", NULL};
+static const ImdOptionSpec test_specs[] = {
+    {"s", IMD_OPTION_STRING, "text", NULL},    {"f", IMD_OPTION_BOOL, "flag", NULL},
+    {"n", IMD_OPTION_INT, "count", NULL},      {"x", IMD_OPTION_DOUBLE, "number", NULL},
+    {"o", IMD_OPTION_ORDER, "order", NULL},    {"c", IMD_OPTION_CHOICE, "one of", test_choices},
+    {NULL, 0, NULL, NULL},
+};
+
+IMD_TEST(spec_check)
+{
+    ImdError *error = NULL;
+    CHECK(imd_option_spec_find(test_specs, "x") == &test_specs[3]);
+    CHECK(imd_option_spec_find(test_specs, "nope") == NULL);
+    CHECK(imd_option_spec_find(NULL, "x") == NULL);
+    CHECK(imd_option_spec_find(test_specs, NULL) == NULL);
+    static const struct {
+        const char *key, *value;
+        bool ok;
+        const char *message;
+    } cases[] = {
+        {"s", "", true, NULL},
+        {"s", "anything at all", true, NULL},
+        {"f", "True", true, NULL},
+        {"f", "ture", false, "option \"f\": \"ture\" is not a boolean"},
+        {"n", "-3", true, NULL},
+        {"n", "3.5", false, "option \"n\": \"3.5\" is not an integer"},
+        {"x", "1e-4", true, NULL},
+        {"x", "abc", false, "option \"x\": \"abc\" is not a number"},
+        {"o", "time, te", true, NULL},
+        {"o", "auto", true, NULL},
+        {"o", "time,,b", false, "option \"o\": \"time,,b\": component 2 is empty"},
+        {"c", "b", true, NULL},
+        {"c", "d", false, "option \"c\": \"d\" is not a, b or c"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const ImdOptionSpec *spec = imd_option_spec_find(test_specs, cases[i].key);
+        REQUIRE(spec != NULL);
+        bool ok = imd_option_spec_check(&error, spec, cases[i].value);
+        if (ok != cases[i].ok) {
+            IMD_FAIL_AT("%s=%s: %s", cases[i].key, cases[i].value,
+                        ok ? "accepted" : imd_error_message(error));
+        } else if (!ok) {
+            CHECK_INT(imd_error_code(error), IMD_ERR_INVALID_ARG);
+            CHECK_STR(imd_error_message(error), cases[i].message);
+        }
+        imd_error_clear(&error);
+    }
+    ImdOptionSpec unknown_type = {"u", 99, "?", NULL};
+    CHECK_FAILS(error, imd_option_spec_check(&error, &unknown_type, "1"), IMD_ERR_INVALID_ARG);
+    ImdOptionSpec no_choices = {"c", IMD_OPTION_CHOICE, "?", NULL};
+    CHECK_FAILS(error, imd_option_spec_check(&error, &no_choices, "a"), IMD_ERR_INVALID_ARG);
+    CHECK_FAILS(error, imd_option_spec_check(&error, NULL, "a"), IMD_ERR_INVALID_ARG);
+
+    /* A store: declared entries are checked, the others left to the pipeline. */
+    ImdOptions *options = imd_options_create(&error);
+    REQUIRE(options != NULL);
+    CHECK_OK(error, imd_options_check(&error, NULL, test_specs));
+    CHECK_OK(error, imd_options_set(&error, options, "undeclared", "whatever"));
+    CHECK_OK(error, imd_options_set(&error, options, "f", "no"));
+    CHECK_OK(error, imd_options_set(&error, options, "c", "a"));
+    CHECK_OK(error, imd_options_check(&error, options, test_specs));
+    CHECK_OK(error, imd_options_check(&error, options, NULL));
+    CHECK_OK(error, imd_options_set(&error, options, "x", "1.5x"));
+    CHECK(!imd_options_check(&error, options, test_specs));
+    CHECK_STR(imd_error_message(error), "option \"x\": \"1.5x\" is not a number");
+    imd_error_clear(&error);
+    imd_options_destroy(options);
+}
+
+/* Every option table of the built-in formats is well-formed: names once, known types. */
+IMD_TEST(builtin_tables)
+{
+    ImdError *error = NULL;
+    ImdContext *context = imd_context_create(&error);
+    REQUIRE(context != NULL);
+    size_t formats = imd_context_format_count(context), declared = 0;
+    CHECK(formats >= 4);
+    for (size_t f = 0; f < formats; f++) {
+        const ImdFormatPlugin *format = imd_context_format(context, f);
+        REQUIRE(format->struct_size >= sizeof(ImdFormatPlugin));
+        if (format->options == NULL) {
+            IMD_FAIL_AT("%s declares no options", format->name);
+            continue;
+        }
+        for (const ImdOptionSpec *spec = format->options; spec->name != NULL; spec++) {
+            declared++;
+            CHECK(spec->type >= IMD_OPTION_STRING && spec->type <= IMD_OPTION_CHOICE);
+            CHECK(spec->description != NULL && spec->description[0] != '\0');
+            CHECK((spec->type == IMD_OPTION_CHOICE) == (spec->choices != NULL));
+            if (imd_option_spec_find(format->options, spec->name) != spec) {
+                IMD_FAIL_AT("%s declares %s twice", format->name, spec->name);
+            }
+        }
+        /* Every format reading an order declares it as one; pictures and PostScript
+         * pages have no tag axis and read none (docs/formats.md). */
+        const ImdOptionSpec *order = imd_option_spec_find(format->options, "input_order");
+        bool pictures = strcmp(format->name, "png") == 0 || strcmp(format->name, "jpeg") == 0 ||
+                        strcmp(format->name, "tiff") == 0 || strcmp(format->name, "ps") == 0;
+        CHECK(pictures ? order == NULL : order != NULL && order->type == IMD_OPTION_ORDER);
+    }
+    CHECK(declared >= 30);
+    imd_context_destroy(context);
+}
+
+/* The pipeline refuses before reading or writing anything (a path that does not exist
+ * would otherwise be the error). */
+IMD_TEST(pipeline_refuses)
+{
+    ImdError *error = NULL;
+    ImdOptions *options = imd_options_create(&error);
+    REQUIRE(options != NULL);
+    const char *url = "/nonexistent/imagedata/input";
+    static const struct {
+        const char *key, *value, *message;
+    } cases[] = {
+        {"accept_duplicate_tag", "ture",
+         "option \"accept_duplicate_tag\": \"ture\" is not a boolean"},
+        {"slice_tolerance", "abc", "option \"slice_tolerance\": \"abc\" is not a number"},
+        {"gzip_level", "six", "option \"gzip_level\": \"six\" is not an integer"},
+        {"output_sort", "tags", "option \"output_sort\": \"tags\" is not slice or tag"},
+        {"mat_version", "6", "option \"mat_version\": \"6\" is not 5, v5, 7, 7.3, v7.3 or 73"},
+        {"input_order", "time,,b", "option \"input_order\": \"time,,b\": component 2 is empty"},
+        {"no_such_option", "1",
+         "option \"no_such_option\" (value \"1\") is unknown: neither the pipeline nor a format "
+         "(dicom, nifti, itk, mat, png, jpeg, tiff, ps) reads it, and the input order has no such "
+         "component"},
+    };
+    const size_t shape[3] = {2, 3, 4};
+    ImdSeries *series = imd_series_create(&error, IMD_DTYPE_UINT8, 3, shape);
+    REQUIRE(series != NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ImdOptions *one = imd_options_create(&error);
+        REQUIRE(one != NULL);
+        CHECK_OK(error, imd_options_set(&error, one, cases[i].key, cases[i].value));
+        CHECK(imd_read(&error, NULL, &url, 1, one) == NULL);
+        CHECK_INT(imd_error_code(error), IMD_ERR_INVALID_ARG);
+        const char *message = imd_error_message(error);
+        if (strstr(message != NULL ? message : "", cases[i].message) == NULL) {
+            IMD_FAIL_AT("read with %s=%s: \"%s\", expected \"%s\"", cases[i].key,
+                        cases[i].value, message, cases[i].message);
+        }
+        imd_error_clear(&error);
+        CHECK_FAILS(error, imd_write(&error, NULL, series, "/nonexistent/imagedata/out.nii",
+                                     "nifti", one),
+                    IMD_ERR_INVALID_ARG);
+        imd_options_destroy(one);
+    }
+    /* Valid options pass the check (the read then fails on the missing path). */
+    static const char *const valid[] = {"accept_duplicate_tag=True", "slice_tolerance=0.5",
+                                        "input_order=ti", "ti=InversionTime", "gzip=false",
+                                        "output_sort=tag", "calling_aet=ME", "mat_version=7.3",
+                                        "time=TriggerTime", "input_sort=tag"};
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+        CHECK_OK(error, imd_options_set_pair(&error, options, valid[i]));
+    }
+    CHECK(imd_read(&error, NULL, &url, 1, options) == NULL);
+    CHECK_INT(imd_error_code(error), IMD_ERR_NOT_FOUND);
+    imd_error_clear(&error);
+    /* A user's order name is known only as a component of the order. */
+    CHECK_OK(error, imd_options_set(&error, options, "input_order", "time"));
+    CHECK(imd_read(&error, NULL, &url, 1, options) == NULL);
+    CHECK_INT(imd_error_code(error), IMD_ERR_INVALID_ARG);
+    CHECK(strstr(imd_error_message(error), "option \"ti\"") != NULL);
+    imd_error_clear(&error);
+    imd_series_destroy(series);
+    imd_options_destroy(options);
+}
+
 IMD_TEST_MAIN(IMD_CASE(set_get_and_order), IMD_CASE(set_errors), IMD_CASE(null_safety),
               IMD_CASE(set_pair), IMD_CASE(get_bool), IMD_CASE(get_int), IMD_CASE(get_double),
-              IMD_CASE(clone_and_merge))
+              IMD_CASE(clone_and_merge), IMD_CASE(get_choice), IMD_CASE(spec_check),
+              IMD_CASE(builtin_tables), IMD_CASE(pipeline_refuses))

@@ -11,6 +11,7 @@ Outputs (in src/dicom, checked in, deterministic):
   dict_masked.inc         repeating groups (60xx...), most specific mask first
   dict_keyword_index.inc  both tables' rows sorted by keyword
   uid_data.inc            UIDs sorted by UID, then an index sorted by keyword
+  tags.h                  IMD_TAG_<Keyword> constants for every keyword, sorted by keyword
 
 Usage:
   gen_dict.py                 regenerate the files in src/dicom
@@ -38,7 +39,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 DEFAULT_OUTPUT = os.path.join(SOURCE_ROOT, "src", "dicom")
 DCMTK_DICTIONARY = "/usr/share/libdcmtk17/dicom.dic"
-OUTPUT_FILES = ("dict_data.inc", "dict_masked.inc", "dict_keyword_index.inc", "uid_data.inc")
+OUTPUT_FILES = ("dict_data.inc", "dict_masked.inc", "dict_keyword_index.inc", "uid_data.inc",
+                "tags.h")
 
 # The 34 VRs of PS3.5 §6.2, each IMD_VR_<name>.
 STANDARD_VRS = (
@@ -60,6 +62,9 @@ CHOICE_VRS = {
 # A masked row matches the tags whose bits under the mask equal the value; the
 # keyword index marks rows of the masked table with this bit (see dict_tables.h).
 MASKED_INDEX_BIT = 0x8000
+
+# tags.h defines IMD_TAG_<keyword>; these names are the public header's own macros.
+RESERVED_TAG_NAMES = ("GROUP", "ELEMENT")
 
 
 class InputError(Exception):
@@ -151,6 +156,9 @@ def build(dictionary, repeaters, uids):
     for keyword, _ in named:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", keyword):
             raise InputError("keyword %r is not alphanumeric" % keyword)
+        if keyword in RESERVED_TAG_NAMES:
+            raise InputError("keyword %s would redefine the macro IMD_TAG_%s of "
+                             "include/imagedata/dicom.h" % (keyword, keyword))
 
     # UIDs: entries with neither name nor keyword (two retired SOP classes)
     # carry nothing to look up and are left out.
@@ -212,6 +220,23 @@ def render(tables, source):
         lines.append("%du, /* %s */" % (index, keyword))
     lines.append("#endif")
     files["uid_data.inc"] = lines
+
+    # Keyword constants: #define rather than an enum, because tags above
+    # 0x7FFFFFFF (the FFFE items) are not int constants; a #define of an
+    # unsigned literal works in a switch and in static initialisers alike.
+    # A repeating-group keyword (60xx3000) names the value of its first group.
+    lines = header(source, "%d keyword constants IMD_TAG_<Keyword> = the tag imd_dicom_tag() "
+                   "gives, sorted by keyword" % len(named))
+    lines += ["#ifndef IMAGEDATA_DICOM_TAGS_H", "#define IMAGEDATA_DICOM_TAGS_H", ""]
+    for keyword, index in named:
+        if index & MASKED_INDEX_BIT:
+            value, mask = masked[index & ~MASKED_INDEX_BIT][:2]
+            lines.append("#define IMD_TAG_%s 0x%08Xu /* repeating: mask 0x%08X */"
+                         % (keyword, value, mask))
+        else:
+            lines.append("#define IMD_TAG_%s 0x%08Xu" % (keyword, exact[index][0]))
+    lines += ["", "#endif"]
+    files["tags.h"] = lines
 
     return {name: "\n".join(body) + "\n" for name, body in files.items()}
 

@@ -220,5 +220,9 @@ void imd__dicom_split_labels_free(char **labels, size_t count);
 /* The format's write: one Part 10 file per (tag cell, slice), behaviour.md §4. */
 bool imd__dicom_write_series(ImdError **error, const ImdSeries *series, ImdArchive *archive,
                              const char *name, const ImdOptions *options);
+/* The choices of output_sort ("slice", "tag") and output_dir ("single", "multi"), in the
+ * writer's index order; NULL-terminated (the format's option table lists them too). */
+extern const char *const imd__dicom_output_sorts[];
+extern const char *const imd__dicom_output_dirs[];
 
 #endif

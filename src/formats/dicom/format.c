@@ -9,7 +9,6 @@
 #include "formats/dicom/frames.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <strings.h>
@@ -18,21 +17,33 @@
 /* ---- members ---- */
 
 typedef struct Member {
-    char *name;
-    char *path;     /* local file: mapped when parsed */
-    uint8_t *bytes; /* otherwise the member's bytes (a zip member) */
-    size_t size;
+    ImdMember file; /* a local file is mapped when parsed; else its bytes (a zip member) */
     ImdDicomDataSet *dataset;
     ImdError *error; /* why it could not be parsed (it is skipped) */
     ImdMosaic mosaic; /* slices as tiles of its frame (count 0: none) */
     atomic_size_t records_left; /* images not decoded yet; its data set goes with the last */
 } Member;
 
+/*
+ * The reader's options, read and checked once when the reader is made: a
+ * bad value is a usage error naming it there (IMD_ERR_INVALID_ARG), never a
+ * silent false or 0 in the middle of a read.
+ */
+typedef struct Settings {
+    bool headers_only, ignore_series_uid, split_echo_numbers, split_acquisitions,
+        philips_float_scaling, accept_uneven_slices, accept_duplicate_tag,
+        sort_on_slice_location, select_thickness_given, filtered;
+    double slice_tolerance, dir_cosine_tolerance, select_thickness;
+    ImdInputOrder order;
+} Settings;
+
 typedef struct Reader {
     const ImdOptions *options;
     const ImdContext *context;
+    Settings settings;
     Member *members;
     size_t count, capacity;
+    size_t alloc_failures; /* imd__alloc_failures() when the read began (see out_of_memory) */
 } Reader;
 
 static int dicom_probe(const uint8_t *head, size_t length, const char *name)
@@ -51,6 +62,85 @@ static int dicom_probe(const uint8_t *head, size_t length, const char *name)
     return 0;
 }
 
+/* Options naming a DICOM keyword for an order component (ti=InversionTime). */
+static bool check_keyword_option(ImdError **error, const ImdOptions *options, const char *name)
+{
+    const char *keyword = imd_options_get(options, name, NULL);
+    uint32_t tag;
+    if (keyword != NULL && !imd_dicom_tag(keyword, &tag)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": \"%s\" is not a DICOM keyword",
+                      name, keyword);
+        return false;
+    }
+    return true;
+}
+
+/* auto's candidates (behaviour.md §3.4); dti last, used when b varies with
+ * several directions per b value (sort.c). */
+static const char *const auto_candidates[] = {"time", "triggertime", "b", "fa", "te", "dti"};
+static const size_t auto_candidate_count = sizeof auto_candidates / sizeof auto_candidates[0];
+
+static bool read_settings(ImdError **error, const ImdOptions *options, Settings *s)
+{
+    const struct {
+        const char *key;
+        bool *value;
+    } flags[] = {
+        {"headers_only", &s->headers_only},
+        {"ignore_series_uid", &s->ignore_series_uid},
+        {"split_echo_numbers", &s->split_echo_numbers},
+        {"split_acquisitions", &s->split_acquisitions},
+        {"philips_float_scaling", &s->philips_float_scaling},
+        {"accept_uneven_slices", &s->accept_uneven_slices},
+        {"accept_duplicate_tag", &s->accept_duplicate_tag},
+        {"sort_on_slice_location", &s->sort_on_slice_location},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        if (!imd_options_get_bool(error, options, flags[i].key, false, flags[i].value)) {
+            return false;
+        }
+    }
+    bool skip_broken; /* accepted for the original's scripts: every series is read on its own */
+    if (!imd_options_get_bool(error, options, "skip_broken_series", false, &skip_broken) ||
+        !imd_options_get_double(error, options, "slice_tolerance", 0, &s->slice_tolerance) ||
+        !imd_options_get_double(error, options, "dir_cosine_tolerance", 0,
+                                &s->dir_cosine_tolerance) ||
+        !imd_options_get_double(error, options, "select_thickness", 0, &s->select_thickness) ||
+        !imd__input_order_from_options(error, options, &s->order)) {
+        return false;
+    }
+    /* Tolerances are distances (mm) and cosine differences: never negative (sort.c
+     * checks again, per series; here it is a usage error before anything is read). */
+    const struct {
+        const char *key;
+        double value;
+    } tolerances[] = {{"slice_tolerance", s->slice_tolerance},
+                      {"dir_cosine_tolerance", s->dir_cosine_tolerance},
+                      {"select_thickness", s->select_thickness}};
+    for (size_t i = 0; i < sizeof tolerances / sizeof tolerances[0]; i++) {
+        if (tolerances[i].value < 0) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": \"%s\" is negative",
+                          tolerances[i].key, imd_options_get(options, tolerances[i].key, ""));
+            return false;
+        }
+    }
+    s->select_thickness_given = imd_options_has(options, "select_thickness");
+    s->filtered = s->select_thickness_given || imd_options_has(options, "input_serinsuid") ||
+                  imd_options_has(options, "input_echo") ||
+                  imd_options_has(options, "input_acquisition");
+    for (size_t i = 0; i < s->order.count; i++) {
+        if (!check_keyword_option(error, options, s->order.names[i])) {
+            return false;
+        }
+    }
+    for (size_t i = 0; s->order.automatic && i < auto_candidate_count; i++) {
+        if (!check_keyword_option(error, options, auto_candidates[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void *dicom_reader_create(ImdError **error, const ImdOptions *options,
                                  const ImdContext *context)
 {
@@ -58,15 +148,20 @@ static void *dicom_reader_create(ImdError **error, const ImdOptions *options,
     if (reader != NULL) {
         reader->options = options;
         reader->context = context;
+        reader->alloc_failures = imd__alloc_failures();
+        if (!read_settings(error, options, &reader->settings)) {
+            imd_error_prefix(error, "DICOM reader: ");
+            imd__input_order_clear(&reader->settings.order);
+            free(reader);
+            return NULL;
+        }
     }
     return reader;
 }
 
 static void free_member(Member *m)
 {
-    free(m->name);
-    free(m->path);
-    free(m->bytes);
+    imd__member_free(&m->file);
     imd_dicom_dataset_destroy(m->dataset);
     imd_error_clear(&m->error);
     imd__dicom_mosaic_free(&m->mosaic);
@@ -82,6 +177,7 @@ static void dicom_reader_destroy(void *state)
         free_member(&reader->members[i]);
     }
     free(reader->members);
+    imd__input_order_clear(&reader->settings.order);
     free(reader);
 }
 
@@ -91,115 +187,46 @@ static bool dicom_reader_add(ImdError **error, void *state, ImdArchive *archive,
 {
     Reader *reader = state;
     Member m = {0};
-    m.name = imd__strdup(error, name);
-    m.path = imd_archive_local_path(archive, name);
-    if (m.name != NULL && m.path == NULL) {
-        m.bytes = imd_stream_read_all(error, stream, 0, &m.size);
-    }
-    if (m.name == NULL || (m.path == NULL && m.bytes == NULL) ||
-        !imd__grow(error, (void **)&reader->members, &reader->capacity, reader->count + 1,
-                   sizeof(Member))) {
+    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_LOCAL_OR_BYTES, 0) ||
+        !imd__member_push(error, (void **)&reader->members, &reader->count, &reader->capacity,
+                          &m, sizeof m)) {
         free_member(&m);
         return false;
     }
-    reader->members[reader->count++] = m;
     return true;
 }
 
-/* ---- parsing headers in parallel ---- */
+/* ---- parsing headers (in parallel: imd__parallel, src/base/threads.c) ---- */
 
-typedef struct Work {
-    Reader *reader;
-    size_t next; /* guarded by lock */
-    pthread_mutex_t lock;
-    void (*task)(struct Work *work, size_t index);
-    size_t count;
-    void *user;
-    const char *stage; /* progress, reported by the calling thread only */
-} Work;
-
-static void *work_loop(void *argument)
+/* A member that cannot be parsed keeps its error and is skipped later: only a cancel fails. */
+static bool parse_member(ImdError **error, Reader *reader, size_t index)
 {
-    Work *work = argument;
-    for (;;) {
-        pthread_mutex_lock(&work->lock);
-        size_t index = work->next++;
-        pthread_mutex_unlock(&work->lock);
-        if (index >= work->count) {
-            return NULL;
-        }
-        work->task(work, index);
+    if (!imd__check_cancel(error, reader->context, "reading DICOM headers")) {
+        return false;
     }
-}
-
-/* The calling thread's share of the work: it also reports the progress. */
-static void main_loop(Work *work)
-{
-    for (;;) {
-        pthread_mutex_lock(&work->lock);
-        size_t index = work->next++;
-        pthread_mutex_unlock(&work->lock);
-        if (index >= work->count) {
-            break;
-        }
-        work->task(work, index);
-        if (work->stage != NULL && work->reader != NULL) {
-            imd_context_progress(work->reader->context, work->stage, index, work->count);
-        }
-    }
-}
-
-/* Run task(0 .. count-1) on all cores; falls back to this thread alone. */
-static void run_parallel(Work *work)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t threads = cores < 1 ? 1 : cores > 16 ? 16 : (size_t)cores;
-    threads = threads > work->count ? work->count : threads;
-    pthread_t ids[16];
-    size_t started = 0;
-    pthread_mutex_init(&work->lock, NULL);
-    for (size_t i = 1; i < threads; i++) {
-        if (pthread_create(&ids[started], NULL, work_loop, work) != 0) {
-            break;
-        }
-        started++;
-    }
-    main_loop(work);
-    for (size_t i = 0; i < started; i++) {
-        pthread_join(ids[i], NULL);
-    }
-    pthread_mutex_destroy(&work->lock);
-    if (work->stage != NULL && work->reader != NULL) {
-        imd_context_progress(work->reader->context, work->stage, work->count, work->count);
-    }
-}
-
-static bool option_bool(const struct Reader *reader, const char *key);
-
-static void parse_member(Work *work, size_t index)
-{
-    Member *m = &work->reader->members[index];
+    Member *m = &reader->members[index];
     /* Reading headers only: stop before the pixel data (and touch no pixel pages). */
-    ImdDicomReadOptions headers = {.stop_tag = IMD_TAG_PIXEL_DATA};
-    const ImdDicomReadOptions *options = option_bool(work->reader, "headers_only") ? &headers : NULL;
-    if (m->path != NULL) {
-        m->dataset = imd_dicom_read_file(&m->error, m->path, options);
+    ImdDicomReadOptions headers = {.stop_tag = IMD_TAG_PixelData};
+    const ImdDicomReadOptions *options = reader->settings.headers_only ? &headers : NULL;
+    if (m->file.path != NULL) {
+        m->dataset = imd_dicom_read_file(&m->error, m->file.path, options);
     } else {
-        m->dataset = imd__dicom_read_owned(&m->error, m->bytes, m->size, m->name, options);
-        m->bytes = NULL; /* taken, even on failure */
+        m->dataset = imd__dicom_read_owned(&m->error, m->file.bytes, m->file.size, m->file.name, options);
+        m->file.bytes = NULL; /* taken, even on failure */
     }
+    return true;
 }
 
 /* ---- attributes ---- */
 
-static const ImdDicomElement *find(const ImdDicomDataSet *d, uint16_t group, uint16_t element)
+static const ImdDicomElement *find(const ImdDicomDataSet *d, uint32_t tag)
 {
-    return imd_dicom_dataset_find(d, IMD_TAG(group, element));
+    return imd_dicom_dataset_find(d, tag);
 }
 
-static bool number_of(const ImdDicomDataSet *d, uint16_t g, uint16_t e, size_t i, double *v)
+static bool number_of(const ImdDicomDataSet *d, uint32_t tag, size_t i, double *v)
 {
-    const ImdDicomElement *element = find(d, g, e);
+    const ImdDicomElement *element = find(d, tag);
     return element != NULL && imd_dicom_element_number(NULL, element, i, v);
 }
 
@@ -242,15 +269,14 @@ static bool time_of(const ImdDicomDataSet *d, uint32_t tag, double *seconds)
 
 /* UIH keeps diffusion in "Image Private Header" (0065,xx09 b value, 0065,xx37
  * the direction in the image's own frame: row, column, normal), as
- * dcm_qa_stc/In/UIH shows; dcm2niix reads the same elements. */
-#define UIH_CREATOR "Image Private Header"
+ * dcm_qa_stc/In/UIH shows; dcm2niix reads the same elements (private_tags.h). */
 
 /* A direction given along the image's row, column and normal -> patient (LPS). */
 static bool image_to_patient(const ImdDicomDataSet *d, const double in[3], double out[3])
 {
     double o[6];
     for (size_t i = 0; i < 6; i++) {
-        if (!number_of(d, 0x0020, 0x0037, i, &o[i])) {
+        if (!number_of(d, IMD_TAG_ImageOrientationPatient, i, &o[i])) {
             return false;
         }
     }
@@ -265,20 +291,19 @@ static bool image_to_patient(const ImdDicomDataSet *d, const double in[3], doubl
  * (0043,xx39)[0], else Philips (2001,xx03), else UIH (0065,xx09). */
 static bool b_value(const ImdDicomDataSet *d, double *b)
 {
-    uint16_t block;
-    if (number_of(d, 0x0018, 0x9087, 0, b)) {
+    uint32_t tag;
+    if (number_of(d, IMD_TAG_DiffusionBValue, 0, b)) {
         return true;
     }
-    if ((block = imd__dicom_private_block(d, 0x2001, "Philips Imaging DD 001")) != 0 &&
-        number_of(d, 0x2001, (uint16_t)(block | 0x03), 0, b)) {
+    if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_PhilipsDiffusionBFactor)) != 0 &&
+        number_of(d, tag, 0, b)) {
         return true;
     }
-    if ((block = imd__dicom_private_block(d, 0x0065, UIH_CREATOR)) != 0 &&
-        number_of(d, 0x0065, (uint16_t)(block | 0x09), 0, b)) {
+    if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_UihBValue)) != 0 && number_of(d, tag, 0, b)) {
         return true;
     }
-    if (imd__dicom_private_block(d, 0x0029, "SIEMENS CSA HEADER") != 0 &&
-        imd__dicom_private_block(d, 0x0019, "SIEMENS MR HEADER") == 0) {
+    if (imd__dicom_private_block_of(d, IMD_PRIVATE_SiemensCsaImageHeaderInfo) != 0 &&
+        imd__dicom_private_block_of(d, IMD_PRIVATE_SiemensMrBValue) == 0) {
         ImdSiemensImage csa;
         bool found = imd__siemens_image(NULL, d, &csa) && csa.has_b_value;
         *b = found ? csa.b_value : 0;
@@ -287,12 +312,12 @@ static bool b_value(const ImdDicomDataSet *d, double *b)
             return true;
         }
     }
-    if ((block = imd__dicom_private_block(d, 0x0019, "SIEMENS MR HEADER")) != 0 &&
-        number_of(d, 0x0019, (uint16_t)(block | 0x0c), 0, b)) {
+    if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_SiemensMrBValue)) != 0 &&
+        number_of(d, tag, 0, b)) {
         return true;
     }
-    if ((block = imd__dicom_private_block(d, 0x0043, "GEMS_PARM_01")) != 0 &&
-        number_of(d, 0x0043, (uint16_t)(block | 0x39), 0, b)) {
+    if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_GeSlopInt6To9)) != 0 &&
+        number_of(d, tag, 0, b)) {
         double slop = fmod(*b, 1e9); /* GE stores b + 1e9 * an offset (dcm2niix notes this) */
         *b = slop;
         return true;
@@ -305,29 +330,30 @@ static ImdValue b_vector(const ImdDicomDataSet *d)
 {
     double v[3];
     uint16_t block;
-    if (number_of(d, 0x0018, 0x9089, 0, &v[0]) && number_of(d, 0x0018, 0x9089, 1, &v[1]) &&
-        number_of(d, 0x0018, 0x9089, 2, &v[2])) {
+    uint32_t tag = IMD_TAG_DiffusionGradientOrientation;
+    if (number_of(d, tag, 0, &v[0]) && number_of(d, tag, 1, &v[1]) &&
+        number_of(d, tag, 2, &v[2])) {
         return imd_value_vector(v, 3);
     }
-    if ((block = imd__dicom_private_block(d, 0x0019, "SIEMENS MR HEADER")) != 0) {
-        char *directionality = text_of(d, IMD_TAG(0x0019, block | 0x0d));
+    if ((block = imd__dicom_private_block_of(d, IMD_PRIVATE_SiemensMrDiffusionDirectionality)) !=
+        0) {
+        char *directionality =
+            text_of(d, imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionDirectionality, block));
         bool directional = directionality != NULL && strcmp(directionality, "DIRECTIONAL") == 0;
         free(directionality);
-        uint16_t e = (uint16_t)(block | 0x0e);
-        if (directional && number_of(d, 0x0019, e, 0, &v[0]) && number_of(d, 0x0019, e, 1, &v[1]) &&
-            number_of(d, 0x0019, e, 2, &v[2])) {
+        tag = imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionGradientDirection, block);
+        if (directional && number_of(d, tag, 0, &v[0]) && number_of(d, tag, 1, &v[1]) &&
+            number_of(d, tag, 2, &v[2])) {
             return imd_value_vector(v, 3);
         }
-    } else if ((block = imd__dicom_private_block(d, 0x0019, "GEMS_ACQU_01")) != 0 &&
-               number_of(d, 0x0019, (uint16_t)(block | 0xbb), 0, &v[0]) &&
-               number_of(d, 0x0019, (uint16_t)(block | 0xbc), 0, &v[1]) &&
-               number_of(d, 0x0019, (uint16_t)(block | 0xbd), 0, &v[2])) {
+    } else if ((block = imd__dicom_private_block_of(d, IMD_PRIVATE_GeUserData20)) != 0 &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData20, block), 0, &v[0]) &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData21, block), 0, &v[1]) &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData22, block), 0, &v[2])) {
         return imd_value_vector(v, 3);
-    } else if ((block = imd__dicom_private_block(d, 0x0065, UIH_CREATOR)) != 0 &&
-               number_of(d, 0x0065, (uint16_t)(block | 0x37), 0, &v[0]) &&
-               number_of(d, 0x0065, (uint16_t)(block | 0x37), 1, &v[1]) &&
-               number_of(d, 0x0065, (uint16_t)(block | 0x37), 2, &v[2]) &&
-               (v[0] != 0 || v[1] != 0 || v[2] != 0)) {
+    } else if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_UihDiffusionDirection)) != 0 &&
+               number_of(d, tag, 0, &v[0]) && number_of(d, tag, 1, &v[1]) &&
+               number_of(d, tag, 2, &v[2]) && (v[0] != 0 || v[1] != 0 || v[2] != 0)) {
         double patient[3];
         if (image_to_patient(d, v, patient)) {
             return imd_value_vector(patient, 3);
@@ -371,15 +397,15 @@ static bool order_value(const Reader *reader, const ImdDicomDataSet *d, const ch
     }
     bool ok = false;
     if (strcmp(name, "time") == 0) {
-        ok = time_of(d, IMD_TAG(0x0008, 0x0032), &number);
+        ok = time_of(d, IMD_TAG_AcquisitionTime, &number);
     } else if (strcmp(name, "triggertime") == 0) {
-        ok = number_of(d, 0x0018, 0x1060, 0, &number) && (number /= 1000, true);
+        ok = number_of(d, IMD_TAG_TriggerTime, 0, &number) && (number /= 1000, true);
     } else if (strcmp(name, "b") == 0) {
         ok = b_value(d, &number);
     } else if (strcmp(name, "te") == 0) {
-        ok = number_of(d, 0x0018, 0x0081, 0, &number);
+        ok = number_of(d, IMD_TAG_EchoTime, 0, &number);
     } else if (strcmp(name, "fa") == 0) {
-        ok = number_of(d, 0x0018, 0x1314, 0, &number);
+        ok = number_of(d, IMD_TAG_FlipAngle, 0, &number);
     } else if (strcmp(name, "bvector") == 0) {
         *value = b_vector(d);
         return true;
@@ -410,28 +436,15 @@ typedef struct Record {
     ImdError *unreadable; /* why its pixels cannot be decoded: its series fails */
 } Record;
 
-static bool option_bool(const Reader *reader, const char *key)
-{
-    bool value = false;
-    return imd_options_get_bool(NULL, reader->options, key, false, &value) && value;
-}
-
-static double option_double(const Reader *reader, const char *key)
-{
-    double value = 0;
-    (void)imd_options_get_double(NULL, reader->options, key, 0, &value);
-    return value;
-}
-
 /* The filters input_serinsuid, input_echo, input_acquisition (behaviour.md §3.1). */
 static bool passes_filters(const Reader *reader, const ImdDicomDataSet *d)
 {
     static const struct {
         const char *option;
         uint32_t tag;
-    } filters[] = {{"input_serinsuid", IMD_TAG(0x0020, 0x000e)},
-                   {"input_echo", IMD_TAG(0x0018, 0x0086)},
-                   {"input_acquisition", IMD_TAG(0x0020, 0x0012)}};
+    } filters[] = {{"input_serinsuid", IMD_TAG_SeriesInstanceUID},
+                   {"input_echo", IMD_TAG_EchoNumbers},
+                   {"input_acquisition", IMD_TAG_AcquisitionNumber}};
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
         const char *wanted = imd_options_get(reader->options, filters[i].option, NULL);
         if (wanted == NULL) {
@@ -446,10 +459,10 @@ static bool passes_filters(const Reader *reader, const ImdDicomDataSet *d)
     }
     /* select_thickness=<mm>: one reconstruction of a series that holds several
      * (thin and thick CT slices of one acquisition share a series UID). */
-    double thickness, wanted;
-    if (imd_options_has(reader->options, "select_thickness") &&
-        imd_options_get_double(NULL, reader->options, "select_thickness", 0, &wanted)) {
-        return number_of(d, 0x0018, 0x0050, 0, &thickness) && fabs(thickness - wanted) <= 1e-3;
+    double thickness, wanted = reader->settings.select_thickness;
+    if (reader->settings.select_thickness_given) {
+        return number_of(d, IMD_TAG_SliceThickness, 0, &thickness) &&
+               fabs(thickness - wanted) <= 1e-3;
     }
     return true;
 }
@@ -462,13 +475,13 @@ static bool passes_filters(const Reader *reader, const ImdDicomDataSet *d)
  */
 static char *group_key(const Reader *reader, const ImdDicomDataSet *d)
 {
-    char *patient = text_of(d, IMD_TAG(0x0010, 0x0020));
-    char *study = text_of(d, IMD_TAG(0x0020, 0x000d));
-    bool one_series = option_bool(reader, "ignore_series_uid"); /* one per study (TI sets) */
-    char *series = one_series ? NULL : text_of(d, IMD_TAG(0x0020, 0x000e));
-    char *number = one_series ? NULL : text_of(d, IMD_TAG(0x0020, 0x0011));
-    char *label = imd__dicom_image_label(d, option_bool(reader, "split_echo_numbers"),
-                                         option_bool(reader, "split_acquisitions"));
+    char *patient = text_of(d, IMD_TAG_PatientID);
+    char *study = text_of(d, IMD_TAG_StudyInstanceUID);
+    bool one_series = reader->settings.ignore_series_uid; /* one per study (TI sets) */
+    char *series = one_series ? NULL : text_of(d, IMD_TAG_SeriesInstanceUID);
+    char *number = one_series ? NULL : text_of(d, IMD_TAG_SeriesNumber);
+    char *label = imd__dicom_image_label(d, reader->settings.split_echo_numbers,
+                                         reader->settings.split_acquisitions);
     char *key = label == NULL ? NULL
                               : imd__sprintf(NULL, "%s\x1f%s\x1f%s\x1f%s\x1f%s",
                                              patient ? patient : "", study ? study : "",
@@ -500,70 +513,61 @@ static void fill_geometry(const ImdDicomDataSet *d, ImdSliceKey *key)
     double v[6];
     key->has_position = true;
     for (size_t i = 0; i < 3; i++) {
-        key->has_position = key->has_position && number_of(d, 0x0020, 0x0032, i, &v[i]);
+        key->has_position =
+            key->has_position && number_of(d, IMD_TAG_ImagePositionPatient, i, &v[i]);
     }
     if (key->has_position) {
         key->position = (ImdVec3){v[0], v[1], v[2]};
     }
     key->has_orientation = true;
     for (size_t i = 0; i < 6; i++) {
-        key->has_orientation = key->has_orientation && number_of(d, 0x0020, 0x0037, i, &v[i]);
+        key->has_orientation =
+            key->has_orientation && number_of(d, IMD_TAG_ImageOrientationPatient, i, &v[i]);
     }
     if (key->has_orientation) {
         key->row = (ImdVec3){v[0], v[1], v[2]};
         key->column = (ImdVec3){v[3], v[4], v[5]};
     }
-    key->has_slice_location = number_of(d, 0x0020, 0x1041, 0, &key->slice_location);
-    if (!number_of(d, 0x0018, 0x1120, 0, &key->gantry_tilt)) {
+    key->has_slice_location = number_of(d, IMD_TAG_SliceLocation, 0, &key->slice_location);
+    if (!number_of(d, IMD_TAG_GantryDetectorTilt, 0, &key->gantry_tilt)) {
         key->gantry_tilt = 0;
     }
 }
 
 /* ---- the order ---- */
 
+/* The order components a key carries: the given order's names, or auto's candidates. */
 typedef struct Order {
-    char *names[IMD_SORT_MAX_VALUES];
+    const char *names[IMD_SORT_MAX_VALUES]; /* borrowed from the settings or the candidates */
     size_t count;
     bool automatic;
 } Order;
 
-/* auto's candidates (behaviour.md §3.4); dti last, used when b varies with
- * several directions per b value (sort.c). */
-static const char *const auto_candidates[] = {"time", "triggertime", "b", "fa", "te", "dti"};
-
 static bool parse_order(ImdError **error, const Reader *reader, Order *order)
 {
-    const char *text = imd_options_get(reader->options, "input_order", "auto");
+    const ImdInputOrder *given = &reader->settings.order;
     memset(order, 0, sizeof *order);
-    if (strcmp(text, "auto") == 0) {
-        order->automatic = true;
-        order->count = sizeof auto_candidates / sizeof auto_candidates[0];
-        for (size_t i = 0; i < order->count; i++) {
-            order->names[i] = imd__strdup(error, auto_candidates[i]);
-        }
-        return true;
-    }
     _Static_assert(IMD_SORT_MAX_TAGS == IMD_MAX_TAG_DIMS, "one limit for order components");
     _Static_assert(sizeof auto_candidates / sizeof auto_candidates[0] <= IMD_SORT_MAX_VALUES,
                    "a key holds every auto candidate");
-    if (!imd__split_order(error, text, order->names, &order->count)) {
-        return false;
+    if (given->automatic) {
+        order->automatic = true;
+        order->count = auto_candidate_count;
+        for (size_t i = 0; i < order->count; i++) {
+            order->names[i] = auto_candidates[i];
+        }
+        return true;
     }
-    for (size_t i = 0; i < order->count; i++) {
-        if (strcmp(order->names[i], "rsi") == 0) {
+    for (size_t i = 0; i < given->count; i++) {
+        if (strcmp(given->names[i], "rsi") == 0) {
             imd_error_set(error, IMD_ERR_CANNOT_SORT, "input order rsi is not implemented; "
                                                       "use b,bvector or dti");
             return false;
         }
+        order->names[i] = given->names[i];
     }
+    order->count = given->count;
     return true;
-}
-
-static void free_order(Order *order)
-{
-    for (size_t i = 0; i < IMD_SORT_MAX_VALUES; i++) {
-        free(order->names[i]);
-    }
 }
 
 /*
@@ -574,11 +578,11 @@ static void free_order(Order *order)
 static double acquisition_sequence(const ImdDicomDataSet *d, size_t member, uint32_t frame)
 {
     double temporal = 0, instance;
-    if (!number_of(d, 0x0020, 0x0100, 0, &temporal) || !isfinite(temporal) ||
+    if (!number_of(d, IMD_TAG_TemporalPositionIdentifier, 0, &temporal) || !isfinite(temporal) ||
         fabs(temporal) > 9000) {
         temporal = 0;
     }
-    if (!number_of(d, 0x0020, 0x0013, 0, &instance) || !isfinite(instance) ||
+    if (!number_of(d, IMD_TAG_InstanceNumber, 0, &instance) || !isfinite(instance) ||
         fabs(instance) >= 1e7) {
         instance = (double)member;
     }
@@ -618,12 +622,12 @@ static bool make_record(const Reader *reader, const Order *order, size_t member,
  */
 static void philips_scaling(const Reader *reader, const ImdDicomDataSet *d, ImdPixelFormat *format)
 {
-    if (!option_bool(reader, "philips_float_scaling")) {
+    if (!reader->settings.philips_float_scaling) {
         return;
     }
-    uint16_t block = imd__dicom_private_block(d, 0x2005, "Philips MR Imaging DD 001");
+    uint32_t tag = imd__dicom_private_tag(d, IMD_PRIVATE_PhilipsScaleSlope);
     double ss;
-    if (block == 0 || !number_of(d, 0x2005, (uint16_t)(block | 0x0e), 0, &ss) || !isfinite(ss) ||
+    if (tag == 0 || !number_of(d, tag, 0, &ss) || !isfinite(ss) ||
         ss == 0) {
         return;
     }
@@ -640,8 +644,8 @@ static void philips_scaling(const Reader *reader, const ImdDicomDataSet *d, ImdP
 static void frame_rescale(const ImdDicomDataSet *view, ImdPixelFormat *format)
 {
     double slope, intercept;
-    if (number_of(view, 0x0028, 0x1053, 0, &slope) && isfinite(slope) && slope != 0 &&
-        number_of(view, 0x0028, 0x1052, 0, &intercept) && isfinite(intercept)) {
+    if (number_of(view, IMD_TAG_RescaleSlope, 0, &slope) && isfinite(slope) && slope != 0 &&
+        number_of(view, IMD_TAG_RescaleIntercept, 0, &intercept) && isfinite(intercept)) {
         format->slope = slope;
         format->intercept = intercept;
     }
@@ -658,7 +662,7 @@ static void frame_rescale(const ImdDicomDataSet *view, ImdPixelFormat *format)
 static bool frame_grid_position(const ImdDicomDataSet *d, size_t frame, ImdSliceKey *key)
 {
     double first, offset, o[6];
-    const ImdDicomElement *fip = find(d, 0x0028, 0x0009);
+    const ImdDicomElement *fip = find(d, IMD_TAG_FrameIncrementPointer);
     size_t size = 0;
     const uint8_t *bytes = fip != NULL ? imd_dicom_element_bytes(fip, &size) : NULL;
     if (bytes == NULL || size < 4 || !key->has_position) {
@@ -668,13 +672,13 @@ static bool frame_grid_position(const ImdDicomDataSet *d, size_t frame, ImdSlice
     for (size_t i = 0; i + 4 <= size; i += 4) {
         uint32_t tag = (uint32_t)(bytes[i] | bytes[i + 1] << 8) << 16 |
                        (uint32_t)(bytes[i + 2] | bytes[i + 3] << 8);
-        grid = grid || tag == IMD_TAG(0x3004, 0x000c);
+        grid = grid || tag == IMD_TAG_GridFrameOffsetVector;
     }
     for (size_t i = 0; grid && i < 6; i++) {
-        grid = number_of(d, 0x0020, 0x0037, i, &o[i]);
+        grid = number_of(d, IMD_TAG_ImageOrientationPatient, i, &o[i]);
     }
-    if (!grid || !number_of(d, 0x3004, 0x000c, 0, &first) ||
-        !number_of(d, 0x3004, 0x000c, frame, &offset) || !isfinite(offset - first)) {
+    if (!grid || !number_of(d, IMD_TAG_GridFrameOffsetVector, 0, &first) ||
+        !number_of(d, IMD_TAG_GridFrameOffsetVector, frame, &offset) || !isfinite(offset - first)) {
         return false;
     }
     double n[3] = {o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]};
@@ -709,7 +713,7 @@ static bool add_frames(ImdError **error, Reader *reader, const Order *order, siz
                 imd_dicom_dataset_destroy((*records)[i].view);
             }
             *count = first;
-            imd_error_prefix(&broken, "%s: ", m->name);
+            imd_error_prefix(&broken, "%s: ", m->file.name);
             bool nomem = imd_error_code(broken) == IMD_ERR_NOMEM;
             if (nomem || !imd_series_list_add_failure(error, list, broken)) {
                 imd_error_propagate(error, broken);
@@ -749,7 +753,7 @@ static bool add_records(ImdError **error, Reader *reader, const Order *order, si
     Member *m = &reader->members[member];
     ImdError *broken = NULL;
     if (*unreadable == NULL && !imd__dicom_mosaic(&broken, m->dataset, format, &m->mosaic)) {
-        imd_error_prefix(&broken, "%s: ", m->name);
+        imd_error_prefix(&broken, "%s: ", m->file.name);
         bool ok = imd_series_list_add_failure(error, list, broken);
         if (!ok) {
             imd_error_clear(&broken);
@@ -791,7 +795,7 @@ static bool add_records(ImdError **error, Reader *reader, const Order *order, si
  * reload_group, which points the frames' views at the header read again). */
 static void release_member(Member *m, Record *records, size_t first, size_t end)
 {
-    if (m->path == NULL || m->dataset == NULL) {
+    if (m->file.path == NULL || m->dataset == NULL) {
         return;
     }
     for (size_t i = first; i < end; i++) {
@@ -812,8 +816,6 @@ typedef struct Build {
     size_t rows, columns;
     const ImdDicomDataSet *first; /* the image whose data set is the series' template */
     const char *label; /* the piece of a split series ("ph", "e2", "part2"), or NULL */
-    ImdError *error; /* first pixel error; guarded by lock */
-    pthread_mutex_t lock;
     size_t *cell_of;   /* per record: its cell, SIZE_MAX when none */
     size_t *run_start; /* records of one member: [run_start[k], run_start[k + 1]) */
 } Build;
@@ -871,10 +873,10 @@ static bool decode_record(ImdError **error, Build *build, const Member *member,
     return true;
 }
 
-/* Every image of one member (one file: a single image, or a mosaic's tiles). */
-static void decode_member(Work *work, size_t run)
+/* Every image of one member (one file: a single image, or a mosaic's tiles): a pool task. */
+static bool decode_member(ImdError **failure, void *user, size_t run)
 {
-    Build *build = work->user;
+    Build *build = user;
     size_t first = build->run_start[run], end = build->run_start[run + 1];
     Member *member = &build->reader->members[build->records[first].member];
     void *mosaic_frame = NULL;
@@ -889,11 +891,9 @@ static void decode_member(Work *work, size_t run)
     }
     free(mosaic_frame);
     if (!ok) {
-        imd_error_prefix(&error, "%s: ", member->name);
-        pthread_mutex_lock(&build->lock);
-        imd_error_propagate(&build->error, error);
-        pthread_mutex_unlock(&build->lock);
-        return;
+        imd_error_prefix(&error, "%s: ", member->file.name);
+        imd_error_propagate(failure, error);
+        return false;
     }
     /* Its pixels are in the array now: let the file's pages go, so that peak
      * memory stays near the array's size. The frames of a multi-frame file are
@@ -906,6 +906,7 @@ static void decode_member(Work *work, size_t run)
         imd_dicom_dataset_destroy(member->dataset);
         member->dataset = NULL;
     }
+    return true;
 }
 
 /* Runs of records decoded together, and each record's cell, for decode_member:
@@ -948,10 +949,12 @@ static bool set_axes(ImdError **error, Build *build, size_t ndim)
     const ImdDicomDataSet *first =
         record_dataset(build->reader, &build->records[l->cell[0] == UINT32_MAX ? 0 : l->cell[0]]);
     double ds = 1, dr = 1, dc = 1;
-    if (!number_of(first, 0x0018, 0x0088, 0, &ds) && !number_of(first, 0x0018, 0x0050, 0, &ds)) {
+    if (!number_of(first, IMD_TAG_SpacingBetweenSlices, 0, &ds) &&
+        !number_of(first, IMD_TAG_SliceThickness, 0, &ds)) {
         ds = 1;
     }
-    if (!number_of(first, 0x0028, 0x0030, 0, &dr) || !number_of(first, 0x0028, 0x0030, 1, &dc)) {
+    if (!number_of(first, IMD_TAG_PixelSpacing, 0, &dr) ||
+        !number_of(first, IMD_TAG_PixelSpacing, 1, &dc)) {
         dr = dc = 1;
     }
     ds = ds > 0 ? ds : 1;
@@ -1013,7 +1016,8 @@ static bool copy_attributes(ImdError **error, const ImdDicomDataSet *d, ImdHeade
         }
     }
     double center, width;
-    if (number_of(d, 0x0028, 0x1050, 0, &center) && number_of(d, 0x0028, 0x1051, 0, &width)) {
+    if (number_of(d, IMD_TAG_WindowCenter, 0, &center) &&
+        number_of(d, IMD_TAG_WindowWidth, 0, &width)) {
         imd_header_set_window(header, center, width);
     }
     return true;
@@ -1029,7 +1033,28 @@ static void template_destroy(void *dataset)
     imd_dicom_dataset_destroy(dataset);
 }
 
-static const ImdTemplateOps template_ops = {template_clone, template_destroy};
+/* A template attribute by keyword (ImdTemplateOps.get_string): other formats read the
+ * DICOM template through the header's API, never as a data set. */
+static bool template_get_string(ImdError **error, const void *dataset, const char *keyword,
+                                char **value)
+{
+    *value = NULL;
+    uint32_t tag;
+    if (!imd_dicom_tag(keyword, &tag)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "template attribute: unknown DICOM keyword "
+                      "\"%s\"", keyword);
+        return false;
+    }
+    const ImdDicomElement *e = imd_dicom_dataset_find(dataset, tag);
+    if (e == NULL || !imd__dicom_vr_is_text(imd_dicom_element_vr(e))) {
+        return true; /* absent, or no text (binary VRs, sequences) */
+    }
+    *value = imd_dicom_element_string(error, dataset, e);
+    return *value != NULL;
+}
+
+static const ImdTemplateOps template_ops = {template_clone, template_destroy,
+                                            template_get_string};
 
 /* The single-frame class of an enhanced or legacy converted class (PS3.4 B.5), or NULL. */
 static const char *classic_class(const char *uid)
@@ -1065,14 +1090,15 @@ static ImdDicomDataSet *series_template(ImdError **error, const Reader *reader,
     if (t == NULL) {
         return NULL;
     }
-    imd_dicom_dataset_remove(t, IMD_TAG_PIXEL_DATA);
+    imd_dicom_dataset_remove(t, IMD_TAG_PixelData);
     if (record->view == NULL) {
         return t;
     }
     static const uint32_t multi_frame[] = {
-        IMD_TAG(0x5200, 0x9229), IMD_TAG(0x5200, 0x9230), IMD_TAG(0x0028, 0x0008),
-        IMD_TAG(0x0028, 0x0009), IMD_TAG(0x0020, 0x9221), IMD_TAG(0x0020, 0x9222),
-        IMD_TAG(0x7fe0, 0x0001), IMD_TAG(0x7fe0, 0x0002)};
+        IMD_TAG_SharedFunctionalGroupsSequence, IMD_TAG_PerFrameFunctionalGroupsSequence,
+        IMD_TAG_NumberOfFrames, IMD_TAG_FrameIncrementPointer,
+        IMD_TAG_DimensionOrganizationSequence, IMD_TAG_DimensionIndexSequence,
+        IMD_TAG_ExtendedOffsetTable, IMD_TAG_ExtendedOffsetTableLengths};
     for (size_t i = 0; i < sizeof multi_frame / sizeof multi_frame[0]; i++) {
         imd_dicom_dataset_remove(t, multi_frame[i]);
     }
@@ -1086,11 +1112,11 @@ static ImdDicomDataSet *series_template(ImdError **error, const Reader *reader,
                                              imd_dicom_element_vr(e), bytes, size);
         }
     }
-    char *sop_class = text_of(t, IMD_TAG(0x0008, 0x0016));
+    char *sop_class = text_of(t, IMD_TAG_SOPClassUID);
     const char *classic = classic_class(sop_class);
     free(sop_class);
     if (ok && classic != NULL) {
-        ok = imd_dicom_dataset_set_bytes(error, t, IMD_TAG(0x0008, 0x0016), IMD_VR_UI,
+        ok = imd_dicom_dataset_set_bytes(error, t, IMD_TAG_SOPClassUID, IMD_VR_UI,
                                          (const uint8_t *)classic, strlen(classic));
     }
     if (!ok) {
@@ -1215,15 +1241,15 @@ static ImdDicomDataSet *instance_delta(const ImdDicomDataSet *d, const ImdDicomD
     if (d == first) {
         return NULL;
     }
-    uint16_t csa = imd__dicom_private_block(d, 0x0029, "SIEMENS CSA HEADER");
+    uint32_t csa = imd__dicom_private_tag(d, IMD_PRIVATE_SiemensCsaImageHeaderInfo);
     ImdDicomDataSet *delta = NULL;
     for (size_t i = 0; i < imd_dicom_dataset_count(d); i++) {
         const ImdDicomElement *e = imd_dicom_dataset_element(d, i);
         uint32_t tag = imd_dicom_element_tag(e);
         ImdVR vr = imd_dicom_element_vr(e);
-        if (tag == IMD_TAG_PIXEL_DATA || vr == IMD_VR_SQ || IMD_TAG_GROUP(tag) == 0x0002 ||
-            imd_dicom_element_is_encapsulated(e) ||
-            (csa != 0 && tag == IMD_TAG(0x0029, csa | 0x10))) {
+        if (tag == IMD_TAG_PixelData || vr == IMD_VR_SQ ||
+            IMD_TAG_GROUP(tag) == IMD_GROUP_FILE_META || imd_dicom_element_is_encapsulated(e) ||
+            (csa != 0 && tag == csa)) {
             continue;
         }
         size_t size, other_size;
@@ -1272,7 +1298,7 @@ static bool set_tags(ImdError **error, Build *build)
                                                      : &zero;
             const ImdDicomDataSet *d =
                 record_dataset(build->reader, &build->records[l->cell[cell * l->slices + s]]);
-            char *uid = text_of(d, IMD_TAG(0x0008, 0x0018));
+            char *uid = text_of(d, IMD_TAG_SOPInstanceUID);
             ImdDicomDataSet *delta = instance_delta(d, build->first);
             bool ok = imd_header_set_tag(error, header, s, index, values) &&
                       imd_header_set_instance_uid(error, header, s, index,
@@ -1327,19 +1353,14 @@ static ImdSeries *build_series(ImdError **error, Build *build)
         return NULL;
     }
     size_t runs = 0;
-    if (!option_bool(build->reader, "headers_only")) {
+    if (!build->reader->settings.headers_only) {
         if (!plan_decoding(error, build, &runs)) {
             imd_series_destroy(build->series);
             return NULL;
         }
-        Work work = {.reader = build->reader, .count = runs, .task = decode_member,
-                     .user = build, .stage = "decoding DICOM images"};
-        pthread_mutex_init(&build->lock, NULL);
-        run_parallel(&work);
-        pthread_mutex_destroy(&build->lock);
-        if (build->error != NULL) {
-            imd_error_propagate(error, build->error);
-            build->error = NULL;
+        /* The first failure by member, whatever the number of threads. */
+        if (!imd__parallel(error, build->reader->context, runs, decode_member, build,
+                           "decoding DICOM images")) {
             imd_series_destroy(build->series);
             return NULL;
         }
@@ -1371,20 +1392,20 @@ static void sort_options(const Reader *reader, const Order *order, const ImdDico
     }
     options->count = order->count;
     options->auto_order = order->automatic;
-    options->slice_tolerance = option_double(reader, "slice_tolerance");
-    options->dir_cosine_tolerance = option_double(reader, "dir_cosine_tolerance");
-    options->accept_uneven_slices = option_bool(reader, "accept_uneven_slices");
-    options->accept_duplicate_tag = option_bool(reader, "accept_duplicate_tag");
-    options->sort_on_slice_location = option_bool(reader, "sort_on_slice_location");
+    options->slice_tolerance = reader->settings.slice_tolerance;
+    options->dir_cosine_tolerance = reader->settings.dir_cosine_tolerance;
+    options->accept_uneven_slices = reader->settings.accept_uneven_slices;
+    options->accept_duplicate_tag = reader->settings.accept_duplicate_tag;
+    options->sort_on_slice_location = reader->settings.sort_on_slice_location;
     double tr;
-    if (number_of(first, 0x0018, 0x1063, 0, &tr) && tr > 0 && isfinite(tr)) {
+    if (number_of(first, IMD_TAG_FrameTime, 0, &tr) && tr > 0 && isfinite(tr)) {
         options->time_step = tr / 1000; /* FrameTime (ms) of a multi-frame cine */
-    } else if (number_of(first, 0x0018, 0x0080, 0, &tr) && tr > 0 && isfinite(tr)) {
+    } else if (number_of(first, IMD_TAG_RepetitionTime, 0, &tr) && tr > 0 && isfinite(tr)) {
         options->time_step = tr / 1000; /* RepetitionTime is in ms */
     }
-    if (number_of(first, 0x0018, 0x0088, 0, &options->nominal_spacing)) {
+    if (number_of(first, IMD_TAG_SpacingBetweenSlices, 0, &options->nominal_spacing)) {
         options->nominal_is_thickness = false;
-    } else if (number_of(first, 0x0018, 0x0050, 0, &options->nominal_spacing)) {
+    } else if (number_of(first, IMD_TAG_SliceThickness, 0, &options->nominal_spacing)) {
         options->nominal_is_thickness = true;
     }
 }
@@ -1411,16 +1432,34 @@ static bool check_readable(ImdError **error, const Record *records, size_t count
 static bool check_pixel_bytes(ImdError **error, const Reader *reader, const Record *records,
                               size_t count)
 {
-    if (option_bool(reader, "headers_only")) {
+    if (reader->settings.headers_only) {
         return true; /* the pixel data was not read */
     }
     for (size_t i = 0; i < count; i++) {
         const Member *m = &reader->members[records[i].member];
         if (!imd__dicom_frame_present(error, m->dataset, &records[i].format, records[i].frame)) {
-            imd_error_prefix(error, "%s: ", m->name);
+            imd_error_prefix(error, "%s: ", m->file.name);
             return false;
         }
     }
+    return true;
+}
+
+/*
+ * The attribute lookups (text_of, the group key, labels, copied attributes)
+ * take a NULL error: an element that is absent and one whose value could not
+ * be copied give the same answer. When an allocation failed anywhere since
+ * the read began, an image may have gone to the wrong series or lost an
+ * attribute without an error, so the read ends as out of memory instead of
+ * handing on a series that differs from the input (found by fault injection,
+ * docs/fuzzing.md).
+ */
+static bool out_of_memory(ImdError **error, const Reader *reader)
+{
+    if (imd__alloc_failures() == reader->alloc_failures) {
+        return false;
+    }
+    imd_error_set(error, IMD_ERR_NOMEM, "out of memory while reading the DICOM attributes");
     return true;
 }
 
@@ -1456,6 +1495,10 @@ static bool finish_group(ImdError **error, Reader *reader, const Order *order,
                     "dimensions, order %s", count, imd_series_ndim(series),
                     imd_header_input_order(imd_series_const_header(series)));
     /* To the consumer at once in a streaming read: one series in memory at a time. */
+    if (out_of_memory(error, reader)) {
+        imd_series_destroy(series);
+        return false;
+    }
     return imd_context_emit_series(error, reader->context, list, series);
 }
 
@@ -1464,14 +1507,14 @@ static void describe_series(const Reader *reader, const Record *records, size_t 
                             const char *label, ImdText *text)
 {
     const ImdDicomDataSet *d = record_dataset(reader, &records[0]);
-    char *number = d != NULL ? text_of(d, IMD_TAG(0x0020, 0x0011)) : NULL;
-    char *description = d != NULL ? text_of(d, IMD_TAG(0x0008, 0x103e)) : NULL;
+    char *number = d != NULL ? text_of(d, IMD_TAG_SeriesNumber) : NULL;
+    char *description = d != NULL ? text_of(d, IMD_TAG_SeriesDescription) : NULL;
     imd__text_printf(text, "series %s%s%s (%s%s%zu image%s from %s)",
                      number != NULL && number[0] != '\0' ? number : "without number",
                      label != NULL && label[0] != '\0' ? " " : "", label != NULL ? label : "",
                      description != NULL ? description : "",
                      description != NULL && description[0] != '\0' ? ", " : "", count,
-                     count == 1 ? "" : "s", reader->members[records[0].member].name);
+                     count == 1 ? "" : "s", reader->members[records[0].member].file.name);
     free(number);
     free(description);
 }
@@ -1510,9 +1553,9 @@ static bool finish_piece(ImdError **error, Reader *reader, const Order *order, R
 }
 
 /* "ph" + "part2" -> "ph_part2"; either may be empty. */
-static char *join_labels(const char *a, const char *b)
+static char *join_labels(ImdError **error, const char *a, const char *b)
 {
-    return imd__sprintf(NULL, "%s%s%s", a, a[0] != '\0' && b[0] != '\0' ? "_" : "", b);
+    return imd__sprintf(error, "%s%s%s", a, a[0] != '\0' && b[0] != '\0' ? "_" : "", b);
 }
 
 /*
@@ -1532,20 +1575,23 @@ typedef struct Reload {
     size_t first;
 } Reload;
 
-static void reload_member(Work *work, size_t index)
+static bool reload_member(ImdError **error, void *user, size_t index)
 {
-    Reload *reload = work->user;
-    parse_member(work, reload->members[index]);
+    Reload *reload = user;
+    return parse_member(error, reload->reader, reload->members[index]);
 }
 
 #define PARSE_BATCH 1024
 
-static void parse_batch_member(Work *work, size_t index)
+static bool parse_batch_member(ImdError **error, void *user, size_t index)
 {
-    Reload *batch = work->user;
-    parse_member(work, batch->first + index);
+    Reload *batch = user;
+    if (!parse_member(error, batch->reader, batch->first + index)) {
+        return false;
+    }
     /* Until its keys are taken, only the header's pages are touched again. */
     imd__dicom_dataset_drop_pages(batch->reader->members[batch->first + index].dataset);
+    return true;
 }
 
 static bool reload_group(ImdError **error, Reader *reader, Record *records, size_t count)
@@ -1556,22 +1602,22 @@ static bool reload_group(ImdError **error, Reader *reader, Record *records, size
     }
     for (size_t i = 0; i < count; i++) {
         const Member *m = &reader->members[records[i].member];
-        if (m->dataset == NULL && m->path != NULL && m->error == NULL &&
+        if (m->dataset == NULL && m->file.path != NULL && m->error == NULL &&
             (n == 0 || members[n - 1] != records[i].member)) {
             members[n++] = records[i].member; /* records are sorted by member */
         }
     }
     Reload reload = {reader, members, 0};
-    Work work = {.reader = reader, .count = n, .task = reload_member, .user = &reload};
-    if (n > 0) {
-        run_parallel(&work);
-    }
+    bool parsed = imd__parallel(error, reader->context, n, reload_member, &reload, NULL);
     free(members);
+    if (!parsed) {
+        return false;
+    }
     for (size_t i = 0; i < count; i++) {
         Member *m = &reader->members[records[i].member];
         if (m->dataset == NULL) {
             imd_error_set(error, m->error != NULL ? imd_error_code(m->error) : IMD_ERR_IO,
-                          "%s: read again: %s", m->name,
+                          "%s: read again: %s", m->file.name,
                           m->error != NULL ? imd_error_message(m->error) : "gone");
             return false;
         }
@@ -1586,7 +1632,7 @@ static void release_group(Reader *reader, Record *records, size_t count)
     for (size_t i = 0; i < count; i++) {
         Member *m = &reader->members[records[i].member];
         imd__dicom_dataset_set_fallback(records[i].view, NULL);
-        if (m->path != NULL && m->dataset != NULL) {
+        if (m->file.path != NULL && m->dataset != NULL) {
             imd_dicom_dataset_destroy(m->dataset);
             m->dataset = NULL;
         }
@@ -1602,7 +1648,7 @@ static bool finish_split(ImdError **error, Reader *reader, const Order *order, R
 {
     ImdError *gone = NULL;
     if (!reload_group(&gone, reader, records, count)) {
-        imd_error_prefix(&gone, "the series of %s: ", reader->members[records[0].member].name);
+        imd_error_prefix(&gone, "the series of %s: ", reader->members[records[0].member].file.name);
         if (stops_everything(gone) || !imd_series_list_add_failure(error, list, gone)) {
             imd_error_propagate(error, gone);
             release_group(reader, records, count);
@@ -1639,7 +1685,7 @@ static bool finish_split_loaded(ImdError **error, Reader *reader, const Order *o
                                 .ge_field_map = imd__dicom_is_ge_field_map(
                                     record_dataset(reader, &records[i]))};
     }
-    ok = ok && imd__dicom_split_group(error, keys, count, option_double(reader, "dir_cosine_tolerance"),
+    ok = ok && imd__dicom_split_group(error, keys, count, reader->settings.dir_cosine_tolerance,
                                       cluster, &labels, &clusters);
     for (size_t c = 0; ok && c < clusters; c++) {
         size_t n = 0;
@@ -1648,7 +1694,7 @@ static bool finish_split_loaded(ImdError **error, Reader *reader, const Order *o
                 piece[n++] = records[i];
             }
         }
-        char *joined = join_labels(label, labels != NULL ? labels[c] : "");
+        char *joined = join_labels(error, label, labels != NULL ? labels[c] : "");
         ok = joined != NULL && finish_piece(error, reader, order, piece, n, joined, list);
         free(joined);
     }
@@ -1725,18 +1771,19 @@ static bool non_image_class(const char *uid)
 /* A file that holds no image: listed with -v, changes nothing. */
 static bool not_an_image(const Reader *reader, const Member *m)
 {
-    char *sop_class = text_of(m->dataset, IMD_TAG(0x0008, 0x0016));
+    char *sop_class = text_of(m->dataset, IMD_TAG_SOPClassUID);
     bool non_image = non_image_class(sop_class);
     const char *why = non_image ? imd_dicom_uid_name(sop_class) : NULL;
-    if (!non_image && find(m->dataset, 0x0028, 0x0010) == NULL) {
+    if (!non_image && find(m->dataset, IMD_TAG_Rows) == NULL) {
         why = "no Rows";
-    } else if (!non_image && !option_bool(reader, "headers_only") &&
-               imd_dicom_dataset_find(m->dataset, IMD_TAG_PIXEL_DATA) == NULL &&
-               find(m->dataset, 0x7fe0, 0x0008) == NULL && find(m->dataset, 0x7fe0, 0x0009) == NULL) {
+    } else if (!non_image && !reader->settings.headers_only &&
+               imd_dicom_dataset_find(m->dataset, IMD_TAG_PixelData) == NULL &&
+               find(m->dataset, IMD_TAG_FloatPixelData) == NULL &&
+               find(m->dataset, IMD_TAG_DoubleFloatPixelData) == NULL) {
         why = "no pixel data";
     }
     if (non_image || why != NULL) {
-        imd_context_log(reader->context, IMD_LOG_INFO, "skipped %s: not an image (%s)", m->name,
+        imd_context_log(reader->context, IMD_LOG_INFO, "skipped %s: not an image (%s)", m->file.name,
                         why != NULL ? why : sop_class);
     }
     free(sop_class);
@@ -1760,27 +1807,27 @@ static bool usable(ImdError **error, const Reader *reader, Member *m, ImdPixelFo
         return false;
     }
     for (size_t i = 0; i < imd_dicom_dataset_warning_count(m->dataset); i++) {
-        imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: %s", m->name,
+        imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: %s", m->file.name,
                         imd_dicom_dataset_warning(m->dataset, i));
     }
     if (not_an_image(reader, m)) {
         return false;
     }
     if (!passes_filters(reader, m->dataset)) {
-        imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: left out by a filter", m->name);
+        imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: left out by a filter", m->file.name);
         return false;
     }
     memset(format, 0, sizeof *format);
-    char *sop_class = text_of(m->dataset, IMD_TAG(0x0008, 0x0016));
+    char *sop_class = text_of(m->dataset, IMD_TAG_SOPClassUID);
     bool segmentation = sop_class != NULL && strcmp(sop_class, "1.2.840.10008.5.1.4.1.1.66.4") == 0;
     free(sop_class);
     if (segmentation) {
         /* Its frames are segments over another series' geometry: a label axis, not
          * slices of their own. Named, not read as a series of bits. */
         imd_error_set(unreadable, IMD_ERR_UNSUPPORTED,
-                      "%s: not supported yet: DICOM Segmentation (SEG)", m->name);
+                      "%s: not supported yet: DICOM Segmentation (SEG)", m->file.name);
     } else if (!imd__dicom_pixel_format(unreadable, m->dataset, format)) {
-        imd_error_prefix(unreadable, "%s: ", m->name);
+        imd_error_prefix(unreadable, "%s: ", m->file.name);
     }
     return true;
 }
@@ -1798,13 +1845,13 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
             /* Headers are parsed in batches on all cores, each batch's keys taken and
              * its parsed headers released before the next: a folder of 50,000 files
              * never holds more than a batch of parsed headers. */
-            size_t first = i;
-            Reload batch = {reader, NULL, first};
-            Work work = {.reader = reader, .task = parse_batch_member, .user = &batch,
-                         .stage = "reading DICOM headers",
-                         .count = reader->count - i < PARSE_BATCH ? reader->count - i
-                                                                  : PARSE_BATCH};
-            run_parallel(&work);
+            Reload batch = {reader, NULL, i};
+            size_t batch_count = reader->count - i < PARSE_BATCH ? reader->count - i : PARSE_BATCH;
+            if (!imd__parallel(error, reader->context, batch_count, parse_batch_member, &batch,
+                               "reading DICOM headers")) {
+                ok = false;
+                break;
+            }
         }
         ImdPixelFormat format;
         ImdError *unreadable = NULL;
@@ -1823,22 +1870,19 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
         release_member(&reader->members[i], records, before, count);
     }
     if (ok && count == 0 && imd_series_list_failure_count(list) == 0) {
-        bool filtered = imd_options_has(reader->options, "input_serinsuid") ||
-                        imd_options_has(reader->options, "input_echo") ||
-                        imd_options_has(reader->options, "input_acquisition") ||
-                        imd_options_has(reader->options, "select_thickness");
+        bool filtered = reader->settings.filtered;
         imd_error_set(error, IMD_ERR_NOT_RECOGNIZED, "no DICOM images among %zu file(s)%s",
                       reader->count, filtered ? " that pass the input filters" : "");
         ok = false;
     }
     ok = ok && finish_groups(error, reader, &order, records, count, list);
+    ok = ok && !out_of_memory(error, reader);
     for (size_t i = 0; records != NULL && i < count; i++) {
         free(records[i].group);
         imd_error_clear(&records[i].unreadable);
         imd_dicom_dataset_destroy(records[i].view);
     }
     free(records);
-    free_order(&order);
     if (!ok) {
         imd_series_list_destroy(list);
         return NULL;
@@ -1847,6 +1891,48 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
 }
 
 static const char *const dicom_suffixes[] = {".dcm", ".ima", NULL};
+
+/* docs/dicom-reading.md "Options", docs/dicom-writing.md. */
+static const ImdOptionSpec dicom_options[] = {
+    {"input_order", IMD_OPTION_ORDER, "auto, none, or components (time, b, te, a user's name)",
+     NULL},
+    {"headers_only", IMD_OPTION_BOOL, "read headers, leave the voxels zero", NULL},
+    {"input_serinsuid", IMD_OPTION_STRING, "keep only images of this SeriesInstanceUID", NULL},
+    {"input_echo", IMD_OPTION_STRING, "keep only images with these EchoNumbers", NULL},
+    {"input_acquisition", IMD_OPTION_STRING, "keep only images of this AcquisitionNumber",
+     NULL},
+    {"select_thickness", IMD_OPTION_DOUBLE, "keep only images of this SliceThickness (mm)",
+     NULL},
+    {"ignore_series_uid", IMD_OPTION_BOOL, "group without the SeriesInstanceUID", NULL},
+    {"split_acquisitions", IMD_OPTION_BOOL, "also group by AcquisitionNumber", NULL},
+    {"split_echo_numbers", IMD_OPTION_BOOL, "also group by EchoNumbers", NULL},
+    {"slice_tolerance", IMD_OPTION_DOUBLE, "distances closer than this (mm) are one slice",
+     NULL},
+    {"dir_cosine_tolerance", IMD_OPTION_DOUBLE, "orientations closer than this are one", NULL},
+    {"accept_uneven_slices", IMD_OPTION_BOOL, "keep slices of unequal image counts or spacing",
+     NULL},
+    {"accept_duplicate_tag", IMD_OPTION_BOOL, "renumber images with equal tags", NULL},
+    {"sort_on_slice_location", IMD_OPTION_BOOL, "sort slices by SliceLocation", NULL},
+    {"skip_broken_series", IMD_OPTION_BOOL, "accepted; every series is read on its own", NULL},
+    {"philips_float_scaling", IMD_OPTION_BOOL, "Philips' floating point values (dcm2niix)",
+     NULL},
+    /* A built-in order component reads another attribute: time=TriggerTime. */
+    {"time", IMD_OPTION_STRING, "the DICOM keyword order time reads", NULL},
+    {"triggertime", IMD_OPTION_STRING, "the DICOM keyword order triggertime reads", NULL},
+    {"b", IMD_OPTION_STRING, "the DICOM keyword order b reads", NULL},
+    {"bvector", IMD_OPTION_STRING, "the DICOM keyword order bvector reads", NULL},
+    {"dti", IMD_OPTION_STRING, "the DICOM keyword order dti reads", NULL},
+    {"te", IMD_OPTION_STRING, "the DICOM keyword order te reads", NULL},
+    {"fa", IMD_OPTION_STRING, "the DICOM keyword order fa reads", NULL},
+    /* Writing. */
+    {"output_sort", IMD_OPTION_CHOICE, "file order of 4D output", imd__dicom_output_sorts},
+    {"output_dir", IMD_OPTION_CHOICE, "one folder, or a folder per tag", imd__dicom_output_dirs},
+    {"output_transfer_syntax", IMD_OPTION_STRING,
+     "explicit, implicit, deflate, rle, jpegls, j2k, jpeg-lossless or a UID", NULL},
+    {"keep_uid", IMD_OPTION_BOOL, "keep the template's SeriesInstanceUID", NULL},
+    {"window", IMD_OPTION_STRING, "\"original\" is refused (not supported)", NULL},
+    {NULL, 0, NULL, NULL},
+};
 
 const ImdFormatPlugin imd__dicom_format = {
     .abi_version = IMD_PLUGIN_ABI_VERSION,
@@ -1861,4 +1947,5 @@ const ImdFormatPlugin imd__dicom_format = {
     .reader_finish = dicom_reader_finish,
     .reader_destroy = dicom_reader_destroy,
     .write = imd__dicom_write_series,
+    .options = dicom_options,
 };

@@ -23,19 +23,6 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#define TAG_NUMBER_OF_FRAMES IMD_TAG(0x0028, 0x0008)
-#define TAG_SHARED_GROUPS IMD_TAG(0x5200, 0x9229)
-#define TAG_PER_FRAME_GROUPS IMD_TAG(0x5200, 0x9230)
-#define TAG_DIMENSION_INDEX_SEQUENCE IMD_TAG(0x0020, 0x9222)
-#define TAG_DIMENSION_INDEX_POINTER IMD_TAG(0x0020, 0x9165)
-#define TAG_FUNCTIONAL_GROUP_POINTER IMD_TAG(0x0020, 0x9167)
-#define TAG_DIMENSION_DESCRIPTION_LABEL IMD_TAG(0x0020, 0x9421)
-
-/* Philips' private per-frame item: (2005,xx0F) in the block of this creator. */
-#define PHILIPS_GROUP 0x2005
-#define PHILIPS_CREATOR "Philips MR Imaging DD 005"
-#define PHILIPS_PER_FRAME_ELEMENT 0x0f
-
 /* Most values read when a number must change VR (DimensionIndexValues has a few). */
 #define MAX_CONVERTED_VALUES 64
 /* A sequence copied into a frame (Real World Value Mapping, b matrix) with more
@@ -297,7 +284,7 @@ size_t imd__dicom_frame_table_unresolved(size_t *rows)
 
 size_t imd__dicom_frame_count(const ImdDicomDataSet *d)
 {
-    const ImdDicomElement *e = d != NULL ? imd_dicom_dataset_find(d, TAG_NUMBER_OF_FRAMES) : NULL;
+    const ImdDicomElement *e = d != NULL ? imd_dicom_dataset_find(d, IMD_TAG_NumberOfFrames) : NULL;
     int64_t frames;
     if (e == NULL || imd_dicom_element_vm(e) == 0 || !imd_dicom_element_int(NULL, e, 0, &frames) ||
         frames < 1) {
@@ -308,8 +295,9 @@ size_t imd__dicom_frame_count(const ImdDicomDataSet *d)
 
 bool imd__dicom_has_functional_groups(const ImdDicomDataSet *d)
 {
-    return d != NULL && (imd_dicom_dataset_find(d, TAG_SHARED_GROUPS) != NULL ||
-                         imd_dicom_dataset_find(d, TAG_PER_FRAME_GROUPS) != NULL);
+    return d != NULL &&
+           (imd_dicom_dataset_find(d, IMD_TAG_SharedFunctionalGroupsSequence) != NULL ||
+            imd_dicom_dataset_find(d, IMD_TAG_PerFrameFunctionalGroupsSequence) != NULL);
 }
 
 /* ---- element helpers ---- */
@@ -570,20 +558,22 @@ static bool apply_row(ImdError **error, ImdDicomDataSet *out, const ImdDicomBuff
 /* Attributes of the image itself or of its pixel data: never taken from a frame's item. */
 static bool never_per_frame(uint32_t tag)
 {
-    uint16_t group = IMD_TAG_GROUP(tag), element = IMD_TAG_ELEMENT(tag);
-    if (group == 0x0002 || group == 0x7fe0 || group == 0xfffe || group < 0x0008) {
+    /* The file meta group, the pixel data's group, items and delimiters, and the
+     * command and directory groups below 0008 (PS3.7, PS3.10). */
+    uint16_t group = IMD_TAG_GROUP(tag);
+    if (group == IMD_GROUP_FILE_META || group == IMD_TAG_GROUP(IMD_TAG_PixelData) ||
+        group == IMD_GROUP_ITEMS || group < 0x0008) {
         return true;
     }
-    if (group == 0x0008) {
-        /* Specific Character Set comes from the top level; SOP identity is the file's. */
-        return element == 0x0005 || element == 0x0016 || element == 0x0018;
+    /* Specific Character Set comes from the top level; SOP identity is the file's. */
+    if (tag == IMD_TAG_SpecificCharacterSet || tag == IMD_TAG_SOPClassUID ||
+        tag == IMD_TAG_SOPInstanceUID) {
+        return true;
     }
-    if (group == 0x0028) {
-        /* Image Pixel module (C.7.6.3) and NumberOfFrames describe the whole pixel data. */
-        return (element >= 0x0002 && element <= 0x0011) ||
-               (element >= 0x0100 && element <= 0x0107);
-    }
-    return false;
+    /* Image Pixel module (C.7.6.3) and NumberOfFrames describe the whole pixel data:
+     * (0028,0002-0011) and (0028,0100-0107). */
+    return (tag >= IMD_TAG_SamplesPerPixel && tag <= IMD_TAG_Columns) ||
+           (tag >= IMD_TAG_BitsAllocated && tag <= IMD_TAG_LargestImagePixelValue);
 }
 
 /* Trimmed creator text of block `block` in private group `group` of `s`; false when absent. */
@@ -662,8 +652,10 @@ ImdDicomDataSet *imd__dicom_frame_attributes(ImdError **error, const ImdDicomDat
     (void)pthread_once(&resolve_once, resolve_table);
 
     /* PS3.3 C.7.6.16.1: one shared item; one per-frame item per frame, in frame order. */
-    const ImdDicomDataSet *shared = first_item(imd_dicom_dataset_find(d, TAG_SHARED_GROUPS));
-    const ImdDicomElement *per_frame_groups = imd_dicom_dataset_find(d, TAG_PER_FRAME_GROUPS);
+    const ImdDicomDataSet *shared =
+        first_item(imd_dicom_dataset_find(d, IMD_TAG_SharedFunctionalGroupsSequence));
+    const ImdDicomElement *per_frame_groups =
+        imd_dicom_dataset_find(d, IMD_TAG_PerFrameFunctionalGroupsSequence);
     const ImdDicomDataSet *own = NULL;
     if (per_frame_groups != NULL) {
         size_t items = imd_dicom_element_item_count(per_frame_groups);
@@ -692,7 +684,7 @@ ImdDicomDataSet *imd__dicom_frame_attributes(ImdError **error, const ImdDicomDat
     /* Text values keep the top level's Specific Character Set (PS3.5 §6.1.2.5.5). */
     const ImdDicomElement *charset = imd__dicom_charset_element(d);
     if (charset != NULL && charset->value != NULL) {
-        ok = put_value(error, out, buffer, d, charset, IMD_TAG_SPECIFIC_CHARACTER_SET,
+        ok = put_value(error, out, buffer, d, charset, IMD_TAG_SpecificCharacterSet,
                        IMD_VR_CS);
     }
 
@@ -742,10 +734,9 @@ ImdDicomDataSet *imd__dicom_frame_attributes(ImdError **error, const ImdDicomDat
     if (ok && unassigned_shared != 0) {
         ok = copy_missing(error, out, buffer, first_item(present(shared, unassigned_shared)));
     }
-    uint16_t block = own != NULL ? imd__dicom_private_block(own, PHILIPS_GROUP, PHILIPS_CREATOR)
-                                 : 0;
-    if (ok && block != 0) {
-        uint32_t tag = IMD_TAG(PHILIPS_GROUP, block | PHILIPS_PER_FRAME_ELEMENT);
+    uint32_t tag = own != NULL ? imd__dicom_private_tag(own, IMD_PRIVATE_PhilipsPerFrameSequence)
+                               : 0;
+    if (ok && tag != 0) {
         ok = copy_missing(error, out, buffer, first_item(present(own, tag)));
     }
     if (!ok) {
@@ -761,22 +752,22 @@ ImdDicomDataSet *imd__dicom_frame_attributes(ImdError **error, const ImdDicomDat
 size_t imd__dicom_dimensions(const ImdDicomDataSet *d, ImdDimension *out, size_t max)
 {
     const ImdDicomElement *sequence =
-        d != NULL ? imd_dicom_dataset_find(d, TAG_DIMENSION_INDEX_SEQUENCE) : NULL;
+        d != NULL ? imd_dicom_dataset_find(d, IMD_TAG_DimensionIndexSequence) : NULL;
     size_t count = sequence != NULL ? imd_dicom_element_item_count(sequence) : 0;
     for (size_t i = 0; i < count && i < max; i++) {
         const ImdDicomDataSet *item = imd_dicom_element_item(sequence, i);
         ImdDimension *dimension = &out[i];
         memset(dimension, 0, sizeof *dimension);
         int64_t tag;
-        const ImdDicomElement *e = present(item, TAG_DIMENSION_INDEX_POINTER);
+        const ImdDicomElement *e = present(item, IMD_TAG_DimensionIndexPointer);
         if (e != NULL && e->vr == IMD_VR_AT && imd_dicom_element_int(NULL, e, 0, &tag)) {
             dimension->index_pointer = (uint32_t)tag;
         }
-        e = present(item, TAG_FUNCTIONAL_GROUP_POINTER);
+        e = present(item, IMD_TAG_FunctionalGroupPointer);
         if (e != NULL && e->vr == IMD_VR_AT && imd_dicom_element_int(NULL, e, 0, &tag)) {
             dimension->group_pointer = (uint32_t)tag;
         }
-        e = present(item, TAG_DIMENSION_DESCRIPTION_LABEL);
+        e = present(item, IMD_TAG_DimensionDescriptionLabel);
         char *label = e != NULL && imd__dicom_vr_is_text(e->vr)
                           ? imd_dicom_element_string(NULL, item, e)
                           : NULL;

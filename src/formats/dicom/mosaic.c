@@ -22,22 +22,22 @@
 
 #define MAX_TILES 4096
 
-static const ImdDicomElement *find(const ImdDicomDataSet *d, uint16_t group, uint16_t element)
+static const ImdDicomElement *find(const ImdDicomDataSet *d, uint32_t tag)
 {
-    return imd_dicom_dataset_find(d, IMD_TAG(group, element));
+    return imd_dicom_dataset_find(d, tag);
 }
 
-static bool number_of(const ImdDicomDataSet *d, uint16_t g, uint16_t e, size_t i, double *v)
+static bool number_of(const ImdDicomDataSet *d, uint32_t tag, size_t i, double *v)
 {
-    const ImdDicomElement *element = find(d, g, e);
+    const ImdDicomElement *element = find(d, tag);
     return element != NULL && imd_dicom_element_number(NULL, element, i, v);
 }
 
-static bool vector_of(const ImdDicomDataSet *d, uint16_t g, uint16_t e, size_t first, ImdVec3 *v)
+static bool vector_of(const ImdDicomDataSet *d, uint32_t tag, size_t first, ImdVec3 *v)
 {
     double x, y, z;
-    if (!number_of(d, g, e, first, &x) || !number_of(d, g, e, first + 1, &y) ||
-        !number_of(d, g, e, first + 2, &z)) {
+    if (!number_of(d, tag, first, &x) || !number_of(d, tag, first + 1, &y) ||
+        !number_of(d, tag, first + 2, &z)) {
         return false;
     }
     *v = (ImdVec3){x, y, z};
@@ -46,7 +46,7 @@ static bool vector_of(const ImdDicomDataSet *d, uint16_t g, uint16_t e, size_t f
 
 static bool image_type_has(const ImdDicomDataSet *d, const char *value)
 {
-    const ImdDicomElement *e = find(d, 0x0008, 0x0008);
+    const ImdDicomElement *e = find(d, IMD_TAG_ImageType);
     char *text = e != NULL ? imd_dicom_element_string(NULL, d, e) : NULL;
     bool found = false;
     for (char *part = text; part != NULL && !found;) {
@@ -109,16 +109,19 @@ static bool siemens_mosaic(ImdError **error, const ImdDicomDataSet *d, uint32_t 
         ImdVec3 ipp, row, column;
         double spacing_rows, spacing_columns, step = 0;
         ok = m->count <= MAX_TILES && check_grid(error, m, rows, columns, "Siemens");
-        if (ok && (!vector_of(d, 0x0020, 0x0032, 0, &ipp) || !vector_of(d, 0x0020, 0x0037, 0, &row) ||
-                   !vector_of(d, 0x0020, 0x0037, 3, &column) ||
-                   !number_of(d, 0x0028, 0x0030, 0, &spacing_rows) ||
-                   !number_of(d, 0x0028, 0x0030, 1, &spacing_columns) || !csa.has_slice_normal)) {
+        if (ok &&
+            (!vector_of(d, IMD_TAG_ImagePositionPatient, 0, &ipp) ||
+             !vector_of(d, IMD_TAG_ImageOrientationPatient, 0, &row) ||
+             !vector_of(d, IMD_TAG_ImageOrientationPatient, 3, &column) ||
+             !number_of(d, IMD_TAG_PixelSpacing, 0, &spacing_rows) ||
+             !number_of(d, IMD_TAG_PixelSpacing, 1, &spacing_columns) || !csa.has_slice_normal)) {
             imd_error_set(error, IMD_ERR_CORRUPT, "Siemens mosaic of %u tiles without "
                           "ImagePositionPatient, ImageOrientationPatient, PixelSpacing or the "
                           "CSA SliceNormalVector", m->count);
             ok = false;
         }
-        if (ok && !number_of(d, 0x0018, 0x0088, 0, &step) && !number_of(d, 0x0018, 0x0050, 0, &step)) {
+        if (ok && !number_of(d, IMD_TAG_SpacingBetweenSlices, 0, &step) &&
+            !number_of(d, IMD_TAG_SliceThickness, 0, &step)) {
             step = 1;
         }
         ok = ok && allocate_positions(error, m);
@@ -145,22 +148,26 @@ static bool siemens_mosaic(ImdError **error, const ImdDicomDataSet *d, uint32_t 
 static bool uih_mosaic(ImdError **error, const ImdDicomDataSet *d, uint32_t rows,
                        uint32_t columns, ImdMosaic *m)
 {
-    uint16_t block = imd__dicom_private_block(d, 0x0065, "Image Private Header");
+    uint16_t block = imd__dicom_private_block_of(d, IMD_PRIVATE_UihMosaicTileCount);
     double count;
-    if (block == 0 || !number_of(d, 0x0065, (uint16_t)(block | 0x50), 0, &count) || count <= 1) {
+    if (block == 0 ||
+        !number_of(d, imd__private_tag_at(IMD_PRIVATE_UihMosaicTileCount, block), 0, &count) ||
+        count <= 1) {
         return true;
     }
-    const ImdDicomElement *items = find(d, 0x0065, (uint16_t)(block | 0x51));
+    uint32_t positions = imd__private_tag_at(IMD_PRIVATE_UihMosaicTilePositions, block);
+    const ImdDicomElement *items = find(d, positions);
     size_t n = items != NULL ? imd_dicom_element_item_count(items) : 0;
     if (!(count <= MAX_TILES) || n != (size_t)count) {
         imd_error_set(error, IMD_ERR_CORRUPT,
-                      "UIH mosaic of %g tiles with %zu positions in (0065,%04X)", count, n,
-                      (unsigned)(block | 0x51));
+                      "UIH mosaic of %g tiles with %zu positions in (%04X,%04X)", count, n,
+                      (unsigned)IMD_TAG_GROUP(positions), (unsigned)IMD_TAG_ELEMENT(positions));
         return false;
     }
     m->count = (uint32_t)count;
     /* Tile size: "64*64" in (0065,xx04) where present, else a square grid. */
-    const ImdDicomElement *size = find(d, 0x0065, (uint16_t)(block | 0x04));
+    const ImdDicomElement *size =
+        find(d, imd__private_tag_at(IMD_PRIVATE_UihMosaicTileSize, block));
     char *text = size != NULL ? imd_dicom_element_string(NULL, d, size) : NULL;
     unsigned tile_rows = 0, tile_columns = 0;
     if (text == NULL || sscanf(text, "%u*%u", &tile_rows, &tile_columns) != 2) {
@@ -176,7 +183,8 @@ static bool uih_mosaic(ImdError **error, const ImdDicomDataSet *d, uint32_t rows
         return false;
     }
     for (uint32_t k = 0; k < m->count; k++) {
-        if (!vector_of(imd_dicom_element_item(items, k), 0x0020, 0x0032, 0, &m->positions[k])) {
+        if (!vector_of(imd_dicom_element_item(items, k), IMD_TAG_ImagePositionPatient, 0,
+                       &m->positions[k])) {
             imd_error_set(error, IMD_ERR_CORRUPT, "UIH mosaic tile %u has no ImagePositionPatient",
                           k);
             return false;

@@ -15,25 +15,6 @@
 
 #include <math.h>
 
-#define TAG_SAMPLES_PER_PIXEL IMD_TAG(0x0028, 0x0002)
-#define TAG_PHOTOMETRIC IMD_TAG(0x0028, 0x0004)
-#define TAG_PLANAR_CONFIGURATION IMD_TAG(0x0028, 0x0006)
-#define TAG_NUMBER_OF_FRAMES IMD_TAG(0x0028, 0x0008)
-#define TAG_ROWS IMD_TAG(0x0028, 0x0010)
-#define TAG_COLUMNS IMD_TAG(0x0028, 0x0011)
-#define TAG_BITS_ALLOCATED IMD_TAG(0x0028, 0x0100)
-#define TAG_BITS_STORED IMD_TAG(0x0028, 0x0101)
-#define TAG_HIGH_BIT IMD_TAG(0x0028, 0x0102)
-#define TAG_PIXEL_REPRESENTATION IMD_TAG(0x0028, 0x0103)
-#define TAG_RESCALE_INTERCEPT IMD_TAG(0x0028, 0x1052)
-#define TAG_RESCALE_SLOPE IMD_TAG(0x0028, 0x1053)
-#define TAG_PIXEL_VALUE_TRANSFORMATION_SEQUENCE IMD_TAG(0x0028, 0x9145)
-#define TAG_SHARED_FUNCTIONAL_GROUPS_SEQUENCE IMD_TAG(0x5200, 0x9229)
-#define TAG_FLOAT_PIXEL_DATA IMD_TAG(0x7fe0, 0x0008)
-#define TAG_DOUBLE_FLOAT_PIXEL_DATA IMD_TAG(0x7fe0, 0x0009)
-#define TAG_EXTENDED_OFFSET_TABLE IMD_TAG(0x7fe0, 0x0001)
-#define TAG_EXTENDED_OFFSET_TABLE_LENGTHS IMD_TAG(0x7fe0, 0x0002)
-
 #define MAX_FRAMES 1000000
 #define MAX_DIMENSION 65535
 
@@ -146,8 +127,8 @@ static bool read_rescale(ImdError **error, const ImdDicomDataSet *dataset, doubl
     bool has_slope, has_intercept;
     *slope = 1.0;
     *intercept = 0.0;
-    if (!read_number(error, dataset, TAG_RESCALE_SLOPE, "RescaleSlope", &has_slope, slope) ||
-        !read_number(error, dataset, TAG_RESCALE_INTERCEPT, "RescaleIntercept",
+    if (!read_number(error, dataset, IMD_TAG_RescaleSlope, "RescaleSlope", &has_slope, slope) ||
+        !read_number(error, dataset, IMD_TAG_RescaleIntercept, "RescaleIntercept",
                      &has_intercept, intercept)) {
         return false;
     }
@@ -155,18 +136,18 @@ static bool read_rescale(ImdError **error, const ImdDicomDataSet *dataset, doubl
         return true;
     }
     const ImdDicomElement *shared =
-        imd_dicom_dataset_find(dataset, TAG_SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
+        imd_dicom_dataset_find(dataset, IMD_TAG_SharedFunctionalGroupsSequence);
     if (shared == NULL || imd_dicom_element_item_count(shared) == 0) {
         return true;
     }
     const ImdDicomElement *transformation = imd_dicom_dataset_find(
-        imd_dicom_element_item(shared, 0), TAG_PIXEL_VALUE_TRANSFORMATION_SEQUENCE);
+        imd_dicom_element_item(shared, 0), IMD_TAG_PixelValueTransformationSequence);
     if (transformation == NULL || imd_dicom_element_item_count(transformation) == 0) {
         return true;
     }
     const ImdDicomDataSet *item = imd_dicom_element_item(transformation, 0);
-    return read_number(error, item, TAG_RESCALE_SLOPE, "RescaleSlope", &has_slope, slope) &&
-           read_number(error, item, TAG_RESCALE_INTERCEPT, "RescaleIntercept", &has_intercept,
+    return read_number(error, item, IMD_TAG_RescaleSlope, "RescaleSlope", &has_slope, slope) &&
+           read_number(error, item, IMD_TAG_RescaleIntercept, "RescaleIntercept", &has_intercept,
                        intercept);
 }
 
@@ -340,13 +321,13 @@ bool imd__dicom_pixel_format(ImdError **error, const ImdDicomDataSet *dataset,
         return false;
     }
     memset(format, 0, sizeof *format);
-    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
+    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PixelData);
     const ImdCodec *codec;
     if (!check_syntax(error, dataset, pixel_data, &codec)) {
         return false;
     }
-    if (pixel_data == NULL && (imd_dicom_dataset_find(dataset, TAG_FLOAT_PIXEL_DATA) != NULL ||
-                               imd_dicom_dataset_find(dataset, TAG_DOUBLE_FLOAT_PIXEL_DATA) !=
+    if (pixel_data == NULL && (imd_dicom_dataset_find(dataset, IMD_TAG_FloatPixelData) != NULL ||
+                               imd_dicom_dataset_find(dataset, IMD_TAG_DoubleFloatPixelData) !=
                                    NULL)) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED,
                       "not supported yet: Float Pixel Data (7FE0,0008) or Double Float "
@@ -357,9 +338,9 @@ bool imd__dicom_pixel_format(ImdError **error, const ImdDicomDataSet *dataset,
     int64_t rows, columns, allocated, frames = 1, samples = 1, planar = 0, representation = 0;
     int64_t stored, high_bit;
     bool present;
-    if (!read_required(error, dataset, TAG_ROWS, "Rows", &rows) ||
-        !read_required(error, dataset, TAG_COLUMNS, "Columns", &columns) ||
-        !read_required(error, dataset, TAG_BITS_ALLOCATED, "BitsAllocated", &allocated)) {
+    if (!read_required(error, dataset, IMD_TAG_Rows, "Rows", &rows) ||
+        !read_required(error, dataset, IMD_TAG_Columns, "Columns", &columns) ||
+        !read_required(error, dataset, IMD_TAG_BitsAllocated, "BitsAllocated", &allocated)) {
         return false;
     }
     if (rows < 1 || rows > MAX_DIMENSION || columns < 1 || columns > MAX_DIMENSION) {
@@ -373,7 +354,7 @@ bool imd__dicom_pixel_format(ImdError **error, const ImdDicomDataSet *dataset,
                       (long long)allocated);
         return false;
     }
-    if (!read_int(error, dataset, TAG_NUMBER_OF_FRAMES, "NumberOfFrames", &present, &frames)) {
+    if (!read_int(error, dataset, IMD_TAG_NumberOfFrames, "NumberOfFrames", &present, &frames)) {
         return false;
     }
     if (!present || frames == 0) {
@@ -384,13 +365,13 @@ bool imd__dicom_pixel_format(ImdError **error, const ImdDicomDataSet *dataset,
                       "NumberOfFrames %lld is outside 1 to %d", (long long)frames, MAX_FRAMES);
         return false;
     }
-    if (!read_int(error, dataset, TAG_BITS_STORED, "BitsStored", &present, &stored)) {
+    if (!read_int(error, dataset, IMD_TAG_BitsStored, "BitsStored", &present, &stored)) {
         return false;
     }
     if (!present) {
         stored = allocated;
     }
-    if (!read_int(error, dataset, TAG_HIGH_BIT, "HighBit", &present, &high_bit)) {
+    if (!read_int(error, dataset, IMD_TAG_HighBit, "HighBit", &present, &high_bit)) {
         return false;
     }
     if (!present) {
@@ -402,11 +383,11 @@ bool imd__dicom_pixel_format(ImdError **error, const ImdDicomDataSet *dataset,
                       (long long)allocated, (long long)stored, (long long)high_bit);
         return false;
     }
-    if (!read_int(error, dataset, TAG_PIXEL_REPRESENTATION, "PixelRepresentation", &present,
+    if (!read_int(error, dataset, IMD_TAG_PixelRepresentation, "PixelRepresentation", &present,
                   &representation) ||
-        !read_int(error, dataset, TAG_SAMPLES_PER_PIXEL, "SamplesPerPixel", &present,
+        !read_int(error, dataset, IMD_TAG_SamplesPerPixel, "SamplesPerPixel", &present,
                   &samples) ||
-        !read_int(error, dataset, TAG_PLANAR_CONFIGURATION, "PlanarConfiguration", &present,
+        !read_int(error, dataset, IMD_TAG_PlanarConfiguration, "PlanarConfiguration", &present,
                   &planar)) {
         return false;
     }
@@ -439,7 +420,8 @@ bool imd__dicom_pixel_format(ImdError **error, const ImdDicomDataSet *dataset,
     format->samples_per_pixel = (uint16_t)samples;
     format->planar_configuration = samples == 1 ? 0 : (uint16_t)planar;
 
-    const ImdDicomElement *photometric = imd_dicom_dataset_find(dataset, TAG_PHOTOMETRIC);
+    const ImdDicomElement *photometric =
+        imd_dicom_dataset_find(dataset, IMD_TAG_PhotometricInterpretation);
     char *text = NULL;
     if (photometric != NULL && imd_dicom_element_vm(photometric) > 0) {
         ImdError *local = NULL;
@@ -902,9 +884,9 @@ static bool decode_encapsulated(ImdError **error, const ImdDicomDataSet *dataset
                                 size_t native_size, ImdPixelFormat *decoded)
 {
     size_t eot_size = 0, eot_lengths_size = 0;
-    const ImdDicomElement *eot = imd_dicom_dataset_find(dataset, TAG_EXTENDED_OFFSET_TABLE);
+    const ImdDicomElement *eot = imd_dicom_dataset_find(dataset, IMD_TAG_ExtendedOffsetTable);
     const ImdDicomElement *eot_lengths =
-        imd_dicom_dataset_find(dataset, TAG_EXTENDED_OFFSET_TABLE_LENGTHS);
+        imd_dicom_dataset_find(dataset, IMD_TAG_ExtendedOffsetTableLengths);
     ImdEncapInput input = {0};
     input.fragments = pixel_data->fragment_count > 0 ? pixel_data->fragments + 1 : NULL;
     input.fragment_count = pixel_data->fragment_count > 0 ? pixel_data->fragment_count - 1 : 0;
@@ -958,7 +940,7 @@ bool imd__dicom_decode_native(ImdError **error, const ImdDicomDataSet *dataset,
         imd_error_set(error, IMD_ERR_INVALID_ARG, "no data set or pixel format");
         return false;
     }
-    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
+    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PixelData);
     const ImdCodec *codec;
     if (!check_syntax(error, dataset, pixel_data, &codec)) {
         return false;
@@ -997,7 +979,7 @@ bool imd__dicom_decode_native(ImdError **error, const ImdDicomDataSet *dataset,
 bool imd__dicom_frame_present(ImdError **error, const ImdDicomDataSet *dataset,
                               const ImdPixelFormat *format, size_t frame)
 {
-    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
+    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PixelData);
     if (pixel_data == NULL || imd_dicom_element_is_encapsulated(pixel_data)) {
         return true; /* none: the decode says so; compressed: the codec checks its sizes */
     }
@@ -1026,7 +1008,7 @@ bool imd__dicom_decode_frame(ImdError **error, const ImdDicomDataSet *dataset,
         imd_error_set(error, IMD_ERR_INVALID_ARG, "no data set, pixel format or output");
         return false;
     }
-    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PIXEL_DATA);
+    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PixelData);
     const ImdCodec *codec;
     if (!check_syntax(error, dataset, pixel_data, &codec)) {
         return false;

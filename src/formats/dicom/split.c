@@ -29,22 +29,16 @@
 #include <stdio.h>
 #include <strings.h>
 
-static const ImdDicomElement *find(const ImdDicomDataSet *d, uint16_t group, uint16_t element)
+static char *text_of(const ImdDicomDataSet *d, uint32_t tag)
 {
-    return imd_dicom_dataset_find(d, IMD_TAG(group, element));
-}
-
-static char *text_of(const ImdDicomDataSet *d, uint16_t group, uint16_t element)
-{
-    const ImdDicomElement *e = find(d, group, element);
+    const ImdDicomElement *e = imd_dicom_dataset_find(d, tag);
     return e != NULL ? imd_dicom_element_string(NULL, d, e) : NULL;
 }
 
-static char *private_text(const ImdDicomDataSet *d, uint16_t group, const char *creator,
-                          uint8_t element)
+static char *private_text(const ImdDicomDataSet *d, ImdPrivateTag private_tag)
 {
-    uint16_t block = imd__dicom_private_block(d, group, creator);
-    return block != 0 ? text_of(d, group, (uint16_t)(block | element)) : NULL;
+    uint32_t tag = imd__dicom_private_tag(d, private_tag);
+    return tag != 0 ? text_of(d, tag) : NULL;
 }
 
 /* Value `index` of a multi-valued text, trimmed, into out; false when absent. */
@@ -92,7 +86,7 @@ static const char *complex_of_word(const char *word)
 static const char *complex_kind(const ImdDicomDataSet *d)
 {
     char word[32];
-    char *component = text_of(d, 0x0008, 0x9208);
+    char *component = text_of(d, IMD_TAG_ComplexImageComponent);
     const char *kind = component != NULL && value_at(component, 0, word, sizeof word)
                            ? complex_of_word(word)
                            : NULL;
@@ -100,13 +94,13 @@ static const char *complex_kind(const ImdDicomDataSet *d)
     if (kind != NULL) {
         return kind;
     }
-    char *ge = private_text(d, 0x0043, "GEMS_PARM_01", 0x2f);
+    char *ge = private_text(d, IMD_PRIVATE_GeImageType);
     long ge_type = ge != NULL ? strtol(ge, NULL, 10) : 0;
     free(ge);
     if (ge_type >= 1 && ge_type <= 3) {
         return ge_type == 1 ? "ph" : ge_type == 2 ? "real" : "imag";
     }
-    char *philips = private_text(d, 0x2005, "Philips MR Imaging DD 001", 0x11);
+    char *philips = private_text(d, IMD_PRIVATE_PhilipsMrImageType);
     kind = philips != NULL && value_at(philips, 0, word, sizeof word) ? complex_of_word(word)
                                                                       : NULL;
     free(philips);
@@ -114,7 +108,7 @@ static const char *complex_kind(const ImdDicomDataSet *d)
         return kind;
     }
     /* ImageType: the third value (Siemens M/P/R/I), or a whole word anywhere after it. */
-    char *type = text_of(d, 0x0008, 0x0008);
+    char *type = text_of(d, IMD_TAG_ImageType);
     for (size_t i = 2; type != NULL && kind == NULL && value_at(type, i, word, sizeof word); i++) {
         kind = complex_of_word(word);
         if (kind != NULL && strlen(word) == 1 && i != 2) {
@@ -129,7 +123,7 @@ static const char *complex_kind(const ImdDicomDataSet *d)
 static void derived_kind(const ImdDicomDataSet *d, char *out, size_t size)
 {
     char first[32], word[32];
-    char *type = text_of(d, 0x0008, 0x0008);
+    char *type = text_of(d, IMD_TAG_ImageType);
     out[0] = '\0';
     if (type != NULL && value_at(type, 0, first, sizeof first) && strcmp(first, "DERIVED") == 0) {
         bool found = value_at(type, 3, word, sizeof word) || value_at(type, 2, word, sizeof word);
@@ -152,10 +146,10 @@ static void append(char *label, size_t size, const char *part)
 }
 
 /* "e2", "acq3": `prefix` and the element's first value, when present. */
-static void append_numbered(char *label, size_t size, const ImdDicomDataSet *d, uint16_t group,
-                            uint16_t element, const char *prefix)
+static void append_numbered(char *label, size_t size, const ImdDicomDataSet *d, uint32_t tag,
+                            const char *prefix)
 {
-    char *text = text_of(d, group, element);
+    char *text = text_of(d, tag);
     char number[24], part[48];
     if (text != NULL && value_at(text, 0, number, sizeof number)) {
         snprintf(part, sizeof part, "%s%s", prefix, number);
@@ -168,13 +162,13 @@ char *imd__dicom_image_label(const ImdDicomDataSet *d, bool split_echoes, bool s
 {
     char label[128] = "", part[48];
     if (split_echoes) {
-        append_numbered(label, sizeof label, d, 0x0018, 0x0086, "e"); /* EchoNumbers */
+        append_numbered(label, sizeof label, d, IMD_TAG_EchoNumbers, "e");
     }
     append(label, sizeof label, imd__dicom_is_field_map_hz(d) ? "fieldmaphz" : complex_kind(d));
     derived_kind(d, part, sizeof part);
     append(label, sizeof label, part);
     if (split_acquisitions) {
-        append_numbered(label, sizeof label, d, 0x0020, 0x0012, "acq"); /* AcquisitionNumber */
+        append_numbered(label, sizeof label, d, IMD_TAG_AcquisitionNumber, "acq");
     }
     return imd__strdup(NULL, label);
 }
@@ -183,7 +177,7 @@ char *imd__dicom_image_label(const ImdDicomDataSet *d, bool split_echoes, bool s
  * value FIELD_MAP (or "B0 MAP"), dcm_qa_fmap/In/Philips. */
 bool imd__dicom_is_field_map_hz(const ImdDicomDataSet *d)
 {
-    char *type = text_of(d, 0x0008, 0x0008);
+    char *type = text_of(d, IMD_TAG_ImageType);
     char word[32];
     bool yes = false;
     for (size_t i = 2; type != NULL && !yes && value_at(type, i, word, sizeof word); i++) {
@@ -195,7 +189,7 @@ bool imd__dicom_is_field_map_hz(const ImdDicomDataSet *d)
 
 bool imd__dicom_is_ge_field_map(const ImdDicomDataSet *d)
 {
-    char *name = private_text(d, 0x0019, "GEMS_ACQU_01", 0x9c);
+    char *name = private_text(d, IMD_PRIVATE_GePulseSequenceName);
     char word[32];
     bool yes = name != NULL && value_at(name, 0, word, sizeof word) &&
                (strcasecmp(word, "B0map") == 0 || strcasecmp(word, "B0rf") == 0 ||

@@ -35,8 +35,7 @@ typedef struct Job {
     ImdArchive *archive;
     const char *name;
     size_t tag_ndim, tag_shape[IMD_MAX_TAG_DIMS], cells, slices, rows, columns;
-    char *components[IMD_MAX_TAG_DIMS]; /* the input order's names */
-    size_t component_count;
+    ImdInputOrder order; /* the header's input order: the names of the tag components */
     bool keep_uid, by_tag, multi;
     const char *transfer_syntax;     /* output_transfer_syntax as a UID */
     Pixels pixels;
@@ -55,16 +54,15 @@ typedef struct Job {
 
 /* ---- small helpers ---- */
 
-static bool set_text(ImdError **error, ImdDicomDataSet *d, uint16_t g, uint16_t e,
-                     const char *value)
+static bool set_text(ImdError **error, ImdDicomDataSet *d, uint32_t tag, const char *value)
 {
-    return imd_dicom_dataset_set_string(error, d, IMD_TAG(g, e), 0, value != NULL ? value : "");
+    return imd_dicom_dataset_set_string(error, d, tag, 0, value != NULL ? value : "");
 }
 
-static bool set_number(ImdError **error, ImdDicomDataSet *d, uint16_t g, uint16_t e, ImdVR vr,
+static bool set_number(ImdError **error, ImdDicomDataSet *d, uint32_t tag, ImdVR vr,
                        double value)
 {
-    return imd_dicom_dataset_set_numbers(error, d, IMD_TAG(g, e), vr, &value, 1);
+    return imd_dicom_dataset_set_numbers(error, d, tag, vr, &value, 1);
 }
 
 static const char *header_or(const ImdHeader *header, const char *keyword, const char *fallback)
@@ -125,47 +123,49 @@ static void format_tm(double seconds, char out[32])
 
 /* Elements that describe one instance or its pixels: made anew for every file. */
 static const uint32_t per_instance[] = {
-    IMD_TAG(0x0008, 0x0018), /* SOPInstanceUID */
-    IMD_TAG(0x0008, 0x0023), /* ContentDate */
-    IMD_TAG(0x0008, 0x0033), /* ContentTime */
-    IMD_TAG(0x0020, 0x0013), /* InstanceNumber */
-    IMD_TAG(0x0020, 0x0032), /* ImagePositionPatient */
-    IMD_TAG(0x0020, 0x1041), /* SliceLocation */
-    IMD_TAG(0x0028, 0x0002), IMD_TAG(0x0028, 0x0004), IMD_TAG(0x0028, 0x0006),
-    IMD_TAG(0x0028, 0x0010), IMD_TAG(0x0028, 0x0011), IMD_TAG(0x0028, 0x0100),
-    IMD_TAG(0x0028, 0x0101), IMD_TAG(0x0028, 0x0102), IMD_TAG(0x0028, 0x0103),
-    IMD_TAG(0x0028, 0x0106), IMD_TAG(0x0028, 0x0107), /* Smallest/LargestImagePixelValue */
-    IMD_TAG(0x0028, 0x0108), IMD_TAG(0x0028, 0x0109), /* ...PixelValueInSeries */
-    IMD_TAG(0x0028, 0x1050), IMD_TAG(0x0028, 0x1051), IMD_TAG(0x0028, 0x1055), /* window */
-    IMD_TAG(0x0028, 0x1052), IMD_TAG(0x0028, 0x1053), IMD_TAG(0x0028, 0x1054), /* rescale */
-    IMD_TAG(0x0028, 0x3000), /* ModalityLUTSequence: replaced by the rescale */
-    IMD_TAG(0x0028, 0x3010), /* VOILUTSequence: the window replaces it */
-    IMD_TAG(0x0028, 0x2110), IMD_TAG(0x0028, 0x2112), IMD_TAG(0x0028, 0x2114), /* lossy */
-    IMD_TAG(0x7fe0, 0x0010),
+    IMD_TAG_SOPInstanceUID,
+    IMD_TAG_ContentDate,
+    IMD_TAG_ContentTime,
+    IMD_TAG_InstanceNumber,
+    IMD_TAG_ImagePositionPatient,
+    IMD_TAG_SliceLocation,
+    IMD_TAG_SamplesPerPixel, IMD_TAG_PhotometricInterpretation, IMD_TAG_PlanarConfiguration,
+    IMD_TAG_Rows, IMD_TAG_Columns, IMD_TAG_BitsAllocated,
+    IMD_TAG_BitsStored, IMD_TAG_HighBit, IMD_TAG_PixelRepresentation,
+    IMD_TAG_SmallestImagePixelValue, IMD_TAG_LargestImagePixelValue,
+    IMD_TAG_SmallestPixelValueInSeries, IMD_TAG_LargestPixelValueInSeries,
+    IMD_TAG_WindowCenter, IMD_TAG_WindowWidth, IMD_TAG_WindowCenterWidthExplanation,
+    IMD_TAG_RescaleIntercept, IMD_TAG_RescaleSlope, IMD_TAG_RescaleType,
+    IMD_TAG_ModalityLUTSequence, /* replaced by the rescale */
+    IMD_TAG_VOILUTSequence,      /* the window replaces it */
+    IMD_TAG_LossyImageCompression, IMD_TAG_LossyImageCompressionRatio,
+    IMD_TAG_LossyImageCompressionMethod,
+    IMD_TAG_PixelData,
 };
 
 /* A Secondary Capture instance from the header alone (§4 step 1, documented defaults). */
 static bool base_without_template(ImdError **error, Job *job, ImdDicomDataSet *d)
 {
     const ImdHeader *h = job->header;
-    return set_text(error, d, 0x0008, 0x0008, header_or(h, "ImageType", "DERIVED\\SECONDARY")) &&
-           set_text(error, d, 0x0008, 0x0020, header_or(h, "StudyDate", job->date)) &&
-           set_text(error, d, 0x0008, 0x0030, header_or(h, "StudyTime", "000000")) &&
-           set_text(error, d, 0x0008, 0x0021, header_or(h, "SeriesDate", job->date)) &&
-           set_text(error, d, 0x0008, 0x0031, header_or(h, "SeriesTime", job->time)) &&
-           set_text(error, d, 0x0008, 0x0050, header_or(h, "AccessionNumber", "")) &&
-           set_text(error, d, 0x0008, 0x0060, header_or(h, "Modality", "OT")) &&
-           /* ConversionType, PS3.3 C.8.6.1 */
-           set_text(error, d, 0x0008, 0x0064, header_or(h, "ConversionType", "WSD")) &&
-           set_text(error, d, 0x0008, 0x0090, "") &&
-           set_text(error, d, 0x0010, 0x0010, header_or(h, "PatientName", "NA")) &&
-           set_text(error, d, 0x0010, 0x0020, header_or(h, "PatientID", "NA")) &&
-           set_text(error, d, 0x0010, 0x0030, header_or(h, "PatientBirthDate", "")) &&
-           set_text(error, d, 0x0010, 0x0040, "O") &&
-           set_text(error, d, 0x0020, 0x0010, header_or(h, "StudyID", "0")) &&
-           set_text(error, d, 0x0020, 0x0020, "") && /* PatientOrientation, type 2 */
+    return set_text(error, d, IMD_TAG_ImageType,
+                    header_or(h, "ImageType", "DERIVED\\SECONDARY")) &&
+           set_text(error, d, IMD_TAG_StudyDate, header_or(h, "StudyDate", job->date)) &&
+           set_text(error, d, IMD_TAG_StudyTime, header_or(h, "StudyTime", "000000")) &&
+           set_text(error, d, IMD_TAG_SeriesDate, header_or(h, "SeriesDate", job->date)) &&
+           set_text(error, d, IMD_TAG_SeriesTime, header_or(h, "SeriesTime", job->time)) &&
+           set_text(error, d, IMD_TAG_AccessionNumber, header_or(h, "AccessionNumber", "")) &&
+           set_text(error, d, IMD_TAG_Modality, header_or(h, "Modality", "OT")) &&
+           /* PS3.3 C.8.6.1; pictures say which (src/formats/picture, postscript) */
+           set_text(error, d, IMD_TAG_ConversionType, header_or(h, "ConversionType", "WSD")) &&
+           set_text(error, d, IMD_TAG_ReferringPhysicianName, "") &&
+           set_text(error, d, IMD_TAG_PatientName, header_or(h, "PatientName", "NA")) &&
+           set_text(error, d, IMD_TAG_PatientID, header_or(h, "PatientID", "NA")) &&
+           set_text(error, d, IMD_TAG_PatientBirthDate, header_or(h, "PatientBirthDate", "")) &&
+           set_text(error, d, IMD_TAG_PatientSex, "O") &&
+           set_text(error, d, IMD_TAG_StudyID, header_or(h, "StudyID", "0")) &&
+           set_text(error, d, IMD_TAG_PatientOrientation, "") && /* type 2 */
            /* Laterality is type 2C (PS3.3 C.7.3.1): empty when unknown (dciodvfy wants it). */
-           set_text(error, d, 0x0020, 0x0060, header_or(h, "Laterality", ""));
+           set_text(error, d, IMD_TAG_Laterality, header_or(h, "Laterality", ""));
 }
 
 /*
@@ -174,9 +174,9 @@ static bool base_without_template(ImdError **error, Job *job, ImdDicomDataSet *d
  * template is not re-encoded (non-ASCII text can only be set in UTF-8 data
  * sets, dicom.h).
  */
-static bool same_text(const ImdDicomDataSet *d, uint16_t g, uint16_t e, const char *value)
+static bool same_text(const ImdDicomDataSet *d, uint32_t tag, const char *value)
 {
-    const ImdDicomElement *element = imd_dicom_dataset_find(d, IMD_TAG(g, e));
+    const ImdDicomElement *element = imd_dicom_dataset_find(d, tag);
     char *text = element != NULL ? imd_dicom_element_string(NULL, d, element) : NULL;
     bool same = text != NULL && strcmp(text, value) == 0;
     free(text);
@@ -188,30 +188,34 @@ static bool set_identity(ImdError **error, Job *job, ImdDicomDataSet *d)
 {
     static const struct {
         const char *keyword;
-        uint16_t group, element;
+        uint32_t tag;
     } copied[] = {
-        {"StudyInstanceUID", 0x0020, 0x000d}, {"StudyID", 0x0020, 0x0010},
-        {"AccessionNumber", 0x0008, 0x0050}, {"PatientName", 0x0010, 0x0010},
-        {"PatientID", 0x0010, 0x0020},        {"PatientBirthDate", 0x0010, 0x0030},
-        {"SeriesDescription", 0x0008, 0x103e}, {"ImageType", 0x0008, 0x0008},
-        {"FrameOfReferenceUID", 0x0020, 0x0052},
+        {"StudyInstanceUID", IMD_TAG_StudyInstanceUID},
+        {"StudyID", IMD_TAG_StudyID},
+        {"AccessionNumber", IMD_TAG_AccessionNumber},
+        {"PatientName", IMD_TAG_PatientName},
+        {"PatientID", IMD_TAG_PatientID},
+        {"PatientBirthDate", IMD_TAG_PatientBirthDate},
+        {"SeriesDescription", IMD_TAG_SeriesDescription},
+        {"ImageType", IMD_TAG_ImageType},
+        {"FrameOfReferenceUID", IMD_TAG_FrameOfReferenceUID},
     };
     const ImdHeader *h = job->header;
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
         const char *value = imd_header_get_string(h, copied[i].keyword);
-        if (value != NULL && !same_text(d, copied[i].group, copied[i].element, value) &&
-            !set_text(error, d, copied[i].group, copied[i].element, value)) {
+        if (value != NULL && !same_text(d, copied[i].tag, value) &&
+            !set_text(error, d, copied[i].tag, value)) {
             return false;
         }
     }
     if (imd_header_get_string(h, "ImageType") == NULL &&
-        imd_dicom_dataset_find(d, IMD_TAG(0x0008, 0x0008)) == NULL &&
-        !set_text(error, d, 0x0008, 0x0008, "DERIVED\\SECONDARY")) {
+        imd_dicom_dataset_find(d, IMD_TAG_ImageType) == NULL &&
+        !set_text(error, d, IMD_TAG_ImageType, "DERIVED\\SECONDARY")) {
         return false;
     }
-    return set_text(error, d, 0x0008, 0x0016, sop_class(h)) &&
-           set_text(error, d, 0x0020, 0x000e, job->series_uid) &&
-           set_text(error, d, 0x0020, 0x0011, header_or(h, "SeriesNumber", "1"));
+    return set_text(error, d, IMD_TAG_SOPClassUID, sop_class(h)) &&
+           set_text(error, d, IMD_TAG_SeriesInstanceUID, job->series_uid) &&
+           set_text(error, d, IMD_TAG_SeriesNumber, header_or(h, "SeriesNumber", "1"));
 }
 
 /*
@@ -222,9 +226,9 @@ static bool set_identity(ImdError **error, Job *job, ImdDicomDataSet *d)
  */
 static void drop_per_image_private(ImdDicomDataSet *d)
 {
-    uint16_t block = imd__dicom_private_block(d, 0x0029, "SIEMENS CSA HEADER");
-    if (block != 0) {
-        (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0029, block | 0x10));
+    uint32_t tag = imd__dicom_private_tag(d, IMD_PRIVATE_SiemensCsaImageHeaderInfo);
+    if (tag != 0) {
+        (void)imd_dicom_dataset_remove(d, tag);
     }
 }
 
@@ -241,7 +245,7 @@ static bool make_base(ImdError **error, Job *job)
         (void)imd_dicom_dataset_remove(job->base, per_instance[i]);
     }
     drop_per_image_private(job->base);
-    job->siemens_block = imd__dicom_private_block(job->base, 0x0019, "SIEMENS MR HEADER");
+    job->siemens_block = imd__dicom_private_block_of(job->base, IMD_PRIVATE_SiemensMrBValue);
     if (template == NULL && !base_without_template(error, job, job->base)) {
         return false;
     }
@@ -407,15 +411,15 @@ static bool set_pixels(ImdError **error, Job *job, ImdDicomDataSet *d, size_t pl
     if (!rgb && strcmp(photometric, "MONOCHROME1") != 0) {
         photometric = "MONOCHROME2";
     }
-    bool ok = set_number(error, d, 0x0028, 0x0002, IMD_VR_US, rgb ? 3 : 1) &&
-              set_text(error, d, 0x0028, 0x0004, photometric) &&
-              (!rgb || set_number(error, d, 0x0028, 0x0006, IMD_VR_US, 0)) &&
-              set_number(error, d, 0x0028, 0x0010, IMD_VR_US, (double)job->rows) &&
-              set_number(error, d, 0x0028, 0x0011, IMD_VR_US, (double)job->columns) &&
-              set_number(error, d, 0x0028, 0x0100, IMD_VR_US, bits) &&
-              set_number(error, d, 0x0028, 0x0101, IMD_VR_US, stored_bits) &&
-              set_number(error, d, 0x0028, 0x0102, IMD_VR_US, stored_bits - 1) &&
-              set_number(error, d, 0x0028, 0x0103, IMD_VR_US, is_signed ? 1 : 0);
+    bool ok = set_number(error, d, IMD_TAG_SamplesPerPixel, IMD_VR_US, rgb ? 3 : 1) &&
+              set_text(error, d, IMD_TAG_PhotometricInterpretation, photometric) &&
+              (!rgb || set_number(error, d, IMD_TAG_PlanarConfiguration, IMD_VR_US, 0)) &&
+              set_number(error, d, IMD_TAG_Rows, IMD_VR_US, (double)job->rows) &&
+              set_number(error, d, IMD_TAG_Columns, IMD_VR_US, (double)job->columns) &&
+              set_number(error, d, IMD_TAG_BitsAllocated, IMD_VR_US, bits) &&
+              set_number(error, d, IMD_TAG_BitsStored, IMD_VR_US, stored_bits) &&
+              set_number(error, d, IMD_TAG_HighBit, IMD_VR_US, stored_bits - 1) &&
+              set_number(error, d, IMD_TAG_PixelRepresentation, IMD_VR_US, is_signed ? 1 : 0);
     if (ok && !rgb) {
         ImdVR range_vr = is_signed ? IMD_VR_SS : IMD_VR_US;
         double series_low = p->rescaled ? 0 : p->min, series_high = p->rescaled ? 65535 : p->max;
@@ -423,22 +427,22 @@ static bool set_pixels(ImdError **error, Job *job, ImdDicomDataSet *d, size_t pl
             series_low = round((p->min - p->intercept) / p->slope);
             series_high = round((p->max - p->intercept) / p->slope);
         }
-        ok = set_number(error, d, 0x0028, 0x0106, range_vr, low) &&
-             set_number(error, d, 0x0028, 0x0107, range_vr, high) &&
-             set_number(error, d, 0x0028, 0x0108, range_vr, series_low) &&
-             set_number(error, d, 0x0028, 0x0109, range_vr, series_high);
+        ok = set_number(error, d, IMD_TAG_SmallestImagePixelValue, range_vr, low) &&
+             set_number(error, d, IMD_TAG_LargestImagePixelValue, range_vr, high) &&
+             set_number(error, d, IMD_TAG_SmallestPixelValueInSeries, range_vr, series_low) &&
+             set_number(error, d, IMD_TAG_LargestPixelValueInSeries, range_vr, series_high);
         if (ok && p->rescaled) {
-            ok = set_number(error, d, 0x0028, 0x1052, IMD_VR_DS, p->intercept) &&
-                 set_number(error, d, 0x0028, 0x1053, IMD_VR_DS, p->slope) &&
-                 set_text(error, d, 0x0028, 0x1054, "US"); /* unspecified units */
+            ok = set_number(error, d, IMD_TAG_RescaleIntercept, IMD_VR_DS, p->intercept) &&
+                 set_number(error, d, IMD_TAG_RescaleSlope, IMD_VR_DS, p->slope) &&
+                 set_text(error, d, IMD_TAG_RescaleType, "US"); /* unspecified units */
         }
     }
     /* RGB images keep a window only when the series has one (PS3.3 C.11.2 is for grey). */
     if (ok && (!rgb || job->has_window)) {
-        ok = set_number(error, d, 0x0028, 0x1050, IMD_VR_DS, job->window_center) &&
-             set_number(error, d, 0x0028, 0x1051, IMD_VR_DS, job->window_width);
+        ok = set_number(error, d, IMD_TAG_WindowCenter, IMD_VR_DS, job->window_center) &&
+             set_number(error, d, IMD_TAG_WindowWidth, IMD_VR_DS, job->window_width);
     }
-    return ok && imd_dicom_dataset_set_bytes(error, d, IMD_TAG(0x7fe0, 0x0010),
+    return ok && imd_dicom_dataset_set_bytes(error, d, IMD_TAG_PixelData,
                                              bits == 8 ? IMD_VR_OB : IMD_VR_OW, job->stored,
                                              bytes);
 }
@@ -467,14 +471,16 @@ static bool set_geometry(ImdError **error, Job *job, ImdDicomDataSet *d, size_t 
     double ipp[3] = {position.x, position.y, position.z};
     double iop[6] = {row.x, row.y, row.z, column.x, column.y, column.z};
     double pixel_spacing[2] = {spacing[1], spacing[2]};
-    bool ok = imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0020, 0x0032), IMD_VR_DS, ipp, 3) &&
-              imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0020, 0x0037), IMD_VR_DS, iop, 6) &&
-              imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0028, 0x0030), IMD_VR_DS,
-                                            pixel_spacing, 2) &&
-              set_number(error, d, 0x0018, 0x0050, IMD_VR_DS, job->thickness) &&
-              set_number(error, d, 0x0020, 0x1041, IMD_VR_DS, location);
+    bool ok =
+        imd_dicom_dataset_set_numbers(error, d, IMD_TAG_ImagePositionPatient, IMD_VR_DS, ipp, 3) &&
+        imd_dicom_dataset_set_numbers(error, d, IMD_TAG_ImageOrientationPatient, IMD_VR_DS, iop,
+                                      6) &&
+        imd_dicom_dataset_set_numbers(error, d, IMD_TAG_PixelSpacing, IMD_VR_DS, pixel_spacing,
+                                      2) &&
+        set_number(error, d, IMD_TAG_SliceThickness, IMD_VR_DS, job->thickness) &&
+        set_number(error, d, IMD_TAG_SliceLocation, IMD_VR_DS, location);
     if (ok && job->slices > 1) {
-        ok = set_number(error, d, 0x0018, 0x0088, IMD_VR_DS, spacing[0]);
+        ok = set_number(error, d, IMD_TAG_SpacingBetweenSlices, IMD_VR_DS, spacing[0]);
     }
     return ok;
 }
@@ -488,8 +494,10 @@ static bool set_diffusion(ImdError **error, const Job *job, ImdDicomDataSet *d, 
 {
     uint16_t siemens = job->siemens_block;
     if (b != NULL) {
-        if (!set_number(error, d, 0x0018, 0x9087, IMD_VR_FD, *b) ||
-            (siemens != 0 && !set_number(error, d, 0x0019, siemens | 0x0c, IMD_VR_IS, round(*b)))) {
+        if (!set_number(error, d, IMD_TAG_DiffusionBValue, IMD_VR_FD, *b) ||
+            (siemens != 0 &&
+             !set_number(error, d, imd__private_tag_at(IMD_PRIVATE_SiemensMrBValue, siemens),
+                         IMD_VR_IS, round(*b)))) {
             return false;
         }
     }
@@ -499,24 +507,28 @@ static bool set_diffusion(ImdError **error, const Job *job, ImdDicomDataSet *d, 
     bool directional = direction->count == 3;
     /* DiffusionDirectionality (0018,9075) and Siemens' (0019,xx0D) follow the direction,
      * so that no b = 0 template marks a weighted image NONE, or the reverse. */
-    if (!set_text(error, d, 0x0018, 0x9075, directional ? "DIRECTIONAL" : "NONE") ||
-        (siemens != 0 && !imd_dicom_dataset_set_string(error, d, IMD_TAG(0x0019, siemens | 0x0d),
-                                                       IMD_VR_CS,
-                                                       directional ? "DIRECTIONAL" : "NONE"))) {
+    const char *directionality = directional ? "DIRECTIONAL" : "NONE";
+    if (!set_text(error, d, IMD_TAG_DiffusionDirectionality, directionality) ||
+        (siemens != 0 &&
+         !imd_dicom_dataset_set_string(
+             error, d, imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionDirectionality, siemens),
+             IMD_VR_CS, directionality))) {
         return false;
     }
+    uint32_t siemens_direction =
+        imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionGradientDirection, siemens);
     if (!directional) {
-        (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0018, 0x9089)); /* b = 0: no direction */
+        /* b = 0: no direction */
+        (void)imd_dicom_dataset_remove(d, IMD_TAG_DiffusionGradientOrientation);
         if (siemens != 0) {
-            (void)imd_dicom_dataset_remove(d, IMD_TAG(0x0019, siemens | 0x0e));
+            (void)imd_dicom_dataset_remove(d, siemens_direction);
         }
         return true;
     }
-    return imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0018, 0x9089), IMD_VR_FD,
-                                         direction->v, 3) &&
-           (siemens == 0 ||
-            imd_dicom_dataset_set_numbers(error, d, IMD_TAG(0x0019, siemens | 0x0e), IMD_VR_FD,
-                                          direction->v, 3));
+    return imd_dicom_dataset_set_numbers(error, d, IMD_TAG_DiffusionGradientOrientation,
+                                         IMD_VR_FD, direction->v, 3) &&
+           (siemens == 0 || imd_dicom_dataset_set_numbers(error, d, siemens_direction, IMD_VR_FD,
+                                                          direction->v, 3));
 }
 
 /* A number into a named attribute, in the form its VR wants (TM as time of day). */
@@ -557,13 +569,13 @@ static bool set_component(ImdError **error, Job *job, ImdDicomDataSet *d, const 
         return set_keyword(error, d, name, "AcquisitionTime", x);
     }
     if (strcmp(name, "triggertime") == 0) {
-        return set_number(error, d, 0x0018, 0x1060, IMD_VR_DS, x * 1000); /* s -> ms */
+        return set_number(error, d, IMD_TAG_TriggerTime, IMD_VR_DS, x * 1000); /* s -> ms */
     }
     if (strcmp(name, "te") == 0) {
-        return set_number(error, d, 0x0018, 0x0081, IMD_VR_DS, x);
+        return set_number(error, d, IMD_TAG_EchoTime, IMD_VR_DS, x);
     }
     if (strcmp(name, "fa") == 0) {
-        return set_number(error, d, 0x0018, 0x1314, IMD_VR_DS, x);
+        return set_number(error, d, IMD_TAG_FlipAngle, IMD_VR_DS, x);
     }
     if (strcmp(name, "b") == 0) {
         return set_diffusion(error, job, d, &x, NULL);
@@ -585,8 +597,8 @@ static bool set_component(ImdError **error, Job *job, ImdDicomDataSet *d, const 
 static bool set_tags(ImdError **error, Job *job, ImdDicomDataSet *d, const ImdValue *values)
 {
     size_t components = imd_header_tag_components(job->header);
-    for (size_t k = 0; values != NULL && k < job->component_count && k < components; k++) {
-        if (!set_component(error, job, d, job->components[k], &values[k])) {
+    for (size_t k = 0; values != NULL && k < job->order.count && k < components; k++) {
+        if (!set_component(error, job, d, job->order.names[k], &values[k])) {
             return false;
         }
     }
@@ -602,12 +614,6 @@ static unsigned digits(size_t n)
         count++;
     }
     return count;
-}
-
-static bool ends_with_dcm(const char *name)
-{
-    size_t n = strlen(name);
-    return n >= 4 && (strcmp(name + n - 4, ".dcm") == 0 || strcmp(name + n - 4, ".DCM") == 0);
 }
 
 /*
@@ -627,14 +633,14 @@ static char *member_name(ImdError **error, const Job *job, size_t running, size_
     bool pattern = imd__name_has_number(name);
     if (pattern && !(job->multi && job->tag_ndim > 0)) {
         char *formatted = imd__format_numbered_name(error, name, running);
-        if (formatted == NULL || ends_with_dcm(formatted)) {
+        if (formatted == NULL || imd__has_suffix(formatted, ".dcm")) {
             return formatted;
         }
         char *full = imd__sprintf(error, "%s.dcm", formatted);
         free(formatted);
         return full;
     }
-    if (length > 0 && ends_with_dcm(name)) {
+    if (length > 0 && imd__has_suffix(name, ".dcm")) {
         return total == 1 ? imd__strdup(error, name)
                           : imd__sprintf(error, "%.*s_%05zu.dcm", (int)(length - 4), name,
                                          running);
@@ -667,11 +673,12 @@ static char *member_name(ImdError **error, const Job *job, size_t running, size_
 
 /* ---- the write ---- */
 
+const char *const imd__dicom_output_sorts[] = {"slice", "tag", NULL};
+const char *const imd__dicom_output_dirs[] = {"single", "multi", NULL};
+
 static void free_job(Job *job)
 {
-    for (size_t k = 0; k < job->component_count; k++) {
-        free(job->components[k]);
-    }
+    imd__input_order_clear(&job->order);
     imd_dicom_dataset_destroy(job->base);
     imd_dicom_dataset_destroy(job->instance);
     free(job->plane);
@@ -693,10 +700,10 @@ static bool tags_match(const Job *job)
     return true;
 }
 
-static double template_number(const Job *job, uint16_t g, uint16_t e)
+static double template_number(const Job *job, uint32_t tag)
 {
     const ImdDicomDataSet *t = imd_header_template(job->header);
-    const ImdDicomElement *element = t != NULL ? imd_dicom_dataset_find(t, IMD_TAG(g, e)) : NULL;
+    const ImdDicomElement *element = t != NULL ? imd_dicom_dataset_find(t, tag) : NULL;
     double value = NAN;
     if (element != NULL) {
         (void)imd_dicom_element_number(NULL, element, 0, &value);
@@ -717,13 +724,13 @@ static void keep_template_bits_and_thickness(Job *job)
     double spacing[3];
     imd_series_spacing(job->series, spacing);
     job->thickness = spacing[0];
-    double thickness = template_number(job, 0x0018, 0x0050);
-    double between = template_number(job, 0x0018, 0x0088);
+    double thickness = template_number(job, IMD_TAG_SliceThickness);
+    double between = template_number(job, IMD_TAG_SpacingBetweenSlices);
     if (isfinite(thickness) && thickness > 0 &&
         fabs((isfinite(between) ? between : thickness) - spacing[0]) <= 1e-3) {
         job->thickness = thickness;
     }
-    double bits = template_number(job, 0x0028, 0x0101);
+    double bits = template_number(job, IMD_TAG_BitsStored);
     bool is_signed = p->stored == IMD_DTYPE_INT8 || p->stored == IMD_DTYPE_INT16;
     double high = p->rescaled ? 65535 : p->max, low = p->rescaled ? 0 : p->min;
     if (isfinite(bits) && bits >= 1 && bits < 16 && p->stored != IMD_DTYPE_RGB8 &&
@@ -762,17 +769,15 @@ static bool setup(ImdError **error, Job *job)
         job->tag_shape[d] = imd_series_dim(series, d);
         job->cells *= job->tag_shape[d];
     }
-    const char *sort = imd_options_get(job->options, "output_sort", "slice");
-    const char *dir = imd_options_get(job->options, "output_dir", "single");
-    job->by_tag = strcmp(sort, "tag") == 0;
-    job->multi = strcmp(dir, "multi") == 0 && job->cells > 1;
-    if ((strcmp(sort, "slice") != 0 && !job->by_tag) ||
-        (strcmp(dir, "single") != 0 && strcmp(dir, "multi") != 0)) {
-        imd_error_set(error, IMD_ERR_INVALID_ARG,
-                      "output_sort is slice or tag and output_dir single or multi (got %s, %s)",
-                      sort, dir);
+    size_t sort, dir; /* indices into slice, tag and single, multi */
+    if (!imd_options_get_choice(error, job->options, "output_sort", imd__dicom_output_sorts, 0,
+                                &sort) ||
+        !imd_options_get_choice(error, job->options, "output_dir", imd__dicom_output_dirs, 0,
+                                &dir)) {
         return false;
     }
+    job->by_tag = sort == 1;
+    job->multi = dir == 1 && job->cells > 1;
     if (strcmp(imd_options_get(job->options, "window", ""), "original") == 0) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED, "window=original is not supported");
         return false;
@@ -785,9 +790,22 @@ static bool setup(ImdError **error, Job *job)
         return false;
     }
     if (!imd_options_get_bool(error, job->options, "keep_uid", false, &job->keep_uid) ||
-        !imd__split_order(error, imd_header_input_order(job->header), job->components,
-                          &job->component_count) ||
-        !plan_pixels(error, job)) {
+        !imd__input_order_parse(error, imd_header_input_order(job->header), &job->order)) {
+        return false;
+    }
+    /* A user's order name maps to a DICOM keyword (ti=InversionTime): checked
+     * before any file is written. */
+    for (size_t k = 0; k < job->order.count; k++) {
+        const char *keyword = imd_options_get(job->options, job->order.names[k], NULL);
+        uint32_t tag;
+        if (keyword != NULL && !imd_dicom_tag(keyword, &tag)) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG,
+                          "option \"%s\": \"%s\" is not a DICOM keyword", job->order.names[k],
+                          keyword);
+            return false;
+        }
+    }
+    if (!plan_pixels(error, job)) {
         return false;
     }
     job->has_window = imd_header_window(job->header, &job->window_center, &job->window_width);
@@ -896,10 +914,10 @@ static bool write_file(ImdError **error, Job *job, size_t cell, const size_t *in
     ImdDicomDataSet *d = job->instance;
     char *member = NULL;
     bool ok = d != NULL && apply_own_values(error, job, d, slice, index) &&
-              set_text(error, d, 0x0008, 0x0018, uid) &&
-              set_text(error, d, 0x0008, 0x0023, job->date) &&
-              set_text(error, d, 0x0008, 0x0033, job->time) &&
-              set_number(error, d, 0x0020, 0x0013, IMD_VR_IS, (double)number + 1) &&
+              set_text(error, d, IMD_TAG_SOPInstanceUID, uid) &&
+              set_text(error, d, IMD_TAG_ContentDate, job->date) &&
+              set_text(error, d, IMD_TAG_ContentTime, job->time) &&
+              set_number(error, d, IMD_TAG_InstanceNumber, IMD_VR_IS, (double)number + 1) &&
               set_geometry(error, job, d, slice) && set_tags(error, job, d, values) &&
               set_pixels(error, job, d, cell * job->slices + slice) &&
               (member = member_name(error, job, running, total, index, slice)) != NULL &&

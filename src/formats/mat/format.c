@@ -79,14 +79,17 @@ static int mat_probe(const uint8_t *head, size_t length, const char *name)
 /* ---- the reader ---- */
 
 typedef struct Member {
-    char *name;
-    char *path;  /* where matio reads it */
-    bool temporary; /* path is our temporary copy: unlink it */
+    ImdMember file;   /* file.path: where matio reads it (matio wants a path) */
+    bool temporary;   /* file.path is our temporary copy: unlink it */
 } Member;
 
 typedef struct Reader {
     const ImdOptions *options;
     const ImdContext *context;
+    /* Options read and checked once, in mat_reader_create (a bad value is a usage error). */
+    bool headers_only;
+    ImdInputOrder order;
+    const char *order_text; /* the option's text, as the series' order */
     Member *members;
     size_t count, capacity;
 } Reader;
@@ -98,17 +101,24 @@ static void *mat_reader_create(ImdError **error, const ImdOptions *options,
     if (reader != NULL) {
         reader->options = options;
         reader->context = context;
+        reader->order_text = imd_options_get(options, "input_order", "auto");
+        if (!imd_options_get_bool(error, options, "headers_only", false,
+                                  &reader->headers_only) ||
+            !imd__input_order_from_options(error, options, &reader->order)) {
+            imd_error_prefix(error, "MATLAB reader: ");
+            free(reader);
+            return NULL;
+        }
     }
     return reader;
 }
 
 static void free_member(Member *m)
 {
-    if (m->temporary && m->path != NULL) {
-        (void)unlink(m->path);
+    if (m->temporary && m->file.path != NULL) {
+        (void)unlink(m->file.path);
     }
-    free(m->name);
-    free(m->path);
+    imd__member_free(&m->file);
 }
 
 static void mat_reader_destroy(void *state)
@@ -121,6 +131,7 @@ static void mat_reader_destroy(void *state)
         free_member(&reader->members[i]);
     }
     free(reader->members);
+    imd__input_order_clear(&reader->order);
     free(reader);
 }
 
@@ -149,7 +160,8 @@ static bool write_all(ImdError **error, int fd, const uint8_t *data, size_t size
                       const char *path)
 {
     while (size > 0) {
-        ssize_t done = write(fd, data, size);
+        /* A test build's injected fault looks like a full disk. */
+        ssize_t done = imd__fault_write() ? (errno = ENOSPC, -1) : write(fd, data, size);
         if (done < 0 && errno == EINTR) {
             continue;
         }
@@ -202,26 +214,25 @@ static bool mat_reader_add(ImdError **error, void *state, ImdArchive *archive,
 {
     Reader *reader = state;
     Member m = {0};
-    m.name = imd__strdup(error, name);
-    if (m.name == NULL) {
+    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_NAME, 0)) {
         return false;
     }
-    m.path = imd_archive_local_path(archive, name);
-    if (m.path == NULL) {
-        m.path = stream_to_temporary(error, stream);
+    m.file.path = imd_archive_local_path(archive, name);
+    if (m.file.path == NULL) {
+        /* Not a local file (a zip member): matio reads paths, so a private copy. */
+        m.file.path = stream_to_temporary(error, stream);
         m.temporary = true;
-        if (m.path == NULL) {
+        if (m.file.path == NULL) {
             imd_error_prefix(error, "%s: ", name);
             free_member(&m);
             return false;
         }
     }
-    if (!imd__grow(error, (void **)&reader->members, &reader->capacity, reader->count + 1,
-                   sizeof(Member))) {
+    if (!imd__member_push(error, (void **)&reader->members, &reader->count, &reader->capacity,
+                          &m, sizeof m)) {
         free_member(&m);
         return false;
     }
-    reader->members[reader->count++] = m;
     return true;
 }
 
@@ -445,19 +456,15 @@ static bool set_tags(ImdError **error, ImdSeries *series, size_t tag_ndim, const
 
 static bool set_axes(ImdError **error, const Reader *reader, ImdSeries *series, size_t tag_ndim)
 {
-    const char *wanted = imd_options_get(reader->options, "input_order", NULL);
-    char order[128] = "none";
-    if (tag_ndim > 0 && wanted != NULL && strcmp(wanted, "auto") != 0 &&
-        strlen(wanted) < sizeof order) {
-        size_t components = 1;
-        for (const char *p = wanted; *p != '\0'; p++) {
-            components += *p == ',';
-        }
-        if (components == tag_ndim) {
-            (void)snprintf(order, sizeof order, "%s", wanted);
+    const ImdInputOrder *wanted = &reader->order; /* parsed once, by the reader */
+    const char *order = "none";
+    if (tag_ndim > 0 && !wanted->automatic) {
+        if (wanted->count == tag_ndim) {
+            order = reader->order_text;
         } else {
             imd_context_log(reader->context, IMD_LOG_WARNING, "MATLAB: input order \"%s\" does "
-                            "not fit %zu tag dimension(s): \"none\" used", wanted, tag_ndim);
+                            "not fit %zu tag dimension(s): \"none\" used", reader->order_text,
+                            tag_ndim);
         }
     }
     if (tag_ndim > 0 && !imd_series_set_input_order(error, series, order)) {
@@ -965,15 +972,12 @@ static ImdSeries *series_of(ImdError **error, const Reader *reader, const matvar
 
 static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member *m)
 {
-    bool headers_only = false;
-    if (!imd_options_get_bool(error, reader->options, "headers_only", false, &headers_only)) {
-        return NULL;
-    }
-    if (!check_structure(error, m->path)) {
+    bool headers_only = reader->headers_only;
+    if (!check_structure(error, m->file.path)) {
         return NULL;
     }
     quiet_matio();
-    mat_t *mat = Mat_Open(m->path, MAT_ACC_RDONLY);
+    mat_t *mat = Mat_Open(m->file.path, MAT_ACC_RDONLY);
     if (mat == NULL) {
         imd_error_set(error, IMD_ERR_CORRUPT, "not a MATLAB file matio can read%s",
                       matio_said());
@@ -989,7 +993,7 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
         quiet_matio();
         /* The header first: its claim is checked before matio allocates the data. */
         matvar_t *v = Mat_VarReadInfo(mat, chosen);
-        bool claim_ok = v != NULL && check_claim(error, reader, v, m->path);
+        bool claim_ok = v != NULL && check_claim(error, reader, v, m->file.path);
         if (claim_ok && !headers_only) {
             Mat_VarFree(v);
             quiet_matio();
@@ -1007,7 +1011,7 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
         }
         if (series != NULL) {
             imd_context_log(reader->context, IMD_LOG_INFO, "MATLAB: %s: variable %s, %zu "
-                            "dimensions, %s", m->name, chosen, imd_series_ndim(series),
+                            "dimensions, %s", m->file.name, chosen, imd_series_ndim(series),
                             imd_dtype_name(imd_series_dtype(series)));
         }
     }
@@ -1028,7 +1032,7 @@ static ImdSeriesList *mat_reader_finish(ImdError **error, void *state)
         ImdError *failure = NULL;
         ImdSeries *series = read_file(&failure, reader, m);
         if (m->temporary) {
-            (void)unlink(m->path); /* read: the copy is no longer needed */
+            (void)unlink(m->file.path); /* read: the copy is no longer needed */
             m->temporary = false;
         }
         if (series != NULL) {
@@ -1038,7 +1042,7 @@ static ImdSeriesList *mat_reader_finish(ImdError **error, void *state)
         }
         /* Each file on its own (issue 13): one that holds no image is listed with -v
          * and changes nothing when others are read; a broken one is a failure. */
-        imd_error_prefix(&failure, "%s: ", m->name);
+        imd_error_prefix(&failure, "%s: ", m->file.name);
         ImdErrorCode code = imd_error_code(failure);
         if (code == IMD_ERR_NOMEM || code == IMD_ERR_CANCELLED) {
             imd_error_propagate(error, failure);
@@ -1092,29 +1096,33 @@ static enum matio_classes class_of_dtype(ImdDType dtype, enum matio_types *type,
     }
 }
 
+/* mat_version: the first three are level 5 (MATLAB's -v7 is level 5 compressed too),
+ * the rest 7.3 (HDF5); absent: 5, or 7.3 from 2 GB. */
+static const char *const mat_versions[] = {"5", "v5", "7", "7.3", "v7.3", "73", NULL};
+
 static bool choose_version(ImdError **error, const ImdOptions *options, size_t nbytes,
                            enum mat_ft *version)
 {
-    const char *wanted = imd_options_get(options, "mat_version", NULL);
+    size_t chosen = SIZE_MAX;
     *version = nbytes >= V73_FROM ? MAT_FT_MAT73 : MAT_FT_MAT5;
-    if (wanted == NULL || wanted[0] == '\0') {
+    if (!imd_options_get_choice(error, options, "mat_version", mat_versions, SIZE_MAX,
+                                &chosen)) {
+        return false;
+    }
+    if (chosen == SIZE_MAX) {
         return true;
     }
-    if (strcmp(wanted, "7.3") == 0 || strcmp(wanted, "v7.3") == 0 ||
-        strcmp(wanted, "73") == 0) {
+    if (chosen >= 3) {
         *version = MAT_FT_MAT73;
         return true;
     }
-    if (strcmp(wanted, "5") == 0 || strcmp(wanted, "v5") == 0 || strcmp(wanted, "7") == 0) {
-        if (nbytes >= V73_FROM) {
-            imd_error_set(error, IMD_ERR_LIMIT, "mat_version %s holds at most 2 GB per array "
-                          "(the series has %zu bytes): use mat_version=7.3", wanted, nbytes);
-            return false;
-        }
-        return true;
+    if (nbytes >= V73_FROM) {
+        imd_error_set(error, IMD_ERR_LIMIT, "mat_version %s holds at most 2 GB per array "
+                      "(the series has %zu bytes): use mat_version=7.3", mat_versions[chosen],
+                      nbytes);
+        return false;
     }
-    imd_error_set(error, IMD_ERR_INVALID_ARG, "mat_version \"%s\" (5 or 7.3 allowed)", wanted);
-    return false;
+    return true;
 }
 
 /* The series' data laid out column-major as MATLAB's [rows, cols, d3...]. */
@@ -1319,6 +1327,16 @@ static bool mat_write(ImdError **error, const ImdSeries *series, ImdArchive *des
 
 static const char *const mat_suffixes[] = {".mat", NULL};
 
+/* docs/metaio-mat.md. */
+static const ImdOptionSpec mat_options[] = {
+    {"input_order", IMD_OPTION_ORDER, "names of the tag dimensions (auto: none)", NULL},
+    {"headers_only", IMD_OPTION_BOOL, "read the variable's shape, leave the voxels zero", NULL},
+    {"mat_variable", IMD_OPTION_STRING, "the variable to read when a file holds several", NULL},
+    {"mat_version", IMD_OPTION_CHOICE, "5 or 7.3 (HDF5) output; default 5, 7.3 from 2 GB",
+     mat_versions},
+    {NULL, 0, NULL, NULL},
+};
+
 const ImdFormatPlugin imd__mat_format = {
     .abi_version = IMD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ImdFormatPlugin),
@@ -1332,4 +1350,5 @@ const ImdFormatPlugin imd__mat_format = {
     .reader_finish = mat_reader_finish,
     .reader_destroy = mat_reader_destroy,
     .write = mat_write,
+    .options = mat_options,
 };

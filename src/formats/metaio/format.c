@@ -42,15 +42,9 @@
 
 /* ---- names ---- */
 
-static bool ends_with(const char *name, const char *suffix)
-{
-    size_t n = strlen(name), m = strlen(suffix);
-    return n >= m && strcasecmp(name + n - m, suffix) == 0;
-}
-
 static bool is_data_name(const char *name)
 {
-    return ends_with(name, ".raw") || ends_with(name, ".zraw");
+    return imd__has_suffix(name, ".raw") || imd__has_suffix(name, ".zraw");
 }
 
 /* ---- the header ---- */
@@ -560,18 +554,22 @@ static bool parse_header(ImdError **error, const uint8_t *data, size_t size, Met
 /* ---- the reader ---- */
 
 typedef struct Member {
-    char *name;
-    ImdArchive *archive;
-    uint8_t *bytes;
-    size_t size;
+    ImdMember file; /* the header's bytes; the data file is opened beside it */
 } Member;
 
 typedef struct Reader {
     const ImdOptions *options;
     const ImdContext *context;
+    /* Options read and checked once, in metaio_reader_create (a bad value is a usage error). */
+    ImdInputOrder order;
+    const char *order_text; /* the option's text, as the series' order */
+    bool by_tag;            /* input_sort=tag */
     Member *members;
     size_t count, capacity;
 } Reader;
+
+/* input_sort and output_sort: slice (the default) or tag. */
+static const char *const sort_choices[] = {"slice", "tag", NULL};
 
 static bool looks_like_header(const uint8_t *head, size_t length)
 {
@@ -612,6 +610,15 @@ static void *metaio_reader_create(ImdError **error, const ImdOptions *options,
     if (reader != NULL) {
         reader->options = options;
         reader->context = context;
+        reader->order_text = imd_options_get(options, "input_order", "auto");
+        size_t sort = 0;
+        if (!imd__input_order_from_options(error, options, &reader->order) ||
+            !imd_options_get_choice(error, options, "input_sort", sort_choices, 0, &sort)) {
+            imd_error_prefix(error, "MetaIO reader: ");
+            free(reader);
+            return NULL;
+        }
+        reader->by_tag = sort == 1;
     }
     return reader;
 }
@@ -623,10 +630,10 @@ static void metaio_reader_destroy(void *state)
         return;
     }
     for (size_t i = 0; i < reader->count; i++) {
-        free(reader->members[i].name);
-        free(reader->members[i].bytes);
+        imd__member_free(&reader->members[i].file);
     }
     free(reader->members);
+    imd__input_order_clear(&reader->order);
     free(reader);
 }
 
@@ -638,28 +645,23 @@ static bool metaio_reader_add(ImdError **error, void *state, ImdArchive *archive
         imd_context_log(reader->context, IMD_LOG_DEBUG, "%s: MetaIO data file, skipped", name);
         return true; /* read through its header */
     }
+    /* A failed read is a failure (an empty member gives an empty block): running
+     * out of memory must not read as "no MetaIO header" (found by fault injection). */
     Member m = {0};
-    m.archive = archive;
-    m.bytes = imd_stream_read_all(error, stream, MEMBER_LIMIT, &m.size);
-    if (m.bytes == NULL && m.size != 0) {
+    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_BYTES,
+                          MEMBER_LIMIT)) {
         return false;
     }
-    if (m.bytes == NULL) {
-        imd_error_clear(error);
-    }
-    if (!looks_like_header(m.bytes, m.size)) {
-        free(m.bytes);
+    if (!looks_like_header(m.file.bytes, m.file.size)) {
+        imd__member_free(&m.file);
         imd_error_set(error, IMD_ERR_NOT_RECOGNIZED, "%s: no MetaIO header", name);
         return false;
     }
-    m.name = imd__strdup(error, name);
-    if (m.name == NULL || !imd__grow(error, (void **)&reader->members, &reader->capacity,
-                                     reader->count + 1, sizeof(Member))) {
-        free(m.name);
-        free(m.bytes);
+    if (!imd__member_push(error, (void **)&reader->members, &reader->count, &reader->capacity,
+                          &m, sizeof m)) {
+        imd__member_free(&m.file);
         return false;
     }
-    reader->members[reader->count++] = m;
     return true;
 }
 
@@ -762,16 +764,26 @@ static char *sibling_name(ImdError **error, const char *header, const char *file
  */
 static bool check_inside(ImdError **error, const Member *member, const char *name)
 {
-    char *header = imd_archive_local_path(member->archive, member->name);
-    char *data = imd_archive_local_path(member->archive, name);
+    /* NULL means "not in the file system", or out of memory: the check must
+     * not be skipped for the second (found by fault injection). */
+    size_t failures = imd__alloc_failures();
+    char *header = imd_archive_local_path(member->file.archive, member->file.name);
+    char *data = imd_archive_local_path(member->file.archive, name);
     bool ok = true;
-    if (header != NULL && data != NULL) {
+    if (imd__alloc_failures() != failures) {
+        imd_error_set(error, IMD_ERR_NOMEM, "data file %s: out of memory", name);
+        ok = false;
+    } else if (header != NULL && data != NULL) {
         char *slash = strrchr(header, '/');
         if (slash != NULL) {
             slash[slash == header ? 1 : 0] = '\0';
         }
-        char *folder = realpath(slash != NULL ? header : ".", NULL);
-        char *target = realpath(data, NULL);
+        /* realpath(..., NULL) allocates: a test build's fault counts it (ENOMEM). */
+        char *folder = imd__fault_alloc() ? (errno = ENOMEM, NULL)
+                                          : realpath(slash != NULL ? header : ".", NULL);
+        char *target = folder == NULL  ? NULL
+                       : imd__fault_alloc() ? (errno = ENOMEM, NULL)
+                                            : realpath(data, NULL);
         size_t length = folder != NULL ? strlen(folder) : 0;
         if (folder == NULL || target == NULL) {
             imd_error_set(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO,
@@ -802,16 +814,16 @@ static bool check_files(ImdError **error, const Member *member, const Meta *m, s
     size_t per_file = total / m->file_count;
     size_t skip = m->header_size > 0 ? (size_t)m->header_size : 0;
     for (size_t i = 0; i < m->file_count; i++) {
-        char *name = sibling_name(error, member->name, m->files[i]);
+        char *name = sibling_name(error, member->file.name, m->files[i]);
         if (name == NULL) {
             return false;
         }
-        bool ok = member->archive != NULL && check_inside(error, member, name);
-        if (member->archive == NULL) {
+        bool ok = member->file.archive != NULL && check_inside(error, member, name);
+        if (member->file.archive == NULL) {
             imd_error_set(error, IMD_ERR_NOT_FOUND, "data file %.80s: no archive", name);
         }
         ImdStream *stream =
-            ok ? imd_archive_open_member(error, member->archive, name, IMD_MODE_READ) : NULL;
+            ok ? imd_archive_open_member(error, member->file.archive, name, IMD_MODE_READ) : NULL;
         int64_t size = stream != NULL && stream->methods->seek != NULL
                            ? imd_stream_seek(NULL, stream, 0, SEEK_END)
                            : -1;
@@ -841,25 +853,22 @@ static bool read_files(ImdError **error, const Member *member, const Meta *m, ui
 {
     size_t per_file = total / m->file_count;
     for (size_t i = 0; i < m->file_count; i++) {
-        char *name = sibling_name(error, member->name, m->files[i]);
-        if (name != NULL && member->archive == NULL) {
+        char *name = sibling_name(error, member->file.name, m->files[i]);
+        if (name != NULL && member->file.archive == NULL) {
             imd_error_set(error, IMD_ERR_NOT_FOUND, "data file %.80s: no archive", name);
             free(name);
             return false;
         }
         ImdStream *stream =
-            name != NULL ? imd_archive_open_member(error, member->archive, name, IMD_MODE_READ)
+            name != NULL ? imd_archive_open_member(error, member->file.archive, name, IMD_MODE_READ)
                          : NULL;
         size_t size = 0;
         uint8_t *bytes = stream != NULL ? imd_stream_read_all(error, stream, MEMBER_LIMIT, &size)
                                         : NULL;
-        bool ok = stream != NULL && (bytes != NULL || size == 0);
-        if (ok && bytes == NULL) {
-            imd_error_clear(error);
-        }
+        bool ok = bytes != NULL; /* NULL is a failure, never an empty file (see reader_add) */
         imd_stream_close(NULL, stream);
         size_t skip = m->header_size > 0 ? (size_t)m->header_size : 0;
-        ok = ok && take_voxels(error, m, bytes != NULL ? bytes : (const uint8_t *)"", size, skip,
+        ok = ok && take_voxels(error, m, bytes, size, skip,
                                out + i * per_file, per_file, name);
         free(bytes);
         free(name);
@@ -939,7 +948,7 @@ static bool decode_image(ImdError **error, const Member *member, Image *image)
 {
     Meta m;
     memset(image, 0, sizeof *image);
-    if (!parse_header(error, member->bytes, member->size, &m)) {
+    if (!parse_header(error, member->file.bytes, member->file.size, &m)) {
         return false;
     }
     ImdDType dtype = element_types[m.etype].dtype;
@@ -972,15 +981,15 @@ static bool decode_image(ImdError **error, const Member *member, Image *image)
             ok = false;
         }
     }
-    if (ok && m.data == DATA_LOCAL && !m.compressed && bytes > member->size - m.data_start) {
+    if (ok && m.data == DATA_LOCAL && !m.compressed && bytes > member->file.size - m.data_start) {
         imd_error_set(error, IMD_ERR_CORRUPT, "%zu bytes of voxels, %zu expected",
-                      member->size - m.data_start, bytes);
+                      member->file.size - m.data_start, bytes);
         ok = false;
     }
     if (ok && m.data == DATA_LOCAL && m.compressed &&
-        bytes / IMD__DEFLATE_MAX_RATIO > member->size - m.data_start) {
+        bytes / IMD__DEFLATE_MAX_RATIO > member->file.size - m.data_start) {
         imd_error_set(error, IMD_ERR_CORRUPT, "%zu compressed bytes cannot hold the %zu bytes "
-                      "of voxels the header claims", member->size - m.data_start, bytes);
+                      "of voxels the header claims", member->file.size - m.data_start, bytes);
         ok = false;
     }
     /* Validate before allocating: the data files, then the memory limit. */
@@ -995,7 +1004,7 @@ static bool decode_image(ImdError **error, const Member *member, Image *image)
         if (m.header_size > 0 && !imd__add_size(skip, (size_t)m.header_size, &skip)) {
             skip = SIZE_MAX;
         }
-        ok = take_voxels(error, &m, member->bytes, member->size, skip, image->data, bytes,
+        ok = take_voxels(error, &m, member->file.bytes, member->file.size, skip, image->data, bytes,
                          "voxels");
     } else if (ok) {
         ok = read_files(error, member, &m, image->data, bytes);
@@ -1033,11 +1042,7 @@ static bool decode_image(ImdError **error, const Member *member, Image *image)
 
 static const char *tag_order(const Reader *reader)
 {
-    const char *order = imd_options_get(reader->options, "input_order", NULL);
-    if (order == NULL || order[0] == '\0' || strcmp(order, "auto") == 0) {
-        return "none";
-    }
-    return order;
+    return reader->order.automatic ? "none" : reader->order_text;
 }
 
 /*
@@ -1217,11 +1222,11 @@ static ImdSeriesList *metaio_reader_finish(ImdError **error, void *state)
     for (size_t i = 0; ok && i < reader->count; i++) {
         ok = decode_image(error, &reader->members[i], &images[count]);
         if (!ok) {
-            imd_error_prefix(error, "%s: ", reader->members[i].name);
+            imd_error_prefix(error, "%s: ", reader->members[i].file.name);
             break;
         }
         imd_context_log(reader->context, IMD_LOG_INFO, "MetaIO: %s: %zu dimensions, %s",
-                        reader->members[i].name, images[count].ndim,
+                        reader->members[i].file.name, images[count].ndim,
                         imd_dtype_name(images[count].dtype));
         count++;
     }
@@ -1230,10 +1235,8 @@ static ImdSeriesList *metaio_reader_finish(ImdError **error, void *state)
         ok = false;
     }
     const char *order = tag_order(reader);
-    const char *sort = imd_options_get(reader->options, "input_sort", "slice");
     if (ok && stackable(images, count)) {
-        ImdSeries *series =
-            stacked_series(error, images, count, strcmp(sort, "tag") == 0, order);
+        ImdSeries *series = stacked_series(error, images, count, reader->by_tag, order);
         ok = series != NULL && imd_series_list_add(error, list, series);
         if (!ok) {
             imd_series_destroy(series);
@@ -1446,7 +1449,7 @@ static bool write_volume(ImdError **error, ImdArchive *archive, const char *name
         payload_size = length;
     }
     char *data_name = NULL, *header = NULL;
-    bool separate = ends_with(name, ".mhd");
+    bool separate = imd__has_suffix(name, ".mhd");
     if (ok && separate) {
         size_t stem = strlen(name) - 4;
         data_name = imd__sprintf(error, "%.*s%s", (int)stem, name, compress ? ".zraw" : ".raw");
@@ -1477,7 +1480,7 @@ static bool write_volume(ImdError **error, ImdArchive *archive, const char *name
 static char *output_name(ImdError **error, const char *name, size_t index, size_t count)
 {
     size_t length = name != NULL ? strlen(name) : 0;
-    bool suffixed = length > 0 && (ends_with(name, ".mha") || ends_with(name, ".mhd"));
+    bool suffixed = length > 0 && (imd__has_suffix(name, ".mha") || imd__has_suffix(name, ".mhd"));
     if (length == 0 || name[length - 1] == '/') {
         const char *prefix = length > 0 ? name : "";
         return count > 1 ? imd__sprintf(error, "%sImage_%05zu.mha", prefix, index)
@@ -1514,7 +1517,11 @@ static bool metaio_write(ImdError **error, const ImdSeries *series, ImdArchive *
     if (!imd_options_get_bool(error, options, "compress", false, &compress)) {
         return false;
     }
-    bool by_slice = strcmp(imd_options_get(options, "output_sort", "slice"), "tag") == 0;
+    size_t sort = 0;
+    if (!imd_options_get_choice(error, options, "output_sort", sort_choices, 0, &sort)) {
+        return false;
+    }
+    bool by_slice = sort == 1; /* output_sort=tag: one file per slice, the tags inside */
     ImdDType dtype = imd_series_dtype(series), as = dtype;
     const char *element = written_type(dtype, &as);
     size_t ndim = imd_series_ndim(series), tag_ndim = imd_series_tag_ndim(series);
@@ -1609,6 +1616,17 @@ static bool metaio_write(ImdError **error, const ImdSeries *series, ImdArchive *
 
 static const char *const metaio_suffixes[] = {".mha", ".mhd", NULL};
 
+/* docs/metaio-mat.md. */
+static const ImdOptionSpec metaio_options[] = {
+    {"input_order", IMD_OPTION_ORDER, "the name of the tag axis (auto: none)", NULL},
+    {"input_sort", IMD_OPTION_CHOICE, "2D files are the slices (slice) or the tags (tag)",
+     sort_choices},
+    {"output_sort", IMD_OPTION_CHOICE, "4D output as one file per tag (slice) or per slice (tag)",
+     sort_choices},
+    {"compress", IMD_OPTION_BOOL, "zlib-compressed data (CompressedData = True)", NULL},
+    {NULL, 0, NULL, NULL},
+};
+
 const ImdFormatPlugin imd__metaio_format = {
     .abi_version = IMD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ImdFormatPlugin),
@@ -1622,4 +1640,5 @@ const ImdFormatPlugin imd__metaio_format = {
     .reader_finish = metaio_reader_finish,
     .reader_destroy = metaio_reader_destroy,
     .write = metaio_write,
+    .options = metaio_options,
 };

@@ -73,16 +73,10 @@ static const struct {
     {".img", KIND_IMG},       {".bval", KIND_BVAL}, {".bvec", KIND_BVEC},
 };
 
-static bool ends_with(const char *name, const char *suffix)
-{
-    size_t n = strlen(name), m = strlen(suffix);
-    return n > m && strcasecmp(name + n - m, suffix) == 0;
-}
-
 static Kind kind_of(const char *name, size_t *suffix_length)
 {
     for (size_t i = 0; i < sizeof suffix_kinds / sizeof suffix_kinds[0]; i++) {
-        if (ends_with(name, suffix_kinds[i].suffix)) {
+        if (imd__has_suffix(name, suffix_kinds[i].suffix)) {
             *suffix_length = strlen(suffix_kinds[i].suffix);
             return suffix_kinds[i].kind;
         }
@@ -162,17 +156,17 @@ static int nifti_probe(const uint8_t *head, size_t length, const char *name)
 /* ---- the reader ---- */
 
 typedef struct Member {
-    char *name;
-    ImdArchive *archive; /* open until reader_finish returns */
+    ImdMember file; /* a local file is mapped when read; else its bytes */
     Kind kind;
-    char *path;     /* a local file: mapped when read */
-    uint8_t *bytes; /* otherwise the member's bytes */
-    size_t size;
 } Member;
 
 typedef struct Reader {
     const ImdOptions *options;
     const ImdContext *context;
+    /* Options read and checked once, in nifti_reader_create (a bad value is a usage error). */
+    bool headers_only;
+    ImdInputOrder order;
+    const char *order_text; /* the option's text, as the series' order */
     Member *members;
     size_t count, capacity;
     pthread_mutex_t archive_lock; /* archives are used by one thread at a time */
@@ -185,6 +179,14 @@ static void *nifti_reader_create(ImdError **error, const ImdOptions *options,
     if (reader != NULL) {
         reader->options = options;
         reader->context = context;
+        reader->order_text = imd_options_get(options, "input_order", "auto");
+        if (!imd_options_get_bool(error, options, "headers_only", false,
+                                  &reader->headers_only) ||
+            !imd__input_order_from_options(error, options, &reader->order)) {
+            imd_error_prefix(error, "NIfTI reader: ");
+            free(reader);
+            return NULL;
+        }
         pthread_mutex_init(&reader->archive_lock, NULL);
     }
     return reader;
@@ -192,9 +194,7 @@ static void *nifti_reader_create(ImdError **error, const ImdOptions *options,
 
 static void free_member(Member *m)
 {
-    free(m->name);
-    free(m->path);
-    free(m->bytes);
+    imd__member_free(&m->file);
 }
 
 static void nifti_reader_destroy(void *state)
@@ -207,6 +207,7 @@ static void nifti_reader_destroy(void *state)
         free_member(&reader->members[i]);
     }
     free(reader->members);
+    imd__input_order_clear(&reader->order);
     pthread_mutex_destroy(&reader->archive_lock);
     free(reader);
 }
@@ -225,6 +226,24 @@ static bool check_content(ImdError **error, const char *name, const uint8_t *hea
  * Keep the member's name (and its bytes when it is not a local file). Images
  * are checked by content; companions (.img, .bval, .bvec) only by name.
  */
+/* A local file is only checked by its head here (it is mapped when read). */
+static bool check_head(ImdError **error, const char *name, ImdStream *stream)
+{
+    uint8_t head[544];
+    size_t length = 0;
+    while (length < sizeof head) {
+        int64_t got = imd_stream_read(error, stream, head + length, sizeof head - length);
+        if (got < 0) {
+            return false;
+        }
+        if (got == 0) {
+            break;
+        }
+        length += (size_t)got;
+    }
+    return check_content(error, name, head, length);
+}
+
 static bool nifti_reader_add(ImdError **error, void *state, ImdArchive *archive,
                              const char *name, ImdStream *stream)
 {
@@ -232,38 +251,20 @@ static bool nifti_reader_add(ImdError **error, void *state, ImdArchive *archive,
     Member m = {0};
     size_t suffix;
     m.kind = kind_of(name, &suffix);
-    m.archive = archive;
+    /* Companions (.img, .bval, .bvec) are opened through their header's job. */
     bool companion = m.kind == KIND_IMG || m.kind == KIND_BVAL || m.kind == KIND_BVEC;
-    m.name = imd__strdup(error, name);
-    if (m.name == NULL) {
+    if (!imd__member_keep(error, &m.file, archive, name, stream,
+                          companion ? IMD__KEEP_NAME : IMD__KEEP_LOCAL_OR_BYTES, 0)) {
         return false;
     }
-    bool ok = true;
-    if (!companion) {
-        m.path = imd_archive_local_path(archive, name);
-        if (m.path != NULL) {
-            uint8_t head[544];
-            size_t length = 0;
-            while (ok && length < sizeof head) {
-                int64_t got = imd_stream_read(error, stream, head + length, sizeof head - length);
-                ok = got >= 0;
-                if (got <= 0) {
-                    break;
-                }
-                length += (size_t)got;
-            }
-            ok = ok && check_content(error, name, head, length);
-        } else {
-            m.bytes = imd_stream_read_all(error, stream, 0, &m.size);
-            ok = (m.bytes != NULL || m.size == 0) && check_content(error, name, m.bytes, m.size);
-        }
-    }
-    if (!ok || !imd__grow(error, (void **)&reader->members, &reader->capacity, reader->count + 1,
-                          sizeof(Member))) {
+    bool ok = companion || (m.file.path != NULL ? check_head(error, name, stream)
+                                                : check_content(error, name, m.file.bytes,
+                                                                m.file.size));
+    if (!ok || !imd__member_push(error, (void **)&reader->members, &reader->count,
+                                 &reader->capacity, &m, sizeof m)) {
         free_member(&m);
         return false;
     }
-    reader->members[reader->count++] = m;
     return true;
 }
 
@@ -577,12 +578,6 @@ typedef struct Job {
     ImdText notes; /* warnings, one per line, logged once the work is done */
 } Job;
 
-static bool option_bool(const Reader *reader, const char *key)
-{
-    bool value = false;
-    return imd_options_get_bool(NULL, reader->options, key, false, &value) && value;
-}
-
 /*
  * The numbers of a text file (blank, tab or comma separated) into values[],
  * at most `capacity`, and how many non-blank lines hold them; false for
@@ -665,31 +660,36 @@ static bool read_companion(Job *job, const char *suffix, size_t rows, size_t n, 
 typedef struct Tags {
     size_t ndim;                  /* NIfTI dimensions 4.. kept (trailing 1s dropped) */
     size_t shape[IMD_MAX_TAG_DIMS]; /* series order: shape[0] is NIfTI's highest */
-    char order[128];
+    const char *order;     /* the series' order: "none", the one given, "b" or "dti" */
     double *bvals, *bvecs; /* from the companions, or NULL */
 } Tags;
 
+/* Is the order exactly the one component `name`? */
+static bool only_component(const ImdInputOrder *order, const char *name)
+{
+    return order->count == 1 && strcmp(order->names[0], name) == 0;
+}
+
 static void choose_order(Job *job, const ImdNiftiHeader *h, Tags *tags)
 {
-    const char *wanted = imd_options_get(job->reader->options, "input_order", NULL);
-    bool automatic = wanted == NULL || strcmp(wanted, "auto") == 0;
-    (void)snprintf(tags->order, sizeof tags->order, "none");
+    const ImdInputOrder *given = &job->reader->order; /* parsed once, by the reader */
+    bool automatic = given->automatic;
+    tags->order = "none";
     if (tags->ndim == 0) {
         return;
     }
-    size_t components = 1;
-    for (const char *p = automatic ? "" : wanted; *p != '\0'; p++) {
-        components += *p == ',';
-    }
-    if (!automatic && components == tags->ndim && strlen(wanted) < sizeof tags->order) {
-        (void)snprintf(tags->order, sizeof tags->order, "%s", wanted);
+    bool fits = !automatic && given->count == tags->ndim;
+    if (fits) {
+        tags->order = job->reader->order_text;
     } else if (!automatic) {
         imd__text_printf(&job->notes, "%s: input order \"%s\" does not fit %zu tag "
-                         "dimension(s): \"none\" used\n", job->header_name, wanted, tags->ndim);
+                         "dimension(s): \"none\" used\n", job->header_name,
+                         job->reader->order_text, tags->ndim);
     }
-    bool want_b = automatic || strcmp(tags->order, "b") == 0 || strcmp(tags->order, "dti") == 0;
-    bool want_vec = automatic || strcmp(tags->order, "bvector") == 0 ||
-                    strcmp(tags->order, "dti") == 0;
+    bool want_b = automatic || (fits && (only_component(given, "b") ||
+                                         only_component(given, "dti")));
+    bool want_vec = automatic || (fits && (only_component(given, "bvector") ||
+                                           only_component(given, "dti")));
     if (tags->ndim != 1 || !(want_b || want_vec)) {
         return;
     }
@@ -705,8 +705,8 @@ static void choose_order(Job *job, const ImdNiftiHeader *h, Tags *tags)
         tags->bvecs = NULL;
     }
     if (automatic && tags->bvals != NULL) {
-        (void)snprintf(tags->order, sizeof tags->order, tags->bvecs != NULL ? "dti" : "b");
-    } else if (strcmp(tags->order, "dti") == 0 && tags->bvals == NULL) {
+        tags->order = tags->bvecs != NULL ? "dti" : "b";
+    } else if (fits && only_component(given, "dti") && tags->bvals == NULL) {
         free(tags->bvecs);
         tags->bvecs = NULL; /* dti without b values: a uniform axis named dti */
     }
@@ -983,9 +983,9 @@ static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, Im
 {
     Blob raw = {0};
     const Member *m = job->member;
-    if (m != NULL && m->bytes != NULL) {
-        raw.data = m->bytes;
-        raw.size = m->size;
+    if (m != NULL && m->file.bytes != NULL) {
+        raw.data = m->file.bytes;
+        raw.size = m->file.size;
     } else if (!blob_open(error, job->reader, job->archive, job->header_name, 0, &raw)) {
         return false;
     }
@@ -1042,7 +1042,7 @@ static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, Im
 
 static ImdSeries *read_image(ImdError **error, Job *job)
 {
-    bool with_data = !option_bool(job->reader, "headers_only");
+    bool with_data = !job->reader->headers_only;
     Blob file = {0}, img = {0};
     ImdNiftiHeader h;
     size_t bytes = 0;
@@ -1135,56 +1135,23 @@ static ImdSeries *read_image(ImdError **error, Job *job)
     return series;
 }
 
-/* ---- finishing: jobs in parallel ---- */
+/* ---- finishing: jobs in parallel (imd__parallel, src/base/threads.c) ---- */
 
-typedef struct Work {
-    Job *jobs;
-    size_t count, next;
-    pthread_mutex_t lock;
-} Work;
-
-static void *work_loop(void *argument)
+/* A pool task: each job keeps its own series or error (one bad file does not stop the others). */
+static bool read_job(ImdError **error, void *user, size_t index)
 {
-    Work *work = argument;
-    for (;;) {
-        pthread_mutex_lock(&work->lock);
-        size_t index = work->next++;
-        pthread_mutex_unlock(&work->lock);
-        if (index >= work->count) {
-            return NULL;
-        }
-        Job *job = &work->jobs[index];
-        job->series = read_image(&job->error, job);
-    }
-}
-
-static void run_jobs(Job *jobs, size_t count)
-{
-    Work work = {.jobs = jobs, .count = count};
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t threads = cores < 1 ? 1 : cores > 16 ? 16 : (size_t)cores;
-    threads = threads > count ? count : threads;
-    pthread_t ids[16];
-    size_t started = 0;
-    pthread_mutex_init(&work.lock, NULL);
-    for (size_t i = 1; i < threads; i++) {
-        if (pthread_create(&ids[started], NULL, work_loop, &work) != 0) {
-            break;
-        }
-        started++;
-    }
-    work_loop(&work);
-    for (size_t i = 0; i < started; i++) {
-        pthread_join(ids[i], NULL);
-    }
-    pthread_mutex_destroy(&work.lock);
+    IMD__UNUSED(error);
+    Job *job = &((Job *)user)[index];
+    job->series = read_image(&job->error, job);
+    return true;
 }
 
 /* Was a member of this name (in this archive) offered? */
 static bool offered(const Reader *reader, const ImdArchive *archive, const char *name)
 {
     for (size_t i = 0; i < reader->count; i++) {
-        if (reader->members[i].archive == archive && strcmp(reader->members[i].name, name) == 0) {
+        if (reader->members[i].file.archive == archive &&
+            strcmp(reader->members[i].file.name, name) == 0) {
             return true;
         }
     }
@@ -1214,18 +1181,18 @@ static bool make_jobs(ImdError **error, Reader *reader, Job *jobs, size_t *count
         Job *job = &jobs[*count];
         memset(job, 0, sizeof *job);
         job->reader = reader;
-        job->archive = m->archive;
-        job->stem = stem_of(error, m->name);
+        job->archive = m->file.archive;
+        job->stem = stem_of(error, m->file.name);
         if (job->stem == NULL) {
             return false;
         }
         if (m->kind == KIND_IMG) {
-            char *hdr = sibling(error, job->stem, ".hdr", suffix_is_upper(m->name));
-            bool lone = hdr != NULL && !offered(reader, m->archive, hdr);
-            if (hdr == NULL || !lone || !member_exists(reader, m->archive, hdr)) {
+            char *hdr = sibling(error, job->stem, ".hdr", suffix_is_upper(m->file.name));
+            bool lone = hdr != NULL && !offered(reader, m->file.archive, hdr);
+            if (hdr == NULL || !lone || !member_exists(reader, m->file.archive, hdr)) {
                 if (hdr != NULL && lone) {
                     imd_context_log(reader->context, IMD_LOG_INFO,
-                                    "skipped %s: no %s beside it", m->name, hdr);
+                                    "skipped %s: no %s beside it", m->file.name, hdr);
                 }
                 free(hdr);
                 free(job->stem);
@@ -1237,7 +1204,7 @@ static bool make_jobs(ImdError **error, Reader *reader, Job *jobs, size_t *count
             job->header_name = hdr;
         } else {
             job->member = m;
-            job->header_name = imd__strdup(error, m->name);
+            job->header_name = imd__strdup(error, m->file.name);
             if (job->header_name == NULL) {
                 free(job->stem);
                 return false;
@@ -1250,10 +1217,10 @@ static bool make_jobs(ImdError **error, Reader *reader, Job *jobs, size_t *count
         if (m->kind != KIND_BVAL && m->kind != KIND_BVEC) {
             continue;
         }
-        char *stem = stem_of(NULL, m->name);
-        if (stem != NULL && !job_for_stem(jobs, *count, m->archive, stem)) {
+        char *stem = stem_of(NULL, m->file.name);
+        if (stem != NULL && !job_for_stem(jobs, *count, m->file.archive, stem)) {
             imd_context_log(reader->context, IMD_LOG_INFO, "skipped %s: no NIfTI image beside it",
-                            m->name);
+                            m->file.name);
         }
         free(stem);
     }
@@ -1294,7 +1261,7 @@ static ImdSeriesList *nifti_reader_finish(ImdError **error, void *state)
     size_t count = 0;
     bool ok = list != NULL && make_jobs(error, reader, jobs, &count);
     if (ok) {
-        run_jobs(jobs, count);
+        (void)imd__parallel(NULL, reader->context, count, read_job, jobs, NULL); /* never fails */
     }
     ImdError *first = NULL;
     for (size_t i = 0; ok && i < count; i++) {
@@ -1374,8 +1341,8 @@ static bool output_names(ImdError **error, const char *name, bool gzip, Output *
         o->image = stem != NULL ? sibling(error, stem, ".hdr", upper) : NULL;
         o->img = stem != NULL ? sibling(error, stem, ".img", upper) : NULL;
         free(stem);
-        if (o->img == NULL) {
-            free_output(o);
+        if (o->image == NULL || o->img == NULL) {
+            free_output(o); /* one of the two may have been made */
             return false;
         }
     } else {
@@ -1390,24 +1357,17 @@ static bool output_names(ImdError **error, const char *name, bool gzip, Output *
 static bool companion_names(ImdError **error, const ImdSeries *series, Output *o, int *b_axis,
                             int *vec_axis)
 {
-    const char *order = imd_header_input_order(imd_series_const_header(series));
+    /* The header's order, parsed whole (a long component name used to be cut
+     * at 31 characters into a fixed buffer and so never matched an axis). */
+    ImdInputOrder order;
+    if (!imd__input_order_parse(error, imd_header_input_order(imd_series_const_header(series)),
+                                &order)) {
+        return false;
+    }
     size_t tag_ndim = imd_series_tag_ndim(series);
     *b_axis = *vec_axis = -1;
-    for (const char *p = order; *p != '\0';) {
-        size_t n = strcspn(p, ",");
-        while (n > 0 && *p == ' ') {
-            p++;
-            n--;
-        }
-        size_t m = n;
-        while (m > 0 && p[m - 1] == ' ') {
-            m--;
-        }
-        char component[32] = "";
-        if (m < sizeof component) {
-            memcpy(component, p, m);
-            component[m] = '\0';
-        }
+    for (size_t k = 0; k < order.count; k++) {
+        const char *component = order.names[k];
         int dim = imd_series_find_axis(series, component);
         if (dim >= 0 && (size_t)dim < tag_ndim) {
             if (strcmp(component, "b") == 0 || strcmp(component, "dti") == 0) {
@@ -1417,9 +1377,8 @@ static bool companion_names(ImdError **error, const ImdSeries *series, Output *o
                 *vec_axis = *vec_axis < 0 ? dim : *vec_axis;
             }
         }
-        p += n;
-        p += *p == ',';
     }
+    imd__input_order_clear(&order);
     size_t suffix;
     (void)kind_of(o->image, &suffix);
     char *stem = imd__strndup(error, o->image, strlen(o->image) - suffix);
@@ -1486,16 +1445,8 @@ static char *bvec_text(ImdError **error, const ImdAxis *axis, const ImdNiftiHead
     return imd__text_finish(error, &text);
 }
 
-/* The DICOM template's text attribute, or NULL. */
-static char *template_text(const ImdHeader *header, uint32_t tag)
-{
-    const ImdDicomDataSet *d = imd_header_template(header);
-    const ImdDicomElement *e = d != NULL ? imd_dicom_dataset_find(d, tag) : NULL;
-    return e != NULL ? imd_dicom_element_string(NULL, d, e) : NULL;
-}
-
-static void make_source(const ImdSeries *series, size_t slices, size_t rows, size_t columns,
-                        size_t volumes, ImdNiftiSource *source)
+static bool make_source(ImdError **error, const ImdSeries *series, size_t slices, size_t rows,
+                        size_t columns, size_t volumes, ImdNiftiSource *source)
 {
     const ImdHeader *header = imd_series_const_header(series);
     memset(source, 0, sizeof *source);
@@ -1514,15 +1465,21 @@ static void make_source(const ImdSeries *series, size_t slices, size_t rows, siz
                                  source->first.y + n.y * distance,
                                  source->first.z + n.z * distance};
     }
-    char *phase = template_text(header, IMD_TAG(0x0018, 0x1312));
-    char *acquisition = template_text(header, IMD_TAG(0x0018, 0x0023));
+    /* The DICOM template's, read by keyword through the header (not the DICOM codec). */
+    char *phase = NULL, *acquisition = NULL;
+    if (!imd_header_template_string(error, header, "InPlanePhaseEncodingDirection", &phase) ||
+        !imd_header_template_string(error, header, "MRAcquisitionType", &acquisition)) {
+        imd_free(phase);
+        return false;
+    }
     source->phase_known = phase != NULL && (strcmp(phase, "ROW") == 0 || strcmp(phase, "COL") == 0);
     source->phase_is_row = phase != NULL && strcmp(phase, "ROW") == 0;
     /* dcm2niix reorients single 3D volumes only (geometry.c step 4). */
     source->acquisition_3d =
         acquisition != NULL && strcmp(acquisition, "3D") == 0 && volumes == 1;
-    free(phase);
-    free(acquisition);
+    imd_free(phase);
+    imd_free(acquisition);
+    return true;
 }
 
 /* pixdim of a tag dimension: the time step, a uniform axis' step, else 1 (§5.2). */
@@ -1651,8 +1608,8 @@ static bool plan_image(ImdError **error, const ImdSeries *series, const ImdOptio
     }
     ImdNiftiSource source;
     ImdNiftiGeometry g;
-    make_source(series, slices, rows, columns, volumes, &source);
-    if (!imd__nifti_geometry_from_source(error, &source, &g)) {
+    if (!make_source(error, series, slices, rows, columns, volumes, &source) ||
+        !imd__nifti_geometry_from_source(error, &source, &g)) {
         return false;
     }
     size_t series_size[3] = {columns, rows, slices}, n[3];
@@ -1795,14 +1752,22 @@ static bool write_voxels(ImdError **error, const Planned *plan, const Sink *sink
     return ok;
 }
 
+/* The members of one series: the image (or .hdr), .img, .bval, .bvec. */
+#define MAX_PENDING 4
+
 typedef struct Pending {
-    ImdStream *streams[4];
+    ImdStream *streams[MAX_PENDING];
     size_t count;
 } Pending;
 
 static ImdStream *open_output(ImdError **error, ImdArchive *archive, const char *name,
                               Pending *pending)
 {
+    if (pending->count == MAX_PENDING) {
+        imd_error_set(error, IMD_ERR_INTERNAL, "%s: more than %d members for one series", name,
+                      MAX_PENDING);
+        return NULL;
+    }
     ImdStream *stream = imd_archive_open_member(error, archive, name, IMD_MODE_WRITE);
     if (stream != NULL) {
         pending->streams[pending->count++] = stream;
@@ -1903,6 +1868,17 @@ static bool nifti_write(ImdError **error, const ImdSeries *series, ImdArchive *d
 
 static const char *const nifti_suffixes[] = {".nii", ".nii.gz", ".hdr", ".img", NULL};
 
+/* docs/nifti.md. */
+static const ImdOptionSpec nifti_options[] = {
+    {"input_order", IMD_OPTION_ORDER, "names of the dimensions 4 and up (auto: b/dti from "
+     ".bval/.bvec, else none)", NULL},
+    {"headers_only", IMD_OPTION_BOOL, "read the header, leave the voxels zero", NULL},
+    {"gzip", IMD_OPTION_BOOL, "a name without suffix becomes .nii.gz (true) or .nii", NULL},
+    {"gzip_level", IMD_OPTION_INT, "deflate level 1 to 9 of .nii.gz output", NULL},
+    {"nifti2", IMD_OPTION_BOOL, "write NIfTI-2 (64-bit dimensions)", NULL},
+    {NULL, 0, NULL, NULL},
+};
+
 const ImdFormatPlugin imd__nifti_format = {
     .abi_version = IMD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ImdFormatPlugin),
@@ -1916,4 +1892,5 @@ const ImdFormatPlugin imd__nifti_format = {
     .reader_finish = nifti_reader_finish,
     .reader_destroy = nifti_reader_destroy,
     .write = nifti_write,
+    .options = nifti_options,
 };

@@ -324,6 +324,8 @@ static ImdSeriesList *picture_reader_finish(ImdError **error, void *state)
     return list;
 }
 
+static const char *const sort_choices[] = {"slice", "tag", NULL};
+
 /* ---- writing: what is written ---- */
 
 typedef struct Plan {
@@ -577,18 +579,27 @@ static bool picture_write(ImdError **error, Kind kind, const ImdSeries *series,
                       kinds[kind].label);
         return false;
     }
+    size_t ndim = imd_series_ndim(series);
+    if (ndim < 2) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "%s writes images of 2 or more dimensions",
+                      kinds[kind].label);
+        return false;
+    }
     Plan plan;
     if (!make_plan(error, series, kind, &plan)) {
         return false;
     }
-    size_t ndim = imd_series_ndim(series);
     size_t rows = imd_series_dim(series, ndim - 2), columns = imd_series_dim(series, ndim - 1);
     size_t slices = ndim >= 3 ? imd_series_dim(series, ndim - 3) : 1, cells = 1;
     for (size_t d = 0; d + 3 < ndim; d++) {
         cells *= imd_series_dim(series, d);
     }
     size_t files = cells * slices, plane = rows * columns;
-    bool by_tag = strcmp(imd_options_get(options, "output_sort", "slice"), "tag") == 0;
+    size_t sort = 0;
+    if (!imd_options_get_choice(error, options, "output_sort", sort_choices, 0, &sort)) {
+        return false;
+    }
+    bool by_tag = sort == 1;
     ImdPicturePage page = {columns, rows, plan.as, NULL};
     page.data = imd__malloc(error, plane * imd_dtype_size(plan.as));
     ImdStream **streams = imd__calloc(error, files, sizeof *streams);
@@ -645,6 +656,30 @@ static bool tiff_write(ImdError **error, const ImdSeries *series, ImdArchive *de
     return picture_write(error, KIND_TIFF, series, destination, name, options);
 }
 
+static const char *const compression_choices[] = {"none", "deflate", "lzw", "packbits", NULL};
+
+/* docs/formats.md. */
+static const ImdOptionSpec png_options[] = {
+    {"output_sort", IMD_OPTION_CHOICE, "4D output numbered slices fastest (slice) or tags (tag)",
+     sort_choices},
+    {NULL, 0, NULL, NULL},
+};
+
+static const ImdOptionSpec jpeg_options[] = {
+    {"output_sort", IMD_OPTION_CHOICE, "4D output numbered slices fastest (slice) or tags (tag)",
+     sort_choices},
+    {"jpeg_quality", IMD_OPTION_INT, "JPEG quality of written files, 1 to 100 (95)", NULL},
+    {NULL, 0, NULL, NULL},
+};
+
+static const ImdOptionSpec tiff_options[] = {
+    {"output_sort", IMD_OPTION_CHOICE, "4D output numbered slices fastest (slice) or tags (tag)",
+     sort_choices},
+    {"tiff_compression", IMD_OPTION_CHOICE, "compression of written TIFF files (deflate)",
+     compression_choices},
+    {NULL, 0, NULL, NULL},
+};
+
 const ImdFormatPlugin imd__png_format = {
     .abi_version = IMD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ImdFormatPlugin),
@@ -658,6 +693,7 @@ const ImdFormatPlugin imd__png_format = {
     .reader_finish = picture_reader_finish,
     .reader_destroy = picture_reader_destroy,
     .write = png_write,
+    .options = png_options,
 };
 
 const ImdFormatPlugin imd__jpeg_format = {
@@ -673,6 +709,7 @@ const ImdFormatPlugin imd__jpeg_format = {
     .reader_finish = picture_reader_finish,
     .reader_destroy = picture_reader_destroy,
     .write = jpeg_write,
+    .options = jpeg_options,
 };
 
 const ImdFormatPlugin imd__tiff_format = {
@@ -688,4 +725,5 @@ const ImdFormatPlugin imd__tiff_format = {
     .reader_finish = picture_reader_finish,
     .reader_destroy = picture_reader_destroy,
     .write = tiff_write,
+    .options = tiff_options,
 };

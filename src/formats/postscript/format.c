@@ -806,6 +806,15 @@ static ImdSeriesList *ps_reader_finish(ImdError **error, void *state)
 
 static const char *const ps_suffixes[] = {".ps", ".eps", ".pdf", NULL};
 
+/* docs/formats.md. */
+static const ImdOptionSpec ps_options[] = {
+    {"psopt", IMD_OPTION_STRING,
+     "rendering as the original's: dpi=N (150), driver=png16m|pnggray, rotate=0|90", NULL},
+    {"ghostscript", IMD_OPTION_STRING, "the Ghostscript program (gs, from PATH)", NULL},
+    {"ghostscript_timeout", IMD_OPTION_DOUBLE, "seconds gs may run per file (120)", NULL},
+    {NULL, 0, NULL, NULL},
+};
+
 const ImdFormatPlugin imd__postscript_format = {
     .abi_version = IMD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ImdFormatPlugin),
@@ -819,4 +828,5 @@ const ImdFormatPlugin imd__postscript_format = {
     .reader_finish = ps_reader_finish,
     .reader_destroy = ps_reader_destroy,
     .write = NULL,
+    .options = ps_options,
 };

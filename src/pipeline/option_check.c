@@ -1,0 +1,80 @@
+/*
+ * option_check.c: options fail loudly (issue 16). Before a read or a
+ * write starts, every option given must be declared, by the pipeline's own
+ * table below or by a format's table (ImdFormatPlugin.options), and its value
+ * must parse as the declared type: a misspelt name or a value such as
+ * accept_duplicate_tag=ture is a usage error naming both, not a silent
+ * default found (or not) later in a reader.
+ */
+#include "internal.h"
+
+/* The options the pipeline itself reads (docs/c-api.md "Options"). */
+static const ImdOptionSpec pipeline_options[] = {
+    {"input_format", IMD_OPTION_STRING, "read with this format only", NULL},
+    {"output_format", IMD_OPTION_STRING, "imd_write's format when none is given", NULL},
+    {"template", IMD_OPTION_STRING, "URL of a series whose DICOM identity each series takes",
+     NULL},
+    {"geometry", IMD_OPTION_STRING, "URL of a series whose geometry each series takes", NULL},
+    {"calling_aet", IMD_OPTION_STRING, "calling AE title for dicom:// URLs", NULL},
+    {NULL, 0, NULL, NULL},
+};
+
+/*
+ * One store serves reading and writing (the CLIs pass the same one to both),
+ * so every registered format is in play, not only the one that reads.
+ * Components of the input order name what they read (ti=InversionTime):
+ * those of option "input_order" and, when writing, of the series' order.
+ */
+bool imd__check_options(ImdError **error, const ImdContext *context, const ImdOptions *options,
+                          const char *series_order)
+{
+    /* A descriptor built before ImdFormatPlugin.options existed declares nothing. */
+    const size_t with_table = offsetof(ImdFormatPlugin, options) + sizeof(void *);
+    const size_t formats = imd_context_format_count(context);
+    if (!imd_options_check(error, options, pipeline_options)) {
+        return false;
+    }
+    for (size_t f = 0; f < formats; f++) {
+        const ImdFormatPlugin *format = imd_context_format(context, f);
+        if (format->struct_size >= with_table &&
+            !imd_options_check(error, options, format->options)) {
+            return false;
+        }
+    }
+    /* Both orders are well-formed here (input_order's type was checked above,
+     * a series keeps only valid orders), so a failure only leaves them empty. */
+    ImdInputOrder given, written;
+    (void)imd__input_order_from_options(NULL, options, &given);
+    (void)imd__input_order_parse(NULL, series_order != NULL ? series_order : "none", &written);
+    bool ok = true;
+    for (size_t i = 0; ok && i < imd_options_count(options); i++) {
+        const char *key = imd_options_key(options, i);
+        bool known = imd_option_spec_find(pipeline_options, key) != NULL ||
+                     imd__input_order_find(&given, key) >= 0 ||
+                     imd__input_order_find(&written, key) >= 0;
+        for (size_t f = 0; !known && f < formats; f++) {
+            const ImdFormatPlugin *format = imd_context_format(context, f);
+            known = format->struct_size >= with_table &&
+                    imd_option_spec_find(format->options, key) != NULL;
+        }
+        if (!known) {
+            ImdText names = {0};
+            for (size_t f = 0; f < formats; f++) {
+                imd__text_printf(&names, "%s%s", f > 0 ? ", " : "",
+                                 imd_context_format(context, f)->name);
+            }
+            char *listed = imd__text_finish(NULL, &names);
+            imd_error_set(error, IMD_ERR_INVALID_ARG,
+                          "option \"%s\" (value \"%s\") is unknown: neither the pipeline nor a "
+                          "format (%s) reads it, and the input order has no such component",
+                          key, imd_options_value(options, i),
+                          listed != NULL && listed[0] != '\0' ? listed : "none registered");
+            free(listed);
+            ok = false;
+        }
+    }
+    imd__input_order_clear(&given);
+    imd__input_order_clear(&written);
+    return ok;
+}
+
