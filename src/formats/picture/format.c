@@ -210,11 +210,8 @@ static bool picture_reader_add(ImdError **error, void *state, ImdArchive *archiv
     Reader *reader = state;
     size_t size = 0;
     uint8_t *bytes = imd_stream_read_all(error, stream, MEMBER_LIMIT, &size);
-    if (bytes == NULL && size != 0) {
-        return false;
-    }
     if (bytes == NULL) {
-        imd_error_clear(error);
+        return false; /* an empty member gives memory, not NULL: this is an error */
     }
     size_t before = reader->pages.count;
     bool ok = kinds[reader->kind].decode(error, bytes, size, name, &reader->pages);

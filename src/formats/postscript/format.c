@@ -245,11 +245,8 @@ static void remove_private_folder(char *folder)
             if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
                 continue;
             }
-            char *path = imd__sprintf(NULL, "%s/%s", folder, entry->d_name);
-            if (path != NULL) {
-                (void)unlink(path);
-                free(path);
-            }
+            /* unlinkat: no allocation here, so cleaning up works when memory ran out. */
+            (void)unlinkat(dirfd(dir), entry->d_name, 0);
         }
         closedir(dir);
     }
