@@ -178,6 +178,24 @@ def read_tiled_tiff(args, tmp):
     print("  . a tiled TIFF (16 x 16 tiles, partial at the edges), uint16: equal to PIL's")
 
 
+@case
+def lena_jpg_against_dcm(args, tmp):
+    """behaviour.md §11: lena_color.dcm "equal to lena_color.jpg read via ITK"."""
+    out = os.path.join(tmp, "lena")
+    run(args, args.image_data, "--of", "dicom", out, os.path.join(args.data, "lena_color.jpg"))
+    ours = pydicom.dcmread(out + ".dcm").pixel_array.astype(int)
+    pil = pil_array(os.path.join(args.data, "lena_color.jpg")).astype(int)
+    truth = pydicom.dcmread(os.path.join(args.data, "dicom", "lena_color.dcm")).pixel_array
+    truth = truth.astype(int)
+    assert np.array_equal(ours, pil), "not PIL's decoding"
+    diff = np.abs(ours - truth)
+    # ITK's JPEG decoder differs from libjpeg-turbo 2.1 (with any of djpeg's DCT and
+    # upsampling choices): equal samples only ~75 %, so the bound is on the mean.
+    assert ours.shape == truth.shape and diff.mean() < 1.0, "mean |diff| %.3f" % diff.mean()
+    print("  . lena_color.jpg (ours = PIL's) vs lena_color.dcm: mean |diff| %.3f, max %d, "
+          "%.1f %% of samples equal" % (diff.mean(), diff.max(), 100 * (diff == 0).mean()))
+
+
 # ---- writing: pydicom is the truth, PIL reads what we wrote ----
 
 def time00(args):
