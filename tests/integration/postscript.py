@@ -15,6 +15,7 @@ zip (the member is copied to a private folder first) and with a DICOM
 template (patient and study from time00, still Secondary Capture).
 
 Hostile or broken input: an endless loop is stopped by ghostscript_timeout;
+a huge page is stopped when its pages outgrow the memory limit;
 a program that writes a file is refused by -dSAFER (the file does not
 appear); an unknown psopt key is a usage error; a missing gs is exit 5
 naming it; nothing is left in TMPDIR in any case.
@@ -235,6 +236,20 @@ def endless_loop_is_stopped(env, tmp):
     assert took < 30, took
     assert not leftovers(env), "left in TMPDIR: %s" % leftovers(env)
     print("  . an endless loop: exit 4 after %.1f s (limit 1 s), nothing left" % took)
+
+
+@case
+def huge_page_is_stopped(env, tmp):
+    ps = os.path.join(tmp, "huge.ps")
+    open(ps, "w").write("%!PS\n<< /PageSize [20000 20000] >> setpagedevice\n"
+                        "0 setgray 0 0 100 100 rectfill showpage\n")
+    start = time.monotonic()
+    result = run(env, "--memory-limit", "64M", os.path.join(tmp, "x"), ps, expect=4)
+    took = time.monotonic() - start
+    assert "was stopped" in result.stderr, result.stderr
+    assert not leftovers(env), "left in TMPDIR: %s" % leftovers(env)
+    print("  . a 20000 x 20000 pt page (5.2 GB of pixels) with --memory-limit 64M: gs stopped "
+          "after %.1f s, exit 4, nothing left" % took)
 
 
 @case

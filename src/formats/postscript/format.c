@@ -453,6 +453,9 @@ static bool run_gs(ImdError **error, const Reader *reader, const char *folder, c
     if (have_attributes) {
         posix_spawnattr_destroy(&attributes);
     }
+    /* The pages must fit in memory later: the memory limit bounds the disk used too. */
+    uint64_t output_limit = OUTPUT_LIMIT, memory = imd_context_memory_limit(reader->context);
+    output_limit = memory != 0 && memory < output_limit ? memory : output_limit;
     int status = 0;
     if (ok) {
         struct timespec start;
@@ -478,11 +481,12 @@ static bool run_gs(ImdError **error, const Reader *reader, const char *folder, c
                 ok = false;
                 break;
             }
-            if (round % 8 == 7 && folder_bytes(folder) > OUTPUT_LIMIT) {
+            if (round % 8 == 7 && folder_bytes(folder) > output_limit) {
                 stop(pid);
                 imd_error_set(error, IMD_ERR_LIMIT,
-                              "%s: Ghostscript wrote more than %llu bytes of pages and was "
-                              "stopped", name, (unsigned long long)OUTPUT_LIMIT);
+                              "%s: Ghostscript wrote more than %llu bytes of pages (the output "
+                              "or memory limit) and was stopped",
+                              name, (unsigned long long)output_limit);
                 ok = false;
                 break;
             }
