@@ -225,4 +225,11 @@ bool imd__dicom_write_series(ImdError **error, const ImdSeries *series, ImdArchi
 extern const char *const imd__dicom_output_sorts[];
 extern const char *const imd__dicom_output_dirs[];
 
+/* ---- iod.c -------------------------------------------------------------- */
+
+/* Type 1 and 2 attributes of the SOP class's IOD that `d` lacks, filled with
+ * valid defaults or empty (MR, CT; every image IOD's General Series,
+ * Frame of Reference and General Equipment). */
+bool imd__dicom_complete_iod(ImdError **error, ImdDicomDataSet *d, const char *sop_class);
+
 #endif

@@ -155,8 +155,6 @@ static bool base_without_template(ImdError **error, Job *job, ImdDicomDataSet *d
            set_text(error, d, IMD_TAG_SeriesTime, header_or(h, "SeriesTime", job->time)) &&
            set_text(error, d, IMD_TAG_AccessionNumber, header_or(h, "AccessionNumber", "")) &&
            set_text(error, d, IMD_TAG_Modality, header_or(h, "Modality", "OT")) &&
-           /* PS3.3 C.8.6.1; pictures say which (src/formats/picture, postscript) */
-           set_text(error, d, IMD_TAG_ConversionType, header_or(h, "ConversionType", "WSD")) &&
            set_text(error, d, IMD_TAG_ReferringPhysicianName, "") &&
            set_text(error, d, IMD_TAG_PatientName, header_or(h, "PatientName", "NA")) &&
            set_text(error, d, IMD_TAG_PatientID, header_or(h, "PatientID", "NA")) &&
@@ -164,8 +162,8 @@ static bool base_without_template(ImdError **error, Job *job, ImdDicomDataSet *d
            set_text(error, d, IMD_TAG_PatientSex, "O") &&
            set_text(error, d, IMD_TAG_StudyID, header_or(h, "StudyID", "0")) &&
            set_text(error, d, IMD_TAG_PatientOrientation, "") && /* type 2 */
-           /* Laterality is type 2C (PS3.3 C.7.3.1): empty when unknown (dciodvfy wants it). */
-           set_text(error, d, IMD_TAG_Laterality, header_or(h, "Laterality", ""));
+           (imd_header_get_string(h, "Laterality") == NULL ||
+            set_text(error, d, IMD_TAG_Laterality, imd_header_get_string(h, "Laterality")));
 }
 
 /*
@@ -920,6 +918,7 @@ static bool write_file(ImdError **error, Job *job, size_t cell, const size_t *in
               set_number(error, d, IMD_TAG_InstanceNumber, IMD_VR_IS, (double)number + 1) &&
               set_geometry(error, job, d, slice) && set_tags(error, job, d, values) &&
               set_pixels(error, job, d, cell * job->slices + slice) &&
+              imd__dicom_complete_iod(error, d, sop_class(job->header)) &&
               (member = member_name(error, job, running, total, index, slice)) != NULL &&
               write_instance(error, job, member);
     if (!ok && member != NULL) {

@@ -32,6 +32,7 @@
  * written.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED): pages of a mapping given back as read */
 #include "formats/nifti/nifti.h"
 
 #include <errno.h>
@@ -48,8 +49,6 @@
 
 /* Bytes of voxels laid out in NIfTI order at a time when writing. */
 #define PIECE ((size_t)512 << 10)
-/* Decompressed bytes tolerated after the voxels of a .nii.gz. */
-#define GZIP_SLACK ((size_t)1 << 20)
 /* Most bytes of a .bval/.bvec file. */
 #define TEXT_LIMIT ((size_t)16 << 20)
 
@@ -480,24 +479,6 @@ static void move_row(uint8_t *series, ptrdiff_t step, uint8_t *nifti, size_t cou
 #undef MOVE_ROW
 }
 
-/* NIfTI order <-> series order, every volume. */
-static void reorder(const Layout *l, uint8_t *series, uint8_t *nifti, size_t size, bool to_series)
-{
-    for (size_t t = 0; t < l->volumes; t++) {
-        uint8_t *volume_series = series + t * l->volume * size;
-        uint8_t *volume_nifti = nifti + t * l->volume * size;
-        for (size_t k = 0; k < l->n[2]; k++) {
-            for (size_t j = 0; j < l->n[1]; j++) {
-                ptrdiff_t at = (ptrdiff_t)l->base + (ptrdiff_t)j * l->step[1] +
-                               (ptrdiff_t)k * l->step[2];
-                move_row(volume_series + at * (ptrdiff_t)size, l->step[0],
-                         volume_nifti + (k * l->n[1] + j) * l->n[0] * size, l->n[0], size,
-                         to_series);
-            }
-        }
-    }
-}
-
 static bool host_is_little_endian(void)
 {
     const uint16_t one = 1;
@@ -879,66 +860,192 @@ static bool set_geometry(ImdError **error, const ImdNiftiHeader *h, const ImdNif
 }
 
 /* Scale raw values into float64 (NIfTI order): value * slope + inter. */
-static double *scale_values(ImdError **error, ImdDType dtype, const uint8_t *data, size_t count,
-                            double slope, double inter)
+/* ---- voxels, a chunk at a time ---- */
+
+/* Bytes of voxels converted per step: the read peaks at the series array plus
+ * about this (times 9 when scaling to float64), whatever the image's size. */
+#define VOXEL_CHUNK ((size_t)4 << 20)
+
+/*
+ * Where the voxel bytes come from: a mapped or held file (a .nii, an .img),
+ * or gzip data inflated on the way (a .nii.gz), never inflated whole. Pages
+ * of a mapping are given back as they are consumed, so that a mapped file
+ * does not double the read's resident memory.
+ */
+typedef struct Source {
+    const uint8_t *data; /* the file (plain) or the compressed bytes (gzip) */
+    size_t size, at;     /* at: the next byte of data to consume */
+    void *map;           /* data lies in this mapping (NULL: memory we keep anyway) */
+    size_t dropped;      /* bytes of the mapping given back so far */
+    bool gzip, z_open;
+    z_stream z;
+    const char *name;
+} Source;
+
+static void source_drop_pages(Source *s)
 {
-    double *out = imd__calloc(error, count, sizeof *out);
-    size_t size = imd_dtype_size(dtype);
-    for (size_t i = 0; out != NULL && i < count; i++) {
-        out[i] = element_value(dtype, data + i * size) * slope + inter;
+    long page = sysconf(_SC_PAGESIZE);
+    if (s->map == NULL || page <= 0) {
+        return;
     }
-    return out;
+    size_t consumed = s->at - s->at % (size_t)page;
+    if (consumed >= s->dropped + VOXEL_CHUNK) {
+        (void)madvise((uint8_t *)s->map + s->dropped, consumed - s->dropped, MADV_DONTNEED);
+        s->dropped = consumed;
+    }
 }
 
-/* The voxels: swapped to host order, scaled when asked, laid out as the series. */
-static bool fill_voxels(ImdError **error, const ImdNiftiHeader *h, ImdDType dtype,
-                        bool scaled, const Layout *layout, const uint8_t *data, size_t bytes,
-                        ImdSeries *series)
+static void source_close(Source *s)
 {
-    size_t size = imd_dtype_size(dtype), count = layout->volume * layout->volumes;
-    uint8_t *copy = NULL;
-    const uint8_t *source = data;
-    if (h->swapped && swap_unit(dtype) > 1) {
-        copy = imd__malloc(error, bytes);
-        if (copy == NULL) {
+    if (s->z_open) {
+        inflateEnd(&s->z);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+/* Inflate exactly `n` bytes into `out` (NULL: discard), across gzip members. */
+static bool inflate_exact(ImdError **error, Source *s, uint8_t *out, size_t n)
+{
+    uint8_t scratch[4096];
+    while (n > 0) {
+        size_t want = out != NULL ? n : (n < sizeof scratch ? n : sizeof scratch);
+        size_t in_left = s->size - s->at;
+        s->z.next_in = (Bytef *)(uintptr_t)(s->data + s->at);
+        s->z.avail_in = in_left > UINT_MAX ? UINT_MAX : (uInt)in_left;
+        s->z.next_out = out != NULL ? out : scratch;
+        s->z.avail_out = want > UINT_MAX ? UINT_MAX : (uInt)want;
+        uInt given_in = s->z.avail_in, given_out = s->z.avail_out;
+        int status = inflate(&s->z, Z_NO_FLUSH);
+        size_t got = given_out - s->z.avail_out;
+        s->at += given_in - s->z.avail_in;
+        n -= got;
+        out = out != NULL ? out + got : NULL;
+        if (status == Z_STREAM_END && s->at < s->size && inflateReset(&s->z) == Z_OK) {
+            continue; /* the next gzip member */
+        }
+        if (status == Z_MEM_ERROR) {
+            imd_error_set(error, IMD_ERR_NOMEM, "out of memory for gzip decompression");
             return false;
         }
-        memcpy(copy, data, bytes);
-        swap_bytes(copy, bytes, swap_unit(dtype));
-        source = copy;
-    }
-    double *values = NULL;
-    if (scaled) {
-        values = scale_values(error, dtype, source, count, h->scl_slope, h->scl_inter);
-        free(copy);
-        copy = NULL;
-        if (values == NULL) {
+        if ((status != Z_OK && status != Z_STREAM_END) || (n > 0 && got == 0 && status != Z_OK)) {
+            imd_error_set(error, IMD_ERR_CORRUPT, "the gzip data ends or breaks %zu bytes before "
+                          "the voxels the header claims (zlib %d)", n, status);
             return false;
         }
-        source = (const uint8_t *)values;
-        size = sizeof(double);
+        if (n > 0 && got == 0 && s->at >= s->size) {
+            imd_error_set(error, IMD_ERR_CORRUPT, "the gzip data ends %zu bytes before the "
+                          "voxels the header claims", n);
+            return false;
+        }
+        source_drop_pages(s);
     }
-    /* reorder() only reads the NIfTI side when filling the series. */
-    reorder(layout, imd_series_data(series), (uint8_t *)(uintptr_t)source, size, true);
-    free(copy);
-    free(values);
     return true;
 }
 
-/* The data half: the .nii itself, or the .img of a pair. */
+/* Start reading voxels at byte `offset` of the (decompressed) file. */
+static bool source_open(ImdError **error, Source *s, const Blob *blob, bool gzip, size_t offset)
+{
+    memset(s, 0, sizeof *s);
+    s->data = blob->data;
+    s->size = blob->size;
+    s->map = blob->map;
+    s->gzip = gzip;
+    if (!gzip) {
+        s->at = offset; /* the bounds were checked against the file's size */
+        return true;
+    }
+    if (inflateInit2(&s->z, 15 + 32) != Z_OK) {
+        imd_error_set(error, IMD_ERR_NOMEM, "out of memory for gzip decompression");
+        return false;
+    }
+    s->z_open = true;
+    return inflate_exact(error, s, NULL, offset);
+}
+
+static bool source_read(ImdError **error, Source *s, uint8_t *out, size_t n)
+{
+    if (s->gzip) {
+        return inflate_exact(error, s, out, n);
+    }
+    memcpy(out, s->data + s->at, n);
+    s->at += n;
+    source_drop_pages(s);
+    return true;
+}
+
+/* NIfTI rows [first, first + count) (along i; t, k, j outer) into the series. */
+static void place_rows(const Layout *l, uint8_t *series, const uint8_t *rows, size_t size,
+                       size_t first, size_t count)
+{
+    size_t per_volume = l->n[1] * l->n[2];
+    for (size_t r = first; r < first + count; r++) {
+        size_t t = r / per_volume, rest = r % per_volume;
+        size_t k = rest / l->n[1], j = rest % l->n[1];
+        ptrdiff_t at = (ptrdiff_t)l->base + (ptrdiff_t)j * l->step[1] + (ptrdiff_t)k * l->step[2];
+        uint8_t *volume = series + t * l->volume * size;
+        move_row(volume + at * (ptrdiff_t)size, l->step[0],
+                 (uint8_t *)(uintptr_t)(rows + (r - first) * l->n[0] * size), l->n[0], size,
+                 true);
+    }
+}
+
+/*
+ * The voxels, a few MiB at a time: read (or inflated), swapped to host
+ * order, scaled when asked, and laid out as the series, so that the read
+ * holds the series array and one chunk, never a second copy of the image.
+ */
+static bool fill_voxels(ImdError **error, const ImdNiftiHeader *h, ImdDType dtype,
+                        bool scaled, const Layout *layout, Source *source, ImdSeries *series,
+                        const ImdContext *context)
+{
+    size_t in_size = imd_dtype_size(dtype), out_size = scaled ? sizeof(double) : in_size;
+    size_t row_bytes = layout->n[0] * in_size;
+    size_t total = layout->n[1] * layout->n[2] * layout->volumes;
+    size_t per_chunk = row_bytes > 0 && row_bytes < VOXEL_CHUNK ? VOXEL_CHUNK / row_bytes : 1;
+    per_chunk = per_chunk < total ? per_chunk : (total > 0 ? total : 1);
+    uint8_t *raw = imd__malloc(error, per_chunk * row_bytes);
+    double *values = scaled ? imd__malloc(error, per_chunk * layout->n[0] * sizeof(double))
+                            : NULL;
+    bool ok = raw != NULL && (!scaled || values != NULL);
+    for (size_t first = 0; ok && first < total; first += per_chunk) {
+        size_t count = total - first < per_chunk ? total - first : per_chunk;
+        size_t bytes = count * row_bytes, elements = count * layout->n[0];
+        ok = imd__check_cancel(error, context, source->name) &&
+             source_read(error, source, raw, bytes);
+        if (!ok) {
+            break;
+        }
+        if (h->swapped && swap_unit(dtype) > 1) {
+            swap_bytes(raw, bytes, swap_unit(dtype));
+        }
+        const uint8_t *rows = raw;
+        if (scaled) {
+            for (size_t i = 0; i < elements; i++) {
+                values[i] = element_value(dtype, raw + i * in_size) * h->scl_slope + h->scl_inter;
+            }
+            rows = (const uint8_t *)values;
+        }
+        place_rows(layout, imd_series_data(series), rows, out_size, first, count);
+    }
+    free(raw);
+    free(values);
+    return ok;
+}
+
+/* The data half: the .nii itself (inflated on the way when gzip), or the .img of a pair. */
 static bool open_data(ImdError **error, Job *job, const ImdNiftiHeader *h, const Blob *file,
-                      size_t bytes, Blob *img, const uint8_t **data)
+                      bool gzip, size_t bytes, Blob *img, Source *source)
 {
     size_t offset = (size_t)h->vox_offset, end = 0;
     if (!h->pair) {
-        if (!imd__add_size(offset, bytes, &end) || end > file->size) {
+        if (!gzip && (!imd__add_size(offset, bytes, &end) || end > file->size)) {
             imd_error_set(error, IMD_ERR_CORRUPT, "%zu bytes, but the header asks for %zu bytes "
                           "of voxels from offset %zu (a truncated file?)", file->size, bytes,
                           offset);
             return false;
         }
-        *data = file->data + offset;
-        return true;
+        source->name = job->header_name;
+        return source_open(error, source, file, gzip, offset);
     }
     bool upper = suffix_is_upper(job->header_name);
     char *name = sibling(error, job->stem, ".img", upper);
@@ -959,7 +1066,8 @@ static bool open_data(ImdError **error, Job *job, const ImdNiftiHeader *h, const
                       name, img->size, end);
         ok = false;
     } else {
-        *data = img->data + offset;
+        ok = source_open(error, source, img, false, offset);
+        source->name = job->header_name;
     }
     free(name);
     return ok;
@@ -977,10 +1085,12 @@ static size_t voxel_bytes(const ImdNiftiHeader *h)
     return count;
 }
 
-/* Header bytes, and (when voxels are wanted) the whole decompressed file. */
+/* Header bytes, and (when voxels are wanted) the file: plain, or its gzip
+ * bytes to inflate on the way (`gzip` set). */
 static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, ImdNiftiHeader *h,
-                      size_t *bytes)
+                      size_t *bytes, bool *gzip)
 {
+    *gzip = false;
     Blob raw = {0};
     const Member *m = job->member;
     if (m != NULL && m->file.bytes != NULL) {
@@ -995,7 +1105,6 @@ static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, Im
         size_t got = gunzip_head(raw.data, raw.size, head, sizeof head);
         ok = imd__nifti_decode(error, head, got, job->header_name, h);
         *bytes = ok ? voxel_bytes(h) : 0;
-        size_t limit = 0;
         /* Check the claim against what the compressed bytes can hold before inflating. */
         size_t justified = raw.size <= SIZE_MAX / IMD__DEFLATE_MAX_RATIO
                                ? raw.size * IMD__DEFLATE_MAX_RATIO
@@ -1009,16 +1118,11 @@ static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, Im
             ok = false;
         }
         if (ok && with_data && !h->pair) {
-            limit = (size_t)h->vox_offset + *bytes;
-            limit = limit <= SIZE_MAX - GZIP_SLACK ? limit + GZIP_SLACK : SIZE_MAX;
-            size_t size = 0;
-            uint8_t *inflated = imd__gunzip(error, raw.data, raw.size, limit, &size,
-                                            job->header_name);
-            ok = inflated != NULL;
-            file->owned = inflated;
-            file->data = inflated;
-            file->size = size;
-        } else if (ok) {
+            *file = raw; /* inflated chunk by chunk while the voxels are placed */
+            *gzip = true;
+            return true;
+        }
+        if (ok) {
             file->owned = imd__malloc(error, got);
             ok = file->owned != NULL;
             if (ok) {
@@ -1046,7 +1150,8 @@ static ImdSeries *read_image(ImdError **error, Job *job)
     Blob file = {0}, img = {0};
     ImdNiftiHeader h;
     size_t bytes = 0;
-    if (!load_file(error, job, with_data, &file, &h, &bytes)) {
+    bool gzip = false;
+    if (!load_file(error, job, with_data, &file, &h, &bytes, &gzip)) {
         return NULL;
     }
     ImdDType dtype;
@@ -1106,14 +1211,14 @@ static ImdSeries *read_image(ImdError **error, Job *job)
      * in the file (or the .img) before the series array is made, and the
      * array must fit the memory limit (worker threads: the reader's context).
      */
-    const uint8_t *data = NULL;
+    Source source = {0};
     ImdDType out_type = scaled ? IMD_DTYPE_FLOAT64 : dtype;
     uint64_t out_bytes = imd_dtype_size(out_type);
     for (size_t d = 0; d < ndim; d++) {
         out_bytes = shape[d] != 0 && out_bytes > UINT64_MAX / shape[d] ? UINT64_MAX
                                                                        : out_bytes * shape[d];
     }
-    bool ok = (!with_data || open_data(error, job, &h, &file, bytes, &img, &data)) &&
+    bool ok = (!with_data || open_data(error, job, &h, &file, gzip, bytes, &img, &source)) &&
               imd__check_alloc(error, job->reader->context, out_bytes, "the image");
     ImdSeries *series = ok ? imd_series_create(error, out_type, ndim, shape) : NULL;
     ok = series != NULL && imd_series_set_input_order(error, series, tags.order) &&
@@ -1121,8 +1226,10 @@ static ImdSeries *read_image(ImdError **error, Job *job)
          set_geometry(error, &h, &p, slices, rows, columns, series) &&
          set_tags(error, &tags, two_d ? 1 : slices, series);
     if (ok && with_data) {
-        ok = fill_voxels(error, &h, dtype, scaled, &layout, data, bytes, series);
+        ok = fill_voxels(error, &h, dtype, scaled, &layout, &source, series,
+                         job->reader->context);
     }
+    source_close(&source);
     free(tags.bvals);
     free(tags.bvecs);
     blob_close(&img);
