@@ -101,9 +101,9 @@ static void usage(FILE *stream)
 
 typedef struct Arguments {
     ImdCliCommon common;
-    /* What this program applies itself (--sernum ...) or only accepts (--psopt,
-     * --input_shape): kept out of common.options, where the library refuses
-     * names no format reads. */
+    /* What this program applies itself (--sernum ...) or only accepts
+     * (--input_shape): kept out of common.options, where the library refuses
+     * names no format reads (--psopt goes to the PostScript reader). */
     ImdOptions *attributes;
     const char *name_pattern; /* --name, or NULL for the collection layout */
     const char *formats[16];
@@ -135,7 +135,7 @@ static const struct {
     {OPT_FRAME, "frame", true},              {OPT_SOPCLASS, "SOPClassUID", true},
     {OPT_SERNUM, "sernum", true},            {OPT_SERDES, "serdes", true},
     {OPT_IMAGETYPE, "imagetype", true},      {OPT_CALLING_AET, "calling_aet", false},
-    {OPT_PSOPT, "psopt", true},              {OPT_TS, "output_transfer_syntax", false},
+    {OPT_PSOPT, "psopt", false},              {OPT_TS, "output_transfer_syntax", false},
 };
 
 /* Returns -1 to go on, else the exit code. */

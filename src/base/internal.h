@@ -390,5 +390,9 @@ extern const ImdFormatPlugin imd__dicom_format;
 extern const ImdFormatPlugin imd__nifti_format;
 extern const ImdFormatPlugin imd__metaio_format;
 extern const ImdFormatPlugin imd__mat_format;
+extern const ImdFormatPlugin imd__png_format;
+extern const ImdFormatPlugin imd__jpeg_format;
+extern const ImdFormatPlugin imd__tiff_format;
+extern const ImdFormatPlugin imd__postscript_format;
 
 #endif

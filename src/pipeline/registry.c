@@ -26,6 +26,16 @@ static const Registered builtin_plugins[] = {
     {IMD_PLUGIN_FORMAT, &imd__nifti_format},
     {IMD_PLUGIN_FORMAT, &imd__metaio_format},
     {IMD_PLUGIN_FORMAT, &imd__mat_format},
+#ifdef IMD_WITH_PNG
+    {IMD_PLUGIN_FORMAT, &imd__png_format},
+#endif
+#ifdef IMD_WITH_TURBOJPEG
+    {IMD_PLUGIN_FORMAT, &imd__jpeg_format},
+#endif
+#ifdef IMD_WITH_TIFF
+    {IMD_PLUGIN_FORMAT, &imd__tiff_format},
+#endif
+    {IMD_PLUGIN_FORMAT, &imd__postscript_format},
 };
 
 /* ---- lookup ---- */

@@ -116,13 +116,28 @@ def make_inputs(work):
                 "ElementType = MET_SHORT\nElementByteOrderMSB = False\n"
                 "ElementDataFile = volume.raw\n")
     voxels.transpose(2, 1, 0).astype("<i2").tofile(os.path.join(inputs, "volume.raw"))
+    # Pictures (docs/formats.md), by PIL when it is there, and PostScript for gs.
+    try:
+        from PIL import Image
+        pages = [Image.fromarray(voxels[:, :, k].astype(numpy.uint8)) for k in range(3)]
+        pages[0].save(os.path.join(inputs, "pages.tif"), save_all=True,
+                      append_images=pages[1:], compression="tiff_lzw")
+        Image.fromarray((voxels[:, :, 0] * 300).astype(numpy.uint16)).save(
+            os.path.join(inputs, "picture.png"))
+        Image.fromarray(voxels[:, :, 0].astype(numpy.uint8)).save(
+            os.path.join(inputs, "picture.jpg"))
+    except ImportError:
+        pass
+    with open(os.path.join(inputs, "pages.ps"), "w") as f:
+        f.write("%!PS\n<< /PageSize [16 8] >> setpagedevice\n0.5 setgray 0 0 8 8 rectfill "
+                "showpage\n1 0 0 setrgbcolor 0 0 8 8 rectfill showpage\n")
     return inputs
 
 
 def scenarios(inputs):
     """name -> (image_data arguments with {out} for the output path, output name)."""
     i = inputs
-    return collections.OrderedDict([
+    chosen = collections.OrderedDict([
         # The DICOM folder's read path is the same in the first two and in
         # dicom_to_metaio; the other writers read the (cheaper) NIfTI file.
         ("dicom_to_niigz", (["--of", "nifti", "{out}", i + "/dicom"], "result.nii.gz")),
@@ -139,6 +154,19 @@ def scenarios(inputs):
         ("zip_to_nii", (["--of", "nifti", "{out}", i + "/dicom.zip"], "result.nii")),
         ("nifti_to_zip", (["--of", "nifti", "{out}", i + "/volume.nii.gz"], "result.zip")),
     ])
+    # Pictures and PostScript (docs/formats.md) when their tools made the inputs.
+    if os.path.exists(i + "/pages.tif"):
+        chosen.update([
+            ("nifti_to_png", (["--of", "png", "{out}", i + "/volume.nii.gz"], "result")),
+            ("nifti_to_jpeg", (["--of", "jpeg", "{out}", i + "/volume.nii.gz"], "result")),
+            ("tiff_to_tiff", (["--of", "tiff", "{out}", i + "/pages.tif"], "result")),
+            ("png_to_nii", (["--of", "nifti", "{out}", i + "/picture.png"], "result.nii")),
+            ("jpeg_to_nii", (["--of", "nifti", "{out}", i + "/picture.jpg"], "result.nii")),
+        ])
+    if shutil.which("gs") is not None:
+        chosen["ps_to_nii"] = (["--of", "nifti", "--psopt", "dpi=72", "{out}",
+                                i + "/pages.ps"], "result.nii")
+    return chosen
 
 
 # ---- comparing outputs --------------------------------------------------------

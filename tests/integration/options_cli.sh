@@ -52,7 +52,7 @@ expect_usage "bad integer" 'option "gzip_level": "9x" is not an integer' \
 expect_usage "bad choice" 'option "mat_version": "6" is not 5, v5, 7, 7.3, v7.3 or 73' \
     --input_options mat_version=6
 expect_usage "unknown option" \
-    'option "no_such_option" (value "1") is unknown: neither the pipeline nor a format (imdraw, dicom, nifti, itk, mat) reads it, and the input order has no such component' \
+    'option "no_such_option" (value "1") is unknown: neither the pipeline nor a format (imdraw, dicom, nifti, itk, mat, png, jpeg, tiff, ps) reads it, and the input order has no such component' \
     --input_options no_such_option=1
 expect_usage "malformed order" 'option "input_order": "time,,b": component 2 is empty' \
     --order "time,,b"
@@ -64,7 +64,7 @@ expect_usage "order that is not a name" \
     --order "time;te"
 # A user's order name is an option only when the order has that component.
 expect_usage "order keyword without the order" \
-    'option "ti" (value "InversionTime") is unknown: neither the pipeline nor a format (imdraw, dicom, nifti, itk, mat) reads it, and the input order has no such component' \
+    'option "ti" (value "InversionTime") is unknown: neither the pipeline nor a format (imdraw, dicom, nifti, itk, mat, png, jpeg, tiff, ps) reads it, and the input order has no such component' \
     --input_options ti=InversionTime
 
 # Valid options of every format pass (the plugin reads none of them), and the

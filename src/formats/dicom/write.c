@@ -71,9 +71,25 @@ static const char *header_or(const ImdHeader *header, const char *keyword, const
     return value != NULL && value[0] != '\0' ? value : fallback;
 }
 
+/*
+ * Pictures (PostScript/PDF pages, PNG, JPEG, TIFF) are Secondary Capture
+ * images even when a template gives their patient and study: the MR and CT
+ * IODs allow neither RGB nor 8-bit pixels (PS3.3 C.8.3.1.1, C.8.2.1.1). Their
+ * readers set ConversionType (SC Equipment module, PS3.3 C.8.6.1), which
+ * add_template leaves alone; the template's data set is then not cloned,
+ * only the identity the template put in the header is written.
+ */
+static bool is_secondary_capture(const ImdHeader *header)
+{
+    return imd_header_get_string(header, "ConversionType") != NULL;
+}
+
 /* "MR", "MRImageStorage" or a UID (behaviour.md §1.3, the SOPClassUID setter). */
 static const char *sop_class(const ImdHeader *header)
 {
+    if (is_secondary_capture(header)) {
+        return SC_SOP_CLASS;
+    }
     static const struct {
         const char *short_name, *uid;
     } names[] = {{"SC", SC_SOP_CLASS},
@@ -217,7 +233,8 @@ static void drop_per_image_private(ImdDicomDataSet *d)
 
 static bool make_base(ImdError **error, Job *job)
 {
-    const ImdDicomDataSet *template = imd_header_template(job->header);
+    const ImdDicomDataSet *template =
+        is_secondary_capture(job->header) ? NULL : imd_header_template(job->header);
     job->base = template != NULL ? imd_dicom_dataset_clone(error, template)
                                  : imd_dicom_dataset_create(error);
     if (job->base == NULL) {
