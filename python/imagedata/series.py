@@ -16,12 +16,13 @@ this one differs.
 import json
 import math
 import os
+import warnings
 
 import numpy as np
 
 from . import _native
 from .axis import axes_from_description, UniformAxis, VariableAxis
-from .formats import (CannotSort, MultipleSeriesError, NoDataReadError, ImagedataError,
+from .formats import (ERROR_CODE_NAMES, ImagedataWarning, MultipleSeriesError, NoDataReadError, ImagedataError,
                       INPUT_ORDER_NONE, shape_to_str)
 
 __all__ = ['Series', 'DoNotSetSlicesError', 'MultipleSeriesError']
@@ -228,6 +229,9 @@ def _is_url_list(data):
 
 def _read_handles(urls, pairs):
     handles, failures = _native.read(urls, pairs)
+    for code, message in failures:
+        warnings.warn('{} ({})'.format(message, ERROR_CODE_NAMES.get(code, code)),
+                      ImagedataWarning, stacklevel=4)
     return handles, failures
 
 

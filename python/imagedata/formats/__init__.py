@@ -120,6 +120,11 @@ class CancelledError(ImagedataError):
     pass
 
 
+class ImagedataWarning(UserWarning):
+    """Something was skipped: a file or series that could not be read beside
+    the series that was (the C library's failures of a partial read)."""
+
+
 class NoDataReadError(ImagedataError):
     """Nothing was read (the original's imagedata.readdata.NoDataReadError)."""
 
