@@ -18,7 +18,9 @@ from setuptools import Extension, setup
 
 
 def from_build(build):
-    build = Path(build).resolve()
+    build = Path(build)
+    if not build.is_absolute():
+        raise SystemExit(f"IMAGEDATA_BUILD={build}: give an absolute path (pip builds in another folder)")
     cache = (build / "CMakeCache.txt").read_text()
     match = re.search(r"^imagedata_SOURCE_DIR:STATIC=(.*)$", cache, re.M)
     if match is None:
