@@ -22,7 +22,7 @@ rm -rf "$venv" "$build/python-src"
 cp -r "$root/python" "$build/python-src"
 "$py" -m venv --system-site-packages "$venv"
 IMAGEDATA_BUILD="$build" "$venv/bin/pip" install --no-build-isolation --no-index --quiet \
-    --disable-pip-version-check "$build/python-src"
+    --disable-pip-version-check --no-cache-dir "$build/python-src"
 # A sanitizer build's library needs its runtime first in the process.
 preload=""
 for runtime in libasan libubsan; do

@@ -38,7 +38,7 @@ mkdir -p "$work"
 cp -r "$source_dir/python" "$work/src"
 "$py" -m venv --system-site-packages "$work/venv"
 IMAGEDATA_BUILD="$build_dir" "$work/venv/bin/pip" install --no-build-isolation --no-index \
-    --quiet --disable-pip-version-check "$work/src" >"$work/pip.log" 2>&1 || {
+    --quiet --disable-pip-version-check --no-cache-dir "$work/src" >"$work/pip.log" 2>&1 || {
     cat "$work/pip.log"
     echo "FAIL: pip install of the package"
     exit 1
