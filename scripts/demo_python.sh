@@ -24,9 +24,12 @@ cp -r "$root/python" "$build/python-src"
 IMAGEDATA_BUILD="$build" "$venv/bin/pip" install --no-build-isolation --no-index --quiet \
     --disable-pip-version-check --no-cache-dir "$build/python-src"
 # A sanitizer build's library needs its runtime first in the process.
+# (ldd's output is kept first: grep -q closing the pipe early would make
+# ldd fail under pipefail, and the test lose the runtime now and then.)
 preload=""
+needed="$(ldd "$build/src/libimagedata.so")"
 for runtime in libasan libubsan; do
-    if ldd "$build/src/libimagedata.so" | grep -q "$runtime"; then
+    if grep -q "$runtime" <<<"$needed"; then
         preload="$preload $(gcc -print-file-name="$runtime.so")"
     fi
 done

@@ -45,9 +45,12 @@ IMAGEDATA_BUILD="$build_dir" "$work/venv/bin/pip" install --no-build-isolation -
 }
 
 # An ASan build's library needs the sanitizer runtime first in the process.
+# (ldd's output is kept first: grep -q closing the pipe early would make
+# ldd fail under pipefail, and the test lose the runtime now and then.)
 preload=""
+needed="$(ldd "$build_dir/src/libimagedata.so")"
 for runtime in libasan libubsan; do
-    if ldd "$build_dir/src/libimagedata.so" | grep -q "$runtime"; then
+    if grep -q "$runtime" <<<"$needed"; then
         preload="$preload $(gcc -print-file-name="$runtime.so")"
     fi
 done
@@ -55,5 +58,6 @@ export IMAGEDATA_TEST_DATA="${IMAGEDATA_TEST_DATA:-$source_dir/../shared/data/im
 cd "$work"
 # Python keeps memory until exit by design: no leak report; a small quarantine
 # so that the RSS test sees freed memory come back.
-LD_PRELOAD="${preload# }" ASAN_OPTIONS="detect_leaks=0:quarantine_size_mb=16:${ASAN_OPTIONS:-}" \
+PYTHONUNBUFFERED=1 LD_PRELOAD="${preload# }" \
+    ASAN_OPTIONS="detect_leaks=0:quarantine_size_mb=16:${ASAN_OPTIONS:-}" \
     "$work/venv/bin/python" -m pytest -q -rs -p no:cacheprovider "$source_dir/tests/python" "$@"
