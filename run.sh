@@ -10,15 +10,20 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PACKAGES=(gcc make cmake ninja-build pkg-config zlib1g-dev libzip-dev libmatio-dev
-                libjpeg62-turbo-dev libgdcm-dev libcharls-dev libopenjp2-7-dev libpng-dev libtiff-dev)
+                libjpeg62-turbo-dev libgdcm-dev libcharls-dev libopenjp2-7-dev libpng-dev libtiff-dev
+                python3-dev python3-venv python3-pip python3-setuptools python3-wheel python3-numpy)
 # Test oracles and tools: pydicom (its ~85 DICOM files and its JSON model are
 # the oracle for the DICOM parser and reader), nibabel and numpy (read every
 # NIfTI file we write), dcmtk's dcmdump (reads what we write), Python's json
 # for image_info --json, unzip to check our zips, g++ to check that the
 # headers compile as C++.
 TEST_PACKAGES=(python3 python3-pydicom python3-nibabel python3-numpy python3-scipy python3-h5py
+<<<<<<< HEAD
                dcmtk libgdcm-tools python3-pil unzip g++ valgrind grokj2k-tools dicom3tools
                ghostscript)
+=======
+               dcmtk libgdcm-tools python3-pil unzip g++ valgrind grokj2k-tools python3-pytest)
+>>>>>>> python
 
 install_packages() {
     local missing=() package

@@ -9,7 +9,8 @@
 # 4. the NIfTI goes back to DICOM with the original series as template
 #    (same patient and study, new series and instance UIDs), read back and
 #    compared with the original (voxels, geometry, tags);
-# 5. a phantom goes through a run-time format plugin into a zip and back.
+# 5. a phantom goes through a run-time format plugin into a zip and back;
+# 6. the original README's Python example (python/, docs/python.md) on it.
 set -euo pipefail
 build=${1:-build-release}
 out=${IMD_DEMO_OUT:-out/demo}
@@ -37,5 +38,6 @@ echo "demo: DICOM -> NIfTI -> DICOM gives the original's patient, study, shape, 
 plugin="$build/plugins/example_raw/imd_example_raw.so"
 "$build/examples/phantom" "$plugin" "$out/phantom.zip?phantom/Image.imdraw"
 "$build/cli/image_info" --plugin "$plugin" "$out/phantom.zip"
+bash "$(dirname "$0")/demo_python.sh" "$build" "$out/dicom" "$out/python"
 echo "demo: wrote $out/dicom (48 DICOM files), $out/dicom.json, $out/series.nii.gz," \
     "$out/dicom_result (48 DICOM files) and $out/phantom.zip"

@@ -40,6 +40,17 @@ IMD_API IMD_NODISCARD ImdSeries *imd_series_wrap(ImdError **error, ImdDType dtyp
                                                  const size_t shape[], void *data,
                                                  ImdReleaseFn *release, void *user);
 
+/**
+ * A series over caller memory (as imd_series_wrap(), `dtype` of like's
+ * shape) with deep copies of the axes and header of `like`; no voxel is
+ * copied or read. For bindings whose arrays own the voxels (numpy): a ufunc
+ * result takes its operand's header this way. On failure, release is not
+ * called and the caller still owns `data`.
+ */
+IMD_API IMD_NODISCARD ImdSeries *imd_series_wrap_like(ImdError **error, const ImdSeries *like,
+                                                      ImdDType dtype, void *data,
+                                                      ImdReleaseFn *release, void *user);
+
 /** A deep copy (data, axes, header). */
 IMD_API IMD_NODISCARD ImdSeries *imd_series_clone(ImdError **error, const ImdSeries *series);
 IMD_API void imd_series_destroy(ImdSeries *series);
@@ -177,6 +188,19 @@ typedef struct ImdIndex {
 IMD_API IMD_NODISCARD ImdSeries *imd_series_subset(ImdError **error, const ImdSeries *series,
                                                    const ImdIndex *index, size_t count);
 
+/**
+ * As imd_series_subset(), but no voxel is copied or read: the result wraps
+ * caller memory `data` (as imd_series_wrap(); it must hold the sub-set's
+ * voxels before they are used). For bindings whose array library already
+ * holds the selected voxels (a numpy view): the header and axes follow the
+ * index at the cost of the header alone.
+ */
+IMD_API IMD_NODISCARD ImdSeries *imd_series_subset_wrap(ImdError **error,
+                                                        const ImdSeries *series,
+                                                        const ImdIndex *index, size_t count,
+                                                        void *data, ImdReleaseFn *release,
+                                                        void *user);
+
 /** Parse numpy-style index text ("1:3, :, 5", "-1", "::2") into `index`. */
 IMD_API bool imd_index_parse(ImdError **error, const char *text, ImdIndex *index,
                              size_t capacity, size_t *count);
@@ -223,7 +247,13 @@ IMD_API bool imd_series_list_move_failures(ImdError **error, ImdSeriesList *to,
 /* ---- description ------------------------------------------------------- */
 
 enum {
-    IMD_JSON_STATS = 1u /**< add "stats": {min, max, sum} */
+    IMD_JSON_STATS = 1u,      /**< add "stats": {min, max, sum} */
+    /**
+     * Read no voxel: a window that was not read is given as null instead of
+     * computed (for series from imd_series_subset_wrap()/_wrap_like() whose
+     * memory is a binding's). Stats are left out too.
+     */
+    IMD_JSON_HEADER_ONLY = 2u
 };
 
 /**

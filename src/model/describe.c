@@ -324,10 +324,14 @@ static void put_image_type(ImdText *text, const ImdHeader *header)
 }
 
 /* The original's window when none was read (behaviour.md §1.7). */
-static bool compute_window(const ImdSeries *series, double *center, double *width)
+static bool compute_window(const ImdSeries *series, unsigned flags, double *center,
+                           double *width)
 {
     if (imd_header_window(series->header, center, width)) {
         return true;
+    }
+    if ((flags & IMD_JSON_HEADER_ONLY) != 0) {
+        return false; /* the voxels may not be there to compute it from */
     }
     if (series->dtype == IMD_DTYPE_RGB8) {
         *center = 127;
@@ -377,7 +381,7 @@ static void put_geometry(ImdText *text, const ImdSeries *series)
     put_numbers(text, locations, count);
 }
 
-static void put_identity(ImdText *text, const ImdSeries *series)
+static void put_identity(ImdText *text, const ImdSeries *series, unsigned flags)
 {
     const ImdHeader *header = series->header;
     static const char *const pairs[][2] = {
@@ -413,7 +417,7 @@ static void put_identity(ImdText *text, const ImdSeries *series)
     }
     put_slice_timing(text, header);
     double center, width;
-    bool window = compute_window(series, &center, &width);
+    bool window = compute_window(series, flags, &center, &width);
     put_key(text, "windowCenter");
     imd__json_number(text, window ? center : NAN);
     put_key(text, "windowWidth");
@@ -472,8 +476,9 @@ char *imd_series_to_json(ImdError **error, const ImdSeries *series, const char *
     } else {
         put_default_tags(&text, series);
     }
-    put_identity(&text, series);
-    if ((flags & IMD_JSON_STATS) != 0 && !put_stats(error, &text, series)) {
+    put_identity(&text, series, flags);
+    if ((flags & IMD_JSON_STATS) != 0 && (flags & IMD_JSON_HEADER_ONLY) == 0 &&
+        !put_stats(error, &text, series)) {
         imd__text_free(&text);
         return NULL;
     }

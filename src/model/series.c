@@ -161,6 +161,44 @@ ImdSeries *imd_series_clone(ImdError **error, const ImdSeries *series)
     return copy;
 }
 
+/*
+ * For bindings whose array library owns the voxels (numpy): the header and
+ * axes of `like` over caller memory, without copying any voxel. The shape is
+ * like's; `dtype` may differ (a ufunc result), the axes do not depend on it.
+ */
+ImdSeries *imd_series_wrap_like(ImdError **error, const ImdSeries *like, ImdDType dtype,
+                                void *data, ImdReleaseFn *release, void *user)
+{
+    if (like == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "imd_series_wrap_like: no series");
+        return NULL;
+    }
+    ImdSeries *copy = imd_series_wrap(error, dtype, like->ndim, like->shape, data, NULL, NULL);
+    if (copy == NULL) {
+        return NULL;
+    }
+    bool ok = true;
+    for (size_t d = 0; ok && d < like->ndim; d++) {
+        ImdAxis *axis = imd_axis_clone(error, like->axes[d]);
+        ok = axis != NULL;
+        if (ok) {
+            imd_axis_destroy(copy->axes[d]);
+            copy->axes[d] = axis;
+        }
+    }
+    ImdHeader *header = ok ? imd_header_clone(error, like->header) : NULL;
+    if (header == NULL) {
+        imd_series_destroy(copy);
+        return NULL;
+    }
+    imd_header_destroy(copy->header);
+    copy->header = header;
+    /* Only now: on failure the caller still owns `data` (as imd_series_wrap). */
+    copy->release = release;
+    copy->release_user = user;
+    return copy;
+}
+
 static void release_data(ImdSeries *series)
 {
     if (series->owns_data) {

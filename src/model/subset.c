@@ -345,8 +345,13 @@ static bool select_all(ImdError **error, const ImdSeries *series, const ImdIndex
     return true;
 }
 
-ImdSeries *imd_series_subset(ImdError **error, const ImdSeries *series, const ImdIndex *index,
-                             size_t count)
+/*
+ * The sub-set; with `data` NULL its voxels are copied into a new buffer,
+ * otherwise the result wraps `data` (imd_series_subset_wrap) and no voxel of
+ * `series` is read.
+ */
+static ImdSeries *subset(ImdError **error, const ImdSeries *series, const ImdIndex *index,
+                         size_t count, void *data, ImdReleaseFn *release, void *user)
 {
     if (series == NULL || (index == NULL && count > 0)) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "imd_series_subset: no series or index");
@@ -363,11 +368,15 @@ ImdSeries *imd_series_subset(ImdError **error, const ImdSeries *series, const Im
             shape[ndim++] = sel[d].count;
         }
     }
-    ImdSeries *out = imd_series_create(error, series->dtype, ndim, shape);
+    ImdSeries *out = data != NULL
+                         ? imd_series_wrap(error, series->dtype, ndim, shape, data, NULL, NULL)
+                         : imd_series_create(error, series->dtype, ndim, shape);
     if (out == NULL) {
         return NULL;
     }
-    copy_voxels(series, sel, out->data);
+    if (data == NULL) {
+        copy_voxels(series, sel, out->data);
+    }
     bool ok = true;
     for (size_t d = 0, o = 0; ok && d < series->ndim; d++) {
         if (sel[d].drop) {
@@ -392,7 +401,27 @@ ImdSeries *imd_series_subset(ImdError **error, const ImdSeries *series, const Im
         imd_series_destroy(out);
         return NULL;
     }
+    /* Only now: on failure the caller still owns `data` (as imd_series_wrap). */
+    out->release = release;
+    out->release_user = user;
     return out;
+}
+
+ImdSeries *imd_series_subset(ImdError **error, const ImdSeries *series, const ImdIndex *index,
+                             size_t count)
+{
+    return subset(error, series, index, count, NULL, NULL, NULL);
+}
+
+ImdSeries *imd_series_subset_wrap(ImdError **error, const ImdSeries *series,
+                                  const ImdIndex *index, size_t count, void *data,
+                                  ImdReleaseFn *release, void *user)
+{
+    if (data == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "imd_series_subset_wrap: no data to wrap");
+        return NULL;
+    }
+    return subset(error, series, index, count, data, release, user);
 }
 
 /* ---- "1:3, :, -1" ---- */

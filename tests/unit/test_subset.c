@@ -1027,10 +1027,102 @@ IMD_TEST(index_parse)
     CHECK_FAILS(error, imd_index_parse(&error, "1,2,3", ix, 2, &n), IMD_ERR_INVALID_ARG);
 }
 
+/* ---- imd_series_subset_wrap / imd_series_wrap_like (the Python binding) -- */
+
+static int released;
+static void count_release(void *data, void *user)
+{
+    (void)data;
+    released += *(int *)user;
+}
+
+/* The header of the sub-set equals imd_series_subset()'s; no voxel is read. */
+IMD_TEST(subset_wrap_header_only)
+{
+    ImdError *error = NULL;
+    ImdSeries *src = fixture();
+    REQUIRE(src != NULL);
+    const char *const texts[] = {"1", "1:3, 2", ":, :, 1:3", ":, 1:3, ::2", "-1, :, 0"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        ImdIndex index[IMD_MAX_DIMS + 2];
+        size_t count = 0;
+        REQUIRE(imd_index_parse(&error, texts[i], index, IMD_MAX_DIMS + 2, &count));
+        ImdSeries *copied = imd_series_subset(&error, src, index, count);
+        uint8_t token = 0;
+        int one = 1;
+        released = 0;
+        ImdSeries *wrapped =
+            imd_series_subset_wrap(&error, src, index, count, &token, count_release, &one);
+        REQUIRE(copied != NULL && wrapped != NULL);
+        CHECK(imd_series_data(wrapped) == &token);
+        CHECK_INT(imd_series_ndim(wrapped), imd_series_ndim(copied));
+        for (size_t d = 0; d < imd_series_ndim(copied); d++) {
+            CHECK_INT(imd_series_dim(wrapped, d), imd_series_dim(copied, d));
+            CHECK_STR(axis_name(wrapped, d), axis_name(copied, d));
+        }
+        /* The fixture has no window: set one so that both describe it alike. */
+        imd_header_set_window(imd_series_header(copied), 2, 4);
+        imd_header_set_window(imd_series_header(wrapped), 2, 4);
+        char *a = imd_series_to_json(&error, copied, NULL, 0);
+        char *b = imd_series_to_json(&error, wrapped, NULL, IMD_JSON_HEADER_ONLY);
+        REQUIRE(a != NULL && b != NULL);
+        CHECK_STR(a, b);
+        imd_free(a);
+        imd_free(b);
+        imd_series_destroy(copied);
+        imd_series_destroy(wrapped);
+        CHECK_INT(released, 1);
+    }
+    /* A failure leaves the memory with the caller: no release. */
+    ImdIndex bad = {.kind = IMD_INDEX_SINGLE, .start = 99};
+    uint8_t token = 0;
+    int one = 1;
+    released = 0;
+    CHECK(imd_series_subset_wrap(&error, src, &bad, 1, &token, count_release, &one) == NULL);
+    CHECK_INT(imd_error_code(error), IMD_ERR_INVALID_ARG);
+    imd_error_clear(&error);
+    CHECK(imd_series_subset_wrap(&error, src, &bad, 1, NULL, NULL, NULL) == NULL);
+    imd_error_clear(&error);
+    CHECK_INT(released, 0);
+    imd_series_destroy(src);
+}
+
+IMD_TEST(wrap_like_copies_header_not_voxels)
+{
+    ImdError *error = NULL;
+    ImdSeries *src = fixture();
+    REQUIRE(src != NULL);
+    size_t count = imd_series_count(src);
+    float *values = calloc(count, sizeof *values);
+    REQUIRE(values != NULL);
+    int one = 1;
+    released = 0;
+    ImdSeries *like = imd_series_wrap_like(&error, src, IMD_DTYPE_FLOAT32, values,
+                                           count_release, &one);
+    REQUIRE(like != NULL);
+    CHECK(imd_series_data(like) == values);
+    CHECK_INT(imd_series_dtype(like), IMD_DTYPE_FLOAT32);
+    CHECK_INT(imd_series_ndim(like), imd_series_ndim(src));
+    CHECK_STR(imd_header_get_string(imd_series_const_header(like), "PatientName"), "Doe^John");
+    CHECK_STR(imd_header_input_order(imd_series_const_header(like)), "time");
+    CHECK_STR(axis_name(like, 0), "time");
+    /* A deep copy: changing it leaves the source alone. */
+    REQUIRE(imd_header_set_string(&error, imd_series_header(like), "PatientName", "X"));
+    CHECK_STR(imd_header_get_string(imd_series_const_header(src), "PatientName"), "Doe^John");
+    imd_series_destroy(like);
+    CHECK_INT(released, 1);
+    free(values);
+    CHECK(imd_series_wrap_like(&error, NULL, IMD_DTYPE_FLOAT32, &one, NULL, NULL) == NULL);
+    CHECK_INT(imd_error_code(error), IMD_ERR_INVALID_ARG);
+    imd_error_clear(&error);
+    imd_series_destroy(src);
+}
+
 IMD_TEST_MAIN(IMD_CASE(values_shapes_and_names), IMD_CASE(index_structs),
               IMD_CASE(tag_axis_dropped), IMD_CASE(slice_range_renumbers_positions),
               IMD_CASE(in_plane_crop_moves_origin), IMD_CASE(steps_scale_transform_and_spacing),
               IMD_CASE(tags_sliced_and_rekeyed), IMD_CASE(two_tag_dims),
               IMD_CASE(time_row_column), IMD_CASE(other_geometries_and_types),
               IMD_CASE(invalid_indices), IMD_CASE(identity_kept),
-              IMD_CASE(index_parse))
+              IMD_CASE(index_parse), IMD_CASE(subset_wrap_header_only),
+              IMD_CASE(wrap_like_copies_header_not_voxels))

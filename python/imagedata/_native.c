@@ -1,0 +1,1109 @@
+/*
+ * _native.c: the CPython extension under imagedata.series, on libimagedata.
+ *
+ * Limited API (abi3) for Python 3.11 and later: one binary per platform, no
+ * numpy C API. Voxels reach numpy through the buffer protocol: a Handle owns
+ * one ImdSeries; np.frombuffer(handle) makes an array whose base keeps the
+ * handle alive, and imd_series_destroy runs when the last view goes. No copy.
+ *
+ * A Handle is either a full series (data_valid: read from a file, or wrapping
+ * a Python buffer for a write) or a header carrier: the header and axes of a
+ * numpy view or ufunc result whose voxels numpy owns. A carrier's data
+ * pointer is a placeholder that nothing reads: only header functions, and
+ * imd_series_to_json with IMD_JSON_HEADER_ONLY, are called on it.
+ *
+ * Reading and writing release the GIL. Errors become the exceptions of
+ * imagedata.formats through a factory the Python package registers.
+ */
+#ifndef Py_LIMITED_API
+#define Py_LIMITED_API 0x030B0000
+#endif
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <imagedata/imagedata.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- module state (one interpreter; the package is imported once) ------- */
+
+static ImdContext *g_context;
+static PyObject *g_error_factory; /* callable(code, message) -> exception instance */
+static long g_busy;                /* reads and writes running with the GIL released */
+static char g_placeholder;         /* the data pointer of header carriers; never read */
+
+static PyObject *raise_imd(ImdError *error)
+{
+    long code = (long)imd_error_code(error);
+    const char *message = error != NULL ? imd_error_message(error) : "unknown error";
+    if (code == 0) {
+        code = IMD_ERR_INTERNAL;
+    }
+    if (g_error_factory != NULL) {
+        PyObject *exc = PyObject_CallFunction(g_error_factory, "ls", code, message);
+        if (exc != NULL) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+    } else {
+        PyErr_Format(PyExc_RuntimeError, "imagedata error %ld: %s", code, message);
+    }
+    imd_error_clear(&error);
+    return NULL;
+}
+
+/* ---- Handle ------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    ImdSeries *series;
+    int data_valid;
+    int has_view;    /* `view` holds a Python buffer the series wraps */
+    Py_buffer view;
+    Py_ssize_t exports;
+} Handle;
+
+static PyTypeObject *HandleType;
+
+static PyObject *handle_new(ImdSeries *series, int data_valid)
+{
+    Handle *h = PyObject_New(Handle, HandleType);
+    if (h == NULL) {
+        imd_series_destroy(series);
+        return NULL;
+    }
+    h->series = series;
+    h->data_valid = data_valid;
+    h->has_view = 0;
+    h->exports = 0;
+    memset(&h->view, 0, sizeof h->view);
+    return (PyObject *)h;
+}
+
+static void handle_dealloc(PyObject *self)
+{
+    Handle *h = (Handle *)self;
+    PyTypeObject *type = Py_TYPE(self);
+    imd_series_destroy(h->series);
+    h->series = NULL;
+    if (h->has_view) {
+        PyBuffer_Release(&h->view);
+        h->has_view = 0;
+    }
+    freefunc free_fn = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    free_fn(self);
+    Py_DECREF(type);
+}
+
+static int handle_getbuffer(PyObject *self, Py_buffer *view, int flags)
+{
+    Handle *h = (Handle *)self;
+    if (!h->data_valid) {
+        PyErr_SetString(PyExc_BufferError, "imagedata: a header carrier has no voxels");
+        return -1;
+    }
+    void *data = imd_series_data(h->series);
+    Py_ssize_t bytes = (Py_ssize_t)imd_series_nbytes(h->series);
+    if (PyBuffer_FillInfo(view, self, data, bytes, 0, flags) < 0) {
+        return -1;
+    }
+    h->exports++;
+    return 0;
+}
+
+static void handle_releasebuffer(PyObject *self, Py_buffer *view)
+{
+    (void)view;
+    ((Handle *)self)->exports--;
+}
+
+static Handle *as_handle(PyObject *object)
+{
+    if (!PyObject_TypeCheck(object, HandleType)) {
+        PyErr_SetString(PyExc_TypeError, "imagedata: expected a native handle");
+        return NULL;
+    }
+    return (Handle *)object;
+}
+
+static PyObject *handle_shape(PyObject *self, void *closure)
+{
+    (void)closure;
+    Handle *h = (Handle *)self;
+    size_t ndim = imd_series_ndim(h->series);
+    PyObject *shape = PyTuple_New((Py_ssize_t)ndim);
+    for (size_t d = 0; shape != NULL && d < ndim; d++) {
+        PyTuple_SetItem(shape, (Py_ssize_t)d, PyLong_FromSize_t(imd_series_dim(h->series, d)));
+    }
+    return shape;
+}
+
+static PyObject *handle_dtype(PyObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromLong((long)imd_series_dtype(((Handle *)self)->series));
+}
+
+static PyObject *handle_valid(PyObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(((Handle *)self)->data_valid);
+}
+
+static PyGetSetDef handle_getset[] = {
+    {"shape", handle_shape, NULL, "the series' shape", NULL},
+    {"dtype", handle_dtype, NULL, "the ImdDType code", NULL},
+    {"data_valid", handle_valid, NULL, "true when the handle holds voxels", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot handle_slots[] = {
+    {Py_tp_dealloc, handle_dealloc},
+    {Py_bf_getbuffer, handle_getbuffer},
+    {Py_bf_releasebuffer, handle_releasebuffer},
+    {Py_tp_getset, handle_getset},
+    {Py_tp_doc, "An ImdSeries owned by Python (imagedata._native)."},
+    {0, NULL},
+};
+
+static PyType_Spec handle_spec = {
+    "imagedata._native.Handle", sizeof(Handle), 0, Py_TPFLAGS_DEFAULT, handle_slots,
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Options from a sequence of (key, value) string pairs. */
+static ImdOptions *options_from(PyObject *pairs)
+{
+    ImdError *error = NULL;
+    ImdOptions *options = imd_options_create(&error);
+    if (options == NULL) {
+        raise_imd(error);
+        return NULL;
+    }
+    if (pairs == NULL || pairs == Py_None) {
+        return options;
+    }
+    PyObject *iterator = PyObject_GetIter(pairs);
+    if (iterator == NULL) {
+        imd_options_destroy(options);
+        return NULL;
+    }
+    PyObject *item;
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        const char *key, *value;
+        int ok = PyArg_ParseTuple(item, "ss", &key, &value);
+        if (ok && !imd_options_set(&error, options, key, value)) {
+            raise_imd(error);
+            ok = 0;
+        }
+        Py_DECREF(item);
+        if (!ok) {
+            Py_DECREF(iterator);
+            imd_options_destroy(options);
+            return NULL;
+        }
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) {
+        imd_options_destroy(options);
+        return NULL;
+    }
+    return options;
+}
+
+/* ---- read and write ----------------------------------------------------- */
+
+static PyObject *native_read(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *url_list, *pairs;
+    if (!PyArg_ParseTuple(args, "OO", &url_list, &pairs)) {
+        return NULL;
+    }
+    PyObject *urls = PySequence_Tuple(url_list);
+    if (urls == NULL) {
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_Size(urls);
+    const char **texts = calloc(count > 0 ? (size_t)count : 1, sizeof *texts);
+    if (texts == NULL) {
+        Py_DECREF(urls);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        texts[i] = PyUnicode_AsUTF8AndSize(PyTuple_GetItem(urls, i), NULL);
+        if (texts[i] == NULL) {
+            free(texts);
+            Py_DECREF(urls);
+            return NULL;
+        }
+    }
+    ImdOptions *options = options_from(pairs);
+    if (options == NULL) {
+        free(texts);
+        Py_DECREF(urls);
+        return NULL;
+    }
+    ImdError *error = NULL;
+    ImdSeriesList *list;
+    g_busy++;
+    Py_BEGIN_ALLOW_THREADS
+    list = imd_read(&error, g_context, texts, (size_t)count, options);
+    Py_END_ALLOW_THREADS
+    g_busy--;
+    imd_options_destroy(options);
+    free(texts);
+    Py_DECREF(urls);
+    if (list == NULL) {
+        return raise_imd(error);
+    }
+    size_t n = imd_series_list_count(list);
+    PyObject *result = PyList_New(0);
+    PyObject *failures = PyList_New(0);
+    for (size_t i = 0; result != NULL && failures != NULL && i < n; i++) {
+        PyObject *h = handle_new(imd_series_list_take(list, 0), 1);
+        if (h == NULL || PyList_Append(result, h) < 0) {
+            Py_XDECREF(h);
+            Py_CLEAR(result);
+            break;
+        }
+        Py_DECREF(h);
+    }
+    for (size_t i = 0; result != NULL && failures != NULL &&
+                       i < imd_series_list_failure_count(list); i++) {
+        const ImdError *f = imd_series_list_failure(list, i);
+        PyObject *pair = Py_BuildValue("(ls)", (long)imd_error_code(f), imd_error_message(f));
+        if (pair == NULL || PyList_Append(failures, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_CLEAR(result);
+            break;
+        }
+        Py_DECREF(pair);
+    }
+    imd_series_list_destroy(list);
+    if (result == NULL || failures == NULL) {
+        Py_XDECREF(result);
+        Py_XDECREF(failures);
+        return NULL;
+    }
+    PyObject *out = Py_BuildValue("(NN)", result, failures);
+    return out;
+}
+
+static PyObject *native_write(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object, *pairs;
+    const char *url, *format;
+    if (!PyArg_ParseTuple(args, "OszO", &object, &url, &format, &pairs)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    if (!h->data_valid) {
+        PyErr_SetString(PyExc_ValueError, "imagedata: write needs a handle with voxels");
+        return NULL;
+    }
+    ImdOptions *options = options_from(pairs);
+    if (options == NULL) {
+        return NULL;
+    }
+    ImdError *error = NULL;
+    bool ok;
+    Py_INCREF(object); /* the voxels stay while the GIL is released */
+    g_busy++;
+    Py_BEGIN_ALLOW_THREADS
+    ok = imd_write(&error, g_context, h->series, url, format, options);
+    Py_END_ALLOW_THREADS
+    g_busy--;
+    Py_DECREF(object);
+    imd_options_destroy(options);
+    if (!ok) {
+        return raise_imd(error);
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- making handles ----------------------------------------------------- */
+
+/* new(dtype, shape): a header carrier with default axes and header. */
+static PyObject *native_new(PyObject *module, PyObject *args)
+{
+    (void)module;
+    int dtype;
+    PyObject *shape_object;
+    if (!PyArg_ParseTuple(args, "iO", &dtype, &shape_object)) {
+        return NULL;
+    }
+    PyObject *shape_tuple = PySequence_Tuple(shape_object);
+    if (shape_tuple == NULL) {
+        return NULL;
+    }
+    Py_ssize_t ndim = PyTuple_Size(shape_tuple);
+    size_t shape[IMD_MAX_DIMS];
+    if (ndim < 1 || ndim > IMD_MAX_DIMS) {
+        Py_DECREF(shape_tuple);
+        PyErr_Format(PyExc_ValueError, "imagedata: %zd dimensions (1 to %d allowed)", ndim,
+                     IMD_MAX_DIMS);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < ndim; i++) {
+        shape[i] = PyLong_AsSize_t(PyTuple_GetItem(shape_tuple, i));
+        if (PyErr_Occurred()) {
+            Py_DECREF(shape_tuple);
+            return NULL;
+        }
+    }
+    Py_DECREF(shape_tuple);
+    ImdError *error = NULL;
+    ImdSeries *series =
+        imd_series_wrap(&error, (ImdDType)dtype, (size_t)ndim, shape, &g_placeholder, NULL, NULL);
+    if (series == NULL) {
+        return raise_imd(error);
+    }
+    return handle_new(series, 0);
+}
+
+/* like(handle, dtype): a carrier with a deep copy of the header and axes. */
+static PyObject *native_like(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object;
+    int dtype;
+    if (!PyArg_ParseTuple(args, "Oi", &object, &dtype)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdError *error = NULL;
+    ImdSeries *series =
+        imd_series_wrap_like(&error, h->series, (ImdDType)dtype, &g_placeholder, NULL, NULL);
+    return series != NULL ? handle_new(series, 0) : raise_imd(error);
+}
+
+/*
+ * with_data(handle, dtype, buffer): a full series with the header of `handle`
+ * over the C-contiguous `buffer` (held until the handle goes): for writing.
+ */
+static PyObject *native_with_data(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object, *buffer;
+    int dtype;
+    if (!PyArg_ParseTuple(args, "OiO", &object, &dtype, &buffer)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    Handle *out = PyObject_New(Handle, HandleType);
+    if (out == NULL) {
+        return NULL;
+    }
+    out->series = NULL;
+    out->data_valid = 0;
+    out->has_view = 0;
+    out->exports = 0;
+    if (PyObject_GetBuffer(buffer, &out->view, PyBUF_C_CONTIGUOUS) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    out->has_view = 1;
+    size_t needed = imd_dtype_size((ImdDType)dtype);
+    for (size_t d = 0; d < imd_series_ndim(h->series); d++) {
+        needed *= imd_series_dim(h->series, d);
+    }
+    if ((size_t)out->view.len != needed || needed == 0) {
+        PyErr_Format(PyExc_ValueError, "imagedata: buffer of %zd bytes for a series of %zu",
+                     out->view.len, needed);
+        Py_DECREF(out);
+        return NULL;
+    }
+    ImdError *error = NULL;
+    out->series = imd_series_wrap_like(&error, h->series, (ImdDType)dtype, out->view.buf, NULL,
+                                       NULL);
+    if (out->series == NULL) {
+        Py_DECREF(out);
+        return raise_imd(error);
+    }
+    out->data_valid = 1;
+    return (PyObject *)out;
+}
+
+/* subset(handle, [(kind, start, stop, step, has_start, has_stop), ...]): a carrier. */
+static PyObject *native_subset(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object, *indices;
+    if (!PyArg_ParseTuple(args, "OO", &object, &indices)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    PyObject *tuple = PySequence_Tuple(indices);
+    if (tuple == NULL) {
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_Size(tuple);
+    ImdIndex index[IMD_MAX_DIMS];
+    if (count > IMD_MAX_DIMS) {
+        Py_DECREF(tuple);
+        PyErr_SetString(PyExc_IndexError, "imagedata: too many indices");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int kind, has_start, has_stop;
+        long long start, stop, step;
+        if (!PyArg_ParseTuple(PyTuple_GetItem(tuple, i), "iLLLpp", &kind, &start, &stop, &step,
+                              &has_start, &has_stop)) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+        index[i] = (ImdIndex){(ImdIndexKind)kind, start, stop, step, has_start != 0,
+                              has_stop != 0};
+    }
+    Py_DECREF(tuple);
+    ImdError *error = NULL;
+    ImdSeries *series =
+        imd_series_subset_wrap(&error, h->series, index, (size_t)count, &g_placeholder, NULL, NULL);
+    return series != NULL ? handle_new(series, 0) : raise_imd(error);
+}
+
+/* ---- header ------------------------------------------------------------- */
+
+static PyObject *native_describe(PyObject *module, PyObject *object)
+{
+    (void)module;
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdError *error = NULL;
+    /* Never from the voxels: the window is computed in Python from the array. */
+    char *text = imd_series_to_json(&error, h->series, NULL, IMD_JSON_HEADER_ONLY);
+    if (text == NULL) {
+        return raise_imd(error);
+    }
+    PyObject *result = PyUnicode_FromString(text);
+    imd_free(text);
+    return result;
+}
+
+static PyObject *native_get(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object;
+    const char *keyword;
+    if (!PyArg_ParseTuple(args, "Os", &object, &keyword)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    const char *value = imd_header_get_string(imd_series_const_header(h->series), keyword);
+    if (value == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_FromString(value);
+}
+
+static PyObject *native_set(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object;
+    const char *keyword, *value;
+    if (!PyArg_ParseTuple(args, "Osz", &object, &keyword, &value)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdError *error = NULL;
+    if (!imd_header_set_string(&error, imd_series_header(h->series), keyword, value)) {
+        return raise_imd(error);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_keywords(PyObject *module, PyObject *object)
+{
+    (void)module;
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    const ImdHeader *header = imd_series_const_header(h->series);
+    size_t n = imd_header_attribute_count(header);
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        PyObject *k = PyUnicode_FromString(imd_header_attribute_keyword(header, i));
+        if (k == NULL || PyList_Append(list, k) < 0) {
+            Py_XDECREF(k);
+            Py_CLEAR(list);
+        } else {
+            Py_DECREF(k);
+        }
+    }
+    return list;
+}
+
+static PyObject *native_template_get(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object;
+    const char *keyword;
+    if (!PyArg_ParseTuple(args, "Os", &object, &keyword)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdError *error = NULL;
+    char *value = NULL;
+    if (!imd_header_template_string(&error, imd_series_const_header(h->series), keyword,
+                                    &value)) {
+        return raise_imd(error);
+    }
+    if (value == NULL) {
+        Py_RETURN_NONE;
+    }
+    PyObject *result = PyUnicode_FromString(value);
+    imd_free(value);
+    return result;
+}
+
+static PyObject *native_set_input_order(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object;
+    const char *order;
+    int rename_axes;
+    if (!PyArg_ParseTuple(args, "Osp", &object, &order, &rename_axes)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdError *error = NULL;
+    bool ok = rename_axes ? imd_series_set_input_order(&error, h->series, order)
+                          : imd_header_set_input_order(&error, imd_series_header(h->series), order);
+    if (!ok) {
+        return raise_imd(error);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_set_spacing(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object;
+    double s[3];
+    if (!PyArg_ParseTuple(args, "O(ddd)", &object, &s[0], &s[1], &s[2])) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdError *error = NULL;
+    if (!imd_series_set_spacing(&error, h->series, s)) {
+        return raise_imd(error);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_window(PyObject *module, PyObject *object)
+{
+    (void)module;
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    double center, width;
+    if (!imd_header_window(imd_series_const_header(h->series), &center, &width)) {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(dd)", center, width);
+}
+
+static PyObject *native_set_window(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object, *center, *width;
+    if (!PyArg_ParseTuple(args, "OOO", &object, &center, &width)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    if (center == Py_None || width == Py_None) {
+        imd_header_clear_window(imd_series_header(h->series));
+        Py_RETURN_NONE;
+    }
+    double c = PyFloat_AsDouble(center), w = PyFloat_AsDouble(width);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    imd_header_set_window(imd_series_header(h->series), c, w);
+    Py_RETURN_NONE;
+}
+
+/* set_geometry(handle, positions [(x,y,z)...] | None, (row xyz, column xyz) | None, transform 4x4 | None) */
+static PyObject *native_set_geometry(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object, *positions, *orientation, *transform, *locations;
+    if (!PyArg_ParseTuple(args, "OOOOO", &object, &positions, &orientation, &transform,
+                          &locations)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdHeader *header = imd_series_header(h->series);
+    ImdError *error = NULL;
+    if (positions != Py_None) {
+        PyObject *t = PySequence_Tuple(positions);
+        if (t == NULL) {
+            return NULL;
+        }
+        Py_ssize_t n = PyTuple_Size(t);
+        ImdVec3 *p = calloc(n > 0 ? (size_t)n : 1, sizeof *p);
+        if (p == NULL) {
+            Py_DECREF(t);
+            return PyErr_NoMemory();
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (!PyArg_ParseTuple(PyTuple_GetItem(t, i), "ddd", &p[i].x, &p[i].y, &p[i].z)) {
+                free(p);
+                Py_DECREF(t);
+                return NULL;
+            }
+        }
+        Py_DECREF(t);
+        bool ok = imd_header_set_image_positions(&error, header, p, (size_t)n);
+        free(p);
+        if (!ok) {
+            return raise_imd(error);
+        }
+        imd_header_set_geometry_defined(header, true);
+    }
+    if (orientation != Py_None) {
+        ImdVec3 r, c;
+        if (!PyArg_ParseTuple(orientation, "dddddd", &r.x, &r.y, &r.z, &c.x, &c.y, &c.z)) {
+            return NULL;
+        }
+        if (!imd_header_set_orientation(&error, header, r, c)) {
+            return raise_imd(error);
+        }
+        imd_header_set_geometry_defined(header, true);
+    }
+    if (locations != Py_None) {
+        PyObject *t = PySequence_Tuple(locations);
+        if (t == NULL) {
+            return NULL;
+        }
+        Py_ssize_t n = PyTuple_Size(t);
+        double *v = calloc(n > 0 ? (size_t)n : 1, sizeof *v);
+        if (v == NULL) {
+            Py_DECREF(t);
+            return PyErr_NoMemory();
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            v[i] = PyFloat_AsDouble(PyTuple_GetItem(t, i));
+        }
+        Py_DECREF(t);
+        if (PyErr_Occurred()) {
+            free(v);
+            return NULL;
+        }
+        bool ok = imd_header_set_slice_locations(&error, header, v, (size_t)n);
+        free(v);
+        if (!ok) {
+            return raise_imd(error);
+        }
+    }
+    if (transform == Py_None) {
+        imd_header_reset_transform(header);
+    } else if (transform != Py_False) {
+        ImdMat4 m;
+        PyObject *t = PySequence_Tuple(transform);
+        if (t == NULL) {
+            return NULL;
+        }
+        if (PyTuple_Size(t) != 16) {
+            Py_DECREF(t);
+            PyErr_SetString(PyExc_ValueError, "imagedata: a transform has 16 numbers");
+            return NULL;
+        }
+        for (int i = 0; i < 16; i++) {
+            m.m[i / 4][i % 4] = PyFloat_AsDouble(PyTuple_GetItem(t, i));
+        }
+        Py_DECREF(t);
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        imd_header_set_transform(header, &m);
+        imd_header_set_geometry_defined(header, true);
+    }
+    Py_RETURN_NONE;
+}
+
+/* set_axis(handle, dim, name, unit, start, step) or (handle, dim, name, unit, None, [numbers]) */
+static PyObject *native_set_axis(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object, *start, *step;
+    Py_ssize_t dim;
+    const char *name, *unit;
+    if (!PyArg_ParseTuple(args, "OnszOO", &object, &dim, &name, &unit, &start, &step)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdError *error = NULL;
+    ImdAxis *axis;
+    if (start != Py_None) {
+        double a = PyFloat_AsDouble(start), b = PyFloat_AsDouble(step);
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        axis = imd_axis_create_uniform(&error, name, a, b, imd_series_dim(h->series, (size_t)dim));
+    } else {
+        PyObject *t = PySequence_Tuple(step);
+        if (t == NULL) {
+            return NULL;
+        }
+        Py_ssize_t n = PyTuple_Size(t);
+        double *v = calloc(n > 0 ? (size_t)n : 1, sizeof *v);
+        if (v == NULL) {
+            Py_DECREF(t);
+            return PyErr_NoMemory();
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            v[i] = PyFloat_AsDouble(PyTuple_GetItem(t, i));
+        }
+        Py_DECREF(t);
+        if (PyErr_Occurred()) {
+            free(v);
+            return NULL;
+        }
+        axis = imd_axis_create_numbers(&error, name, v, (size_t)n);
+        free(v);
+    }
+    if (axis == NULL) {
+        return raise_imd(error);
+    }
+    if (unit != NULL && !imd_axis_set_unit(&error, axis, unit)) {
+        imd_axis_destroy(axis);
+        return raise_imd(error);
+    }
+    if (!imd_series_set_axis(&error, h->series, (size_t)dim, axis)) {
+        imd_axis_destroy(axis);
+        return raise_imd(error);
+    }
+    Py_RETURN_NONE;
+}
+
+/* set_tag(handle, slice, index tuple, values tuple|None): one cell of the tag store. */
+static PyObject *native_set_tags(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object, *shape_object, *cells;
+    Py_ssize_t slices, components;
+    if (!PyArg_ParseTuple(args, "OnOnO", &object, &slices, &shape_object, &components, &cells)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    PyObject *shape_tuple = PySequence_Tuple(shape_object);
+    if (shape_tuple == NULL) {
+        return NULL;
+    }
+    size_t ndim = (size_t)PyTuple_Size(shape_tuple), shape[IMD_MAX_TAG_DIMS] = {0};
+    size_t cells_per_slice = 1;
+    if (ndim > IMD_MAX_TAG_DIMS || components < 1 || components > IMD_VALUE_MAX) {
+        Py_DECREF(shape_tuple);
+        PyErr_SetString(PyExc_ValueError, "imagedata: bad tag shape");
+        return NULL;
+    }
+    for (size_t i = 0; i < ndim; i++) {
+        shape[i] = PyLong_AsSize_t(PyTuple_GetItem(shape_tuple, (Py_ssize_t)i));
+        cells_per_slice *= shape[i];
+    }
+    Py_DECREF(shape_tuple);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    ImdHeader *header = imd_series_header(h->series);
+    ImdError *error = NULL;
+    if (!imd_header_set_tag_shape(&error, header, (size_t)slices, ndim, shape,
+                                  (size_t)components)) {
+        return raise_imd(error);
+    }
+    /* cells: a flat sequence, slice-major then C order over the tag dims, of tuples or None */
+    PyObject *flat = PySequence_Tuple(cells);
+    if (flat == NULL) {
+        return NULL;
+    }
+    if ((size_t)PyTuple_Size(flat) != (size_t)slices * cells_per_slice) {
+        Py_DECREF(flat);
+        PyErr_SetString(PyExc_ValueError, "imagedata: tag cell count does not match");
+        return NULL;
+    }
+    for (size_t s = 0; s < (size_t)slices; s++) {
+        for (size_t c = 0; c < cells_per_slice; c++) {
+            PyObject *cell = PyTuple_GetItem(flat, (Py_ssize_t)(s * cells_per_slice + c));
+            size_t index[IMD_MAX_TAG_DIMS] = {0}, rest = c;
+            for (size_t d = ndim; d-- > 0;) {
+                index[d] = rest % shape[d];
+                rest /= shape[d];
+            }
+            if (cell == Py_None) {
+                continue;
+            }
+            ImdValue values[IMD_VALUE_MAX];
+            for (Py_ssize_t k = 0; k < components; k++) {
+                PyObject *v = PySequence_GetItem(cell, k);
+                double number = v != NULL ? PyFloat_AsDouble(v) : 0;
+                Py_XDECREF(v);
+                if (PyErr_Occurred()) {
+                    Py_DECREF(flat);
+                    return NULL;
+                }
+                values[k] = imd_value_number(number);
+            }
+            if (!imd_header_set_tag(&error, header, s, index, values)) {
+                Py_DECREF(flat);
+                return raise_imd(error);
+            }
+        }
+    }
+    Py_DECREF(flat);
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_add_template(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *a, *b;
+    int geometry;
+    if (!PyArg_ParseTuple(args, "OOp", &a, &b, &geometry)) {
+        return NULL;
+    }
+    Handle *h = as_handle(a), *source = h != NULL ? as_handle(b) : NULL;
+    if (source == NULL) {
+        return NULL;
+    }
+    ImdError *error = NULL;
+    bool ok = geometry ? imd_series_add_geometry(&error, h->series, source->series)
+                       : imd_series_add_template(&error, h->series, source->series);
+    if (!ok) {
+        return raise_imd(error);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_new_uid(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    char uid[65];
+    ImdError *error = NULL;
+    if (!imd_uid_generate(&error, uid)) {
+        return raise_imd(error);
+    }
+    return PyUnicode_FromString(uid);
+}
+
+static PyObject *native_tag_ndim(PyObject *module, PyObject *object)
+{
+    (void)module;
+    Handle *h = as_handle(object);
+    return h != NULL ? PyLong_FromSize_t(imd_series_tag_ndim(h->series)) : NULL;
+}
+
+/*
+ * refresh(handle): what a computed result gets (behaviour.md §1.6): a new
+ * series UID, no SOPInstanceUIDs, no window.
+ */
+static PyObject *native_refresh(PyObject *module, PyObject *object)
+{
+    (void)module;
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdHeader *header = imd_series_header(h->series);
+    ImdError *error = NULL;
+    char uid[65];
+    if (!imd_uid_generate(&error, uid) ||
+        !imd_header_set_string(&error, header, "SeriesInstanceUID", uid)) {
+        return raise_imd(error);
+    }
+    imd_header_clear_window(header);
+    size_t slices = imd_header_tag_slices(header), ndim = imd_header_tag_ndim(header);
+    size_t cells = 1, shape[IMD_MAX_TAG_DIMS];
+    for (size_t d = 0; d < ndim; d++) {
+        shape[d] = imd_header_tag_shape(header, d);
+        cells *= shape[d];
+    }
+    for (size_t s = 0; s < slices; s++) {
+        for (size_t c = 0; c < cells; c++) {
+            size_t index[IMD_MAX_TAG_DIMS] = {0}, rest = c;
+            for (size_t d = ndim; d-- > 0;) {
+                index[d] = rest % shape[d];
+                rest /= shape[d];
+            }
+            if (imd_header_instance_uid(header, s, index) != NULL &&
+                !imd_header_set_instance_uid(&error, header, s, index, NULL)) {
+                return raise_imd(error);
+            }
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- context ------------------------------------------------------------ */
+
+static PyObject *native_set_threads(PyObject *module, PyObject *args)
+{
+    (void)module;
+    unsigned int threads;
+    if (!PyArg_ParseTuple(args, "I", &threads)) {
+        return NULL;
+    }
+    if (g_busy > 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "imagedata.set_threads: a read or write is running in another thread");
+        return NULL;
+    }
+    imd_context_set_threads(g_context, threads);
+    return PyLong_FromUnsignedLong(imd_context_threads(g_context));
+}
+
+static PyObject *native_threads(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyLong_FromUnsignedLong(imd_context_threads(g_context));
+}
+
+static PyObject *native_set_error_factory(PyObject *module, PyObject *factory)
+{
+    (void)module;
+    PyObject *old = g_error_factory;
+    Py_INCREF(factory);
+    g_error_factory = factory;
+    Py_XDECREF(old);
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_version(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyUnicode_FromString(imd_version());
+}
+
+static PyObject *native_dtype_size(PyObject *module, PyObject *args)
+{
+    (void)module;
+    int dtype;
+    if (!PyArg_ParseTuple(args, "i", &dtype)) {
+        return NULL;
+    }
+    return PyLong_FromSize_t(imd_dtype_size((ImdDType)dtype));
+}
+
+static PyMethodDef native_methods[] = {
+    {"read", native_read, METH_VARARGS, "read(urls, options) -> ([Handle], [(code, message)])"},
+    {"write", native_write, METH_VARARGS, "write(handle, url, format|None, options)"},
+    {"new", native_new, METH_VARARGS, "new(dtype, shape) -> carrier with defaults"},
+    {"like", native_like, METH_VARARGS, "like(handle, dtype) -> carrier with a copied header"},
+    {"with_data", native_with_data, METH_VARARGS, "with_data(handle, dtype, buffer) -> Handle"},
+    {"subset", native_subset, METH_VARARGS, "subset(handle, indices) -> carrier"},
+    {"describe", native_describe, METH_O, "describe(handle) -> JSON text"},
+    {"get", native_get, METH_VARARGS, "get(handle, keyword) -> str|None"},
+    {"set", native_set, METH_VARARGS, "set(handle, keyword, value|None)"},
+    {"keywords", native_keywords, METH_O, "keywords(handle) -> [keyword]"},
+    {"template_get", native_template_get, METH_VARARGS, "template_get(handle, keyword)"},
+    {"set_input_order", native_set_input_order, METH_VARARGS, "set_input_order(h, order, axes)"},
+    {"set_spacing", native_set_spacing, METH_VARARGS, "set_spacing(handle, (ds, dr, dc))"},
+    {"window", native_window, METH_O, "window(handle) -> (center, width)|None"},
+    {"set_window", native_set_window, METH_VARARGS, "set_window(handle, center, width)"},
+    {"set_geometry", native_set_geometry, METH_VARARGS,
+     "set_geometry(handle, positions, orientation, transform, locations)"},
+    {"set_axis", native_set_axis, METH_VARARGS, "set_axis(handle, dim, name, unit, start, step)"},
+    {"set_tags", native_set_tags, METH_VARARGS,
+     "set_tags(handle, slices, shape, components, cells)"},
+    {"add_template", native_add_template, METH_VARARGS, "add_template(handle, source, geometry)"},
+    {"tag_ndim", native_tag_ndim, METH_O, "tag_ndim(handle) -> leading tag dimensions"},
+    {"refresh", native_refresh, METH_O, "refresh(handle): new series UID, no window"},
+    {"new_uid", native_new_uid, METH_NOARGS, "new_uid() -> a 2.25 UID"},
+    {"set_threads", native_set_threads, METH_VARARGS, "set_threads(n) -> threads in use"},
+    {"threads", native_threads, METH_NOARGS, "threads() -> threads in use"},
+    {"set_error_factory", native_set_error_factory, METH_O, "set_error_factory(fn)"},
+    {"version", native_version, METH_NOARGS, "the library's version"},
+    {"dtype_size", native_dtype_size, METH_VARARGS, "dtype_size(code) -> bytes"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT, "imagedata._native", "libimagedata for imagedata.series", -1,
+    native_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+    PyObject *module = PyModule_Create(&native_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    HandleType = (PyTypeObject *)PyType_FromSpec(&handle_spec);
+    if (HandleType == NULL) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF((PyObject *)HandleType);
+    if (PyModule_AddObject(module, "Handle", (PyObject *)HandleType) < 0) {
+        Py_DECREF(HandleType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (g_context == NULL) {
+        ImdError *error = NULL;
+        g_context = imd_context_create(&error);
+        if (g_context == NULL) {
+            Py_DECREF(module);
+            return raise_imd(error);
+        }
+        /* As the CLIs: plugins named by IMAGEDATA_PLUGINS. */
+        const char *plugins = getenv("IMAGEDATA_PLUGINS");
+        if (plugins != NULL && *plugins != '\0' &&
+            !imd_context_load_plugin_list(&error, g_context, plugins)) {
+            Py_DECREF(module);
+            return raise_imd(error);
+        }
+    }
+    return module;
+}

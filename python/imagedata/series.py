@@ -1,0 +1,897 @@
+"""Series: a numpy.ndarray with the geometry and DICOM identity of a medical image.
+
+The voxels are numpy's; the header (patient, study, geometry, axes, tags) is
+an ImdSeries of the C library, reached through imagedata._native:
+
+- A series read from a URL is one ImdSeries: numpy views its voxel buffer
+  (no copy) and the buffer is freed when the last view goes.
+- A view (indexing), a ufunc result, or a Series made from an array keeps a
+  header carrier: the C header and axes of that shape, without voxels. It is
+  made lazily, when a property first asks for it, so numpy's internal
+  indexing and arithmetic pay nothing for the header they never read.
+
+behaviour.md §1 describes the original's Series; docs/python.md lists where
+this one differs.
+"""
+import json
+import math
+import os
+import warnings
+
+import numpy as np
+
+from . import _native
+from .axis import axes_from_description, UniformAxis, VariableAxis
+from .formats import (ERROR_CODE_NAMES, ImagedataWarning, MultipleSeriesError, NoDataReadError, ImagedataError,
+                      INPUT_ORDER_NONE, shape_to_str)
+
+__all__ = ['Series', 'DoNotSetSlicesError', 'MultipleSeriesError']
+
+
+class DoNotSetSlicesError(Exception):
+    pass
+
+
+# ---- element types (include/imagedata/types.h) ---------------------------------
+
+RGB_DTYPE = np.dtype([('R', 'u1'), ('G', 'u1'), ('B', 'u1')])
+_CODES = {np.dtype(np.bool_): 1, np.dtype(np.uint8): 2, np.dtype(np.int8): 3,
+          np.dtype(np.uint16): 4, np.dtype(np.int16): 5, np.dtype(np.uint32): 6,
+          np.dtype(np.int32): 7, np.dtype(np.uint64): 8, np.dtype(np.int64): 9,
+          np.dtype(np.float32): 10, np.dtype(np.float64): 11, np.dtype(np.complex64): 12,
+          np.dtype(np.complex128): 13, RGB_DTYPE: 14}
+_DTYPES = {code: dtype for dtype, code in _CODES.items()}
+_FLOAT64 = 11
+
+
+def _code(dtype, strict=False):
+    """The ImdDType code of a numpy dtype (big-endian types as their native twin)."""
+    dtype = np.dtype(dtype)
+    if dtype.byteorder == '>':
+        dtype = dtype.newbyteorder('=')
+    code = _CODES.get(dtype)
+    if code is None:
+        if strict:
+            raise TypeError('imagedata: numpy type {} has no image element type '
+                            '(bool, integers, float32/64, complex64/128, RGB)'.format(dtype))
+        return _FLOAT64  # a carrier's type is nominal: its voxels are numpy's
+    return code
+
+
+# ---- headers ---------------------------------------------------------------------
+
+class _Header:
+    """The C header of a Series: an ImdSeries handle, made when first needed."""
+
+    __slots__ = ('_handle', '_make', 'shape', '_description', '__weakref__')
+
+    def __init__(self, shape, handle=None, make=None):
+        self.shape = tuple(shape)
+        self._handle = handle
+        self._make = make  # (function, args) giving the handle
+        self._description = None
+
+    @property
+    def handle(self):
+        if self._handle is None:
+            function, args = self._make
+            self._handle = function(*args)
+            self._make = None
+        return self._handle
+
+    def description(self):
+        if self._description is None:
+            self._description = json.loads(_native.describe(self.handle))
+        return self._description
+
+    def changed(self):
+        self._description = None
+
+    # -- derived headers, all lazy --
+
+    @staticmethod
+    def default(shape, dtype, source=None):
+        """Default axes and header of this shape; identity from `source` when given."""
+        shape = tuple(shape) if len(shape) else (1,)
+        return _Header(shape, make=(_make_default, (shape, _code(dtype), source)))
+
+    @staticmethod
+    def derived(source, dtype):
+        """A ufunc result's header: the source's, with a new series UID and no window."""
+        if source._handle is None and source._make is not None and \
+                source._make[0] is _make_derived:
+            # The source is itself an unmade result: derive from its origin once.
+            return _Header(source.shape, make=(_make_derived, (source._make[1][0], _code(dtype))))
+        return _Header(source.shape, make=(_make_derived, (source, _code(dtype))))
+
+    @staticmethod
+    def subset(source, index, shape, refresh=False):
+        return _Header(shape, make=(_make_subset, (source, index, refresh)))
+
+
+def _make_default(shape, code, source):
+    handle = _native.new(code, shape)
+    if source is not None:
+        try:
+            _native.add_template(handle, source.handle, False)
+        except ImagedataError:
+            pass  # identity is a courtesy here; the shapes may not agree
+    return handle
+
+
+def _make_derived(source, code):
+    handle = _native.like(source.handle, code)
+    _native.refresh(handle)
+    return handle
+
+
+def _make_subset(source, index, refresh):
+    handle = _native.subset(source.handle, index)
+    if refresh:
+        _native.refresh(handle)
+    return handle
+
+
+_ALL = (0, 0, 0, 0, False, False)
+
+
+def _index_tuple(item, ndim):
+    """numpy basic indexing as ImdIndex tuples; None when the C model has no
+    equivalent (new axes, arrays, booleans, field names)."""
+    if not isinstance(item, tuple):
+        item = (item,)
+    if sum(1 for i in item if i is Ellipsis) > 1:
+        raise IndexError('an index can only have a single ellipsis (\'...\')')
+    out = []
+    for i in item:
+        if i is Ellipsis:
+            out.extend([_ALL] * (ndim - (len(item) - 1)))
+        elif isinstance(i, (bool, np.bool_)):
+            return None
+        elif isinstance(i, (int, np.integer)):
+            out.append((1, int(i), 0, 1, True, False))
+        elif isinstance(i, slice):
+            for part in (i.start, i.stop, i.step):
+                if part is not None and not isinstance(part, (int, np.integer)):
+                    return None
+            out.append((2, int(i.start or 0), int(i.stop or 0), int(i.step or 1),
+                        i.start is not None, i.stop is not None))
+        else:
+            return None
+    if len(out) > ndim:
+        return None
+    return out
+
+
+def _kept_shape(shape, index, tag_ndim):
+    """The shape the C library gives a subset (behaviour.md §1.5): integer
+    indices drop their axis, and so does a tag axis left with one value."""
+    result = []
+    for d, n in enumerate(shape):
+        kind, start, stop, step, has_start, has_stop = index[d] if d < len(index) else _ALL
+        if kind == 1:
+            continue
+        if kind == 2:
+            count = len(range(*slice(start if has_start else None,
+                                     stop if has_stop else None, step).indices(n)))
+            if d < tag_ndim and count <= 1:
+                continue
+            result.append(count)
+        else:
+            result.append(n)
+    return tuple(result)
+
+
+# ---- options ---------------------------------------------------------------------
+
+def _option_text(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return ','.join(str(v) for v in value)
+    return str(value)
+
+
+def _option_pairs(opts, kwargs, skip=()):
+    """The original's option merging (behaviour.md §1.1): kw and
+    opts['input_options'] join opts; an argparse Namespace becomes a dict."""
+    merged = {}
+    if opts is not None:
+        if not isinstance(opts, dict):
+            opts = vars(opts)
+        for key, value in opts.items():
+            if key == 'input_options' and isinstance(value, dict):
+                merged.update(value)
+            else:
+                merged[key] = value
+    merged.update(kwargs)
+    pairs = []
+    for key, value in merged.items():
+        if value is None or key in skip:
+            continue
+        if callable(value):
+            raise ImagedataError('option {!r}: a callable is not supported; name the DICOM '
+                                 'attribute instead ({}=AttributeKeyword)'.format(key, key), 2)
+        pairs.append((str(key), _option_text(value)))
+    return pairs
+
+
+def _urls(data):
+    if isinstance(data, (str, os.PathLike)):
+        return [os.fspath(data).strip()]
+    return [os.fspath(u).strip() for u in data]
+
+
+def _is_url_list(data):
+    return isinstance(data, (list, tuple)) and len(data) > 0 and \
+        all(isinstance(u, (str, os.PathLike)) for u in data)
+
+
+def _read_handles(urls, pairs):
+    handles, failures = _native.read(urls, pairs)
+    for code, message in failures:
+        warnings.warn('{} ({})'.format(message, ERROR_CODE_NAMES.get(code, code)),
+                      ImagedataWarning, stacklevel=4)
+    return handles, failures
+
+
+def _array_of(handle):
+    """The voxels of a read handle as a numpy array: a view, no copy."""
+    dtype = _DTYPES[handle.dtype]
+    return np.frombuffer(handle, dtype=dtype).reshape(handle.shape)
+
+
+# ---- the Series -----------------------------------------------------------------
+
+_DICOM_FIELDS = {
+    'seriesNumber': 'SeriesNumber', 'seriesDescription': 'SeriesDescription',
+    'imageType': 'ImageType', 'studyInstanceUID': 'StudyInstanceUID', 'studyID': 'StudyID',
+    'seriesInstanceUID': 'SeriesInstanceUID', 'frameOfReferenceUID': 'FrameOfReferenceUID',
+    'SOPClassUID': 'SOPClassUID', 'accessionNumber': 'AccessionNumber',
+    'patientName': 'PatientName', 'patientID': 'PatientID',
+    'patientBirthDate': 'PatientBirthDate', 'modality': 'Modality',
+    'laterality': 'Laterality', 'bodyPartExamined': 'BodyPartExamined',
+    'patientPosition': 'PatientPosition', 'protocolName': 'ProtocolName',
+    'seriesDate': 'SeriesDate', 'seriesTime': 'SeriesTime', 'studyDate': 'StudyDate',
+    'studyTime': 'StudyTime', 'accessionNumber_': 'AccessionNumber',
+}
+# Fields that read '' rather than raise when unset (the original's defaults).
+_EMPTY_DEFAULT = {'seriesDescription', 'patientName', 'studyID'}
+
+_SOP_CLASSES = {'SC': '1.2.840.10008.5.1.4.1.1.7',
+                'SecondaryCaptureImageStorage': '1.2.840.10008.5.1.4.1.1.7',
+                'MR': '1.2.840.10008.5.1.4.1.1.4', 'MRImageStorage': '1.2.840.10008.5.1.4.1.1.4',
+                'CT': '1.2.840.10008.5.1.4.1.1.2', 'CTImageStorage': '1.2.840.10008.5.1.4.1.1.2'}
+
+
+def _field(name):
+    keyword = _DICOM_FIELDS[name]
+
+    def getter(self):
+        value = _native.get(self._hdr().handle, keyword)
+        if value is None:
+            if name in _EMPTY_DEFAULT:
+                return ''
+            raise ValueError('{} is not set'.format(name))
+        if keyword == 'SeriesNumber':
+            try:
+                return int(value)
+            except ValueError:
+                return int(float(value))
+        if keyword == 'ImageType':
+            return value.split('\\')
+        return value
+
+    def setter(self, value):
+        if keyword == 'ImageType' and isinstance(value, (list, tuple)):
+            value = '\\'.join(str(v) for v in value)
+        elif keyword == 'SOPClassUID':
+            value = _SOP_CLASSES.get(value, value)
+        elif value is not None:
+            value = str(value)
+        header = self._hdr()
+        _native.set(header.handle, keyword, value)
+        header.changed()
+
+    return property(getter, setter, doc='DICOM {} of the series'.format(keyword))
+
+
+def _xyz(zyx):
+    return (float(zyx[2]), float(zyx[1]), float(zyx[0]))
+
+
+class Series(np.ndarray):
+    """Series(data, input_order='auto', opts=None, input_format=None, dtype=None,
+    template=None, geometry=None, axes=None, **kwargs)
+
+    data: a URL, path or list of them (read by the C library), an array, a
+    number, or another Series (its header copied, with a new series UID).
+    """
+
+    def __new__(cls, data, input_order='auto', opts=None, input_format=None, dtype=None,
+                template=None, geometry=None, axes=None, **kwargs):
+        if isinstance(data, Series):
+            array = data.view(np.ndarray)
+            if dtype is not None:
+                array = array.astype(dtype)
+            obj = array.view(cls)
+            source = data._hdr()
+            obj.header = _Header.derived(source, obj.dtype)
+            if input_order not in ('auto', None):
+                obj.input_order = input_order
+        elif isinstance(data, (str, os.PathLike)) or _is_url_list(data):
+            obj = cls._read(data, input_order, opts, input_format, dtype, kwargs)
+        else:
+            if kwargs:
+                _option_pairs(None, kwargs)  # a callable or the like fails here too
+            array = np.asarray(data, dtype=dtype)
+            if array.ndim == 0:
+                array = array.reshape((1,))
+            obj = array.view(cls)
+            obj.header = _Header.default(obj.shape, obj.dtype)
+            order = INPUT_ORDER_NONE if input_order in ('auto', None) else input_order
+            if order != INPUT_ORDER_NONE and obj.ndim > 2:
+                header = obj.header
+                _native.set_input_order(header.handle, order, True)
+            elif order != INPUT_ORDER_NONE:
+                raise ValueError('input order {!r} needs a tag dimension: the array has {} '
+                                 'dimension(s)'.format(order, obj.ndim))
+        if template is not None:
+            obj._add(template, False)
+        if geometry is not None:
+            obj._add(geometry, True)
+        if axes is not None:
+            obj.axes = axes
+        return obj
+
+    @classmethod
+    def _read(cls, data, input_order, opts, input_format, dtype, kwargs):
+        pairs = _option_pairs(opts, kwargs, skip=('input_order', 'input_format'))
+        order = input_order or 'auto'
+        if opts is not None and isinstance(opts, dict) and 'input_order' in opts and \
+                input_order == 'auto':
+            order = opts['input_order']
+        pairs.append(('input_order', order))
+        if input_format is None and isinstance(opts, dict):
+            input_format = opts.get('input_format')
+        if input_format is not None:
+            pairs.append(('input_format', input_format))
+        handles, failures = _read_handles(_urls(data), pairs)
+        if len(handles) == 0:
+            raise NoDataReadError('no series read from {}'.format(data))
+        if len(handles) > 1:
+            raise MultipleSeriesError('{} series read from {}; read them one by one'.format(
+                len(handles), data))
+        handle = handles[0]
+        array = _array_of(handle)
+        obj = array.view(cls)
+        obj.header = _Header(handle.shape, handle=handle)
+        if dtype is not None and np.dtype(dtype) != obj.dtype:
+            converted = array.astype(dtype).view(cls)
+            converted.header = _Header(handle.shape, make=(_native.like,
+                                                           (handle, _code(dtype))))
+            obj = converted
+        return obj
+
+    def __array_finalize__(self, obj):
+        # numpy views share the header; indexing and ufuncs replace it.
+        self.header = getattr(obj, 'header', None)
+
+    def _hdr(self):
+        """The header, of this shape: a reshaped or transposed view gets
+        default axes with the identity of the header it had."""
+        header = self.header
+        shape = self.shape if self.ndim > 0 else (1,)
+        if header is None or header.shape != shape:
+            header = _Header.default(shape, self.dtype, source=header)
+            self.header = header
+        return header
+
+    def _add(self, source, geometry):
+        if not isinstance(source, Series):
+            source = Series(source, opts={'headers_only': True})
+        header = self._hdr()
+        _native.add_template(header.handle, source._hdr().handle, geometry)
+        header.changed()
+
+    # -- numpy ------------------------------------------------------------------------
+
+    def __getitem__(self, item):
+        result = super().__getitem__(item)
+        if not isinstance(result, Series):
+            return result
+        if result.ndim == 0:
+            return result[()]
+        header = self.header
+        if header is None or header.shape != self.shape:
+            result.header = None
+            return result
+        if isinstance(item, str) and self.dtype.names is not None:
+            # An RGB channel: the same grid, one uint8 per voxel.
+            result.header = _Header.derived(header, result.dtype)
+            return result
+        index = _index_tuple(item, self.ndim)
+        if index is None:
+            result.header = _Header.default(result.shape, result.dtype, source=header)
+            return result
+        shape = _kept_shape(self.shape, index, _native.tag_ndim(header.handle))
+        if len(shape) == 0:
+            result.header = _Header.default(result.shape, result.dtype, source=header)
+            return result
+        if shape != result.shape:
+            result = result.reshape(shape)
+        result.header = _Header.subset(header, index, shape)
+        return result
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        args = [x.view(np.ndarray) if isinstance(x, Series) else x for x in inputs]
+        if out is not None:
+            kwargs['out'] = tuple(o.view(np.ndarray) if isinstance(o, Series) else o
+                                  for o in out)
+        results = getattr(ufunc, method)(*args, **kwargs)
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        if method == 'at':
+            return None
+        series = [x for x in inputs if isinstance(x, Series)]
+        if ufunc.nout == 1:
+            return self._wrap(results, series, method, kwargs)
+        return tuple(self._wrap(r, series, method, kwargs) for r in results)
+
+    @staticmethod
+    def _wrap(result, series, method, kwargs):
+        if not isinstance(result, np.ndarray):
+            return result
+        if result.ndim == 0:
+            return result[()]  # scalar results stay scalars (max -> np.uint16)
+        same = [s for s in series if s.shape == result.shape]
+        source = same[0] if same else series[0]
+        obj = result.view(Series)
+        header = source.header
+        if header is None or header.shape != source.shape:
+            obj.header = _Header.default(obj.shape, obj.dtype, source=header)
+        elif method == 'reduce' and source.shape != result.shape:
+            obj.header = Series._reduced(source, header, result, kwargs)
+        elif source.shape == result.shape:
+            obj.header = _Header.derived(header, obj.dtype)
+        else:
+            obj.header = _Header.default(obj.shape, obj.dtype, source=header)
+        return obj
+
+    @staticmethod
+    def _reduced(source, header, result, kwargs):
+        """A reduction along axes drops them and their tag components
+        (behaviour.md §1.6): the header of index 0 along each reduced axis."""
+        axis = kwargs.get('axis', 0)
+        if kwargs.get('keepdims') or axis is None:
+            return _Header.default(result.shape, result.dtype, source=header)
+        axes = axis if isinstance(axis, tuple) else (axis,)
+        axes = {a % source.ndim for a in axes}
+        index = [(1, 0, 0, 1, True, False) if d in axes else _ALL for d in range(source.ndim)]
+        shape = _kept_shape(source.shape, index, _native.tag_ndim(header.handle))
+        if shape != result.shape or len(shape) == 0:
+            return _Header.default(result.shape, result.dtype, source=header)
+        return _Header.subset(header, index, shape, refresh=True)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func is np.concatenate:
+            return _concatenate(*args, **kwargs)
+        return super().__array_function__(func, types, args, kwargs)
+
+    def __reduce__(self):
+        raise TypeError('imagedata.Series cannot be pickled yet (docs/python.md); '
+                        'write it, or pickle np.asarray(series)')
+
+    # -- reading and writing ---------------------------------------------------------------
+
+    def write(self, url, opts=None, formats=None, **kwargs):
+        """Write to `url` (a folder, a file, a zip) in each of `formats`
+        (default dicom); '%p' in url becomes the format name."""
+        if formats is None:
+            formats = [opts.get('output_format')] if isinstance(opts, dict) and \
+                opts.get('output_format') else ['dicom']
+        elif isinstance(formats, str):
+            formats = [formats]
+        pairs = _option_pairs(opts, kwargs, skip=('output_format', 'input_options'))
+        array = np.ascontiguousarray(self.view(np.ndarray))
+        code = _code(array.dtype, strict=True)
+        header = self._hdr()
+        handle = _native.with_data(header.handle, code, array)
+        url = os.fspath(url).strip()
+        for fmt in formats:
+            _native.write(handle, url, fmt, pairs)
+
+    def view(self, *args, **kwargs):
+        """With arguments, numpy's view. Without, the original's viewer: not yet."""
+        if args or kwargs:
+            return super().view(*args, **kwargs)
+        raise NotImplementedError('Series.view(): the viewer is issue 20 (scroll slices, step '
+                                  'tags, window/level); it is not built yet')
+
+    def show(self, *args, **kwargs):
+        raise NotImplementedError('Series.show(): the viewer is issue 20; it is not built yet')
+
+    # -- shape ----------------------------------------------------------------------------
+
+    @property
+    def axes(self):
+        return axes_from_description(self._hdr().description()['axes'])
+
+    @axes.setter
+    def axes(self, axes):
+        axes = list(axes)
+        if len(axes) != self.ndim:
+            raise ValueError('{} axes for {} dimensions'.format(len(axes), self.ndim))
+        header = self._hdr()
+        for d, ax in enumerate(axes):
+            unit = getattr(ax, 'unit', None)
+            if isinstance(ax, UniformAxis):
+                _native.set_axis(header.handle, d, ax.name, unit, float(ax.start),
+                                 float(ax.step))
+            else:
+                _native.set_axis(header.handle, d, ax.name, unit, None,
+                                 [float(v) for v in ax.values])
+        header.changed()
+
+    @property
+    def slices(self):
+        for ax in self._hdr().description()['axes']:
+            if ax['name'] == 'slice':
+                return ax.get('length', len(ax.get('values', [])))
+        return 1
+
+    @slices.setter
+    def slices(self, value):
+        raise DoNotSetSlicesError('Do not set slices; it follows the shape')
+
+    @property
+    def rows(self):
+        for ax in self._hdr().description()['axes']:
+            if ax['name'] == 'row':
+                return ax.get('length', len(ax.get('values', [])))
+        return self.shape[-2] if self.ndim >= 2 else 1
+
+    @property
+    def columns(self):
+        for ax in self._hdr().description()['axes']:
+            if ax['name'] == 'column':
+                return ax.get('length', len(ax.get('values', [])))
+        return self.shape[-1]
+
+    @property
+    def spacing(self):
+        return np.array(self._hdr().description()['spacing'], dtype=float)
+
+    @spacing.setter
+    def spacing(self, value):
+        value = tuple(float(v) for v in value)
+        if len(value) != 3:
+            raise ValueError('spacing takes 3 values (ds, dr, dc)')
+        header = self._hdr()
+        _native.set_spacing(header.handle, value)
+        header.changed()
+
+    # -- geometry -------------------------------------------------------------------------
+
+    @property
+    def transformationMatrix(self):
+        """4x4: (slice, row, column, 1) -> (z, y, x, 1) in DICOM LPS (mm)."""
+        return np.array(self._hdr().description()['transformationMatrix'], dtype=float)
+
+    @transformationMatrix.setter
+    def transformationMatrix(self, m):
+        m = np.asarray(m, dtype=float)
+        if m.shape != (4, 4):
+            raise ValueError('transformationMatrix is 4x4')
+        # (s,r,c)->(z,y,x) into the C convention (c,r,s)->(x,y,z): reverse both.
+        c = np.eye(4)
+        c[:3, :3] = m[:3, :3][::-1, ::-1]
+        c[:3, 3] = m[:3, 3][::-1]
+        header = self._hdr()
+        _native.set_geometry(header.handle, None, None, tuple(c.ravel()), None)
+        header.changed()
+
+    @property
+    def affine(self):
+        """4x4 voxel-to-RAS, as nibabel: maps (column, row, slice, 1), the
+        indices of np.transpose(series) (nibabel's i, j, k), to (R, A, S, 1)."""
+        m = self.transformationMatrix
+        lps = np.eye(4)
+        lps[:3, :3] = m[:3, :3][::-1, ::-1]
+        lps[:3, 3] = m[:3, 3][::-1]
+        return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
+
+    @property
+    def imagePositions(self):
+        positions = self._hdr().description()['imagePositions']
+        return {int(k): np.array(v, dtype=float) for k, v in positions.items()}
+
+    @imagePositions.setter
+    def imagePositions(self, positions):
+        current = self.imagePositions
+        if isinstance(positions, dict):
+            current.update(positions)
+        else:
+            current = dict(enumerate(positions))
+        ordered = [_xyz(current[k]) for k in sorted(current)]
+        header = self._hdr()
+        _native.set_geometry(header.handle, ordered, None, None, None)
+        header.changed()
+
+    @property
+    def orientation(self):
+        o = self._hdr().description()['orientation']
+        if o is None:
+            raise ValueError('orientation is not set')
+        return np.array(o, dtype=float)
+
+    @orientation.setter
+    def orientation(self, o):
+        o = [float(v) for v in o]
+        if len(o) != 6:
+            raise ValueError('orientation takes 6 values (row cosine zyx, column cosine zyx)')
+        header = self._hdr()
+        _native.set_geometry(header.handle, None, _xyz(o[:3]) + _xyz(o[3:]), None, None)
+        header.changed()
+
+    @property
+    def sliceLocations(self):
+        locations = self._hdr().description()['sliceLocations']
+        return None if locations is None else np.array(locations, dtype=float)
+
+    @sliceLocations.setter
+    def sliceLocations(self, locations):
+        locations = [float(v) for v in locations]
+        if len(locations) != self.slices:
+            raise ValueError('{} slice locations for {} slices'.format(len(locations),
+                                                                        self.slices))
+        header = self._hdr()
+        _native.set_geometry(header.handle, None, None, False, locations)
+        header.changed()
+
+    def getPositionForVoxel(self, r, transformation=None):
+        m = self.transformationMatrix if transformation is None else transformation
+        return (m @ np.append(np.asarray(r, dtype=float), 1.0))[:3]
+
+    def getVoxelForPosition(self, p, transformation=None):
+        m = self.transformationMatrix if transformation is None else transformation
+        voxel = np.linalg.inv(m) @ np.append(np.asarray(p, dtype=float), 1.0)
+        return np.array(voxel[:3] + 0.5, dtype=int)
+
+    # -- tags -----------------------------------------------------------------------------
+
+    @property
+    def input_order(self):
+        return self._hdr().description()['input_order']
+
+    @input_order.setter
+    def input_order(self, order):
+        header = self._hdr()
+        _native.set_input_order(header.handle, order, True)
+        header.changed()
+
+    @property
+    def tags(self):
+        """{slice: object array shaped like the tag dimensions}; each cell a
+        tuple (one value per order component) or None."""
+        header = self._hdr()
+        depth = max(_native.tag_ndim(header.handle), 1)
+        out = {}
+        for key, cells in header.description()['tags'].items():
+            shape = _nested_shape(cells, depth)
+            array = np.empty(shape, dtype=object)
+            for index in np.ndindex(*shape):
+                cell = cells
+                for i in index:
+                    cell = cell[i]
+                array[index] = None if cell is None else tuple(_tag_value(v) for v in cell)
+            out[int(key)] = array
+        return out
+
+    @property
+    def timeline(self):
+        timeline = self._hdr().description()['timeline']
+        if timeline is None:
+            raise ValueError('No timeline: the series has no time or triggertime axis')
+        return np.array(timeline, dtype=float)
+
+    @property
+    def bvalues(self):
+        for ax in self._hdr().description()['axes']:
+            if ax['name'] == 'b' and 'values' in ax:
+                return np.array([v[0] if isinstance(v, list) else v for v in ax['values']])
+        raise ValueError('No b values: the series has no b axis')
+
+    # -- identity -------------------------------------------------------------------------
+
+    seriesNumber = _field('seriesNumber')
+    seriesDescription = _field('seriesDescription')
+    imageType = _field('imageType')
+    studyInstanceUID = _field('studyInstanceUID')
+    studyID = _field('studyID')
+    seriesInstanceUID = _field('seriesInstanceUID')
+    frameOfReferenceUID = _field('frameOfReferenceUID')
+    SOPClassUID = _field('SOPClassUID')
+    accessionNumber = _field('accessionNumber')
+    patientName = _field('patientName')
+    patientID = _field('patientID')
+    patientBirthDate = _field('patientBirthDate')
+    modality = _field('modality')
+    laterality = _field('laterality')
+    bodyPartExamined = _field('bodyPartExamined')
+    patientPosition = _field('patientPosition')
+    protocolName = _field('protocolName')
+    seriesDate = _field('seriesDate')
+    seriesTime = _field('seriesTime')
+    studyDate = _field('studyDate')
+    studyTime = _field('studyTime')
+
+    @property
+    def photometricInterpretation(self):
+        return self._hdr().description()['photometricInterpretation']
+
+    @photometricInterpretation.setter
+    def photometricInterpretation(self, value):
+        header = self._hdr()
+        _native.set(header.handle, 'PhotometricInterpretation', value)
+        header.changed()
+
+    @property
+    def color(self):
+        return self.dtype == RGB_DTYPE
+
+    @color.setter
+    def color(self, value):
+        raise AttributeError('color follows the element type (RGB); it cannot be set')
+
+    @property
+    def input_format(self):
+        syntax = self._hdr().description().get('transferSyntaxUID')
+        return 'dicom' if syntax else None
+
+    def getDicomAttribute(self, keyword):
+        """The template data set's value of `keyword` (text, values joined by
+        '\\'), or None."""
+        if not isinstance(keyword, str):
+            raise TypeError('getDicomAttribute takes a DICOM keyword here (not a tag number)')
+        return _native.template_get(self._hdr().handle, keyword)
+
+    def setDicomAttribute(self, keyword, value, slice=None, tag=None):
+        """Set a series-wide attribute written on DICOM write."""
+        if slice is not None or tag is not None:
+            raise NotImplementedError('setDicomAttribute per slice or tag is not supported yet')
+        header = self._hdr()
+        _native.set(header.handle, keyword, None if value is None else _option_text(value))
+        header.changed()
+
+    # -- window ---------------------------------------------------------------------------
+
+    def _window(self):
+        window = _native.window(self._hdr().handle)
+        if window is not None:
+            return window
+        if self.dtype == RGB_DTYPE:
+            return (127, 256)
+        data = self.view(np.ndarray)
+        if data.size == 0 or np.issubdtype(data.dtype, np.complexfloating):
+            return (None, None)
+        if np.issubdtype(data.dtype, np.floating):
+            lo, hi = np.nanmin(data), np.nanmax(data)
+            return (float(np.float32((hi + lo) / 2)), float(np.float32(hi - lo)))
+        lo, hi = int(data.min()), int(data.max())
+        width, center = hi - lo, (hi + lo) / 2
+        if abs(center) > 2:
+            center = round(center)
+        return (center, width)
+
+    @property
+    def windowCenter(self):
+        return self._window()[0]
+
+    @windowCenter.setter
+    def windowCenter(self, value):
+        header = self._hdr()
+        _native.set_window(header.handle, value, self._window()[1])
+        header.changed()
+
+    @property
+    def windowWidth(self):
+        return self._window()[1]
+
+    @windowWidth.setter
+    def windowWidth(self, value):
+        header = self._hdr()
+        _native.set_window(header.handle, self._window()[0], value)
+        header.changed()
+
+    # -- text -----------------------------------------------------------------------------
+
+    def __str__(self):
+        d = self._hdr().description()
+        handle = self._hdr().handle
+        get = lambda k: _native.get(handle, k) or ''
+        return ('Patient: {} {}\nStudy Time: {} {}\nSeries Time: {} {}\n'
+                'Series #{} {}: {}\nShape: {}, dtype: {}, input order: {}').format(
+            get('PatientID'), get('PatientName'), get('StudyDate'), get('StudyTime'),
+            get('SeriesDate'), get('SeriesTime'), get('SeriesNumber'), get('Modality'),
+            get('SeriesDescription'), shape_to_str(self.shape), self.dtype,
+            d['input_order'])
+
+    def __repr__(self):
+        try:
+            d = self._hdr().description()
+            return 'Series(shape={}, dtype={}, input_order={!r}, patient={!r}, series={!r})'.format(
+                self.shape, self.dtype, d['input_order'], d.get('patientName'),
+                d.get('seriesDescription'))
+        except Exception:  # a broken header must not hide the array
+            return 'Series(shape={}, dtype={})'.format(self.shape, self.dtype)
+
+
+def _nested_shape(cells, depth):
+    """The shape of the first `depth` levels of nested lists."""
+    shape = []
+    for _ in range(depth):
+        shape.append(len(cells))
+        cells = cells[0] if cells else []
+    return tuple(shape)
+
+
+def _tag_value(v):
+    if isinstance(v, list):
+        if len(v) == 2 and isinstance(v[1], list):
+            return (v[0], np.array(v[1]))
+        return np.array(v)
+    return v
+
+
+def _concatenate(arrays, axis=0, out=None, **kwargs):
+    """np.concatenate of Series: other axes must agree; the joined axis is
+    appended (behaviour.md §1.6). Tag axes of numbers get the joined values
+    and tags; other axes keep the first series' geometry (extrapolated)."""
+    plain = [a.view(np.ndarray) if isinstance(a, Series) else a for a in arrays]
+    result = np.concatenate(plain, axis=axis, out=out, **kwargs)
+    if out is not None:
+        return out
+    first = next(a for a in arrays if isinstance(a, Series))
+    obj = result.view(Series)
+    obj.header = _Header.default(obj.shape, obj.dtype, source=first._hdr())
+    if axis is None:
+        return obj
+    dim = axis % result.ndim
+    try:
+        header = obj.header
+        handle = header.handle
+        _native.add_template(handle, first._hdr().handle, True)
+        source_axes = [a._hdr().description()['axes'][dim] for a in arrays
+                       if isinstance(a, Series)]
+        if len(source_axes) == len(arrays) and all('values' in a or 'start' in a
+                                                   for a in source_axes):
+            values = []
+            for ax in source_axes:
+                if 'values' in ax:
+                    if any(isinstance(v, list) for v in ax['values']):
+                        raise ValueError('vector axis')
+                    values.extend(ax['values'])
+                else:
+                    values.extend(ax['start'] + i * ax['step'] for i in range(ax['length']))
+            name = source_axes[0]['name']
+            if name in ('slice', 'row', 'column'):
+                _native.set_axis(handle, dim, name, source_axes[0].get('unit'),
+                                 float(values[0]), float(source_axes[0].get('step', 1)))
+            else:
+                _native.set_axis(handle, dim, name, source_axes[0].get('unit'), None,
+                                 [float(v) for v in values])
+                order = first.input_order
+                _native.set_input_order(handle, order, False)
+                tag_ndim = _native.tag_ndim(handle)
+                if tag_ndim == 1 and dim == 0:
+                    slices = first.slices
+                    cells = []
+                    for s in range(slices):
+                        for v in values:
+                            cells.append((float(v),))
+                    _native.set_tags(handle, slices, (len(values),), 1, cells)
+        header.changed()
+    except (ImagedataError, ValueError, KeyError):
+        obj.header = _Header.default(obj.shape, obj.dtype, source=first._hdr())
+    return obj
