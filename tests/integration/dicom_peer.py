@@ -13,6 +13,7 @@ associations one at a time, and misbehaves on request:
   --oversize          answer the first request with a P-DATA-TF longer than the requestor allows
   --only-ts UID,...   accept only these transfer syntaxes
   --max-pdu N         the maximum length we announce (default 16384)
+  --split             send each response command in PDVs of 8 bytes, two per P-DATA-TF
   --log FILE          one JSON object per event: the association request's fields, every
                       stored instance (SOP class, instance UID, transfer syntax, size, the
                       largest P-DATA-TF received) and any protocol violation by the requestor
@@ -285,6 +286,12 @@ class Peer:
                 pdv = struct.pack(">IBB", len(filler) + 2, ctx, 3) + filler
                 conn.sendall(pdu(0x04, pdv))
                 self.event(event="oversize sent", length=len(pdv))
+            elif self.args.split:
+                pieces = [encoded[i:i + 8] for i in range(0, len(encoded), 8)]
+                pdvs = [struct.pack(">IBB", len(x) + 2, ctx, 1 | (2 if i == len(pieces) - 1 else 0)) + x
+                        for i, x in enumerate(pieces)]
+                for i in range(0, len(pdvs), 2):
+                    conn.sendall(pdu(0x04, b"".join(pdvs[i:i + 2])))
             else:
                 send_message(conn, ctx, encoded, peer_max)
             command, data, largest = b"", b"", 0
@@ -299,6 +306,7 @@ def main():
     parser.add_argument("--warn", type=int)
     parser.add_argument("--silent-after", type=int)
     parser.add_argument("--oversize", action="store_true")
+    parser.add_argument("--split", action="store_true")
     parser.add_argument("--only-ts")
     parser.add_argument("--max-pdu", type=int, default=16384)
     parser.add_argument("--log")
