@@ -16,7 +16,7 @@ BUILD_PACKAGES=(gcc make cmake ninja-build pkg-config zlib1g-dev libzip-dev libm
 # NIfTI file we write), dcmtk's dcmdump (reads what we write), Python's json
 # for image_info --json, unzip to check our zips, g++ to check that the
 # headers compile as C++.
-TEST_PACKAGES=(python3 python3-pydicom python3-nibabel python3-numpy python3-scipy python3-h5py
+TEST_PACKAGES=(orthanc python3 python3-pydicom python3-nibabel python3-numpy python3-scipy python3-h5py
                dcmtk libgdcm-tools python3-pil unzip g++ valgrind grokj2k-tools)
 
 install_packages() {

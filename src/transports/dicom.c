@@ -257,6 +257,111 @@ static bool encode(ImdError **error, const ImdDicomDataSet *dataset, const char 
     return true;
 }
 
+/* An integer attribute of an image, `fallback` when absent. */
+static bool image_int(ImdError **error, const ImdDicomDataSet *dataset, uint32_t tag,
+                      int64_t fallback, int64_t low, int64_t high, int64_t *value, const char *name)
+{
+    const ImdDicomElement *e = imd_dicom_dataset_find(dataset, tag);
+    *value = fallback;
+    if (e != NULL && imd_dicom_element_vm(e) > 0 && !imd_dicom_element_int(error, e, 0, value)) {
+        return false;
+    }
+    if (*value < low || *value > high) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "%s: (%04X,%04X) %s %lld out of range", name,
+                      tag >> 16, tag & 0xffffu, imd_dicom_keyword(tag), (long long)*value);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * A copy of `dataset` with its encapsulated Pixel Data (in `uid`) decoded
+ * to native, for a peer that accepts only uncompressed syntaxes: every
+ * frame through the codec table (src/dicom/codec.c) into OB/OW (PS3.5
+ * §8.1.1, §8.2), Photometric Interpretation and Planar Configuration as the
+ * codec delivers them (interleaved samples).
+ */
+static ImdDicomDataSet *decompress(ImdError **error, const ImdDicomDataSet *dataset,
+                                   const char *uid, const char *name)
+{
+    const ImdCodec *codec = imd__codec_find(error, uid);
+    const ImdDicomElement *pixel_data = imd_dicom_dataset_find(dataset, IMD_TAG_PixelData);
+    if (codec == NULL) {
+        return NULL;
+    }
+    if (pixel_data == NULL || !pixel_data->encapsulated || pixel_data->fragment_count < 1) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "%s: no encapsulated pixel data to decode", name);
+        return NULL;
+    }
+    int64_t rows, columns, samples, bits, stored, sign, planar, frames;
+    if (!image_int(error, dataset, IMD_TAG_Rows, 0, 1, 65535, &rows, name) ||
+        !image_int(error, dataset, IMD_TAG_Columns, 0, 1, 65535, &columns, name) ||
+        !image_int(error, dataset, IMD_TAG_SamplesPerPixel, 1, 1, 3, &samples, name) ||
+        !image_int(error, dataset, IMD_TAG_BitsAllocated, 16, 8, 32, &bits, name) ||
+        !image_int(error, dataset, IMD_TAG_BitsStored, bits, 1, bits, &stored, name) ||
+        !image_int(error, dataset, IMD_TAG_PixelRepresentation, 0, 0, 1, &sign, name) ||
+        !image_int(error, dataset, IMD_TAG_PlanarConfiguration, 0, 0, 1, &planar, name) ||
+        !image_int(error, dataset, IMD_TAG_NumberOfFrames, 1, 1, 1 << 24, &frames, name)) {
+        return NULL;
+    }
+    ImdCodecFrame frame = {(uint32_t)rows, (uint32_t)columns, (uint16_t)samples, (uint16_t)bits,
+                           (uint16_t)stored, (uint16_t)sign, (uint16_t)planar, ""};
+    char photometric[IMD_NET_UID] = "";
+    (void)text_of(dataset, IMD_TAG_PhotometricInterpretation, photometric);
+    snprintf(frame.photometric, sizeof frame.photometric, "%.16s", photometric);
+    size_t frame_bytes = 0, total = 0;
+    if (!imd__codec_frame_bytes(error, &frame, &frame_bytes) ||
+        !imd__mul_size(frame_bytes, (size_t)frames, &total)) {
+        imd_error_prefix(error, "%s: ", name);
+        return NULL;
+    }
+    if (!imd__check_alloc(error, NULL, total, name)) {
+        return NULL;
+    }
+    uint8_t *native = imd__malloc(error, total > 0 ? total : 1);
+    if (native == NULL) {
+        return NULL;
+    }
+    ImdEncapInput input = {0};
+    input.fragments = pixel_data->fragments + 1;
+    input.fragment_count = pixel_data->fragment_count - 1;
+    input.basic_offsets = imd_dicom_element_offset_table(pixel_data, &input.basic_size);
+    input.frames = (size_t)frames;
+    input.is_frame_start = codec->is_frame_start;
+    ImdCodecFrame decoded = frame;
+    bool ok = true;
+    for (size_t f = 0; ok && f < (size_t)frames; f++) {
+        ImdEncapFrame located;
+        decoded = frame;
+        ok = imd__encap_locate(error, &input, f, &located) &&
+             codec->decode(error, located.data, located.size, &decoded, native + f * frame_bytes,
+                           frame_bytes);
+        if (ok) {
+            free(located.owned);
+        }
+    }
+    ImdDicomDataSet *copy = ok ? imd_dicom_dataset_clone(error, dataset) : NULL;
+    decoded.photometric[sizeof decoded.photometric - 1] = '\0';
+    double zero = 0;
+    ok = copy != NULL &&
+         imd_dicom_dataset_set_bytes(error, copy, IMD_TAG_PixelData,
+                                     bits > 8 ? IMD_VR_OW : IMD_VR_OB, native, total) &&
+         imd_dicom_dataset_set_string(error, copy, IMD_TAG_PhotometricInterpretation, IMD_VR_CS,
+                                      decoded.photometric) &&
+         (samples == 1 ||
+          imd_dicom_dataset_set_numbers(error, copy, IMD_TAG_PlanarConfiguration, IMD_VR_US,
+                                        &zero, 1));
+    free(native);
+    if (!ok) {
+        imd_error_prefix(error, "%s: decoding for sending: ", name);
+        imd_dicom_dataset_destroy(copy);
+        return NULL;
+    }
+    (void)imd_dicom_dataset_remove(copy, IMD_TAG_ExtendedOffsetTable);
+    (void)imd_dicom_dataset_remove(copy, IMD_TAG_ExtendedOffsetTableLengths);
+    return copy;
+}
+
 static bool record_failure(ImdError **error, DicomTransport *t, const char *uid)
 {
     if (!imd__grow(error, (void **)&t->failures, &t->failure_capacity, t->failed + 1,
@@ -294,7 +399,31 @@ static bool dicom_put_dataset(ImdError **error, ImdTransport *base, const char *
     const char *syntax = NULL;
     uint8_t context = imd__association_find_context(t->association, sop_class, transfer_syntax,
                                                     &syntax);
-    if (context == 0 && !imd__codec_is_encapsulated(transfer_syntax)) {
+    ImdDicomDataSet *decoded = NULL;
+    bool compressed = imd__codec_is_encapsulated(transfer_syntax);
+    if (context == 0 && compressed) {
+        /* The peer takes this class only uncompressed: decode and send it so. */
+        const char *native = NULL;
+        uint8_t explicit_context = imd__association_find_context(
+            t->association, sop_class, IMD_UID_EXPLICIT_VR_LE, &native);
+        uint8_t implicit_context = imd__association_find_context(
+            t->association, sop_class, IMD_UID_IMPLICIT_VR_LE, &native);
+        if (explicit_context != 0 || implicit_context != 0) {
+            decoded = decompress(error, dataset, transfer_syntax, name);
+            if (decoded == NULL) {
+                return false;
+            }
+            const char *syntax_name = imd__codec_syntax_name(transfer_syntax);
+            imd__log(imd__context_current(), IMD_LOG_INFO,
+                     "%s: %s sent uncompressed: the peer did not accept %s (%s)", t->base.name,
+                     sop_instance, syntax_name != NULL ? syntax_name : "its transfer syntax",
+                     transfer_syntax);
+            dataset = decoded;
+            context = explicit_context != 0 ? explicit_context : implicit_context;
+            syntax = explicit_context != 0 ? IMD_UID_EXPLICIT_VR_LE : IMD_UID_IMPLICIT_VR_LE;
+        }
+    }
+    if (context == 0 && !compressed) {
         context = imd__association_find_context(t->association, sop_class, NULL, &syntax);
         if (context != 0 && imd__codec_is_encapsulated(syntax)) {
             context = 0; /* the compressed context cannot carry native pixel data */
@@ -319,7 +448,9 @@ static bool dicom_put_dataset(ImdError **error, ImdTransport *base, const char *
     }
     uint8_t *bytes = NULL;
     size_t size = 0;
-    if (!encode(error, dataset, syntax, &bytes, &size, name)) {
+    bool encoded = encode(error, dataset, syntax, &bytes, &size, name);
+    imd_dicom_dataset_destroy(decoded);
+    if (!encoded) {
         return false;
     }
     ImdDimseResult result = {0};

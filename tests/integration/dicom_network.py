@@ -354,9 +354,18 @@ def main():
     # The peer accepts only uncompressed syntaxes: a compressed instance cannot go.
     peer = Peer("native", "--only-ts", "1.2.840.10008.1.2.1,1.2.840.10008.1.2")
     try:
-        rc, _, err, _ = run(IMAGE_DATA, "--ts", "jpegls", peer.url, generated)
-        check(rc in (0, 8), "compressed to a native-only peer: rc %d %s" % (rc, err))
-        native_rc, native_err = rc, err
+        rc, _, err, _ = run(IMAGE_DATA, "-v", "--ts", "jpegls", "--input_options",
+                            "keep_uid=true", peer.url, generated)
+        stored = [e for e in peer.events() if e["event"] == "store"]
+        check(rc == 0 and len(stored) == 4, "compressed to a native-only peer: rc %d %s" % (rc, err))
+        check(all(e["transfer_syntax"] == "1.2.840.10008.1.2.1" for e in stored),
+              "decoded and sent in Explicit VR Little Endian")
+        check(err.count("sent uncompressed: the peer did not accept JPEG-LS") == 4,
+              "-v says each instance went uncompressed")
+        got = read_folder(peer.out)
+        for uid, pixels in arrays.items():
+            check(uid in got and np.array_equal(got[uid].pixel_array, pixels),
+                  "native-only peer: %s pixels equal the generated ones" % uid)
     finally:
         peer.stop()
 
