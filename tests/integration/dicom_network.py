@@ -310,6 +310,25 @@ def main():
     finally:
         peer.stop()
 
+    # Ctrl-C while waiting for a response (default 60 s timeout): ends at once, exit 130.
+    peer = Peer("interrupt", "--silent-after", "1")
+    try:
+        import signal
+        proc = subprocess.Popen([IMAGE_DATA, peer.url, generated], stderr=subprocess.PIPE,
+                                text=True)
+        for _ in range(250):
+            if any(e["event"] == "silent" for e in peer.events()):
+                break
+            time.sleep(0.02)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+        elapsed = time.monotonic() - start
+        check(proc.returncode == 130 and "cancelled" in err, "SIGINT: rc %d %s" % (proc.returncode, err))
+        check(elapsed < 2, "SIGINT ends a stuck send in %.2f s" % elapsed)
+    finally:
+        peer.stop()
+
     peer = Peer("oversize", "--oversize")
     try:
         rc, _, err, _ = run(ECHO, "--input_options", "net_max_pdu=4096", peer.url)
