@@ -18,12 +18,8 @@ BUILD_PACKAGES=(gcc make cmake ninja-build pkg-config zlib1g-dev libzip-dev libm
 # for image_info --json, unzip to check our zips, g++ to check that the
 # headers compile as C++.
 TEST_PACKAGES=(python3 python3-pydicom python3-nibabel python3-numpy python3-scipy python3-h5py
-<<<<<<< HEAD
                dcmtk libgdcm-tools python3-pil unzip g++ valgrind grokj2k-tools dicom3tools
-               ghostscript)
-=======
-               dcmtk libgdcm-tools python3-pil unzip g++ valgrind grokj2k-tools python3-pytest)
->>>>>>> python
+               ghostscript python3-pytest orthanc)
 
 install_packages() {
     local missing=() package

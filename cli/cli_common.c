@@ -78,7 +78,7 @@ void imd_cli_log(void *user, ImdLogLevel level, const char *message)
         log->warnings++;
         log->skipped += level == IMD_LOG_SKIPPED;
         fprintf(stderr, "%s: warning: %s\n", log->program, message);
-    } else if ((level == IMD_LOG_INFO && log->verbosity >= 1) ||
+    } else if (level == IMD_LOG_RESULT || (level == IMD_LOG_INFO && log->verbosity >= 1) ||
                (level == IMD_LOG_DEBUG && log->verbosity >= 2)) {
         fprintf(stderr, "%s: %s\n", log->program, message);
     }

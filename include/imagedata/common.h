@@ -67,8 +67,10 @@ typedef enum ImdLogLevel {
     IMD_LOG_WARNING = 1, /**< something was tolerated or skipped */
     IMD_LOG_INFO = 2,    /**< what was read and written (-v) */
     IMD_LOG_DEBUG = 3,   /**< detail (-d) */
-    IMD_LOG_SKIPPED = 4  /**< a warning: an input (a broken file, a series) was left out,
+    IMD_LOG_SKIPPED = 4, /**< a warning: an input (a broken file, a series) was left out,
                               so the result is partial (image_data exits 8) */
+    IMD_LOG_RESULT = 5   /**< a result the user asked for, always shown, not a warning
+                              (a DICOM send's summary: "N sent, N warnings, N failed") */
 } ImdLogLevel;
 
 typedef void ImdLogFn(void *user, ImdLogLevel level, const char *message);

@@ -189,6 +189,18 @@ IMD_API IMD_NODISCARD ImdSeries *imd_read_one(ImdError **error, ImdContext *cont
 IMD_API bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *series,
                        const char *url, const char *format, const ImdOptions *options);
 
+/* ---- the DICOM network (docs/network.md) ---------------------------------- */
+
+/**
+ * Verify a DICOM node: associate with `url` ("dicom://host:port/AET";
+ * options calling_aet and net_*), send a C-ECHO, release. *status is the
+ * C-ECHO response's status (0 success). Errors: INVALID_ARG (not a dicom://
+ * URL, a bad option), NETWORK (refused, timed out, rejected, aborted; the
+ * message names the reason), PROTOCOL (a malformed answer), CANCELLED.
+ */
+IMD_API bool imd_dicom_echo(ImdError **error, ImdContext *context, const char *url,
+                            const ImdOptions *options, uint16_t *status);
+
 /* ---- UIDs ------------------------------------------------------------------ */
 
 /**

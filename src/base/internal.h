@@ -386,6 +386,10 @@ bool imd__check_options(ImdError **error, const ImdContext *context, const ImdOp
 extern const ImdArchivePlugin imd__folder_archive;
 extern const ImdArchivePlugin imd__zip_archive;
 extern const ImdTransportPlugin imd__file_transport;
+extern const ImdTransportPlugin imd__dicom_transport;
+/* C-ECHO to a dicom:// URL (src/transports/dicom.c, for imd_dicom_echo). */
+bool imd__dicom_echo(ImdError **error, const ImdUrl *url, const ImdOptions *options,
+                     uint16_t *status);
 extern const ImdFormatPlugin imd__dicom_format;
 extern const ImdFormatPlugin imd__nifti_format;
 extern const ImdFormatPlugin imd__metaio_format;

@@ -20,6 +20,15 @@ static const ImdOptionSpec pipeline_options[] = {
     {"calling_aet", IMD_OPTION_STRING, "calling AE title for dicom:// URLs", NULL},
     {"resample", IMD_OPTION_CHOICE,
      "with geometry=: interpolate onto its grid (none, nearest, linear)", resample_choices},
+    /* The dicom transport's (docs/network.md); timeouts in seconds. */
+    {"net_connect_timeout", IMD_OPTION_DOUBLE, "dicom://: TCP connect timeout (s)", NULL},
+    {"net_association_timeout", IMD_OPTION_DOUBLE,
+     "dicom://: wait for association accept/release (ARTIM, s)", NULL},
+    {"net_dimse_timeout", IMD_OPTION_DOUBLE, "dicom://: wait for a DIMSE response (s)", NULL},
+    {"net_idle_timeout", IMD_OPTION_DOUBLE, "dicom://: a stalled PDU or send (s)", NULL},
+    {"net_max_pdu", IMD_OPTION_INT, "dicom://: the longest PDU we receive (bytes)", NULL},
+    {"net_username", IMD_OPTION_STRING, "dicom://: user identity (PS3.7 D.3.3.7)", NULL},
+    {"net_password", IMD_OPTION_STRING, "dicom://: passcode of the user identity", NULL},
     {NULL, 0, NULL, NULL},
 };
 

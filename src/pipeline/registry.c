@@ -20,6 +20,7 @@ typedef ImdPluginRecord Registered;
 /* The built-ins, in priority order. Formats join as their issues land. */
 static const Registered builtin_plugins[] = {
     {IMD_PLUGIN_TRANSPORT, &imd__file_transport},
+    {IMD_PLUGIN_TRANSPORT, &imd__dicom_transport},
     {IMD_PLUGIN_ARCHIVE, &imd__zip_archive},
     {IMD_PLUGIN_ARCHIVE, &imd__folder_archive},
     {IMD_PLUGIN_FORMAT, &imd__dicom_format},

@@ -27,13 +27,14 @@ LAYERS = {
     "base": 0,       # allocation, errors, text, JSON, options, URLs, context, threads
     "io": 1,         # streams, gzip, the archive interface
     "dicom": 2,      # data sets, dictionary, codecs
-    "model": 3,      # series, headers, axes
-    "formats": 4,    # plugins: one folder each, none calls another
-    "archives": 4,
-    "transports": 4,
-    "pipeline": 5,   # registry, read/write, choice of archive and transport
+    "net": 3,        # DICOM upper layer and DIMSE (a client's associations)
+    "model": 4,      # series, headers, axes
+    "formats": 5,    # plugins: one folder each, none calls another
+    "archives": 5,
+    "transports": 5,
+    "pipeline": 6,   # registry, read/write, choice of archive and transport
 }
-PLUGIN_LAYER = 4
+PLUGIN_LAYER = 5
 # The formats that may include or call src/dicom directly.
 DICOM_FORMATS = {"formats/dicom"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
@@ -171,6 +172,8 @@ def self_test():
     assert allowed("formats/metaio/format.c", "dicom/dicom_internal.h")
     assert allowed("formats/dicom/format.c", "dicom/dataset.c") is None
     assert allowed("transports/file.c", "dicom/write.c") is None
+    assert allowed("net/pdu.c", "model/series.c")
+    assert allowed("transports/dicom.c", "net/association.c") is None
 
 
 def main():

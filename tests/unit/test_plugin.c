@@ -21,8 +21,9 @@ IMD_TEST(builtins)
     CHECK_INT(imd_context_archive_count(context), 2);
     CHECK_STR(imd_context_archive(context, 0)->name, "zip");
     CHECK_STR(imd_context_archive(context, 1)->name, "folder");
-    CHECK_INT(imd_context_transport_count(context), 1);
+    CHECK_INT(imd_context_transport_count(context), 2);
     CHECK_STR(imd_context_transport(context, 0)->name, "file");
+    CHECK_STR(imd_context_transport(context, 1)->name, "dicom");
     CHECK(imd_context_find_format(context, "dicom") != NULL);
     CHECK(imd_context_find_format(context, "imdraw") == NULL);
     CHECK(imd_context_archive(context, 5) == NULL);

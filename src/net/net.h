@@ -1,0 +1,277 @@
+/*
+ * net.h: the DICOM network layer for a client (issue 17), between src/dicom
+ * and the transports. Not installed.
+ *
+ * - pdu.c: the upper layer's PDUs (PS3.8 §9.3): A-ASSOCIATE-RQ/AC/RJ with
+ *   their items, P-DATA-TF with its PDVs, A-RELEASE-RQ/RP and A-ABORT,
+ *   encoded and decoded. Every length is checked against the bytes there are
+ *   before anything is read or allocated.
+ * - association.c: the client side of an association over TCP (PS3.8 §7,
+ *   §9.2 state machine, requestor side only): connect, negotiate, send and
+ *   receive DIMSE messages fragmented into P-DATA-TF PDUs, release, abort.
+ *   Every wait has a timeout and polls the context's cancel flag.
+ * - dimse.c: DIMSE messages (PS3.7 §9, Annex E): a command set in Implicit
+ *   VR Little Endian (an ImdDicomDataSet of group 0000 elements) and an
+ *   optional data set; C-ECHO and C-STORE, and their statuses.
+ */
+#ifndef IMAGEDATA_NET_H
+#define IMAGEDATA_NET_H
+
+#include "dicom/dicom_internal.h"
+
+#include <stdint.h>
+
+/* The DICOM Application Context Name (PS3.7 Annex A.2.1). */
+#define IMD_NET_APPLICATION_CONTEXT "1.2.840.10008.3.1.1.1"
+/* Verification SOP Class (PS3.4 Annex A). */
+#define IMD_NET_VERIFICATION_SOP_CLASS "1.2.840.10008.1.1"
+/* Our implementation class UID: the same as in the files we write (src/dicom/write.c). */
+#define IMD_NET_IMPLEMENTATION_CLASS_UID "2.25.145306289640711235384622394312380416533"
+
+/* PDU types (PS3.8 §9.3.1, Table 9-11 ...). */
+enum {
+    IMD_PDU_ASSOCIATE_RQ = 0x01,
+    IMD_PDU_ASSOCIATE_AC = 0x02,
+    IMD_PDU_ASSOCIATE_RJ = 0x03,
+    IMD_PDU_DATA_TF = 0x04,
+    IMD_PDU_RELEASE_RQ = 0x05,
+    IMD_PDU_RELEASE_RP = 0x06,
+    IMD_PDU_ABORT = 0x07
+};
+
+/* Bytes of a PDU header: type, reserved, 32-bit big-endian length (PS3.8 §9.3.1). */
+#define IMD_PDU_HEADER 6u
+/* The smallest maximum length a peer may announce that we still use (PS3.8 D.1:
+ * a P-DATA-TF needs room for a PDV header and some data). */
+#define IMD_PDU_MIN_LENGTH 1024u
+/* The longest PDU other than P-DATA-TF we accept: associations carry at most
+ * 128 contexts of a few UIDs each; 1 MiB is far above any real one. */
+#define IMD_PDU_MAX_CONTROL (1u << 20)
+/* Our default and largest maximum length for P-DATA-TF we receive. */
+#define IMD_PDU_DEFAULT_MAX 65536u
+#define IMD_PDU_LARGEST_MAX (16u << 20)
+
+#define IMD_NET_MAX_CONTEXTS 128      /* odd IDs 1..255 (PS3.8 §9.3.2.2) */
+#define IMD_NET_MAX_SYNTAXES 16       /* transfer syntaxes we keep per context */
+#define IMD_NET_MAX_ROLES 128
+#define IMD_NET_UID 65                /* 64 characters and NUL (PS3.5 §9.1) */
+
+/* Presentation context results in an A-ASSOCIATE-AC (PS3.8 Table 9-18). */
+enum {
+    IMD_PC_ACCEPTANCE = 0,
+    IMD_PC_USER_REJECTION = 1,
+    IMD_PC_NO_REASON = 2,
+    IMD_PC_ABSTRACT_NOT_SUPPORTED = 3,
+    IMD_PC_TRANSFER_NOT_SUPPORTED = 4,
+    IMD_PC_NOT_ANSWERED = 0xff /* ours: the AC did not mention the context */
+};
+
+typedef struct ImdNetContext {
+    uint8_t id;
+    char abstract_syntax[IMD_NET_UID];             /* RQ (and copied into the AC's answer) */
+    char transfer_syntaxes[IMD_NET_MAX_SYNTAXES][IMD_NET_UID]; /* RQ: proposed; AC: [0] */
+    size_t transfer_syntax_count;
+    uint8_t result; /* AC */
+} ImdNetContext;
+
+typedef struct ImdNetRole {
+    char sop_class[IMD_NET_UID];
+    bool scu, scp;
+} ImdNetRole;
+
+/* What an A-ASSOCIATE-RQ or -AC carries (PS3.8 §9.3.2, §9.3.3, Annex D). */
+typedef struct ImdNetAssociate {
+    char called_aet[17], calling_aet[17]; /* trailing spaces removed */
+    char application_context[IMD_NET_UID];
+    ImdNetContext contexts[IMD_NET_MAX_CONTEXTS];
+    size_t context_count;
+    uint32_t max_length;                  /* 0: no limit (PS3.8 D.1) */
+    char implementation_class_uid[IMD_NET_UID];
+    char implementation_version[17];
+    ImdNetRole roles[IMD_NET_MAX_ROLES];
+    size_t role_count;
+    uint16_t async_invoked, async_performed; /* 0 when absent */
+    /* User Identity (PS3.7 D.3.3.7): RQ type 1 username, 2 username and
+     * passcode; AC: the server response (primary). Owned, may be NULL. */
+    uint8_t identity_type;
+    bool identity_response_requested;
+    char *identity_primary, *identity_secondary;
+    size_t identity_primary_length, identity_secondary_length;
+    bool identity_answered; /* AC: a User Identity item was present */
+} ImdNetAssociate;
+
+void imd__net_associate_clear(ImdNetAssociate *associate);
+
+/*
+ * Encode an A-ASSOCIATE-RQ (`type` IMD_PDU_ASSOCIATE_RQ) or -AC into new
+ * memory (*pdu, free()). INVALID_ARG for a field that does not fit.
+ */
+bool imd__pdu_encode_associate(ImdError **error, uint8_t type, const ImdNetAssociate *associate,
+                               uint8_t **pdu, size_t *size);
+/*
+ * Decode a whole A-ASSOCIATE-RQ or -AC PDU (header included). PROTOCOL naming
+ * `name`, the item and the reason for anything malformed; LIMIT beyond our
+ * caps. `out` is cleared first and always left valid for clear().
+ */
+bool imd__pdu_decode_associate(ImdError **error, const uint8_t *pdu, size_t size,
+                               ImdNetAssociate *out, const char *name);
+
+/* A-ASSOCIATE-RJ (PS3.8 §9.3.4) and A-ABORT (§9.3.8) fields. */
+typedef struct ImdNetReject {
+    uint8_t result, source, reason;
+} ImdNetReject;
+bool imd__pdu_decode_reject(ImdError **error, const uint8_t *pdu, size_t size, ImdNetReject *out,
+                            const char *name);
+/* "rejected permanently by the called AE: called AE title not recognized" */
+const char *imd__net_reject_text(const ImdNetReject *reject, char *buffer, size_t size);
+bool imd__pdu_decode_abort(ImdError **error, const uint8_t *pdu, size_t size, uint8_t *source,
+                           uint8_t *reason, const char *name);
+const char *imd__net_abort_text(uint8_t source, uint8_t reason, char *buffer, size_t size);
+
+/* The 10 bytes of A-RELEASE-RQ/RP and A-ABORT (fixed length 4). */
+void imd__pdu_encode_short(uint8_t type, uint8_t byte3, uint8_t byte4, uint8_t out[10]);
+
+/* One PDV of a P-DATA-TF (PS3.8 §9.3.5.1, Annex E.2): points into the PDU. */
+typedef struct ImdNetPdv {
+    uint8_t context_id;
+    bool command; /* message control header bit 0 */
+    bool last;    /* bit 1: the last fragment of the command or data set */
+    const uint8_t *data;
+    size_t size;
+} ImdNetPdv;
+
+/*
+ * Visit the PDVs of a whole P-DATA-TF PDU in order. PROTOCOL for a PDU
+ * without PDVs, a PDV length below 2 or past the PDU's end, reserved bits
+ * set; a visit returning false stops (its error is the answer).
+ */
+bool imd__pdu_decode_data(ImdError **error, const uint8_t *pdu, size_t size,
+                          bool (*visit)(ImdError **error, void *user, const ImdNetPdv *pdv),
+                          void *user, const char *name);
+/* Write the 12 header bytes of a P-DATA-TF holding one PDV of `data_size` bytes. */
+void imd__pdu_data_header(uint8_t out[12], uint8_t context_id, bool command, bool last,
+                          uint32_t data_size);
+
+/* ---- the association (association.c) ---- */
+
+typedef struct ImdNetTimeouts {
+    int connect_ms;     /* TCP connect */
+    int association_ms; /* ARTIM: A-ASSOCIATE-AC/RJ and A-RELEASE-RP (PS3.8 §9.1.5) */
+    int dimse_ms;       /* a DIMSE response */
+    int idle_ms;        /* between two PDUs / any bytes of a PDU once started */
+} ImdNetTimeouts;
+
+#define IMD_NET_DEFAULT_CONNECT_MS 10000
+#define IMD_NET_DEFAULT_ASSOCIATION_MS 30000
+#define IMD_NET_DEFAULT_DIMSE_MS 60000
+#define IMD_NET_DEFAULT_IDLE_MS 60000
+
+typedef struct ImdAssociation ImdAssociation;
+
+/*
+ * Connect to host:port and negotiate `request` (its max_length is what we
+ * receive; 0 in it means IMD_PDU_DEFAULT_MAX). NETWORK when the connection
+ * fails or times out, or the peer rejects (the reason in the message) or
+ * aborts; PROTOCOL for a malformed answer; CANCELLED.
+ * `name` (the URL) starts every message.
+ */
+ImdAssociation *imd__association_open(ImdError **error, const char *host, int port,
+                                      const ImdNetAssociate *request,
+                                      const ImdNetTimeouts *timeouts, const char *name);
+/* The peer's A-ASSOCIATE-AC (accepted contexts, its max length ...). */
+const ImdNetAssociate *imd__association_accepted(const ImdAssociation *association);
+/* The context ID accepted for `abstract_syntax` with `transfer_syntax`
+ * (NULL: any), or 0; *accepted_syntax is the one accepted. */
+uint8_t imd__association_find_context(const ImdAssociation *association,
+                                      const char *abstract_syntax, const char *transfer_syntax,
+                                      const char **accepted_syntax);
+/*
+ * Send a DIMSE message on context `context_id`: the command bytes, then the
+ * data set bytes when `data` is not NULL, fragmented to the peer's maximum.
+ */
+bool imd__association_send(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                           const uint8_t *command, size_t command_size, const uint8_t *data,
+                           size_t data_size);
+/*
+ * Receive a whole DIMSE message within `timeout_ms`: its context, command
+ * bytes and (when the command says so, `want_data`) data set bytes (free()).
+ * A-ABORT, A-RELEASE-RQ, a PDU longer than we allow, an unknown context:
+ * NETWORK/PROTOCOL errors (the association is then dead).
+ */
+bool imd__association_receive(ImdError **error, ImdAssociation *association, int timeout_ms,
+                              uint8_t *context_id, uint8_t **command, size_t *command_size,
+                              uint8_t **data, size_t *data_size);
+/* A-RELEASE-RQ, wait for A-RELEASE-RP; frees the association in every case. */
+bool imd__association_release(ImdError **error, ImdAssociation *association);
+/* A-ABORT (when still connected) and free; NULL is fine. */
+void imd__association_abort(ImdAssociation *association);
+/* A-ABORT and close the connection after a protocol error, keeping the
+ * object (its later calls fail with NETWORK); free it with abort(). */
+void imd__association_fail(ImdAssociation *association);
+/* The URL the association was opened for, which starts its messages. */
+const char *imd__association_name(const ImdAssociation *association);
+/* Is the association still usable (no abort, no protocol error)? */
+bool imd__association_alive(const ImdAssociation *association);
+/* A new message ID (1, 2, ...). */
+uint16_t imd__association_next_message_id(ImdAssociation *association);
+const ImdNetTimeouts *imd__association_timeouts(const ImdAssociation *association);
+
+/* ---- DIMSE (dimse.c) ---- */
+
+/* Command Field values (PS3.7 §E.1). */
+enum {
+    IMD_DIMSE_C_STORE_RQ = 0x0001,
+    IMD_DIMSE_C_STORE_RSP = 0x8001,
+    IMD_DIMSE_C_GET_RQ = 0x0010,
+    IMD_DIMSE_C_GET_RSP = 0x8010,
+    IMD_DIMSE_C_FIND_RQ = 0x0020,
+    IMD_DIMSE_C_FIND_RSP = 0x8020,
+    IMD_DIMSE_C_MOVE_RQ = 0x0021,
+    IMD_DIMSE_C_MOVE_RSP = 0x8021,
+    IMD_DIMSE_C_ECHO_RQ = 0x0030,
+    IMD_DIMSE_C_ECHO_RSP = 0x8030,
+    IMD_DIMSE_C_CANCEL_RQ = 0x0fff
+};
+/* Command Data Set Type (0000,0800): this value means "no data set" (PS3.7 §E.1). */
+#define IMD_DIMSE_NO_DATASET 0x0101u
+
+/* Encode a command set (group 0000 elements only) in Implicit VR LE with its
+ * Command Group Length first (PS3.7 §6.3.1, §9.1). */
+bool imd__dimse_encode_command(ImdError **error, const ImdDicomDataSet *command, uint8_t **bytes,
+                               size_t *size);
+/* Decode a command set: PROTOCOL for anything but a flat list of group 0000
+ * elements in Implicit VR LE, each within the bytes. */
+ImdDicomDataSet *imd__dimse_decode_command(ImdError **error, const uint8_t *bytes, size_t size,
+                                           const char *name);
+/* A US element of a command, or false. */
+bool imd__dimse_get_us(const ImdDicomDataSet *command, uint32_t tag, uint16_t *value);
+
+/* Status classes (PS3.7 Annex C). */
+typedef enum ImdDimseStatusKind {
+    IMD_STATUS_SUCCESS,
+    IMD_STATUS_WARNING,
+    IMD_STATUS_FAILURE,
+    IMD_STATUS_PENDING,
+    IMD_STATUS_CANCEL
+} ImdDimseStatusKind;
+ImdDimseStatusKind imd__dimse_status_kind(uint16_t status);
+/* A short description of a C-STORE status (PS3.4 Table B.2-1), or of its class. */
+const char *imd__dimse_status_text(uint16_t status);
+
+typedef struct ImdDimseResult {
+    uint16_t status;
+    char comment[80]; /* Error Comment (0000,0902), "" when absent */
+} ImdDimseResult;
+
+/* C-ECHO on an accepted Verification context; the response's status. */
+bool imd__dimse_echo(ImdError **error, ImdAssociation *association, ImdDimseResult *result);
+/*
+ * C-STORE of one instance whose data set is already encoded in the accepted
+ * transfer syntax of `context_id`. A response with any status is success of
+ * this call (the status is in *result); errors are the association's.
+ */
+bool imd__dimse_store(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                      const char *sop_class, const char *sop_instance, const uint8_t *data,
+                      size_t data_size, ImdDimseResult *result);
+
+#endif
