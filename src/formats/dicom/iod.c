@@ -17,12 +17,121 @@ typedef struct Default {
     const char *value; /* "" for an empty type 2 value */
 } Default;
 
-/* Every image IOD: General Series, Frame of Reference, General Equipment (PS3.3 C.7.3.1,
- * C.7.4.1, C.7.5.1). Laterality is 2C on a paired body part; empty is "unknown". */
+/* Every image IOD: Patient, General Study, General Equipment (PS3.3 C.7.1.1, C.7.2.1,
+ * C.7.5.1): their type 2 attributes, present and empty when a template lacks them (an
+ * anonymised export may have none of the patient's). Laterality is decided apart. */
 static const Default common[] = {
-    {IMD_TAG_Laterality, ""},
+    {IMD_TAG_PatientName, ""},
+    {IMD_TAG_PatientID, ""},
+    {IMD_TAG_PatientBirthDate, ""},
+    {IMD_TAG_PatientSex, ""},
+    {IMD_TAG_StudyDate, ""},
+    {IMD_TAG_StudyTime, ""},
+    {IMD_TAG_ReferringPhysicianName, ""},
+    {IMD_TAG_StudyID, ""},
+    {IMD_TAG_AccessionNumber, ""},
     {IMD_TAG_Manufacturer, ""},
 };
+
+/*
+ * Body Part Examined defined terms (PS3.16 Annex L) of structures that are
+ * not paired: on these, Laterality (0020,0060) is not required and, being
+ * 2C without "may be present otherwise" (PS3.3 C.7.3.1), must be absent.
+ * The list is the one dciodvfy (dicom3tools) holds as unpaired.
+ */
+static const char *const unpaired_body_parts[] = {
+    "ABDOMEN", "ABDOMENPELVIS", "AORTA", "BLADDER", "BRAIN", "CEREBELLUM", "CHEST",
+    "CHESTABDOMEN", "CHESTABDPELVIS", "CIRCLEOFWILLIS", "COCCYX", "COLON", "CSPINE",
+    "DUODENUM", "ESOPHAGUS", "GALLBLADDER", "HEAD", "HEADNECK", "HEART", "ILEUM", "JAW",
+    "JEJUNUM", "LARYNX", "LIVER", "LSPINE", "MAXILLA", "MEDIASTINUM", "MOUTH", "NECK", "NOSE",
+    "PANCREAS", "PELVIS", "PENIS", "PHARYNX", "PROSTATE", "RECTUM", "SKULL", "SPINE", "SPLEEN",
+    "STERNUM", "STOMACH", "THYROID", "TONGUE", "TRACHEA", "TSPINE", "URETER", "UTERUS",
+    "VAGINA", "WHOLEBODY",
+};
+
+static bool has_text(const ImdDicomDataSet *d, uint32_t tag)
+{
+    const ImdDicomElement *e = imd_dicom_dataset_find(d, tag);
+    return e != NULL && imd_dicom_element_vm(e) > 0;
+}
+
+/* The value as text, or NULL (absent, not text, no memory: all "unknown" here). */
+static char *text_of(const ImdDicomDataSet *d, uint32_t tag)
+{
+    const ImdDicomElement *e = imd_dicom_dataset_find(d, tag);
+    return e != NULL ? imd_dicom_element_string(NULL, d, e) : NULL;
+}
+
+/* Is `word` one of the backslash-separated values of `values`? */
+static bool has_value(const char *values, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = values; p != NULL; p = strchr(p, '\\')) {
+        p += *p == '\\';
+        if (strncmp(p, word, n) == 0 && (p[n] == '\0' || p[n] == '\\')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Laterality (PS3.3 C.7.3.1) is 2C: required on a paired body part when
+ * Image Laterality or Frame Laterality do not say it. On a body part known
+ * to be unpaired an empty Laterality (a template's "unknown") is removed; a
+ * template's actual value is kept. Otherwise (paired, or a body part not
+ * known) an absent one is added empty: "unknown".
+ */
+static bool complete_laterality(ImdError **error, ImdDicomDataSet *d)
+{
+    char *part = text_of(d, IMD_TAG_BodyPartExamined);
+    bool unpaired = false;
+    for (size_t i = 0; part != NULL && i < sizeof unpaired_body_parts / sizeof *unpaired_body_parts;
+         i++) {
+        unpaired = unpaired || strcmp(part, unpaired_body_parts[i]) == 0;
+    }
+    free(part);
+    if (unpaired) {
+        if (!has_text(d, IMD_TAG_Laterality)) {
+            (void)imd_dicom_dataset_remove(d, IMD_TAG_Laterality);
+        }
+        return true;
+    }
+    if (imd_dicom_dataset_find(d, IMD_TAG_Laterality) != NULL ||
+        has_text(d, IMD_TAG_ImageLaterality) || has_text(d, IMD_TAG_FrameLaterality)) {
+        return true;
+    }
+    return imd_dicom_dataset_set_string(error, d, IMD_TAG_Laterality, (ImdVR)0, "");
+}
+
+/*
+ * MR Image Module (PS3.3 C.8.3.1), conditions on the acquisition a template
+ * describes: Trigger Time is 2C, required when Scan Options include cardiac
+ * (CG) or peripheral pulse (PPG) gating; added empty when the template lacks
+ * it. In-plane Phase Encoding Direction is ROW, COL or OTHER here, where the
+ * enhanced MR FOV/Geometry macro (C.8.13.5.4) says COLUMN: a template read
+ * from an enhanced file carries the enhanced term.
+ */
+static bool complete_mr_conditions(ImdError **error, ImdDicomDataSet *d)
+{
+    char *options = text_of(d, IMD_TAG_ScanOptions);
+    bool gated = options != NULL && (has_value(options, "CG") || has_value(options, "PPG"));
+    free(options);
+    if (gated && imd_dicom_dataset_find(d, IMD_TAG_TriggerTime) == NULL &&
+        !imd_dicom_dataset_set_string(error, d, IMD_TAG_TriggerTime, (ImdVR)0, "")) {
+        return false;
+    }
+    char *direction = text_of(d, IMD_TAG_InPlanePhaseEncodingDirection);
+    bool ok = true;
+    if (direction != NULL && direction[0] != '\0' && strcmp(direction, "ROW") != 0 &&
+        strcmp(direction, "COL") != 0 && strcmp(direction, "OTHER") != 0) {
+        ok = imd_dicom_dataset_set_string(error, d, IMD_TAG_InPlanePhaseEncodingDirection,
+                                          (ImdVR)0,
+                                          strcmp(direction, "COLUMN") == 0 ? "COL" : "OTHER");
+    }
+    free(direction);
+    return ok;
+}
 
 /* MR Image Module (PS3.3 C.8.3.1): a derived image's acquisition is not known. */
 static const Default mr[] = {
@@ -88,13 +197,18 @@ static bool complete_image_type(ImdError **error, ImdDicomDataSet *d, const char
 
 bool imd__dicom_complete_iod(ImdError **error, ImdDicomDataSet *d, const char *sop_class)
 {
-    if (!fill(error, d, common, sizeof common / sizeof common[0])) {
+    if (!fill(error, d, common, sizeof common / sizeof common[0]) ||
+        !complete_laterality(error, d)) {
         return false;
     }
     if (strcmp(sop_class, SC_IMAGE) == 0) {
-        /* SC Equipment (PS3.3 C.8.6.1): a workstation made it; no Frame of Reference module. */
-        return imd_dicom_dataset_find(d, IMD_TAG_ConversionType) != NULL ||
-               imd_dicom_dataset_set_string(error, d, IMD_TAG_ConversionType, (ImdVR)0, "WSD");
+        /* SC Equipment (PS3.3 C.8.6.1): a workstation made it; no Frame of Reference module.
+         * No Image Plane module either, so Patient Orientation (C.7.6.1, 2C) is required. */
+        return (imd_dicom_dataset_find(d, IMD_TAG_PatientOrientation) != NULL ||
+                imd_dicom_dataset_set_string(error, d, IMD_TAG_PatientOrientation, (ImdVR)0,
+                                             "")) &&
+               (imd_dicom_dataset_find(d, IMD_TAG_ConversionType) != NULL ||
+                imd_dicom_dataset_set_string(error, d, IMD_TAG_ConversionType, (ImdVR)0, "WSD"));
     }
     if (imd_dicom_dataset_find(d, IMD_TAG_FrameOfReferenceUID) != NULL &&
         imd_dicom_dataset_find(d, IMD_TAG_PositionReferenceIndicator) == NULL &&
@@ -104,7 +218,7 @@ bool imd__dicom_complete_iod(ImdError **error, ImdDicomDataSet *d, const char *s
     }
     if (strcmp(sop_class, MR_IMAGE) == 0) {
         return fill(error, d, mr, sizeof mr / sizeof mr[0]) &&
-               complete_image_type(error, d, "OTHER");
+               complete_mr_conditions(error, d) && complete_image_type(error, d, "OTHER");
     }
     if (strcmp(sop_class, CT_IMAGE) == 0) {
         return fill(error, d, ct, sizeof ct / sizeof ct[0]) &&
