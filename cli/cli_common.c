@@ -12,7 +12,8 @@
 
 /* Set by the signal handler only (async-signal-safe: sig_atomic_t, C11 7.14.1.1). */
 static volatile sig_atomic_t caught_signal;
-static ImdContext *signal_context;
+/* Atomic: the handler reads it; cleared before the context is destroyed. */
+static ImdContext *_Atomic signal_context;
 
 int imd_cli_exit_code(ImdErrorCode code)
 {
@@ -268,6 +269,17 @@ void imd_cli_handle_signals(ImdContext *context)
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         (void)sigaction(numbers[i], &action, NULL);
     }
+}
+
+void imd_cli_destroy_context(ImdContext *context)
+{
+    /* A signal from now on ends the program as the default action would: the
+     * handler must never cancel a context that is being freed (found by ASan:
+     * SIGINT during the leak check at exit wrote into the freed context). */
+    if (signal_context == context) {
+        signal_context = NULL;
+    }
+    imd_context_destroy(context);
 }
 
 int imd_cli_signal(void)

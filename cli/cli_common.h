@@ -125,6 +125,8 @@ void imd_cli_handle_signals(ImdContext *context);
 
 /* The signal that cancelled the work, 0 for none. */
 int imd_cli_signal(void);
+/* Stop routing signals to `context`, then destroy it. */
+void imd_cli_destroy_context(ImdContext *context);
 
 /* Apply the shared settings to a new context: memory limit, threads, signal handling. */
 void imd_cli_setup_context(const ImdCliCommon *common, ImdContext *context);

@@ -112,7 +112,7 @@ int main(int argc, char **argv)
         printf("%s: C-ECHO succeeded\n", url);
         code = IMD_EXIT_OK;
     }
-    imd_context_destroy(context);
+    imd_cli_destroy_context(context);
     imd_options_destroy(args.common.options);
     return code;
 }

@@ -514,7 +514,7 @@ static int run(ImdError **error, Arguments *args, const char *output, int count,
     free(w.used);
     free(w.folder);
     imd_series_list_destroy(failures);
-    imd_context_destroy(context);
+    imd_cli_destroy_context(context);
     return code;
 }
 

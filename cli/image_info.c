@@ -208,7 +208,7 @@ static int run(ImdError **error, Arguments *args, int count, char **urls)
         }
     }
     imd_series_list_destroy(list);
-    imd_context_destroy(context);
+    imd_cli_destroy_context(context);
     return code;
 }
 

@@ -374,8 +374,13 @@ static void cleanup_job(ReadJob *job)
     free(job->order);
 }
 
-/* template= / geometry= (behaviour.md §1.2, §5.5): the URL of option `key`
- * read as one series, headers only, with the default options; NULL without it. */
+/*
+ * template= / geometry= (behaviour.md §1.2, §5.5): the URL of option `key`
+ * read as one series, headers only, with the read's own options (its input
+ * order and reader settings: a 5D series needs --order time,te for its
+ * template too) but not those that name the input's format or references.
+ * NULL without it.
+ */
 static bool read_reference(ImdError **error, ImdContext *context, const ImdOptions *options,
                            const char *key, ImdSeries **reference)
 {
@@ -384,8 +389,15 @@ static bool read_reference(ImdError **error, ImdContext *context, const ImdOptio
     if (url == NULL || url[0] == '\0') {
         return true;
     }
-    ImdOptions *own = imd_options_create(error);
-    if (own == NULL || !imd_options_set(error, own, "headers_only", "true")) {
+    static const char *const not_for_references[] = {"input_format", "template", "geometry",
+                                                      "resample"};
+    ImdOptions *own = options != NULL ? imd_options_clone(error, options)
+                                      : imd_options_create(error);
+    bool ok = own != NULL && imd_options_set(error, own, "headers_only", "true");
+    for (size_t i = 0; ok && i < sizeof not_for_references / sizeof not_for_references[0]; i++) {
+        ok = imd_options_set(error, own, not_for_references[i], NULL);
+    }
+    if (!ok) {
         imd_options_destroy(own);
         return false;
     }
