@@ -662,6 +662,32 @@ static PyObject *native_set_window(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* A sequence of numbers as a new C array (free()); NULL with a Python exception set. */
+static double *doubles_of(PyObject *sequence, Py_ssize_t *count)
+{
+    PyObject *t = PySequence_Tuple(sequence);
+    if (t == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_Size(t);
+    double *v = calloc(n > 0 ? (size_t)n : 1, sizeof *v);
+    if (v == NULL) {
+        Py_DECREF(t);
+        (void)PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        v[i] = PyFloat_AsDouble(PyTuple_GetItem(t, i));
+    }
+    Py_DECREF(t);
+    if (PyErr_Occurred()) {
+        free(v);
+        return NULL;
+    }
+    *count = n;
+    return v;
+}
+
 /* set_geometry(handle, positions [(x,y,z)...] | None, (row xyz, column xyz) | None, transform 4x4 | None) */
 static PyObject *native_set_geometry(PyObject *module, PyObject *args)
 {
@@ -714,22 +740,9 @@ static PyObject *native_set_geometry(PyObject *module, PyObject *args)
         imd_header_set_geometry_defined(header, true);
     }
     if (locations != Py_None) {
-        PyObject *t = PySequence_Tuple(locations);
-        if (t == NULL) {
-            return NULL;
-        }
-        Py_ssize_t n = PyTuple_Size(t);
-        double *v = calloc(n > 0 ? (size_t)n : 1, sizeof *v);
+        Py_ssize_t n = 0;
+        double *v = doubles_of(locations, &n);
         if (v == NULL) {
-            Py_DECREF(t);
-            return PyErr_NoMemory();
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            v[i] = PyFloat_AsDouble(PyTuple_GetItem(t, i));
-        }
-        Py_DECREF(t);
-        if (PyErr_Occurred()) {
-            free(v);
             return NULL;
         }
         bool ok = imd_header_set_slice_locations(&error, header, v, (size_t)n);
@@ -787,22 +800,9 @@ static PyObject *native_set_axis(PyObject *module, PyObject *args)
         }
         axis = imd_axis_create_uniform(&error, name, a, b, imd_series_dim(h->series, (size_t)dim));
     } else {
-        PyObject *t = PySequence_Tuple(step);
-        if (t == NULL) {
-            return NULL;
-        }
-        Py_ssize_t n = PyTuple_Size(t);
-        double *v = calloc(n > 0 ? (size_t)n : 1, sizeof *v);
+        Py_ssize_t n = 0;
+        double *v = doubles_of(step, &n);
         if (v == NULL) {
-            Py_DECREF(t);
-            return PyErr_NoMemory();
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            v[i] = PyFloat_AsDouble(PyTuple_GetItem(t, i));
-        }
-        Py_DECREF(t);
-        if (PyErr_Occurred()) {
-            free(v);
             return NULL;
         }
         axis = imd_axis_create_numbers(&error, name, v, (size_t)n);
