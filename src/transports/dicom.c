@@ -742,8 +742,20 @@ static bool on_match(ImdError **error, void *user, const uint8_t *identifier, si
     return true;
 }
 
-/* Is `text` a UID (PS3.5 §9.1: digits and dots, at most 64)? A series
- * number is an integer without dots. */
+/* Is `text` a plain integer (a Series Number, IS)? */
+static bool is_number(const char *text)
+{
+    size_t n = strlen(text);
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return false;
+        }
+    }
+    return n > 0 && n <= 12; /* IS: at most 12 characters (PS3.5 Table 6.2-1) */
+}
+
+/* Is `text` a UID (PS3.5 §9.1: digits and dots, at most 64)? Anything else
+ * in the study part is an Accession Number. */
 static bool is_uid(const char *text)
 {
     size_t n = strlen(text);
@@ -846,7 +858,9 @@ static bool fetch(ImdError **error, DicomTransport *t)
         return false;
     }
     char study[IMD_NET_UID], series[IMD_NET_UID];
-    bool study_uid = is_uid(t->study), series_uid = is_uid(t->series);
+    /* A series part that is not an integer is a UID, even one that breaks
+     * PS3.5 §9.1 (real files have letters in them). */
+    bool study_uid = is_uid(t->study), series_uid = !is_number(t->series);
     const uint32_t study_tags[3] = {IMD_TAG_PatientID, IMD_TAG_StudyInstanceUID,
                                     IMD_TAG_AccessionNumber};
     const char *study_values[3] = {t->patient, study_uid ? t->study : "",
@@ -855,12 +869,17 @@ static bool fetch(ImdError **error, DicomTransport *t)
                                      IMD_TAG_SeriesNumber};
     const char *series_values[3] = {study, series_uid ? t->series : "",
                                     series_uid ? NULL : t->series};
+    char study_what[200], series_what[200];
+    snprintf(study_what, sizeof study_what, "patient %.64s: study with %s %.64s", t->patient,
+             study_uid ? "Study Instance UID" : "Accession Number", t->study);
+    snprintf(series_what, sizeof series_what, "series with %s %.64s",
+             series_uid ? "Series Instance UID" : "Series Number", t->series);
     const char *syntax = NULL;
     uint8_t context = 0;
     bool ok = find_one(error, t, a, "STUDY", study_tags, study_values, 3,
-                       IMD_TAG_StudyInstanceUID, "the study", study) &&
+                       IMD_TAG_StudyInstanceUID, study_what, study) &&
               find_one(error, t, a, "SERIES", series_tags, series_values, 3,
-                       IMD_TAG_SeriesInstanceUID, "the series", series);
+                       IMD_TAG_SeriesInstanceUID, series_what, series);
     if (ok) {
         context = imd__association_find_context(a, STUDY_ROOT_GET, NULL, &syntax);
         if (context == 0) {
