@@ -516,6 +516,22 @@ uint8_t imd__association_find_context(const ImdAssociation *association,
     return 0;
 }
 
+bool imd__association_context_syntaxes(const ImdAssociation *association, uint8_t context_id,
+                                        const char **abstract_syntax,
+                                        const char **transfer_syntax)
+{
+    const ImdNetAssociate *ac = association->accepted;
+    for (size_t i = 0; i < ac->context_count; i++) {
+        const ImdNetContext *pc = &ac->contexts[i];
+        if (pc->id == context_id && pc->result == IMD_PC_ACCEPTANCE) {
+            *abstract_syntax = pc->abstract_syntax;
+            *transfer_syntax = pc->transfer_syntaxes[0];
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Send `size` bytes as PDVs of one P-DATA-TF each, the last one flagged. */
 static bool send_fragments(ImdError **error, ImdAssociation *a, uint8_t context_id, bool command,
                            const uint8_t *bytes, size_t size)

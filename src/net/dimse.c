@@ -344,3 +344,242 @@ bool imd__dimse_store(ImdError **error, ImdAssociation *association, uint8_t con
     imd_dicom_dataset_destroy(command);
     return ok;
 }
+
+/* ---- C-FIND and C-GET (PS3.7 §9.1.2, §9.1.3) ---- */
+
+/* A received message decoded: its command set (destroy) and data bytes (free). */
+typedef struct Message {
+    uint8_t context;
+    ImdDicomDataSet *command;
+    uint16_t field;
+    uint8_t *data;
+    size_t data_size;
+} Message;
+
+static bool receive_message(ImdError **error, ImdAssociation *association, Message *m)
+{
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    memset(m, 0, sizeof *m);
+    if (!imd__association_receive(error, association,
+                                  imd__association_timeouts(association)->dimse_ms, &m->context,
+                                  &bytes, &size, &m->data, &m->data_size)) {
+        return false;
+    }
+    m->command = imd__dimse_decode_command(error, bytes, size, imd__association_name(association));
+    free(bytes);
+    if (m->command == NULL) {
+        free(m->data);
+        m->data = NULL;
+        imd__association_fail(association);
+        return false;
+    }
+    (void)imd__dimse_get_us(m->command, IMD_TAG_CommandField, &m->field);
+    return true;
+}
+
+static void message_clear(Message *m)
+{
+    imd_dicom_dataset_destroy(m->command);
+    free(m->data);
+    memset(m, 0, sizeof *m);
+}
+
+/* The request command of C-FIND-RQ (PS3.7 §9.3.2.1) or C-GET-RQ (§9.3.3.1). */
+static bool send_request(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                         uint16_t field, const char *sop_class, uint16_t id,
+                         const uint8_t *identifier, size_t identifier_size)
+{
+    ImdDicomDataSet *command = imd_dicom_dataset_create(error);
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    /* Command Data Set Type: any value but 0x0101 announces the identifier. */
+    bool ok = command != NULL &&
+              imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPClassUID, IMD_VR_UI,
+                                           sop_class) &&
+              set_us(error, command, IMD_TAG_CommandField, field) &&
+              set_us(error, command, IMD_TAG_MessageID, id) &&
+              set_us(error, command, IMD_TAG_Priority, 0) &&
+              set_us(error, command, IMD_TAG_CommandDataSetType, 0x0001) &&
+              imd__dimse_encode_command(error, command, &bytes, &size) &&
+              imd__association_send(error, association, context_id, bytes, size, identifier,
+                                    identifier_size);
+    free(bytes);
+    imd_dicom_dataset_destroy(command);
+    return ok;
+}
+
+/* Check a response to request `id` on `context_id` and take its status. */
+static bool check_response(ImdError **error, ImdAssociation *association, const Message *m,
+                           uint8_t context_id, uint16_t id, ImdDimseResult *result)
+{
+    const char *name = imd__association_name(association);
+    uint16_t responded = 0, status = 0;
+    bool has_id = imd__dimse_get_us(m->command, IMD_TAG_MessageIDBeingRespondedTo, &responded);
+    bool has_status = imd__dimse_get_us(m->command, IMD_TAG_Status, &status);
+    if (!has_id || responded != id) {
+        imd_error_set(error, IMD_ERR_PROTOCOL,
+                      "%s: a response to message %u, expected one to message %u", name, responded,
+                      id);
+    } else if (!has_status) {
+        imd_error_set(error, IMD_ERR_PROTOCOL, "%s: a response without a status", name);
+    } else if (m->context != context_id) {
+        imd_error_set(error, IMD_ERR_PROTOCOL,
+                      "%s: a response on presentation context %u, the request went on %u", name,
+                      m->context, context_id);
+    } else {
+        result->status = status;
+        get_text(m->command, IMD_TAG_ErrorComment, result->comment, sizeof result->comment);
+        return true;
+    }
+    imd__association_fail(association);
+    return false;
+}
+
+bool imd__dimse_find(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                     const char *sop_class, const uint8_t *identifier, size_t identifier_size,
+                     ImdDimseMatchFn *match, void *user, ImdDimseResult *result)
+{
+    const char *name = imd__association_name(association);
+    uint16_t id = imd__association_next_message_id(association);
+    if (!send_request(error, association, context_id, IMD_DIMSE_C_FIND_RQ, sop_class, id,
+                      identifier, identifier_size)) {
+        return false;
+    }
+    for (;;) {
+        Message m;
+        if (!receive_message(error, association, &m)) {
+            return false;
+        }
+        if (m.field != IMD_DIMSE_C_FIND_RSP) {
+            imd_error_set(error, IMD_ERR_PROTOCOL,
+                          "%s: expected a C-FIND response, the peer sent command 0x%04X", name,
+                          m.field);
+            message_clear(&m);
+            imd__association_fail(association);
+            return false;
+        }
+        if (!check_response(error, association, &m, context_id, id, result)) {
+            message_clear(&m);
+            return false;
+        }
+        /* PS3.4 C.4.1.1.4: pending responses (FF00, FF01) carry one match
+         * each; the final one (success, cancel or failure) none. */
+        if (imd__dimse_status_kind(result->status) == IMD_STATUS_PENDING) {
+            bool ok = true;
+            if (m.data == NULL) {
+                imd_error_set(error, IMD_ERR_PROTOCOL,
+                              "%s: a pending C-FIND response without an identifier", name);
+                imd__association_fail(association);
+                ok = false;
+            } else {
+                ok = match(error, user, m.data, m.data_size);
+            }
+            message_clear(&m);
+            if (!ok) {
+                return false;
+            }
+            continue;
+        }
+        message_clear(&m);
+        return true;
+    }
+}
+
+/* Answer a C-STORE-RQ the peer sent as a C-GET sub-operation (PS3.7 §9.3.1.2). */
+static bool serve_store(ImdError **error, ImdAssociation *association, Message *m,
+                        ImdDimseStoreFn *store, void *user)
+{
+    const char *name = imd__association_name(association);
+    char sop_class[IMD_NET_UID], sop_instance[IMD_NET_UID];
+    uint16_t id = 0;
+    get_text(m->command, IMD_TAG_AffectedSOPClassUID, sop_class, sizeof sop_class);
+    get_text(m->command, IMD_TAG_AffectedSOPInstanceUID, sop_instance, sizeof sop_instance);
+    const char *abstract = NULL, *syntax = NULL;
+    if (!imd__dimse_get_us(m->command, IMD_TAG_MessageID, &id) || m->data == NULL ||
+        sop_instance[0] == '\0' ||
+        !imd__association_context_syntaxes(association, m->context, &abstract, &syntax)) {
+        imd_error_set(error, IMD_ERR_PROTOCOL,
+                      "%s: a C-STORE request without %s", name,
+                      m->data == NULL ? "a data set" : "a message ID or SOP instance UID");
+        imd__association_fail(association);
+        return false;
+    }
+    uint16_t status = 0;
+    uint8_t *data = m->data;
+    m->data = NULL; /* the callback takes it */
+    if (!store(error, user, sop_class, sop_instance, syntax, data, m->data_size, &status)) {
+        imd__association_fail(association);
+        return false;
+    }
+    ImdDicomDataSet *command = imd_dicom_dataset_create(error);
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    bool ok = command != NULL &&
+              imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPClassUID, IMD_VR_UI,
+                                           sop_class) &&
+              set_us(error, command, IMD_TAG_CommandField, IMD_DIMSE_C_STORE_RSP) &&
+              set_us(error, command, IMD_TAG_MessageIDBeingRespondedTo, id) &&
+              set_us(error, command, IMD_TAG_CommandDataSetType, IMD_DIMSE_NO_DATASET) &&
+              set_us(error, command, IMD_TAG_Status, status) &&
+              imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPInstanceUID,
+                                           IMD_VR_UI, sop_instance) &&
+              imd__dimse_encode_command(error, command, &bytes, &size) &&
+              imd__association_send(error, association, m->context, bytes, size, NULL, 0);
+    free(bytes);
+    imd_dicom_dataset_destroy(command);
+    return ok;
+}
+
+bool imd__dimse_get(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                    const char *sop_class, const uint8_t *identifier, size_t identifier_size,
+                    ImdDimseStoreFn *store, void *user, ImdDimseResult *result,
+                    uint16_t counts[4])
+{
+    const char *name = imd__association_name(association);
+    uint16_t id = imd__association_next_message_id(association);
+    static const uint32_t count_tags[4] = {
+        IMD_TAG_NumberOfRemainingSuboperations, IMD_TAG_NumberOfCompletedSuboperations,
+        IMD_TAG_NumberOfFailedSuboperations, IMD_TAG_NumberOfWarningSuboperations};
+    memset(counts, 0, 4 * sizeof counts[0]);
+    if (!send_request(error, association, context_id, IMD_DIMSE_C_GET_RQ, sop_class, id,
+                      identifier, identifier_size)) {
+        return false;
+    }
+    for (;;) {
+        Message m;
+        if (!receive_message(error, association, &m)) {
+            return false;
+        }
+        if (m.field == IMD_DIMSE_C_STORE_RQ) {
+            bool ok = serve_store(error, association, &m, store, user);
+            message_clear(&m);
+            if (!ok) {
+                return false;
+            }
+            continue;
+        }
+        if (m.field != IMD_DIMSE_C_GET_RSP) {
+            imd_error_set(error, IMD_ERR_PROTOCOL,
+                          "%s: expected a C-GET response or C-STORE request, the peer sent "
+                          "command 0x%04X",
+                          name, m.field);
+            message_clear(&m);
+            imd__association_fail(association);
+            return false;
+        }
+        if (!check_response(error, association, &m, context_id, id, result)) {
+            message_clear(&m);
+            return false;
+        }
+        for (size_t i = 0; i < 4; i++) {
+            (void)imd__dimse_get_us(m.command, count_tags[i], &counts[i]);
+        }
+        /* A final response may carry a Failed SOP Instance UID List (PS3.4
+         * C.4.3.1.3.1); the counts say enough for the caller. */
+        message_clear(&m);
+        if (imd__dimse_status_kind(result->status) != IMD_STATUS_PENDING) {
+            return true;
+        }
+    }
+}

@@ -185,6 +185,10 @@ const ImdNetAssociate *imd__association_accepted(const ImdAssociation *associati
 uint8_t imd__association_find_context(const ImdAssociation *association,
                                       const char *abstract_syntax, const char *transfer_syntax,
                                       const char **accepted_syntax);
+/* The abstract and transfer syntax of accepted context `context_id`, or false. */
+bool imd__association_context_syntaxes(const ImdAssociation *association, uint8_t context_id,
+                                        const char **abstract_syntax,
+                                        const char **transfer_syntax);
 /*
  * Send a DIMSE message on context `context_id`: the command bytes, then the
  * data set bytes when `data` is not NULL, fragmented to the peer's maximum.
@@ -273,5 +277,37 @@ bool imd__dimse_echo(ImdError **error, ImdAssociation *association, ImdDimseResu
 bool imd__dimse_store(ImdError **error, ImdAssociation *association, uint8_t context_id,
                       const char *sop_class, const char *sop_instance, const uint8_t *data,
                       size_t data_size, ImdDimseResult *result);
+
+/*
+ * C-FIND (PS3.7 §9.1.2, §9.3.2; PS3.4 Annex C.4.1): send `identifier`
+ * (a data set already encoded in the accepted syntax of `context_id`) under
+ * `sop_class` (the Information Model - FIND class), then receive responses
+ * until the final one: each pending response's identifier goes to `match`
+ * (bytes in the context's syntax; returning false cancels nothing but stops
+ * with its error). *result is the final status (success, cancel, failure).
+ */
+typedef bool ImdDimseMatchFn(ImdError **error, void *user, const uint8_t *identifier,
+                             size_t size);
+bool imd__dimse_find(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                     const char *sop_class, const uint8_t *identifier, size_t identifier_size,
+                     ImdDimseMatchFn *match, void *user, ImdDimseResult *result);
+
+/*
+ * C-GET (PS3.7 §9.1.3, §9.3.3; PS3.4 Annex C.4.3): send `identifier`, then
+ * serve the C-STORE sub-operations the peer sends on the same association
+ * (we hold the SCP role for storage classes, PS3.7 D.3.3.4): each data set
+ * goes to `store` with its context's transfer syntax, which returns the
+ * C-STORE-RSP status to send (0x0000, or a failure such as 0xA700); a
+ * false return is an error that ends the retrieve. Pending C-GET-RSPs are
+ * skipped; the final one's status is *result, its sub-operation counts in
+ * `counts` (remaining, completed, failed, warning; 0 when absent).
+ */
+typedef bool ImdDimseStoreFn(ImdError **error, void *user, const char *sop_class,
+                             const char *sop_instance, const char *transfer_syntax,
+                             uint8_t *data, size_t size, uint16_t *status);
+bool imd__dimse_get(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                    const char *sop_class, const uint8_t *identifier, size_t identifier_size,
+                    ImdDimseStoreFn *store, void *user, ImdDimseResult *result,
+                    uint16_t counts[4]);
 
 #endif

@@ -21,7 +21,18 @@
  * out) fails the write with NETWORK or PROTOCOL (exit 7); the instances
  * accepted before it are counted in the summary, the one in flight is not.
  *
- * Reading (C-FIND, C-GET, C-MOVE) is part 2 of the issue: UNSUPPORTED.
+ * Reading (issue 17 part 2): dicom://host:port/AET/patient/study/series
+ * opened for reading resolves the series with C-FIND in the Study Root
+ * information model (PS3.4 C.6.2): at STUDY level by Patient ID and Study
+ * Instance UID (or Accession Number when the part is not a UID), then at
+ * SERIES level by Series Instance UID (or Series Number when the part is a
+ * plain integer); each must match exactly one entity. It then fetches the
+ * series with one C-GET at SERIES level (PS3.4 C.4.3), serving the peer's
+ * C-STORE sub-operations on the same association (we propose the SCP role
+ * for the storage classes, PS3.7 D.3.3.4). Each instance is kept in memory
+ * as a Part 10 file (its bytes as received behind a meta group) that list()
+ * names and open_read() opens, so the DICOM reader sorts them like a folder.
+ * C-MOVE is not implemented.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
@@ -50,6 +61,12 @@ typedef struct Failed {
     char uid[IMD_NET_UID];
 } Failed;
 
+typedef struct Received {
+    char name[32];
+    uint8_t *bytes;
+    size_t size;
+} Received;
+
 typedef struct DicomTransport {
     ImdTransport base;
     char *host;
@@ -64,6 +81,12 @@ typedef struct DicomTransport {
     Failed *failures;
     size_t failure_capacity;
     bool reported;
+    /* Reading: the URL's patient, study and series parts, and the instances
+     * fetched with C-GET at the first list() as Part 10 files in memory. */
+    bool reading, fetched;
+    char *patient, *study, *series;
+    Received *received;
+    size_t received_count, received_capacity;
 } DicomTransport;
 
 /* ---- options ---- */
@@ -500,6 +523,13 @@ static void report(DicomTransport *t, bool complete)
 
 static void transport_free(DicomTransport *t)
 {
+    for (size_t i = 0; i < t->received_count; i++) {
+        free(t->received[i].bytes);
+    }
+    free(t->received);
+    free(t->patient);
+    free(t->study);
+    free(t->series);
     free(t->host);
     free(t->username);
     free(t->password);
@@ -532,20 +562,428 @@ static void dicom_abort(ImdTransport *base)
     transport_free(t);
 }
 
+/* ---- reading: C-FIND then C-GET (PS3.4 Annex C) ---- */
+
+/* Study Root Query/Retrieve Information Model (PS3.4 C.6.2.1). */
+#define STUDY_ROOT_FIND "1.2.840.10008.5.1.4.1.2.2.1"
+#define STUDY_ROOT_GET "1.2.840.10008.5.1.4.1.2.2.3"
+
+/* Storage classes we accept as C-GET sub-operations besides storage_classes[]. */
+static const char *const more_storage_classes[] = {
+    "1.2.840.10008.5.1.4.1.1.4.1",   /* Enhanced MR Image Storage */
+    "1.2.840.10008.5.1.4.1.1.2.1",   /* Enhanced CT Image Storage */
+    "1.2.840.10008.5.1.4.1.1.128",   /* Positron Emission Tomography Image Storage */
+    "1.2.840.10008.5.1.4.1.1.130",   /* Enhanced PET Image Storage */
+    "1.2.840.10008.5.1.4.1.1.4.2",   /* MR Spectroscopy Storage */
+    "1.2.840.10008.5.1.4.1.1.4.4",   /* Legacy Converted Enhanced MR Image Storage */
+    "1.2.840.10008.5.1.4.1.1.2.2",   /* Legacy Converted Enhanced CT Image Storage */
+    "1.2.840.10008.5.1.4.1.1.7.2",   /* Multi-frame Grayscale Byte SC Image Storage */
+    "1.2.840.10008.5.1.4.1.1.7.3",   /* Multi-frame Grayscale Word SC Image Storage */
+    "1.2.840.10008.5.1.4.1.1.7.4",   /* Multi-frame True Color SC Image Storage */
+    "1.2.840.10008.5.1.4.1.1.481.1", /* RT Image Storage */
+};
+
+static bool add_storage_scp(ImdNetAssociate *rq, const char *sop_class)
+{
+    static const char *const native[] = {IMD_UID_EXPLICIT_VR_LE, IMD_UID_IMPLICIT_VR_LE};
+    add_context(rq, sop_class, native, 2);
+    if (rq->role_count == IMD_NET_MAX_ROLES) {
+        return false;
+    }
+    /* SCP/SCU Role Selection (PS3.7 D.3.3.4): we, the requestor, are the
+     * storage SCP; the peer's C-GET sub-operations need it (PS3.4 C.4.3.1). */
+    ImdNetRole *role = &rq->roles[rq->role_count++];
+    snprintf(role->sop_class, sizeof role->sop_class, "%s", sop_class);
+    role->scu = false;
+    role->scp = true;
+    return true;
+}
+
+static ImdAssociation *associate_read(ImdError **error, const DicomTransport *t)
+{
+    ImdNetAssociate *rq = make_request(error, t, NULL, NULL); /* verification + identity */
+    if (rq == NULL) {
+        return NULL;
+    }
+    static const char *const native[] = {IMD_UID_EXPLICIT_VR_LE, IMD_UID_IMPLICIT_VR_LE};
+    add_context(rq, STUDY_ROOT_FIND, native, 2);
+    add_context(rq, STUDY_ROOT_GET, native, 2);
+    for (size_t i = 0; i < sizeof storage_classes / sizeof storage_classes[0]; i++) {
+        (void)add_storage_scp(rq, storage_classes[i]);
+    }
+    for (size_t i = 0; i < sizeof more_storage_classes / sizeof more_storage_classes[0]; i++) {
+        (void)add_storage_scp(rq, more_storage_classes[i]);
+    }
+    ImdAssociation *a = imd__association_open(error, t->host, t->port, rq, &t->timeouts,
+                                              t->base.name);
+    free(rq);
+    return a;
+}
+
+/* Append a little-endian explicit-VR element of the meta group (PS3.10 §7.1). */
+static uint8_t *meta_element(uint8_t *p, uint16_t element, const char vr[2], const void *value,
+                             size_t size)
+{
+    size_t padded = size + (size & 1u);
+    p[0] = 2;
+    p[1] = 0;
+    p[2] = (uint8_t)element;
+    p[3] = (uint8_t)(element >> 8);
+    p[4] = (uint8_t)vr[0];
+    p[5] = (uint8_t)vr[1];
+    if (vr[0] == 'O') { /* OB: 2 reserved bytes and a 32-bit length */
+        p[6] = p[7] = 0;
+        p[8] = (uint8_t)padded;
+        p[9] = (uint8_t)(padded >> 8);
+        p[10] = (uint8_t)(padded >> 16);
+        p[11] = (uint8_t)(padded >> 24);
+        p += 12;
+    } else {
+        p[6] = (uint8_t)padded;
+        p[7] = (uint8_t)(padded >> 8);
+        p += 8;
+    }
+    memcpy(p, value, size);
+    if (padded != size) {
+        p[size] = vr[0] == 'U' && vr[1] == 'I' ? 0 : ' ';
+    }
+    return p + padded;
+}
+
+/*
+ * A Part 10 file around a data set received in `syntax` (PS3.10 §7.1:
+ * preamble, "DICM", the File Meta Information in Explicit VR LE), taking
+ * `data`. The bytes of the data set stay exactly as the peer sent them.
+ */
+static uint8_t *part10(ImdError **error, const char *sop_class, const char *sop_instance,
+                       const char *syntax, uint8_t *data, size_t size, size_t *total)
+{
+    static const uint8_t version[2] = {0, 1};
+    size_t lengths[4] = {strlen(sop_class), strlen(sop_instance), strlen(syntax),
+                         strlen(IMD_NET_IMPLEMENTATION_CLASS_UID)};
+    size_t meta = 12 + 2; /* (0002,0001) OB */
+    for (size_t i = 0; i < 4; i++) {
+        meta += 8 + lengths[i] + (lengths[i] & 1u);
+    }
+    uint8_t *out = NULL;
+    if (size <= SIZE_MAX - 132 - 12 - meta) {
+        out = imd__malloc(error, 132 + 12 + meta + size);
+    } else {
+        imd_error_set(error, IMD_ERR_LIMIT, "a received data set of %zu bytes is too large", size);
+    }
+    if (out == NULL) {
+        free(data);
+        return NULL;
+    }
+    memset(out, 0, 128);
+    memcpy(out + 128, "DICM", 4);
+    uint32_t group = (uint32_t)meta;
+    uint8_t group_length[4] = {(uint8_t)group, (uint8_t)(group >> 8), (uint8_t)(group >> 16),
+                               (uint8_t)(group >> 24)};
+    uint8_t *p = meta_element(out + 132, 0x0000, "UL", group_length, 4);
+    p = meta_element(p, 0x0001, "OB", version, 2);
+    p = meta_element(p, 0x0002, "UI", sop_class, lengths[0]);
+    p = meta_element(p, 0x0003, "UI", sop_instance, lengths[1]);
+    p = meta_element(p, 0x0010, "UI", syntax, lengths[2]);
+    p = meta_element(p, 0x0012, "UI", IMD_NET_IMPLEMENTATION_CLASS_UID, lengths[3]);
+    if (size > 0) {
+        memcpy(p, data, size);
+    }
+    free(data);
+    *total = (size_t)(p - out) + size;
+    return out;
+}
+
+/* What one C-FIND collects: the values of `key` in the matches. */
+typedef struct Matches {
+    DicomTransport *t;
+    const char *syntax;
+    uint32_t key;
+    char first[IMD_NET_UID];
+    size_t count;
+} Matches;
+
+static bool on_match(ImdError **error, void *user, const uint8_t *identifier, size_t size)
+{
+    Matches *m = user;
+    uint8_t *copy = imd__malloc(error, size > 0 ? size : 1);
+    if (copy == NULL) {
+        return false;
+    }
+    if (size > 0) {
+        memcpy(copy, identifier, size);
+    }
+    size_t total = 0;
+    uint8_t *file = part10(error, STUDY_ROOT_FIND, "1", m->syntax, copy, size, &total);
+    if (file == NULL) {
+        return false;
+    }
+    ImdDicomDataSet *found = imd_dicom_read_memory(error, file, total, m->t->base.name, NULL);
+    free(file);
+    if (found == NULL) {
+        imd_error_prefix(error, "a C-FIND match: ");
+        return false;
+    }
+    char value[IMD_NET_UID];
+    if (text_of(found, m->key, value) == NULL) {
+        imd_error_set(error, IMD_ERR_PROTOCOL, "%s: a C-FIND match without %s", m->t->base.name,
+                      imd_dicom_keyword(m->key));
+        imd_dicom_dataset_destroy(found);
+        return false;
+    }
+    imd_dicom_dataset_destroy(found);
+    /* Several matches with the same UID are one entity (a peer may repeat). */
+    if (m->count == 0 || strcmp(m->first, value) != 0) {
+        if (m->count == 0) {
+            snprintf(m->first, sizeof m->first, "%s", value);
+        }
+        m->count++;
+    }
+    return true;
+}
+
+/* Is `text` a plain integer (a Series Number, IS)? */
+static bool is_number(const char *text)
+{
+    size_t n = strlen(text);
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return false;
+        }
+    }
+    return n > 0 && n <= 12; /* IS: at most 12 characters (PS3.5 Table 6.2-1) */
+}
+
+/* Is `text` a UID (PS3.5 §9.1: digits and dots, at most 64)? Anything else
+ * in the study part is an Accession Number. */
+static bool is_uid(const char *text)
+{
+    size_t n = strlen(text);
+    bool dot = false;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] == '.') {
+            dot = true;
+        } else if (text[i] < '0' || text[i] > '9') {
+            return false;
+        }
+    }
+    return n > 0 && n < IMD_NET_UID && dot;
+}
+
+/*
+ * One C-FIND at `level` with the given keys (NULL values are left out,
+ * "" are return keys) that must match exactly one entity; its `key` value
+ * into `out`.
+ */
+static bool find_one(ImdError **error, DicomTransport *t, ImdAssociation *a, const char *level,
+                     const uint32_t *tags, const char *const *values, size_t count, uint32_t key,
+                     const char *what, char out[IMD_NET_UID])
+{
+    const char *syntax = NULL;
+    uint8_t context = imd__association_find_context(a, STUDY_ROOT_FIND, NULL, &syntax);
+    if (context == 0) {
+        imd_error_set(error, IMD_ERR_NETWORK,
+                      "%s: the peer did not accept Study Root Query/Retrieve - FIND",
+                      t->base.name);
+        return false;
+    }
+    ImdDicomDataSet *identifier = imd_dicom_dataset_create(error);
+    bool ok = identifier != NULL && imd_dicom_dataset_set_string(error, identifier,
+                                                                 IMD_TAG_QueryRetrieveLevel,
+                                                                 IMD_VR_CS, level);
+    for (size_t i = 0; ok && i < count; i++) {
+        if (values[i] != NULL) {
+            ok = imd_dicom_dataset_set_string(error, identifier, tags[i],
+                                              imd_dicom_dictionary_vr(tags[i]), values[i]);
+        }
+    }
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    ok = ok && encode(error, identifier, syntax, &bytes, &size, t->base.name);
+    imd_dicom_dataset_destroy(identifier);
+    Matches matches = {t, syntax, key, "", 0};
+    ImdDimseResult result = {0};
+    ok = ok && imd__dimse_find(error, a, context, STUDY_ROOT_FIND, bytes, size, on_match, &matches,
+                               &result);
+    free(bytes);
+    if (!ok) {
+        return false;
+    }
+    if (imd__dimse_status_kind(result.status) != IMD_STATUS_SUCCESS) {
+        imd_error_set(error, IMD_ERR_NETWORK, "%s: C-FIND for the %s failed with status 0x%04X%s%s",
+                      t->base.name, what, result.status, result.comment[0] != '\0' ? ": " : "",
+                      result.comment);
+        return false;
+    }
+    if (matches.count != 1) {
+        imd_error_set(error, matches.count == 0 ? IMD_ERR_NOT_FOUND : IMD_ERR_INVALID_ARG,
+                      "%s: %s %s", t->base.name, what,
+                      matches.count == 0 ? "not found" : "matches several entities");
+        return false;
+    }
+    memcpy(out, matches.first, IMD_NET_UID);
+    return true;
+}
+
+static bool on_store(ImdError **error, void *user, const char *sop_class, const char *sop_instance,
+                     const char *syntax, uint8_t *data, size_t size, uint16_t *status)
+{
+    DicomTransport *t = user;
+    if (t->received_count == t->received_capacity) {
+        size_t capacity = t->received_capacity > 0 ? 2 * t->received_capacity : 64;
+        Received *grown = imd__realloc(error, t->received, capacity * sizeof *grown);
+        if (grown == NULL) {
+            free(data);
+            return false;
+        }
+        t->received = grown;
+        t->received_capacity = capacity;
+    }
+    Received *r = &t->received[t->received_count];
+    r->bytes = part10(error, sop_class, sop_instance, syntax, data, size, &r->size);
+    if (r->bytes == NULL) {
+        return false;
+    }
+    snprintf(r->name, sizeof r->name, "%06zu.dcm", t->received_count + 1);
+    t->received_count++;
+    *status = 0x0000;
+    imd__log(imd__context_current(), IMD_LOG_DEBUG, "%s: received %s", t->base.name, sop_instance);
+    return true;
+}
+
+static bool fetch(ImdError **error, DicomTransport *t)
+{
+    ImdAssociation *a = associate_read(error, t);
+    if (a == NULL) {
+        return false;
+    }
+    char study[IMD_NET_UID], series[IMD_NET_UID];
+    /* A series part that is not an integer is a UID, even one that breaks
+     * PS3.5 §9.1 (real files have letters in them). */
+    bool study_uid = is_uid(t->study), series_uid = !is_number(t->series);
+    const uint32_t study_tags[3] = {IMD_TAG_PatientID, IMD_TAG_StudyInstanceUID,
+                                    IMD_TAG_AccessionNumber};
+    const char *study_values[3] = {t->patient, study_uid ? t->study : "",
+                                   study_uid ? NULL : t->study};
+    const uint32_t series_tags[3] = {IMD_TAG_StudyInstanceUID, IMD_TAG_SeriesInstanceUID,
+                                     IMD_TAG_SeriesNumber};
+    const char *series_values[3] = {study, series_uid ? t->series : "",
+                                    series_uid ? NULL : t->series};
+    char study_what[200], series_what[200];
+    snprintf(study_what, sizeof study_what, "patient %.64s: study with %s %.64s", t->patient,
+             study_uid ? "Study Instance UID" : "Accession Number", t->study);
+    snprintf(series_what, sizeof series_what, "series with %s %.64s",
+             series_uid ? "Series Instance UID" : "Series Number", t->series);
+    const char *syntax = NULL;
+    uint8_t context = 0;
+    bool ok = find_one(error, t, a, "STUDY", study_tags, study_values, 3,
+                       IMD_TAG_StudyInstanceUID, study_what, study) &&
+              find_one(error, t, a, "SERIES", series_tags, series_values, 3,
+                       IMD_TAG_SeriesInstanceUID, series_what, series);
+    if (ok) {
+        context = imd__association_find_context(a, STUDY_ROOT_GET, NULL, &syntax);
+        if (context == 0) {
+            imd_error_set(error, IMD_ERR_NETWORK,
+                          "%s: the peer did not accept Study Root Query/Retrieve - GET "
+                          "(C-MOVE is not implemented)",
+                          t->base.name);
+            ok = false;
+        }
+    }
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    if (ok) {
+        /* C-GET identifier at SERIES level: the unique keys of the levels
+         * above and of the level (PS3.4 C.4.3.2.1, C.6.2.1.1). */
+        ImdDicomDataSet *identifier = imd_dicom_dataset_create(error);
+        ok = identifier != NULL &&
+             imd_dicom_dataset_set_string(error, identifier, IMD_TAG_QueryRetrieveLevel, IMD_VR_CS,
+                                          "SERIES") &&
+             imd_dicom_dataset_set_string(error, identifier, IMD_TAG_StudyInstanceUID, IMD_VR_UI,
+                                          study) &&
+             imd_dicom_dataset_set_string(error, identifier, IMD_TAG_SeriesInstanceUID, IMD_VR_UI,
+                                          series) &&
+             encode(error, identifier, syntax, &bytes, &size, t->base.name);
+        imd_dicom_dataset_destroy(identifier);
+    }
+    ImdDimseResult result = {0};
+    uint16_t counts[4] = {0};
+    ok = ok && imd__dimse_get(error, a, context, STUDY_ROOT_GET, bytes, size, on_store, t, &result,
+                              counts);
+    free(bytes);
+    if (!ok) {
+        imd__association_abort(a);
+        return false;
+    }
+    if (!imd__association_release(error, a)) {
+        return false;
+    }
+    ImdDimseStatusKind kind = imd__dimse_status_kind(result.status);
+    imd__log(imd__context_current(), IMD_LOG_INFO,
+             "%s: C-GET of series %s: status 0x%04X, %zu received, %u completed, %u failed, "
+             "%u warnings",
+             t->base.name, series, result.status, t->received_count, counts[1], counts[2],
+             counts[3]);
+    if (kind == IMD_STATUS_FAILURE || kind == IMD_STATUS_CANCEL || counts[2] > 0) {
+        imd_error_set(error, IMD_ERR_NETWORK,
+                      "%s: C-GET of series %s failed with status 0x%04X (%s)%s%s: %u of its "
+                      "instances failed",
+                      t->base.name, series, result.status, imd__dimse_status_text(result.status),
+                      result.comment[0] != '\0' ? ": " : "", result.comment, counts[2]);
+        return false;
+    }
+    if (t->received_count == 0) {
+        imd_error_set(error, IMD_ERR_NOT_FOUND, "%s: C-GET of series %s returned no instances",
+                      t->base.name, series);
+        return false;
+    }
+    return true;
+}
+
+static void release_copy(void *data, void *user)
+{
+    (void)user;
+    free(data);
+}
+
 static bool dicom_list(ImdError **error, ImdTransport *base, ImdVisitFn *visit, void *user)
 {
-    (void)visit;
-    (void)user;
-    imd_error_set(error, IMD_ERR_UNSUPPORTED,
-                  "%s: listing a DICOM node (C-FIND) is not implemented yet", base->name);
-    return false;
+    DicomTransport *t = (DicomTransport *)base;
+    if (!t->reading) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: opened for writing", base->name);
+        return false;
+    }
+    if (!t->fetched) {
+        if (!fetch(error, t)) {
+            return false;
+        }
+        t->fetched = true;
+    }
+    for (size_t i = 0; i < t->received_count && visit(user, t->received[i].name) == 0; i++) {
+    }
+    return true;
 }
 
 static ImdStream *dicom_open_read(ImdError **error, ImdTransport *base, const char *name)
 {
-    imd_error_set(error, IMD_ERR_UNSUPPORTED,
-                  "%s: %s: reading from a DICOM node (C-GET) is not implemented yet", base->name,
-                  name);
+    DicomTransport *t = (DicomTransport *)base;
+    for (size_t i = 0; t->reading && i < t->received_count; i++) {
+        if (strcmp(t->received[i].name, name) == 0) {
+            /* A copy: a stream may outlive the transport that opened it. */
+            uint8_t *copy = imd__malloc(error, t->received[i].size);
+            if (copy == NULL) {
+                return NULL;
+            }
+            memcpy(copy, t->received[i].bytes, t->received[i].size);
+            ImdStream *stream = imd_stream_open_memory(error, copy, t->received[i].size, name,
+                                                       release_copy, NULL);
+            if (stream == NULL) {
+                free(copy);
+            }
+            return stream;
+        }
+    }
+    imd_error_set(error, IMD_ERR_NOT_FOUND, "%s/%s: no such instance", base->name, name);
     return NULL;
 }
 
@@ -564,10 +1002,12 @@ static const ImdTransportMethods dicom_methods = {
 static ImdTransport *dicom_open(ImdError **error, const ImdUrl *url, ImdMode mode,
                                 const ImdOptions *options)
 {
-    if (mode != IMD_MODE_WRITE) {
+    if (mode != IMD_MODE_WRITE &&
+        (url->parts[0] == NULL || url->parts[1] == NULL || url->parts[2] == NULL)) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED,
-                      "dicom://%s:%d/%s: reading from a DICOM node (C-FIND, C-GET) is not "
-                      "implemented yet",
+                      "dicom://%s:%d/%s: reading from a DICOM node needs "
+                      "dicom://host:port/AET/patientID/studyUID/seriesUID (listing a node is "
+                      "not implemented yet)",
                       url->host, url->port != 0 ? url->port : 104, url->aet);
         return NULL;
     }
@@ -591,6 +1031,16 @@ static ImdTransport *dicom_open(ImdError **error, const ImdUrl *url, ImdMode mod
         return NULL;
     }
     snprintf(t->called, sizeof t->called, "%s", url->aet);
+    if (mode != IMD_MODE_WRITE) {
+        t->reading = true;
+        t->patient = imd__strdup(error, url->parts[0]);
+        t->study = t->patient != NULL ? imd__strdup(error, url->parts[1]) : NULL;
+        t->series = t->study != NULL ? imd__strdup(error, url->parts[2]) : NULL;
+        if (t->series == NULL) {
+            transport_free(t);
+            return NULL;
+        }
+    }
     if (!read_options(error, t, options)) {
         imd_error_prefix(error, "%s: ", t->base.name);
         transport_free(t);
