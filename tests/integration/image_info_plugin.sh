@@ -71,7 +71,8 @@ expect_exit 1 "bad input option" "$info" --input_options novalue "$tmp/in"
 printf 'IMDRAW 1\ndtype uint16\nshape 2 2\ndata\nab' >"$tmp/broken.imdraw"
 expect_exit 4 "corrupt input" "$info" --plugin "$plugin" "$tmp/broken.imdraw"
 check "corrupt message names the file" grep -q "broken.imdraw" "$tmp/err"
-expect_exit 5 "unsupported transport" "$info" "dicom://127.0.0.1:11112/PACS"
+expect_exit 5 "unsupported transport" "$info" "xnat://host/project"
+expect_exit 7 "DICOM node not there" "$info" "dicom://127.0.0.1:1/PACS"
 expect_exit 0 "help" "$info" --help
 check "help lists exit codes" grep -q "70  internal error" "$tmp/out"
 expect_exit 0 "version" "$info" -V

@@ -314,9 +314,11 @@ IMD_TEST(declines_and_errors)
     CHECK_FAILS(error, imd_read_one(&error, f.context, path_in(&f, "junk.txt"), options) != NULL,
                 IMD_ERR_NOT_RECOGNIZED);
     imd_options_destroy(options);
-    CHECK_FAILS(error,
-                imd_read_one(&error, f.context, "dicom://127.0.0.1:11112/PACS", NULL) != NULL,
+    /* A scheme no transport serves; a DICOM node that is not there (port 1 refuses). */
+    CHECK_FAILS(error, imd_read_one(&error, f.context, "xnat://host/project", NULL) != NULL,
                 IMD_ERR_UNSUPPORTED);
+    CHECK_FAILS(error, imd_read_one(&error, f.context, "dicom://127.0.0.1:1/PACS", NULL) != NULL,
+                IMD_ERR_NETWORK);
     teardown(&f);
 }
 
