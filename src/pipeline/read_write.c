@@ -202,8 +202,8 @@ static ImdTransport *open_input(ImdError **error, const ReadJob *job, const ImdU
         imd__transport_open(&missing, job->context, url, IMD_MODE_READ, job->options);
     if (transport == NULL && imd_error_code(missing) == IMD_ERR_NOT_FOUND &&
         url->query[0] == '\0' && (transport = open_with_written_suffix(job, url)) != NULL) {
-        imd__log(job->context, IMD_LOG_INFO, "%s does not exist: reading %s%s", url->path,
-                 imd_transport_name(transport), "");
+        imd__log(job->context, IMD_LOG_INFO, "%s does not exist: reading %s", url->path,
+                 imd_transport_name(transport));
         imd_error_clear(&missing);
     }
     imd_error_propagate(error, missing);

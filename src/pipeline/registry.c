@@ -70,16 +70,17 @@ static const Registered *plugin_at(const ImdContext *context, size_t index)
 static size_t count_kind(const ImdContext *context, ImdPluginKind kind)
 {
     size_t count = 0;
-    for (size_t i = 0; plugin_at(context, i) != NULL; i++) {
-        count += plugin_at(context, i)->kind == kind;
+    const Registered *p;
+    for (size_t i = 0; (p = plugin_at(context, i)) != NULL; i++) {
+        count += p->kind == kind;
     }
     return count;
 }
 
 static const void *nth_kind(const ImdContext *context, ImdPluginKind kind, size_t index)
 {
-    for (size_t i = 0; plugin_at(context, i) != NULL; i++) {
-        const Registered *p = plugin_at(context, i);
+    const Registered *p;
+    for (size_t i = 0; (p = plugin_at(context, i)) != NULL; i++) {
         if (p->kind == kind && index-- == 0) {
             return p->descriptor;
         }
@@ -215,8 +216,8 @@ static bool name_taken(const ImdContext *context, const ImdPluginRecord *records
 {
     Registered candidate = {(ImdPluginKind)records[index].kind, records[index].descriptor};
     const char *name = descriptor_name(&candidate);
-    for (size_t i = 0; plugin_at(context, i) != NULL; i++) {
-        const Registered *p = plugin_at(context, i);
+    const Registered *p;
+    for (size_t i = 0; (p = plugin_at(context, i)) != NULL; i++) {
         if (p->kind == candidate.kind && strcasecmp(descriptor_name(p), name) == 0) {
             return true;
         }
