@@ -277,15 +277,27 @@ static bool parse_double(ImdError **error, const char *key, const char *text, do
 static bool parse_choice(ImdError **error, const char *key, const char *text,
                          const char *const *choices, size_t *index);
 
-bool imd_options_get_bool(ImdError **error, const ImdOptions *options, const char *key,
-                          bool fallback, bool *value)
+/* A typed getter's text: NULL when the option is absent (the fallback applies);
+ * false when the caller gave no place for the value. */
+static bool typed_text(ImdError **error, const ImdOptions *options, const char *key,
+                       bool has_place, const char **text)
 {
-    if (value == NULL) {
+    if (!has_place) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": no place for the value",
                       key != NULL ? key : "(null)");
         return false;
     }
-    const char *text = imd_options_get(options, key, NULL);
+    *text = imd_options_get(options, key, NULL);
+    return true;
+}
+
+bool imd_options_get_bool(ImdError **error, const ImdOptions *options, const char *key,
+                          bool fallback, bool *value)
+{
+    const char *text = NULL;
+    if (!typed_text(error, options, key, value != NULL, &text)) {
+        return false;
+    }
     if (text == NULL) {
         *value = fallback;
         return true;
@@ -316,12 +328,10 @@ static bool parse_bool(ImdError **error, const char *key, const char *text, bool
 bool imd_options_get_int(ImdError **error, const ImdOptions *options, const char *key,
                          int64_t fallback, int64_t *value)
 {
-    if (value == NULL) {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": no place for the value",
-                      key != NULL ? key : "(null)");
+    const char *text = NULL;
+    if (!typed_text(error, options, key, value != NULL, &text)) {
         return false;
     }
-    const char *text = imd_options_get(options, key, NULL);
     if (text == NULL) {
         *value = fallback;
         return true;
@@ -357,12 +367,10 @@ static bool parse_int(ImdError **error, const char *key, const char *text, int64
 bool imd_options_get_double(ImdError **error, const ImdOptions *options, const char *key,
                             double fallback, double *value)
 {
-    if (value == NULL) {
-        imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"%s\": no place for the value",
-                      key != NULL ? key : "(null)");
+    const char *text = NULL;
+    if (!typed_text(error, options, key, value != NULL, &text)) {
         return false;
     }
-    const char *text = imd_options_get(options, key, NULL);
     if (text == NULL) {
         *value = fallback;
         return true;
