@@ -216,6 +216,7 @@ IMD_TEST(first_error_by_index)
     for (size_t c = 0; c < sizeof thread_counts / sizeof thread_counts[0]; c++) {
         ImdContext *context = context_with(thread_counts[c]);
         REQUIRE(context != NULL);
+        int stopped_early = 0;
         for (int round = 0; round < 20; round++) {
             /* Odd rounds: 333 fails 20 ms late, so with threads 2000 fails first in
              * time; the error is 333's in every case, as a serial run's. */
@@ -228,13 +229,18 @@ IMD_TEST(first_error_by_index)
             /* indices up to 333 all ran; without the delay it stopped soon after
              * (each thread may have claimed one more before it saw the failure) */
             CHECK(atomic_load(&f.ran) >= 334);
-            if (!slow) {
-                CHECK(atomic_load(&f.ran) <= 334 + 2 * (size_t)thread_counts[c]);
-            } else {
-                CHECK(atomic_load(&f.ran) <= 2001 + 2 * (size_t)thread_counts[c]);
+            size_t bound = (slow ? 2001 : 334) + 2 * (size_t)thread_counts[c];
+            stopped_early += atomic_load(&f.ran) <= bound;
+            if (thread_counts[c] == 1) {
+                CHECK(atomic_load(&f.ran) == 334); /* serial: stops at the failure */
             }
             imd_error_clear(&error);
         }
+        /* How soon the others stop is a matter of scheduling: a failing thread
+         * preempted between its task and the pool's lock lets the others run on
+         * (seen once under ASan on a loaded 2-core CI machine). What must hold is
+         * that the stop works at all: most rounds end within the bound. */
+        CHECK(stopped_early >= 10);
         /* the error pointer may be NULL: the failure is still reported */
         Failing f = {.count = 3000, .bad = bad, .bad_count = 4};
         CHECK(!imd__parallel(NULL, context, f.count, failing_task, &f, NULL));
