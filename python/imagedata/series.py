@@ -13,15 +13,17 @@ an ImdSeries of the C library, reached through imagedata._native:
 behaviour.md §1 describes the original's Series; docs/python.md lists where
 this one differs.
 """
+import itertools
 import json
 import math
 import os
+import re
 import warnings
 
 import numpy as np
 
 from . import _native
-from .axis import axes_from_description, UniformAxis, VariableAxis
+from .axis import axes_from_description, UniformAxis, UniformLengthAxis, VariableAxis
 from .formats import (ERROR_CODE_NAMES, ImagedataWarning, MultipleSeriesError, NoDataReadError, ImagedataError,
                       INPUT_ORDER_NONE, shape_to_str)
 
@@ -227,6 +229,50 @@ def _is_url_list(data):
         all(isinstance(u, (str, os.PathLike)) for u in data)
 
 
+# ---- Python bytes and file objects (the extension's imdpy:// transport) ---------
+
+_BUCKETS = itertools.count(1)  # next() is atomic under the GIL: buckets never collide
+
+
+def _is_bytes_input(data):
+    return isinstance(data, (bytes, bytearray, memoryview)) or \
+        (hasattr(data, 'read') and not isinstance(data, (str, os.PathLike, np.ndarray)))
+
+
+def _object_name(fileobj, default):
+    """A member name for a file object: its file's base name (the formats and
+    the zip archive look at the suffix), else `default`."""
+    name = getattr(fileobj, 'name', None)
+    if isinstance(name, (str, os.PathLike)):
+        name = os.path.basename(os.fspath(name))
+    else:
+        name = ''
+    name = re.sub(r'[^A-Za-z0-9._-]', '_', name)
+    return name if name.strip('.') else default
+
+
+def _read_bytes(data, pairs):
+    """Read bytes or a binary file object through imdpy://: the bytes are
+    borrowed by the C reader (no copy), and released after the read."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        content, name = data, 'input'
+    else:
+        content, name = data.read(), _object_name(data, 'input')
+        if isinstance(content, str):
+            raise TypeError('imagedata: {!r} is a text file object; open it in binary mode '
+                            "('rb')".format(getattr(data, 'name', data)))
+    if name == 'input' and bytes(memoryview(content)[:2]) == b'\x1f\x8b':
+        # gzip without a name: the one gzipped input the library reads is
+        # NIfTI, and its reader wants the .nii.gz suffix for gzip.
+        name = 'input.nii.gz'
+    bucket = 'b{}'.format(next(_BUCKETS))
+    _native.store_put(bucket, name, content)
+    try:
+        return _read_handles(['imdpy://{}/{}'.format(bucket, name)], pairs)
+    finally:
+        _native.store_take(bucket)
+
+
 def _read_handles(urls, pairs):
     handles, failures = _native.read(urls, pairs)
     for code, message in failures:
@@ -319,7 +365,8 @@ class Series(np.ndarray):
             obj.header = _Header.derived(source, obj.dtype)
             if input_order not in ('auto', None):
                 obj.input_order = input_order
-        elif isinstance(data, (str, os.PathLike)) or _is_url_list(data):
+        elif isinstance(data, (str, os.PathLike)) or _is_url_list(data) or \
+                _is_bytes_input(data):
             obj = cls._read(data, input_order, opts, input_format, dtype, kwargs)
         else:
             if kwargs:
@@ -356,7 +403,10 @@ class Series(np.ndarray):
             input_format = opts.get('input_format')
         if input_format is not None:
             pairs.append(('input_format', input_format))
-        handles, failures = _read_handles(_urls(data), pairs)
+        if _is_bytes_input(data):
+            handles, failures = _read_bytes(data, pairs)
+        else:
+            handles, failures = _read_handles(_urls(data), pairs)
         if len(handles) == 0:
             raise NoDataReadError('no series read from {}'.format(data))
         if len(handles) > 1:
@@ -479,8 +529,12 @@ class Series(np.ndarray):
         return super().__array_function__(func, types, args, kwargs)
 
     def __reduce__(self):
-        raise TypeError('imagedata.Series cannot be pickled yet (docs/python.md); '
-                        'write it, or pickle np.asarray(series)')
+        """Pickle the voxels (numpy's own pickling) and the whole header: the
+        JSON description (axes, geometry, tags, identity), every attribute,
+        the window, and the DICOM template, per-image data sets and
+        SOPInstanceUIDs as bare DICOM bytes."""
+        array = np.ascontiguousarray(self.view(np.ndarray))
+        return (_unpickle, (array, _header_state(self)))
 
     # -- reading and writing ---------------------------------------------------------------
 
@@ -497,6 +551,12 @@ class Series(np.ndarray):
         code = _code(array.dtype, strict=True)
         header = self._hdr()
         handle = _native.with_data(header.handle, code, array)
+        if hasattr(url, 'write'):
+            if len(formats) != 1:
+                raise ValueError('write to a file object: give one format, not {}'.format(
+                    formats))
+            _write_object(handle, url, formats[0], pairs)
+            return
         url = os.fspath(url).strip()
         for fmt in formats:
             _native.write(handle, url, fmt, pairs)
@@ -657,6 +717,143 @@ class Series(np.ndarray):
         m = self.transformationMatrix if transformation is None else transformation
         voxel = np.linalg.inv(m) @ np.append(np.asarray(p, dtype=float), 1.0)
         return np.array(voxel[:3] + 0.5, dtype=int)
+
+    # -- the Python ecosystem: nibabel, SimpleITK ----------------------------------------
+
+    def _lps(self):
+        """4x4 (column, row, slice, 1) -> (x, y, z, 1) in DICOM LPS: the
+        transformationMatrix with both index and space order reversed."""
+        m = self.transformationMatrix
+        lps = np.eye(4)
+        lps[:3, :3] = m[:3, :3][::-1, ::-1]
+        lps[:3, 3] = m[:3, 3][::-1]
+        return lps
+
+    def _set_lps(self, lps):
+        """Geometry from a (column, row, slice) -> LPS xyz matrix: spacing from
+        the column norms, orientation from the first two, one position per
+        slice, and the matrix itself (so the transformationMatrix is exact)."""
+        lps = np.asarray(lps, dtype=float)
+        dc, dr, ds = (float(np.linalg.norm(lps[:3, i])) for i in range(3))
+        if min(dc, dr, ds) <= 0:
+            raise ValueError('imagedata: a voxel size is 0 in {}'.format(lps[:3, :3].tolist()))
+        row, col = lps[:3, 0] / dc, lps[:3, 1] / dr
+        header = self._hdr()
+        _native.set_spacing(header.handle, (ds, dr, dc))
+        positions = [tuple(float(v) for v in (lps @ [0, 0, k, 1])[:3])
+                     for k in range(max(self.slices, 1))]
+        _native.set_geometry(header.handle, positions, tuple(row) + tuple(col),
+                             tuple(lps.ravel()), None)
+        header.changed()
+
+    def to_nibabel(self):
+        """A nibabel Nifti1Image viewing these voxels (no copy): the data is
+        np.transpose(series), (column, row, slice, tags reversed), nibabel's
+        (i, j, k, t); the affine is `affine` (RAS). Spatial units mm, time s;
+        the 4th zoom is the time step of a time series."""
+        import nibabel
+        img = nibabel.Nifti1Image(np.transpose(self.view(np.ndarray)), self.affine)
+        img.header.set_xyzt_units('mm', 'sec')
+        if self.ndim >= 4:
+            zooms = list(img.header.get_zooms())
+            try:
+                timeline = self.timeline
+                zooms[3] = float(timeline[1] - timeline[0]) if len(timeline) > 1 else 1.0
+            except ValueError:
+                zooms[3] = 1.0
+            img.header.set_zooms(zooms)
+        return img
+
+    @classmethod
+    def from_nibabel(cls, img, input_order='auto'):
+        """A Series from a nibabel image (any with get_fdata/dataobj and affine):
+        voxels np.transpose(img.dataobj) (a view when the image holds an
+        array), geometry from the affine (RAS -> LPS). `auto` is `time` for a
+        4D image whose time unit is set, else `none`."""
+        data = np.asanyarray(img.dataobj)
+        if input_order in ('auto', None):
+            input_order = 'none'
+            if data.ndim >= 4:
+                try:
+                    input_order = 'time' if img.header.get_xyzt_units()[1] != 'unknown' \
+                        else 'none'
+                except AttributeError:
+                    pass
+        obj = cls(np.transpose(data), input_order)
+        obj._set_lps(np.diag([-1.0, -1.0, 1.0, 1.0]) @ np.asarray(img.affine, dtype=float))
+        if data.ndim >= 4 and input_order != 'none':
+            zooms = img.header.get_zooms()
+            dt = float(zooms[3]) if len(zooms) > 3 and zooms[3] > 0 else 1.0
+            if img.header.get_xyzt_units()[1] == 'msec':
+                dt /= 1000.0
+            elif img.header.get_xyzt_units()[1] == 'usec':
+                dt /= 1e6
+            axes = list(obj.axes)
+            axes[0] = UniformLengthAxis(axes[0].name, 0, data.shape[3], dt)
+            obj.axes = axes
+        return obj
+
+    @property
+    def sitk_geometry(self):
+        """(origin, spacing, direction) as SimpleITK gives them for the image
+        of this array (sitk.GetImageFromArray keeps (slice, row, column) as
+        (z, y, x)): origin = the first voxel's LPS position (x, y, z),
+        spacing = (dc, dr, ds), direction = the 3x3 matrix of unit index
+        directions as columns, flattened row by row."""
+        lps = self._lps()
+        spacing = tuple(float(np.linalg.norm(lps[:3, i])) for i in range(3))
+        direction = lps[:3, :3] / np.array(spacing)
+        return (tuple(float(v) for v in lps[:3, 3]), spacing,
+                tuple(float(v) for v in direction.ravel()))
+
+    @sitk_geometry.setter
+    def sitk_geometry(self, geometry):
+        origin, spacing, direction = geometry
+        direction = np.asarray(direction, dtype=float).reshape(3, 3)
+        lps = np.eye(4)
+        lps[:3, :3] = direction * np.asarray(spacing, dtype=float)
+        lps[:3, 3] = np.asarray(origin, dtype=float)
+        self._set_lps(lps)
+
+    @property
+    def SOPInstanceUIDs(self):
+        """{(tag index..., slice): SOPInstanceUID}: those read (or kept
+        through indexing), and new ones made on first use for the rest (as
+        the original), so that a write with keep_uid uses the same."""
+        header = self._hdr()
+        handle = header.handle
+        slices, shape, components = _native.tag_layout(handle)
+        if slices == 0:
+            # No tag store yet (a Series made from an array): make the one the
+            # description shows, so the UIDs have cells to live in; without
+            # tag dimensions, one cell (0,) per slice, as a DICOM 3D read has.
+            tag_ndim = _native.tag_ndim(handle)
+            shape = tuple(self.shape[:tag_ndim])
+            described = header.description()['tags']
+            cells = []
+            for k in range(max(self.slices, 1)):
+                nested = described.get(str(k))
+                for index in np.ndindex(*shape):
+                    cell = nested
+                    for i in index:
+                        cell = cell[i] if cell is not None else None
+                    cells.append((0.0,) if not shape else
+                                 None if cell is None else tuple(cell))
+            components = max((len(c) for c in cells if c is not None), default=1)
+            _native.set_tags(handle, max(self.slices, 1), shape, components, cells)
+            header.changed()
+            slices, shape, components = _native.tag_layout(handle)
+        known = {(s, c): uid for s, c, uid, _ in _native.dicom_state(handle)[1]
+                 if uid is not None}
+        out = {}
+        for s in range(slices):
+            for c, index in enumerate(np.ndindex(*shape) if shape else [(0,)]):
+                uid = known.get((s, c))
+                if uid is None:
+                    uid = _native.new_uid()
+                    _native.set_instance_uid(handle, s, c, uid)
+                out[tuple(index) + (s,)] = uid
+        return out
 
     # -- tags -----------------------------------------------------------------------------
 
@@ -825,6 +1022,116 @@ class Series(np.ndarray):
                 d.get('seriesDescription'))
         except Exception:  # a broken header must not hide the array
             return 'Series(shape={}, dtype={})'.format(self.shape, self.dtype)
+
+
+# ---- file objects, pickling -----------------------------------------------------
+
+def _write_object(handle, fileobj, fmt, pairs):
+    """Write one format into a binary file object, through imdpy://. The
+    object's name (its file's base name) is the name the format writes
+    ('x.nii.gz', 'x.zip'); without one, the format's default for a new path
+    'Image' (Image.nii.gz, Image.mha, ...). A write of several files (DICOM
+    of more than one image) raises: a file object takes one file; name it
+    '*.zip' (BytesIO: set .name) to get them zipped."""
+    bucket = 'b{}'.format(next(_BUCKETS))
+    name = _object_name(fileobj, 'Image')
+    try:
+        _native.write(handle, 'imdpy://{}/{}'.format(bucket, name), fmt, pairs)
+    finally:
+        objects = _native.store_take(bucket)
+    if len(objects) != 1:
+        raise ValueError('write to a file object: format {!r} wrote {} files ({}); a file '
+                         'object takes one: write to a folder, or to a file object named '
+                         '*.zip'.format(fmt, len(objects),
+                                        ', '.join(n for n, _ in objects[:3])))
+    fileobj.write(objects[0][1])
+
+
+_STATE_VERSION = 1
+
+
+def _header_state(series):
+    header = series._hdr()
+    handle = header.handle
+    return {
+        'version': _STATE_VERSION,
+        'shape': header.shape,
+        'description': header.description(),
+        'attributes': [(k, _native.get(handle, k)) for k in _native.keywords(handle)],
+        'window': _native.window(handle),
+        'geometry_defined': _native.geometry_defined(handle),
+        'tag_layout': _native.tag_layout(handle),
+        'tags': _tag_cells(handle),
+        'dicom': _native.dicom_state(handle),
+    }
+
+
+def _tag_cells(handle):
+    """The tag store as set_tags takes it: flat cells, slice-major, C order."""
+    slices, shape, components = _native.tag_layout(handle)
+    d = json.loads(_native.describe(handle))['tags']
+    cells = []
+    for s in range(slices):
+        nested = d.get(str(s))
+        for index in np.ndindex(*shape):
+            cell = nested
+            for i in index:
+                cell = cell[i] if cell is not None else None
+            if len(shape) == 0 and cell is not None:
+                cell = cell[0] if cell and isinstance(cell[0], list) else cell
+            cells.append(None if cell is None else tuple(cell))
+    return cells
+
+
+def _c_transform(m):
+    """transformationMatrix (s,r,c)->(z,y,x) as the C library's (c,r,s)->(x,y,z), flat."""
+    m = np.asarray(m, dtype=float)
+    c = np.eye(4)
+    c[:3, :3] = m[:3, :3][::-1, ::-1]
+    c[:3, 3] = m[:3, 3][::-1]
+    return tuple(c.ravel())
+
+
+def _restore_header(shape, dtype, state):
+    if state.get('version') != _STATE_VERSION:
+        raise ValueError('imagedata: a pickled Series of another version ({})'.format(
+            state.get('version')))
+    d = state['description']
+    handle = _native.new(_code(dtype), tuple(state['shape']))
+    for dim, ax in enumerate(d['axes']):
+        if 'values' in ax:
+            _native.set_axis(handle, dim, ax['name'], ax.get('unit') or None, None,
+                             ax['values'])
+        else:
+            _native.set_axis(handle, dim, ax['name'], ax.get('unit') or None,
+                             float(ax['start']), float(ax['step']))
+    _native.set_input_order(handle, d['input_order'], False)
+    for keyword, value in state['attributes']:
+        _native.set(handle, keyword, value)
+    _native.set_spacing(handle, tuple(float(v) for v in d['spacing']))
+    positions = [_xyz(d['imagePositions'][k]) for k in sorted(d['imagePositions'], key=int)]
+    o = d['orientation']
+    _native.set_geometry(handle, positions or None,
+                         None if o is None else _xyz(o[:3]) + _xyz(o[3:]),
+                         _c_transform(d['transformationMatrix']),
+                         d['sliceLocations'])
+    _native.geometry_defined(handle, state['geometry_defined'])
+    slices, tag_shape, components = state['tag_layout']
+    if slices:
+        _native.set_tags(handle, slices, tag_shape, components, state['tags'])
+    template, cells = state['dicom']
+    _native.set_dicom_state(handle, template, cells)
+    window = state['window']
+    if window is not None:
+        _native.set_window(handle, window[0], window[1])
+    return handle
+
+
+def _unpickle(array, state):
+    obj = array.view(Series)
+    obj.header = _Header(obj.shape if obj.ndim else (1,),
+                         handle=_restore_header(obj.shape, obj.dtype, state))
+    return obj
 
 
 def _nested_shape(cells, depth):
