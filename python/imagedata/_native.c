@@ -1759,6 +1759,63 @@ static PyObject *native_geometry_defined(PyObject *module, PyObject *args)
     return PyBool_FromLong(imd_header_geometry_defined(imd_series_const_header(h->series)));
 }
 
+/*
+ * resample(handle with voxels, grid handle, method) -> a new handle owning the
+ * voxels put onto grid's voxel grid (imd_series_resample; the GIL released).
+ */
+static PyObject *native_resample(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object, *grid_object;
+    int method;
+    if (!PyArg_ParseTuple(args, "OOi", &object, &grid_object, &method)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object), *grid = h != NULL ? as_handle(grid_object) : NULL;
+    if (grid == NULL) {
+        return NULL;
+    }
+    if (!h->data_valid) {
+        PyErr_SetString(PyExc_ValueError, "imagedata: resample needs a handle with voxels");
+        return NULL;
+    }
+    ImdError *error = NULL;
+    ImdSeries *copy = imd_series_clone(&error, h->series);
+    if (copy == NULL) {
+        return raise_imd(error);
+    }
+    bool ok;
+    Py_INCREF(object);
+    Py_INCREF(grid_object);
+    g_busy++;
+    Py_BEGIN_ALLOW_THREADS
+    ok = imd_series_resample(&error, copy, grid->series, (ImdInterpolation)method);
+    Py_END_ALLOW_THREADS
+    g_busy--;
+    Py_DECREF(grid_object);
+    Py_DECREF(object);
+    if (!ok) {
+        imd_series_destroy(copy);
+        return raise_imd(error);
+    }
+    return handle_new(copy, 1);
+}
+
+/* keyword_of(tag) -> the DICOM keyword of (group << 16 | element), or None. */
+static PyObject *native_keyword_of(PyObject *module, PyObject *args)
+{
+    (void)module;
+    unsigned long tag;
+    if (!PyArg_ParseTuple(args, "k", &tag)) {
+        return NULL;
+    }
+    const char *keyword = tag <= 0xffffffffUL ? imd_dicom_keyword((uint32_t)tag) : NULL;
+    if (keyword == NULL || keyword[0] == '\0') {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_FromString(keyword);
+}
+
 /* ---- context ------------------------------------------------------------ */
 
 static PyObject *native_set_threads(PyObject *module, PyObject *args)
@@ -1844,6 +1901,8 @@ static PyMethodDef native_methods[] = {
     {"tag_layout", native_tag_layout, METH_O, "tag_layout(handle) -> (slices, shape, components)"},
     {"geometry_defined", native_geometry_defined, METH_VARARGS,
      "geometry_defined(handle[, value]) -> bool"},
+    {"resample", native_resample, METH_VARARGS, "resample(handle, grid, method) -> Handle"},
+    {"keyword_of", native_keyword_of, METH_VARARGS, "keyword_of(tag) -> keyword|None"},
     {"store_put", native_store_put, METH_VARARGS, "store_put(bucket, name, buffer)"},
     {"store_take", native_store_take, METH_VARARGS, "store_take(bucket) -> [(name, bytes)]"},
     {"dicom_state", native_dicom_state, METH_O, "dicom_state(handle) -> (template, cells)"},

@@ -65,13 +65,19 @@ def _code(dtype, strict=False):
 class _Header:
     """The C header of a Series: an ImdSeries handle, made when first needed."""
 
-    __slots__ = ('_handle', '_make', 'shape', '_description', '__weakref__')
+    __slots__ = ('_handle', '_make', 'shape', '_description', 'users', '__weakref__')
 
     def __init__(self, shape, handle=None, make=None):
         self.shape = tuple(shape)
         self._handle = handle
         self._make = make  # (function, args) giving the handle
         self._description = None
+        # Series and lazy headers that read this one: a setter on a shared
+        # header copies it first (copy on write), so that neither a numpy
+        # copy/astype (which share it) nor a view or result made earlier (which
+        # reads it when first asked) sees the change. Never decremented: an
+        # over-count only costs one header copy.
+        self.users = 1
 
     @property
     def handle(self):
@@ -95,19 +101,24 @@ class _Header:
     def default(shape, dtype, source=None):
         """Default axes and header of this shape; identity from `source` when given."""
         shape = tuple(shape) if len(shape) else (1,)
+        if source is not None:
+            source.users += 1
         return _Header(shape, make=(_make_default, (shape, _code(dtype), source)))
 
     @staticmethod
     def derived(source, dtype):
         """A ufunc result's header: the source's, with a new series UID and no window."""
+        source.users += 1
         if source._handle is None and source._make is not None and \
                 source._make[0] is _make_derived:
             # The source is itself an unmade result: derive from its origin once.
+            source._make[1][0].users += 1
             return _Header(source.shape, make=(_make_derived, (source._make[1][0], _code(dtype))))
         return _Header(source.shape, make=(_make_derived, (source, _code(dtype))))
 
     @staticmethod
     def subset(source, index, shape, refresh=False):
+        source.users += 1
         return _Header(shape, make=(_make_subset, (source, index, refresh)))
 
 
@@ -335,7 +346,7 @@ def _field(name):
             value = _SOP_CLASSES.get(value, value)
         elif value is not None:
             value = str(value)
-        header = self._hdr()
+        header = self._own()
         _native.set(header.handle, keyword, value)
         header.changed()
 
@@ -344,6 +355,11 @@ def _field(name):
 
 def _xyz(zyx):
     return (float(zyx[2]), float(zyx[1]), float(zyx[0]))
+
+
+# numpy functions (not ufuncs) whose result is new data of the input's grid.
+_NEW_SERIES_FUNCTIONS = {np.zeros_like, np.empty_like, np.ones_like, np.full_like,
+                         np.nan_to_num}
 
 
 class Series(np.ndarray):
@@ -424,8 +440,12 @@ class Series(np.ndarray):
         return obj
 
     def __array_finalize__(self, obj):
-        # numpy views share the header; indexing and ufuncs replace it.
-        self.header = getattr(obj, 'header', None)
+        # numpy views share the header (copied on a write: _own); indexing and
+        # ufuncs replace it.
+        header = getattr(obj, 'header', None)
+        if header is not None:
+            header.users += 1
+        self.header = header
 
     def _hdr(self):
         """The header, of this shape: a reshaped or transposed view gets
@@ -437,10 +457,21 @@ class Series(np.ndarray):
             self.header = header
         return header
 
+    def _own(self):
+        """The header, to change: copied first when another Series or a lazy
+        header may read it (copy on write; the copy keeps every UID)."""
+        header = self._hdr()
+        if header.users > 1:
+            header.users -= 1
+            code = _code(self.dtype)
+            header = _Header(header.shape, handle=_native.like(header.handle, code))
+            self.header = header
+        return header
+
     def _add(self, source, geometry):
         if not isinstance(source, Series):
             source = Series(source, opts={'headers_only': True})
-        header = self._hdr()
+        header = self._own()
         _native.add_template(header.handle, source._hdr().handle, geometry)
         header.changed()
 
@@ -526,7 +557,13 @@ class Series(np.ndarray):
     def __array_function__(self, func, types, args, kwargs):
         if func is np.concatenate:
             return _concatenate(*args, **kwargs)
-        return super().__array_function__(func, types, args, kwargs)
+        result = super().__array_function__(func, types, args, kwargs)
+        if func in _NEW_SERIES_FUNCTIONS and isinstance(result, Series) and \
+                isinstance(args[0], Series) and result.shape == args[0].shape:
+            # computed data (behaviour.md §1.6): the header with a new series UID
+            source = args[0]._hdr()
+            result.header = _Header.derived(source, result.dtype)
+        return result
 
     def __reduce__(self):
         """Pickle the voxels (numpy's own pickling) and the whole header: the
@@ -582,7 +619,7 @@ class Series(np.ndarray):
         axes = list(axes)
         if len(axes) != self.ndim:
             raise ValueError('{} axes for {} dimensions'.format(len(axes), self.ndim))
-        header = self._hdr()
+        header = self._own()
         for d, ax in enumerate(axes):
             unit = getattr(ax, 'unit', None)
             if isinstance(ax, UniformAxis):
@@ -627,7 +664,7 @@ class Series(np.ndarray):
         value = tuple(float(v) for v in value)
         if len(value) != 3:
             raise ValueError('spacing takes 3 values (ds, dr, dc)')
-        header = self._hdr()
+        header = self._own()
         _native.set_spacing(header.handle, value)
         header.changed()
 
@@ -647,7 +684,7 @@ class Series(np.ndarray):
         c = np.eye(4)
         c[:3, :3] = m[:3, :3][::-1, ::-1]
         c[:3, 3] = m[:3, 3][::-1]
-        header = self._hdr()
+        header = self._own()
         _native.set_geometry(header.handle, None, None, tuple(c.ravel()), None)
         header.changed()
 
@@ -674,7 +711,7 @@ class Series(np.ndarray):
         else:
             current = dict(enumerate(positions))
         ordered = [_xyz(current[k]) for k in sorted(current)]
-        header = self._hdr()
+        header = self._own()
         _native.set_geometry(header.handle, ordered, None, None, None)
         header.changed()
 
@@ -690,7 +727,7 @@ class Series(np.ndarray):
         o = [float(v) for v in o]
         if len(o) != 6:
             raise ValueError('orientation takes 6 values (row cosine zyx, column cosine zyx)')
-        header = self._hdr()
+        header = self._own()
         _native.set_geometry(header.handle, None, _xyz(o[:3]) + _xyz(o[3:]), None, None)
         header.changed()
 
@@ -705,7 +742,7 @@ class Series(np.ndarray):
         if len(locations) != self.slices:
             raise ValueError('{} slice locations for {} slices'.format(len(locations),
                                                                         self.slices))
-        header = self._hdr()
+        header = self._own()
         _native.set_geometry(header.handle, None, None, False, locations)
         header.changed()
 
@@ -738,7 +775,7 @@ class Series(np.ndarray):
         if min(dc, dr, ds) <= 0:
             raise ValueError('imagedata: a voxel size is 0 in {}'.format(lps[:3, :3].tolist()))
         row, col = lps[:3, 0] / dc, lps[:3, 1] / dr
-        header = self._hdr()
+        header = self._own()
         _native.set_spacing(header.handle, (ds, dr, dc))
         positions = [tuple(float(v) for v in (lps @ [0, 0, k, 1])[:3])
                      for k in range(max(self.slices, 1))]
@@ -863,7 +900,7 @@ class Series(np.ndarray):
 
     @input_order.setter
     def input_order(self, order):
-        header = self._hdr()
+        header = self._own()
         _native.set_input_order(header.handle, order, True)
         header.changed()
 
@@ -929,7 +966,7 @@ class Series(np.ndarray):
 
     @photometricInterpretation.setter
     def photometricInterpretation(self, value):
-        header = self._hdr()
+        header = self._own()
         _native.set(header.handle, 'PhotometricInterpretation', value)
         header.changed()
 
@@ -948,16 +985,81 @@ class Series(np.ndarray):
 
     def getDicomAttribute(self, keyword):
         """The template data set's value of `keyword` (text, values joined by
-        '\\'), or None."""
+        '\\'), or None. `keyword` is a DICOM keyword, a tag number
+        (0x00180080) or a (group, element) pair, as pydicom takes them."""
+        if isinstance(keyword, tuple) and len(keyword) == 2:
+            keyword = (int(keyword[0]) << 16) | int(keyword[1])
+        if isinstance(keyword, (int, np.integer)):
+            name = _native.keyword_of(int(keyword))
+            if name is None:
+                raise ValueError('getDicomAttribute: ({:04X},{:04X}) has no keyword in the '
+                                 'DICOM dictionary'.format(int(keyword) >> 16,
+                                                           int(keyword) & 0xFFFF))
+            keyword = name
         if not isinstance(keyword, str):
-            raise TypeError('getDicomAttribute takes a DICOM keyword here (not a tag number)')
+            raise TypeError('getDicomAttribute takes a DICOM keyword or a tag, not {!r}'.format(
+                keyword))
         return _native.template_get(self._hdr().handle, keyword)
+
+    @property
+    def dicomTemplate(self):
+        """The DICOM template (the first image's data set, without pixel data)
+        as a pydicom Dataset, or None: a copy; change the series through its
+        setters or setDicomAttribute."""
+        template = _native.dicom_state(self._hdr().handle)[0]
+        if template is None:
+            return None
+        import io
+        import pydicom
+        from pydicom.filereader import read_dataset
+        return read_dataset(io.BytesIO(template), is_implicit_VR=False, is_little_endian=True)
+
+    def align(self, reference, interpolation='linear', force=False, fill_value=0):
+        """This series' voxels on `reference`'s voxel grid (behaviour.md §1.8):
+        each reference voxel takes this series' value at its centre in
+        patient space (trilinear, or 'nearest'); voxels outside are 0. Tag
+        dimensions are kept; integer data is rounded back to its type. 3D
+        and 4D only; different frames of reference raise unless `force`."""
+        if not isinstance(reference, Series):
+            reference = Series(reference, opts={'headers_only': True})
+        if self.ndim not in (3, 4) or reference.ndim < 3:
+            raise ValueError('align: 3D or 4D series only (this is {}D, the reference {}D)'
+                             .format(self.ndim, reference.ndim))
+        if fill_value != 0:
+            raise NotImplementedError('align: fill_value other than 0 is not supported')
+        methods = {'linear': 2, 'nearest': 1}
+        if interpolation not in methods:
+            raise ValueError('align: interpolation is linear or nearest, not {!r}'.format(
+                interpolation))
+        if not force:
+            try:
+                mine, theirs = self.frameOfReferenceUID, reference.frameOfReferenceUID
+            except ValueError:
+                mine = theirs = None
+            if mine is not None and theirs is not None and mine != theirs:
+                raise ValueError('align: the frames of reference differ ({} and {}); '
+                                 'force=True aligns anyway'.format(mine, theirs))
+        array = np.ascontiguousarray(self.view(np.ndarray))
+        handle = _native.with_data(self._hdr().handle, _code(array.dtype, strict=True), array)
+        grid = reference
+        if reference.ndim > 3:
+            grid = reference[(0,) * (reference.ndim - 3)]
+        out = _native.resample(handle, grid._hdr().handle, methods[interpolation])
+        result = _array_of(out).view(Series)
+        result.header = _Header(out.shape, handle=out)
+        if np.issubdtype(self.dtype, np.integer) and result.dtype != self.dtype:
+            info = np.iinfo(self.dtype)
+            rounded = np.clip(np.rint(result.view(np.ndarray)), info.min, info.max)
+            converted = rounded.astype(self.dtype).view(Series)
+            converted.header = _Header(out.shape, make=(_native.like, (out, _code(self.dtype))))
+            result = converted
+        return result
 
     def setDicomAttribute(self, keyword, value, slice=None, tag=None):
         """Set a series-wide attribute written on DICOM write."""
         if slice is not None or tag is not None:
             raise NotImplementedError('setDicomAttribute per slice or tag is not supported yet')
-        header = self._hdr()
+        header = self._own()
         _native.set(header.handle, keyword, None if value is None else _option_text(value))
         header.changed()
 
@@ -987,7 +1089,7 @@ class Series(np.ndarray):
 
     @windowCenter.setter
     def windowCenter(self, value):
-        header = self._hdr()
+        header = self._own()
         _native.set_window(header.handle, value, self._window()[1])
         header.changed()
 
@@ -997,7 +1099,7 @@ class Series(np.ndarray):
 
     @windowWidth.setter
     def windowWidth(self, value):
-        header = self._hdr()
+        header = self._own()
         _native.set_window(header.handle, self._window()[0], value)
         header.changed()
 
