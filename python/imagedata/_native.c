@@ -1054,7 +1054,7 @@ static PyObject *native_refresh(PyObject *module, PyObject *object)
  * no special case.
  *
  * Read objects borrow the caller's buffer (a Py_buffer held until
- * store_drop), so a read makes no copy of its input: the DICOM parser
+ * store_take), so a read makes no copy of its input: the DICOM parser
  * copies what it keeps, and series own their voxels.
  */
 
@@ -1068,6 +1068,7 @@ typedef struct StoreObject {
 } StoreObject;
 
 static StoreObject *g_store;
+static char g_no_objects[512]; /* why the imdpy transport is not registered ("" when it is) */
 static pthread_mutex_t g_store_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static char *text_copy(const char *text, size_t length)
@@ -1409,13 +1410,19 @@ IMD_API const ImdPluginManifest *imd_plugin_manifest_v2(void)
     return &py_manifest;
 }
 
-/* store_put(bucket, name, buffer): the bytes, borrowed until store_drop(bucket). */
+/* store_put(bucket, name, buffer): the bytes, borrowed until store_take(bucket). */
 static PyObject *native_store_put(PyObject *module, PyObject *args)
 {
     (void)module;
     const char *bucket, *name;
     PyObject *buffer;
     if (!PyArg_ParseTuple(args, "ssO", &bucket, &name, &buffer)) {
+        return NULL;
+    }
+    if (g_no_objects[0] != '\0') {
+        PyErr_Format(PyExc_NotImplementedError,
+                     "imagedata: Python bytes and file objects are not available: %s",
+                     g_no_objects);
         return NULL;
     }
     StoreObject *o = calloc(1, sizeof *o);
@@ -1440,6 +1447,17 @@ static PyObject *native_store_put(PyObject *module, PyObject *args)
     pthread_mutex_unlock(&g_store_lock);
     store_free(old);
     Py_RETURN_NONE;
+}
+
+/* objects_unavailable() -> None, or why Python bytes and file objects cannot be used. */
+static PyObject *native_objects_unavailable(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    if (g_no_objects[0] == '\0') {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_FromString(g_no_objects);
 }
 
 /* store_take(bucket) -> [(name, bytes)] sorted by name; the bucket is emptied. */
@@ -1816,6 +1834,85 @@ static PyObject *native_keyword_of(PyObject *module, PyObject *args)
     return PyUnicode_FromString(keyword);
 }
 
+/*
+ * set_cell_attribute(handle, slice, cell, keyword, text): the attribute in one
+ * image's own data set (applied over the template on a DICOM write), for
+ * setDicomAttribute(..., slice=, tag=). Needs a DICOM template (a series read
+ * from DICOM, or given one with template=). Binary numeric VRs take numbers
+ * separated by '\\'.
+ */
+static PyObject *native_set_cell_attribute(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object;
+    Py_ssize_t s, c;
+    const char *keyword, *text;
+    if (!PyArg_ParseTuple(args, "Onnss", &object, &s, &c, &keyword, &text)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdHeader *header = imd_series_header(h->series);
+    if (imd_header_template(header) == NULL) {
+        PyErr_SetString(PyExc_NotImplementedError,
+                        "imagedata: setDicomAttribute per slice or tag needs a DICOM template "
+                        "(a series read from DICOM, or template=)");
+        return NULL;
+    }
+    size_t shape[IMD_MAX_TAG_DIMS], ndim, per_slice = cell_count(header, shape, &ndim);
+    if (s < 0 || c < 0 || (size_t)s >= imd_header_tag_slices(header) || (size_t)c >= per_slice) {
+        PyErr_SetString(PyExc_IndexError, "imagedata: no such image (slice, tag)");
+        return NULL;
+    }
+    uint32_t tag;
+    if (!imd_dicom_tag(keyword, &tag)) {
+        PyErr_Format(PyExc_ValueError, "imagedata: \"%s\" is not a DICOM keyword", keyword);
+        return NULL;
+    }
+    size_t index[IMD_MAX_TAG_DIMS] = {0};
+    cell_index((size_t)c, ndim, shape, index);
+    ImdError *error = NULL;
+    const void *own = imd_header_instance_dataset(header, (size_t)s, index);
+    ImdDicomDataSet *next = own != NULL ? imd_dicom_dataset_clone(&error, own)
+                                        : imd_dicom_dataset_create(&error);
+    if (next == NULL) {
+        return raise_imd(error);
+    }
+    ImdVR vr = imd_dicom_dictionary_vr(tag);
+    bool ok;
+    switch (vr) {
+    case IMD_VR_US: case IMD_VR_SS: case IMD_VR_UL: case IMD_VR_SL: case IMD_VR_FL:
+    case IMD_VR_FD: case IMD_VR_SV: case IMD_VR_UV: {
+        double numbers[64];
+        size_t count = 0;
+        const char *p = text;
+        while (*p != '\0' && count < 64) {
+            char *end;
+            numbers[count++] = strtod(p, &end);
+            if (end == p || (*end != '\0' && *end != '\\')) {
+                imd_dicom_dataset_destroy(next);
+                PyErr_Format(PyExc_ValueError, "imagedata: %s takes numbers, not \"%s\"",
+                             keyword, text);
+                return NULL;
+            }
+            p = *end == '\\' ? end + 1 : end;
+        }
+        ok = imd_dicom_dataset_set_numbers(&error, next, tag, vr, numbers, count);
+        break;
+    }
+    default:
+        ok = imd_dicom_dataset_set_string(&error, next, tag, vr, text);
+        break;
+    }
+    if (!ok || !imd_header_set_instance_dataset(&error, header, (size_t)s, index, next)) {
+        imd_dicom_dataset_destroy(next);
+        return raise_imd(error);
+    }
+    Py_RETURN_NONE;
+}
+
 /* ---- context ------------------------------------------------------------ */
 
 static PyObject *native_set_threads(PyObject *module, PyObject *args)
@@ -1903,6 +2000,10 @@ static PyMethodDef native_methods[] = {
      "geometry_defined(handle[, value]) -> bool"},
     {"resample", native_resample, METH_VARARGS, "resample(handle, grid, method) -> Handle"},
     {"keyword_of", native_keyword_of, METH_VARARGS, "keyword_of(tag) -> keyword|None"},
+    {"objects_unavailable", native_objects_unavailable, METH_NOARGS,
+     "objects_unavailable() -> None | reason"},
+    {"set_cell_attribute", native_set_cell_attribute, METH_VARARGS,
+     "set_cell_attribute(handle, slice, cell, keyword, text)"},
     {"store_put", native_store_put, METH_VARARGS, "store_put(bucket, name, buffer)"},
     {"store_take", native_store_take, METH_VARARGS, "store_take(bucket) -> [(name, bytes)]"},
     {"dicom_state", native_dicom_state, METH_O, "dicom_state(handle) -> (template, cells)"},
@@ -1949,16 +2050,16 @@ PyMODINIT_FUNC PyInit__native(void)
             Py_DECREF(module);
             return raise_imd(error);
         }
-        /* The imdpy:// transport: this file, loaded as a plugin (see above). */
+        /* The imdpy:// transport: this file, loaded as a plugin (see above).
+         * A library built without plugin loading (IMD_ENABLE_PLUGINS off)
+         * still serves URLs: file objects then raise, naming the reason. */
         Dl_info self;
-        if (dladdr((void *)&py_manifest, &self) == 0 || self.dli_fname == NULL ||
-            !imd_context_load_plugin(&error, g_context, self.dli_fname)) {
-            Py_DECREF(module);
-            if (error == NULL) {
-                PyErr_SetString(PyExc_ImportError, "imagedata: cannot find the extension's path");
-                return NULL;
-            }
-            return raise_imd(error);
+        if (dladdr((void *)&py_manifest, &self) == 0 || self.dli_fname == NULL) {
+            (void)snprintf(g_no_objects, sizeof g_no_objects,
+                           "cannot find the extension's own path (dladdr)");
+        } else if (!imd_context_load_plugin(&error, g_context, self.dli_fname)) {
+            (void)snprintf(g_no_objects, sizeof g_no_objects, "%s", imd_error_message(error));
+            imd_error_clear(&error);
         }
     }
     return module;

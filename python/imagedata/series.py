@@ -1056,9 +1056,47 @@ class Series(np.ndarray):
         return result
 
     def setDicomAttribute(self, keyword, value, slice=None, tag=None):
-        """Set a series-wide attribute written on DICOM write."""
-        if slice is not None or tag is not None:
-            raise NotImplementedError('setDicomAttribute per slice or tag is not supported yet')
+        """Set an attribute written on DICOM write: for the whole series, or
+        with `slice` and/or `tag` (an int, or a tuple of tag indices) for
+        those images only (the others keep theirs). Per image needs a DICOM
+        template (a series read from DICOM, or template=)."""
+        has_template = _native.dicom_state(self._hdr().handle)[0] is not None
+        if slice is not None or tag is not None or (has_template and value is not None):
+            # Into each chosen image's own data set, which a DICOM write lays
+            # over the template (series-wide too: the header keeps only the
+            # identity attributes, the template all the others).
+            if value is None:
+                raise ValueError('setDicomAttribute per slice or tag: give a value')
+            header = self._own()
+            handle = header.handle
+            if slice is None and tag is None:
+                _native.set(handle, keyword, _option_text(value))
+            slices, shape, _ = _native.tag_layout(handle)
+            if slices == 0 or not has_template:
+                raise NotImplementedError('setDicomAttribute per slice or tag needs a DICOM '
+                                          'template (a series read from DICOM, or template=)')
+            cells = list(np.ndindex(*shape)) if shape else [()]
+            if tag is not None:
+                wanted = tuple(tag) if isinstance(tag, (tuple, list)) else (int(tag),)
+                chosen = [k for k, index in enumerate(cells) if index[:len(wanted)] == wanted]
+                if not chosen:
+                    raise IndexError('setDicomAttribute: no tag {} in tag shape {}'.format(
+                        wanted, shape))
+            else:
+                chosen = range(len(cells))
+            if slice is not None:
+                if not 0 <= int(slice) < slices:
+                    raise IndexError('setDicomAttribute: slice {} of {}'.format(slice, slices))
+                chosen_slices = [int(slice)]
+            else:
+                chosen_slices = range(slices)
+            text = _option_text(value) if not isinstance(value, (list, tuple)) else \
+                '\\'.join(str(v) for v in value)
+            for s in chosen_slices:
+                for c in chosen:
+                    _native.set_cell_attribute(handle, s, c, keyword, text)
+            header.changed()
+            return
         header = self._own()
         _native.set(header.handle, keyword, None if value is None else _option_text(value))
         header.changed()
@@ -1135,6 +1173,10 @@ def _write_object(handle, fileobj, fmt, pairs):
     'Image' (Image.nii.gz, Image.mha, ...). A write of several files (DICOM
     of more than one image) raises: a file object takes one file; name it
     '*.zip' (BytesIO: set .name) to get them zipped."""
+    reason = _native.objects_unavailable()
+    if reason is not None:
+        raise NotImplementedError('imagedata: writing to file objects is not available: ' +
+                                  reason)
     bucket = 'b{}'.format(next(_BUCKETS))
     name = _object_name(fileobj, 'Image')
     try:

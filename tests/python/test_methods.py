@@ -186,3 +186,30 @@ def test_file_object_reads_and_pickles_do_not_grow(data):
     gc.collect()
     grown = rss_kib() - before
     assert grown < 8 * 1024, 'RSS grew by {} KiB'.format(grown)
+
+
+def test_set_dicom_attribute_per_slice_and_tag(data, tmp_path):
+    a = Series(str(data / 'dicom' / 'time'), 'time')
+    a.setDicomAttribute('ImageComments', 'second time point', tag=1)
+    a.setDicomAttribute('ImageComments', 'slice 2 of time 0', slice=2, tag=0)
+    a.setDicomAttribute('EchoNumbers', 3, slice=0)
+    a.setDicomAttribute('StudyDescription', 'whole series')
+    a.write(str(tmp_path / 'out'))
+    seen = {}
+    for path in (tmp_path / 'out').rglob('*.dcm'):
+        ds = pydicom.dcmread(str(path))
+        t = [k for k, v in enumerate(a.timeline) if
+             abs(float(ds.AcquisitionTime[4:]) - float('{:.6f}'.format(
+                 a.axes.time.values[k] % 60))) < 1e-3]
+        s = int(np.argmin([abs(float(ds.SliceLocation) - x) for x in a.sliceLocations]))
+        assert len(t) == 1
+        seen[(t[0], s)] = (ds.get('ImageComments'), int(ds.EchoNumbers), ds.StudyDescription)
+    assert len(seen) == 9
+    for (t, s), (comment, echo, study) in seen.items():
+        expected = 'second time point' if t == 1 else \
+            'slice 2 of time 0' if (t, s) == (0, 2) else None
+        assert comment == expected, (t, s)
+        assert echo == (3 if s == 0 else 1), (t, s)
+        assert study == 'whole series'
+    with pytest.raises(NotImplementedError):
+        Series(np.zeros((3, 4, 5))).setDicomAttribute('ImageComments', 'x', slice=1)
