@@ -312,6 +312,10 @@ _DICOM_FIELDS = {
     'seriesDate': 'SeriesDate', 'seriesTime': 'SeriesTime', 'studyDate': 'StudyDate',
     'studyTime': 'StudyTime', 'accessionNumber_': 'AccessionNumber',
 }
+# What the header itself holds (a DICOM write takes them from there, not from
+# the template): setDicomAttribute of these, series-wide, sets the header.
+_HEADER_KEYWORDS = set(_DICOM_FIELDS.values()) | {'PhotometricInterpretation', 'EchoNumbers',
+                                                  'AcquisitionNumber', 'TransferSyntaxUID'}
 # Fields that read '' rather than raise when unset (the original's defaults).
 _EMPTY_DEFAULT = {'seriesDescription', 'patientName', 'studyID'}
 
@@ -1061,7 +1065,10 @@ class Series(np.ndarray):
         those images only (the others keep theirs). Per image needs a DICOM
         template (a series read from DICOM, or template=)."""
         has_template = _native.dicom_state(self._hdr().handle)[0] is not None
-        if slice is not None or tag is not None or (has_template and value is not None):
+        header_keyword = keyword in _HEADER_KEYWORDS or \
+            keyword in _native.keywords(self._hdr().handle)
+        if slice is not None or tag is not None or \
+                (has_template and value is not None and not header_keyword):
             # Into each chosen image's own data set, which a DICOM write lays
             # over the template (series-wide too: the header keeps only the
             # identity attributes, the template all the others).
@@ -1069,8 +1076,6 @@ class Series(np.ndarray):
                 raise ValueError('setDicomAttribute per slice or tag: give a value')
             header = self._own()
             handle = header.handle
-            if slice is None and tag is None:
-                _native.set(handle, keyword, _option_text(value))
             slices, shape, _ = _native.tag_layout(handle)
             if slices == 0 or not has_template:
                 raise NotImplementedError('setDicomAttribute per slice or tag needs a DICOM '

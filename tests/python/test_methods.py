@@ -194,6 +194,8 @@ def test_set_dicom_attribute_per_slice_and_tag(data, tmp_path):
     a.setDicomAttribute('ImageComments', 'slice 2 of time 0', slice=2, tag=0)
     a.setDicomAttribute('EchoNumbers', 3, slice=0)
     a.setDicomAttribute('StudyDescription', 'whole series')
+    a.setDicomAttribute('SeriesNumber', 4)   # a header attribute: the header's
+    a.seriesNumber = 5                       # so the later setter wins
     a.write(str(tmp_path / 'out'))
     seen = {}
     for path in (tmp_path / 'out').rglob('*.dcm'):
@@ -204,6 +206,7 @@ def test_set_dicom_attribute_per_slice_and_tag(data, tmp_path):
         s = int(np.argmin([abs(float(ds.SliceLocation) - x) for x in a.sliceLocations]))
         assert len(t) == 1
         seen[(t[0], s)] = (ds.get('ImageComments'), int(ds.EchoNumbers), ds.StudyDescription)
+        assert int(ds.SeriesNumber) == 5
     assert len(seen) == 9
     for (t, s), (comment, echo, study) in seen.items():
         expected = 'second time point' if t == 1 else \
