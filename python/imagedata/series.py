@@ -924,6 +924,12 @@ class Series(np.ndarray):
                     cell = cell[i]
                 array[index] = None if cell is None else tuple(_tag_value(v) for v in cell)
             out[int(key)] = array
+        if not out and _native.tag_ndim(header.handle) == 0:
+            # No tag dimensions and no tag store (an array): one cell (0,) per
+            # slice, as a DICOM 3D read has (and SOPInstanceUIDs makes).
+            for k in range(max(self.slices, 1)):
+                out[k] = np.empty((1,), dtype=object)
+                out[k][0] = (0,)
         return out
 
     @property

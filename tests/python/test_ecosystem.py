@@ -232,7 +232,10 @@ def test_sop_instance_uids(data):
     assert not set(first.values()) & set(uids.values())
     assert m.SOPInstanceUIDs == first
     plain = Series(np.zeros((3, 4, 5)))
+    tags = {k: list(v) for k, v in plain.tags.items()}
+    assert tags == {0: [(0,)], 1: [(0,)], 2: [(0,)]}
     assert sorted(plain.SOPInstanceUIDs) == [(0, 0), (0, 1), (0, 2)]
+    assert {k: list(v) for k, v in plain.tags.items()} == tags   # the getter changed nothing
 
 
 # ---- threads -------------------------------------------------------------------------
