@@ -1930,6 +1930,7 @@ static const ImdOptionSpec dicom_options[] = {
     {"output_transfer_syntax", IMD_OPTION_STRING,
      "explicit, implicit, deflate, rle, jpegls, j2k, jpeg-lossless or a UID", NULL},
     {"keep_uid", IMD_OPTION_BOOL, "keep the template's SeriesInstanceUID", NULL},
+    {"enhanced", IMD_OPTION_BOOL, "one Enhanced MR (CT) multi-frame file per series", NULL},
     {"window", IMD_OPTION_STRING, "\"original\" is refused (not supported)", NULL},
     {NULL, 0, NULL, NULL},
 };
