@@ -307,8 +307,8 @@ static bool set_per_frame(ImdError **error, const ImdEnhancedWriter *w,
 
 /*
  * Image Type of the enhanced image (C.8.16.1): four values. Value 1 DERIVED
- * (see the top of this file); value 2 PRIMARY or SECONDARY as the series
- * says (PRIMARY otherwise); value 3, the image flavour (C.8.13.1.1.1), kept
+ * (see the top of this file); value 2 PRIMARY, the only enumerated value of
+ * the enhanced MR and CT images (dciodvfy refuses SECONDARY); value 3, the image flavour (C.8.13.1.1.1), kept
  * when the series' third value is an enhanced MR flavour, else DIFFUSION,
  * MULTIECHO or DYNAMIC for a b, echo or time axis, else VOLUME; value 4, the
  * derived pixel contrast, NONE (C.8.16.1.3: no contrast was computed).
@@ -329,9 +329,6 @@ static char *image_type(ImdError **error, const ImdDicomDataSet *frame, const ch
     for (const char *p = classic; p != NULL && *p != '\0' && index < 3; index++) {
         const char *end = strchr(p, '\\');
         size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-        if (index == 1 && n == 9 && strncmp(p, "SECONDARY", n) == 0) {
-            snprintf(parts[1], sizeof parts[1], "SECONDARY");
-        }
         for (size_t i = 0; index == 2 && i < sizeof flavours / sizeof flavours[0]; i++) {
             if (strlen(flavours[i]) == n && strncmp(p, flavours[i], n) == 0) {
                 snprintf(parts[2], sizeof parts[2], "%s", flavours[i]);
@@ -404,13 +401,15 @@ static bool set_shared(ImdError **error, const ImdEnhancedWriter *w, const ImdDi
     double intercept = 0, slope = 1;
     (void)number_of(frame, IMD_TAG_RescaleIntercept, &intercept);
     (void)number_of(frame, IMD_TAG_RescaleSlope, &slope);
-    char *type = text_of(frame, IMD_TAG_RescaleType);
+    /* Enhanced CT: Rescale Type is enumerated HU (C.8.15.3.10 via dciodvfy) */
+    char *type = w->plan.mr ? text_of(frame, IMD_TAG_RescaleType) : NULL;
     ImdDicomDataSet *transform =
         imd_dicom_dataset_append_item(error, shared, IMD_TAG_PixelValueTransformationSequence);
     bool ok = transform != NULL &&
               number(error, transform, IMD_TAG_RescaleIntercept, IMD_VR_DS, intercept) &&
               number(error, transform, IMD_TAG_RescaleSlope, IMD_VR_DS, slope) &&
-              text(error, transform, IMD_TAG_RescaleType, type != NULL ? type : "US");
+              text(error, transform, IMD_TAG_RescaleType,
+                   type != NULL ? type : w->plan.mr ? "US" : "HU");
     free(type);
     double center, width;
     if (ok && number_of(frame, IMD_TAG_WindowCenter, &center) &&
@@ -419,6 +418,15 @@ static bool set_shared(ImdError **error, const ImdEnhancedWriter *w, const ImdDi
                                                              IMD_TAG_FrameVOILUTSequence);
         ok = voi != NULL && number(error, voi, IMD_TAG_WindowCenter, IMD_VR_DS, center) &&
              number(error, voi, IMD_TAG_WindowWidth, IMD_VR_DS, width);
+    }
+    if (ok && !w->plan.mr) {
+        /* Irradiation Event Identification (C.7.6.16.2.18), mandatory for Enhanced CT: the
+         * event is not known from a series, so one new UID stands for it */
+        char uid[IMD_UID_SIZE];
+        ImdDicomDataSet *event = imd_dicom_dataset_append_item(
+            error, shared, IMD_TAG_IrradiationEventIdentificationSequence);
+        ok = event != NULL && imd_uid_generate(error, uid) &&
+             text(error, event, IMD_TAG_IrradiationEventUID, uid);
     }
     ImdDicomDataSet *type_item = !ok ? NULL
                                  : imd_dicom_dataset_append_item(
@@ -543,6 +551,9 @@ static bool make_top(ImdError **error, ImdEnhancedWriter *w, const ImdDicomDataS
           (text(error, d, IMD_TAG_ApplicableSafetyStandardAgency, "IEC") &&
            text(error, d, IMD_TAG_ComplexImageComponent, "MAGNITUDE") &&
            text(error, d, IMD_TAG_AcquisitionContrast, diffusion ? "DIFFUSION" : "UNKNOWN"))) &&
+         /* General Series (C.7.3.1): Patient Position is 2C, required for MR and CT */
+         (imd_dicom_dataset_find(d, IMD_TAG_PatientPosition) != NULL ||
+          text(error, d, IMD_TAG_PatientPosition, "")) &&
          set_equipment(error, d) && empty_sequence(error, d, IMD_TAG_AcquisitionContextSequence) &&
          set_shared(error, w, frame, type, diffusion) && set_dimensions(error, w);
     free(type);
