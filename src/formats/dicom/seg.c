@@ -22,6 +22,7 @@
 #include "formats/dicom/frames.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #define SEG_SOP_CLASS "1.2.840.10008.5.1.4.1.1.66.4"
 
@@ -171,6 +172,12 @@ static bool read_frames(ImdError **error, const ImdDicomDataSet *d, const double
     return true;
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 /*
  * The slice grid: distances along the normal from the lowest plane, in steps
  * of SpacingBetweenSlices or else the smallest gap between two planes; every
@@ -190,15 +197,23 @@ static bool place_slices(ImdError **error, Frame *frames, size_t count, ImdVec3 
     }
     double tolerance = 1e-3;
     if (!(*step > tolerance)) {
+        /* the smallest gap between neighbouring distinct planes, over sorted distances */
+        double *sorted = imd__calloc(error, count, sizeof *sorted);
+        if (sorted == NULL) {
+            return false;
+        }
+        for (size_t k = 0; k < count; k++) {
+            sorted[k] = frames[k].distance;
+        }
+        qsort(sorted, count, sizeof *sorted, compare_doubles);
         *step = INFINITY;
-        for (size_t a = 0; a < count; a++) {
-            for (size_t b = 0; b < count; b++) {
-                double gap = fabs(frames[a].distance - frames[b].distance);
-                if (gap > tolerance && gap < *step) {
-                    *step = gap;
-                }
+        for (size_t k = 1; k < count; k++) {
+            double gap = sorted[k] - sorted[k - 1];
+            if (gap > tolerance && gap < *step) {
+                *step = gap;
             }
         }
+        free(sorted);
     }
     if (!isfinite(*step)) {
         *step = 1; /* one plane */
@@ -291,7 +306,8 @@ static void fill_voxels(ImdSeries *series, const Frame *frames, size_t count, co
         } else {
             float *out = (float *)imd_series_data(series) + at;
             for (size_t i = 0; i < plane; i++) {
-                out[i] = fmaxf(out[i], (float)(bits[k * plane + i] / maximum));
+                /* a stored value above the maximum is invalid (C.8.20.2.3): taken as 1 */
+                out[i] = fmaxf(out[i], (float)fmin(bits[k * plane + i] / maximum, 1.0));
             }
         }
     }
@@ -356,6 +372,16 @@ ImdSeries *imd__dicom_read_segmentation(ImdError **error, const ImdDicomDataSet 
     ImdVec3 normal = {row.y * column.z - row.z * column.y, row.z * column.x - row.x * column.z,
                       row.x * column.y - row.y * column.x};
     ok = ok && place_slices(error, frames, count, normal, &spacing[0], &slices, &lowest);
+    /* The volume is segments x slices planes, mostly empty where segments are small: up to
+     * 1024 times the pixel data (a 1-bit plane becomes 8 bits), at least 256 MiB, else a
+     * limit rather than an allocation the file cannot justify. */
+    double volume = (double)segments * (double)slices * (double)plane * (binary ? 1 : 4);
+    if (ok && volume > fmax(1024.0 * (double)size, 256.0 * 1024 * 1024)) {
+        imd_error_set(error, IMD_ERR_LIMIT,
+                      "segmentation: %zu segments x %zu slices of %g x %g (%g MB) from %zu bytes "
+                      "of pixel data", segments, slices, rows, columns, volume / 1e6, size);
+        ok = false;
+    }
     if (ok) {
         size_t shape[4] = {segments, slices, (size_t)rows, (size_t)columns};
         series = imd_series_create(error, binary ? IMD_DTYPE_UINT8 : IMD_DTYPE_FLOAT32, 4, shape);
