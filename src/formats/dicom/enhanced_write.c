@@ -376,6 +376,42 @@ static bool set_anatomy(ImdError **error, const ImdDicomDataSet *frame, ImdDicom
            text(error, anatomy, IMD_TAG_FrameLaterality, "U");
 }
 
+/*
+ * Complex Image Component (C.8.13.5.1.1): the series' own, else what the
+ * classic Image Type's third value says (P, R, I as Siemens writes them, or
+ * the words), else MAGNITUDE; so that phase images stay phase images (the
+ * reader splits them by it, docs/dicom-reading.md).
+ */
+static const char *complex_component(const ImdDicomDataSet *frame)
+{
+    static const struct {
+        const char *word, *term;
+    } words[] = {{"PHASE", "PHASE"},         {"P", "PHASE"}, {"REAL", "REAL"}, {"R", "REAL"},
+                 {"IMAGINARY", "IMAGINARY"}, {"I", "IMAGINARY"}, {"MIXED", "MIXED"}};
+    const char *found = "MAGNITUDE";
+    char *own = text_of(frame, IMD_TAG_ComplexImageComponent);
+    char *type = own == NULL ? text_of(frame, IMD_TAG_ImageType) : NULL;
+    const char *third = NULL;
+    size_t part = 0;
+    for (const char *p = type; p != NULL && part < 2; part++) {
+        p = strchr(p, '\\');
+        third = p != NULL ? p + 1 : NULL;
+        p = third;
+    }
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        const char *candidate = own != NULL ? own : third;
+        size_t n = strlen(words[i].word);
+        if (candidate != NULL && strncmp(candidate, words[i].word, n) == 0 &&
+            (candidate[n] == '\0' || candidate[n] == '\\')) {
+            found = words[i].term;
+            break;
+        }
+    }
+    free(own);
+    free(type);
+    return found;
+}
+
 static bool set_shared(ImdError **error, const ImdEnhancedWriter *w, const ImdDicomDataSet *frame,
                        const char *frame_type, bool diffusion)
 {
@@ -438,7 +474,7 @@ static bool set_shared(ImdError **error, const ImdEnhancedWriter *w, const ImdDi
          text(error, type_item, IMD_TAG_VolumetricProperties, "VOLUME") &&
          text(error, type_item, IMD_TAG_VolumeBasedCalculationTechnique, "NONE");
     if (ok && w->plan.mr) {
-        ok = text(error, type_item, IMD_TAG_ComplexImageComponent, "MAGNITUDE") &&
+        ok = text(error, type_item, IMD_TAG_ComplexImageComponent, complex_component(frame)) &&
              text(error, type_item, IMD_TAG_AcquisitionContrast,
                   diffusion ? "DIFFUSION" : "UNKNOWN");
     }
@@ -549,7 +585,7 @@ static bool make_top(ImdError **error, ImdEnhancedWriter *w, const ImdDicomDataS
           * a value from the data: no single-frame attribute says it. */
          (!w->plan.mr ||
           (text(error, d, IMD_TAG_ApplicableSafetyStandardAgency, "IEC") &&
-           text(error, d, IMD_TAG_ComplexImageComponent, "MAGNITUDE") &&
+           text(error, d, IMD_TAG_ComplexImageComponent, complex_component(frame)) &&
            text(error, d, IMD_TAG_AcquisitionContrast, diffusion ? "DIFFUSION" : "UNKNOWN"))) &&
          /* General Series (C.7.3.1): Patient Position is 2C, required for MR and CT */
          (imd_dicom_dataset_find(d, IMD_TAG_PatientPosition) != NULL ||
