@@ -1084,6 +1084,18 @@ static bool write_enhanced(ImdError **error, Job *job, bool with_tags)
     job->instance = ok ? imd__dicom_enhanced_finish(error, writer) : NULL;
     imd__dicom_enhanced_free(writer);
     ImdDicomDataSet *d = job->instance;
+    if (d != NULL && job->siemens_block != 0) {
+        /* Siemens' private b value and direction describe one image: the first frame's at the
+         * top level would contradict the MR Diffusion groups of the others */
+        (void)imd_dicom_dataset_remove(
+            d, imd__private_tag_at(IMD_PRIVATE_SiemensMrBValue, job->siemens_block));
+        (void)imd_dicom_dataset_remove(
+            d, imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionDirectionality,
+                                   job->siemens_block));
+        (void)imd_dicom_dataset_remove(
+            d, imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionGradientDirection,
+                                   job->siemens_block));
+    }
     char uid[IMD_UID_SIZE];
     char *member = NULL;
     size_t zero[IMD_MAX_TAG_DIMS] = {0};
