@@ -13,7 +13,9 @@ apart on an oblique orientation, 6 x 5 pixels, two segments "liver" and
   place: 0/1 for BINARY, value / 200 for FRACTIONAL (float32), 0 where no
   frame is.
 A SEG whose pixel data is cut short fails with a message naming the file and
-the byte counts (exit code 4 family: not a crash).
+the byte counts (exit code 4: not a crash). pydicom's own SEG test files
+(liver_1frame.dcm, liver_expb_1frame.dcm) are cut to one frame but keep 3
+per-frame items: refused as inconsistent (exit 4, the reason named).
 
 usage: dicom_seg.py IMAGE_DATA IMAGE_INFO
 """
@@ -207,6 +209,20 @@ def main():
         else:
             passed += 1
             print("ok: short SEG refused (exit %d): %s" % (rc, err.strip().splitlines()[-1]))
+        # pydicom's own SEG test files are cut to one frame of pixels (no NumberOfFrames)
+        # but keep 3 Per-frame Functional Groups items: inconsistent, refused with the reason
+        test_files = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
+        for name in ("liver_1frame.dcm", "liver_expb_1frame.dcm"):
+            path = os.path.join(test_files, name)
+            if not os.path.exists(path):
+                print("SKIP (part): no %s" % path)
+                continue
+            rc, out, err = run([image_info, path])
+            if rc != 4 or "3 items for 1 frame" not in err:
+                failures.append("%s: exit %d, %s" % (name, rc, err.strip()))
+            else:
+                passed += 1
+                print("ok: pydicom's %s refused (exit 4): %s" % (name, err.strip().splitlines()[-1]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for f in failures:
