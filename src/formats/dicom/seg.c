@@ -65,14 +65,18 @@ static double dot(ImdVec3 a, ImdVec3 b)
     return a.x * b.x + a.y * b.y + a.z * b.z;
 }
 
-/* Identity attributes for names and writers, as the image reader copies them. */
+/*
+ * Identity attributes for names and writers, as the image reader copies them. Not the
+ * SOP class and Modality: written to DICOM the label volumes are not a SEG (SEG writing is
+ * not done), so they become what a series without them becomes (Secondary Capture).
+ */
 static bool copy_identity(ImdError **error, const ImdDicomDataSet *d, ImdHeader *header)
 {
     static const char *const keywords[] = {
         "PatientName", "PatientID", "PatientBirthDate", "StudyInstanceUID", "StudyID",
         "StudyDate", "StudyTime", "SeriesInstanceUID", "FrameOfReferenceUID", "SeriesDate",
-        "SeriesTime", "SeriesNumber", "SeriesDescription", "ImageType", "AccessionNumber",
-        "Modality", "SOPClassUID", "SegmentationType"};
+        "SeriesTime", "SeriesNumber", "SeriesDescription", "AccessionNumber",
+        "SegmentationType"};
     for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++) {
         uint32_t tag;
         char *value = imd_dicom_tag(keywords[i], &tag) ? text_of(d, tag) : NULL;
