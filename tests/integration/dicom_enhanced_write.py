@@ -24,6 +24,11 @@ with --input_options enhanced=true, as one Enhanced MR (CT) file. Checks:
    not carry MRAcquisitionType (dciodvfy), so those two are compared after
    nibabel's as_closest_canonical.
 
+Cases: ../shared/data/imagedata/dicom (3D, 4D time, dwi, a dti mosaic),
+NIfTI of those with and without --template (MR, CT), and two enhanced
+exports of ../shared/data/dcm_qa_dev (Siemens XA60 BOLD and DWI, 10 frames
+per file) as input.
+
 usage: dicom_enhanced_write.py IMAGE_DATA IMAGE_INFO DATA_DIR
 """
 import glob, json, os, shutil, subprocess, sys, tempfile
@@ -209,6 +214,19 @@ def check_nifti(label, a_path, b_path, failures):
                 failures.append("%s: %s differs" % (label, ext))
 
 
+def copy_series(folder, first, to):
+    """The files of the series `first` belongs to (same SeriesInstanceUID), copied to `to`."""
+    uid = pydicom.dcmread(os.path.join(folder, first), stop_before_pixels=True).SeriesInstanceUID
+    os.makedirs(to)
+    for name in sorted(os.listdir(folder)):
+        try:
+            ds = pydicom.dcmread(os.path.join(folder, name), stop_before_pixels=True)
+        except Exception:
+            continue
+        if ds.get("SeriesInstanceUID") == uid:
+            shutil.copyfile(os.path.join(folder, name), os.path.join(to, name))
+
+
 def main():
     image_data, image_info, data = sys.argv[1:4]
     if shutil.which("dciodvfy") is None:
@@ -241,6 +259,16 @@ def main():
             ("NIfTI CT no template", ["--SOPClassUID", "CT"], [os.path.join(work, "v3.nii.gz")],
              ENHANCED_CT, False),
         ]
+        # enhanced scanner exports as input (their template is an ORIGINAL enhanced data set)
+        xa60 = os.path.join(data, "dcm_qa_dev", "dcm_qa_xa60", "In", "XA60", "DICOM", "24100413",
+                            "39280000")
+        for first, label in (("75739475", "XA60 enhanced BOLD"), ("75739673", "XA60 enhanced DWI")):
+            if os.path.exists(os.path.join(xa60, first)):
+                folder = os.path.join(work, "in_" + first)
+                copy_series(xa60, first, folder)
+                cases.append((label, [], [folder], ENHANCED_MR, True))
+            else:
+                print("SKIP (part): no %s" % os.path.join(xa60, first))
         for n, (label, extra, inputs, sop, same_series) in enumerate(cases):
             classic = os.path.join(work, "c%d" % n)
             enhanced = os.path.join(work, "e%d" % n)

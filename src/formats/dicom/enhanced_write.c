@@ -61,6 +61,17 @@ static const uint32_t classic_per_image[] = {
     IMD_TAG_ScanningSequence, IMD_TAG_SequenceVariant, IMD_TAG_ScanOptions,
     IMD_TAG_MRAcquisitionType, IMD_TAG_SequenceName, IMD_TAG_AngioFlag,
     IMD_TAG_ImagedNucleus, IMD_TAG_InPlanePhaseEncodingDirection,
+    /* an enhanced template's MR Pulse Sequence module (C.8.13.4) and evidence of the
+     * acquisition (C.8.13.2): 1C on ORIGINAL images, not permitted on DERIVED ones */
+    IMD_TAG_PulseSequenceName, IMD_TAG_EchoPulseSequence, IMD_TAG_MultipleSpinEcho,
+    IMD_TAG_MultiPlanarExcitation, IMD_TAG_PhaseContrast,
+    IMD_TAG_VelocityEncodingAcquisitionSequence, IMD_TAG_TimeOfFlightContrast,
+    IMD_TAG_ArterialSpinLabelingContrast, IMD_TAG_SteadyStatePulseSequence,
+    IMD_TAG_EchoPlanarPulseSequence, IMD_TAG_SaturationRecovery,
+    IMD_TAG_SpectrallySelectedSuppression, IMD_TAG_OversamplingPhase,
+    IMD_TAG_GeometryOfKSpaceTraversal, IMD_TAG_RectilinearPhaseEncodeReordering,
+    IMD_TAG_SegmentedKSpaceTraversal, IMD_TAG_CoverageOfKSpace,
+    IMD_TAG_NumberOfKSpaceTrajectories, IMD_TAG_ReferencedImageEvidenceSequence,
 };
 
 /* ---- small helpers ---- */
