@@ -1341,7 +1341,13 @@ bool imd__dicom_list(ImdError **error, const ImdUrl *url, const ImdOptions *opti
         return false;
     }
     DicomTransport *t = (DicomTransport *)base;
-    const char *patient = url->parts[0], *study = url->parts[1], *series = url->parts[2];
+    /* An empty part (a trailing slash) is an absent one. */
+    const char *parts[3];
+    for (size_t i = 0; i < 3; i++) {
+        parts[i] = url->parts[i] != NULL && url->parts[i][0] != '\0' ? url->parts[i] : NULL;
+    }
+    const char *patient = parts[0], *study = parts[0] != NULL ? parts[1] : NULL;
+    const char *series = study != NULL ? parts[2] : NULL;
     ImdListLevel level = patient == NULL  ? IMD_LIST_PATIENT
                          : study == NULL ? IMD_LIST_STUDY
                                          : IMD_LIST_SERIES;

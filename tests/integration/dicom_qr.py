@@ -12,6 +12,13 @@ series into it. Then, for each series:
     voxels (the original's URL form);
 and a series number that is not there, and a wrong patient ID, fail with
 "not found" and a non-zero exit.
+
+Listing (image_list, C-FIND): the node's patients, a patient's studies (by
+Study Instance UID and by Accession Number), a study's series and one
+series, each line compared with what pydicom reads from the stored files
+(Patient ID and Name; Study UID, date, time, accession; Series UID, number,
+modality, description); the folders' listing (the reader's series split)
+compared the same way, with the number of files per series.
 """
 import glob
 import os
@@ -26,6 +33,7 @@ import pydicom
 
 build, shared, work = sys.argv[1:4]
 image_data = os.path.join(build, "cli", "image_data")
+image_list = os.path.join(build, "cli", "image_list")
 data = os.path.join(shared, "data", "imagedata", "dicom")
 # "time" holds one series in three folders (time00 ...).
 SERIES = ["time", "cor_oblique"]
@@ -63,6 +71,71 @@ def to_nifti(source, name):
         failures.append("%s: %d NIfTI files written" % (source, len(files)))
         return None
     return nib.load(files[0])
+
+
+def listing(*args):
+    r = subprocess.run([image_list] + list(args), capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        failures.append("image_list %s: exit %d: %s" % (" ".join(args), r.returncode,
+                                                          r.stderr.strip()))
+        return []
+    return r.stdout.splitlines()
+
+
+def expect_lines(what, got, expected):
+    if got != expected:
+        failures.append("%s:\n  got      %r\n  expected %r" % (what, got, expected))
+    else:
+        print("%s: %d lines as expected, e.g. %s" % (what, len(got), got[0] if got else ""))
+
+
+def study_info(d):
+    date, tm = str(d.StudyDate), str(d.StudyTime)
+    date = "%s.%s.%s" % (date[:4], date[4:6], date[6:8]) if len(date) == 8 else date
+    tm = "%s:%s:%s" % (tm[:2], tm[2:4], tm[4:6]) if len(tm) >= 6 else tm
+    return "%s %s %s %s" % (date, tm, d.get("AccessionNumber", ""), d.get("StudyDescription", ""))
+
+
+def check_listing(base):
+    """Every listing level against pydicom's reading of the stored files."""
+    sets = {}
+    for series in SERIES:
+        for f in sorted(glob.glob(os.path.join(data, series, "**", "*.dcm"), recursive=True)):
+            d = pydicom.dcmread(f, stop_before_pixels=True)
+            sets.setdefault(d.SeriesInstanceUID, []).append(d)
+    firsts = [v[0] for v in sets.values()]
+    patients = sorted({(d.PatientID, str(d.PatientName)) for d in firsts})
+    expect_lines("image_list %s (patients)" % base, listing(base),
+                 ["%s/%s %s" % (base, pid, name) for pid, name in patients])
+    for d in firsts:
+        purl = "%s/%s" % (base, d.PatientID)
+        expect_lines("image_list <patient %s> (studies)" % d.PatientID, listing(purl),
+                     ["%s/%s %s" % (purl, d.StudyInstanceUID, study_info(d))])
+        surl = "%s/%s" % (purl, d.StudyInstanceUID)
+        # dcmqrscp's index (dcmqrdb) holds neither Number of Series Related
+        # Instances nor Series Description: "0" and "", as the original
+        # printed them (integration.dicom_orthanc checks both).
+        line = "%s/%s #%d: 0 %s " % (surl, d.SeriesInstanceUID, int(d.SeriesNumber), d.Modality)
+        expect_lines("image_list <study> (series)", listing(surl), [line])
+        expect_lines("image_list <series>", listing("%s/%s" % (surl, d.SeriesInstanceUID)),
+                     [line])
+        expect_lines("image_list <series number>", listing("%s/%s" % (surl, d.SeriesNumber)),
+                     [line])
+        if d.get("AccessionNumber", ""):
+            expect_lines("image_list <accession number>",
+                         listing("%s/%s" % (purl, d.AccessionNumber)), [line])
+    expected = ["%s/%s/%s #%d: %d %s %s" % (d.PatientID, d.StudyInstanceUID, d.SeriesInstanceUID,
+                                           int(d.SeriesNumber), len(sets[d.SeriesInstanceUID]),
+                                           d.Modality, d.get("SeriesDescription", ""))
+                for d in firsts]
+    got = listing(*[os.path.join(data, series) for series in SERIES])
+    expect_lines("image_list <folders>", sorted(got), sorted(expected))
+    r = subprocess.run([image_list, "%s/NOBODY" % base], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 2 or "nothing found" not in r.stderr:
+        failures.append("image_list of a missing patient: exit %d, %r" % (r.returncode, r.stderr))
+    else:
+        print("image_list of a missing patient: exit 2: %s" % r.stderr.strip())
 
 
 port = free_port()
@@ -136,6 +209,7 @@ try:
             failures.append("%s: exit %d, stderr %r" % (what, r.returncode, r.stderr.strip()))
         else:
             print("%s: exit %d: %s" % (what, r.returncode, r.stderr.strip().splitlines()[-1]))
+    check_listing(base)
 finally:
     server.terminate()
     try:
