@@ -583,6 +583,36 @@ static const char *const more_storage_classes[] = {
     "1.2.840.10008.5.1.4.1.1.481.1", /* RT Image Storage */
 };
 
+/*
+ * Compressed transfer syntaxes we take in C-GET sub-operations (the DICOM
+ * reader decodes each, src/dicom/codec.c), so that a node sends what it
+ * stores without transcoding it. Each is a presentation context of its own:
+ * the acceptor answers one syntax per context (PS3.8 §9.3.3.2), and a C-STORE
+ * sub-operation goes on a context whose syntax is the instance's (PS3.4
+ * C.4.3.3, else the node must convert it).
+ */
+static const char *const get_compressed_syntaxes[] = {
+    "1.2.840.10008.1.2.4.80", /* JPEG-LS Lossless */
+    "1.2.840.10008.1.2.4.90", /* JPEG 2000 (Lossless Only) */
+    "1.2.840.10008.1.2.5",    /* RLE Lossless */
+    "1.2.840.10008.1.2.4.70", /* JPEG Lossless, First-Order Prediction (Process 14 SV1) */
+    "1.2.840.10008.1.2.4.81", /* JPEG-LS Near-Lossless */
+    "1.2.840.10008.1.2.4.91", /* JPEG 2000 */
+    "1.2.840.10008.1.2.4.50", /* JPEG Baseline (Process 1) */
+    "1.2.840.10008.1.2.4.51", /* JPEG Extended (Process 2 and 4) */
+};
+/* The classes offered the compressed contexts: 13 x 8 + 21 native + FIND,
+ * GET and Verification stay within the 128 contexts of an association
+ * (odd IDs 1..255, PS3.8 §9.3.2.2). The others (Parametric Map is floating
+ * point; the rarer classes) come uncompressed. */
+static const char *const get_compressed_classes[] = {
+    "1.2.840.10008.5.1.4.1.1.2",   "1.2.840.10008.5.1.4.1.1.4",   "1.2.840.10008.5.1.4.1.1.1",
+    "1.2.840.10008.5.1.4.1.1.6.1", "1.2.840.10008.5.1.4.1.1.3.1", "1.2.840.10008.5.1.4.1.1.7",
+    "1.2.840.10008.5.1.4.1.1.12.1", "1.2.840.10008.5.1.4.1.1.12.2", "1.2.840.10008.5.1.4.1.1.20",
+    "1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.2.1", "1.2.840.10008.5.1.4.1.1.128",
+    "1.2.840.10008.5.1.4.1.1.7.3",
+};
+
 static bool add_storage_scp(ImdNetAssociate *rq, const char *sop_class)
 {
     static const char *const native[] = {IMD_UID_EXPLICIT_VR_LE, IMD_UID_IMPLICIT_VR_LE};
@@ -591,12 +621,37 @@ static bool add_storage_scp(ImdNetAssociate *rq, const char *sop_class)
         return false;
     }
     /* SCP/SCU Role Selection (PS3.7 D.3.3.4): we, the requestor, are the
-     * storage SCP; the peer's C-GET sub-operations need it (PS3.4 C.4.3.1). */
+     * storage SCP; the peer's C-GET sub-operations need it (PS3.4 C.4.3.1).
+     * One item per SOP class, for all its contexts. */
     ImdNetRole *role = &rq->roles[rq->role_count++];
     snprintf(role->sop_class, sizeof role->sop_class, "%s", sop_class);
     role->scu = false;
     role->scp = true;
     return true;
+}
+
+/*
+ * The contexts of one storage class for C-GET sub-operations: the compressed
+ * ones first, then the uncompressed one. A node that matches each instance's
+ * syntax to a context (PS3.4 C.4.3.3) is indifferent to the order; dcmtk's
+ * dcmqrscp takes the first accepted context of the class and converts to its
+ * syntax (it has no codecs for that), so it can send what it stores
+ * compressed only when that context comes first. It accepts compressed
+ * contexts only when told to (its +x options), and then it stores such data.
+ */
+static void add_get_contexts(ImdNetAssociate *rq, const char *sop_class)
+{
+    for (size_t i = 0; i < sizeof get_compressed_classes / sizeof get_compressed_classes[0];
+         i++) {
+        if (strcmp(get_compressed_classes[i], sop_class) != 0) {
+            continue;
+        }
+        for (size_t k = 0; k < sizeof get_compressed_syntaxes / sizeof get_compressed_syntaxes[0];
+             k++) {
+            add_context(rq, sop_class, &get_compressed_syntaxes[k], 1);
+        }
+    }
+    (void)add_storage_scp(rq, sop_class);
 }
 
 static ImdAssociation *associate_read(ImdError **error, const DicomTransport *t)
@@ -609,10 +664,10 @@ static ImdAssociation *associate_read(ImdError **error, const DicomTransport *t)
     add_context(rq, STUDY_ROOT_FIND, native, 2);
     add_context(rq, STUDY_ROOT_GET, native, 2);
     for (size_t i = 0; i < sizeof storage_classes / sizeof storage_classes[0]; i++) {
-        (void)add_storage_scp(rq, storage_classes[i]);
+        add_get_contexts(rq, storage_classes[i]);
     }
     for (size_t i = 0; i < sizeof more_storage_classes / sizeof more_storage_classes[0]; i++) {
-        (void)add_storage_scp(rq, more_storage_classes[i]);
+        add_get_contexts(rq, more_storage_classes[i]);
     }
     ImdAssociation *a = imd__association_open(error, t->host, t->port, rq, &t->timeouts,
                                               t->base.name);
@@ -847,7 +902,9 @@ static bool on_store(ImdError **error, void *user, const char *sop_class, const 
     snprintf(r->name, sizeof r->name, "%06zu.dcm", t->received_count + 1);
     t->received_count++;
     *status = 0x0000;
-    imd__log(imd__context_current(), IMD_LOG_DEBUG, "%s: received %s", t->base.name, sop_instance);
+    const char *syntax_name = imd__codec_syntax_name(syntax);
+    imd__log(imd__context_current(), IMD_LOG_DEBUG, "%s: received %s in %s", t->base.name,
+             sop_instance, syntax_name != NULL ? syntax_name : syntax);
     return true;
 }
 
