@@ -189,6 +189,38 @@ def generate_series(folder, count=4):
     return arrays
 
 
+def check_uid_defaults(scp, source):
+    """A DICOM folder is sent with its UIDs by default (twice: the same set);
+    keep_uid=false and a processed series (NIfTI + template) get new ones."""
+    def send(*args):
+        for f in scp.files():
+            os.remove(f)
+        rc, _, err, _ = run(IMAGE_DATA, *args)
+        check(rc == 0, "%s: rc %d %s" % (" ".join(args), rc, err))
+        return read_folder(scp.dir)
+    for attempt in ("first", "re-run"):
+        got = send(scp.url, TIME)
+        check(set(got) == set(source), "default send (%s): received SOPInstanceUIDs %d, the "
+              "source's %d, in common %d" % (attempt, len(got), len(source),
+                                              len(set(got) & set(source))))
+        check({d.SeriesInstanceUID for d in got.values()} ==
+              {d.SeriesInstanceUID for d in source.values()}, "default send: SeriesInstanceUID")
+    got = send("--input_options", "keep_uid=false", scp.url, TIME)
+    check(len(got) == 9 and not set(got) & set(source), "keep_uid=false: new SOPInstanceUIDs")
+    nifti = os.path.join(WORK, "uid_nifti")
+    rc, _, err, _ = run(IMAGE_DATA, "--of", "nifti", nifti, TIME)
+    check(rc == 0, "nifti write: %s" % err)
+    got = send("--template", TIME, scp.url, nifti)
+    series = {d.SeriesInstanceUID for d in got.values()}
+    check(len(got) == 9 and not set(got) & set(source) and
+          not series & {d.SeriesInstanceUID for d in source.values()},
+          "NIfTI + template: new SOPInstanceUIDs and SeriesInstanceUID (%d received)" % len(got))
+    print("UIDs: a DICOM folder sent twice arrives with its own %d SOPInstanceUIDs both times; "
+          "keep_uid=false and NIfTI + template arrive with new ones" % len(source))
+    for f in scp.files():
+        os.remove(f)
+
+
 def main():
     # ---- storescp: C-ECHO, the seed's command, a real and a generated series ----
     scp = Storescp("storescp")
@@ -205,8 +237,8 @@ def main():
         check(len(got) == 9, "seed: 9 instances received, %d" % len(got))
         check(all(d.SeriesNumber == 1004 and d.SeriesDescription == "Processed data"
                   for d in got.values()), "seed: series number and description")
-        # New instance UIDs (a new series): the pixels are matched by content.
-        key = lambda d: (tuple(float(x) for x in d.ImagePositionPatient), str(d.AcquisitionTime))
+        # DICOM input sent: its own UIDs by default (issue 17 item 2), relabeled.
+        check(set(got) == set(source), "seed: the SOPInstanceUIDs are the source's (kept)")
         src_pixels = sorted(d.pixel_array.tobytes() for d in source.values())
         got_pixels = sorted(d.pixel_array.tobytes() for d in got.values())
         check(src_pixels == got_pixels, "seed: the received pixel data are the source's")
@@ -229,6 +261,8 @@ def main():
         compare(got, read_folder(folder), "time vs folder write")
         for f in scp.files():
             os.remove(f)
+
+        check_uid_defaults(scp, source)
 
         generated = os.path.join(WORK, "generated")
         arrays = generate_series(generated)
