@@ -237,8 +237,8 @@ def main():
         check(len(got) == 9, "seed: 9 instances received, %d" % len(got))
         check(all(d.SeriesNumber == 1004 and d.SeriesDescription == "Processed data"
                   for d in got.values()), "seed: series number and description")
-        # DICOM input sent: its own UIDs by default (issue 17 item 2), relabeled.
-        check(set(got) == set(source), "seed: the SOPInstanceUIDs are the source's (kept)")
+        # An acquisition relabelled is new content: new UIDs (PS3.3 C.12.1.1.1).
+        check(not set(got) & set(source), "seed on the acquisition: new SOPInstanceUIDs")
         src_pixels = sorted(d.pixel_array.tobytes() for d in source.values())
         got_pixels = sorted(d.pixel_array.tobytes() for d in got.values())
         check(src_pixels == got_pixels, "seed: the received pixel data are the source's")
@@ -246,6 +246,23 @@ def main():
                   for d in got.values()), "seed: same study")
         for f in scp.files():
             os.remove(f)
+        # The seed's own case: dicomResult, written with these labels, sent with
+        # them again (twice, as a re-run after a failure): its UIDs are kept.
+        result = os.path.join(WORK, "dicomResult")
+        rc, _, err, _ = run(IMAGE_DATA, "--sernum", "1004", "--serdes", "Processed data",
+                            result, TIME)
+        check(rc == 0, "dicomResult written: rc %d %s" % (rc, err))
+        written = read_folder(result)
+        for attempt in (1, 2):
+            rc, _, err, _ = run(IMAGE_DATA, "--sernum", "1004", "--serdes", "Processed data",
+                                scp.url, result)
+            check(rc == 0, "seed re-send %d: rc %d %s" % (attempt, rc, err))
+            got = read_folder(scp.dir)
+            check(set(got) == set(written) and len(got) == 9,
+                  "seed re-send %d: dicomResult's own 9 SOPInstanceUIDs (%d received)"
+                  % (attempt, len(got)))
+            for f in scp.files():
+                os.remove(f)
 
         # keep_uid: the sent instances are the source's, and equal to a folder write.
         folder = os.path.join(WORK, "time_written")
