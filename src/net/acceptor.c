@@ -24,6 +24,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -521,4 +522,98 @@ done:
     free(rq);
     free(ac);
     return ok;
+}
+
+/* ---- a short-lived Storage SCP for C-MOVE (PS3.4 C.4.2.2) ---- */
+
+struct ImdNetMoveListener {
+    ImdNetListener *listener;
+    ImdNetScpPolicy policy;
+    char aet[17];
+    ImdDimseStoreFn *store;
+    void *user;
+    atomic_int finish; /* stop accepting once nothing is being served */
+    atomic_int abort_now;
+    size_t stored, failed, associations;
+    char reason[200];
+    pthread_t thread;
+};
+
+static void *move_thread(void *argument)
+{
+    ImdNetMoveListener *m = argument;
+    /* The C-MOVE SCP opens its sub-associations while the C-MOVE is open;
+     * serve them one by one (it needs no more at once) until told to end. */
+    while (!atomic_load(&m->finish)) {
+        char peer[64];
+        int fd = imd__net_accept(NULL, m->listener, 100, peer, sizeof peer);
+        if (fd < 0) {
+            continue;
+        }
+        ImdNetScpReport report;
+        if (!imd__net_serve(NULL, fd, peer, &m->policy, m->store, m->user, &m->abort_now,
+                            &report)) {
+            snprintf(m->reason, sizeof m->reason, "out of memory");
+        }
+        m->associations++;
+        m->stored += report.stored;
+        m->failed += report.failed;
+        if ((report.rejected || !report.released) && report.reason[0] != '\0') {
+            snprintf(m->reason, sizeof m->reason, "%s", report.reason);
+        }
+    }
+    return NULL;
+}
+
+ImdNetMoveListener *imd__net_move_listener_start(ImdError **error, const char *address, int port,
+                                                 const char *aet, const ImdNetTimeouts *timeouts,
+                                                 uint32_t max_pdu, ImdDimseStoreFn *store,
+                                                 void *user)
+{
+    ImdNetMoveListener *m = imd__calloc(error, 1, sizeof *m);
+    if (m == NULL) {
+        return NULL;
+    }
+    snprintf(m->aet, sizeof m->aet, "%s", aet);
+    m->policy.aet = m->aet;
+    m->policy.max_pdu = max_pdu;
+    m->policy.timeouts = *timeouts;
+    m->store = store;
+    m->user = user;
+    m->listener = imd__net_listen(error, address, port);
+    if (m->listener == NULL) {
+        free(m);
+        return NULL;
+    }
+    if (pthread_create(&m->thread, NULL, move_thread, m) != 0) {
+        imd_error_set(error, IMD_ERR_NOMEM, "cannot start the C-MOVE listener's thread");
+        imd__net_listener_close(m->listener);
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void imd__net_move_listener_finish(ImdNetMoveListener *m, bool abort_now, size_t *stored,
+                                   size_t *failed, char *reason, size_t reason_size)
+{
+    if (m == NULL) {
+        return;
+    }
+    atomic_store(&m->finish, 1);
+    if (abort_now) {
+        atomic_store(&m->abort_now, 1);
+    }
+    pthread_join(m->thread, NULL);
+    imd__net_listener_close(m->listener);
+    if (stored != NULL) {
+        *stored = m->stored;
+    }
+    if (failed != NULL) {
+        *failed = m->failed;
+    }
+    if (reason != NULL && reason_size > 0) {
+        snprintf(reason, reason_size, "%s", m->reason);
+    }
+    free(m);
 }

@@ -410,4 +410,19 @@ bool imd__net_serve(ImdError **error, int fd, const char *peer, const ImdNetScpP
                     ImdDimseStoreFn *store, void *user, const atomic_int *stop,
                     ImdNetScpReport *report);
 
+/*
+ * A short-lived Storage SCP for C-MOVE (the dicom:// read with
+ * move_destination): listens on address:port as AE `aet` and serves the
+ * peer's sub-associations one by one on a thread, each data set to `store`
+ * (called on that thread). finish() stops accepting and waits for the
+ * association being served to end (abort_now: at its next message).
+ */
+typedef struct ImdNetMoveListener ImdNetMoveListener;
+ImdNetMoveListener *imd__net_move_listener_start(ImdError **error, const char *address, int port,
+                                                 const char *aet, const ImdNetTimeouts *timeouts,
+                                                 uint32_t max_pdu, ImdDimseStoreFn *store,
+                                                 void *user);
+void imd__net_move_listener_finish(ImdNetMoveListener *listener, bool abort_now, size_t *stored,
+                                   size_t *failed, char *reason, size_t reason_size);
+
 #endif
