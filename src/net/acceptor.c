@@ -444,6 +444,11 @@ bool imd__net_serve(ImdError **error, int fd, const char *peer, const ImdNetScpP
         goto done;
     }
     Limit limit = {store, user, policy->max_instance, report};
+    /* A data set over the limit is not kept in memory: it is read, dropped
+     * and answered 0xA700 (limited_store) from its size alone. */
+    if (policy->max_instance != 0 && policy->max_instance < SIZE_MAX) {
+        imd__association_set_data_cap(a, (size_t)policy->max_instance);
+    }
     for (;;) {
         int ready = wait_message(fd, policy->timeouts.idle_ms, stop);
         if (ready <= 0) {
@@ -464,6 +469,16 @@ bool imd__net_serve(ImdError **error, int fd, const char *peer, const ImdNetScpP
                 imd__association_abort(a);
             }
             break;
+        }
+        if (data == NULL && imd__association_data_overflowed(a)) {
+            data = malloc(1); /* a stand-in: limited_store refuses it by its size */
+            if (data == NULL) {
+                free(command_bytes);
+                imd__association_abort(a);
+                ok = false;
+                imd_error_set(&peer_error, IMD_ERR_NOMEM, "%s: out of memory", name);
+                break;
+            }
         }
         ImdDicomDataSet *command = imd__dimse_decode_command(&peer_error, command_bytes,
                                                              command_size, name);

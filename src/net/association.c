@@ -43,6 +43,8 @@ struct ImdAssociation {
     bool dead;
     bool acceptor;      /* adopted by the acceptor (imd__association_adopt) */
     bool peer_released; /* acceptor: the peer sent A-RELEASE-RQ at a message boundary */
+    size_t data_cap;    /* acceptor: data set bytes kept at most (0: no cap) */
+    bool data_overflow; /* the last message's data set went over data_cap */
     uint8_t *pdu;
     size_t pdu_capacity;
 };
@@ -584,6 +586,7 @@ typedef struct Collect {
     uint8_t *command, *data;
     size_t command_size, command_capacity, data_size, data_capacity;
     bool command_done, expect_data, data_done;
+    size_t discarded; /* data set bytes over the cap, counted but not kept */
 } Collect;
 
 static bool append(ImdError **error, uint8_t **buffer, size_t *size, size_t *capacity,
@@ -667,6 +670,16 @@ static bool collect_pdv(ImdError **error, void *user, const ImdNetPdv *pdv)
                                         : "after the data set's last fragment");
         return false;
     }
+    /* Over the acceptor's cap the rest of the data set is read and dropped,
+     * so that the message can still be answered (with a failure status). */
+    if (c->discarded > 0 || (a->data_cap != 0 && pdv->size > a->data_cap - c->data_size)) {
+        c->discarded += c->data_size + pdv->size;
+        free(c->data);
+        c->data = NULL;
+        c->data_size = c->data_capacity = 0;
+        c->data_done = pdv->last;
+        return true;
+    }
     /* Data sets grow only with bytes received, so memory follows the input. */
     if (!append(error, &c->data, &c->data_size, &c->data_capacity, pdv->data, pdv->size,
                 SIZE_MAX / 2, a->name, "data set")) {
@@ -681,7 +694,8 @@ bool imd__association_receive(ImdError **error, ImdAssociation *association, int
                               uint8_t **data, size_t *data_size)
 {
     ImdAssociation *a = association;
-    Collect c = {a, 0, NULL, NULL, 0, 0, 0, 0, false, false, false};
+    Collect c = {a, 0, NULL, NULL, 0, 0, 0, 0, false, false, false, 0};
+    a->data_overflow = false;
     bool first = true;
     while (!c.command_done || (c.expect_data && !c.data_done)) {
         size_t size = 0;
@@ -705,6 +719,10 @@ bool imd__association_receive(ImdError **error, ImdAssociation *association, int
     *command_size = c.command_size;
     *data = c.data;
     *data_size = c.data_size;
+    if (c.discarded > 0) {
+        a->data_overflow = true;
+        *data_size = c.discarded; /* the size it had; *data is NULL */
+    }
     return true;
 failed:
     free(c.command);
@@ -901,4 +919,14 @@ bool imd__association_answer_release(ImdError **error, ImdAssociation *a)
 void imd__association_free(ImdAssociation *a)
 {
     association_free(a);
+}
+
+void imd__association_set_data_cap(ImdAssociation *a, size_t cap)
+{
+    a->data_cap = cap;
+}
+
+bool imd__association_data_overflowed(const ImdAssociation *a)
+{
+    return a->data_overflow;
 }

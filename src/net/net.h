@@ -333,6 +333,11 @@ bool imd__association_reject(ImdError **error, ImdAssociation *association, uint
 bool imd__association_peer_released(const ImdAssociation *association);
 /* Answer the peer's A-RELEASE-RQ with A-RELEASE-RP, close and free. */
 bool imd__association_answer_release(ImdError **error, ImdAssociation *association);
+/* Keep at most `cap` bytes of a received data set (0: no cap): a longer one
+ * is read to its end and dropped; receive() then gives *data NULL and
+ * *data_size its size, and data_overflowed() is true. */
+void imd__association_set_data_cap(ImdAssociation *association, size_t cap);
+bool imd__association_data_overflowed(const ImdAssociation *association);
 /* Free without sending anything (after reject, or when already dead). */
 void imd__association_free(ImdAssociation *association);
 
