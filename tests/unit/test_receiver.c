@@ -10,7 +10,11 @@
 #include "imd_test.h"
 #include "net/net.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -74,10 +78,12 @@ static void *run_thread(void *user)
     return NULL;
 }
 
-static bool start(Running *r, const char *folder, unsigned max_associations)
+static bool start_with(Running *r, const char *folder, unsigned max_associations,
+                       double association_timeout)
 {
     memset(r, 0, sizeof *r);
     ImdReceiverConfig config = {0};
+    config.association_timeout = association_timeout;
     config.aet = "RECV";
     config.folder = folder;
     config.max_associations = max_associations;
@@ -92,6 +98,11 @@ static bool start(Running *r, const char *folder, unsigned max_associations)
     }
     CHECK(imd_receiver_port(r->receiver) > 0);
     return pthread_create(&r->thread, NULL, run_thread, r) == 0;
+}
+
+static bool start(Running *r, const char *folder, unsigned max_associations)
+{
+    return start_with(r, folder, max_associations, 0);
 }
 
 static void finish(Running *r)
@@ -281,6 +292,103 @@ IMD_TEST(association_limit)
     remove_tree(folder);
 }
 
+/* A raw TCP connection to the receiver. */
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in to = {0};
+    to.sin_family = AF_INET;
+    to.sin_port = htons((uint16_t)port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&to, sizeof to) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Read what the receiver sends until it closes (or 5 s); the bytes' count. */
+static size_t drain(int fd, uint8_t *out, size_t size, int *closed_after_ms)
+{
+    size_t got = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 5000) <= 0) {
+            break;
+        }
+        ssize_t n = recv(fd, got < size ? out + got : out, got < size ? size - got : size, 0);
+        if (n <= 0) {
+            break;
+        }
+        got += got < size ? (size_t)n : 0;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *closed_after_ms = (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+    return got;
+}
+
+IMD_TEST(hostile_peers)
+{
+    char folder[400];
+    temp_folder(folder, sizeof folder);
+    Running r;
+    if (!start_with(&r, folder, 4, 0.5)) {
+        return;
+    }
+    int port = imd_receiver_port(r.receiver);
+    uint8_t in[4096];
+    int ms = 0;
+    /* Silent: the connection is closed after the association timeout (ARTIM). */
+    int fd = raw_connect(port);
+    CHECK(fd >= 0);
+    size_t got = drain(fd, in, sizeof in, &ms);
+    CHECK(got == 0 && ms >= 400 && ms < 4000);
+    close(fd);
+    /* A P-DATA-TF longer than our maximum after a good request: A-ABORT. */
+    ImdNetAssociate *rq = calloc(1, sizeof *rq);
+    snprintf(rq->called_aet, sizeof rq->called_aet, "RECV");
+    snprintf(rq->calling_aet, sizeof rq->calling_aet, "HOSTILE");
+    rq->context_count = 1;
+    rq->contexts[0].id = 1;
+    snprintf(rq->contexts[0].abstract_syntax, IMD_NET_UID, "%s", IMD_NET_VERIFICATION_SOP_CLASS);
+    snprintf(rq->contexts[0].transfer_syntaxes[0], IMD_NET_UID, "%s", IMD_UID_IMPLICIT_VR_LE);
+    rq->contexts[0].transfer_syntax_count = 1;
+    rq->max_length = 16384;
+    uint8_t *pdu = NULL;
+    size_t pdu_size = 0;
+    ImdError *error = NULL;
+    CHECK(imd__pdu_encode_associate(&error, IMD_PDU_ASSOCIATE_RQ, rq, &pdu, &pdu_size));
+    fd = raw_connect(port);
+    CHECK(fd >= 0 && send(fd, pdu, pdu_size, 0) == (ssize_t)pdu_size);
+    uint8_t header[6];
+    CHECK(recv(fd, header, 6, MSG_WAITALL) == 6 && header[0] == IMD_PDU_ASSOCIATE_AC);
+    size_t ac_length = ((size_t)header[2] << 24) | ((size_t)header[3] << 16) |
+                       ((size_t)header[4] << 8) | header[5];
+    CHECK(ac_length < sizeof in && recv(fd, in, ac_length, MSG_WAITALL) == (ssize_t)ac_length);
+    const uint8_t huge[6] = {IMD_PDU_DATA_TF, 0, 0, 0x10, 0, 0}; /* 1 MiB > 65536 */
+    CHECK(send(fd, huge, sizeof huge, 0) == 6);
+    got = drain(fd, in, sizeof in, &ms);
+    CHECK(got == 10 && in[0] == IMD_PDU_ABORT);
+    close(fd);
+    /* Garbage instead of a request: closed at once (A-ABORT). */
+    fd = raw_connect(port);
+    const uint8_t junk[16] = {0x99, 0, 0, 0, 0, 10};
+    CHECK(send(fd, junk, sizeof junk, 0) == (ssize_t)sizeof junk);
+    got = drain(fd, in, sizeof in, &ms);
+    CHECK(ms < 2000);
+    close(fd);
+    free(pdu);
+    imd__net_associate_clear(rq);
+    free(rq);
+    imd_error_clear(&error);
+    finish(&r);
+    CHECK(atomic_load(&r.ended) == 3);
+    CHECK(atomic_load(&r.stored) == 0);
+    remove_tree(folder);
+}
+
 IMD_TEST(bad_configuration)
 {
     ImdError *error = NULL;
@@ -302,4 +410,5 @@ IMD_TEST(bad_configuration)
 }
 
 IMD_TEST_MAIN(IMD_CASE(safe_names), IMD_CASE(echo_store_and_statuses),
-              IMD_CASE(association_limit), IMD_CASE(bad_configuration))
+              IMD_CASE(association_limit), IMD_CASE(hostile_peers),
+              IMD_CASE(bad_configuration))
