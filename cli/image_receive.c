@@ -107,7 +107,7 @@ static void usage(FILE *stream)
             "  -V, --version            print the version\n"
             "  -h, --help               this text\n"
             "SIGTERM or SIGINT: refuse new associations, finish the instances being received,\n"
-            "convert what is pending, exit 0.\n",
+            "convert what is pending, exit 0; a second signal ends it at once.\n",
             program);
     imd_cli_print_exit_codes(stream);
 }
@@ -501,9 +501,17 @@ static void on_tick(void *user)
 
 static ImdReceiver *volatile the_receiver;
 
+static volatile sig_atomic_t signals_seen;
+
 static void on_signal(int number)
 {
-    (void)number;
+    /* The first signal stops gracefully; a second one ends the program at
+     * once (what is acknowledged is on disk; the rest was never answered). */
+    if (signals_seen++ > 0) {
+        signal(number, SIG_DFL);
+        raise(number);
+        return;
+    }
     if (the_receiver != NULL) {
         imd_receiver_stop(the_receiver);
     }

@@ -221,7 +221,7 @@ def make_instance(path, patient, series_uid, study_uid, number, rows=8):
 
 try:
     # ---- 1. storescu -> receiver, conversion equals image_data ----
-    rx = Receiver("recv")
+    rx = Receiver("recv", ["--status_file", os.path.join(work, "recv", "status.txt")])
     time_files = files_of("time")
     r = storescu(rx.port, time_files)
     if r.returncode != 0:
@@ -243,6 +243,17 @@ try:
                        "receiver's NIfTI vs image_data on the source folder")
     if "association 1 from 127.0.0.1 (STORESCU): released, 9 stored, 0 failed" not in rx.text():
         fail("no association log line: %s" % rx.text())
+    status_path = os.path.join(rx.root, "status.txt")
+    end = time.time() + 10
+    while time.time() < end and (not os.path.exists(status_path) or
+                                 "converted=1 " not in open(status_path).read()):
+        time.sleep(0.1)
+    status = open(status_path).read() if os.path.exists(status_path) else ""
+    if "associations=1 rejected=0 stored=9 failed=0 series=1 pending=0 converting=0 " \
+            "converted=1 conversion_failures=0" not in status:
+        fail("status line: %r" % status)
+    else:
+        print("status line: %s" % status.strip())
 
     # ---- 2. our own client sends ----
     r = subprocess.run([image_data, "--input_options", "keep_uid=true",
