@@ -12,12 +12,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* ---- members ---- */
 
 typedef struct Member {
     ImdMember file; /* a local file is mapped when parsed; else its bytes (a zip member) */
+    ImdDicomBuffer *mapped; /* a local file's mapping, kept from the probe (or NULL) */
     ImdDicomDataSet *dataset;
     ImdError *error; /* why it could not be parsed (it is skipped) */
     ImdMosaic mosaic; /* slices as tiles of its frame (count 0: none) */
@@ -43,6 +45,7 @@ typedef struct Reader {
     Settings settings;
     Member *members;
     size_t count, capacity;
+    size_t mapped; /* members holding their file's mapping (at most KEPT_MAPPINGS) */
     size_t alloc_failures; /* imd__alloc_failures() when the read began (see out_of_memory) */
 } Reader;
 
@@ -159,8 +162,27 @@ static void *dicom_reader_create(ImdError **error, const ImdOptions *options,
     return reader;
 }
 
+/*
+ * Local files are mapped once, when the pipeline probes them, and the reader
+ * keeps that mapping (parsing headers, parsing them again when the series is
+ * built, decoding the pixels) instead of opening each file three times: about
+ * 6 system calls per file instead of 20 (docs/performance.md). Each mapping is
+ * one entry in the kernel's table of mappings, limited to vm.max_map_count
+ * (65,530 by default); beyond this many files, the rest are opened by path
+ * when needed, as before, so that a folder of any size reads.
+ */
+#define KEPT_MAPPINGS 16384
+
+/* A member's mapping goes: its pixels are read, or it is not needed. */
+static void forget_mapping(Member *m)
+{
+    imd__dicom_buffer_release(m->mapped);
+    m->mapped = NULL;
+}
+
 static void free_member(Member *m)
 {
+    forget_mapping(m);
     imd__member_free(&m->file);
     imd_dicom_dataset_destroy(m->dataset);
     imd_error_clear(&m->error);
@@ -187,8 +209,26 @@ static bool dicom_reader_add(ImdError **error, void *state, ImdArchive *archive,
 {
     Reader *reader = state;
     Member m = {0};
-    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_LOCAL_OR_BYTES, 0) ||
-        !imd__member_push(error, (void **)&reader->members, &reader->count, &reader->capacity,
+    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_LOCAL_OR_BYTES, 0)) {
+        return false;
+    }
+    uint8_t *data;
+    size_t size;
+    if (m.file.path != NULL && reader->mapped < KEPT_MAPPINGS &&
+        imd__stream_take_mapping(stream, &data, &size)) {
+        if (reader->settings.headers_only) {
+            /* A header scan touches a page or two: without this, readahead would
+             * fault in the rest of the file (the pixel data) for nothing. */
+            (void)posix_madvise(data, size, POSIX_MADV_RANDOM);
+        }
+        m.mapped = imd__dicom_buffer_of_mapping(error, data, size);
+        if (m.mapped == NULL) {
+            free_member(&m);
+            return false;
+        }
+        reader->mapped++;
+    }
+    if (!imd__member_push(error, (void **)&reader->members, &reader->count, &reader->capacity,
                           &m, sizeof m)) {
         free_member(&m);
         return false;
@@ -208,7 +248,9 @@ static bool parse_member(ImdError **error, Reader *reader, size_t index)
     /* Reading headers only: stop before the pixel data (and touch no pixel pages). */
     ImdDicomReadOptions headers = {.stop_tag = IMD_TAG_PixelData};
     const ImdDicomReadOptions *options = reader->settings.headers_only ? &headers : NULL;
-    if (m->file.path != NULL) {
+    if (m->mapped != NULL) {
+        m->dataset = imd__dicom_read_buffer(&m->error, m->mapped, m->file.path, options);
+    } else if (m->file.path != NULL) {
         m->dataset = imd_dicom_read_file(&m->error, m->file.path, options);
     } else {
         m->dataset = imd__dicom_read_owned(&m->error, m->file.bytes, m->file.size, m->file.name, options);
@@ -905,6 +947,7 @@ static bool decode_member(ImdError **failure, void *user, size_t run)
         }
         imd_dicom_dataset_destroy(member->dataset);
         member->dataset = NULL;
+        forget_mapping(member);
     }
     return true;
 }
@@ -1635,6 +1678,8 @@ static void release_group(Reader *reader, Record *records, size_t count)
         if (m->file.path != NULL && m->dataset != NULL) {
             imd_dicom_dataset_destroy(m->dataset);
             m->dataset = NULL;
+            /* not decoded (its series failed) or another series still to come */
+            imd__dicom_buffer_drop_pages(m->mapped);
         }
     }
 }
@@ -1858,6 +1903,7 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
         if (!usable(error, reader, &reader->members[i], &format, &unreadable, list)) {
             ok = imd_error_code(error != NULL ? *error : NULL) != IMD_ERR_NOMEM;
             release_member(&reader->members[i], records, count, count); /* not needed again */
+            forget_mapping(&reader->members[i]);
             continue;
         }
         size_t before = count;
