@@ -367,7 +367,10 @@ static bool b_value(const ImdDicomDataSet *d, double *b)
     return false;
 }
 
-/* b vector: standard (0018,9089), else Siemens (0019,xx0E) when DIRECTIONAL, else GE (0019,xxBB-BD). */
+/* b vector: standard (0018,9089), else Siemens (0019,xx0E) when DIRECTIONAL, else GE
+ * (0019,xxBB-BD), else Philips (2005,xxB0-B2: RL, AP, FH, the patient frame as
+ * (0018,9089); read only where the standard element is missing, as in older
+ * classic Philips DWI), else UIH (0065,xx37). */
 static ImdValue b_vector(const ImdDicomDataSet *d)
 {
     double v[3];
@@ -392,6 +395,15 @@ static ImdValue b_vector(const ImdDicomDataSet *d)
                number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData20, block), 0, &v[0]) &&
                number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData21, block), 0, &v[1]) &&
                number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData22, block), 0, &v[2])) {
+        return imd_value_vector(v, 3);
+    } else if ((block = imd__dicom_private_block_of(d, IMD_PRIVATE_PhilipsDiffusionDirectionRL)) !=
+                   0 &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_PhilipsDiffusionDirectionRL, block), 0,
+                         &v[0]) &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_PhilipsDiffusionDirectionAP, block), 0,
+                         &v[1]) &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_PhilipsDiffusionDirectionFH, block), 0,
+                         &v[2])) {
         return imd_value_vector(v, 3);
     } else if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_UihDiffusionDirection)) != 0 &&
                number_of(d, tag, 0, &v[0]) && number_of(d, tag, 1, &v[1]) &&
