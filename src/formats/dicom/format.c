@@ -1690,8 +1690,13 @@ static void release_group(Reader *reader, Record *records, size_t count)
         if (m->file.path != NULL && m->dataset != NULL) {
             imd_dicom_dataset_destroy(m->dataset);
             m->dataset = NULL;
-            /* not decoded (its series failed) or another series still to come */
-            imd__dicom_buffer_drop_pages(m->mapped);
+            if (reader->settings.headers_only) {
+                forget_mapping(m); /* no pixels to read: done with the file (a frame of it
+                                    * in another series opens it again by path) */
+            } else {
+                /* not decoded (its series failed) or another series still to come */
+                imd__dicom_buffer_drop_pages(m->mapped);
+            }
         }
     }
 }
