@@ -171,7 +171,9 @@ static void *dicom_reader_create(ImdError **error, const ImdOptions *options,
  * (65,530 by default); beyond this many files, the rest are opened by path
  * when needed, as before, so that a folder of any size reads.
  */
+#ifndef KEPT_MAPPINGS /* -DKEPT_MAPPINGS=2 tries the opened-by-path fallback on small folders */
 #define KEPT_MAPPINGS 16384
+#endif
 
 /* A member's mapping goes: its pixels are read, or it is not needed. */
 static void forget_mapping(Member *m)
