@@ -175,6 +175,9 @@ static void *dicom_reader_create(ImdError **error, const ImdOptions *options,
 #define KEPT_MAPPINGS 16384
 #endif
 
+/* Headers are parsed this many files at a time (dicom_reader_finish). */
+#define PARSE_BATCH 1024
+
 /* A member's mapping goes: its pixels are read, or it is not needed. */
 static void forget_mapping(Member *m)
 {
@@ -229,6 +232,14 @@ static bool dicom_reader_add(ImdError **error, void *state, ImdArchive *archive,
             return false;
         }
         reader->mapped++;
+        if (reader->count >= PARSE_BATCH) {
+            /* The probe read its head from the mapping, and the kernel mapped the
+             * pages around it (fault-around): counted in our resident memory until
+             * the file's keys are taken after the walk. Beyond the first batch they
+             * go now; the first batch keeps them (its keys are taken first), so
+             * that small folders pay no extra system call. */
+            imd__dicom_buffer_drop_pages(m.mapped);
+        }
     }
     if (!imd__member_push(error, (void **)&reader->members, &reader->count, &reader->capacity,
                           &m, sizeof m)) {
@@ -859,6 +870,9 @@ static void release_member(Member *m, Record *records, size_t first, size_t end)
     }
     imd_dicom_dataset_destroy(m->dataset);
     m->dataset = NULL;
+    /* A kept mapping stays until the pixels are read: its pages need not (they
+     * come back from the page cache), or a folder would hold every header. */
+    imd__dicom_buffer_drop_pages(m->mapped);
 }
 
 /* ---- building a series ---- */
@@ -1638,16 +1652,19 @@ static bool reload_member(ImdError **error, void *user, size_t index)
     return parse_member(error, reload->reader, reload->members[index]);
 }
 
-#define PARSE_BATCH 1024
-
 static bool parse_batch_member(ImdError **error, void *user, size_t index)
 {
     Reload *batch = user;
     if (!parse_member(error, batch->reader, batch->first + index)) {
         return false;
     }
-    /* Until its keys are taken, only the header's pages are touched again. */
-    imd__dicom_dataset_drop_pages(batch->reader->members[batch->first + index].dataset);
+    /* Until its keys are taken, only the header's pages are touched again. A
+     * kept mapping's pages go once the keys are taken (release_member): its
+     * header is read again at once, and the mapping outlives the data set. */
+    const Member *m = &batch->reader->members[batch->first + index];
+    if (m->mapped == NULL) {
+        imd__dicom_dataset_drop_pages(m->dataset);
+    }
     return true;
 }
 
