@@ -427,6 +427,9 @@ extern const ImdTransportPlugin imd__dicom_transport;
 /* C-ECHO to a dicom:// URL (src/transports/dicom.c, for imd_dicom_echo). */
 bool imd__dicom_echo(ImdError **error, const ImdUrl *url, const ImdOptions *options,
                      uint16_t *status);
+/* C-FIND listing of a dicom:// URL (src/transports/dicom.c, for imd_list). */
+bool imd__dicom_list(ImdError **error, const ImdUrl *url, const ImdOptions *options,
+                     ImdListFn *fn, void *user);
 extern const ImdFormatPlugin imd__dicom_format;
 extern const ImdFormatPlugin imd__nifti_format;
 extern const ImdFormatPlugin imd__metaio_format;
