@@ -297,6 +297,22 @@ bool imd__gzip_write(ImdError **error, ImdStream *stream, const void *const *par
 void *imd__gunzip(ImdError **error, const uint8_t *data, size_t size, size_t limit,
                   size_t *out_size, const char *name);
 
+/* ---- local files mapped (src/io/stream.c) ---- */
+
+/*
+ * A read stream over the mapping of a local regular file: open, fstat, mmap,
+ * close (the descriptor is not kept), so that the format probe and a reader
+ * share one opening of the file (issue 13 item 7). NULL with an error for
+ * anything but a regular file (imd_stream_open_file() says what it is).
+ */
+ImdStream *imd__stream_map_file(ImdError **error, const char *path);
+/* Unmap `data`; `user` is the size (the release of such a mapping). */
+void imd__unmap(void *data, void *user);
+/* Take over the mapping of a stream from imd__stream_map_file(): its bytes and
+ * size; the stream still reads them until closed but no longer unmaps them
+ * (the taker does, with imd__unmap). False for any other stream, or an empty file. */
+bool imd__stream_take_mapping(ImdStream *stream, uint8_t **data, size_t *size);
+
 /* ---- members a format reader keeps (src/io/members.c) ---- */
 
 /* One member a reader accepted; a format's own member record embeds it. */

@@ -91,6 +91,14 @@ void imd__dicom_warn(ImdDicomDataSet *top, const char *format, ...) IMD_PRINTF(2
 void imd__dicom_dataset_set_fallback(ImdDicomDataSet *view, const ImdDicomDataSet *fallback);
 /* Let the pages of a mapped file go from memory (they come back when touched). */
 void imd__dicom_dataset_drop_pages(const ImdDicomDataSet *dataset);
+void imd__dicom_buffer_drop_pages(const ImdDicomBuffer *buffer);
+/* A buffer over a file's mapping (imd__stream_take_mapping), unmapped with its
+ * last reference; on failure the mapping is unmapped at once. */
+ImdDicomBuffer *imd__dicom_buffer_of_mapping(ImdError **error, uint8_t *data, size_t size);
+/* Parse the bytes of `buffer` (the caller keeps its reference; the data set
+ * takes its own), as imd_dicom_read_file() parses a file: `name` in messages. */
+ImdDicomDataSet *imd__dicom_read_buffer(ImdError **error, ImdDicomBuffer *buffer,
+                                        const char *name, const ImdDicomReadOptions *options);
 /* The Specific Character Set in force for a data set (from it or its parents); NULL: default. */
 const ImdDicomElement *imd__dicom_charset_element(const ImdDicomDataSet *dataset);
 

@@ -731,12 +731,10 @@ static ImdDicomDataSet *parse_buffer(ImdError **error, ImdDicomBuffer *buffer, c
 
 /* ---- entry points ---- */
 
-static void release_mapping(void *data, void *user)
-{
-    munmap(data, (size_t)(uintptr_t)user);
-}
+/* A mapping's release: imd__unmap (src/io/stream.c), the size as `user`. */
+#define release_mapping imd__unmap
 
-void imd__dicom_dataset_drop_pages(const ImdDicomDataSet *dataset)
+void imd__dicom_buffer_drop_pages(const ImdDicomBuffer *buffer)
 {
     /* Parsed: the elements point into the mapping, but its pages need not stay
      * resident. Dropped from this process (they stay in the page cache), they
@@ -744,13 +742,33 @@ void imd__dicom_dataset_drop_pages(const ImdDicomDataSet *dataset)
      * decoded. A folder of 50,000 files then holds only the parsed elements,
      * not every file, until its series is read. */
 #ifdef MADV_DONTNEED
-    const ImdDicomBuffer *buffer = dataset != NULL ? dataset->buffer : NULL;
     if (buffer != NULL && buffer->release == release_mapping && buffer->size > 0) {
         (void)madvise(buffer->data, buffer->size, MADV_DONTNEED);
     }
 #else
-    (void)dataset;
+    (void)buffer;
 #endif
+}
+
+void imd__dicom_dataset_drop_pages(const ImdDicomDataSet *dataset)
+{
+    imd__dicom_buffer_drop_pages(dataset != NULL ? dataset->buffer : NULL);
+}
+
+ImdDicomBuffer *imd__dicom_buffer_of_mapping(ImdError **error, uint8_t *data, size_t size)
+{
+    ImdDicomBuffer *buffer =
+        imd__dicom_buffer_create(error, data, size, release_mapping, (void *)(uintptr_t)size);
+    if (buffer == NULL) {
+        release_mapping(data, (void *)(uintptr_t)size);
+    }
+    return buffer;
+}
+
+ImdDicomDataSet *imd__dicom_read_buffer(ImdError **error, ImdDicomBuffer *buffer,
+                                        const char *name, const ImdDicomReadOptions *options)
+{
+    return parse_buffer(error, imd__dicom_buffer_retain(buffer), name, options);
 }
 
 ImdDicomDataSet *imd_dicom_read_file(ImdError **error, const char *path,

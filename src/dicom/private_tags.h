@@ -83,6 +83,18 @@ static inline uint32_t imd__private_tag_at(ImdPrivateTag tag, uint16_t block)
 #define IMD_PRIVATE_PhilipsMrImageType                                                        \
     IMD_PRIVATE_TAG(0x2005u, 0x11u, "Philips MR Imaging DD 001")
 
+/* "Philips MR Imaging DD 001" (2005,xxB0) Diffusion Direction RL, (2005,xxB1) Diffusion
+ * Direction AP, (2005,xxB2) Diffusion Direction FH, FL each (pydicom): the gradient
+ * direction of a classic Philips DWI image along the patient axes (x, y, z of LPS, the
+ * frame of (0018,9089)); dcm2niix's kDiffusionDirectionRL/AP/FH, 2005,10B0-10B2, which
+ * it stores as its vector's x, y, z in that order. */
+#define IMD_PRIVATE_PhilipsDiffusionDirectionRL                                               \
+    IMD_PRIVATE_TAG(0x2005u, 0xB0u, "Philips MR Imaging DD 001")
+#define IMD_PRIVATE_PhilipsDiffusionDirectionAP                                               \
+    IMD_PRIVATE_TAG(0x2005u, 0xB1u, "Philips MR Imaging DD 001")
+#define IMD_PRIVATE_PhilipsDiffusionDirectionFH                                               \
+    IMD_PRIVATE_TAG(0x2005u, 0xB2u, "Philips MR Imaging DD 001")
+
 /* "Philips MR Imaging DD 005" (2005,xx0F): a sequence with one item per frame of the
  * classic per-image attributes in Philips' enhanced MR files (not in pydicom;
  * dcm2niix's kPrivatePerFrameSq, 2005,140F). */

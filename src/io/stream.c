@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -278,6 +279,37 @@ static int create_temp(ImdError **error, const char *path, char **temp_path)
     return -1;
 }
 
+/*
+ * One fstat of a file just opened for reading: a folder opens fine but fails
+ * on the first read, so say so now; and only regular files are inputs: a
+ * device (/dev/zero), a FIFO or a socket has no size to check a header's
+ * claims against and may never end, so it is refused by name before the
+ * first read.
+ */
+static bool check_regular(ImdError **error, int fd, const char *path)
+{
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        set_errno_error(error, IMD_ERR_IO, path, "cannot open", errno);
+        return false;
+    }
+    if (S_ISDIR(info.st_mode)) {
+        set_errno_error(error, IMD_ERR_IO, path, "cannot open", EISDIR);
+        return false;
+    }
+    const char *kind = S_ISCHR(info.st_mode)    ? "a character device"
+                       : S_ISBLK(info.st_mode)  ? "a block device"
+                       : S_ISFIFO(info.st_mode) ? "a FIFO"
+                       : S_ISSOCK(info.st_mode) ? "a socket"
+                       : !S_ISREG(info.st_mode) ? "a special file"
+                                                : NULL;
+    if (kind != NULL) {
+        imd_error_set(error, IMD_ERR_IO, "%s: cannot read: %s, not a regular file", path, kind);
+        return false;
+    }
+    return true;
+}
+
 ImdStream *imd_stream_open_file(ImdError **error, const char *path, ImdMode mode)
 {
     if (path == NULL || path[0] == '\0') {
@@ -310,35 +342,7 @@ ImdStream *imd_stream_open_file(ImdError **error, const char *path, ImdMode mode
             file_free(file);
             return NULL;
         }
-        /* A folder opens fine but fails on the first read; say so now. */
-        struct stat info;
-        if (fstat(file->fd, &info) == 0 && S_ISDIR(info.st_mode)) {
-            set_errno_error(error, IMD_ERR_IO, path, "cannot open", EISDIR);
-            (void)close(file->fd);
-            file_free(file);
-            return NULL;
-        }
-        /*
-         * Only regular files are inputs: a device (/dev/zero), a FIFO or a
-         * socket has no size to check a header's claims against and may
-         * never end, so it is refused by name before the first read.
-         */
-        const char *kind = NULL;
-        if (fstat(file->fd, &info) != 0) {
-            set_errno_error(error, IMD_ERR_IO, path, "cannot open", errno);
-            (void)close(file->fd);
-            file_free(file);
-            return NULL;
-        }
-        kind = S_ISCHR(info.st_mode)    ? "a character device"
-               : S_ISBLK(info.st_mode)  ? "a block device"
-               : S_ISFIFO(info.st_mode) ? "a FIFO"
-               : S_ISSOCK(info.st_mode) ? "a socket"
-               : !S_ISREG(info.st_mode) ? "a special file"
-                                        : NULL;
-        if (kind != NULL) {
-            imd_error_set(error, IMD_ERR_IO, "%s: cannot read: %s, not a regular file", path,
-                          kind);
+        if (!check_regular(error, file->fd, path)) {
             (void)close(file->fd);
             file_free(file);
             return NULL;
@@ -478,6 +482,71 @@ ImdStream *imd_stream_open_memory(ImdError **error, const void *data, size_t siz
     memory->release = release;
     memory->user = user;
     return &memory->base;
+}
+
+/* ---- a local file's mapping (read only) ------------------------------------- */
+
+void imd__unmap(void *data, void *user)
+{
+    (void)munmap(data, (size_t)(uintptr_t)user);
+}
+
+ImdStream *imd__stream_map_file(ImdError **error, const char *path)
+{
+    int fd;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below). */
+    do {
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        set_errno_error(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO, path,
+                        "cannot open", errno);
+        return NULL;
+    }
+    struct stat info;
+    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+        /* Folders and special files: imd_stream_open_file() says what they are. */
+        (void)close(fd);
+        imd_error_set(error, IMD_ERR_IO, "%s: not a regular file to map", path);
+        return NULL;
+    }
+    if ((uint64_t)info.st_size > SIZE_MAX) {
+        (void)close(fd);
+        imd_error_set(error, IMD_ERR_LIMIT, "%s: too large to map", path);
+        return NULL;
+    }
+    size_t size = (size_t)info.st_size;
+    void *map = NULL;
+    if (size > 0) { /* an empty file has nothing to map (mmap refuses length 0) */
+        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    }
+    (void)close(fd); /* the mapping stays valid without the descriptor (POSIX mmap) */
+    if (map == MAP_FAILED) {
+        set_errno_error(error, IMD_ERR_IO, path, "cannot map", errno);
+        return NULL;
+    }
+    ImdStream *stream = imd_stream_open_memory(error, map, size, path,
+                                               map != NULL ? imd__unmap : NULL,
+                                               (void *)(uintptr_t)size);
+    if (stream == NULL && map != NULL) {
+        imd__unmap(map, (void *)(uintptr_t)size);
+    }
+    return stream;
+}
+
+bool imd__stream_take_mapping(ImdStream *stream, uint8_t **data, size_t *size)
+{
+    if (stream == NULL || stream->methods != &memory_methods) {
+        return false;
+    }
+    MemoryStream *memory = (MemoryStream *)stream;
+    if (memory->release != imd__unmap || memory->data == NULL) {
+        return false;
+    }
+    *data = (uint8_t *)(uintptr_t)memory->data;
+    *size = memory->size;
+    memory->release = NULL; /* still readable until closed; the taker unmaps it */
+    return true;
 }
 
 /* ---- growing buffer (write, and read back) ------------------------------------ */

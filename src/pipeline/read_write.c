@@ -92,10 +92,30 @@ static bool read_head(ImdError **error, ImdStream *stream, uint8_t *head, size_t
     return true;
 }
 
+/*
+ * A member to probe. A local file is mapped (open, fstat, mmap, close): the
+ * probe reads its head from the mapping, and the format that takes it may
+ * keep the mapping (imd__stream_take_mapping) instead of opening the file a
+ * second time (issue 13 item 7). Anything that cannot be mapped (a special
+ * file, a failed mmap) is opened as a stream, which says why it cannot be read.
+ */
+static ImdStream *open_for_probe(ImdError **error, ImdArchive *archive, const char *name)
+{
+    char *path = imd_archive_local_path(archive, name);
+    if (path != NULL) {
+        ImdStream *mapped = imd__stream_map_file(NULL, path);
+        free(path);
+        if (mapped != NULL) {
+            return mapped;
+        }
+    }
+    return imd_archive_open_member(error, archive, name, IMD_MODE_READ);
+}
+
 /* Offer one member to the formats in rank order. */
 static bool offer_member(ImdError **error, ReadJob *job, ImdArchive *archive, const char *name)
 {
-    ImdStream *stream = imd_archive_open_member(error, archive, name, IMD_MODE_READ);
+    ImdStream *stream = open_for_probe(error, archive, name);
     uint8_t head[HEAD_BYTES];
     size_t length;
     if (stream == NULL || !read_head(error, stream, head, &length)) {

@@ -61,6 +61,9 @@ PYDICOM_NAMES = {
     "IMD_PRIVATE_PhilipsDiffusionBFactor": ("FL", "Diffusion B-Factor"),
     "IMD_PRIVATE_PhilipsScaleSlope": ("FL", "Unknown"),    # (2005,xx0E)
     "IMD_PRIVATE_PhilipsMrImageType": ("CS", "Unknown"),   # (2005,xx11)
+    "IMD_PRIVATE_PhilipsDiffusionDirectionRL": ("FL", "Diffusion Direction RL"),
+    "IMD_PRIVATE_PhilipsDiffusionDirectionAP": ("FL", "Diffusion Direction AP"),
+    "IMD_PRIVATE_PhilipsDiffusionDirectionFH": ("FL", "Diffusion Direction FH"),
 }
 failures = []
 

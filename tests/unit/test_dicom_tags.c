@@ -180,7 +180,8 @@ IMD_TEST(private_tags_are_well_formed)
         IMD_PRIVATE_GeSlopInt6To9, IMD_PRIVATE_GePulseSequenceName, IMD_PRIVATE_GeUserData20,
         IMD_PRIVATE_GeUserData21, IMD_PRIVATE_GeUserData22, IMD_PRIVATE_PhilipsDiffusionBFactor,
         IMD_PRIVATE_PhilipsScaleSlope, IMD_PRIVATE_PhilipsMrImageType,
-        IMD_PRIVATE_PhilipsPerFrameSequence, IMD_PRIVATE_UihMosaicTileSize,
+        IMD_PRIVATE_PhilipsDiffusionDirectionRL, IMD_PRIVATE_PhilipsDiffusionDirectionAP,
+        IMD_PRIVATE_PhilipsDiffusionDirectionFH, IMD_PRIVATE_PhilipsPerFrameSequence, IMD_PRIVATE_UihMosaicTileSize,
         IMD_PRIVATE_UihBValue, IMD_PRIVATE_UihDiffusionDirection, IMD_PRIVATE_UihMosaicTileCount,
         IMD_PRIVATE_UihMosaicTilePositions,
     };

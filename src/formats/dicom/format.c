@@ -12,12 +12,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* ---- members ---- */
 
 typedef struct Member {
     ImdMember file; /* a local file is mapped when parsed; else its bytes (a zip member) */
+    ImdDicomBuffer *mapped; /* a local file's mapping, kept from the probe (or NULL) */
     ImdDicomDataSet *dataset;
     ImdError *error; /* why it could not be parsed (it is skipped) */
     ImdMosaic mosaic; /* slices as tiles of its frame (count 0: none) */
@@ -43,6 +45,7 @@ typedef struct Reader {
     Settings settings;
     Member *members;
     size_t count, capacity;
+    size_t mapped; /* members holding their file's mapping (at most KEPT_MAPPINGS) */
     size_t alloc_failures; /* imd__alloc_failures() when the read began (see out_of_memory) */
     size_t segmentations;  /* SEG instances read as series of their own (seg.c) */
 } Reader;
@@ -160,8 +163,32 @@ static void *dicom_reader_create(ImdError **error, const ImdOptions *options,
     return reader;
 }
 
+/*
+ * Local files are mapped once, when the pipeline probes them, and the reader
+ * keeps that mapping (parsing headers, parsing them again when the series is
+ * built, decoding the pixels) instead of opening each file three times: about
+ * 6 system calls per file instead of 20 (docs/performance.md). Each mapping is
+ * one entry in the kernel's table of mappings, limited to vm.max_map_count
+ * (65,530 by default); beyond this many files, the rest are opened by path
+ * when needed, as before, so that a folder of any size reads.
+ */
+#ifndef KEPT_MAPPINGS /* -DKEPT_MAPPINGS=2 tries the opened-by-path fallback on small folders */
+#define KEPT_MAPPINGS 16384
+#endif
+
+/* Headers are parsed this many files at a time (dicom_reader_finish). */
+#define PARSE_BATCH 1024
+
+/* A member's mapping goes: its pixels are read, or it is not needed. */
+static void forget_mapping(Member *m)
+{
+    imd__dicom_buffer_release(m->mapped);
+    m->mapped = NULL;
+}
+
 static void free_member(Member *m)
 {
+    forget_mapping(m);
     imd__member_free(&m->file);
     imd_dicom_dataset_destroy(m->dataset);
     imd_error_clear(&m->error);
@@ -188,8 +215,34 @@ static bool dicom_reader_add(ImdError **error, void *state, ImdArchive *archive,
 {
     Reader *reader = state;
     Member m = {0};
-    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_LOCAL_OR_BYTES, 0) ||
-        !imd__member_push(error, (void **)&reader->members, &reader->count, &reader->capacity,
+    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_LOCAL_OR_BYTES, 0)) {
+        return false;
+    }
+    uint8_t *data;
+    size_t size;
+    if (m.file.path != NULL && reader->mapped < KEPT_MAPPINGS &&
+        imd__stream_take_mapping(stream, &data, &size)) {
+        if (reader->settings.headers_only) {
+            /* A header scan touches a page or two: without this, readahead would
+             * fault in the rest of the file (the pixel data) for nothing. */
+            (void)posix_madvise(data, size, POSIX_MADV_RANDOM);
+        }
+        m.mapped = imd__dicom_buffer_of_mapping(error, data, size);
+        if (m.mapped == NULL) {
+            free_member(&m);
+            return false;
+        }
+        reader->mapped++;
+        if (reader->count >= PARSE_BATCH) {
+            /* The probe read its head from the mapping, and the kernel mapped the
+             * pages around it (fault-around): counted in our resident memory until
+             * the file's keys are taken after the walk. Beyond the first batch they
+             * go now; the first batch keeps them (its keys are taken first), so
+             * that small folders pay no extra system call. */
+            imd__dicom_buffer_drop_pages(m.mapped);
+        }
+    }
+    if (!imd__member_push(error, (void **)&reader->members, &reader->count, &reader->capacity,
                           &m, sizeof m)) {
         free_member(&m);
         return false;
@@ -209,7 +262,9 @@ static bool parse_member(ImdError **error, Reader *reader, size_t index)
     /* Reading headers only: stop before the pixel data (and touch no pixel pages). */
     ImdDicomReadOptions headers = {.stop_tag = IMD_TAG_PixelData};
     const ImdDicomReadOptions *options = reader->settings.headers_only ? &headers : NULL;
-    if (m->file.path != NULL) {
+    if (m->mapped != NULL) {
+        m->dataset = imd__dicom_read_buffer(&m->error, m->mapped, m->file.path, options);
+    } else if (m->file.path != NULL) {
         m->dataset = imd_dicom_read_file(&m->error, m->file.path, options);
     } else {
         m->dataset = imd__dicom_read_owned(&m->error, m->file.bytes, m->file.size, m->file.name, options);
@@ -326,7 +381,10 @@ static bool b_value(const ImdDicomDataSet *d, double *b)
     return false;
 }
 
-/* b vector: standard (0018,9089), else Siemens (0019,xx0E) when DIRECTIONAL, else GE (0019,xxBB-BD). */
+/* b vector: standard (0018,9089), else Siemens (0019,xx0E) when DIRECTIONAL, else GE
+ * (0019,xxBB-BD), else Philips (2005,xxB0-B2: RL, AP, FH, the patient frame as
+ * (0018,9089); read only where the standard element is missing, as in older
+ * classic Philips DWI), else UIH (0065,xx37). */
 static ImdValue b_vector(const ImdDicomDataSet *d)
 {
     double v[3];
@@ -351,6 +409,15 @@ static ImdValue b_vector(const ImdDicomDataSet *d)
                number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData20, block), 0, &v[0]) &&
                number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData21, block), 0, &v[1]) &&
                number_of(d, imd__private_tag_at(IMD_PRIVATE_GeUserData22, block), 0, &v[2])) {
+        return imd_value_vector(v, 3);
+    } else if ((block = imd__dicom_private_block_of(d, IMD_PRIVATE_PhilipsDiffusionDirectionRL)) !=
+                   0 &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_PhilipsDiffusionDirectionRL, block), 0,
+                         &v[0]) &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_PhilipsDiffusionDirectionAP, block), 0,
+                         &v[1]) &&
+               number_of(d, imd__private_tag_at(IMD_PRIVATE_PhilipsDiffusionDirectionFH, block), 0,
+                         &v[2])) {
         return imd_value_vector(v, 3);
     } else if ((tag = imd__dicom_private_tag(d, IMD_PRIVATE_UihDiffusionDirection)) != 0 &&
                number_of(d, tag, 0, &v[0]) && number_of(d, tag, 1, &v[1]) &&
@@ -804,6 +871,9 @@ static void release_member(Member *m, Record *records, size_t first, size_t end)
     }
     imd_dicom_dataset_destroy(m->dataset);
     m->dataset = NULL;
+    /* A kept mapping stays until the pixels are read: its pages need not (they
+     * come back from the page cache), or a folder would hold every header. */
+    imd__dicom_buffer_drop_pages(m->mapped);
 }
 
 /* ---- building a series ---- */
@@ -906,6 +976,7 @@ static bool decode_member(ImdError **failure, void *user, size_t run)
         }
         imd_dicom_dataset_destroy(member->dataset);
         member->dataset = NULL;
+        forget_mapping(member);
     }
     return true;
 }
@@ -1582,16 +1653,19 @@ static bool reload_member(ImdError **error, void *user, size_t index)
     return parse_member(error, reload->reader, reload->members[index]);
 }
 
-#define PARSE_BATCH 1024
-
 static bool parse_batch_member(ImdError **error, void *user, size_t index)
 {
     Reload *batch = user;
     if (!parse_member(error, batch->reader, batch->first + index)) {
         return false;
     }
-    /* Until its keys are taken, only the header's pages are touched again. */
-    imd__dicom_dataset_drop_pages(batch->reader->members[batch->first + index].dataset);
+    /* Until its keys are taken, only the header's pages are touched again. A
+     * kept mapping's pages go once the keys are taken (release_member): its
+     * header is read again at once, and the mapping outlives the data set. */
+    const Member *m = &batch->reader->members[batch->first + index];
+    if (m->mapped == NULL) {
+        imd__dicom_dataset_drop_pages(m->dataset);
+    }
     return true;
 }
 
@@ -1636,6 +1710,13 @@ static void release_group(Reader *reader, Record *records, size_t count)
         if (m->file.path != NULL && m->dataset != NULL) {
             imd_dicom_dataset_destroy(m->dataset);
             m->dataset = NULL;
+            if (reader->settings.headers_only) {
+                forget_mapping(m); /* no pixels to read: done with the file (a frame of it
+                                    * in another series opens it again by path) */
+            } else {
+                /* not decoded (its series failed) or another series still to come */
+                imd__dicom_buffer_drop_pages(m->mapped);
+            }
         }
     }
 }
@@ -1867,6 +1948,7 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
         if (!usable(error, reader, &reader->members[i], &format, &unreadable, list)) {
             ok = imd_error_code(error != NULL ? *error : NULL) != IMD_ERR_NOMEM;
             release_member(&reader->members[i], records, count, count); /* not needed again */
+            forget_mapping(&reader->members[i]);
             continue;
         }
         size_t before = count;

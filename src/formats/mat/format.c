@@ -36,6 +36,9 @@
 #include <pthread.h>
 #include <matio.h>
 #include <zlib.h>
+#ifdef IMD_MATIO_SONAME
+#include <dlfcn.h>
+#endif
 #endif
 
 #define NO_MATIO "MATLAB files need matio (built without IMD_WITH_MATIO)"
@@ -237,6 +240,122 @@ static bool mat_reader_add(ImdError **error, void *state, ImdArchive *archive,
 }
 
 #ifdef IMD_WITH_MATIO
+
+/* ---- matio, opened when first needed ---- */
+
+#ifdef IMD_MATIO_SONAME
+/*
+ * matio is not linked but opened (dlopen) at the first MATLAB file read or
+ * written: with HDF5 it pulls in about 35 libraries (curl, TLS, Kerberos,
+ * LDAP...) whose loading and relocation cost every run of the library about
+ * 6 ms (issue 13 item 7, docs/performance.md), though folders of DICOM files
+ * never need them. The functions used are looked up once; each pointer has
+ * the type matio.h declares (checked at compile time), and the Mat_ names
+ * used below resolve to them.
+ */
+typedef int LogInitFuncFn(const char *, void (*)(int, char *));
+typedef mat_t *CreateVerFn(const char *, const char *, enum mat_ft);
+typedef int CloseFn(mat_t *);
+typedef mat_t *OpenFn(const char *, int);
+typedef matvar_t *VarCreateFn(const char *, enum matio_classes, enum matio_types, int, size_t *,
+                              void *, int);
+typedef void VarFreeFn(matvar_t *);
+typedef matvar_t *VarReadFn(mat_t *, const char *);
+typedef matvar_t *VarReadNextInfoFn(mat_t *);
+typedef int VarWriteFn(mat_t *, matvar_t *, enum matio_compression);
+
+/* _Generic (C11) compares each function's type as matio.h declares it with ours. */
+#define MATIO_SAME_TYPE(function, type)                                                       \
+    _Static_assert(_Generic(&function, type *: 1, default: 0), #function " is not a " #type)
+MATIO_SAME_TYPE(Mat_LogInitFunc, LogInitFuncFn);
+MATIO_SAME_TYPE(Mat_CreateVer, CreateVerFn);
+MATIO_SAME_TYPE(Mat_Close, CloseFn);
+MATIO_SAME_TYPE(Mat_Open, OpenFn);
+MATIO_SAME_TYPE(Mat_VarCreate, VarCreateFn);
+MATIO_SAME_TYPE(Mat_VarFree, VarFreeFn);
+MATIO_SAME_TYPE(Mat_VarRead, VarReadFn);
+MATIO_SAME_TYPE(Mat_VarReadInfo, VarReadFn);
+MATIO_SAME_TYPE(Mat_VarReadNextInfo, VarReadNextInfoFn);
+MATIO_SAME_TYPE(Mat_VarWrite, VarWriteFn);
+#undef MATIO_SAME_TYPE
+
+static struct {
+    LogInitFuncFn *LogInitFunc;
+    CreateVerFn *CreateVer;
+    CloseFn *Close;
+    OpenFn *Open;
+    VarCreateFn *VarCreate;
+    VarFreeFn *VarFree;
+    VarReadFn *VarRead, *VarReadInfo;
+    VarReadNextInfoFn *VarReadNextInfo;
+    VarWriteFn *VarWrite;
+} matio;
+
+static pthread_once_t matio_once = PTHREAD_ONCE_INIT;
+static bool matio_loaded;
+static char matio_failure[256]; /* why it could not be opened */
+
+/* Look up one function: POSIX lets a dlsym() result be used as a function pointer. */
+static bool matio_symbol(void *library, const char *name, void *pointer, size_t size)
+{
+    void *found = dlsym(library, name);
+    if (found == NULL) {
+        (void)snprintf(matio_failure, sizeof matio_failure, "%s has no %s",
+                       IMD_MATIO_SONAME, name);
+        return false;
+    }
+    memcpy(pointer, &found, size);
+    return true;
+}
+
+static void load_matio(void)
+{
+    void *library = dlopen(IMD_MATIO_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (library == NULL) {
+        const char *reason = dlerror();
+        (void)snprintf(matio_failure, sizeof matio_failure, "%s",
+                       reason != NULL ? reason : "cannot open " IMD_MATIO_SONAME);
+        return;
+    }
+#define MATIO_LOOKUP(field)                                                                   \
+    matio_symbol(library, "Mat_" #field, &matio.field, sizeof matio.field)
+    matio_loaded = MATIO_LOOKUP(LogInitFunc) && MATIO_LOOKUP(CreateVer) && MATIO_LOOKUP(Close) &&
+                   MATIO_LOOKUP(Open) && MATIO_LOOKUP(VarCreate) && MATIO_LOOKUP(VarFree) &&
+                   MATIO_LOOKUP(VarRead) && MATIO_LOOKUP(VarReadInfo) &&
+                   MATIO_LOOKUP(VarReadNextInfo) && MATIO_LOOKUP(VarWrite);
+#undef MATIO_LOOKUP
+    /* kept open for the life of the process: matio keeps no state we could release */
+}
+
+static bool matio_ready(ImdError **error, const char *name)
+{
+    (void)pthread_once(&matio_once, load_matio);
+    if (!matio_loaded) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "%s: MATLAB files need matio: %s", name,
+                      matio_failure);
+        return false;
+    }
+    return true;
+}
+
+#define Mat_LogInitFunc matio.LogInitFunc
+#define Mat_CreateVer matio.CreateVer
+#define Mat_Close matio.Close
+#define Mat_Open matio.Open
+#define Mat_VarCreate matio.VarCreate
+#define Mat_VarFree matio.VarFree
+#define Mat_VarRead matio.VarRead
+#define Mat_VarReadInfo matio.VarReadInfo
+#define Mat_VarReadNextInfo matio.VarReadNextInfo
+#define Mat_VarWrite matio.VarWrite
+#else
+static bool matio_ready(ImdError **error, const char *name)
+{
+    IMD__UNUSED(error);
+    IMD__UNUSED(name);
+    return true; /* linked */
+}
+#endif
 
 /* ---- matio's messages: caught, never printed ---- */
 
@@ -976,6 +1095,9 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
     if (!check_structure(error, m->file.path)) {
         return NULL;
     }
+    if (!matio_ready(error, m->file.path)) {
+        return NULL;
+    }
     quiet_matio();
     mat_t *mat = Mat_Open(m->file.path, MAT_ACC_RDONLY);
     if (mat == NULL) {
@@ -1180,7 +1302,7 @@ static bool write_file(ImdError **error, const ImdSeries *series, const char *pa
     int rank = 0;
     void *data = NULL;
     mat_complex_split_t split = {NULL, NULL};
-    if (!matlab_layout(error, series, dims, &rank, &data, &split)) {
+    if (!matio_ready(error, path) || !matlab_layout(error, series, dims, &rank, &data, &split)) {
         return false;
     }
     quiet_matio();

@@ -37,6 +37,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -1573,41 +1574,56 @@ static bool stored_values(ImdError **error, const ImdSeries *series, Planned *pl
     if (!(isfinite(slope) && slope != 0 && isfinite(intercept)) || v == NULL) {
         return true;
     }
-    double low = INFINITY, high = -INFINITY;
+    if (count == 0) {
+        return true;
+    }
+    /*
+     * One pass (this runs over every voxel of every rescaled DICOM series):
+     * each value's stored integer goes straight into a 16-bit buffer as its
+     * two's complement bits, which are the same for int16 and uint16 within
+     * both ranges; which of the two it is, is known at the end. Dividing by
+     * the slope is a multiplication by its inverse: the integer found is then
+     * checked by multiplying back, so a last-bit difference cannot let a
+     * wrong value through (a true stored value is 1e-16 from its integer, far
+     * from a rounding tie). Rounding to nearest, ties to even, as nearbyint()
+     * in the current rounding mode: adding and removing 1.5 x 2^52 rounds any
+     * |x| < 2^51 to an integer the same way, without a library call per voxel.
+     */
+    uint16_t *out = imd__malloc(error, count * sizeof(uint16_t));
+    if (out == NULL) {
+        return false;
+    }
+    const double inverse = 1 / slope, round = 6755399441055744.0; /* 1.5 x 2^52 */
+    double low = 0, high = 0;
     for (size_t i = 0; i < count; i++) {
-        double raw = nearbyint((v[i] - intercept) / slope);
-        if (!(fabs(raw * slope + intercept - v[i]) <= 1e-9 * fmax(1, fabs(v[i])))) {
+        double x = (v[i] - intercept) * inverse;
+        if (!(x > -32768.5 && x < 65535.5)) { /* also NaN */
+            free(out);
+            return true; /* not 16-bit stored values: keep float64 */
+        }
+#if FLT_EVAL_METHOD == 0
+        double raw = (x + round) - round; /* not folded: IEEE arithmetic (no -ffast-math) */
+#else
+        double raw = nearbyint(x); /* wider intermediates (x87) would round elsewhere */
+        (void)round;
+#endif
+        double magnitude = fabs(v[i]) > 1 ? fabs(v[i]) : 1;
+        if (!(fabs(raw * slope + intercept - v[i]) <= 1e-9 * magnitude)) {
+            free(out);
             return true; /* not a stored value (computed data): keep float64 */
         }
         low = raw < low ? raw : low;
         high = raw > high ? raw : high;
+        out[i] = (uint16_t)(int32_t)raw;
     }
     bool is_signed = low < 0;
-    if (count == 0 || low < (is_signed ? -32768 : 0) || high > (is_signed ? 32767 : 65535)) {
+    if (is_signed && high > 32767) {
+        free(out);
         return true;
-    }
-    int16_t *out16 = NULL;
-    uint16_t *outu16 = NULL;
-    void *out = imd__malloc(error, count * sizeof(uint16_t));
-    if (out == NULL) {
-        return false;
-    }
-    if (is_signed) {
-        out16 = out;
-    } else {
-        outu16 = out;
-    }
-    for (size_t i = 0; i < count; i++) {
-        double raw = nearbyint((v[i] - intercept) / slope);
-        if (is_signed) {
-            out16[i] = (int16_t)raw;
-        } else {
-            outu16[i] = (uint16_t)raw;
-        }
     }
     ImdDType dtype = is_signed ? IMD_DTYPE_INT16 : IMD_DTYPE_UINT16;
     plan->stored = out;
-    plan->data = out;
+    plan->data = (const uint8_t *)out;
     plan->size = 2;
     plan->swap = host_is_little_endian() ? 1 : swap_unit(dtype);
     plan->header.datatype = imd__nifti_datatype(dtype, &plan->header.bitpix);
