@@ -38,7 +38,14 @@ typedef int ImdVisitFn(void *user, const char *name);
 
 enum {
     IMD_FORMAT_READ = 1u,
-    IMD_FORMAT_WRITE = 2u
+    IMD_FORMAT_WRITE = 2u,
+    /**
+     * Read only a file the input names itself (or with input_format): never a
+     * member found in a folder or archive. For documents that are images only
+     * when a user says so (PostScript/PDF: a protocol.pdf beside an exam's
+     * DICOM files is not a series of it).
+     */
+    IMD_FORMAT_NAMED_ONLY = 4u
 };
 
 typedef struct ImdFormatPlugin {
@@ -46,7 +53,7 @@ typedef struct ImdFormatPlugin {
     const char *name;               /**< "dicom", "nifti", "itk", "mat", ... */
     const char *description;
     const char *const *suffixes;    /**< NULL-terminated: ".nii", ".nii.gz"; may be NULL */
-    uint32_t flags;                 /**< IMD_FORMAT_READ | IMD_FORMAT_WRITE */
+    uint32_t flags;                 /**< IMD_FORMAT_READ | IMD_FORMAT_WRITE | IMD_FORMAT_NAMED_ONLY */
     /** How sure (0..100) the plugin is that a member is its format, from its first bytes. */
     int (*probe)(const uint8_t *head, size_t head_length, const char *member_name);
     /**

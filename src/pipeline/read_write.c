@@ -22,6 +22,12 @@ typedef struct Reader {
     size_t accepted; /* members this format took */
 } Reader;
 
+/* A document (an IMD_FORMAT_NAMED_ONLY format's file) found in a folder or archive. */
+typedef struct Document {
+    ImdArchive *archive;
+    char *name;
+} Document;
+
 typedef struct ReadJob {
     ImdContext *context;
     const ImdOptions *options;
@@ -32,6 +38,8 @@ typedef struct ReadJob {
     ImdArchive **archives; /* kept open until every reader has finished */
     size_t archive_count, archive_capacity;
     size_t members, skipped;
+    Document *documents; /* read only when nothing else is (gather) */
+    size_t document_count, document_capacity;
     bool forced; /* input_format given: offer every member to that format */
     /* A streaming read (imd_read_each): each series goes to fn once read. */
     ImdSeriesFn *fn;
@@ -41,15 +49,20 @@ typedef struct ReadJob {
     ImdError *declined; /* a format found no image in its files (NOT_RECOGNIZED) */
 } ReadJob;
 
-/* Sorted by probe score (stable on priority) into job->order; returns how many scored > 0. */
+/* Sorted by probe score (stable on priority) into job->order; returns how many scored > 0.
+ * `named`: the input names this member itself (not found in a folder or archive). */
 static size_t rank_formats(const ReadJob *job, const uint8_t *head, size_t length,
-                           const char *name)
+                           const char *name, bool named)
 {
     int *scores = job->scores;
     size_t *order = job->order;
     size_t count = 0;
     for (size_t i = 0; i < job->reader_count; i++) {
-        int score = job->forced ? 100 : job->readers[i].format->probe(head, length, name);
+        const ImdFormatPlugin *format = job->readers[i].format;
+        if (!job->forced && !named && (format->flags & IMD_FORMAT_NAMED_ONLY) != 0) {
+            continue;
+        }
+        int score = job->forced ? 100 : format->probe(head, length, name);
         if (score <= 0) {
             continue;
         }
@@ -112,8 +125,23 @@ static ImdStream *open_for_probe(ImdError **error, ImdArchive *archive, const ch
     return imd_archive_open_member(error, archive, name, IMD_MODE_READ);
 }
 
+/* A document found among other files waits: gather() reads it only when the
+ * input holds nothing else (a folder of PDFs), not beside an exam's images. */
+static bool defer_document(ImdError **error, ReadJob *job, ImdArchive *archive, const char *name)
+{
+    char *copy = imd__strdup(error, name);
+    if (copy == NULL || !imd__grow(error, (void **)&job->documents, &job->document_capacity,
+                                   job->document_count + 1, sizeof *job->documents)) {
+        free(copy);
+        return false;
+    }
+    job->documents[job->document_count++] = (Document){archive, copy};
+    return true;
+}
+
 /* Offer one member to the formats in rank order. */
-static bool offer_member(ImdError **error, ReadJob *job, ImdArchive *archive, const char *name)
+static bool offer_member(ImdError **error, ReadJob *job, ImdArchive *archive, const char *name,
+                         bool named)
 {
     ImdStream *stream = open_for_probe(error, archive, name);
     uint8_t head[HEAD_BYTES];
@@ -122,7 +150,11 @@ static bool offer_member(ImdError **error, ReadJob *job, ImdArchive *archive, co
         imd_stream_abort(stream);
         return false;
     }
-    size_t ranked = rank_formats(job, head, length, name);
+    size_t ranked = rank_formats(job, head, length, name, named);
+    if (ranked == 0 && !named && rank_formats(job, head, length, name, true) > 0) {
+        imd_stream_abort(stream);
+        return defer_document(error, job, archive, name);
+    }
     bool taken = false;
     for (size_t k = 0; k < ranked && !taken; k++) {
         Reader *reader = &job->readers[job->order[k]];
@@ -165,6 +197,7 @@ typedef struct Visit {
     ImdError **error;
     ReadJob *job;
     ImdArchive *archive;
+    const char *object; /* the one file the URL names, or NULL */
     bool failed;
 } Visit;
 
@@ -172,7 +205,8 @@ static int visit_member(void *user, const char *name)
 {
     Visit *visit = user;
     if (!imd__check_cancel(visit->error, visit->job->context, imd_archive_name(visit->archive)) ||
-        !offer_member(visit->error, visit->job, visit->archive, name)) {
+        !offer_member(visit->error, visit->job, visit->archive, name,
+                      visit->object != NULL && strcmp(visit->object, name) == 0)) {
         visit->failed = true;
         return 1;
     }
@@ -246,7 +280,7 @@ static bool read_url(ImdError **error, ReadJob *job, const char *text)
                             NULL);
         if (archive != NULL) {
             job->archives[job->archive_count++] = archive;
-            Visit visit = {error, job, archive, false};
+            Visit visit = {error, job, archive, imd_transport_object(transport), false};
             ok = imd_archive_list(error, archive, url->query, visit_member, &visit) &&
                  !visit.failed;
         }
@@ -370,6 +404,17 @@ static bool gather(ImdError **error, ReadJob *job, const char *const urls[], siz
     for (size_t i = 0; ok && i < url_count; i++) {
         ok = read_url(error, job, urls[i]);
     }
+    bool alone = job->members == job->skipped; /* no image besides the documents */
+    for (size_t i = 0; ok && i < job->document_count; i++) {
+        const Document *d = &job->documents[i];
+        if (alone) {
+            ok = offer_member(error, job, d->archive, d->name, true);
+        } else {
+            imd__log(job->context, IMD_LOG_INFO,
+                     "skipped %s:%s: a document beside images (read it by its own name or with "
+                     "input_format)", imd_archive_name(d->archive), d->name);
+        }
+    }
     if (ok && job->members == job->skipped) {
         nothing_recognised(error, job, urls[0]);
         ok = false;
@@ -388,6 +433,10 @@ static void cleanup_job(ReadJob *job)
     for (size_t i = 0; i < job->archive_count; i++) {
         imd_archive_abort(job->archives[i]);
     }
+    for (size_t i = 0; i < job->document_count; i++) {
+        free(job->documents[i].name);
+    }
+    free(job->documents);
     free(job->archives);
     free(job->readers);
     free(job->scores);

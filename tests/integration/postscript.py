@@ -204,6 +204,35 @@ def zip_members_stack(env, tmp):
 
 
 @case
+def document_beside_images_is_left(env, tmp):
+    """A report beside an exam's images is no series of it (issue 13 item 1:
+    dcm_qa_xa60 holds a protocol.pdf); a folder of documents alone is read."""
+    template = os.path.join(env.data, "dicom", "time", "time00")
+    if not os.path.isdir(template):
+        print("  . SKIP: %s is missing" % template)
+        return
+    folder = os.path.join(tmp, "exam")
+    shutil.copytree(template, folder)
+    open(os.path.join(folder, "report.ps"), "w").write(TWO_PAGES)
+    out = os.path.join(tmp, "exam_nii")
+    result = run(env, "-v", "--of", "nifti", out, folder)
+    written = glob.glob(os.path.join(out, "**", "*.nii*"), recursive=True) + \
+        glob.glob(out + ".nii*")
+    assert len(written) == 1, "the report became a series: %s" % written
+    assert "report.ps: a document beside images" in result.stderr, result.stderr[-400:]
+    assert not leftovers(env), "left in TMPDIR: %s" % leftovers(env)
+    alone = os.path.join(tmp, "reports")
+    os.makedirs(alone)
+    open(os.path.join(alone, "report.ps"), "w").write(TWO_PAGES)
+    out = os.path.join(tmp, "reports_sc")
+    run(env, "--of", "dicom", out, alone)
+    pages, _, _ = dicom_stack(out)
+    assert pages.shape[0] == 2, pages.shape
+    print("  . report.ps beside DICOM images: left out (one NIfTI, logged with -v); "
+          "a folder holding only it: read, 2 pages")
+
+
+@case
 def template_gives_patient_and_study(env, tmp):
     template = os.path.join(env.data, "dicom", "time", "time00")
     if not os.path.isdir(template):
