@@ -236,11 +236,14 @@ static void orient(Item *item)
     item->transpose = item->flip_x = item->flip_y = false;
     if (imd_header_geometry_defined(header)) {
         ImdVec3 n = imd_header_normal(header);
+        /* the plane the normal is closest to; ties go axial, then coronal */
         double rx = 1, ry = 0, rz = 0, dx = 0, dy = 1, dz = 0; /* axial */
-        if (fabs(n.x) >= fabs(n.y) && fabs(n.x) >= fabs(n.z)) {
-            rx = 0, ry = 1, dy = 0, dz = -1; /* sagittal */
-        } else if (fabs(n.y) >= fabs(n.z)) {
+        if (fabs(n.z) >= fabs(n.x) && fabs(n.z) >= fabs(n.y)) {
+            /* axial */
+        } else if (fabs(n.y) >= fabs(n.x)) {
             dy = 0, dz = -1; /* coronal */
+        } else {
+            rx = 0, ry = 1, dy = 0, dz = -1; /* sagittal */
         }
         if (fabs(dot3(row, rx, ry, rz)) >= fabs(dot3(column, rx, ry, rz))) {
             item->flip_x = dot3(row, rx, ry, rz) < 0;
