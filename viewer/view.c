@@ -46,13 +46,18 @@ typedef struct Item {
     int disp_w, disp_h;
     double sp_x, sp_y; /* mm per shown pixel across and down */
     char letters[4][4]; /* right, left, top, bottom edges */
-    float *plane;       /* disp_w x disp_h values of (slice, tag) */
-    uint32_t *argb;     /* RGB series: the plane as ARGB */
-    bool plane_valid;
     uint8_t *lut;       /* integer data: grey of value min + i */
     size_t lut_size;
     bool lut_valid, texture_valid;
+    /*
+     * The texture holds the visible part of the image at screen resolution
+     * (`shown_at` on screen): each pixel is its nearest voxel, so a frame
+     * costs the pixels on screen, not the voxels of the slice.
+     */
     SDL_Texture *texture;
+    SDL_Rect shown_at, shown_rect;
+    ptrdiff_t *map_x, *map_y; /* element offset of each screen column / row */
+    int map_w, map_h;
     double zoom, pan_x, pan_y;
     SDL_Rect rect; /* where the image went on the last frame */
     SDL_Rect cell;
@@ -342,15 +347,13 @@ static bool item_init(ImdError **error, Item *item, ImdSeries *series)
     item->zoom = 1;
     orient(item);
     default_window(item);
-    size_t plane = item->rows * item->cols;
-    item->plane = malloc(plane * sizeof *item->plane);
-    if (item->plane == NULL || (item->rgb && (item->argb = malloc(plane * 4)) == NULL)) {
-        imd_error_set(error, IMD_ERR_NOMEM, "viewer: out of memory for a %zu x %zu plane",
-                      item->rows, item->cols);
-        return false;
-    }
-    /* A LUT of max - min + 1 entries for integer data (behaviour.md §9). */
-    if (item->integer && isfinite(item->min) && item->max - item->min < (double)(1u << 20)) {
+    /*
+     * A LUT of max - min + 1 entries for integer data (behaviour.md §9), when
+     * every value is exact in the float plane (|v| < 2^24) and the range is
+     * modest; other data is windowed value by value.
+     */
+    if (item->integer && isfinite(item->min) && fabs(item->min) < 16777216.0 &&
+        fabs(item->max) < 16777216.0 && item->max - item->min < (double)(1u << 20)) {
         item->lut_size = (size_t)(item->max - item->min) + 1;
         item->lut = malloc(item->lut_size);
         if (item->lut == NULL) {
@@ -371,8 +374,8 @@ static void text_cache_clear(TextCache *cache)
 
 static void item_free(Item *item)
 {
-    free(item->plane);
-    free(item->argb);
+    free(item->map_x);
+    free(item->map_y);
     free(item->lut);
     if (item->texture != NULL) {
         SDL_DestroyTexture(item->texture);
@@ -395,35 +398,6 @@ static size_t plane_offset(const Item *item)
     return offset;
 }
 
-static void build_plane(Item *item)
-{
-    const void *data = imd_series_const_data(item->series);
-    size_t base = plane_offset(item);
-    int w = item->disp_w, h = item->disp_h;
-    for (size_t r = 0; r < item->rows; r++) {
-        for (size_t c = 0; c < item->cols; c++) {
-            int u = (int)(item->transpose ? r : c), v = (int)(item->transpose ? c : r);
-            if (item->flip_x) {
-                u = w - 1 - u;
-            }
-            if (item->flip_y) {
-                v = h - 1 - v;
-            }
-            size_t at = base + r * item->cols + c;
-            if (item->rgb) {
-                const uint8_t *p = (const uint8_t *)data + 3 * at;
-                item->argb[(size_t)v * (size_t)w + (size_t)u] =
-                    0xFF000000u | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-            } else {
-                item->plane[(size_t)v * (size_t)w + (size_t)u] =
-                    (float)voxel(data, item->dtype, at);
-            }
-        }
-    }
-    item->plane_valid = true;
-    item->texture_valid = false;
-}
-
 static void build_lut(Item *item)
 {
     bool exact = exact_window(item);
@@ -434,23 +408,90 @@ static void build_lut(Item *item)
     item->lut_valid = true;
 }
 
+/*
+ * Which voxel each screen column and row of `at` shows: the screen pixel
+ * centre x + 0.5 falls into shown column u = floor((x + 0.5 - rect.x) *
+ * disp_w / rect.w); u is then unflipped and becomes a column c (offset c) or,
+ * transposed, a row r (offset r * cols). A voxel's offset in the slice is
+ * map_x[x] + map_y[y].
+ */
+static bool make_maps(ImdError **error, Item *item, SDL_Rect at)
+{
+    if (at.w != item->map_w || at.h != item->map_h) {
+        ptrdiff_t *mx = realloc(item->map_x, (size_t)at.w * sizeof *mx);
+        if (mx != NULL) {
+            item->map_x = mx;
+        }
+        ptrdiff_t *my = realloc(item->map_y, (size_t)at.h * sizeof *my);
+        if (my != NULL) {
+            item->map_y = my;
+        }
+        if (mx == NULL || my == NULL) {
+            imd_error_set(error, IMD_ERR_NOMEM, "viewer: out of memory for a %d x %d view",
+                          at.w, at.h);
+            item->map_w = item->map_h = 0;
+            return false;
+        }
+        item->map_w = at.w, item->map_h = at.h;
+    }
+    ptrdiff_t cols = (ptrdiff_t)item->cols;
+    for (int x = 0; x < at.w; x++) {
+        double f = (at.x + x + 0.5 - item->rect.x) * item->disp_w / item->rect.w;
+        ptrdiff_t u = f < 0 ? 0 : f >= item->disp_w ? item->disp_w - 1 : (ptrdiff_t)f;
+        if (item->flip_x) {
+            u = item->disp_w - 1 - u;
+        }
+        item->map_x[x] = item->transpose ? u * cols : u;
+    }
+    for (int y = 0; y < at.h; y++) {
+        double f = (at.y + y + 0.5 - item->rect.y) * item->disp_h / item->rect.h;
+        ptrdiff_t v = f < 0 ? 0 : f >= item->disp_h ? item->disp_h - 1 : (ptrdiff_t)f;
+        if (item->flip_y) {
+            v = item->disp_h - 1 - v;
+        }
+        item->map_y[y] = item->transpose ? v : v * cols;
+    }
+    return true;
+}
+
+#define FILL_LUT(type)                                                                        \
+    do {                                                                                      \
+        const type *in = (const type *)data + base + item->map_y[y];                         \
+        for (int x = 0; x < at.w; x++) {                                                      \
+            uint32_t g = lut[(int32_t)in[item->map_x[x]] - lut_min];                          \
+            out[x] = 0xFF000000u | g << 16 | g << 8 | g;                                      \
+        }                                                                                     \
+    } while (0)
+
+/* Fill the texture with the visible part of the current slice, windowed. */
 static bool upload(ImdError **error, View *view, Item *item)
 {
-    if (item->texture == NULL) {
+    SDL_Rect at;
+    if (!SDL_IntersectRect(&item->rect, &item->cell, &at)) {
+        return true; /* panned out of sight */
+    }
+    if (item->texture_valid && SDL_RectEquals(&at, &item->shown_at) &&
+        SDL_RectEquals(&item->rect, &item->shown_rect)) {
+        return true;
+    }
+    int tw = 0, th = 0;
+    if (item->texture != NULL) {
+        SDL_QueryTexture(item->texture, NULL, NULL, &tw, &th);
+    }
+    if (item->texture == NULL || tw != at.w || th != at.h) {
+        if (item->texture != NULL) {
+            SDL_DestroyTexture(item->texture);
+        }
         item->texture = SDL_CreateTexture(view->renderer, SDL_PIXELFORMAT_ARGB8888,
-                                          SDL_TEXTUREACCESS_STREAMING, item->disp_w,
-                                          item->disp_h);
+                                          SDL_TEXTUREACCESS_STREAMING, at.w, at.h);
         if (item->texture == NULL) {
-            imd_error_set(error, IMD_ERR_UNSUPPORTED, "viewer: a %d x %d texture: %s",
-                          item->disp_w, item->disp_h, SDL_GetError());
+            imd_error_set(error, IMD_ERR_UNSUPPORTED, "viewer: a %d x %d texture: %s", at.w,
+                          at.h, SDL_GetError());
             return false;
         }
     }
-    if (!item->plane_valid) {
-        build_plane(item);
-    }
-    if (item->texture_valid) {
-        return true;
+    if (!make_maps(error, item, at)) {
+        return false;
     }
     if (item->lut != NULL && !item->lut_valid) {
         build_lut(item);
@@ -462,29 +503,48 @@ static bool upload(ImdError **error, View *view, Item *item)
                       SDL_GetError());
         return false;
     }
-    size_t w = (size_t)item->disp_w;
+    const void *data = imd_series_const_data(item->series);
+    ptrdiff_t base = (ptrdiff_t)plane_offset(item);
     bool exact = exact_window(item);
-    for (int y = 0; y < item->disp_h; y++) {
+    const uint8_t *lut = item->lut;
+    int32_t lut_min = lut != NULL ? (int32_t)item->min : 0;
+    double c = item->center, w = item->width;
+    for (int y = 0; y < at.h; y++) {
         uint32_t *out = (uint32_t *)((uint8_t *)pixels + (size_t)y * (size_t)pitch);
         if (item->rgb) {
-            memcpy(out, item->argb + (size_t)y * w, w * 4);
-            continue;
-        }
-        const float *in = item->plane + (size_t)y * w;
-        for (size_t x = 0; x < w; x++) {
-            uint8_t g;
-            if (item->lut != NULL) {
-                g = item->lut[(size_t)((double)in[x] - item->min)];
-            } else {
-                g = window_grey(in[x], item->center, item->width, exact);
-                if (item->mono1 && !isnan(in[x])) {
-                    g = (uint8_t)(255 - g);
-                }
+            const uint8_t *in = (const uint8_t *)data + 3 * (base + item->map_y[y]);
+            for (int x = 0; x < at.w; x++) {
+                const uint8_t *p = in + 3 * item->map_x[x];
+                out[x] = 0xFF000000u | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
             }
-            out[x] = 0xFF000000u | (uint32_t)g << 16 | (uint32_t)g << 8 | g;
+        } else if (lut != NULL && item->dtype == IMD_DTYPE_INT16) {
+            FILL_LUT(int16_t);
+        } else if (lut != NULL && item->dtype == IMD_DTYPE_UINT16) {
+            FILL_LUT(uint16_t);
+        } else if (lut != NULL && item->dtype == IMD_DTYPE_UINT8) {
+            FILL_LUT(uint8_t);
+        } else if (lut != NULL) {
+            for (int x = 0; x < at.w; x++) {
+                double v = voxel(data, item->dtype, (size_t)(base + item->map_y[y] + item->map_x[x]));
+                uint32_t g = lut[(int32_t)v - lut_min];
+                out[x] = 0xFF000000u | g << 16 | g << 8 | g;
+            }
+        } else {
+            for (int x = 0; x < at.w; x++) {
+                size_t index = (size_t)(base + item->map_y[y] + item->map_x[x]);
+                double v = item->dtype == IMD_DTYPE_FLOAT32 ? ((const float *)data)[index]
+                                                            : voxel(data, item->dtype, index);
+                uint32_t g = window_grey(v, c, w, exact);
+                if (item->mono1 && !isnan(v)) {
+                    g = 255 - g;
+                }
+                out[x] = 0xFF000000u | g << 16 | g << 8 | g;
+            }
         }
     }
     SDL_UnlockTexture(item->texture);
+    item->shown_at = at;
+    item->shown_rect = item->rect;
     item->texture_valid = true;
     return true;
 }
@@ -508,7 +568,7 @@ static void set_slice_tag(Item *item, long slice, long tag)
     size_t t = (size_t)tag < item->tags ? (size_t)tag : item->tags - 1;
     if (s != item->slice || t != item->tag) {
         item->slice = s, item->tag = t;
-        item->plane_valid = item->texture_valid = false;
+        item->texture_valid = false;
     }
 }
 
@@ -533,17 +593,16 @@ static void window_from_histogram(Item *item)
     if (item->rgb) {
         return;
     }
-    if (!item->plane_valid) {
-        build_plane(item);
-    }
-    size_t count = (size_t)item->disp_w * (size_t)item->disp_h, n = 0;
+    size_t count = item->rows * item->cols, n = 0, base = plane_offset(item);
     float *values = malloc(count * sizeof *values);
     if (values == NULL) {
         return;
     }
+    const void *data = imd_series_const_data(item->series);
     for (size_t i = 0; i < count; i++) {
-        if (!isnan(item->plane[i])) {
-            values[n++] = item->plane[i];
+        double v = voxel(data, item->dtype, base + i);
+        if (!isnan(v)) {
+            values[n++] = (float)v;
         }
     }
     if (n > 0) {
@@ -780,7 +839,9 @@ static bool draw(ImdError **error, View *view)
             return false;
         }
         SDL_RenderSetClipRect(view->renderer, &item->cell);
-        SDL_RenderCopy(view->renderer, item->texture, NULL, &item->rect);
+        if (item->texture != NULL && SDL_HasIntersection(&item->rect, &item->cell)) {
+            SDL_RenderCopy(view->renderer, item->texture, NULL, &item->shown_at);
+        }
         if (view->text) {
             overlays(view, item);
         }
@@ -1339,7 +1400,7 @@ static bool bench(ImdError **error, View *view)
             Item *item = &view->items[i];
             set_slice_tag(item, item->slice + 1 < item->slices ? (long)item->slice + 1 : 0,
                           (long)item->tag);
-            item->plane_valid = item->texture_valid = false; /* one slice: redraw all the same */
+            item->texture_valid = false; /* one slice: redraw all the same */
         }
         double t0 = now_ms();
         if (!draw(error, view)) {
@@ -1377,7 +1438,8 @@ static bool run(ImdError **error, View *view)
 {
     Reader *reader = view->reader;
     const char *replay = view->opt->replay;
-    double start = now_ms(), first_image = -1, read_done = reader == NULL ? start : -1;
+    double start = now_ms(), first_frame = -1, first_image = -1;
+    double read_done = reader == NULL ? start : -1;
     bool reading = reader != NULL; /* this thread's view of reader->finished */
     while (!view->quit) {
         if (reading) {
@@ -1429,6 +1491,9 @@ static bool run(ImdError **error, View *view)
                 return false;
             }
             SDL_RenderPresent(view->renderer);
+            if (first_frame < 0) {
+                first_frame = now_ms();
+            }
             if (first_image < 0 && view->count > 0) {
                 first_image = now_ms();
             }
@@ -1450,8 +1515,9 @@ static bool run(ImdError **error, View *view)
             }
         }
         if (ready && view->opt->bench) {
-            report(view, "bench: first image on screen after %.1f ms, read complete after "
-                   "%.1f ms", first_image - start, read_done - start);
+            report(view, "bench: first frame (progress) after %.1f ms, first image on screen "
+                   "after %.1f ms, read complete after %.1f ms", first_frame - start,
+                   first_image - start, read_done - start);
             return bench(error, view);
         }
         SDL_Event event;

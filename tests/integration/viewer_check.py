@@ -137,6 +137,22 @@ def compare(shot, cell, expected, what):
             neighbour = pad[np.ix_(vi + 1 + dv, ui + 1 + du)]
             ok = np.abs(got - neighbour) <= 1
             near |= ok.all(axis=2) if ok.ndim == 3 else ok
+    # Every screen pixel of the image shows the voxel under its centre
+    # (docs/viewer.md): column floor((x + 0.5 - rect.x) * cols / rect.w).
+    x0, y0 = max(x, cx, 0), max(y, cy, 0)
+    x1, y1 = min(x + w, cx + cw, shot.shape[1]), min(y + h, cy + ch, shot.shape[0])
+    if x1 > x0 and y1 > y0:
+        uu = np.clip(np.floor((np.arange(x0, x1) + 0.5 - x) * cols / w).astype(int), 0, cols - 1)
+        vv = np.clip(np.floor((np.arange(y0, y1) + 0.5 - y) * rows / h).astype(int), 0, rows - 1)
+        want = exp[np.ix_(vv, uu)]
+        have = shot[y0:y1, x0:x1].astype(np.int32)
+        if want.ndim == 2:
+            have = have[..., 0]
+        same = np.abs(have - want) <= (1 if want.ndim == 2 else 0)
+        if same.ndim == 3:
+            same = same.all(axis=2)
+        check(same.mean() == 1.0, f"{what}: every pixel ({same.size}) shows the voxel under its "
+              f"centre: {same.mean() * 100:.3f} % (need 100)")
     n = exact.size
     # a voxel shown smaller than 2 x 2 pixels has no centre that is only its own
     magnified = w / cols >= 2 and h / rows >= 2
