@@ -1389,12 +1389,12 @@ static int compare_double(const void *a, const void *b)
 static bool bench(ImdError **error, View *view)
 {
     unsigned frames = view->opt->bench_frames ? view->opt->bench_frames : 200;
-    double *times = malloc(frames * sizeof *times);
+    double *times = malloc(2 * frames * sizeof *times), *draws = times + frames;
     if (times == NULL) {
         imd_error_set(error, IMD_ERR_NOMEM, "viewer: out of memory for the bench");
         return false;
     }
-    double sum = 0;
+    double sum = 0, draw_sum = 0;
     for (unsigned f = 0; f < frames; f++) {
         for (size_t i = view->first; i < view->count; i++) {
             Item *item = &view->items[i];
@@ -1407,12 +1407,15 @@ static bool bench(ImdError **error, View *view)
             free(times);
             return false;
         }
+        draws[f] = now_ms() - t0; /* our part: window, texture, copies, text */
         SDL_RenderPresent(view->renderer);
         times[f] = now_ms() - t0;
         sum += times[f];
+        draw_sum += draws[f];
         SDL_PumpEvents();
     }
     qsort(times, frames, sizeof *times, compare_double);
+    qsort(draws, frames, sizeof *draws, compare_double);
     size_t shown = 0, pixels = 0;
     for (size_t i = view->first; i < view->count; i++) {
         if (view->items[i].shown) {
@@ -1429,6 +1432,9 @@ static bool bench(ImdError **error, View *view)
            "median %.2f ms, mean %.2f ms, p95 %.2f ms, max %.2f ms", frames,
            times[frames / 2], sum / frames, times[(size_t)(0.95 * (frames - 1))],
            times[frames - 1]);
+    report(view, "bench: of which drawing (before present): median %.2f ms, mean %.2f ms, "
+           "p95 %.2f ms, max %.2f ms", draws[frames / 2], draw_sum / frames,
+           draws[(size_t)(0.95 * (frames - 1))], draws[frames - 1]);
     free(times);
     view->quit = true;
     return true;
@@ -1540,6 +1546,21 @@ static bool open_display(ImdError **error, View *view)
     SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "0"); /* nearest: each voxel a block */
     if (SDL_Init(SDL_INIT_VIDEO) != 0) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED, "viewer: no display: %s", SDL_GetError());
+        return false;
+    }
+    /*
+     * With no display SDL falls back to its offscreen driver: a window nobody
+     * sees would wait for input for ever. Without a display the viewer runs
+     * only when asked to (SDL_VIDEODRIVER=offscreen or dummy, for tests).
+     */
+    const char *driver = SDL_GetCurrentVideoDriver();
+    const char *asked = SDL_getenv("SDL_VIDEODRIVER");
+    if (driver != NULL && (strcmp(driver, "offscreen") == 0 || strcmp(driver, "dummy") == 0) &&
+        (asked == NULL || asked[0] == '\0')) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "viewer: no display to show on (DISPLAY and "
+                      "WAYLAND_DISPLAY are unset; SDL chose its \"%s\" driver); set "
+                      "SDL_VIDEODRIVER=offscreen or dummy to run without one", driver);
+        SDL_Quit();
         return false;
     }
     const ImdViewOptions *opt = view->opt;

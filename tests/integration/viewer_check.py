@@ -531,8 +531,9 @@ def xvfb(build, out):
             print(f"SKIP: {tool} not found (Debian: xvfb xdotool)")
             sys.exit(77)
     read_fd, write_fd = os.pipe()
+    # -noreset: the server keeps going when its last client leaves between viewers
     server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24",
-                               "-nolisten", "tcp"], pass_fds=[write_fd],
+                               "-nolisten", "tcp", "-noreset"], pass_fds=[write_fd],
                               stderr=open(os.path.join(out, "xvfb.log"), "w"))
     os.close(write_fd)
     try:
@@ -556,18 +557,31 @@ def xvfb(build, out):
             subprocess.run(["xdotool"] + [str(a) for a in args], env=env, check=True,
                            stdout=subprocess.DEVNULL)
 
-        def window_id(title):
+        def quit_key(wid):
+            # The viewer may close its window between the key's press and its
+            # release: xdotool then fails with BadWindow. finish() checks the exit.
+            subprocess.run(["xdotool", "key", "--window", wid, "q"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def window_id(process):
+            """The viewer's window now: searched each time, by the process id SDL
+            puts on it (_NET_WM_PID), since SDL may replace its first window when
+            it sets up OpenGL."""
             end = time.time() + 20
             while time.time() < end:
-                r = subprocess.run(["xdotool", "search", "--name", title], env=env,
+                if process.poll() is not None:
+                    raise RuntimeError(f"the viewer exited ({process.returncode}) too early")
+                r = subprocess.run(["xdotool", "search", "--pid", str(process.pid),
+                                    "--name", "imagedata viewer"], env=env,
                                    capture_output=True, text=True)
                 if r.stdout.strip():
-                    return r.stdout.split()[0]
+                    return r.stdout.split()[-1]
                 time.sleep(0.1)
             raise TimeoutError("no viewer window")
 
-        def x_act(wid):
+        def x_act(process):
             def act(step):
+                wid = window_id(process)
                 if step[0] == "key":
                     xdo("key", "--window", wid, step[1])
                 elif step[0] == "wheel":
@@ -587,19 +601,19 @@ def xvfb(build, out):
                     time.sleep(0.15)
                     xdo("mouseup", number_)
                 time.sleep(0.3)
-                xdo("key", "--window", wid, "F12")
+                xdo("key", "--window", window_id(process), "F12")
             return act
 
         syn = os.path.join(out, "syn4d.nii.gz")
         shots = Shots(f"{out}/x_single")
         p = run_viewer(build, ["--size", "900x700", "--screenshot", shots.prefix, syn], env, out,
                        "x_single")
-        wid = window_id("imagedata viewer")
+        window_id(p)
         time.sleep(1.0)
-        act = x_act(wid)
-        xdo("key", "--window", wid, "F12")
+        act = x_act(p)
+        xdo("key", "--window", window_id(p), "F12")
         last = single_series_checks(shots, syn, "xvfb", act)
-        xdo("key", "--window", wid, "q")
+        quit_key(window_id(p))
         stdout = finish(p, "xvfb single")
         check(stdout.strip() == f"0: C {last['center']:.17g} W {last['width']:.17g}",
               f"xvfb: q prints the final window: {stdout.strip()!r}")
@@ -609,12 +623,12 @@ def xvfb(build, out):
                                os.path.join(TEST_DATA, "dicom", "time"),
                                os.path.join(TEST_DATA, "dicom", "lena_color.dcm"), syn],
                        env, out, "x_grid")
-        wid = window_id("imagedata viewer")
+        window_id(p)
         time.sleep(1.0)
-        act = x_act(wid)
-        xdo("key", "--window", wid, "F12")
+        act = x_act(p)
+        xdo("key", "--window", window_id(p), "F12")
         grid_checks(shots, out, "xvfb", act)
-        xdo("key", "--window", wid, "q")
+        quit_key(window_id(p))
         finish(p, "xvfb grid")
     finally:
         server.terminate()
