@@ -197,9 +197,21 @@ static int parse_option(ImdError **error, void *state, int option)
     }
 }
 
-/* --sernum, --serdes, --imagetype, --frame, --SOPClassUID applied to the series (§8). */
-static bool apply_attributes(ImdError **error, const ImdOptions *options, ImdSeries *series)
+/* One attribute set on the header; `changed` when it held another value. */
+static bool set_attribute(ImdError **error, ImdHeader *header, const char *keyword,
+                          const char *value, bool *changed)
 {
+    const char *old = imd_header_get_string(header, keyword);
+    *changed = *changed || old == NULL || strcmp(old, value) != 0;
+    return imd_header_set_string(error, header, keyword, value);
+}
+
+/* --sernum, --serdes, --imagetype, --frame, --SOPClassUID applied to the series (§8);
+ * `changed` says whether any value differs from what the series had. */
+static bool apply_attributes(ImdError **error, const ImdOptions *options, ImdSeries *series,
+                             bool *changed)
+{
+    *changed = false;
     static const struct {
         const char *key, *keyword;
     } attributes[] = {{"sernum", "SeriesNumber"},
@@ -209,7 +221,8 @@ static bool apply_attributes(ImdError **error, const ImdOptions *options, ImdSer
     ImdHeader *header = imd_series_header(series);
     for (size_t i = 0; i < sizeof attributes / sizeof attributes[0]; i++) {
         const char *value = imd_options_get(options, attributes[i].key, NULL);
-        if (value != NULL && !imd_header_set_string(error, header, attributes[i].keyword, value)) {
+        if (value != NULL &&
+            !set_attribute(error, header, attributes[i].keyword, value, changed)) {
             return false;
         }
     }
@@ -225,7 +238,7 @@ static bool apply_attributes(ImdError **error, const ImdOptions *options, ImdSer
     for (char *p = joined; *p != '\0'; p++) {
         *p = *p == ',' ? '\\' : *p; /* a,b,c -> DICOM multi-value a\b\c */
     }
-    bool ok = imd_header_set_string(error, header, "ImageType", joined);
+    bool ok = set_attribute(error, header, "ImageType", joined, changed);
     free(joined);
     return ok;
 }
@@ -325,25 +338,83 @@ static char *series_url(const char *output, const char *pattern, const ImdSeries
     return url;
 }
 
+/*
+ * Sending DICOM files to a node keeps their UIDs unless keep_uid is given
+ * (issue 17 item 2): a re-run after a failure sends the same instances again,
+ * which the node takes as the same objects, not as copies. Only a series as
+ * the DICOM reader made it qualifies (every image has its SOPInstanceUID,
+ * which only that reader records), with no template, geometry, resampling or
+ * --dtype: those make new data, which gets new UIDs as in a folder write.
+ * --sernum/--serdes/--imagetype that change a value make new objects too (an
+ * instance UID names one content, PS3.3 C.12.1.1.1); the same values again
+ * (the seed's re-send of a result written with them) keep the UIDs.
+ */
+static bool keeps_uids(const Arguments *args, const ImdSeries *series, bool changed,
+                       const char *url)
+{
+    const ImdOptions *o = args->common.options;
+    if (strncmp(url, "dicom://", 8) != 0 || changed ||
+        imd_options_get(o, "keep_uid", NULL) != NULL || imd_options_get(o, "template", NULL) != NULL ||
+        imd_options_get(o, "geometry", NULL) != NULL ||
+        strcmp(imd_options_get(o, "resample", "none"), "none") != 0) {
+        return false;
+    }
+    const ImdHeader *header = imd_series_const_header(series);
+    size_t slices = imd_header_tag_slices(header), ndim = imd_header_tag_ndim(header);
+    size_t cells = 1;
+    for (size_t d = 0; d < ndim; d++) {
+        cells *= imd_header_tag_shape(header, d);
+    }
+    size_t index[IMD_MAX_TAG_DIMS] = {0};
+    for (size_t s = 0; s < slices; s++) {
+        for (size_t c = 0; c < cells; c++) {
+            size_t rest = c;
+            for (size_t d = ndim; d-- > 0;) {
+                index[d] = rest % imd_header_tag_shape(header, d);
+                rest /= imd_header_tag_shape(header, d);
+            }
+            if (imd_header_instance_uid(header, s, index) == NULL) {
+                return false;
+            }
+        }
+    }
+    return slices > 0;
+}
+
 /* Write one series in every --of format (dicom when none is given). */
 static int write_formats(ImdError **error, ImdContext *context, const Arguments *args,
-                         const ImdSeries *series, const char *url)
+                         const ImdSeries *series, const char *url, bool changed)
 {
     size_t count = args->format_count > 0 ? args->format_count : 1;
+    ImdOptions *keep = NULL;
+    if (keeps_uids(args, series, changed, url)) {
+        keep = imd_options_clone(error, args->common.options);
+        if (keep == NULL || !imd_options_set(error, keep, "keep_uid", "true")) {
+            imd_options_destroy(keep);
+            return imd_cli_fail(program, error);
+        }
+        imd_context_log(context, IMD_LOG_INFO,
+                        "%s: sending DICOM input with its own UIDs (keep_uid=false for new ones)",
+                        url);
+    }
     for (size_t i = 0; i < count; i++) {
         const char *format = args->format_count > 0 ? args->formats[i] : "dicom";
-        if (!imd_write(error, context, series, url, format, args->common.options)) {
+        if (!imd_write(error, context, series, url, format,
+                       keep != NULL ? keep : args->common.options)) {
+            imd_options_destroy(keep);
             return imd_cli_fail(program, error);
         }
         imd_context_log(context, IMD_LOG_INFO, "wrote %s (%s)", url, format);
     }
+    imd_options_destroy(keep);
     return IMD_EXIT_OK;
 }
 
 static int write_series(ImdError **error, ImdContext *context, const Arguments *args,
                         ImdSeries *series, const char *url)
 {
-    if (!apply_attributes(error, args->attributes, series)) {
+    bool relabelled = false;
+    if (!apply_attributes(error, args->attributes, series, &relabelled)) {
         return imd_cli_fail(program, error);
     }
     ImdSeries *converted = NULL;
@@ -355,7 +426,8 @@ static int write_series(ImdError **error, ImdContext *context, const Arguments *
             return imd_cli_fail(program, error);
         }
     }
-    int code = write_formats(error, context, args, converted != NULL ? converted : series, url);
+    int code = write_formats(error, context, args, converted != NULL ? converted : series, url,
+                             relabelled || converted != NULL);
     imd_series_destroy(converted);
     return code;
 }

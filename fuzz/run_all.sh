@@ -8,13 +8,15 @@
 #   fuzz/run_all.sh SECONDS [TARGET...]
 #
 # Environment: BUILD (default build-fuzz), JOBS (parallel targets, default 1),
-# FUZZ_MAX_LEN (default 16384). Needs clang and libclang-rt-14-dev.
+# FUZZ_MAX_LEN (default 16384), RUNS (stop a target after this many executions
+# as well, e.g. 10000000 for issue 22's bar; SECONDS stays the time cap). Needs clang and libclang-rt-14-dev.
 set -euo pipefail
 seconds=${1:?usage: fuzz/run_all.sh SECONDS [TARGET...]}
 shift
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD:-$source_dir/build-fuzz}
 max_len=${FUZZ_MAX_LEN:-16384}
+runs=${RUNS:--1}
 jobs=${JOBS:-1}
 command -v clang >/dev/null || { echo "run_all.sh: clang not found (apt-get install clang libclang-rt-14-dev)"; exit 77; }
 
@@ -37,7 +39,7 @@ run_one() {
     cp "$source_dir/fuzz/corpus/$target/"* "$work/corpus/" 2>/dev/null || true
     # Every crasher kept so far is a seed too: it must not crash any more.
     cp "$source_dir/tests/data/crashers/$target-"* "$work/corpus/" 2>/dev/null || true
-    (cd "$findings" && TMPDIR=$work/tmp "$build/fuzz/fuzz_$target" -max_total_time="$seconds" \
+    (cd "$findings" && TMPDIR=$work/tmp "$build/fuzz/fuzz_$target" -max_total_time="$seconds" -runs="$runs" \
         -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
         -print_final_stats=1 "$work/corpus" >"$work/log" 2>&1) || true
 }

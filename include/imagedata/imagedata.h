@@ -201,6 +201,54 @@ IMD_API bool imd_write(ImdError **error, ImdContext *context, const ImdSeries *s
 IMD_API bool imd_dicom_echo(ImdError **error, ImdContext *context, const char *url,
                             const ImdOptions *options, uint16_t *status);
 
+/* ---- listing (image_list, docs/network.md "Listing") ---------------------- */
+
+/** What a listed entry is. */
+typedef enum ImdListLevel {
+    IMD_LIST_PATIENT = 0,
+    IMD_LIST_STUDY = 1,
+    IMD_LIST_SERIES = 2
+} ImdListLevel;
+
+/**
+ * One listed patient, study or series. Every string is non-NULL ("" when the
+ * peer or the files did not give it), UTF-8, borrowed for the callback only.
+ * `path` names the entry: for a dicom:// URL the URL that reads or lists it
+ * ("dicom://host:port/AET/patient/studyUID/seriesUID"); for files the keys
+ * "patientID/studyUID/seriesUID" of the reader's series. `info` is the
+ * one-line description the original printed: the patient's name; "YYYY.MM.DD
+ * HH:MM:SS accession description" for a study; "#14: 9 MR fl3d_dynamic"
+ * (series number, instances, modality, description) for a series.
+ */
+typedef struct ImdListEntry {
+    ImdListLevel level;
+    const char *path, *info;
+    const char *patient_id, *patient_name;
+    const char *study_instance_uid, *study_date, *study_time, *accession_number,
+        *study_description;
+    const char *series_instance_uid, *modality, *series_description;
+    long series_number; /**< 0 when absent */
+    long instances;     /**< instances in the series (NumberOfSeriesRelatedInstances), 0 when unknown */
+} ImdListEntry;
+
+/** Receives each entry in order; return false (with `error` set) to stop. */
+typedef bool ImdListFn(ImdError **error, void *user, const ImdListEntry *entry);
+
+/**
+ * List what is under `urls`. One dicom:// URL is listed by C-FIND (Study
+ * Root): "dicom://h:p/AET" lists the patients, ".../AET/patient" that
+ * patient's studies, ".../AET/patient/study" (Study Instance UID or
+ * Accession Number) that study's series, ".../study/series" the one series;
+ * sorted by patient ID, study date and time, series number. Anything else
+ * (files, folders, zips, read together) is read headers only and each series
+ * the reader splits it into is listed (level SERIES), in the reader's order.
+ * Options as for imd_read() and the dicom:// options (calling_aet, net_*).
+ * Errors: as imd_read(); NETWORK/PROTOCOL from the node; NOT_FOUND when the
+ * study part of a dicom:// URL matches nothing.
+ */
+IMD_API bool imd_list(ImdError **error, ImdContext *context, const char *const urls[],
+                      size_t url_count, const ImdOptions *options, ImdListFn *fn, void *user);
+
 /* ---- UIDs ------------------------------------------------------------------ */
 
 /**

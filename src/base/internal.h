@@ -7,6 +7,7 @@
 
 #include <imagedata/imagedata.h>
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +323,26 @@ void imd__member_free(ImdMember *member);
 bool imd__member_push(ImdError **error, void **items, size_t *count, size_t *capacity,
                       const void *item, size_t item_size);
 
+/* A member's bytes for reading: a private mapping of the local file (the
+ * page cache, nothing copied, pages read as they are touched), or bytes read
+ * (`owned`), or bytes borrowed from an ImdMember. */
+typedef struct ImdBlob {
+    const uint8_t *data;
+    size_t size;
+    void *map;      /* munmap when set */
+    uint8_t *owned; /* free when set */
+} ImdBlob;
+
+/* Map a regular file (devices and FIFOs refused). */
+bool imd__blob_map_file(ImdError **error, const char *path, ImdBlob *blob);
+/* Any member of an archive: mapped when local, else read (at most `limit`,
+ * 0: no limit) holding `lock` (may be NULL) around the archive. */
+bool imd__blob_open(ImdError **error, ImdArchive *archive, const char *name, size_t limit,
+                    pthread_mutex_t *lock, ImdBlob *blob);
+/* A kept member: its local path mapped, or its kept bytes borrowed. */
+bool imd__blob_of_member(ImdError **error, const ImdMember *member, ImdBlob *blob);
+void imd__blob_close(ImdBlob *blob);
+
 /* ---- output names (src/base/url.c) ---- */
 
 /* Does an output name hold a number pattern ("{...}" or "%...")? */
@@ -390,6 +411,9 @@ extern const ImdTransportPlugin imd__dicom_transport;
 /* C-ECHO to a dicom:// URL (src/transports/dicom.c, for imd_dicom_echo). */
 bool imd__dicom_echo(ImdError **error, const ImdUrl *url, const ImdOptions *options,
                      uint16_t *status);
+/* C-FIND listing of a dicom:// URL (src/transports/dicom.c, for imd_list). */
+bool imd__dicom_list(ImdError **error, const ImdUrl *url, const ImdOptions *options,
+                     ImdListFn *fn, void *user);
 extern const ImdFormatPlugin imd__dicom_format;
 extern const ImdFormatPlugin imd__nifti_format;
 extern const ImdFormatPlugin imd__metaio_format;

@@ -39,6 +39,12 @@ static inline uint32_t imd__private_tag_at(ImdPrivateTag tag, uint16_t block)
 #define IMD_PRIVATE_SiemensCsaImageHeaderInfo IMD_PRIVATE_TAG(0x0029u, 0x10u, "SIEMENS CSA HEADER")
 #define IMD_PRIVATE_SiemensCsaSeriesHeaderInfo IMD_PRIVATE_TAG(0x0029u, 0x20u, "SIEMENS CSA HEADER")
 
+/* "SIEMENS MR HEADER" (0019,xx0A) NumberOfImagesInMosaic, US; (0019,xx29) MosaicRefAcqTimes,
+ * FD (pydicom): a mosaic's tile count and per-tile acquisition times. */
+#define IMD_PRIVATE_SiemensMrNumberOfImagesInMosaic                                          \
+    IMD_PRIVATE_TAG(0x0019u, 0x0Au, "SIEMENS MR HEADER")
+#define IMD_PRIVATE_SiemensMrMosaicRefAcqTimes IMD_PRIVATE_TAG(0x0019u, 0x29u, "SIEMENS MR HEADER")
+
 /* "SIEMENS MR HEADER" (0019,xx0C) B_value, IS; (0019,xx0D) DiffusionDirectionality, CS;
  * (0019,xx0E) DiffusionGradientDirection, FD 3 (pydicom). */
 #define IMD_PRIVATE_SiemensMrBValue IMD_PRIVATE_TAG(0x0019u, 0x0Cu, "SIEMENS MR HEADER")

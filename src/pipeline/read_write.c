@@ -36,7 +36,7 @@ typedef struct ReadJob {
     /* A streaming read (imd_read_each): each series goes to fn once read. */
     ImdSeriesFn *fn;
     void *user;
-    ImdSeries *template_series, *geometry_series; /* read first, applied to each */
+    ImdSeriesList *template_series, *geometry_series; /* read first, applied to each */
     size_t delivered;
     ImdError *declined; /* a format found no image in its files (NOT_RECOGNIZED) */
 } ReadJob;
@@ -376,13 +376,13 @@ static void cleanup_job(ReadJob *job)
 
 /*
  * template= / geometry= (behaviour.md §1.2, §5.5): the URL of option `key`
- * read as one series, headers only, with the read's own options (its input
- * order and reader settings: a 5D series needs --order time,te for its
- * template too) but not those that name the input's format or references.
- * NULL without it.
+ * read headers only, with the read's own options (its input order and reader
+ * settings: a 5D series needs --order time,te for its template too) but not
+ * those that name the input's format or references. Every series found is
+ * kept: pick_reference() chooses one per series read. NULL without it.
  */
 static bool read_reference(ImdError **error, ImdContext *context, const ImdOptions *options,
-                           const char *key, ImdSeries **reference)
+                           const char *key, ImdSeriesList **reference)
 {
     const char *url = imd_options_get(options, key, NULL);
     *reference = NULL;
@@ -401,13 +401,107 @@ static bool read_reference(ImdError **error, ImdContext *context, const ImdOptio
         imd_options_destroy(own);
         return false;
     }
-    *reference = imd_read_one(error, context, url, own);
+    *reference = imd_read(error, context, &url, 1, own);
     imd_options_destroy(own);
     if (*reference == NULL) {
         imd_error_prefix(error, "%s %s: ", key, url);
         return false;
     }
     return true;
+}
+
+/* The spatial sizes (the last three, or two) in ascending order: a grid
+ * reoriented to the nearest RAS axes (NIfTI) keeps them as a set. */
+static void spatial_sizes(const ImdSeries *series, size_t out[3])
+{
+    size_t ndim = imd_series_ndim(series), n = ndim < 3 ? ndim : 3;
+    out[0] = out[1] = out[2] = 1;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = imd_series_dim(series, ndim - 1 - i);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        for (size_t j = i + 1; j < 3; j++) {
+            if (out[j] < out[i]) {
+                size_t t = out[i];
+                out[i] = out[j];
+                out[j] = t;
+            }
+        }
+    }
+}
+
+/* How well a reference fits a series: 3 the same shape, 2 the same grid
+ * sizes and voxel count, 1 the same grid sizes, 0 neither. */
+static int reference_fit(const ImdSeries *reference, const ImdSeries *series)
+{
+    size_t ndim = imd_series_ndim(series);
+    bool same = imd_series_ndim(reference) == ndim;
+    for (size_t d = 0; same && d < ndim; d++) {
+        same = imd_series_dim(reference, d) == imd_series_dim(series, d);
+    }
+    if (same) {
+        return 3;
+    }
+    size_t a[3], b[3];
+    spatial_sizes(reference, a);
+    spatial_sizes(series, b);
+    if (memcmp(a, b, sizeof a) != 0) {
+        return 0;
+    }
+    return imd_series_count(reference) == imd_series_count(series) ? 2 : 1;
+}
+
+/*
+ * The reference for `series`: the only series at the URL, or, when the
+ * reader split it (a GE or Philips field map into magnitude and Hz, echoes,
+ * localizers), the first that fits best (reference_fit); none that shares
+ * the grid sizes is an error naming them all.
+ */
+static const ImdSeries *pick_reference(ImdError **error, ImdContext *context,
+                                       const ImdSeriesList *list, const ImdSeries *series,
+                                       const char *key, const char *url)
+{
+    size_t count = imd_series_list_count(list);
+    if (count == 1) {
+        return imd_series_list_get(list, 0);
+    }
+    const ImdSeries *best = NULL;
+    int best_fit = 0;
+    size_t best_index = 0, ties = 0;
+    for (size_t i = 0; i < count; i++) {
+        const ImdSeries *candidate = imd_series_list_get(list, i);
+        int fit = reference_fit(candidate, series);
+        if (fit > best_fit) {
+            best = candidate;
+            best_fit = fit;
+            best_index = i;
+            ties = 0;
+        } else if (fit == best_fit && fit > 0) {
+            ties++;
+        }
+    }
+    if (best == NULL) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG,
+                      "%s %s: %zu series found, none with the grid of the data (%zu x %zu "
+                      "voxels a slice)",
+                      key, url, count, imd_series_dim(series, imd_series_ndim(series) - 2),
+                      imd_series_dim(series, imd_series_ndim(series) - 1));
+        return NULL;
+    }
+    /* Pieces of one grid (magnitude and phase, say) fit alike: the data cannot
+     * tell which it came from, so the first is taken, and the user told. */
+    const char *description =
+        imd_header_get_string(imd_series_const_header(best), "SeriesDescription");
+    const char *label = description != NULL ? description : "no description";
+    if (ties > 0) {
+        imd__log(context, IMD_LOG_WARNING,
+                 "%s %s: %zu series found, %zu fit the data alike; the first, series %zu (%s), "
+                 "is taken", key, url, count, ties + 1, best_index + 1, label);
+    } else {
+        imd__log(context, IMD_LOG_INFO, "%s %s: %zu series found; series %zu (%s) fits the data",
+                 key, url, count, best_index + 1, label);
+    }
+    return best;
 }
 
 /*
@@ -429,21 +523,36 @@ static bool add_geometry(ImdError **error, ImdSeries *series, const ImdSeries *g
     return imd_series_add_geometry(error, series, geometry);
 }
 
+/* Apply `key`'s reference (picked from `list`) to `series`. */
+static bool apply_one(ImdError **error, ImdContext *context, ImdSeries *series,
+                      const ImdSeriesList *list, const ImdOptions *options, const char *key)
+{
+    if (list == NULL) {
+        return true;
+    }
+    const char *url = imd_options_get(options, key, "");
+    const ImdSeries *reference = pick_reference(error, context, list, series, key, url);
+    if (reference == NULL) {
+        return false;
+    }
+    bool ok = strcmp(key, "template") == 0 ? imd_series_add_template(error, series, reference)
+                                           : add_geometry(error, series, reference, options);
+    if (!ok) {
+        imd_error_prefix(error, "%s %s: ", key, url);
+    }
+    return ok;
+}
+
 /* Every series read takes the reference's DICOM identity or geometry. */
 static bool apply_reference(ImdError **error, ImdContext *context, ImdSeriesList *all,
                             const ImdOptions *options, const char *key)
 {
-    ImdSeries *reference = NULL;
+    ImdSeriesList *reference = NULL;
     bool ok = read_reference(error, context, options, key, &reference);
     for (size_t i = 0; ok && reference != NULL && i < imd_series_list_count(all); i++) {
-        ImdSeries *series = imd_series_list_get(all, i);
-        ok = strcmp(key, "template") == 0 ? imd_series_add_template(error, series, reference)
-                                          : add_geometry(error, series, reference, options);
+        ok = apply_one(error, context, imd_series_list_get(all, i), reference, options, key);
     }
-    if (!ok && reference != NULL) {
-        imd_error_prefix(error, "%s %s: ", key, imd_options_get(options, key, ""));
-    }
-    imd_series_destroy(reference);
+    imd_series_list_destroy(reference);
     return ok;
 }
 
@@ -484,10 +593,10 @@ ImdSeriesList *imd_read(ImdError **error, ImdContext *context, const char *const
 static bool deliver(ImdError **error, void *user, ImdSeries *series)
 {
     ReadJob *job = user;
-    bool ok = (job->template_series == NULL ||
-               imd_series_add_template(error, series, job->template_series)) &&
-              (job->geometry_series == NULL ||
-               add_geometry(error, series, job->geometry_series, job->options));
+    bool ok = apply_one(error, job->context, series, job->template_series, job->options,
+                        "template") &&
+              apply_one(error, job->context, series, job->geometry_series, job->options,
+                        "geometry");
     if (!ok) {
         imd_series_destroy(series);
         return false;
@@ -524,8 +633,8 @@ ImdSeriesList *imd_read_each(ImdError **error, ImdContext *context, const char *
         imd__context_set_sink(job.context, NULL, NULL);
     }
     cleanup_job(&job);
-    imd_series_destroy(job.template_series);
-    imd_series_destroy(job.geometry_series);
+    imd_series_list_destroy(job.template_series);
+    imd_series_list_destroy(job.geometry_series);
     imd__context_leave(saved);
     imd_context_destroy(own);
     if (!ok) {

@@ -583,6 +583,36 @@ static const char *const more_storage_classes[] = {
     "1.2.840.10008.5.1.4.1.1.481.1", /* RT Image Storage */
 };
 
+/*
+ * Compressed transfer syntaxes we take in C-GET sub-operations (the DICOM
+ * reader decodes each, src/dicom/codec.c), so that a node sends what it
+ * stores without transcoding it. Each is a presentation context of its own:
+ * the acceptor answers one syntax per context (PS3.8 §9.3.3.2), and a C-STORE
+ * sub-operation goes on a context whose syntax is the instance's (PS3.4
+ * C.4.3.3, else the node must convert it).
+ */
+static const char *const get_compressed_syntaxes[] = {
+    "1.2.840.10008.1.2.4.80", /* JPEG-LS Lossless */
+    "1.2.840.10008.1.2.4.90", /* JPEG 2000 (Lossless Only) */
+    "1.2.840.10008.1.2.5",    /* RLE Lossless */
+    "1.2.840.10008.1.2.4.70", /* JPEG Lossless, First-Order Prediction (Process 14 SV1) */
+    "1.2.840.10008.1.2.4.81", /* JPEG-LS Near-Lossless */
+    "1.2.840.10008.1.2.4.91", /* JPEG 2000 */
+    "1.2.840.10008.1.2.4.50", /* JPEG Baseline (Process 1) */
+    "1.2.840.10008.1.2.4.51", /* JPEG Extended (Process 2 and 4) */
+};
+/* The classes offered the compressed contexts: 13 x 8 + 21 native + FIND,
+ * GET and Verification stay within the 128 contexts of an association
+ * (odd IDs 1..255, PS3.8 §9.3.2.2). The others (Parametric Map is floating
+ * point; the rarer classes) come uncompressed. */
+static const char *const get_compressed_classes[] = {
+    "1.2.840.10008.5.1.4.1.1.2",   "1.2.840.10008.5.1.4.1.1.4",   "1.2.840.10008.5.1.4.1.1.1",
+    "1.2.840.10008.5.1.4.1.1.6.1", "1.2.840.10008.5.1.4.1.1.3.1", "1.2.840.10008.5.1.4.1.1.7",
+    "1.2.840.10008.5.1.4.1.1.12.1", "1.2.840.10008.5.1.4.1.1.12.2", "1.2.840.10008.5.1.4.1.1.20",
+    "1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.2.1", "1.2.840.10008.5.1.4.1.1.128",
+    "1.2.840.10008.5.1.4.1.1.7.3",
+};
+
 static bool add_storage_scp(ImdNetAssociate *rq, const char *sop_class)
 {
     static const char *const native[] = {IMD_UID_EXPLICIT_VR_LE, IMD_UID_IMPLICIT_VR_LE};
@@ -591,12 +621,37 @@ static bool add_storage_scp(ImdNetAssociate *rq, const char *sop_class)
         return false;
     }
     /* SCP/SCU Role Selection (PS3.7 D.3.3.4): we, the requestor, are the
-     * storage SCP; the peer's C-GET sub-operations need it (PS3.4 C.4.3.1). */
+     * storage SCP; the peer's C-GET sub-operations need it (PS3.4 C.4.3.1).
+     * One item per SOP class, for all its contexts. */
     ImdNetRole *role = &rq->roles[rq->role_count++];
     snprintf(role->sop_class, sizeof role->sop_class, "%s", sop_class);
     role->scu = false;
     role->scp = true;
     return true;
+}
+
+/*
+ * The contexts of one storage class for C-GET sub-operations: the compressed
+ * ones first, then the uncompressed one. A node that matches each instance's
+ * syntax to a context (PS3.4 C.4.3.3) is indifferent to the order; dcmtk's
+ * dcmqrscp takes the first accepted context of the class and converts to its
+ * syntax (it has no codecs for that), so it can send what it stores
+ * compressed only when that context comes first. It accepts compressed
+ * contexts only when told to (its +x options), and then it stores such data.
+ */
+static void add_get_contexts(ImdNetAssociate *rq, const char *sop_class)
+{
+    for (size_t i = 0; i < sizeof get_compressed_classes / sizeof get_compressed_classes[0];
+         i++) {
+        if (strcmp(get_compressed_classes[i], sop_class) != 0) {
+            continue;
+        }
+        for (size_t k = 0; k < sizeof get_compressed_syntaxes / sizeof get_compressed_syntaxes[0];
+             k++) {
+            add_context(rq, sop_class, &get_compressed_syntaxes[k], 1);
+        }
+    }
+    (void)add_storage_scp(rq, sop_class);
 }
 
 static ImdAssociation *associate_read(ImdError **error, const DicomTransport *t)
@@ -609,10 +664,10 @@ static ImdAssociation *associate_read(ImdError **error, const DicomTransport *t)
     add_context(rq, STUDY_ROOT_FIND, native, 2);
     add_context(rq, STUDY_ROOT_GET, native, 2);
     for (size_t i = 0; i < sizeof storage_classes / sizeof storage_classes[0]; i++) {
-        (void)add_storage_scp(rq, storage_classes[i]);
+        add_get_contexts(rq, storage_classes[i]);
     }
     for (size_t i = 0; i < sizeof more_storage_classes / sizeof more_storage_classes[0]; i++) {
-        (void)add_storage_scp(rq, more_storage_classes[i]);
+        add_get_contexts(rq, more_storage_classes[i]);
     }
     ImdAssociation *a = imd__association_open(error, t->host, t->port, rq, &t->timeouts,
                                               t->base.name);
@@ -847,7 +902,9 @@ static bool on_store(ImdError **error, void *user, const char *sop_class, const 
     snprintf(r->name, sizeof r->name, "%06zu.dcm", t->received_count + 1);
     t->received_count++;
     *status = 0x0000;
-    imd__log(imd__context_current(), IMD_LOG_DEBUG, "%s: received %s", t->base.name, sop_instance);
+    const char *syntax_name = imd__codec_syntax_name(syntax);
+    imd__log(imd__context_current(), IMD_LOG_DEBUG, "%s: received %s in %s", t->base.name,
+             sop_instance, syntax_name != NULL ? syntax_name : syntax);
     return true;
 }
 
@@ -1006,8 +1063,8 @@ static ImdTransport *dicom_open(ImdError **error, const ImdUrl *url, ImdMode mod
         (url->parts[0] == NULL || url->parts[1] == NULL || url->parts[2] == NULL)) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED,
                       "dicom://%s:%d/%s: reading from a DICOM node needs "
-                      "dicom://host:port/AET/patientID/studyUID/seriesUID (listing a node is "
-                      "not implemented yet)",
+                      "dicom://host:port/AET/patientID/studyUID/seriesUID (image_list lists "
+                      "the patients, studies and series of a node)",
                       url->host, url->port != 0 ? url->port : 104, url->aet);
         return NULL;
     }
@@ -1075,6 +1132,332 @@ bool imd__dicom_echo(ImdError **error, const ImdUrl *url, const ImdOptions *opti
     } else {
         imd__association_abort(a);
     }
+    transport_free(t);
+    return ok;
+}
+
+/* ---- listing (imd_list, image_list) ---- */
+
+/* The identifiers one C-FIND returned, as data sets. */
+typedef struct Found {
+    DicomTransport *t;
+    const char *syntax;
+    ImdDicomDataSet **sets;
+    size_t count, capacity;
+} Found;
+
+static void found_clear(Found *f)
+{
+    for (size_t i = 0; i < f->count; i++) {
+        imd_dicom_dataset_destroy(f->sets[i]);
+    }
+    free(f->sets);
+    f->sets = NULL;
+    f->count = f->capacity = 0;
+}
+
+static bool on_found(ImdError **error, void *user, const uint8_t *identifier, size_t size)
+{
+    Found *f = user;
+    if (!imd__grow(error, (void **)&f->sets, &f->capacity, f->count + 1, sizeof *f->sets)) {
+        return false;
+    }
+    uint8_t *copy = imd__malloc(error, size > 0 ? size : 1);
+    if (copy == NULL) {
+        return false;
+    }
+    if (size > 0) {
+        memcpy(copy, identifier, size);
+    }
+    size_t total = 0;
+    /* The identifier in the context's syntax behind a meta group, so that
+     * the DICOM reader takes it (and its Specific Character Set) as a file. */
+    uint8_t *file = part10(error, STUDY_ROOT_FIND, "1", f->syntax, copy, size, &total);
+    if (file == NULL) {
+        return false;
+    }
+    ImdDicomDataSet *found = imd_dicom_read_memory(error, file, total, f->t->base.name, NULL);
+    free(file);
+    if (found == NULL) {
+        imd_error_prefix(error, "a C-FIND match: ");
+        return false;
+    }
+    f->sets[f->count++] = found;
+    return true;
+}
+
+/* One C-FIND at `level` (Study Root) with the given keys (NULL values left
+ * out, "" are return keys); every match into `found`. */
+static bool find_all(ImdError **error, DicomTransport *t, ImdAssociation *a, const char *level,
+                     const uint32_t *tags, const char *const *values, size_t count,
+                     const char *what, Found *found)
+{
+    const char *syntax = NULL;
+    uint8_t context = imd__association_find_context(a, STUDY_ROOT_FIND, NULL, &syntax);
+    if (context == 0) {
+        imd_error_set(error, IMD_ERR_NETWORK,
+                      "%s: the peer did not accept Study Root Query/Retrieve - FIND",
+                      t->base.name);
+        return false;
+    }
+    ImdDicomDataSet *identifier = imd_dicom_dataset_create(error);
+    bool ok = identifier != NULL && imd_dicom_dataset_set_string(error, identifier,
+                                                                 IMD_TAG_QueryRetrieveLevel,
+                                                                 IMD_VR_CS, level);
+    for (size_t i = 0; ok && i < count; i++) {
+        if (values[i] != NULL) {
+            ok = imd_dicom_dataset_set_string(error, identifier, tags[i],
+                                              imd_dicom_dictionary_vr(tags[i]), values[i]);
+        }
+    }
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    ok = ok && encode(error, identifier, syntax, &bytes, &size, t->base.name);
+    imd_dicom_dataset_destroy(identifier);
+    found->t = t;
+    found->syntax = syntax;
+    ImdDimseResult result = {0};
+    ok = ok && imd__dimse_find(error, a, context, STUDY_ROOT_FIND, bytes, size, on_found, found,
+                               &result);
+    free(bytes);
+    if (ok && imd__dimse_status_kind(result.status) != IMD_STATUS_SUCCESS) {
+        imd_error_set(error, IMD_ERR_NETWORK, "%s: C-FIND for %s failed with status 0x%04X%s%s",
+                      t->base.name, what, result.status, result.comment[0] != '\0' ? ": " : "",
+                      result.comment);
+        ok = false;
+    }
+    return ok;
+}
+
+/* An attribute of a match as UTF-8 text ("" when absent); NULL only for no memory. */
+static char *match_text(ImdError **error, const ImdDicomDataSet *set, uint32_t tag)
+{
+    const ImdDicomElement *e = imd_dicom_dataset_find(set, tag);
+    ImdError *ignored = NULL;
+    char *text = e != NULL ? imd_dicom_element_string(&ignored, set, e) : NULL;
+    if (text == NULL) {
+        /* Absent, empty or not text (a peer's odd VR): listed as empty. */
+        imd_error_clear(&ignored);
+        text = imd__strdup(error, "");
+    }
+    return text;
+}
+
+enum {
+    L_PATIENT_ID, L_PATIENT_NAME, L_STUDY_UID, L_STUDY_DATE, L_STUDY_TIME, L_ACCESSION,
+    L_STUDY_DESCRIPTION, L_SERIES_UID, L_SERIES_NUMBER, L_MODALITY, L_SERIES_DESCRIPTION,
+    L_INSTANCES, L_COUNT
+};
+static const uint32_t list_tags[L_COUNT] = {
+    IMD_TAG_PatientID,         IMD_TAG_PatientName,       IMD_TAG_StudyInstanceUID,
+    IMD_TAG_StudyDate,         IMD_TAG_StudyTime,         IMD_TAG_AccessionNumber,
+    IMD_TAG_StudyDescription,  IMD_TAG_SeriesInstanceUID, IMD_TAG_SeriesNumber,
+    IMD_TAG_Modality,          IMD_TAG_SeriesDescription, IMD_TAG_NumberOfSeriesRelatedInstances,
+};
+
+/* One listed entry with its texts (owned). */
+typedef struct Listed {
+    char *text[L_COUNT];
+} Listed;
+
+static void listed_clear(Listed *items, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        for (size_t k = 0; k < L_COUNT; k++) {
+            free(items[i].text[k]);
+        }
+    }
+    free(items);
+}
+
+static long text_long(const char *text)
+{
+    char *end = NULL;
+    long value = strtol(text, &end, 10);
+    return end != text ? value : 0;
+}
+
+/* Patients by ID; studies by date, time, UID; series by number, UID. */
+static int compare_patients(const void *pa, const void *pb)
+{
+    const Listed *a = pa, *b = pb;
+    return strcmp(a->text[L_PATIENT_ID], b->text[L_PATIENT_ID]);
+}
+
+static int compare_studies(const void *pa, const void *pb)
+{
+    const Listed *a = pa, *b = pb;
+    int c = strcmp(a->text[L_STUDY_DATE], b->text[L_STUDY_DATE]);
+    if (c == 0) {
+        c = strcmp(a->text[L_STUDY_TIME], b->text[L_STUDY_TIME]);
+    }
+    return c != 0 ? c : strcmp(a->text[L_STUDY_UID], b->text[L_STUDY_UID]);
+}
+
+static int compare_series(const void *pa, const void *pb)
+{
+    const Listed *a = pa, *b = pb;
+    long na = text_long(a->text[L_SERIES_NUMBER]), nb = text_long(b->text[L_SERIES_NUMBER]);
+    if (na != nb) {
+        return na < nb ? -1 : 1;
+    }
+    return strcmp(a->text[L_SERIES_UID], b->text[L_SERIES_UID]);
+}
+
+/*
+ * Query at `level` and collect the matches' texts; patients are found at
+ * STUDY level (Study Root has no PATIENT level, PS3.4 C.6.2) and kept once
+ * per Patient ID.
+ */
+static bool list_query(ImdError **error, DicomTransport *t, ImdAssociation *a, ImdListLevel level,
+                       const char *patient, const char *study, const char *series,
+                       Listed **out, size_t *out_count)
+{
+    const char *values[L_COUNT];
+    for (size_t k = 0; k < L_COUNT; k++) {
+        values[k] = ""; /* return keys */
+    }
+    values[L_PATIENT_ID] = patient != NULL ? patient : "";
+    if (level == IMD_LIST_SERIES) {
+        /* Series level keys: the study's unique key and series attributes
+         * (PS3.4 C.6.2.1.2); patient and study attributes are not series
+         * attributes, so they are left out of the query. */
+        values[L_PATIENT_ID] = values[L_PATIENT_NAME] = values[L_STUDY_DATE] = NULL;
+        values[L_STUDY_TIME] = values[L_ACCESSION] = values[L_STUDY_DESCRIPTION] = NULL;
+        values[L_STUDY_UID] = study;
+        if (series != NULL) {
+            bool by_uid = !is_number(series);
+            values[L_SERIES_UID] = by_uid ? series : "";
+            values[L_SERIES_NUMBER] = by_uid ? "" : series;
+        }
+    } else {
+        values[L_SERIES_UID] = values[L_SERIES_NUMBER] = values[L_MODALITY] = NULL;
+        values[L_SERIES_DESCRIPTION] = values[L_INSTANCES] = NULL;
+    }
+    Found found = {0};
+    const char *what = level == IMD_LIST_SERIES ? "the series" : level == IMD_LIST_STUDY
+                                                                      ? "the studies"
+                                                                      : "the patients";
+    if (!find_all(error, t, a, level == IMD_LIST_SERIES ? "SERIES" : "STUDY", list_tags, values,
+                  L_COUNT, what, &found)) {
+        found_clear(&found);
+        return false;
+    }
+    Listed *items = found.count > 0 ? imd__calloc(error, found.count, sizeof *items) : NULL;
+    size_t n = 0;
+    bool ok = found.count == 0 || items != NULL;
+    for (size_t i = 0; ok && i < found.count; i++) {
+        Listed *item = &items[n];
+        for (size_t k = 0; ok && k < L_COUNT; k++) {
+            item->text[k] = match_text(error, found.sets[i], list_tags[k]);
+            ok = item->text[k] != NULL;
+        }
+        if (!ok) {
+            n++; /* freed with the others */
+            break;
+        }
+        bool duplicate = false;
+        for (size_t j = 0; j < n && !duplicate; j++) {
+            /* A peer may return an entity more than once (one response per
+             * instance, for some); patients repeat once per study. */
+            int key = level == IMD_LIST_PATIENT ? L_PATIENT_ID
+                      : level == IMD_LIST_STUDY ? L_STUDY_UID
+                                                : L_SERIES_UID;
+            duplicate = strcmp(items[j].text[key], item->text[key]) == 0;
+        }
+        if (duplicate) {
+            for (size_t k = 0; k < L_COUNT; k++) {
+                free(item->text[k]);
+                item->text[k] = NULL;
+            }
+        } else {
+            n++;
+        }
+    }
+    found_clear(&found);
+    if (!ok) {
+        listed_clear(items, n);
+        return false;
+    }
+    if (n > 1) {
+        qsort(items, n, sizeof *items,
+              level == IMD_LIST_PATIENT ? compare_patients
+              : level == IMD_LIST_STUDY ? compare_studies
+                                        : compare_series);
+    }
+    *out = items;
+    *out_count = n;
+    return true;
+}
+
+bool imd__dicom_list(ImdError **error, const ImdUrl *url, const ImdOptions *options,
+                     ImdListFn *fn, void *user)
+{
+    ImdTransport *base = dicom_open(error, url, IMD_MODE_WRITE, options);
+    if (base == NULL) {
+        return false;
+    }
+    DicomTransport *t = (DicomTransport *)base;
+    /* An empty part (a trailing slash) is an absent one. */
+    const char *parts[3];
+    for (size_t i = 0; i < 3; i++) {
+        parts[i] = url->parts[i] != NULL && url->parts[i][0] != '\0' ? url->parts[i] : NULL;
+    }
+    const char *patient = parts[0], *study = parts[0] != NULL ? parts[1] : NULL;
+    const char *series = study != NULL ? parts[2] : NULL;
+    ImdListLevel level = patient == NULL  ? IMD_LIST_PATIENT
+                         : study == NULL ? IMD_LIST_STUDY
+                                         : IMD_LIST_SERIES;
+    ImdAssociation *a = associate_read(error, t);
+    bool ok = a != NULL;
+    char study_uid[IMD_NET_UID] = "";
+    if (ok && study != NULL) {
+        /* The study part may be an Accession Number: resolve it to one study. */
+        const uint32_t tags[3] = {IMD_TAG_PatientID, IMD_TAG_StudyInstanceUID,
+                                  IMD_TAG_AccessionNumber};
+        bool by_uid = is_uid(study);
+        const char *values[3] = {patient, by_uid ? study : "", by_uid ? NULL : study};
+        char what[200];
+        snprintf(what, sizeof what, "patient %.64s: study with %s %.64s", patient,
+                 by_uid ? "Study Instance UID" : "Accession Number", study);
+        ok = find_one(error, t, a, "STUDY", tags, values, 3, IMD_TAG_StudyInstanceUID, what,
+                      study_uid);
+    }
+    Listed *items = NULL;
+    size_t count = 0;
+    ok = ok && list_query(error, t, a, level, patient, study_uid, series, &items, &count);
+    if (ok) {
+        ok = imd__association_release(error, a);
+    } else {
+        imd__association_abort(a);
+    }
+    for (size_t i = 0; ok && i < count; i++) {
+        const char *text[L_COUNT];
+        for (size_t k = 0; k < L_COUNT; k++) {
+            text[k] = items[i].text[k];
+        }
+        if (level != IMD_LIST_PATIENT) {
+            text[L_PATIENT_ID] = patient; /* series matches carry no patient keys */
+        }
+        char *path = level == IMD_LIST_PATIENT
+                         ? imd__sprintf(error, "%s/%s", t->base.name, text[L_PATIENT_ID])
+                     : level == IMD_LIST_STUDY
+                         ? imd__sprintf(error, "%s/%s/%s", t->base.name, patient, text[L_STUDY_UID])
+                         : imd__sprintf(error, "%s/%s/%s/%s", t->base.name, patient, study_uid,
+                                        text[L_SERIES_UID]);
+        if (level == IMD_LIST_SERIES) {
+            text[L_STUDY_UID] = study_uid;
+        }
+        /* `info` is the pipeline's (imd_list), the same for every source. */
+        ImdListEntry entry = {level, path != NULL ? path : "", NULL, text[L_PATIENT_ID],
+                              text[L_PATIENT_NAME], text[L_STUDY_UID], text[L_STUDY_DATE],
+                              text[L_STUDY_TIME], text[L_ACCESSION], text[L_STUDY_DESCRIPTION],
+                              text[L_SERIES_UID], text[L_MODALITY], text[L_SERIES_DESCRIPTION],
+                              text_long(text[L_SERIES_NUMBER]), text_long(text[L_INSTANCES])};
+        ok = path != NULL && fn(error, user, &entry);
+        free(path);
+    }
+    listed_clear(items, count);
     transport_free(t);
     return ok;
 }

@@ -189,6 +189,38 @@ def generate_series(folder, count=4):
     return arrays
 
 
+def check_uid_defaults(scp, source):
+    """A DICOM folder is sent with its UIDs by default (twice: the same set);
+    keep_uid=false and a processed series (NIfTI + template) get new ones."""
+    def send(*args):
+        for f in scp.files():
+            os.remove(f)
+        rc, _, err, _ = run(IMAGE_DATA, *args)
+        check(rc == 0, "%s: rc %d %s" % (" ".join(args), rc, err))
+        return read_folder(scp.dir)
+    for attempt in ("first", "re-run"):
+        got = send(scp.url, TIME)
+        check(set(got) == set(source), "default send (%s): received SOPInstanceUIDs %d, the "
+              "source's %d, in common %d" % (attempt, len(got), len(source),
+                                              len(set(got) & set(source))))
+        check({d.SeriesInstanceUID for d in got.values()} ==
+              {d.SeriesInstanceUID for d in source.values()}, "default send: SeriesInstanceUID")
+    got = send("--input_options", "keep_uid=false", scp.url, TIME)
+    check(len(got) == 9 and not set(got) & set(source), "keep_uid=false: new SOPInstanceUIDs")
+    nifti = os.path.join(WORK, "uid_nifti")
+    rc, _, err, _ = run(IMAGE_DATA, "--of", "nifti", nifti, TIME)
+    check(rc == 0, "nifti write: %s" % err)
+    got = send("--template", TIME, scp.url, nifti)
+    series = {d.SeriesInstanceUID for d in got.values()}
+    check(len(got) == 9 and not set(got) & set(source) and
+          not series & {d.SeriesInstanceUID for d in source.values()},
+          "NIfTI + template: new SOPInstanceUIDs and SeriesInstanceUID (%d received)" % len(got))
+    print("UIDs: a DICOM folder sent twice arrives with its own %d SOPInstanceUIDs both times; "
+          "keep_uid=false and NIfTI + template arrive with new ones" % len(source))
+    for f in scp.files():
+        os.remove(f)
+
+
 def main():
     # ---- storescp: C-ECHO, the seed's command, a real and a generated series ----
     scp = Storescp("storescp")
@@ -205,8 +237,8 @@ def main():
         check(len(got) == 9, "seed: 9 instances received, %d" % len(got))
         check(all(d.SeriesNumber == 1004 and d.SeriesDescription == "Processed data"
                   for d in got.values()), "seed: series number and description")
-        # New instance UIDs (a new series): the pixels are matched by content.
-        key = lambda d: (tuple(float(x) for x in d.ImagePositionPatient), str(d.AcquisitionTime))
+        # An acquisition relabelled is new content: new UIDs (PS3.3 C.12.1.1.1).
+        check(not set(got) & set(source), "seed on the acquisition: new SOPInstanceUIDs")
         src_pixels = sorted(d.pixel_array.tobytes() for d in source.values())
         got_pixels = sorted(d.pixel_array.tobytes() for d in got.values())
         check(src_pixels == got_pixels, "seed: the received pixel data are the source's")
@@ -214,6 +246,23 @@ def main():
                   for d in got.values()), "seed: same study")
         for f in scp.files():
             os.remove(f)
+        # The seed's own case: dicomResult, written with these labels, sent with
+        # them again (twice, as a re-run after a failure): its UIDs are kept.
+        result = os.path.join(WORK, "dicomResult")
+        rc, _, err, _ = run(IMAGE_DATA, "--sernum", "1004", "--serdes", "Processed data",
+                            result, TIME)
+        check(rc == 0, "dicomResult written: rc %d %s" % (rc, err))
+        written = read_folder(result)
+        for attempt in (1, 2):
+            rc, _, err, _ = run(IMAGE_DATA, "--sernum", "1004", "--serdes", "Processed data",
+                                scp.url, result)
+            check(rc == 0, "seed re-send %d: rc %d %s" % (attempt, rc, err))
+            got = read_folder(scp.dir)
+            check(set(got) == set(written) and len(got) == 9,
+                  "seed re-send %d: dicomResult's own 9 SOPInstanceUIDs (%d received)"
+                  % (attempt, len(got)))
+            for f in scp.files():
+                os.remove(f)
 
         # keep_uid: the sent instances are the source's, and equal to a folder write.
         folder = os.path.join(WORK, "time_written")
@@ -229,6 +278,8 @@ def main():
         compare(got, read_folder(folder), "time vs folder write")
         for f in scp.files():
             os.remove(f)
+
+        check_uid_defaults(scp, source)
 
         generated = os.path.join(WORK, "generated")
         arrays = generate_series(generated)

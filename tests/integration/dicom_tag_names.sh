@@ -47,6 +47,8 @@ NOT_IN_PYDICOM = {"Image Private Header", "Philips MR Imaging DD 005"}
 PYDICOM_NAMES = {
     "IMD_PRIVATE_SiemensCsaImageHeaderInfo": ("OB", "CSA Image Header Info"),
     "IMD_PRIVATE_SiemensCsaSeriesHeaderInfo": ("OB", "CSA Series Header Info"),
+    "IMD_PRIVATE_SiemensMrNumberOfImagesInMosaic": ("US", "NumberOfImagesInMosaic"),
+    "IMD_PRIVATE_SiemensMrMosaicRefAcqTimes": ("FD", "MosaicRefAcqTimes"),
     "IMD_PRIVATE_SiemensMrBValue": ("IS", "B_value"),
     "IMD_PRIVATE_SiemensMrDiffusionDirectionality": ("CS", "DiffusionDirectionality"),
     "IMD_PRIVATE_SiemensMrDiffusionGradientDirection": ("FD", "DiffusionGradientDirection"),

@@ -79,6 +79,18 @@ run_case nifti_pair 4 "p\.img: 100 bytes, 70362301923326 expected" 30 - \
     "$data" --memory-limit 1T --of nifti "$work/out/nifti_pair.nii" "$c/nifti_pair/p.hdr"
 run_case nifti_32767_info 4 "nifti_32767\.nii.*70362301923326" 30 - \
     "$info" --memory-limit 1T "$c/nifti_32767.nii"
+# --headers_only checks the claim too: a header alone must not make an array
+# the file cannot back (issue 22; it made a 70 TB array of zeros before).
+run_case nifti_32767_headers 4 "nifti_32767\.nii.*352 bytes.*70362301923326" 30 - \
+    "$info" --memory-limit 1T --headers_only "$c/nifti_32767.nii"
+run_case nifti_32767_gz_headers 4 "nifti_32767\.nii\.gz.*70362301923326.*61 compressed bytes" 30 - \
+    "$info" --memory-limit 1T --headers_only "$c/nifti_32767.nii.gz"
+run_case nifti_pair_headers 4 "p\.img: 100 bytes, 70362301923326 expected" 30 - \
+    "$info" --memory-limit 1T --headers_only "$c/nifti_pair/p.hdr"
+run_case metaio_claims_headers 4 "small\.raw: 3 bytes cannot hold the 8000000000 bytes" 30 - \
+    "$info" --memory-limit 1T --headers_only "$c/metaio_claims/big.mhd"
+run_case metaio_local_headers 4 "metaio_local\.mha.*2 compressed bytes cannot hold the 8000000000" 30 - \
+    "$info" --memory-limit 1T --headers_only "$c/metaio_local.mha"
 run_case mat_huge 4 "mat_huge\.mat.*12800000000 bytes.*at most 80" 30 - \
     "$data" --memory-limit 1T --of nifti "$work/out/mat_huge.nii" "$c/mat_huge.mat"
 run_case mat_huge_headers 4 "mat_huge\.mat.*12800000000 bytes" 30 - \

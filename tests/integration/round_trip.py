@@ -203,14 +203,72 @@ def _frame_attr(ds, i, sequence, keyword):
     return None
 
 
+def _masked(ds, pixels):
+    """Bits above BitsStored are not part of the value (PS3.5 8.1.1);
+    pydicom 2.3 leaves them in unsigned data (dcm_qa_stc's Siemens mosaic has
+    some set)."""
+    stored, allocated = int(ds.get("BitsStored", 16)), int(ds.get("BitsAllocated", 16))
+    if stored < allocated and int(ds.get("PixelRepresentation", 0)) == 0 \
+            and pixels.dtype.kind == "u":
+        pixels = pixels & ((1 << stored) - 1)
+    return pixels
+
+
+def _tiles(ds, pixels):
+    """A mosaic template's tiles as (pixels, position) per slice, or None.
+    Siemens mosaics through nibabel's MosaicWrapper (its own CSA reading and
+    position correction, independent of ours); United Imaging VFRAME grids
+    from their private tile count and positions ((0065,xx50/51), creator
+    "Image Private Header": tiles fill rows of Columns / tile columns)."""
+    types = [str(t).upper() for t in (ds.get("ImageType") or [])]
+    if "MOSAIC" in types:
+        from nibabel.nicom import dicomwrappers
+        w = dicomwrappers.wrapper_from_data(ds)
+        if not hasattr(w, "n_mosaic"):
+            return None
+        rows, columns = w.image_shape[:2]
+        per_row = int(ds.Columns) // columns
+        out = []
+        for k in range(int(w.n_mosaic)):
+            r, c = divmod(k, per_row)
+            tile = pixels[r * rows:(r + 1) * rows, c * columns:(c + 1) * columns]
+            out.append((tile, (w.affine @ np.array([0, 0, k, 1.0]))[:3]))
+        return out
+    if "VFRAME" in types:
+        block = None
+        for element in ds.group_dataset(0x0065):
+            if element.value == "Image Private Header" and element.tag.element < 0x100:
+                block = element.tag.element << 8
+        if block is None or (0x0065, block | 0x50) not in ds:
+            return None
+        count = int(float(ds[0x0065, block | 0x50].value))
+        items = ds[0x0065, block | 0x51].value
+        side = int(round((int(ds.Rows) * int(ds.Columns) / count) ** 0.5)) if count else 0
+        size = str(ds[0x0065, block | 0x04].value) if (0x0065, block | 0x04) in ds else ""
+        rows, columns = (int(x) for x in size.split("*")) if "*" in size else (side, side)
+        per_row = int(ds.Columns) // columns
+        out = []
+        for k in range(count):
+            r, c = divmod(k, per_row)
+            tile = pixels[r * rows:(r + 1) * rows, c * columns:(c + 1) * columns]
+            out.append((tile, np.asarray(items[k].ImagePositionPatient, float)))
+        return out
+    return None
+
+
 def frames_of(path):
-    """The frames of one file, each with its position, orientation, values."""
+    """The frames of one file, each with its position, orientation, values
+    (a mosaic's tiles are its frames)."""
     ds = pydicom.dcmread(path)
-    pixels = ds.pixel_array
+    pixels = _masked(ds, ds.pixel_array)
     enhanced = "PerFrameFunctionalGroupsSequence" in ds
     count = int(ds.get("NumberOfFrames", 1) or 1)
     samples = int(ds.get("SamplesPerPixel", 1))
-    if count == 1:
+    tiles = _tiles(ds, pixels) if count == 1 and not enhanced else None
+    if tiles is not None:
+        count = len(tiles)
+        pixels = np.stack([t[0] for t in tiles])
+    elif count == 1:
         pixels = pixels[np.newaxis]
     out = []
     for i in range(count):
@@ -227,6 +285,8 @@ def frames_of(path):
             iop = ds.get("ImageOrientationPatient")
             slope, inter = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
             echo = ds.get("EchoTime")
+        if tiles is not None:
+            pos = tiles[i][1]
         f.position = np.asarray(pos if pos is not None else [0, 0, 0], float)
         # Direction cosines are unit vectors (PS3.3 C.7.6.2.1.1): a template's
         # unnormalised ones are compared normalised.
@@ -234,7 +294,7 @@ def frames_of(path):
         for part in (f.orientation[:3], f.orientation[3:]):
             norm = np.linalg.norm(part)
             part /= norm if norm > 0 else 1
-        f.rows, f.columns = int(ds.Rows), int(ds.Columns)
+        f.rows, f.columns = pixels[i].shape[0], pixels[i].shape[1]
         f.slope = float(slope) if slope is not None else 1.0
         intercept = float(inter) if inter is not None else 0.0
         f.values = pixels[i].astype(np.float64) * f.slope + intercept
@@ -280,7 +340,7 @@ def dciodvfy_errors(files):
     return errors
 
 
-def check(written_files, template_files, problems, stats):
+def check(written_files, template_files, problems, stats, pieces=1):
     template = []
     tds = None
     for f in template_files:
@@ -303,7 +363,7 @@ def check(written_files, template_files, problems, stats):
                 problems.append("%s: %s is %r, want %r" % (os.path.basename(f), keyword, got, want))
     template_sops = {str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID)
                      for f in template_files}
-    if len(series_uids) != 1 or str(tds.SeriesInstanceUID) in series_uids:
+    if len(series_uids) != pieces or str(tds.SeriesInstanceUID) in series_uids:
         problems.append("SeriesInstanceUID: %d in the written files, template's kept: %s"
                         % (len(series_uids), str(tds.SeriesInstanceUID) in series_uids))
     if len(set(sop_uids)) != len(sop_uids) or template_sops & set(sop_uids):
@@ -385,26 +445,39 @@ def round_trip(image_data, case, fmt, template_dir, template_files, work, with_i
         return [error], stats, log
     middle = written_middle(folder, fmt)
     # MetaIO holds 3D: a 4D series is written as one file per volume, read
-    # back together (the original's ITK plugin does the same).
-    if len(middle) != 1 and not (fmt == "itk" and middle):
+    # back together (the original's ITK plugin does the same). A series the
+    # reader splits (a field map into magnitude and Hz) gives one NIfTI per
+    # piece: each goes back on its own, with the whole folder as template
+    # (template= picks the piece that fits), and together they must give the
+    # template's frames.
+    if fmt == "itk" and middle:
+        pieces = [middle]
+    elif fmt == "nifti" and middle:
+        pieces = [[m] for m in middle]
+    elif len(middle) == 1:
+        pieces = [middle]
+    else:
         return ["--of %s wrote %d files %s, want one" % (
             fmt, len(middle), [os.path.relpath(m, folder) for m in middle][:4])], stats, log
     # A MAT file holds no geometry: as in the original (behaviour.md 5.5),
     # template= gives the DICOM attributes and geometry= the positions.
     geometry = ["--geometry", template_dir] if fmt == "mat" else []
-    error = run([image_data, "--of", "dicom"] + order + ["--template", template_dir] + geometry +
-                ["--sernum", "1004", "--serdes", "Processed data",
-                 os.path.join(folder, "dcm")] + middle, log)
-    if error:
-        return [error], stats, log
-    # A single image is written as the file dcm.dcm, a series as the folder dcm.
-    written = sorted(f for f in glob.glob(os.path.join(folder, "dcm*"))
-                     + glob.glob(os.path.join(folder, "dcm", "**", "*"), recursive=True)
-                     if os.path.isfile(f))
+    written = []
+    for k, piece in enumerate(pieces):
+        out = os.path.join(folder, "dcm" if k == 0 else "dcm%d" % k)
+        error = run([image_data, "--of", "dicom"] + order + ["--template", template_dir] +
+                    geometry + ["--sernum", "1004", "--serdes", "Processed data", out] + piece,
+                    log)
+        if error:
+            return [error], stats, log
+        # A single image is written as the file dcm.dcm, a series as the folder dcm.
+        written += sorted(f for f in glob.glob(out + ".dcm")
+                          + glob.glob(os.path.join(out, "**", "*"), recursive=True)
+                          if os.path.isfile(f))
     if not written:
         return ["no DICOM file written"], stats, log
     try:
-        check(written, template_files, problems, stats)
+        check(written, template_files, problems, stats, len(pieces) if fmt == "nifti" else 1)
     except Exception as exc:  # pydicom cannot read what we wrote: a failure
         problems.append("pydicom: %s: %s" % (type(exc).__name__, exc))
     if with_iod:

@@ -371,6 +371,19 @@ IMD_TEST(round_trip_3d)
                    1, 1e-9);
     }
     free(text);
+    /* headers_only: the same shape and geometry, the voxels left zero (the
+     * file is mapped, its voxels never read). */
+    ImdSeries *headers = read_with(path, "headers_only", "true");
+    REQUIRE(headers != NULL);
+    CHECK(same_shape(series, headers));
+    check_geometry(series, headers, 1e-6);
+    const uint8_t *zero = imd_series_const_data(headers);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < imd_series_nbytes(headers); i++) {
+        nonzero += zero[i] != 0;
+    }
+    CHECK_INT(nonzero, 0);
+    imd_series_destroy(headers);
     /* A named target without a suffix gets ".mha". */
     snprintf(path, sizeof path, "%s/named", folder);
     REQUIRE(write_with(series, path, NULL, NULL));

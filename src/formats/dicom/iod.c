@@ -195,9 +195,136 @@ static bool complete_image_type(ImdError **error, ImdDicomDataSet *d, const char
     return ok;
 }
 
+/* ---- values a template carries that its VR or module forbids ---- */
+
+static bool digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* One value of a date, time, date-time or age (PS3.5 Table 6.2-1), trailing
+ * spaces (padding) already removed. */
+static bool valid_temporal(ImdVR vr, const char *v, size_t n)
+{
+    switch (vr) {
+    case IMD_VR_DA: /* YYYYMMDD */
+        return n == 8 && digits(v, 8) && (v[4] - '0') * 10 + (v[5] - '0') <= 12 &&
+               (v[6] - '0') * 10 + (v[7] - '0') <= 31;
+    case IMD_VR_TM: { /* HH[MM[SS[.F{1,6}]]] */
+        size_t whole = n;
+        const char *dot = memchr(v, '.', n);
+        if (dot != NULL) {
+            whole = (size_t)(dot - v);
+            size_t fraction = n - whole - 1;
+            if (whole != 6 || fraction < 1 || fraction > 6 || !digits(dot + 1, fraction)) {
+                return false;
+            }
+        }
+        return (whole == 2 || whole == 4 || whole == 6) && digits(v, whole);
+    }
+    case IMD_VR_DT: { /* YYYY[MM[DD[HH[MM[SS[.F]]]]]][&ZZXX]: the digits before any '.', '+', '-' */
+        size_t lead = 0;
+        while (lead < n && v[lead] >= '0' && v[lead] <= '9') {
+            lead++;
+        }
+        return lead >= 4 && lead <= 14 && lead % 2 == 0 &&
+               (lead == n || v[lead] == '.' || v[lead] == '+' || v[lead] == '-');
+    }
+    case IMD_VR_AS: /* nnnD, nnnW, nnnM or nnnY */
+        return n == 4 && digits(v, 3) && strchr("DWMY", v[3]) != NULL && v[3] != '\0';
+    default:
+        return true;
+    }
+}
+
+static bool valid_values(ImdVR vr, const char *text)
+{
+    for (const char *v = text; *v != '\0';) {
+        const char *end = strchr(v, '\\');
+        size_t n = end != NULL ? (size_t)(end - v) : strlen(v);
+        size_t trimmed = n;
+        while (trimmed > 0 && v[trimmed - 1] == ' ') {
+            trimmed--;
+        }
+        if (trimmed > 0 && !valid_temporal(vr, v, trimmed)) {
+            return false;
+        }
+        v += n + (end != NULL);
+    }
+    return true;
+}
+
+/*
+ * A template's dates, times and ages that are not of their VR (an export's
+ * anonymisation writes "***": dcm_qa_stc/In/UIH) are emptied: "unknown" is
+ * valid for type 2 and 3 attributes, a wrong value is not (PS3.5 6.2). Patient's
+ * Sex outside M, F, O (GE writes "0" when anonymised: dcm_qa_stc/In/GE) likewise
+ * (PS3.3 C.7.1.1).
+ */
+static bool empty_invalid_values(ImdError **error, ImdDicomDataSet *d)
+{
+    for (size_t i = 0; i < imd_dicom_dataset_count(d); i++) {
+        const ImdDicomElement *e = imd_dicom_dataset_element(d, i);
+        ImdVR vr = imd_dicom_element_vr(e);
+        if (vr != IMD_VR_DA && vr != IMD_VR_TM && vr != IMD_VR_DT && vr != IMD_VR_AS) {
+            continue;
+        }
+        char *text = imd_dicom_element_string(NULL, d, e);
+        bool bad = text != NULL && !valid_values(vr, text);
+        free(text);
+        if (bad && !imd_dicom_dataset_set_string(error, d, imd_dicom_element_tag(e), vr, "")) {
+            return false;
+        }
+    }
+    char *sex = text_of(d, IMD_TAG_PatientSex);
+    bool bad = sex != NULL && sex[0] != '\0' && strcmp(sex, "M") != 0 && strcmp(sex, "F") != 0 &&
+               strcmp(sex, "O") != 0;
+    free(sex);
+    return !bad || imd_dicom_dataset_set_string(error, d, IMD_TAG_PatientSex, (ImdVR)0, "");
+}
+
+/*
+ * MR attributes a template holds against their conditions (PS3.3 C.8.3.1):
+ * Inversion Time is 2C, present only when Scanning Sequence has IR (Siemens
+ * MPRAGE exports say GR with a TI: dcm_qa_frag); a Velocity Encoding Direction
+ * that is not a unit vector (Philips writes 0\0\0 on images without flow
+ * encoding: dcm_qa_cs_dl, dcm_qa_fmap) describes no direction. Both are
+ * removed from what we write; the template's own files keep them.
+ */
+static bool drop_mr_contradictions(ImdDicomDataSet *d)
+{
+    char *sequence = text_of(d, IMD_TAG_ScanningSequence);
+    bool inversion = sequence != NULL && has_value(sequence, "IR");
+    free(sequence);
+    if (!inversion) {
+        (void)imd_dicom_dataset_remove(d, IMD_TAG_InversionTime);
+    }
+    const ImdDicomElement *e = imd_dicom_dataset_find(d, IMD_TAG_VelocityEncodingDirection);
+    double v[3] = {0, 0, 0};
+    bool unit = false;
+    if (e != NULL && imd_dicom_element_vm(e) == 3) {
+        bool read = true;
+        for (size_t i = 0; read && i < 3; i++) {
+            read = imd_dicom_element_number(NULL, e, i, &v[i]);
+        }
+        double norm = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+        unit = read && norm > 0.99 && norm < 1.01;
+    }
+    if (e != NULL && !unit) {
+        (void)imd_dicom_dataset_remove(d, IMD_TAG_VelocityEncodingDirection);
+    }
+    return true;
+}
+
 bool imd__dicom_complete_iod(ImdError **error, ImdDicomDataSet *d, const char *sop_class)
 {
-    if (!fill(error, d, common, sizeof common / sizeof common[0]) ||
+    if (!empty_invalid_values(error, d) ||
+        !fill(error, d, common, sizeof common / sizeof common[0]) ||
         !complete_laterality(error, d)) {
         return false;
     }
@@ -218,7 +345,8 @@ bool imd__dicom_complete_iod(ImdError **error, ImdDicomDataSet *d, const char *s
     }
     if (strcmp(sop_class, MR_IMAGE) == 0) {
         return fill(error, d, mr, sizeof mr / sizeof mr[0]) &&
-               complete_mr_conditions(error, d) && complete_image_type(error, d, "OTHER");
+               complete_mr_conditions(error, d) && drop_mr_contradictions(d) &&
+               complete_image_type(error, d, "OTHER");
     }
     if (strcmp(sop_class, CT_IMAGE) == 0) {
         return fill(error, d, ct, sizeof ct / sizeof ct[0]) &&

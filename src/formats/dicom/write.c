@@ -231,6 +231,56 @@ static void drop_per_image_private(ImdDicomDataSet *d)
     }
 }
 
+/*
+ * Written images are single slices: a template's mosaic markers would send a
+ * reader (ours, dcm2niix: "Mosaic inferred without CSA header") looking for
+ * tiles that are not there. Siemens marks a mosaic with MOSAIC in ImageType
+ * and (0019,xx0A), its tile times in (0019,xx29); United Imaging marks its
+ * grids with VFRAME and (0065,xx04/50/51) (dcm_qa_stc/In/Siemens, /UIH).
+ */
+static bool drop_tiling(ImdError **error, ImdDicomDataSet *d)
+{
+    const ImdPrivateTag markers[] = {
+        IMD_PRIVATE_SiemensMrNumberOfImagesInMosaic, IMD_PRIVATE_SiemensMrMosaicRefAcqTimes,
+        IMD_PRIVATE_UihMosaicTileSize, IMD_PRIVATE_UihMosaicTileCount,
+        IMD_PRIVATE_UihMosaicTilePositions,
+    };
+    for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++) {
+        uint32_t tag = imd__dicom_private_tag(d, markers[i]);
+        if (tag != 0) {
+            (void)imd_dicom_dataset_remove(d, tag);
+        }
+    }
+    const ImdDicomElement *element = imd_dicom_dataset_find(d, IMD_TAG_ImageType);
+    char *type = element != NULL ? imd_dicom_element_string(NULL, d, element) : NULL;
+    if (type == NULL) {
+        return true;
+    }
+    /* Keep every other value, in order: "ORIGINAL\PRIMARY\M\ND\MOSAIC" -> "...\ND". */
+    char *out = type;
+    bool changed = false, first = true;
+    for (char *value = type, *next; value != NULL; value = next) {
+        next = strchr(value, '\\');
+        size_t n = next != NULL ? (size_t)(next - value) : strlen(value);
+        next = next != NULL ? next + 1 : NULL;
+        if ((n == 6 && strncmp(value, "MOSAIC", 6) == 0) ||
+            (n == 6 && strncmp(value, "VFRAME", 6) == 0)) {
+            changed = true;
+            continue;
+        }
+        if (!first) {
+            *out++ = '\\';
+        }
+        first = false;
+        memmove(out, value, n);
+        out += n;
+    }
+    *out = '\0';
+    bool ok = !changed || set_text(error, d, IMD_TAG_ImageType, type);
+    free(type);
+    return ok;
+}
+
 static bool make_base(ImdError **error, Job *job)
 {
     const ImdDicomDataSet *template =
@@ -248,7 +298,7 @@ static bool make_base(ImdError **error, Job *job)
     if (template == NULL && !base_without_template(error, job, job->base)) {
         return false;
     }
-    return set_identity(error, job, job->base);
+    return set_identity(error, job, job->base) && drop_tiling(error, job->base);
 }
 
 /* ---- pixels ---- */

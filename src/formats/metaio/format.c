@@ -564,6 +564,7 @@ typedef struct Reader {
     ImdInputOrder order;
     const char *order_text; /* the option's text, as the series' order */
     bool by_tag;            /* input_sort=tag */
+    bool headers_only;      /* shapes and geometry; the voxels are checked, not read */
     Member *members;
     size_t count, capacity;
 } Reader;
@@ -613,7 +614,9 @@ static void *metaio_reader_create(ImdError **error, const ImdOptions *options,
         reader->order_text = imd_options_get(options, "input_order", "auto");
         size_t sort = 0;
         if (!imd__input_order_from_options(error, options, &reader->order) ||
-            !imd_options_get_choice(error, options, "input_sort", sort_choices, 0, &sort)) {
+            !imd_options_get_choice(error, options, "input_sort", sort_choices, 0, &sort) ||
+            !imd_options_get_bool(error, options, "headers_only", false,
+                                  &reader->headers_only)) {
             imd_error_prefix(error, "MetaIO reader: ");
             free(reader);
             return NULL;
@@ -647,12 +650,26 @@ static bool metaio_reader_add(ImdError **error, void *state, ImdArchive *archive
     }
     /* A failed read is a failure (an empty member gives an empty block): running
      * out of memory must not read as "no MetaIO header" (found by fault injection). */
+    /* A local file is kept by its path and mapped when decoded: the voxels of
+     * a .mha are not copied into memory first (nor at all with headers_only). */
     Member m = {0};
-    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_BYTES,
+    if (!imd__member_keep(error, &m.file, archive, name, stream, IMD__KEEP_LOCAL_OR_BYTES,
                           MEMBER_LIMIT)) {
         return false;
     }
-    if (!looks_like_header(m.file.bytes, m.file.size)) {
+    uint8_t head[256];
+    const uint8_t *start = m.file.bytes;
+    size_t length = m.file.size;
+    if (m.file.path != NULL) {
+        int64_t got = imd_stream_read(error, stream, head, sizeof head);
+        if (got < 0) {
+            imd__member_free(&m.file);
+            return false;
+        }
+        start = head;
+        length = (size_t)got;
+    }
+    if (!looks_like_header(start, length)) {
         imd__member_free(&m.file);
         imd_error_set(error, IMD_ERR_NOT_RECOGNIZED, "%s: no MetaIO header", name);
         return false;
@@ -944,11 +961,17 @@ static void set_directions(const Meta *m, Image *image)
     image->oriented = ok;
 }
 
-static bool decode_image(ImdError **error, const Member *member, Image *image)
+static bool decode_image(ImdError **error, const Member *member, bool headers_only,
+                         Image *image)
 {
     Meta m;
     memset(image, 0, sizeof *image);
-    if (!parse_header(error, member->file.bytes, member->file.size, &m)) {
+    ImdBlob file;
+    if (!imd__blob_of_member(error, &member->file, &file)) {
+        return false;
+    }
+    if (!parse_header(error, file.data, file.size, &m)) {
+        imd__blob_close(&file);
         return false;
     }
     ImdDType dtype = element_types[m.etype].dtype;
@@ -981,35 +1004,37 @@ static bool decode_image(ImdError **error, const Member *member, Image *image)
             ok = false;
         }
     }
-    if (ok && m.data == DATA_LOCAL && !m.compressed && bytes > member->file.size - m.data_start) {
+    if (ok && m.data == DATA_LOCAL && !m.compressed && bytes > file.size - m.data_start) {
         imd_error_set(error, IMD_ERR_CORRUPT, "%zu bytes of voxels, %zu expected",
-                      member->file.size - m.data_start, bytes);
+                      file.size - m.data_start, bytes);
         ok = false;
     }
     if (ok && m.data == DATA_LOCAL && m.compressed &&
-        bytes / IMD__DEFLATE_MAX_RATIO > member->file.size - m.data_start) {
+        bytes / IMD__DEFLATE_MAX_RATIO > file.size - m.data_start) {
         imd_error_set(error, IMD_ERR_CORRUPT, "%zu compressed bytes cannot hold the %zu bytes "
-                      "of voxels the header claims", member->file.size - m.data_start, bytes);
+                      "of voxels the header claims", file.size - m.data_start, bytes);
         ok = false;
     }
     /* Validate before allocating: the data files, then the memory limit. */
     ok = ok && (m.data == DATA_LOCAL || check_files(error, member, &m, bytes)) &&
          imd__check_alloc(error, NULL, bytes, "the image");
-    if (ok) {
+    if (ok && !headers_only) {
         image->data = imd__malloc(error, bytes > 0 ? bytes : 1);
         ok = image->data != NULL;
     }
-    if (ok && m.data == DATA_LOCAL) {
+    if (!ok || headers_only) {
+        /* checked above: nothing to read */
+    } else if (m.data == DATA_LOCAL) {
         size_t skip = m.data_start;
         if (m.header_size > 0 && !imd__add_size(skip, (size_t)m.header_size, &skip)) {
             skip = SIZE_MAX;
         }
-        ok = take_voxels(error, &m, member->file.bytes, member->file.size, skip, image->data, bytes,
+        ok = take_voxels(error, &m, file.data, file.size, skip, image->data, bytes,
                          "voxels");
-    } else if (ok) {
+    } else {
         ok = read_files(error, member, &m, image->data, bytes);
     }
-    if (ok && m.msb == host_is_little_endian()) {
+    if (ok && !headers_only && m.msb == host_is_little_endian()) {
         swap_bytes(image->data, bytes, unit);
     }
     if (ok) {
@@ -1035,6 +1060,7 @@ static bool decode_image(ImdError **error, const Member *member, Image *image)
         image->data = NULL;
     }
     meta_free(&m);
+    imd__blob_close(&file);
     return ok;
 }
 
@@ -1117,7 +1143,9 @@ static ImdSeries *single_series(ImdError **error, Image *image, const char *orde
     if (series == NULL) {
         return NULL;
     }
-    memcpy(imd_series_data(series), image->data, image->nbytes);
+    if (image->data != NULL) {
+        memcpy(imd_series_data(series), image->data, image->nbytes);
+    }
     size_t slices = image->ndim >= 3 ? image->shape[image->ndim - 3] : 1;
     size_t tags = image->ndim == 4 ? image->shape[0] : 0;
     ImdVec3 *positions = imd__calloc(error, slices, sizeof *positions);
@@ -1175,7 +1203,9 @@ static ImdSeries *stacked_series(ImdError **error, const Image *images, size_t c
     }
     uint8_t *out = imd_series_data(series);
     size_t block = first->nbytes;
-    if (by_tag) {
+    if (first->data == NULL) {
+        /* headers only: the array stays zero */
+    } else if (by_tag) {
         size_t plane = block / first->shape[0];
         for (size_t i = 0; i < count; i++) {
             for (size_t t = 0; t < first->shape[0]; t++) {
@@ -1220,7 +1250,7 @@ static ImdSeriesList *metaio_reader_finish(ImdError **error, void *state)
     bool ok = list != NULL;
     size_t count = 0;
     for (size_t i = 0; ok && i < reader->count; i++) {
-        ok = decode_image(error, &reader->members[i], &images[count]);
+        ok = decode_image(error, &reader->members[i], reader->headers_only, &images[count]);
         if (!ok) {
             imd_error_prefix(error, "%s: ", reader->members[i].file.name);
             break;
@@ -1624,6 +1654,7 @@ static const ImdOptionSpec metaio_options[] = {
     {"output_sort", IMD_OPTION_CHOICE, "4D output as one file per tag (slice) or per slice (tag)",
      sort_choices},
     {"compress", IMD_OPTION_BOOL, "zlib-compressed data (CompressedData = True)", NULL},
+    {"headers_only", IMD_OPTION_BOOL, "read the header, leave the voxels zero", NULL},
     {NULL, 0, NULL, NULL},
 };
 

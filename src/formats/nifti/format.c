@@ -269,83 +269,11 @@ static bool nifti_reader_add(ImdError **error, void *state, ImdArchive *archive,
 
 /* ---- member bytes: mapped local files or memory ---- */
 
-typedef struct Blob {
-    const uint8_t *data;
-    size_t size;
-    void *map;      /* munmap when set */
-    uint8_t *owned; /* free when set */
-} Blob;
-
-static void blob_close(Blob *blob)
-{
-    if (blob->map != NULL) {
-        munmap(blob->map, blob->size);
-    }
-    free(blob->owned);
-    memset(blob, 0, sizeof *blob);
-}
-
-static bool map_file(ImdError **error, const char *path, Blob *blob)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO must not block the open */
-    if (fd < 0) {
-        imd_error_set(error, errno == ENOENT ? IMD_ERR_NOT_FOUND : IMD_ERR_IO, "%s: %s", path,
-                      strerror(errno));
-        return false;
-    }
-    struct stat info;
-    bool ok = fstat(fd, &info) == 0;
-    if (!ok) {
-        imd_error_set(error, IMD_ERR_IO, "%s: %s", path, strerror(errno));
-    } else if (!S_ISREG(info.st_mode)) {
-        /* A device or FIFO has no size to check the header against (issue 22). */
-        imd_error_set(error, IMD_ERR_IO, "%s: cannot read: not a regular file", path);
-        ok = false;
-    } else if (info.st_size == 0) {
-        blob->data = (const uint8_t *)"";
-        blob->size = 0;
-    } else if ((uint64_t)info.st_size > SIZE_MAX) {
-        imd_error_set(error, IMD_ERR_LIMIT, "%s: too large for this machine", path);
-        ok = false;
-    } else {
-        void *map = mmap(NULL, (size_t)info.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            imd_error_set(error, IMD_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
-            ok = false;
-        } else {
-            blob->map = map;
-            blob->data = map;
-            blob->size = (size_t)info.st_size;
-        }
-    }
-    close(fd);
-    return ok;
-}
-
 /* Open any member of an archive: mapped when local, else read (under the archive lock). */
 static bool blob_open(ImdError **error, Reader *reader, ImdArchive *archive, const char *name,
-                      size_t limit, Blob *blob)
+                      size_t limit, ImdBlob *blob)
 {
-    memset(blob, 0, sizeof *blob);
-    char *path = imd_archive_local_path(archive, name);
-    if (path != NULL) {
-        bool ok = map_file(error, path, blob);
-        free(path);
-        return ok;
-    }
-    pthread_mutex_lock(&reader->archive_lock);
-    ImdStream *stream = imd_archive_open_member(error, archive, name, IMD_MODE_READ);
-    size_t size = 0;
-    uint8_t *bytes = stream != NULL ? imd_stream_read_all(error, stream, limit, &size) : NULL;
-    bool ok = stream != NULL && (bytes != NULL || size == 0);
-    imd_stream_abort(stream);
-    pthread_mutex_unlock(&reader->archive_lock);
-    if (ok) {
-        blob->owned = bytes;
-        blob->data = bytes != NULL ? bytes : (const uint8_t *)"";
-        blob->size = size;
-    }
-    return ok;
+    return imd__blob_open(error, archive, name, limit, &reader->archive_lock, blob);
 }
 
 /* Does `name` exist in the archive? (Without reading it when it is a local file.) */
@@ -606,14 +534,14 @@ static bool read_companion(Job *job, const char *suffix, size_t rows, size_t n, 
         free(name);
         name = sibling(NULL, job->stem, suffix, false); /* X.NII.GZ beside X.bval */
     }
-    Blob blob;
+    ImdBlob blob;
     if (name == NULL || !member_exists(job->reader, job->archive, name) ||
         !blob_open(NULL, job->reader, job->archive, name, TEXT_LIMIT, &blob)) {
         free(name);
         return false;
     }
     char *text = imd__strndup(NULL, (const char *)blob.data, blob.size);
-    blob_close(&blob);
+    imd__blob_close(&blob);
     size_t total = rows * n, count = 0, lines = 0;
     double *flat = text != NULL ? imd__calloc(NULL, total, sizeof *flat) : NULL;
     bool ok = flat != NULL && parse_numbers(text, flat, total, &count, &lines) && count == total &&
@@ -943,7 +871,7 @@ static bool inflate_exact(ImdError **error, Source *s, uint8_t *out, size_t n)
 }
 
 /* Start reading voxels at byte `offset` of the (decompressed) file. */
-static bool source_open(ImdError **error, Source *s, const Blob *blob, bool gzip, size_t offset)
+static bool source_open(ImdError **error, Source *s, const ImdBlob *blob, bool gzip, size_t offset)
 {
     memset(s, 0, sizeof *s);
     s->data = blob->data;
@@ -1033,8 +961,8 @@ static bool fill_voxels(ImdError **error, const ImdNiftiHeader *h, ImdDType dtyp
 }
 
 /* The data half: the .nii itself (inflated on the way when gzip), or the .img of a pair. */
-static bool open_data(ImdError **error, Job *job, const ImdNiftiHeader *h, const Blob *file,
-                      bool gzip, size_t bytes, Blob *img, Source *source)
+static bool open_data(ImdError **error, Job *job, const ImdNiftiHeader *h, const ImdBlob *file,
+                      bool gzip, size_t bytes, ImdBlob *img, Source *source)
 {
     size_t offset = (size_t)h->vox_offset, end = 0;
     if (!h->pair) {
@@ -1086,12 +1014,13 @@ static size_t voxel_bytes(const ImdNiftiHeader *h)
 }
 
 /* Header bytes, and (when voxels are wanted) the file: plain, or its gzip
- * bytes to inflate on the way (`gzip` set). */
-static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, ImdNiftiHeader *h,
+ * bytes to inflate on the way. `gzip` says the file was compressed; its claim
+ * is then checked here against the compressed size (deflate's bound). */
+static bool load_file(ImdError **error, Job *job, bool with_data, ImdBlob *file, ImdNiftiHeader *h,
                       size_t *bytes, bool *gzip)
 {
     *gzip = false;
-    Blob raw = {0};
+    ImdBlob raw = {0};
     const Member *m = job->member;
     if (m != NULL && m->file.bytes != NULL) {
         raw.data = m->file.bytes;
@@ -1109,7 +1038,7 @@ static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, Im
         size_t justified = raw.size <= SIZE_MAX / IMD__DEFLATE_MAX_RATIO
                                ? raw.size * IMD__DEFLATE_MAX_RATIO
                                : SIZE_MAX;
-        if (ok && with_data && !h->pair &&
+        if (ok && !h->pair &&
             ((size_t)h->vox_offset > justified || *bytes > justified - (size_t)h->vox_offset)) {
             imd_error_set(error, IMD_ERR_CORRUPT,
                           "%s: the header claims %zu bytes of voxels, but %zu compressed "
@@ -1122,6 +1051,7 @@ static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, Im
             *gzip = true;
             return true;
         }
+        *gzip = ok; /* headers only (or a pair's header): the claim was checked above */
         if (ok) {
             file->owned = imd__malloc(error, got);
             ok = file->owned != NULL;
@@ -1131,13 +1061,13 @@ static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, Im
                 file->size = got;
             }
         }
-        blob_close(&raw);
+        imd__blob_close(&raw);
         return ok;
     }
     ok = imd__nifti_decode(error, raw.data, raw.size, job->header_name, h);
     *bytes = ok ? voxel_bytes(h) : 0;
     if (!ok) {
-        blob_close(&raw);
+        imd__blob_close(&raw);
         return false;
     }
     *file = raw; /* the mapping or the copy moves to the caller; member bytes stay borrowed */
@@ -1147,7 +1077,7 @@ static bool load_file(ImdError **error, Job *job, bool with_data, Blob *file, Im
 static ImdSeries *read_image(ImdError **error, Job *job)
 {
     bool with_data = !job->reader->headers_only;
-    Blob file = {0}, img = {0};
+    ImdBlob file = {0}, img = {0};
     ImdNiftiHeader h;
     size_t bytes = 0;
     bool gzip = false;
@@ -1171,7 +1101,7 @@ static ImdSeries *read_image(ImdError **error, Job *job)
     ImdNiftiPlacement p;
     if (!imd__nifti_placement_from_header(error, &h, &p)) {
         imd_error_prefix(error, "%s: ", job->header_name);
-        blob_close(&file);
+        imd__blob_close(&file);
         return NULL;
     }
     size_t n[3] = {(size_t)h.dim[1], h.dim[0] >= 2 ? (size_t)h.dim[2] : 1,
@@ -1191,7 +1121,7 @@ static ImdSeries *read_image(ImdError **error, Job *job)
     }
     Layout layout;
     if (!make_layout(error, &p.order, n, volumes, &layout)) {
-        blob_close(&file);
+        imd__blob_close(&file);
         return NULL;
     }
     size_t columns = layout.size[0], rows = layout.size[1], slices = layout.size[2];
@@ -1218,7 +1148,11 @@ static ImdSeries *read_image(ImdError **error, Job *job)
         out_bytes = shape[d] != 0 && out_bytes > UINT64_MAX / shape[d] ? UINT64_MAX
                                                                        : out_bytes * shape[d];
     }
-    bool ok = (!with_data || open_data(error, job, &h, &file, gzip, bytes, &img, &source)) &&
+    /* Headers only still checks the claim against the file (issue 22): an array
+     * of zeros the input cannot back is not made either. */
+    bool checked = !with_data && gzip && !h.pair;
+    bool ok = (checked || open_data(error, job, &h, &file, gzip && with_data, bytes, &img,
+                                    &source)) &&
               imd__check_alloc(error, job->reader->context, out_bytes, "the image");
     ImdSeries *series = ok ? imd_series_create(error, out_type, ndim, shape) : NULL;
     ok = series != NULL && imd_series_set_input_order(error, series, tags.order) &&
@@ -1232,8 +1166,8 @@ static ImdSeries *read_image(ImdError **error, Job *job)
     source_close(&source);
     free(tags.bvals);
     free(tags.bvecs);
-    blob_close(&img);
-    blob_close(&file); /* member bytes are only borrowed: nothing to free then */
+    imd__blob_close(&img);
+    imd__blob_close(&file); /* member bytes are only borrowed: nothing to free then */
     if (!ok) {
         imd_error_prefix(error, "%s: ", job->header_name);
         imd_series_destroy(series);
