@@ -559,8 +559,13 @@ def xvfb(build, out):
 
         def quit_key(wid):
             # The viewer may close its window between the key's press and its
-            # release: xdotool then fails with BadWindow. finish() checks the exit.
+            # release: xdotool then fails with BadWindow (finish() checks the
+            # exit) and, when it pressed through XTEST (the window had the
+            # focus), leaves q held down in the server, which the next viewer's
+            # window would see as pressed when it gets the focus. Release it.
             subprocess.run(["xdotool", "key", "--window", wid, "q"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(["xdotool", "keyup", "q"], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         def window_id(process):
