@@ -11,7 +11,7 @@ install(TARGETS imagedata imagedata_static EXPORT imagedataTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS image_info image_data dicom_dump dicom_echo image_list RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS image_info image_data dicom_dump dicom_echo image_list image_receive RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 install(EXPORT imagedataTargets NAMESPACE imagedata::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/imagedata)

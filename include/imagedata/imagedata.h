@@ -22,6 +22,7 @@
 #include <imagedata/header.h>
 #include <imagedata/options.h>
 #include <imagedata/plugin.h>
+#include <imagedata/receiver.h>
 #include <imagedata/series.h>
 #include <imagedata/stream.h>
 #include <imagedata/types.h>

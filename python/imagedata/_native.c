@@ -26,6 +26,9 @@
 #include <imagedata/view.h>
 #endif
 
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -760,6 +763,49 @@ static double *doubles_of(PyObject *sequence, Py_ssize_t *count)
     return v;
 }
 
+/* A tag value: a number, a vector (up to 3 numbers), or (b, direction) as the JSON gives. */
+static int value_of(PyObject *v, ImdValue *value)
+{
+    if (PyNumber_Check(v)) {
+        double number = PyFloat_AsDouble(v);
+        *value = imd_value_number(number);
+        return !PyErr_Occurred();
+    }
+    PyObject *t = PySequence_Tuple(v);
+    if (t == NULL) {
+        return 0;
+    }
+    Py_ssize_t n = PyTuple_Size(t);
+    double numbers[IMD_VALUE_MAX] = {0};
+    int ok = 1;
+    if (n == 2 && PyNumber_Check(PyTuple_GetItem(t, 0)) &&
+        !PyNumber_Check(PyTuple_GetItem(t, 1))) {
+        Py_ssize_t count = 0;
+        double *direction = doubles_of(PyTuple_GetItem(t, 1), &count);
+        if (direction == NULL || count > IMD_VALUE_MAX - 1) {
+            free(direction);
+            Py_DECREF(t);
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_ValueError, "imagedata: a b vector has 3 numbers");
+            }
+            return 0;
+        }
+        double b = PyFloat_AsDouble(PyTuple_GetItem(t, 0));
+        *value = imd_value_b_vector(b, direction, (size_t)count);
+        free(direction);
+    } else if (n <= IMD_VALUE_MAX - 1) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            numbers[i] = PyFloat_AsDouble(PyTuple_GetItem(t, i));
+        }
+        *value = imd_value_vector(numbers, (size_t)n);
+    } else {
+        PyErr_SetString(PyExc_ValueError, "imagedata: a tag vector has at most 3 numbers");
+        ok = 0;
+    }
+    Py_DECREF(t);
+    return ok && !PyErr_Occurred();
+}
+
 /* set_geometry(handle, positions [(x,y,z)...] | None, (row xyz, column xyz) | None, transform 4x4 | None) */
 static PyObject *native_set_geometry(PyObject *module, PyObject *args)
 {
@@ -872,12 +918,26 @@ static PyObject *native_set_axis(PyObject *module, PyObject *args)
         }
         axis = imd_axis_create_uniform(&error, name, a, b, imd_series_dim(h->series, (size_t)dim));
     } else {
-        Py_ssize_t n = 0;
-        double *v = doubles_of(step, &n);
-        if (v == NULL) {
+        /* Numbers, vectors or (b, direction) pairs, as the JSON description gives them. */
+        PyObject *t = PySequence_Tuple(step);
+        if (t == NULL) {
             return NULL;
         }
-        axis = imd_axis_create_numbers(&error, name, v, (size_t)n);
+        Py_ssize_t n = PyTuple_Size(t);
+        ImdValue *v = calloc(n > 0 ? (size_t)n : 1, sizeof *v);
+        if (v == NULL) {
+            Py_DECREF(t);
+            return PyErr_NoMemory();
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (!value_of(PyTuple_GetItem(t, i), &v[i])) {
+                free(v);
+                Py_DECREF(t);
+                return NULL;
+            }
+        }
+        Py_DECREF(t);
+        axis = imd_axis_create_variable(&error, name, v, (size_t)n);
         free(v);
     }
     if (axis == NULL) {
@@ -913,7 +973,7 @@ static PyObject *native_set_tags(PyObject *module, PyObject *args)
     }
     size_t ndim = (size_t)PyTuple_Size(shape_tuple), shape[IMD_MAX_TAG_DIMS] = {0};
     size_t cells_per_slice = 1;
-    if (ndim > IMD_MAX_TAG_DIMS || components < 1 || components > IMD_VALUE_MAX) {
+    if (ndim > IMD_MAX_TAG_DIMS || components < 0 || components > IMD_VALUE_MAX) {
         Py_DECREF(shape_tuple);
         PyErr_SetString(PyExc_ValueError, "imagedata: bad tag shape");
         return NULL;
@@ -956,13 +1016,12 @@ static PyObject *native_set_tags(PyObject *module, PyObject *args)
             ImdValue values[IMD_VALUE_MAX];
             for (Py_ssize_t k = 0; k < components; k++) {
                 PyObject *v = PySequence_GetItem(cell, k);
-                double number = v != NULL ? PyFloat_AsDouble(v) : 0;
+                int ok = v != NULL && value_of(v, &values[k]);
                 Py_XDECREF(v);
-                if (PyErr_Occurred()) {
+                if (!ok) {
                     Py_DECREF(flat);
                     return NULL;
                 }
-                values[k] = imd_value_number(number);
             }
             if (!imd_header_set_tag(&error, header, s, index, values)) {
                 Py_DECREF(flat);
@@ -1055,6 +1114,877 @@ static PyObject *native_refresh(PyObject *module, PyObject *object)
     Py_RETURN_NONE;
 }
 
+/* ---- Python bytes and file objects: the "imdpy" transport ------------------
+ *
+ * Series(io.BytesIO(...)) and series.write(file_object) go through the
+ * library's transport interface (docs/plugin-abi.md), as any URL does: the
+ * Python side puts the bytes into this store under a bucket of its own and
+ * reads "imdpy://<bucket>/<name>"; a write to "imdpy://<bucket>/<name>"
+ * leaves the objects the format made here, and Python takes them out. The
+ * transport is registered by loading this extension file itself as a plugin
+ * (imd_context_load_plugin on the path dladdr gives), so the pipeline needs
+ * no special case.
+ *
+ * Read objects borrow the caller's buffer (a Py_buffer held until
+ * store_take), so a read makes no copy of its input: the DICOM parser
+ * copies what it keeps, and series own their voxels.
+ */
+
+typedef struct StoreObject {
+    char *bucket, *name;
+    Py_buffer view; /* read objects: the caller's bytes */
+    int has_view;
+    void *data;     /* written objects: owned (imd_free) */
+    size_t size;
+    struct StoreObject *next;
+} StoreObject;
+
+static StoreObject *g_store;
+static char g_no_objects[512]; /* why the imdpy transport is not registered ("" when it is) */
+static pthread_mutex_t g_store_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *text_copy(const char *text, size_t length)
+{
+    char *copy = malloc(length + 1);
+    if (copy != NULL) {
+        memcpy(copy, text, length);
+        copy[length] = '\0';
+    }
+    return copy;
+}
+
+/* Unlink an object (lock held); the caller frees it. */
+static StoreObject *store_unlink(const char *bucket, const char *name)
+{
+    for (StoreObject **at = &g_store; *at != NULL; at = &(*at)->next) {
+        if (strcmp((*at)->bucket, bucket) == 0 && strcmp((*at)->name, name) == 0) {
+            StoreObject *found = *at;
+            *at = found->next;
+            return found;
+        }
+    }
+    return NULL;
+}
+
+/* Free an object; one holding a Py_buffer only with the GIL held. */
+static void store_free(StoreObject *o)
+{
+    if (o == NULL) {
+        return;
+    }
+    if (o->has_view) {
+        PyBuffer_Release(&o->view);
+    }
+    imd_free(o->data);
+    free(o->bucket);
+    free(o->name);
+    free(o);
+}
+
+static bool store_has(const char *bucket, const char *name, bool *folder)
+{
+    size_t length = strlen(name);
+    bool object = false;
+    *folder = false;
+    pthread_mutex_lock(&g_store_lock);
+    for (StoreObject *o = g_store; o != NULL; o = o->next) {
+        if (strcmp(o->bucket, bucket) != 0) {
+            continue;
+        }
+        object = object || (length > 0 && strcmp(o->name, name) == 0);
+        *folder = *folder || length == 0 ||
+                  (strncmp(o->name, name, length) == 0 && o->name[length] == '/');
+    }
+    pthread_mutex_unlock(&g_store_lock);
+    return object;
+}
+
+typedef struct PyTransport {
+    ImdTransport base;
+    char *bucket;
+    char *root; /* "" or "a/b" */
+    ImdMode mode;
+} PyTransport;
+
+static char *joined(const char *root, const char *name)
+{
+    size_t r = strlen(root), n = strlen(name);
+    char *full = malloc(r + n + 2);
+    if (full != NULL) {
+        (void)snprintf(full, r + n + 2, "%s%s%s", root, r > 0 ? "/" : "", name);
+    }
+    return full;
+}
+
+static int compare_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool py_list(ImdError **error, ImdTransport *base, ImdVisitFn *visit, void *user)
+{
+    PyTransport *t = (PyTransport *)base;
+    if (t->base.object != NULL) {
+        (void)visit(user, t->base.object);
+        return true;
+    }
+    size_t r = strlen(t->root), count = 0;
+    char **names = NULL;
+    bool ok = true;
+    pthread_mutex_lock(&g_store_lock);
+    for (StoreObject *o = g_store; o != NULL && ok; o = o->next) {
+        if (strcmp(o->bucket, t->bucket) != 0 ||
+            (r > 0 && (strncmp(o->name, t->root, r) != 0 || o->name[r] != '/'))) {
+            continue;
+        }
+        char **grown = realloc(names, (count + 1) * sizeof *names);
+        const char *relative = o->name + (r > 0 ? r + 1 : 0);
+        ok = grown != NULL && (grown[count] = text_copy(relative, strlen(relative))) != NULL;
+        names = grown != NULL ? grown : names;
+        count += ok;
+    }
+    pthread_mutex_unlock(&g_store_lock);
+    if (ok) {
+        qsort(names, count, sizeof *names, compare_text);
+        for (size_t i = 0; i < count && visit(user, names[i]) == 0; i++) {
+        }
+    } else {
+        imd_error_set(error, IMD_ERR_NOMEM, "%s: out of memory", t->base.name);
+    }
+    for (size_t i = 0; i < count; i++) {
+        free(names[i]);
+    }
+    free(names);
+    return ok;
+}
+
+static ImdStream *py_open_read(ImdError **error, ImdTransport *base, const char *name)
+{
+    PyTransport *t = (PyTransport *)base;
+    char *full = joined(t->root, name);
+    const void *data = NULL;
+    size_t size = 0;
+    bool found = false;
+    pthread_mutex_lock(&g_store_lock);
+    for (StoreObject *o = g_store; full != NULL && o != NULL; o = o->next) {
+        if (strcmp(o->bucket, t->bucket) == 0 && strcmp(o->name, full) == 0) {
+            found = true;
+            data = o->has_view ? o->view.buf : o->data;
+            size = o->has_view ? (size_t)o->view.len : o->size;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_store_lock);
+    ImdStream *stream = NULL;
+    if (!found) {
+        imd_error_set(error, full == NULL ? IMD_ERR_NOMEM : IMD_ERR_NOT_FOUND, "%s/%s: %s",
+                      t->base.name, name, full == NULL ? "out of memory" : "no such object");
+    } else {
+        /* Borrowed: the object stays until Python drops the bucket, after the read. */
+        stream = imd_stream_open_memory(error, size > 0 ? data : "", size, full, NULL, NULL);
+    }
+    free(full);
+    return stream;
+}
+
+/* A stream being written: a buffer stream whose bytes become an object on close. */
+typedef struct PyWriter {
+    ImdStream base;
+    ImdStream *buffer;
+    char *bucket, *full;
+} PyWriter;
+
+static void writer_free(PyWriter *w)
+{
+    free(w->bucket);
+    free(w->full);
+    free(w->base.name);
+    free(w);
+}
+
+static int64_t writer_write(ImdError **error, ImdStream *stream, const void *data, size_t length)
+{
+    PyWriter *w = (PyWriter *)stream;
+    return imd_stream_write(error, w->buffer, data, length) ? (int64_t)length : -1;
+}
+
+static bool writer_close(ImdError **error, ImdStream *stream)
+{
+    PyWriter *w = (PyWriter *)stream;
+    size_t size = 0;
+    void *data = imd_stream_buffer_take(w->buffer, &size);
+    imd_stream_abort(w->buffer);
+    StoreObject *o = calloc(1, sizeof *o);
+    if ((data == NULL && size > 0) || o == NULL) {
+        imd_error_set(error, IMD_ERR_NOMEM, "%s: out of memory", w->base.name);
+        imd_free(data);
+        free(o);
+        writer_free(w);
+        return false;
+    }
+    o->bucket = w->bucket;
+    o->name = w->full;
+    o->data = data;
+    o->size = size;
+    w->bucket = w->full = NULL;
+    pthread_mutex_lock(&g_store_lock);
+    StoreObject *old = store_unlink(o->bucket, o->name);
+    o->next = g_store;
+    g_store = o;
+    pthread_mutex_unlock(&g_store_lock);
+    if (old != NULL) { /* replaced: written objects hold no Py_buffer */
+        store_free(old);
+    }
+    writer_free(w);
+    return true;
+}
+
+static void writer_abort(ImdStream *stream)
+{
+    PyWriter *w = (PyWriter *)stream;
+    imd_stream_abort(w->buffer);
+    writer_free(w);
+}
+
+static const ImdStreamMethods writer_methods = {
+    NULL, writer_write, NULL, NULL, writer_close, writer_abort,
+};
+
+static ImdStream *py_create(ImdError **error, ImdTransport *base, const char *name)
+{
+    PyTransport *t = (PyTransport *)base;
+    if (t->mode != IMD_MODE_WRITE) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "%s: opened for reading", t->base.name);
+        return NULL;
+    }
+    PyWriter *w = calloc(1, sizeof *w);
+    if (w != NULL) {
+        w->base.methods = &writer_methods;
+        w->full = joined(t->root, name);
+        w->bucket = text_copy(t->bucket, strlen(t->bucket));
+        w->base.name = w->full != NULL ? text_copy(w->full, strlen(w->full)) : NULL;
+    }
+    if (w == NULL || w->base.name == NULL || w->bucket == NULL) {
+        if (w != NULL) {
+            writer_free(w);
+        }
+        imd_error_set(error, IMD_ERR_NOMEM, "%s: out of memory", t->base.name);
+        return NULL;
+    }
+    if ((w->buffer = imd_stream_open_buffer(error, w->full)) == NULL) {
+        writer_free(w);
+        return NULL;
+    }
+    return &w->base;
+}
+
+static void transport_free(PyTransport *t)
+{
+    free(t->bucket);
+    free(t->root);
+    free(t->base.object);
+    free(t->base.name);
+    free(t);
+}
+
+static bool py_close(ImdError **error, ImdTransport *base)
+{
+    (void)error;
+    transport_free((PyTransport *)base);
+    return true;
+}
+
+/* A failed write: Python drops the whole bucket (store_take is never reached). */
+static void py_abort(ImdTransport *base)
+{
+    transport_free((PyTransport *)base);
+}
+
+static const ImdTransportMethods py_methods = {
+    py_list, py_open_read, py_create, NULL, NULL, py_close, py_abort,
+};
+
+static ImdTransport *py_open(ImdError **error, const ImdUrl *url, ImdMode mode,
+                             const ImdOptions *options)
+{
+    (void)options;
+    const char *path = url->path;
+    while (*path == '/') {
+        path++;
+    }
+    size_t length = strlen(path);
+    while (length > 0 && path[length - 1] == '/') {
+        length--;
+    }
+    PyTransport *t = calloc(1, sizeof *t);
+    char *clean = text_copy(path, length);
+    size_t name_length = strlen(url->host) + length + 10;
+    if (t != NULL && clean != NULL) {
+        t->base.methods = &py_methods;
+        t->mode = mode;
+        t->bucket = text_copy(url->host, strlen(url->host));
+        t->base.name = malloc(name_length);
+    }
+    if (t == NULL || clean == NULL || t->bucket == NULL || t->base.name == NULL) {
+        free(clean);
+        if (t != NULL) {
+            transport_free(t);
+        }
+        imd_error_set(error, IMD_ERR_NOMEM, "imdpy://%s: out of memory", url->host);
+        return NULL;
+    }
+    (void)snprintf(t->base.name, name_length, "imdpy://%s/%s", url->host, clean);
+    bool folder;
+    bool object = store_has(t->bucket, clean, &folder);
+    bool ok = true;
+    if (mode == IMD_MODE_READ && !object && !folder) {
+        imd_error_set(error, IMD_ERR_NOT_FOUND, "%s: no such object", t->base.name);
+        ok = false;
+    } else if (object || (!folder && clean[0] != '\0')) {
+        /* One object: its folder is the root (a new path is an object of its parent). */
+        const char *slash = strrchr(clean, '/');
+        t->root = slash != NULL ? text_copy(clean, (size_t)(slash - clean)) : text_copy("", 0);
+        t->base.object = text_copy(slash != NULL ? slash + 1 : clean,
+                                   strlen(slash != NULL ? slash + 1 : clean));
+        ok = t->root != NULL && t->base.object != NULL;
+    } else {
+        ok = (t->root = text_copy(clean, length)) != NULL;
+    }
+    if (ok && t->root == NULL) {
+        imd_error_set(error, IMD_ERR_NOMEM, "%s: out of memory", t->base.name);
+        ok = false;
+    }
+    free(clean);
+    if (!ok) {
+        transport_free(t);
+        return NULL;
+    }
+    return &t->base;
+}
+
+static const char *const py_schemes[] = {"imdpy", NULL};
+
+static const ImdTransportPlugin py_transport = {
+    IMD_PLUGIN_ABI_VERSION, sizeof(ImdTransportPlugin), "python",
+    "Python bytes and file objects (imagedata._native)", py_schemes, py_open,
+};
+
+static const ImdPluginRecord py_records[] = {{IMD_PLUGIN_TRANSPORT, &py_transport}};
+
+static const ImdPluginManifest py_manifest = {
+    IMD_PLUGIN_ABI_VERSION, sizeof(ImdPluginManifest), "imagedata._native", 1, py_records,
+};
+
+/* The plugin entry point: this extension registers its transport by loading itself. */
+IMD_API const ImdPluginManifest *imd_plugin_manifest_v2(void);
+IMD_API const ImdPluginManifest *imd_plugin_manifest_v2(void)
+{
+    return &py_manifest;
+}
+
+/* store_put(bucket, name, buffer): the bytes, borrowed until store_take(bucket). */
+static PyObject *native_store_put(PyObject *module, PyObject *args)
+{
+    (void)module;
+    const char *bucket, *name;
+    PyObject *buffer;
+    if (!PyArg_ParseTuple(args, "ssO", &bucket, &name, &buffer)) {
+        return NULL;
+    }
+    if (g_no_objects[0] != '\0') {
+        PyErr_Format(PyExc_NotImplementedError,
+                     "imagedata: Python bytes and file objects are not available: %s",
+                     g_no_objects);
+        return NULL;
+    }
+    StoreObject *o = calloc(1, sizeof *o);
+    if (o == NULL) {
+        return PyErr_NoMemory();
+    }
+    if (PyObject_GetBuffer(buffer, &o->view, PyBUF_SIMPLE) < 0) {
+        free(o);
+        return NULL;
+    }
+    o->has_view = 1;
+    o->bucket = text_copy(bucket, strlen(bucket));
+    o->name = text_copy(name, strlen(name));
+    if (o->bucket == NULL || o->name == NULL) {
+        store_free(o);
+        return PyErr_NoMemory();
+    }
+    pthread_mutex_lock(&g_store_lock);
+    StoreObject *old = store_unlink(bucket, name);
+    o->next = g_store;
+    g_store = o;
+    pthread_mutex_unlock(&g_store_lock);
+    store_free(old);
+    Py_RETURN_NONE;
+}
+
+/* objects_unavailable() -> None, or why Python bytes and file objects cannot be used. */
+static PyObject *native_objects_unavailable(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    if (g_no_objects[0] == '\0') {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_FromString(g_no_objects);
+}
+
+/* store_take(bucket) -> [(name, bytes)] sorted by name; the bucket is emptied. */
+static PyObject *native_store_take(PyObject *module, PyObject *args)
+{
+    (void)module;
+    const char *bucket;
+    if (!PyArg_ParseTuple(args, "s", &bucket)) {
+        return NULL;
+    }
+    StoreObject *taken = NULL;
+    pthread_mutex_lock(&g_store_lock);
+    for (StoreObject **at = &g_store; *at != NULL;) {
+        if (strcmp((*at)->bucket, bucket) == 0) {
+            StoreObject *o = *at;
+            *at = o->next;
+            o->next = taken;
+            taken = o;
+        } else {
+            at = &(*at)->next;
+        }
+    }
+    pthread_mutex_unlock(&g_store_lock);
+    PyObject *list = PyList_New(0);
+    while (taken != NULL) {
+        StoreObject *o = taken;
+        taken = o->next;
+        if (list != NULL) {
+            const void *data = o->has_view ? o->view.buf : o->data;
+            size_t size = o->has_view ? (size_t)o->view.len : o->size;
+            PyObject *pair = Py_BuildValue("(sy#)", o->name, size > 0 ? data : "",
+                                           (Py_ssize_t)size);
+            if (pair == NULL || PyList_Append(list, pair) < 0) {
+                Py_CLEAR(list);
+            }
+            Py_XDECREF(pair);
+        }
+        store_free(o);
+    }
+    if (list != NULL && PyList_Sort(list) < 0) {
+        Py_CLEAR(list);
+    }
+    return list;
+}
+
+/* ---- header state for pickling -------------------------------------------- */
+
+/* The template's operations for a DICOM data set restored from bytes (dicom.h only). */
+static void *dataset_clone(const void *dataset)
+{
+    return imd_dicom_dataset_clone(NULL, dataset);
+}
+
+static void dataset_destroy(void *dataset)
+{
+    imd_dicom_dataset_destroy(dataset);
+}
+
+static bool dataset_get_string(ImdError **error, const void *dataset, const char *keyword,
+                               char **value)
+{
+    *value = NULL;
+    uint32_t tag;
+    if (!imd_dicom_tag(keyword, &tag)) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG, "template attribute: unknown DICOM keyword "
+                      "\"%s\"", keyword);
+        return false;
+    }
+    const ImdDicomElement *e = imd_dicom_dataset_find(dataset, tag);
+    switch (e != NULL ? imd_dicom_element_vr(e) : IMD_VR_SQ) {
+    case IMD_VR_AE: case IMD_VR_AS: case IMD_VR_CS: case IMD_VR_DA: case IMD_VR_DS:
+    case IMD_VR_DT: case IMD_VR_IS: case IMD_VR_LO: case IMD_VR_LT: case IMD_VR_PN:
+    case IMD_VR_SH: case IMD_VR_ST: case IMD_VR_TM: case IMD_VR_UC: case IMD_VR_UI:
+    case IMD_VR_UR: case IMD_VR_UT:
+        *value = imd_dicom_element_string(error, dataset, e);
+        return *value != NULL;
+    default:
+        return true; /* absent, or not text */
+    }
+}
+
+static const ImdTemplateOps g_dataset_ops = {dataset_clone, dataset_destroy, dataset_get_string};
+
+/* A DICOM data set as bare explicit-VR bytes (the pickled form). */
+static PyObject *dataset_bytes(const ImdDicomDataSet *dataset)
+{
+    ImdError *error = NULL;
+    ImdStream *stream = imd_stream_open_buffer(&error, "pickle");
+    ImdDicomWriteOptions options = {NULL, true};
+    if (stream == NULL || !imd_dicom_write(&error, dataset, stream, &options)) {
+        imd_stream_abort(stream);
+        return raise_imd(error);
+    }
+    size_t size = 0;
+    void *data = imd_stream_buffer_take(stream, &size);
+    imd_stream_abort(stream);
+    PyObject *bytes = PyBytes_FromStringAndSize(size > 0 ? data : "", (Py_ssize_t)size);
+    imd_free(data);
+    return bytes;
+}
+
+static ImdDicomDataSet *dataset_from(PyObject *bytes)
+{
+    char *data;
+    Py_ssize_t size;
+    if (PyBytes_AsStringAndSize(bytes, &data, &size) < 0) {
+        return NULL;
+    }
+    ImdError *error = NULL;
+    ImdDicomDataSet *dataset = imd_dicom_read_memory(&error, data, (size_t)size, "pickle", NULL);
+    if (dataset == NULL) {
+        raise_imd(error);
+    }
+    return dataset;
+}
+
+/* Tag cells of the header in C order (slice-major), each with its index. */
+static size_t cell_count(const ImdHeader *header, size_t shape[IMD_MAX_TAG_DIMS], size_t *ndim)
+{
+    *ndim = imd_header_tag_ndim(header);
+    size_t cells = 1;
+    for (size_t d = 0; d < *ndim; d++) {
+        shape[d] = imd_header_tag_shape(header, d);
+        cells *= shape[d];
+    }
+    return cells;
+}
+
+static void cell_index(size_t c, size_t ndim, const size_t *shape, size_t *index)
+{
+    for (size_t d = ndim; d-- > 0;) {
+        index[d] = c % shape[d];
+        c /= shape[d];
+    }
+}
+
+/*
+ * dicom_state(handle) -> (template bytes|None, [(slice, cell, uid|None, bytes|None)]):
+ * what the JSON description does not carry: the DICOM template, and per
+ * image its SOPInstanceUID and its own data set.
+ */
+static PyObject *native_dicom_state(PyObject *module, PyObject *object)
+{
+    (void)module;
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    const ImdHeader *header = imd_series_const_header(h->series);
+    const void *template = imd_header_template(header);
+    PyObject *first = template != NULL ? dataset_bytes(template) : Py_NewRef(Py_None);
+    PyObject *cells = PyList_New(0);
+    size_t shape[IMD_MAX_TAG_DIMS], ndim, per_slice = cell_count(header, shape, &ndim);
+    size_t slices = imd_header_tag_slices(header);
+    for (size_t s = 0; first != NULL && cells != NULL && s < slices; s++) {
+        for (size_t c = 0; c < per_slice; c++) {
+            size_t index[IMD_MAX_TAG_DIMS] = {0};
+            cell_index(c, ndim, shape, index);
+            const char *uid = imd_header_instance_uid(header, s, index);
+            const void *own = template != NULL ? imd_header_instance_dataset(header, s, index)
+                                               : NULL;
+            if (uid == NULL && own == NULL) {
+                continue;
+            }
+            PyObject *bytes = own != NULL ? dataset_bytes(own) : Py_NewRef(Py_None);
+            PyObject *item = bytes != NULL ? Py_BuildValue("(nnzN)", (Py_ssize_t)s,
+                                                           (Py_ssize_t)c, uid, bytes)
+                                           : NULL;
+            if (item == NULL || PyList_Append(cells, item) < 0) {
+                Py_XDECREF(item);
+                Py_CLEAR(cells);
+                break;
+            }
+            Py_DECREF(item);
+        }
+    }
+    if (first == NULL || cells == NULL) {
+        Py_XDECREF(first);
+        Py_XDECREF(cells);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", first, cells);
+}
+
+/* set_dicom_state(handle, state): after the tags are set (a new tag shape resets cells). */
+static PyObject *native_set_dicom_state(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object, *template, *cells;
+    if (!PyArg_ParseTuple(args, "OOO", &object, &template, &cells)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdHeader *header = imd_series_header(h->series);
+    ImdError *error = NULL;
+    if (template != Py_None) {
+        ImdDicomDataSet *dataset = dataset_from(template);
+        if (dataset == NULL) {
+            return NULL;
+        }
+        if (!imd_header_set_template(&error, header, dataset, &g_dataset_ops)) {
+            imd_dicom_dataset_destroy(dataset);
+            return raise_imd(error);
+        }
+    }
+    PyObject *t = PySequence_Tuple(cells);
+    if (t == NULL) {
+        return NULL;
+    }
+    size_t shape[IMD_MAX_TAG_DIMS], ndim, per_slice = cell_count(header, shape, &ndim);
+    size_t slices = imd_header_tag_slices(header);
+    for (Py_ssize_t i = 0; i < PyTuple_Size(t); i++) {
+        Py_ssize_t s, c;
+        const char *uid;
+        PyObject *bytes;
+        if (!PyArg_ParseTuple(PyTuple_GetItem(t, i), "nnzO", &s, &c, &uid, &bytes)) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        if (s < 0 || c < 0 || (size_t)s >= slices || (size_t)c >= per_slice) {
+            Py_DECREF(t);
+            PyErr_SetString(PyExc_ValueError, "imagedata: a pickled cell outside the tags");
+            return NULL;
+        }
+        size_t index[IMD_MAX_TAG_DIMS] = {0};
+        cell_index((size_t)c, ndim, shape, index);
+        if (uid != NULL && !imd_header_set_instance_uid(&error, header, (size_t)s, index, uid)) {
+            Py_DECREF(t);
+            return raise_imd(error);
+        }
+        if (bytes != Py_None && imd_header_template(header) != NULL) {
+            ImdDicomDataSet *own = dataset_from(bytes);
+            if (own == NULL) {
+                Py_DECREF(t);
+                return NULL;
+            }
+            if (!imd_header_set_instance_dataset(&error, header, (size_t)s, index, own)) {
+                imd_dicom_dataset_destroy(own);
+                Py_DECREF(t);
+                return raise_imd(error);
+            }
+        }
+    }
+    Py_DECREF(t);
+    Py_RETURN_NONE;
+}
+
+/* set_instance_uid(handle, slice, cell, uid|None) (cell: C-order index over the tag dims). */
+static PyObject *native_set_instance_uid(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object;
+    Py_ssize_t s, c;
+    const char *uid;
+    if (!PyArg_ParseTuple(args, "Onnz", &object, &s, &c, &uid)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdHeader *header = imd_series_header(h->series);
+    size_t shape[IMD_MAX_TAG_DIMS], ndim, per_slice = cell_count(header, shape, &ndim);
+    if (s < 0 || c < 0 || (size_t)s >= imd_header_tag_slices(header) || (size_t)c >= per_slice) {
+        PyErr_SetString(PyExc_IndexError, "imagedata: no such image (slice, tag)");
+        return NULL;
+    }
+    size_t index[IMD_MAX_TAG_DIMS] = {0};
+    cell_index((size_t)c, ndim, shape, index);
+    ImdError *error = NULL;
+    if (!imd_header_set_instance_uid(&error, header, (size_t)s, index, uid)) {
+        return raise_imd(error);
+    }
+    Py_RETURN_NONE;
+}
+
+/* tag_layout(handle) -> (slices, shape, components) of the tag store. */
+static PyObject *native_tag_layout(PyObject *module, PyObject *object)
+{
+    (void)module;
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    const ImdHeader *header = imd_series_const_header(h->series);
+    size_t ndim = imd_header_tag_ndim(header);
+    PyObject *shape = PyTuple_New((Py_ssize_t)ndim);
+    for (size_t d = 0; shape != NULL && d < ndim; d++) {
+        PyTuple_SetItem(shape, (Py_ssize_t)d, PyLong_FromSize_t(imd_header_tag_shape(header, d)));
+    }
+    if (shape == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("(nNn)", (Py_ssize_t)imd_header_tag_slices(header), shape,
+                         (Py_ssize_t)imd_header_tag_components(header));
+}
+
+/* geometry_defined(handle[, value]) -> bool */
+static PyObject *native_geometry_defined(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object;
+    int value = -1;
+    if (!PyArg_ParseTuple(args, "O|p", &object, &value)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    if (value >= 0) {
+        imd_header_set_geometry_defined(imd_series_header(h->series), value != 0);
+    }
+    return PyBool_FromLong(imd_header_geometry_defined(imd_series_const_header(h->series)));
+}
+
+/*
+ * resample(handle with voxels, grid handle, method) -> a new handle owning the
+ * voxels put onto grid's voxel grid (imd_series_resample; the GIL released).
+ */
+static PyObject *native_resample(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object, *grid_object;
+    int method;
+    if (!PyArg_ParseTuple(args, "OOi", &object, &grid_object, &method)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object), *grid = h != NULL ? as_handle(grid_object) : NULL;
+    if (grid == NULL) {
+        return NULL;
+    }
+    if (!h->data_valid) {
+        PyErr_SetString(PyExc_ValueError, "imagedata: resample needs a handle with voxels");
+        return NULL;
+    }
+    ImdError *error = NULL;
+    ImdSeries *copy = imd_series_clone(&error, h->series);
+    if (copy == NULL) {
+        return raise_imd(error);
+    }
+    bool ok;
+    Py_INCREF(object);
+    Py_INCREF(grid_object);
+    g_busy++;
+    Py_BEGIN_ALLOW_THREADS
+    ok = imd_series_resample(&error, copy, grid->series, (ImdInterpolation)method);
+    Py_END_ALLOW_THREADS
+    g_busy--;
+    Py_DECREF(grid_object);
+    Py_DECREF(object);
+    if (!ok) {
+        imd_series_destroy(copy);
+        return raise_imd(error);
+    }
+    return handle_new(copy, 1);
+}
+
+/* keyword_of(tag) -> the DICOM keyword of (group << 16 | element), or None. */
+static PyObject *native_keyword_of(PyObject *module, PyObject *args)
+{
+    (void)module;
+    unsigned long tag;
+    if (!PyArg_ParseTuple(args, "k", &tag)) {
+        return NULL;
+    }
+    const char *keyword = tag <= 0xffffffffUL ? imd_dicom_keyword((uint32_t)tag) : NULL;
+    if (keyword == NULL || keyword[0] == '\0') {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_FromString(keyword);
+}
+
+/*
+ * set_cell_attribute(handle, slice, cell, keyword, text): the attribute in one
+ * image's own data set (applied over the template on a DICOM write), for
+ * setDicomAttribute(..., slice=, tag=). Needs a DICOM template (a series read
+ * from DICOM, or given one with template=). Binary numeric VRs take numbers
+ * separated by '\\'.
+ */
+static PyObject *native_set_cell_attribute(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object;
+    Py_ssize_t s, c;
+    const char *keyword, *text;
+    if (!PyArg_ParseTuple(args, "Onnss", &object, &s, &c, &keyword, &text)) {
+        return NULL;
+    }
+    Handle *h = as_handle(object);
+    if (h == NULL) {
+        return NULL;
+    }
+    ImdHeader *header = imd_series_header(h->series);
+    if (imd_header_template(header) == NULL) {
+        PyErr_SetString(PyExc_NotImplementedError,
+                        "imagedata: setDicomAttribute per slice or tag needs a DICOM template "
+                        "(a series read from DICOM, or template=)");
+        return NULL;
+    }
+    size_t shape[IMD_MAX_TAG_DIMS], ndim, per_slice = cell_count(header, shape, &ndim);
+    if (s < 0 || c < 0 || (size_t)s >= imd_header_tag_slices(header) || (size_t)c >= per_slice) {
+        PyErr_SetString(PyExc_IndexError, "imagedata: no such image (slice, tag)");
+        return NULL;
+    }
+    uint32_t tag;
+    if (!imd_dicom_tag(keyword, &tag)) {
+        PyErr_Format(PyExc_ValueError, "imagedata: \"%s\" is not a DICOM keyword", keyword);
+        return NULL;
+    }
+    size_t index[IMD_MAX_TAG_DIMS] = {0};
+    cell_index((size_t)c, ndim, shape, index);
+    ImdError *error = NULL;
+    const void *own = imd_header_instance_dataset(header, (size_t)s, index);
+    ImdDicomDataSet *next = own != NULL ? imd_dicom_dataset_clone(&error, own)
+                                        : imd_dicom_dataset_create(&error);
+    if (next == NULL) {
+        return raise_imd(error);
+    }
+    ImdVR vr = imd_dicom_dictionary_vr(tag);
+    bool ok;
+    switch (vr) {
+    case IMD_VR_US: case IMD_VR_SS: case IMD_VR_UL: case IMD_VR_SL: case IMD_VR_FL:
+    case IMD_VR_FD: case IMD_VR_SV: case IMD_VR_UV: {
+        double numbers[64];
+        size_t count = 0;
+        const char *p = text;
+        while (*p != '\0' && count < 64) {
+            char *end;
+            numbers[count++] = strtod(p, &end);
+            if (end == p || (*end != '\0' && *end != '\\')) {
+                imd_dicom_dataset_destroy(next);
+                PyErr_Format(PyExc_ValueError, "imagedata: %s takes numbers, not \"%s\"",
+                             keyword, text);
+                return NULL;
+            }
+            p = *end == '\\' ? end + 1 : end;
+        }
+        ok = imd_dicom_dataset_set_numbers(&error, next, tag, vr, numbers, count);
+        break;
+    }
+    default:
+        ok = imd_dicom_dataset_set_string(&error, next, tag, vr, text);
+        break;
+    }
+    if (!ok || !imd_header_set_instance_dataset(&error, header, (size_t)s, index, next)) {
+        imd_dicom_dataset_destroy(next);
+        return raise_imd(error);
+    }
+    Py_RETURN_NONE;
+}
+
 /* ---- context ------------------------------------------------------------ */
 
 static PyObject *native_set_threads(PyObject *module, PyObject *args)
@@ -1140,6 +2070,22 @@ static PyMethodDef native_methods[] = {
     {"view", native_view, METH_VARARGS, "view([handle], link, replay, screenshot) -> [(c, w)]"},
 #endif
     {"dtype_size", native_dtype_size, METH_VARARGS, "dtype_size(code) -> bytes"},
+    {"tag_layout", native_tag_layout, METH_O, "tag_layout(handle) -> (slices, shape, components)"},
+    {"geometry_defined", native_geometry_defined, METH_VARARGS,
+     "geometry_defined(handle[, value]) -> bool"},
+    {"resample", native_resample, METH_VARARGS, "resample(handle, grid, method) -> Handle"},
+    {"keyword_of", native_keyword_of, METH_VARARGS, "keyword_of(tag) -> keyword|None"},
+    {"objects_unavailable", native_objects_unavailable, METH_NOARGS,
+     "objects_unavailable() -> None | reason"},
+    {"set_cell_attribute", native_set_cell_attribute, METH_VARARGS,
+     "set_cell_attribute(handle, slice, cell, keyword, text)"},
+    {"store_put", native_store_put, METH_VARARGS, "store_put(bucket, name, buffer)"},
+    {"store_take", native_store_take, METH_VARARGS, "store_take(bucket) -> [(name, bytes)]"},
+    {"dicom_state", native_dicom_state, METH_O, "dicom_state(handle) -> (template, cells)"},
+    {"set_dicom_state", native_set_dicom_state, METH_VARARGS,
+     "set_dicom_state(handle, template, cells)"},
+    {"set_instance_uid", native_set_instance_uid, METH_VARARGS,
+     "set_instance_uid(handle, slice, cell, uid|None)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1178,6 +2124,17 @@ PyMODINIT_FUNC PyInit__native(void)
             !imd_context_load_plugin_list(&error, g_context, plugins)) {
             Py_DECREF(module);
             return raise_imd(error);
+        }
+        /* The imdpy:// transport: this file, loaded as a plugin (see above).
+         * A library built without plugin loading (IMD_ENABLE_PLUGINS off)
+         * still serves URLs: file objects then raise, naming the reason. */
+        Dl_info self;
+        if (dladdr((void *)&py_manifest, &self) == 0 || self.dli_fname == NULL) {
+            (void)snprintf(g_no_objects, sizeof g_no_objects,
+                           "cannot find the extension's own path (dladdr)");
+        } else if (!imd_context_load_plugin(&error, g_context, self.dli_fname)) {
+            (void)snprintf(g_no_objects, sizeof g_no_objects, "%s", imd_error_message(error));
+            imd_error_clear(&error);
         }
     }
     return module;

@@ -13,15 +13,17 @@ an ImdSeries of the C library, reached through imagedata._native:
 behaviour.md §1 describes the original's Series; docs/python.md lists where
 this one differs.
 """
+import itertools
 import json
 import math
 import os
+import re
 import warnings
 
 import numpy as np
 
 from . import _native
-from .axis import axes_from_description, UniformAxis, VariableAxis
+from .axis import axes_from_description, UniformAxis, UniformLengthAxis, VariableAxis
 from .formats import (ERROR_CODE_NAMES, ImagedataWarning, MultipleSeriesError, NoDataReadError, ImagedataError,
                       INPUT_ORDER_NONE, shape_to_str)
 
@@ -63,13 +65,19 @@ def _code(dtype, strict=False):
 class _Header:
     """The C header of a Series: an ImdSeries handle, made when first needed."""
 
-    __slots__ = ('_handle', '_make', 'shape', '_description', '__weakref__')
+    __slots__ = ('_handle', '_make', 'shape', '_description', 'users', '__weakref__')
 
     def __init__(self, shape, handle=None, make=None):
         self.shape = tuple(shape)
         self._handle = handle
         self._make = make  # (function, args) giving the handle
         self._description = None
+        # Series and lazy headers that read this one: a setter on a shared
+        # header copies it first (copy on write), so that neither a numpy
+        # copy/astype (which share it) nor a view or result made earlier (which
+        # reads it when first asked) sees the change. Never decremented: an
+        # over-count only costs one header copy.
+        self.users = 1
 
     @property
     def handle(self):
@@ -93,19 +101,24 @@ class _Header:
     def default(shape, dtype, source=None):
         """Default axes and header of this shape; identity from `source` when given."""
         shape = tuple(shape) if len(shape) else (1,)
+        if source is not None:
+            source.users += 1
         return _Header(shape, make=(_make_default, (shape, _code(dtype), source)))
 
     @staticmethod
     def derived(source, dtype):
         """A ufunc result's header: the source's, with a new series UID and no window."""
+        source.users += 1
         if source._handle is None and source._make is not None and \
                 source._make[0] is _make_derived:
             # The source is itself an unmade result: derive from its origin once.
+            source._make[1][0].users += 1
             return _Header(source.shape, make=(_make_derived, (source._make[1][0], _code(dtype))))
         return _Header(source.shape, make=(_make_derived, (source, _code(dtype))))
 
     @staticmethod
     def subset(source, index, shape, refresh=False):
+        source.users += 1
         return _Header(shape, make=(_make_subset, (source, index, refresh)))
 
 
@@ -227,6 +240,50 @@ def _is_url_list(data):
         all(isinstance(u, (str, os.PathLike)) for u in data)
 
 
+# ---- Python bytes and file objects (the extension's imdpy:// transport) ---------
+
+_BUCKETS = itertools.count(1)  # next() is atomic under the GIL: buckets never collide
+
+
+def _is_bytes_input(data):
+    return isinstance(data, (bytes, bytearray, memoryview)) or \
+        (hasattr(data, 'read') and not isinstance(data, (str, os.PathLike, np.ndarray)))
+
+
+def _object_name(fileobj, default):
+    """A member name for a file object: its file's base name (the formats and
+    the zip archive look at the suffix), else `default`."""
+    name = getattr(fileobj, 'name', None)
+    if isinstance(name, (str, os.PathLike)):
+        name = os.path.basename(os.fspath(name))
+    else:
+        name = ''
+    name = re.sub(r'[^A-Za-z0-9._-]', '_', name)
+    return name if name.strip('.') else default
+
+
+def _read_bytes(data, pairs):
+    """Read bytes or a binary file object through imdpy://: the bytes are
+    borrowed by the C reader (no copy), and released after the read."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        content, name = data, 'input'
+    else:
+        content, name = data.read(), _object_name(data, 'input')
+        if isinstance(content, str):
+            raise TypeError('imagedata: {!r} is a text file object; open it in binary mode '
+                            "('rb')".format(getattr(data, 'name', data)))
+    if name == 'input' and bytes(memoryview(content)[:2]) == b'\x1f\x8b':
+        # gzip without a name: the one gzipped input the library reads is
+        # NIfTI, and its reader wants the .nii.gz suffix for gzip.
+        name = 'input.nii.gz'
+    bucket = 'b{}'.format(next(_BUCKETS))
+    _native.store_put(bucket, name, content)
+    try:
+        return _read_handles(['imdpy://{}/{}'.format(bucket, name)], pairs)
+    finally:
+        _native.store_take(bucket)
+
+
 def _read_handles(urls, pairs):
     handles, failures = _native.read(urls, pairs)
     for code, message in failures:
@@ -255,6 +312,10 @@ _DICOM_FIELDS = {
     'seriesDate': 'SeriesDate', 'seriesTime': 'SeriesTime', 'studyDate': 'StudyDate',
     'studyTime': 'StudyTime', 'accessionNumber_': 'AccessionNumber',
 }
+# What the header itself holds (a DICOM write takes them from there, not from
+# the template): setDicomAttribute of these, series-wide, sets the header.
+_HEADER_KEYWORDS = set(_DICOM_FIELDS.values()) | {'PhotometricInterpretation', 'EchoNumbers',
+                                                  'AcquisitionNumber', 'TransferSyntaxUID'}
 # Fields that read '' rather than raise when unset (the original's defaults).
 _EMPTY_DEFAULT = {'seriesDescription', 'patientName', 'studyID'}
 
@@ -289,7 +350,7 @@ def _field(name):
             value = _SOP_CLASSES.get(value, value)
         elif value is not None:
             value = str(value)
-        header = self._hdr()
+        header = self._own()
         _native.set(header.handle, keyword, value)
         header.changed()
 
@@ -298,6 +359,11 @@ def _field(name):
 
 def _xyz(zyx):
     return (float(zyx[2]), float(zyx[1]), float(zyx[0]))
+
+
+# numpy functions (not ufuncs) whose result is new data of the input's grid.
+_NEW_SERIES_FUNCTIONS = {np.zeros_like, np.empty_like, np.ones_like, np.full_like,
+                         np.nan_to_num}
 
 
 class Series(np.ndarray):
@@ -319,7 +385,8 @@ class Series(np.ndarray):
             obj.header = _Header.derived(source, obj.dtype)
             if input_order not in ('auto', None):
                 obj.input_order = input_order
-        elif isinstance(data, (str, os.PathLike)) or _is_url_list(data):
+        elif isinstance(data, (str, os.PathLike)) or _is_url_list(data) or \
+                _is_bytes_input(data):
             obj = cls._read(data, input_order, opts, input_format, dtype, kwargs)
         else:
             if kwargs:
@@ -356,7 +423,10 @@ class Series(np.ndarray):
             input_format = opts.get('input_format')
         if input_format is not None:
             pairs.append(('input_format', input_format))
-        handles, failures = _read_handles(_urls(data), pairs)
+        if _is_bytes_input(data):
+            handles, failures = _read_bytes(data, pairs)
+        else:
+            handles, failures = _read_handles(_urls(data), pairs)
         if len(handles) == 0:
             raise NoDataReadError('no series read from {}'.format(data))
         if len(handles) > 1:
@@ -374,8 +444,12 @@ class Series(np.ndarray):
         return obj
 
     def __array_finalize__(self, obj):
-        # numpy views share the header; indexing and ufuncs replace it.
-        self.header = getattr(obj, 'header', None)
+        # numpy views share the header (copied on a write: _own); indexing and
+        # ufuncs replace it.
+        header = getattr(obj, 'header', None)
+        if header is not None:
+            header.users += 1
+        self.header = header
 
     def _hdr(self):
         """The header, of this shape: a reshaped or transposed view gets
@@ -387,10 +461,21 @@ class Series(np.ndarray):
             self.header = header
         return header
 
+    def _own(self):
+        """The header, to change: copied first when another Series or a lazy
+        header may read it (copy on write; the copy keeps every UID)."""
+        header = self._hdr()
+        if header.users > 1:
+            header.users -= 1
+            code = _code(self.dtype)
+            header = _Header(header.shape, handle=_native.like(header.handle, code))
+            self.header = header
+        return header
+
     def _add(self, source, geometry):
         if not isinstance(source, Series):
             source = Series(source, opts={'headers_only': True})
-        header = self._hdr()
+        header = self._own()
         _native.add_template(header.handle, source._hdr().handle, geometry)
         header.changed()
 
@@ -476,11 +561,21 @@ class Series(np.ndarray):
     def __array_function__(self, func, types, args, kwargs):
         if func is np.concatenate:
             return _concatenate(*args, **kwargs)
-        return super().__array_function__(func, types, args, kwargs)
+        result = super().__array_function__(func, types, args, kwargs)
+        if func in _NEW_SERIES_FUNCTIONS and isinstance(result, Series) and \
+                isinstance(args[0], Series) and result.shape == args[0].shape:
+            # computed data (behaviour.md §1.6): the header with a new series UID
+            source = args[0]._hdr()
+            result.header = _Header.derived(source, result.dtype)
+        return result
 
     def __reduce__(self):
-        raise TypeError('imagedata.Series cannot be pickled yet (docs/python.md); '
-                        'write it, or pickle np.asarray(series)')
+        """Pickle the voxels (numpy's own pickling) and the whole header: the
+        JSON description (axes, geometry, tags, identity), every attribute,
+        the window, and the DICOM template, per-image data sets and
+        SOPInstanceUIDs as bare DICOM bytes."""
+        array = np.ascontiguousarray(self.view(np.ndarray))
+        return (_unpickle, (array, _header_state(self)))
 
     # -- reading and writing ---------------------------------------------------------------
 
@@ -497,6 +592,12 @@ class Series(np.ndarray):
         code = _code(array.dtype, strict=True)
         header = self._hdr()
         handle = _native.with_data(header.handle, code, array)
+        if hasattr(url, 'write'):
+            if len(formats) != 1:
+                raise ValueError('write to a file object: give one format, not {}'.format(
+                    formats))
+            _write_object(handle, url, formats[0], pairs)
+            return
         url = os.fspath(url).strip()
         for fmt in formats:
             _native.write(handle, url, fmt, pairs)
@@ -537,7 +638,7 @@ class Series(np.ndarray):
         axes = list(axes)
         if len(axes) != self.ndim:
             raise ValueError('{} axes for {} dimensions'.format(len(axes), self.ndim))
-        header = self._hdr()
+        header = self._own()
         for d, ax in enumerate(axes):
             unit = getattr(ax, 'unit', None)
             if isinstance(ax, UniformAxis):
@@ -582,7 +683,7 @@ class Series(np.ndarray):
         value = tuple(float(v) for v in value)
         if len(value) != 3:
             raise ValueError('spacing takes 3 values (ds, dr, dc)')
-        header = self._hdr()
+        header = self._own()
         _native.set_spacing(header.handle, value)
         header.changed()
 
@@ -602,7 +703,7 @@ class Series(np.ndarray):
         c = np.eye(4)
         c[:3, :3] = m[:3, :3][::-1, ::-1]
         c[:3, 3] = m[:3, 3][::-1]
-        header = self._hdr()
+        header = self._own()
         _native.set_geometry(header.handle, None, None, tuple(c.ravel()), None)
         header.changed()
 
@@ -629,7 +730,7 @@ class Series(np.ndarray):
         else:
             current = dict(enumerate(positions))
         ordered = [_xyz(current[k]) for k in sorted(current)]
-        header = self._hdr()
+        header = self._own()
         _native.set_geometry(header.handle, ordered, None, None, None)
         header.changed()
 
@@ -645,7 +746,7 @@ class Series(np.ndarray):
         o = [float(v) for v in o]
         if len(o) != 6:
             raise ValueError('orientation takes 6 values (row cosine zyx, column cosine zyx)')
-        header = self._hdr()
+        header = self._own()
         _native.set_geometry(header.handle, None, _xyz(o[:3]) + _xyz(o[3:]), None, None)
         header.changed()
 
@@ -660,7 +761,7 @@ class Series(np.ndarray):
         if len(locations) != self.slices:
             raise ValueError('{} slice locations for {} slices'.format(len(locations),
                                                                         self.slices))
-        header = self._hdr()
+        header = self._own()
         _native.set_geometry(header.handle, None, None, False, locations)
         header.changed()
 
@@ -673,6 +774,143 @@ class Series(np.ndarray):
         voxel = np.linalg.inv(m) @ np.append(np.asarray(p, dtype=float), 1.0)
         return np.array(voxel[:3] + 0.5, dtype=int)
 
+    # -- the Python ecosystem: nibabel, SimpleITK ----------------------------------------
+
+    def _lps(self):
+        """4x4 (column, row, slice, 1) -> (x, y, z, 1) in DICOM LPS: the
+        transformationMatrix with both index and space order reversed."""
+        m = self.transformationMatrix
+        lps = np.eye(4)
+        lps[:3, :3] = m[:3, :3][::-1, ::-1]
+        lps[:3, 3] = m[:3, 3][::-1]
+        return lps
+
+    def _set_lps(self, lps):
+        """Geometry from a (column, row, slice) -> LPS xyz matrix: spacing from
+        the column norms, orientation from the first two, one position per
+        slice, and the matrix itself (so the transformationMatrix is exact)."""
+        lps = np.asarray(lps, dtype=float)
+        dc, dr, ds = (float(np.linalg.norm(lps[:3, i])) for i in range(3))
+        if min(dc, dr, ds) <= 0:
+            raise ValueError('imagedata: a voxel size is 0 in {}'.format(lps[:3, :3].tolist()))
+        row, col = lps[:3, 0] / dc, lps[:3, 1] / dr
+        header = self._own()
+        _native.set_spacing(header.handle, (ds, dr, dc))
+        positions = [tuple(float(v) for v in (lps @ [0, 0, k, 1])[:3])
+                     for k in range(max(self.slices, 1))]
+        _native.set_geometry(header.handle, positions, tuple(row) + tuple(col),
+                             tuple(lps.ravel()), None)
+        header.changed()
+
+    def to_nibabel(self):
+        """A nibabel Nifti1Image viewing these voxels (no copy): the data is
+        np.transpose(series), (column, row, slice, tags reversed), nibabel's
+        (i, j, k, t); the affine is `affine` (RAS). Spatial units mm, time s;
+        the 4th zoom is the time step of a time series."""
+        import nibabel
+        img = nibabel.Nifti1Image(np.transpose(self.view(np.ndarray)), self.affine)
+        img.header.set_xyzt_units('mm', 'sec')
+        if self.ndim >= 4:
+            zooms = list(img.header.get_zooms())
+            try:
+                timeline = self.timeline
+                zooms[3] = float(timeline[1] - timeline[0]) if len(timeline) > 1 else 1.0
+            except ValueError:
+                zooms[3] = 1.0
+            img.header.set_zooms(zooms)
+        return img
+
+    @classmethod
+    def from_nibabel(cls, img, input_order='auto'):
+        """A Series from a nibabel image (any with get_fdata/dataobj and affine):
+        voxels np.transpose(img.dataobj) (a view when the image holds an
+        array), geometry from the affine (RAS -> LPS). `auto` is `time` for a
+        4D image whose time unit is set, else `none`."""
+        data = np.asanyarray(img.dataobj)
+        if input_order in ('auto', None):
+            input_order = 'none'
+            if data.ndim >= 4:
+                try:
+                    input_order = 'time' if img.header.get_xyzt_units()[1] != 'unknown' \
+                        else 'none'
+                except AttributeError:
+                    pass
+        obj = cls(np.transpose(data), input_order)
+        obj._set_lps(np.diag([-1.0, -1.0, 1.0, 1.0]) @ np.asarray(img.affine, dtype=float))
+        if data.ndim >= 4 and input_order != 'none':
+            zooms = img.header.get_zooms()
+            dt = float(zooms[3]) if len(zooms) > 3 and zooms[3] > 0 else 1.0
+            if img.header.get_xyzt_units()[1] == 'msec':
+                dt /= 1000.0
+            elif img.header.get_xyzt_units()[1] == 'usec':
+                dt /= 1e6
+            axes = list(obj.axes)
+            axes[0] = UniformLengthAxis(axes[0].name, 0, data.shape[3], dt)
+            obj.axes = axes
+        return obj
+
+    @property
+    def sitk_geometry(self):
+        """(origin, spacing, direction) as SimpleITK gives them for the image
+        of this array (sitk.GetImageFromArray keeps (slice, row, column) as
+        (z, y, x)): origin = the first voxel's LPS position (x, y, z),
+        spacing = (dc, dr, ds), direction = the 3x3 matrix of unit index
+        directions as columns, flattened row by row."""
+        lps = self._lps()
+        spacing = tuple(float(np.linalg.norm(lps[:3, i])) for i in range(3))
+        direction = lps[:3, :3] / np.array(spacing)
+        return (tuple(float(v) for v in lps[:3, 3]), spacing,
+                tuple(float(v) for v in direction.ravel()))
+
+    @sitk_geometry.setter
+    def sitk_geometry(self, geometry):
+        origin, spacing, direction = geometry
+        direction = np.asarray(direction, dtype=float).reshape(3, 3)
+        lps = np.eye(4)
+        lps[:3, :3] = direction * np.asarray(spacing, dtype=float)
+        lps[:3, 3] = np.asarray(origin, dtype=float)
+        self._set_lps(lps)
+
+    @property
+    def SOPInstanceUIDs(self):
+        """{(tag index..., slice): SOPInstanceUID}: those read (or kept
+        through indexing), and new ones made on first use for the rest (as
+        the original), so that a write with keep_uid uses the same."""
+        header = self._hdr()
+        handle = header.handle
+        slices, shape, components = _native.tag_layout(handle)
+        if slices == 0:
+            # No tag store yet (a Series made from an array): make the one the
+            # description shows, so the UIDs have cells to live in; without
+            # tag dimensions, one cell (0,) per slice, as a DICOM 3D read has.
+            tag_ndim = _native.tag_ndim(handle)
+            shape = tuple(self.shape[:tag_ndim])
+            described = header.description()['tags']
+            cells = []
+            for k in range(max(self.slices, 1)):
+                nested = described.get(str(k))
+                for index in np.ndindex(*shape):
+                    cell = nested
+                    for i in index:
+                        cell = cell[i] if cell is not None else None
+                    cells.append((0.0,) if not shape else
+                                 None if cell is None else tuple(cell))
+            components = max((len(c) for c in cells if c is not None), default=1)
+            _native.set_tags(handle, max(self.slices, 1), shape, components, cells)
+            header.changed()
+            slices, shape, components = _native.tag_layout(handle)
+        known = {(s, c): uid for s, c, uid, _ in _native.dicom_state(handle)[1]
+                 if uid is not None}
+        out = {}
+        for s in range(slices):
+            for c, index in enumerate(np.ndindex(*shape) if shape else [(0,)]):
+                uid = known.get((s, c))
+                if uid is None:
+                    uid = _native.new_uid()
+                    _native.set_instance_uid(handle, s, c, uid)
+                out[tuple(index) + (s,)] = uid
+        return out
+
     # -- tags -----------------------------------------------------------------------------
 
     @property
@@ -681,7 +919,7 @@ class Series(np.ndarray):
 
     @input_order.setter
     def input_order(self, order):
-        header = self._hdr()
+        header = self._own()
         _native.set_input_order(header.handle, order, True)
         header.changed()
 
@@ -701,6 +939,12 @@ class Series(np.ndarray):
                     cell = cell[i]
                 array[index] = None if cell is None else tuple(_tag_value(v) for v in cell)
             out[int(key)] = array
+        if not out and _native.tag_ndim(header.handle) == 0:
+            # No tag dimensions and no tag store (an array): one cell (0,) per
+            # slice, as a DICOM 3D read has (and SOPInstanceUIDs makes).
+            for k in range(max(self.slices, 1)):
+                out[k] = np.empty((1,), dtype=object)
+                out[k][0] = (0,)
         return out
 
     @property
@@ -747,7 +991,7 @@ class Series(np.ndarray):
 
     @photometricInterpretation.setter
     def photometricInterpretation(self, value):
-        header = self._hdr()
+        header = self._own()
         _native.set(header.handle, 'PhotometricInterpretation', value)
         header.changed()
 
@@ -766,16 +1010,120 @@ class Series(np.ndarray):
 
     def getDicomAttribute(self, keyword):
         """The template data set's value of `keyword` (text, values joined by
-        '\\'), or None."""
+        '\\'), or None. `keyword` is a DICOM keyword, a tag number
+        (0x00180080) or a (group, element) pair, as pydicom takes them."""
+        if isinstance(keyword, tuple) and len(keyword) == 2:
+            keyword = (int(keyword[0]) << 16) | int(keyword[1])
+        if isinstance(keyword, (int, np.integer)):
+            name = _native.keyword_of(int(keyword))
+            if name is None:
+                raise ValueError('getDicomAttribute: ({:04X},{:04X}) has no keyword in the '
+                                 'DICOM dictionary'.format(int(keyword) >> 16,
+                                                           int(keyword) & 0xFFFF))
+            keyword = name
         if not isinstance(keyword, str):
-            raise TypeError('getDicomAttribute takes a DICOM keyword here (not a tag number)')
+            raise TypeError('getDicomAttribute takes a DICOM keyword or a tag, not {!r}'.format(
+                keyword))
         return _native.template_get(self._hdr().handle, keyword)
 
+    @property
+    def dicomTemplate(self):
+        """The DICOM template (the first image's data set, without pixel data)
+        as a pydicom Dataset, or None: a copy; change the series through its
+        setters or setDicomAttribute."""
+        template = _native.dicom_state(self._hdr().handle)[0]
+        if template is None:
+            return None
+        import io
+        import pydicom
+        from pydicom.filereader import read_dataset
+        return read_dataset(io.BytesIO(template), is_implicit_VR=False, is_little_endian=True)
+
+    def align(self, reference, interpolation='linear', force=False, fill_value=0):
+        """This series' voxels on `reference`'s voxel grid (behaviour.md §1.8):
+        each reference voxel takes this series' value at its centre in
+        patient space (trilinear, or 'nearest'); voxels outside are 0. Tag
+        dimensions are kept; integer data is rounded back to its type. 3D
+        and 4D only; different frames of reference raise unless `force`."""
+        if not isinstance(reference, Series):
+            reference = Series(reference, opts={'headers_only': True})
+        if self.ndim not in (3, 4) or reference.ndim < 3:
+            raise ValueError('align: 3D or 4D series only (this is {}D, the reference {}D)'
+                             .format(self.ndim, reference.ndim))
+        if fill_value != 0:
+            raise NotImplementedError('align: fill_value other than 0 is not supported')
+        methods = {'linear': 2, 'nearest': 1}
+        if interpolation not in methods:
+            raise ValueError('align: interpolation is linear or nearest, not {!r}'.format(
+                interpolation))
+        if not force:
+            try:
+                mine, theirs = self.frameOfReferenceUID, reference.frameOfReferenceUID
+            except ValueError:
+                mine = theirs = None
+            if mine is not None and theirs is not None and mine != theirs:
+                raise ValueError('align: the frames of reference differ ({} and {}); '
+                                 'force=True aligns anyway'.format(mine, theirs))
+        array = np.ascontiguousarray(self.view(np.ndarray))
+        handle = _native.with_data(self._hdr().handle, _code(array.dtype, strict=True), array)
+        grid = reference
+        if reference.ndim > 3:
+            grid = reference[(0,) * (reference.ndim - 3)]
+        out = _native.resample(handle, grid._hdr().handle, methods[interpolation])
+        result = _array_of(out).view(Series)
+        result.header = _Header(out.shape, handle=out)
+        if np.issubdtype(self.dtype, np.integer) and result.dtype != self.dtype:
+            info = np.iinfo(self.dtype)
+            rounded = np.clip(np.rint(result.view(np.ndarray)), info.min, info.max)
+            converted = rounded.astype(self.dtype).view(Series)
+            converted.header = _Header(out.shape, make=(_native.like, (out, _code(self.dtype))))
+            result = converted
+        return result
+
     def setDicomAttribute(self, keyword, value, slice=None, tag=None):
-        """Set a series-wide attribute written on DICOM write."""
-        if slice is not None or tag is not None:
-            raise NotImplementedError('setDicomAttribute per slice or tag is not supported yet')
-        header = self._hdr()
+        """Set an attribute written on DICOM write: for the whole series, or
+        with `slice` and/or `tag` (an int, or a tuple of tag indices) for
+        those images only (the others keep theirs). Per image needs a DICOM
+        template (a series read from DICOM, or template=)."""
+        has_template = _native.dicom_state(self._hdr().handle)[0] is not None
+        header_keyword = keyword in _HEADER_KEYWORDS or \
+            keyword in _native.keywords(self._hdr().handle)
+        if slice is not None or tag is not None or \
+                (has_template and value is not None and not header_keyword):
+            # Into each chosen image's own data set, which a DICOM write lays
+            # over the template (series-wide too: the header keeps only the
+            # identity attributes, the template all the others).
+            if value is None:
+                raise ValueError('setDicomAttribute per slice or tag: give a value')
+            header = self._own()
+            handle = header.handle
+            slices, shape, _ = _native.tag_layout(handle)
+            if slices == 0 or not has_template:
+                raise NotImplementedError('setDicomAttribute per slice or tag needs a DICOM '
+                                          'template (a series read from DICOM, or template=)')
+            cells = list(np.ndindex(*shape)) if shape else [()]
+            if tag is not None:
+                wanted = tuple(tag) if isinstance(tag, (tuple, list)) else (int(tag),)
+                chosen = [k for k, index in enumerate(cells) if index[:len(wanted)] == wanted]
+                if not chosen:
+                    raise IndexError('setDicomAttribute: no tag {} in tag shape {}'.format(
+                        wanted, shape))
+            else:
+                chosen = range(len(cells))
+            if slice is not None:
+                if not 0 <= int(slice) < slices:
+                    raise IndexError('setDicomAttribute: slice {} of {}'.format(slice, slices))
+                chosen_slices = [int(slice)]
+            else:
+                chosen_slices = range(slices)
+            text = _option_text(value) if not isinstance(value, (list, tuple)) else \
+                '\\'.join(str(v) for v in value)
+            for s in chosen_slices:
+                for c in chosen:
+                    _native.set_cell_attribute(handle, s, c, keyword, text)
+            header.changed()
+            return
+        header = self._own()
         _native.set(header.handle, keyword, None if value is None else _option_text(value))
         header.changed()
 
@@ -805,7 +1153,7 @@ class Series(np.ndarray):
 
     @windowCenter.setter
     def windowCenter(self, value):
-        header = self._hdr()
+        header = self._own()
         _native.set_window(header.handle, value, self._window()[1])
         header.changed()
 
@@ -815,7 +1163,7 @@ class Series(np.ndarray):
 
     @windowWidth.setter
     def windowWidth(self, value):
-        header = self._hdr()
+        header = self._own()
         _native.set_window(header.handle, self._window()[0], value)
         header.changed()
 
@@ -840,6 +1188,120 @@ class Series(np.ndarray):
                 d.get('seriesDescription'))
         except Exception:  # a broken header must not hide the array
             return 'Series(shape={}, dtype={})'.format(self.shape, self.dtype)
+
+
+# ---- file objects, pickling -----------------------------------------------------
+
+def _write_object(handle, fileobj, fmt, pairs):
+    """Write one format into a binary file object, through imdpy://. The
+    object's name (its file's base name) is the name the format writes
+    ('x.nii.gz', 'x.zip'); without one, the format's default for a new path
+    'Image' (Image.nii.gz, Image.mha, ...). A write of several files (DICOM
+    of more than one image) raises: a file object takes one file; name it
+    '*.zip' (BytesIO: set .name) to get them zipped."""
+    reason = _native.objects_unavailable()
+    if reason is not None:
+        raise NotImplementedError('imagedata: writing to file objects is not available: ' +
+                                  reason)
+    bucket = 'b{}'.format(next(_BUCKETS))
+    name = _object_name(fileobj, 'Image')
+    try:
+        _native.write(handle, 'imdpy://{}/{}'.format(bucket, name), fmt, pairs)
+    finally:
+        objects = _native.store_take(bucket)
+    if len(objects) != 1:
+        raise ValueError('write to a file object: format {!r} wrote {} files ({}); a file '
+                         'object takes one: write to a folder, or to a file object named '
+                         '*.zip'.format(fmt, len(objects),
+                                        ', '.join(n for n, _ in objects[:3])))
+    fileobj.write(objects[0][1])
+
+
+_STATE_VERSION = 1
+
+
+def _header_state(series):
+    header = series._hdr()
+    handle = header.handle
+    return {
+        'version': _STATE_VERSION,
+        'shape': header.shape,
+        'description': header.description(),
+        'attributes': [(k, _native.get(handle, k)) for k in _native.keywords(handle)],
+        'window': _native.window(handle),
+        'geometry_defined': _native.geometry_defined(handle),
+        'tag_layout': _native.tag_layout(handle),
+        'tags': _tag_cells(handle),
+        'dicom': _native.dicom_state(handle),
+    }
+
+
+def _tag_cells(handle):
+    """The tag store as set_tags takes it: flat cells, slice-major, C order."""
+    slices, shape, components = _native.tag_layout(handle)
+    d = json.loads(_native.describe(handle))['tags']
+    cells = []
+    for s in range(slices):
+        nested = d.get(str(s))
+        for index in np.ndindex(*shape):
+            cell = nested
+            for i in index:
+                cell = cell[i] if cell is not None else None
+            if len(shape) == 0 and cell is not None:
+                cell = cell[0] if cell and isinstance(cell[0], list) else cell
+            cells.append(None if cell is None else tuple(cell))
+    return cells
+
+
+def _c_transform(m):
+    """transformationMatrix (s,r,c)->(z,y,x) as the C library's (c,r,s)->(x,y,z), flat."""
+    m = np.asarray(m, dtype=float)
+    c = np.eye(4)
+    c[:3, :3] = m[:3, :3][::-1, ::-1]
+    c[:3, 3] = m[:3, 3][::-1]
+    return tuple(c.ravel())
+
+
+def _restore_header(shape, dtype, state):
+    if state.get('version') != _STATE_VERSION:
+        raise ValueError('imagedata: a pickled Series of another version ({})'.format(
+            state.get('version')))
+    d = state['description']
+    handle = _native.new(_code(dtype), tuple(state['shape']))
+    for dim, ax in enumerate(d['axes']):
+        if 'values' in ax:
+            _native.set_axis(handle, dim, ax['name'], ax.get('unit') or None, None,
+                             ax['values'])
+        else:
+            _native.set_axis(handle, dim, ax['name'], ax.get('unit') or None,
+                             float(ax['start']), float(ax['step']))
+    _native.set_input_order(handle, d['input_order'], False)
+    for keyword, value in state['attributes']:
+        _native.set(handle, keyword, value)
+    _native.set_spacing(handle, tuple(float(v) for v in d['spacing']))
+    positions = [_xyz(d['imagePositions'][k]) for k in sorted(d['imagePositions'], key=int)]
+    o = d['orientation']
+    _native.set_geometry(handle, positions or None,
+                         None if o is None else _xyz(o[:3]) + _xyz(o[3:]),
+                         _c_transform(d['transformationMatrix']),
+                         d['sliceLocations'])
+    _native.geometry_defined(handle, state['geometry_defined'])
+    slices, tag_shape, components = state['tag_layout']
+    if slices:
+        _native.set_tags(handle, slices, tag_shape, components, state['tags'])
+    template, cells = state['dicom']
+    _native.set_dicom_state(handle, template, cells)
+    window = state['window']
+    if window is not None:
+        _native.set_window(handle, window[0], window[1])
+    return handle
+
+
+def _unpickle(array, state):
+    obj = array.view(Series)
+    obj.header = _Header(obj.shape if obj.ndim else (1,),
+                         handle=_restore_header(obj.shape, obj.dtype, state))
+    return obj
 
 
 def _nested_shape(cells, depth):

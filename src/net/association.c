@@ -41,6 +41,10 @@ struct ImdAssociation {
     uint32_t send_max; /* the longest P-DATA-TF variable field we send */
     uint16_t message_id;
     bool dead;
+    bool acceptor;      /* adopted by the acceptor (imd__association_adopt) */
+    bool peer_released; /* acceptor: the peer sent A-RELEASE-RQ at a message boundary */
+    size_t data_cap;    /* acceptor: data set bytes kept at most (0: no cap) */
+    bool data_overflow; /* the last message's data set went over data_cap */
     uint8_t *pdu;
     size_t pdu_capacity;
 };
@@ -251,6 +255,13 @@ static void unexpected(ImdError **error, ImdAssociation *a, size_t size, const c
                           imd__net_abort_text(source, reason, text, sizeof text));
         }
         drop(a);
+        return;
+    }
+    if (a->pdu[0] == IMD_PDU_RELEASE_RQ && a->acceptor) {
+        /* The acceptor's normal end (PS3.8 §7.2.1): answered by
+         * imd__association_answer_release, not an abort. */
+        a->peer_released = true;
+        imd_error_set(error, IMD_ERR_NETWORK, "%s: the peer released the association", a->name);
         return;
     }
     if (a->pdu[0] == IMD_PDU_RELEASE_RQ) {
@@ -575,6 +586,7 @@ typedef struct Collect {
     uint8_t *command, *data;
     size_t command_size, command_capacity, data_size, data_capacity;
     bool command_done, expect_data, data_done;
+    size_t discarded; /* data set bytes over the cap, counted but not kept */
 } Collect;
 
 static bool append(ImdError **error, uint8_t **buffer, size_t *size, size_t *capacity,
@@ -658,6 +670,16 @@ static bool collect_pdv(ImdError **error, void *user, const ImdNetPdv *pdv)
                                         : "after the data set's last fragment");
         return false;
     }
+    /* Over the acceptor's cap the rest of the data set is read and dropped,
+     * so that the message can still be answered (with a failure status). */
+    if (c->discarded > 0 || (a->data_cap != 0 && pdv->size > a->data_cap - c->data_size)) {
+        c->discarded += c->data_size + pdv->size;
+        free(c->data);
+        c->data = NULL;
+        c->data_size = c->data_capacity = 0;
+        c->data_done = pdv->last;
+        return true;
+    }
     /* Data sets grow only with bytes received, so memory follows the input. */
     if (!append(error, &c->data, &c->data_size, &c->data_capacity, pdv->data, pdv->size,
                 SIZE_MAX / 2, a->name, "data set")) {
@@ -672,7 +694,8 @@ bool imd__association_receive(ImdError **error, ImdAssociation *association, int
                               uint8_t **data, size_t *data_size)
 {
     ImdAssociation *a = association;
-    Collect c = {a, 0, NULL, NULL, 0, 0, 0, 0, false, false, false};
+    Collect c = {a, 0, NULL, NULL, 0, 0, 0, 0, false, false, false, 0};
+    a->data_overflow = false;
     bool first = true;
     while (!c.command_done || (c.expect_data && !c.data_done)) {
         size_t size = 0;
@@ -696,6 +719,10 @@ bool imd__association_receive(ImdError **error, ImdAssociation *association, int
     *command_size = c.command_size;
     *data = c.data;
     *data_size = c.data_size;
+    if (c.discarded > 0) {
+        a->data_overflow = true;
+        *data_size = c.discarded; /* the size it had; *data is NULL */
+    }
     return true;
 failed:
     free(c.command);
@@ -753,4 +780,153 @@ void imd__association_abort(ImdAssociation *association)
 {
     imd__association_fail(association);
     association_free(association);
+}
+
+/* ---- the acceptor's side (PS3.8 §9.2: Sta2, Sta3, Sta6, Sta8) ---- */
+
+ImdAssociation *imd__association_adopt(ImdError **error, int fd, const ImdNetTimeouts *timeouts,
+                                       uint32_t our_max, const char *name)
+{
+    ImdAssociation *a = imd__calloc(error, 1, sizeof *a);
+    if (a == NULL) {
+        close(fd);
+        return NULL;
+    }
+    a->fd = fd;
+    a->acceptor = true;
+    a->timeouts = *timeouts;
+    a->our_max = our_max != 0 ? our_max : IMD_PDU_DEFAULT_MAX;
+    a->name = imd__strdup(error, name);
+    a->request = imd__calloc(error, 1, sizeof *a->request);
+    a->accepted = imd__calloc(error, 1, sizeof *a->accepted);
+    if (a->name == NULL || a->request == NULL || a->accepted == NULL) {
+        association_free(a);
+        return NULL;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+        set_errno(error, name, "making the socket non-blocking", errno);
+        association_free(a);
+        return NULL;
+    }
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return a;
+}
+
+bool imd__association_read_request(ImdError **error, ImdAssociation *a, ImdNetAssociate *rq)
+{
+    size_t size = 0;
+    /* Sta2: ARTIM runs until the A-ASSOCIATE-RQ is in (PS3.8 §9.1.5, AE-5). */
+    if (!read_pdu(error, a, a->timeouts.association_ms,
+                  "waiting for the association request", &size)) {
+        return false;
+    }
+    if (a->pdu[0] != IMD_PDU_ASSOCIATE_RQ) {
+        unexpected(error, a, size, "A-ASSOCIATE-RQ");
+        return false;
+    }
+    if (!imd__pdu_decode_associate(error, a->pdu, size, rq, a->name)) {
+        imd__association_fail(a);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * After our last PDU (A-ASSOCIATE-RJ, A-RELEASE-RP): the requestor closes
+ * the connection (PS3.8 §9.2, Sta13). Closing first with unread bytes could
+ * reset the connection and lose the answer, so wait (at most 1 s) for the
+ * peer's close, dropping anything it still sends.
+ */
+static void linger_close(ImdAssociation *a)
+{
+    if (a->fd < 0) {
+        return;
+    }
+    (void)shutdown(a->fd, SHUT_WR);
+    int64_t deadline = now_ms() + 1000;
+    uint8_t sink[512];
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        struct pollfd p = {a->fd, POLLIN, 0};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+            break;
+        }
+        ssize_t n = recv(a->fd, sink, sizeof sink, 0);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+            break;
+        }
+    }
+    drop(a);
+}
+
+bool imd__association_accept(ImdError **error, ImdAssociation *a, const ImdNetAssociate *rq,
+                             const ImdNetAssociate *ac)
+{
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    *a->request = *rq;
+    a->request->identity_primary = a->request->identity_secondary = NULL;
+    *a->accepted = *ac;
+    a->accepted->identity_primary = a->accepted->identity_secondary = NULL;
+    a->accepted->identity_answered = false;
+    /* Our maximum is what the AC announces; the peer's bounds what we send. */
+    a->accepted->max_length = a->our_max;
+    a->send_max = rq->max_length == 0 || rq->max_length > SEND_FRAGMENT_CAP ? SEND_FRAGMENT_CAP
+                                                                            : rq->max_length;
+    if (a->send_max < 8) {
+        imd_error_set(error, IMD_ERR_PROTOCOL, "%s: the peer's maximum PDU length %u is unusable",
+                      a->name, rq->max_length);
+        imd__association_fail(a);
+        return false;
+    }
+    if (!imd__pdu_encode_associate(error, IMD_PDU_ASSOCIATE_AC, a->accepted, &bytes, &size)) {
+        imd__association_fail(a);
+        return false;
+    }
+    bool ok = send_bytes(error, a, bytes, size);
+    free(bytes);
+    return ok;
+}
+
+bool imd__association_reject(ImdError **error, ImdAssociation *a, uint8_t result, uint8_t source,
+                             uint8_t reason)
+{
+    /* A-ASSOCIATE-RJ (PS3.8 §9.3.4): type 3, length 4, reserved, result,
+     * source, reason. */
+    uint8_t rj[10] = {IMD_PDU_ASSOCIATE_RJ, 0, 0, 0, 0, 4, 0, result, source, reason};
+    bool ok = send_bytes(error, a, rj, sizeof rj);
+    linger_close(a);
+    return ok;
+}
+
+bool imd__association_peer_released(const ImdAssociation *a)
+{
+    return a->peer_released;
+}
+
+bool imd__association_answer_release(ImdError **error, ImdAssociation *a)
+{
+    uint8_t rp[10];
+    imd__pdu_encode_short(IMD_PDU_RELEASE_RP, 0, 0, rp);
+    bool ok = !a->dead && send_bytes(error, a, rp, sizeof rp);
+    linger_close(a);
+    association_free(a);
+    return ok;
+}
+
+void imd__association_free(ImdAssociation *a)
+{
+    association_free(a);
+}
+
+void imd__association_set_data_cap(ImdAssociation *a, size_t cap)
+{
+    a->data_cap = cap;
+}
+
+bool imd__association_data_overflowed(const ImdAssociation *a)
+{
+    return a->data_overflow;
 }

@@ -490,6 +490,19 @@ bool imd__dimse_find(ImdError **error, ImdAssociation *association, uint8_t cont
 static bool serve_store(ImdError **error, ImdAssociation *association, Message *m,
                         ImdDimseStoreFn *store, void *user)
 {
+    return imd__dimse_answer_store(error, association, m->context, m->command, &m->data,
+                                   m->data_size, store, user);
+}
+
+/* A C-STORE-RQ on a Storage SCP's association or inside a C-GET (PS3.7 §9.3.1). */
+bool imd__dimse_answer_store(ImdError **error, ImdAssociation *association, uint8_t context,
+                             const ImdDicomDataSet *request, uint8_t **request_data,
+                             size_t data_size, ImdDimseStoreFn *store, void *user)
+{
+    Message message = {context, (ImdDicomDataSet *)(uintptr_t)request, 0, *request_data,
+                       data_size};
+    Message *m = &message;
+    *request_data = NULL; /* taken */
     const char *name = imd__association_name(association);
     char sop_class[IMD_NET_UID], sop_instance[IMD_NET_UID];
     uint16_t id = 0;
@@ -502,6 +515,7 @@ static bool serve_store(ImdError **error, ImdAssociation *association, Message *
         imd_error_set(error, IMD_ERR_PROTOCOL,
                       "%s: a C-STORE request without %s", name,
                       m->data == NULL ? "a data set" : "a message ID or SOP instance UID");
+        free(m->data);
         imd__association_fail(association);
         return false;
     }
@@ -577,6 +591,94 @@ bool imd__dimse_get(ImdError **error, ImdAssociation *association, uint8_t conte
         }
         /* A final response may carry a Failed SOP Instance UID List (PS3.4
          * C.4.3.1.3.1); the counts say enough for the caller. */
+        message_clear(&m);
+        if (imd__dimse_status_kind(result->status) != IMD_STATUS_PENDING) {
+            return true;
+        }
+    }
+}
+
+/* ---- the SCP's answers and C-MOVE ---- */
+
+bool imd__dimse_answer_echo(ImdError **error, ImdAssociation *association, uint8_t context,
+                            const ImdDicomDataSet *request)
+{
+    uint16_t id = 0;
+    if (!imd__dimse_get_us(request, IMD_TAG_MessageID, &id)) {
+        imd_error_set(error, IMD_ERR_PROTOCOL, "%s: a C-ECHO request without a message ID",
+                      imd__association_name(association));
+        imd__association_fail(association);
+        return false;
+    }
+    /* C-ECHO-RSP (PS3.7 §9.3.5.2): status success. */
+    ImdDicomDataSet *command = imd_dicom_dataset_create(error);
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    bool ok = command != NULL &&
+              imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPClassUID, IMD_VR_UI,
+                                           IMD_NET_VERIFICATION_SOP_CLASS) &&
+              set_us(error, command, IMD_TAG_CommandField, IMD_DIMSE_C_ECHO_RSP) &&
+              set_us(error, command, IMD_TAG_MessageIDBeingRespondedTo, id) &&
+              set_us(error, command, IMD_TAG_CommandDataSetType, IMD_DIMSE_NO_DATASET) &&
+              set_us(error, command, IMD_TAG_Status, 0x0000) &&
+              imd__dimse_encode_command(error, command, &bytes, &size) &&
+              imd__association_send(error, association, context, bytes, size, NULL, 0);
+    free(bytes);
+    imd_dicom_dataset_destroy(command);
+    return ok;
+}
+
+bool imd__dimse_move(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                     const char *sop_class, const char *destination, const uint8_t *identifier,
+                     size_t identifier_size, ImdDimseResult *result, uint16_t counts[4])
+{
+    const char *name = imd__association_name(association);
+    uint16_t id = imd__association_next_message_id(association);
+    static const uint32_t count_tags[4] = {
+        IMD_TAG_NumberOfRemainingSuboperations, IMD_TAG_NumberOfCompletedSuboperations,
+        IMD_TAG_NumberOfFailedSuboperations, IMD_TAG_NumberOfWarningSuboperations};
+    memset(counts, 0, 4 * sizeof counts[0]);
+    /* C-MOVE-RQ (PS3.7 §9.3.4.1): as C-GET-RQ plus the Move Destination. */
+    ImdDicomDataSet *command = imd_dicom_dataset_create(error);
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    bool ok = command != NULL &&
+              imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPClassUID, IMD_VR_UI,
+                                           sop_class) &&
+              set_us(error, command, IMD_TAG_CommandField, IMD_DIMSE_C_MOVE_RQ) &&
+              set_us(error, command, IMD_TAG_MessageID, id) &&
+              set_us(error, command, IMD_TAG_Priority, 0) &&
+              set_us(error, command, IMD_TAG_CommandDataSetType, 0x0001) &&
+              imd_dicom_dataset_set_string(error, command, IMD_TAG_MoveDestination, IMD_VR_AE,
+                                           destination) &&
+              imd__dimse_encode_command(error, command, &bytes, &size) &&
+              imd__association_send(error, association, context_id, bytes, size, identifier,
+                                    identifier_size);
+    free(bytes);
+    imd_dicom_dataset_destroy(command);
+    if (!ok) {
+        return false;
+    }
+    for (;;) {
+        Message m;
+        if (!receive_message(error, association, &m)) {
+            return false;
+        }
+        if (m.field != IMD_DIMSE_C_MOVE_RSP) {
+            imd_error_set(error, IMD_ERR_PROTOCOL,
+                          "%s: expected a C-MOVE response, the peer sent command 0x%04X", name,
+                          m.field);
+            message_clear(&m);
+            imd__association_fail(association);
+            return false;
+        }
+        if (!check_response(error, association, &m, context_id, id, result)) {
+            message_clear(&m);
+            return false;
+        }
+        for (size_t i = 0; i < 4; i++) {
+            (void)imd__dimse_get_us(m.command, count_tags[i], &counts[i]);
+        }
         message_clear(&m);
         if (imd__dimse_status_kind(result->status) != IMD_STATUS_PENDING) {
             return true;

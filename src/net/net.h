@@ -19,6 +19,7 @@
 
 #include "dicom/dicom_internal.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* The DICOM Application Context Name (PS3.7 Annex A.2.1). */
@@ -309,5 +310,124 @@ bool imd__dimse_get(ImdError **error, ImdAssociation *association, uint8_t conte
                     const char *sop_class, const uint8_t *identifier, size_t identifier_size,
                     ImdDimseStoreFn *store, void *user, ImdDimseResult *result,
                     uint16_t counts[4]);
+
+/* ---- the acceptor's side of an association (association.c) ---- */
+
+/*
+ * Take an accepted connection (fd, closed by the association from now on):
+ * Sta2 of PS3.8 §9.2. `our_max` is the longest P-DATA-TF we accept.
+ */
+ImdAssociation *imd__association_adopt(ImdError **error, int fd, const ImdNetTimeouts *timeouts,
+                                       uint32_t our_max, const char *name);
+/* Read and decode the A-ASSOCIATE-RQ within the association timeout (ARTIM). */
+bool imd__association_read_request(ImdError **error, ImdAssociation *association,
+                                   ImdNetAssociate *request);
+/* Send A-ASSOCIATE-AC `ac` (contexts answered, abstract syntaxes filled in
+ * for our own lookups) for `request`; the association is then established. */
+bool imd__association_accept(ImdError **error, ImdAssociation *association,
+                             const ImdNetAssociate *request, const ImdNetAssociate *ac);
+/* Send A-ASSOCIATE-RJ (PS3.8 Table 9-21 values) and close; free() after. */
+bool imd__association_reject(ImdError **error, ImdAssociation *association, uint8_t result,
+                             uint8_t source, uint8_t reason);
+/* Did the last receive fail because the peer sent A-RELEASE-RQ? */
+bool imd__association_peer_released(const ImdAssociation *association);
+/* Answer the peer's A-RELEASE-RQ with A-RELEASE-RP, close and free. */
+bool imd__association_answer_release(ImdError **error, ImdAssociation *association);
+/* Keep at most `cap` bytes of a received data set (0: no cap): a longer one
+ * is read to its end and dropped; receive() then gives *data NULL and
+ * *data_size its size, and data_overflowed() is true. */
+void imd__association_set_data_cap(ImdAssociation *association, size_t cap);
+bool imd__association_data_overflowed(const ImdAssociation *association);
+/* Free without sending anything (after reject, or when already dead). */
+void imd__association_free(ImdAssociation *association);
+
+/* ---- the SCP's DIMSE (dimse.c) ---- */
+
+/*
+ * Answer a C-STORE-RQ (`request` decoded, its data set bytes *request_data,
+ * taken): `store` gets the data set and returns the status the C-STORE-RSP
+ * carries (PS3.4 Table B.2-1). A false return from `store` aborts.
+ */
+bool imd__dimse_answer_store(ImdError **error, ImdAssociation *association, uint8_t context,
+                             const ImdDicomDataSet *request, uint8_t **request_data,
+                             size_t data_size, ImdDimseStoreFn *store, void *user);
+/* Answer a C-ECHO-RQ with success (PS3.7 §9.3.5.2). */
+bool imd__dimse_answer_echo(ImdError **error, ImdAssociation *association, uint8_t context,
+                            const ImdDicomDataSet *request);
+/*
+ * C-MOVE (PS3.7 §9.3.4; PS3.4 C.4.2): ask the peer to send what `identifier`
+ * matches to AE `destination` (on associations of its own); wait for the
+ * final response: its status in *result, counts (remaining, completed,
+ * failed, warning) as for C-GET.
+ */
+bool imd__dimse_move(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                     const char *sop_class, const char *destination, const uint8_t *identifier,
+                     size_t identifier_size, ImdDimseResult *result, uint16_t counts[4]);
+
+/* ---- the Storage SCP (acceptor.c) ---- */
+
+typedef struct ImdNetListener ImdNetListener;
+
+/* Listen on address:port (address NULL or "": loopback 127.0.0.1; port 0:
+ * any free port). NETWORK naming the address and the reason. */
+ImdNetListener *imd__net_listen(ImdError **error, const char *address, int port);
+int imd__net_listener_port(const ImdNetListener *listener);
+/* Accept one connection within timeout_ms: its fd, or -1 with *error NULL
+ * when nothing came (or on EINTR), -1 with *error set on failure. The
+ * peer's numeric address goes to `peer`. */
+int imd__net_accept(ImdError **error, ImdNetListener *listener, int timeout_ms, char *peer,
+                    size_t peer_size);
+void imd__net_listener_close(ImdNetListener *listener);
+
+/* Who may associate and what we accept. */
+typedef struct ImdNetScpPolicy {
+    const char *aet;                   /* the called AE title we answer to */
+    const char *const *calling_aets;   /* allow-list (NULL: anyone) */
+    size_t calling_count;
+    const char *const *addresses;      /* allow-list of numeric peer addresses (NULL: any) */
+    size_t address_count;
+    uint32_t max_pdu;                  /* the longest P-DATA-TF we receive */
+    uint64_t max_instance;             /* the largest data set we take (0: no limit) */
+    ImdNetTimeouts timeouts;           /* association (ARTIM), idle (between messages, in a PDU) */
+    bool busy;                         /* refuse: local limit exceeded (transient) */
+} ImdNetScpPolicy;
+
+/* What one association did. */
+typedef struct ImdNetScpReport {
+    char calling_aet[17], called_aet[17];
+    bool rejected;       /* A-ASSOCIATE-RJ sent (reason in `reason`) */
+    bool released;       /* ended by the peer's A-RELEASE-RQ */
+    size_t stored, failed, echoes;
+    char reason[200];    /* why it was refused or ended otherwise */
+} ImdNetScpReport;
+
+/*
+ * Serve one association on connection `fd` (taken) from numeric address
+ * `peer`: read the A-ASSOCIATE-RQ, accept (image storage classes and
+ * Verification, in the transfer syntaxes our codecs read) or reject per
+ * `policy`, then answer C-ECHO-RQ and C-STORE-RQ (each data set to `store`,
+ * whose status goes back) until the peer releases or aborts, a timeout, a
+ * protocol error, or `*stop` becomes true between messages (then A-ABORT).
+ * False only for errors of ours (out of memory); everything the peer did is
+ * in the report.
+ */
+bool imd__net_serve(ImdError **error, int fd, const char *peer, const ImdNetScpPolicy *policy,
+                    ImdDimseStoreFn *store, void *user, const atomic_int *stop,
+                    ImdNetScpReport *report);
+
+/*
+ * A short-lived Storage SCP for C-MOVE (the dicom:// read with
+ * move_destination): listens on address:port as AE `aet` and serves the
+ * peer's sub-associations one by one on a thread, each data set to `store`
+ * (called on that thread). finish() stops accepting and waits for the
+ * association being served to end (abort_now: at its next message).
+ */
+typedef struct ImdNetMoveListener ImdNetMoveListener;
+ImdNetMoveListener *imd__net_move_listener_start(ImdError **error, const char *address, int port,
+                                                 const char *aet, const ImdNetTimeouts *timeouts,
+                                                 uint32_t max_pdu, ImdDimseStoreFn *store,
+                                                 void *user);
+void imd__net_move_listener_finish(ImdNetMoveListener *listener, bool abort_now, size_t *stored,
+                                   size_t *failed, char *reason, size_t reason_size);
 
 #endif

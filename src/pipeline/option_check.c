@@ -29,6 +29,9 @@ static const ImdOptionSpec pipeline_options[] = {
     {"net_max_pdu", IMD_OPTION_INT, "dicom://: the longest PDU we receive (bytes)", NULL},
     {"net_username", IMD_OPTION_STRING, "dicom://: user identity (PS3.7 D.3.3.7)", NULL},
     {"net_password", IMD_OPTION_STRING, "dicom://: passcode of the user identity", NULL},
+    {"move_destination", IMD_OPTION_STRING, "dicom:// read: C-MOVE to this AE (ours)", NULL},
+    {"move_port", IMD_OPTION_INT, "dicom:// read: port of the C-MOVE listener", NULL},
+    {"move_address", IMD_OPTION_STRING, "dicom:// read: address of the C-MOVE listener", NULL},
     {NULL, 0, NULL, NULL},
 };
 

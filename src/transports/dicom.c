@@ -32,7 +32,9 @@
  * for the storage classes, PS3.7 D.3.3.4). Each instance is kept in memory
  * as a Part 10 file (its bytes as received behind a meta group) that list()
  * names and open_read() opens, so the DICOM reader sorts them like a folder.
- * C-MOVE is not implemented.
+ * With the option move_destination the fetch is a C-MOVE (PS3.4 C.4.2) whose
+ * sub-operations a short-lived Storage SCP of ours receives
+ * (imd__net_move_listener_*, src/net/acceptor.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
@@ -87,6 +89,11 @@ typedef struct DicomTransport {
     char *patient, *study, *series;
     Received *received;
     size_t received_count, received_capacity;
+    /* C-MOVE instead of C-GET (option move_destination): our AE title as
+     * the destination, and where its listener binds. */
+    char move_destination[17];
+    char *move_address;
+    int move_port;
 } DicomTransport;
 
 /* ---- options ---- */
@@ -160,6 +167,30 @@ static bool read_options(ImdError **error, DicomTransport *t, const ImdOptions *
     if (user != NULL && (strlen(user) > 0xff00 || (password != NULL && strlen(password) > 0xff00))) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"net_username\": too long");
         return false;
+    }
+    const char *move = imd_options_get(options, "move_destination", NULL);
+    int64_t move_port = 0;
+    if (move != NULL) {
+        if (!valid_aet(move)) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"move_destination\": \"%s\" is "
+                          "not an AE title (PS3.5 §6.2)", move);
+            return false;
+        }
+        if (!imd_options_get_int(error, options, "move_port", 0, &move_port)) {
+            return false;
+        }
+        if (move_port < 1 || move_port > 65535) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG, "option \"move_destination\" needs "
+                          "\"move_port\" (1 to 65535): the port the peer knows for %s", move);
+            return false;
+        }
+        snprintf(t->move_destination, sizeof t->move_destination, "%s", move);
+        t->move_port = (int)move_port;
+        t->move_address = imd__strdup(error, imd_options_get(options, "move_address",
+                                                             "127.0.0.1"));
+        if (t->move_address == NULL) {
+            return false;
+        }
     }
     t->username = user != NULL ? imd__strdup(error, user) : NULL;
     t->password = password != NULL ? imd__strdup(error, password) : NULL;
@@ -531,6 +562,7 @@ static void transport_free(DicomTransport *t)
     free(t->study);
     free(t->series);
     free(t->host);
+    free(t->move_address);
     free(t->username);
     free(t->password);
     free(t->failures);
@@ -567,6 +599,7 @@ static void dicom_abort(ImdTransport *base)
 /* Study Root Query/Retrieve Information Model (PS3.4 C.6.2.1). */
 #define STUDY_ROOT_FIND "1.2.840.10008.5.1.4.1.2.2.1"
 #define STUDY_ROOT_GET "1.2.840.10008.5.1.4.1.2.2.3"
+#define STUDY_ROOT_MOVE "1.2.840.10008.5.1.4.1.2.2.2"
 
 /* Storage classes we accept as C-GET sub-operations besides storage_classes[]. */
 static const char *const more_storage_classes[] = {
@@ -663,6 +696,9 @@ static ImdAssociation *associate_read(ImdError **error, const DicomTransport *t)
     static const char *const native[] = {IMD_UID_EXPLICIT_VR_LE, IMD_UID_IMPLICIT_VR_LE};
     add_context(rq, STUDY_ROOT_FIND, native, 2);
     add_context(rq, STUDY_ROOT_GET, native, 2);
+    if (t->move_destination[0] != '\0') {
+        add_context(rq, STUDY_ROOT_MOVE, native, 2);
+    }
     for (size_t i = 0; i < sizeof storage_classes / sizeof storage_classes[0]; i++) {
         add_get_contexts(rq, storage_classes[i]);
     }
@@ -937,9 +973,16 @@ static bool fetch(ImdError **error, DicomTransport *t)
                        IMD_TAG_StudyInstanceUID, study_what, study) &&
               find_one(error, t, a, "SERIES", series_tags, series_values, 3,
                        IMD_TAG_SeriesInstanceUID, series_what, series);
+    bool move = t->move_destination[0] != '\0';
     if (ok) {
-        context = imd__association_find_context(a, STUDY_ROOT_GET, NULL, &syntax);
-        if (context == 0) {
+        context = imd__association_find_context(a, move ? STUDY_ROOT_MOVE : STUDY_ROOT_GET, NULL,
+                                                &syntax);
+        if (context == 0 && move) {
+            imd_error_set(error, IMD_ERR_NETWORK,
+                          "%s: the peer did not accept Study Root Query/Retrieve - MOVE",
+                          t->base.name);
+            ok = false;
+        } else if (context == 0) {
             imd_error_set(error, IMD_ERR_NETWORK,
                           "%s: the peer did not accept Study Root Query/Retrieve - GET "
                           "(C-MOVE is not implemented)",
@@ -965,8 +1008,26 @@ static bool fetch(ImdError **error, DicomTransport *t)
     }
     ImdDimseResult result = {0};
     uint16_t counts[4] = {0};
-    ok = ok && imd__dimse_get(error, a, context, STUDY_ROOT_GET, bytes, size, on_store, t, &result,
-                              counts);
+    if (ok && move) {
+        /* C-MOVE (PS3.4 C.4.2): the peer sends the instances to AE
+         * move_destination on associations of its own, which our listener
+         * takes (the peer must know that AE at move_address:move_port). */
+        char why[200] = "";
+        size_t moved = 0, refused = 0;
+        ImdNetMoveListener *listener = imd__net_move_listener_start(
+            error, t->move_address, t->move_port, t->move_destination, &t->timeouts, t->max_pdu,
+            on_store, t);
+        ok = listener != NULL && imd__dimse_move(error, a, context, STUDY_ROOT_MOVE,
+                                                 t->move_destination, bytes, size, &result,
+                                                 counts);
+        imd__net_move_listener_finish(listener, !ok, &moved, &refused, why, sizeof why);
+        imd__log(imd__context_current(), IMD_LOG_INFO,
+                 "%s: C-MOVE to %s: %zu instances received%s%s", t->base.name,
+                 t->move_destination, moved, why[0] != '\0' ? ", " : "", why);
+    } else {
+        ok = ok && imd__dimse_get(error, a, context, STUDY_ROOT_GET, bytes, size, on_store, t,
+                                  &result, counts);
+    }
     free(bytes);
     if (!ok) {
         imd__association_abort(a);
@@ -977,21 +1038,22 @@ static bool fetch(ImdError **error, DicomTransport *t)
     }
     ImdDimseStatusKind kind = imd__dimse_status_kind(result.status);
     imd__log(imd__context_current(), IMD_LOG_INFO,
-             "%s: C-GET of series %s: status 0x%04X, %zu received, %u completed, %u failed, "
+             "%s: %s of series %s: status 0x%04X, %zu received, %u completed, %u failed, "
              "%u warnings",
-             t->base.name, series, result.status, t->received_count, counts[1], counts[2],
-             counts[3]);
+             t->base.name, move ? "C-MOVE" : "C-GET", series, result.status, t->received_count,
+             counts[1], counts[2], counts[3]);
     if (kind == IMD_STATUS_FAILURE || kind == IMD_STATUS_CANCEL || counts[2] > 0) {
         imd_error_set(error, IMD_ERR_NETWORK,
-                      "%s: C-GET of series %s failed with status 0x%04X (%s)%s%s: %u of its "
+                      "%s: %s of series %s failed with status 0x%04X (%s)%s%s: %u of its "
                       "instances failed",
-                      t->base.name, series, result.status, imd__dimse_status_text(result.status),
+                      t->base.name, move ? "C-MOVE" : "C-GET", series, result.status,
+                      imd__dimse_status_text(result.status),
                       result.comment[0] != '\0' ? ": " : "", result.comment, counts[2]);
         return false;
     }
     if (t->received_count == 0) {
-        imd_error_set(error, IMD_ERR_NOT_FOUND, "%s: C-GET of series %s returned no instances",
-                      t->base.name, series);
+        imd_error_set(error, IMD_ERR_NOT_FOUND, "%s: %s of series %s returned no instances",
+                      t->base.name, move ? "C-MOVE" : "C-GET", series);
         return false;
     }
     return true;

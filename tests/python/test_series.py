@@ -287,9 +287,3 @@ def test_template_and_geometry_from_url(data, tmp_path):
     assert plain.patientName == ''
     with pytest.raises(ValueError):
         plain.seriesNumber
-
-
-def test_not_pickled_yet():
-    import pickle
-    with pytest.raises(TypeError, match='pickle'):
-        pickle.dumps(Series(np.zeros((2, 2))))

@@ -215,6 +215,20 @@ bool imd__dicom_split_group(ImdError **error, const ImdSplitKey *keys, size_t n,
                             uint32_t *cluster, char ***labels, size_t *clusters);
 void imd__dicom_split_labels_free(char **labels, size_t count);
 
+/* ---- seg.c -------------------------------------------------------------- */
+
+/* A DICOM Segmentation instance (SOP class 1.2.840.10008.5.1.4.1.1.66.4)? */
+bool imd__dicom_is_segmentation(const ImdDicomDataSet *dataset);
+
+/*
+ * A SEG instance as a series [label, slice, row, column] (seg.c): BINARY as
+ * uint8 0/1, FRACTIONAL as float32 0..1; the label axis holds the segment
+ * labels. UNSUPPORTED for other types and compressed pixel data, CORRUPT for
+ * missing or inconsistent attributes (checked before any allocation),
+ * CANNOT_SORT for planes off the slice grid.
+ */
+ImdSeries *imd__dicom_read_segmentation(ImdError **error, const ImdDicomDataSet *dataset);
+
 /* ---- write.c ------------------------------------------------------------ */
 
 /* The format's write: one Part 10 file per (tag cell, slice), behaviour.md §4. */

@@ -44,6 +44,7 @@ typedef struct Reader {
     Member *members;
     size_t count, capacity;
     size_t alloc_failures; /* imd__alloc_failures() when the read began (see out_of_memory) */
+    size_t segmentations;  /* SEG instances read as series of their own (seg.c) */
 } Reader;
 
 static int dicom_probe(const uint8_t *head, size_t length, const char *name)
@@ -1795,7 +1796,7 @@ static bool not_an_image(const Reader *reader, const Member *m)
  * that cannot be parsed is a failure in the list; one whose pixels we cannot
  * decode is kept, with the reason, and fails its series (see check_readable).
  */
-static bool usable(ImdError **error, const Reader *reader, Member *m, ImdPixelFormat *format,
+static bool usable(ImdError **error, Reader *reader, Member *m, ImdPixelFormat *format,
                    ImdError **unreadable, ImdSeriesList *list)
 {
     if (m->dataset == NULL) {
@@ -1818,15 +1819,23 @@ static bool usable(ImdError **error, const Reader *reader, Member *m, ImdPixelFo
         return false;
     }
     memset(format, 0, sizeof *format);
-    char *sop_class = text_of(m->dataset, IMD_TAG_SOPClassUID);
-    bool segmentation = sop_class != NULL && strcmp(sop_class, "1.2.840.10008.5.1.4.1.1.66.4") == 0;
-    free(sop_class);
-    if (segmentation) {
-        /* Its frames are segments over another series' geometry: a label axis, not
-         * slices of their own. Named, not read as a series of bits. */
-        imd_error_set(unreadable, IMD_ERR_UNSUPPORTED,
-                      "%s: not supported yet: DICOM Segmentation (SEG)", m->file.name);
-    } else if (!imd__dicom_pixel_format(unreadable, m->dataset, format)) {
+    if (imd__dicom_is_segmentation(m->dataset)) {
+        /* Its frames are segments over planes: a label axis, a series of its own (seg.c),
+         * not images for the sorter. */
+        ImdError *failure = NULL;
+        ImdSeries *series = imd__dicom_read_segmentation(&failure, m->dataset);
+        reader->segmentations++;
+        if (series == NULL) {
+            imd_error_prefix(&failure, "%s: ", m->file.name);
+            if (!imd_series_list_add_failure(error, list, failure)) {
+                imd_error_clear(&failure);
+            }
+        } else {
+            (void)imd_context_emit_series(error, reader->context, list, series);
+        }
+        return false;
+    }
+    if (!imd__dicom_pixel_format(unreadable, m->dataset, format)) {
         imd_error_prefix(unreadable, "%s: ", m->file.name);
     }
     return true;
@@ -1869,7 +1878,8 @@ static ImdSeriesList *dicom_reader_finish(ImdError **error, void *state)
          * series' files at a time; a zip member's stays. */
         release_member(&reader->members[i], records, before, count);
     }
-    if (ok && count == 0 && imd_series_list_failure_count(list) == 0) {
+    if (ok && count == 0 && imd_series_list_failure_count(list) == 0 &&
+        reader->segmentations == 0) {
         bool filtered = reader->settings.filtered;
         imd_error_set(error, IMD_ERR_NOT_RECOGNIZED, "no DICOM images among %zu file(s)%s",
                       reader->count, filtered ? " that pass the input filters" : "");
@@ -1930,6 +1940,7 @@ static const ImdOptionSpec dicom_options[] = {
     {"output_transfer_syntax", IMD_OPTION_STRING,
      "explicit, implicit, deflate, rle, jpegls, j2k, jpeg-lossless or a UID", NULL},
     {"keep_uid", IMD_OPTION_BOOL, "keep the template's SeriesInstanceUID", NULL},
+    {"enhanced", IMD_OPTION_BOOL, "one Enhanced MR (CT) multi-frame file per series", NULL},
     {"window", IMD_OPTION_STRING, "\"original\" is refused (not supported)", NULL},
     {NULL, 0, NULL, NULL},
 };

@@ -82,8 +82,29 @@ static bool has_value(const char *values, const char *word)
  * template's actual value is kept. Otherwise (paired, or a body part not
  * known) an absent one is added empty: "unknown".
  */
+/* Frame Laterality in the shared Frame Anatomy group of an enhanced image (C.7.6.16.2.8). */
+static bool shared_frame_laterality(const ImdDicomDataSet *d)
+{
+    const ImdDicomElement *shared = imd_dicom_dataset_find(d, IMD_TAG_SharedFunctionalGroupsSequence);
+    const ImdDicomDataSet *item = shared != NULL && imd_dicom_element_item_count(shared) > 0
+                                      ? imd_dicom_element_item(shared, 0)
+                                      : NULL;
+    const ImdDicomElement *anatomy =
+        item != NULL ? imd_dicom_dataset_find(item, IMD_TAG_FrameAnatomySequence) : NULL;
+    return anatomy != NULL && imd_dicom_element_item_count(anatomy) > 0 &&
+           has_text(imd_dicom_element_item(anatomy, 0), IMD_TAG_FrameLaterality);
+}
+
 static bool complete_laterality(ImdError **error, ImdDicomDataSet *d)
 {
+    if (shared_frame_laterality(d)) {
+        /* Frame Laterality is sent: Laterality is not required, and being 2C without "may
+         * be present otherwise" an empty one (a template's "unknown") goes */
+        if (!has_text(d, IMD_TAG_Laterality)) {
+            (void)imd_dicom_dataset_remove(d, IMD_TAG_Laterality);
+        }
+        return true;
+    }
     char *part = text_of(d, IMD_TAG_BodyPartExamined);
     bool unpaired = false;
     for (size_t i = 0; part != NULL && i < sizeof unpaired_body_parts / sizeof *unpaired_body_parts;

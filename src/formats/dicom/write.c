@@ -10,6 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "formats/dicom/dicom_format.h"
+#include "formats/dicom/enhanced_write.h"
 #include "dicom/codec.h"
 #include "model/model_internal.h"
 
@@ -37,6 +38,7 @@ typedef struct Job {
     size_t tag_ndim, tag_shape[IMD_MAX_TAG_DIMS], cells, slices, rows, columns;
     ImdInputOrder order; /* the header's input order: the names of the tag components */
     bool keep_uid, by_tag, multi;
+    bool enhanced;                   /* one multi-frame file (enhanced_write.c) */
     const char *transfer_syntax;     /* output_transfer_syntax as a UID */
     Pixels pixels;
     double window_center, window_width;
@@ -838,7 +840,8 @@ static bool setup(ImdError **error, Job *job)
                                   &job->transfer_syntax)) {
         return false;
     }
-    if (!imd_options_get_bool(error, job->options, "keep_uid", false, &job->keep_uid) ||
+    if (!imd_options_get_bool(error, job->options, "enhanced", false, &job->enhanced) ||
+        !imd_options_get_bool(error, job->options, "keep_uid", false, &job->keep_uid) ||
         !imd__input_order_parse(error, imd_header_input_order(job->header), &job->order)) {
         return false;
     }
@@ -987,6 +990,133 @@ static void cell_index(const Job *job, size_t cell, size_t *index)
     }
 }
 
+/* ---- one Enhanced MR / CT file per series (enhanced_write.c) ---- */
+
+/*
+ * The enhanced class follows the series' modality: CT for CT (Modality or a CT SOP
+ * class), MR otherwise (MR when nothing says: docs/dicom-writing.md). The Dimension Index
+ * Sequence has one dimension per tag axis, indexed by the attribute of its order
+ * component (enhanced_write.c), then the in-stack position of the slice.
+ */
+static bool plan_enhanced(ImdError **error, const Job *job, bool with_tags, ImdEnhancedPlan *plan)
+{
+    const char *modality = header_or(job->header, "Modality", "");
+    const char *sop = sop_class(job->header);
+    bool ct = strcmp(modality, "CT") == 0 || strcmp(sop, "1.2.840.10008.5.1.4.1.1.2") == 0;
+    *plan = (ImdEnhancedPlan){.sop_class = ct ? IMD_ENHANCED_CT_IMAGE : IMD_ENHANCED_MR_IMAGE,
+                              .mr = !ct};
+    if (job->pixels.stored == IMD_DTYPE_RGB8) {
+        /* Enhanced MR and CT images are MONOCHROME2 (PS3.3 C.8.13.1.1.1, C.8.15.2.1.1) */
+        imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                      "enhanced=true: colour images cannot be Enhanced MR or CT images");
+        return false;
+    }
+    if (job->tag_ndim > 0 && (!with_tags || job->order.count != job->tag_ndim)) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                      "enhanced=true: the %zu tag dimension(s) have no values of the input "
+                      "order \"%s\" to index them", job->tag_ndim,
+                      imd_header_input_order(job->header));
+        return false;
+    }
+    for (size_t d = 0; d < job->tag_ndim; d++) {
+        const char *name = job->order.names[d];
+        if (imd_options_get(job->options, name, NULL) != NULL ||
+            !imd__dicom_enhanced_dimension_for(name, &plan->dimensions[d]) ||
+            (ct && strcmp(name, "time") != 0)) {
+            imd_error_set(error, IMD_ERR_UNSUPPORTED,
+                          "enhanced=true: no Enhanced %s functional group holds the order "
+                          "\"%s\" (time, te, b, bvector and dti are written); write classic "
+                          "files instead", ct ? "CT" : "MR", name);
+            return false;
+        }
+    }
+    plan->dimensions[job->tag_ndim] = (ImdEnhancedDimension){
+        IMD_TAG_InStackPositionNumber, IMD_TAG_FrameContentSequence, "slice"};
+    plan->dimension_count = job->tag_ndim + 1;
+    return true;
+}
+
+/* The classic data set of one frame, handed to the enhanced writer. */
+static bool add_enhanced_frame(ImdError **error, Job *job, ImdEnhancedWriter *writer,
+                               size_t cell, const size_t *index, size_t slice,
+                               const ImdValue *values)
+{
+    imd_dicom_dataset_destroy(job->instance);
+    job->instance = imd_dicom_dataset_clone(error, job->base);
+    ImdDicomDataSet *d = job->instance;
+    uint32_t index_values[IMD_ENHANCED_MAX_DIMENSIONS];
+    for (size_t k = 0; k < job->tag_ndim; k++) {
+        index_values[k] = (uint32_t)index[k] + 1;
+    }
+    index_values[job->tag_ndim] = (uint32_t)slice + 1;
+    return d != NULL && apply_own_values(error, job, d, slice, index) &&
+           set_text(error, d, IMD_TAG_ContentDate, job->date) &&
+           set_text(error, d, IMD_TAG_ContentTime, job->time) &&
+           set_geometry(error, job, d, slice) && set_tags(error, job, d, values) &&
+           set_pixels(error, job, d, cell * job->slices + slice) &&
+           imd__dicom_enhanced_add(error, writer, d, index_values, slice);
+}
+
+static bool write_enhanced(ImdError **error, Job *job, bool with_tags)
+{
+    ImdEnhancedPlan plan;
+    if (!plan_enhanced(error, job, with_tags, &plan)) {
+        return false;
+    }
+    for (size_t i = 0; i < job->cells * job->slices; i++) {
+        size_t index[IMD_MAX_TAG_DIMS];
+        cell_index(job, i / job->slices, index);
+        plan.frames += !with_tags || imd_header_tag(job->header, i % job->slices, index) != NULL;
+    }
+    ImdEnhancedWriter *writer = imd__dicom_enhanced_begin(error, &plan);
+    bool ok = writer != NULL;
+    /* frames in the array's order: tag cells outer, slices inner */
+    for (size_t i = 0; ok && i < job->cells * job->slices; i++) {
+        size_t cell = i / job->slices, slice = i % job->slices;
+        size_t index[IMD_MAX_TAG_DIMS];
+        cell_index(job, cell, index);
+        const ImdValue *values = with_tags ? imd_header_tag(job->header, slice, index) : NULL;
+        if (!with_tags || values != NULL) {
+            ok = add_enhanced_frame(error, job, writer, cell, index, slice, values);
+        }
+    }
+    imd_dicom_dataset_destroy(job->instance);
+    job->instance = ok ? imd__dicom_enhanced_finish(error, writer) : NULL;
+    imd__dicom_enhanced_free(writer);
+    ImdDicomDataSet *d = job->instance;
+    if (d != NULL && job->siemens_block != 0) {
+        /* Siemens' private b value and direction describe one image: the first frame's at the
+         * top level would contradict the MR Diffusion groups of the others */
+        (void)imd_dicom_dataset_remove(
+            d, imd__private_tag_at(IMD_PRIVATE_SiemensMrBValue, job->siemens_block));
+        (void)imd_dicom_dataset_remove(
+            d, imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionDirectionality,
+                                   job->siemens_block));
+        (void)imd_dicom_dataset_remove(
+            d, imd__private_tag_at(IMD_PRIVATE_SiemensMrDiffusionGradientDirection,
+                                   job->siemens_block));
+    }
+    char uid[IMD_UID_SIZE];
+    char *member = NULL;
+    size_t zero[IMD_MAX_TAG_DIMS] = {0};
+    const char *name = job->name != NULL ? job->name : "";
+    job->multi = false;
+    ok = d != NULL && imd_uid_generate(error, uid) &&
+         set_text(error, d, IMD_TAG_SOPInstanceUID, uid) &&
+         set_number(error, d, IMD_TAG_InstanceNumber, IMD_VR_IS, 1) &&
+         imd__dicom_complete_iod(error, d, plan.sop_class) &&
+         /* one file: "x.dcm" as given, a folder gets Image_00000.dcm */
+         (member = imd__has_suffix(name, ".dcm") ? imd__strdup(error, name)
+                                                 : member_name(error, job, 0, 2, zero, 0)) !=
+             NULL &&
+         write_instance(error, job, member);
+    if (!ok && member != NULL) {
+        imd_error_prefix(error, "%s: ", member);
+    }
+    free(member);
+    return ok;
+}
+
 bool imd__dicom_write_series(ImdError **error, const ImdSeries *series, ImdArchive *archive,
                              const char *name, const ImdOptions *options)
 {
@@ -998,6 +1128,11 @@ bool imd__dicom_write_series(ImdError **error, const ImdSeries *series, ImdArchi
                .archive = archive, .name = name};
     bool ok = setup(error, &job);
     bool with_tags = ok && tags_match(&job);
+    if (ok && job.enhanced) {
+        ok = write_enhanced(error, &job, with_tags);
+        free_job(&job);
+        return ok;
+    }
     size_t total = 0;
     for (size_t i = 0; ok && i < job.cells * job.slices; i++) {
         size_t index[IMD_MAX_TAG_DIMS];
