@@ -11,7 +11,8 @@ cd "$(dirname "$0")"
 
 BUILD_PACKAGES=(gcc make cmake ninja-build pkg-config zlib1g-dev libzip-dev libmatio-dev
                 libjpeg62-turbo-dev libgdcm-dev libcharls-dev libopenjp2-7-dev libpng-dev libtiff-dev
-                python3-dev python3-venv python3-pip python3-setuptools python3-wheel python3-numpy)
+                python3-dev python3-venv python3-pip python3-setuptools python3-wheel python3-numpy
+                libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core)
 # Test oracles and tools: pydicom (its ~85 DICOM files and its JSON model are
 # the oracle for the DICOM parser and reader), nibabel and numpy (read every
 # NIfTI file we write), dcmtk's dcmdump (reads what we write), Python's json
@@ -19,7 +20,7 @@ BUILD_PACKAGES=(gcc make cmake ninja-build pkg-config zlib1g-dev libzip-dev libm
 # headers compile as C++.
 TEST_PACKAGES=(python3 python3-pydicom python3-nibabel python3-numpy python3-scipy python3-h5py
                dcmtk libgdcm-tools python3-pil unzip g++ valgrind grokj2k-tools dicom3tools
-               ghostscript python3-pytest orthanc)
+               ghostscript python3-pytest orthanc xvfb xdotool)
 
 install_packages() {
     local missing=() package

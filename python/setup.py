@@ -29,9 +29,16 @@ def from_build(build):
     libdir = build / "src"
     if not (libdir / "libimagedata.so").exists():
         raise SystemExit(f"IMAGEDATA_BUILD={build}: src/libimagedata.so is missing; build it first")
-    return dict(include_dirs=[str(source / "include"), str(build / "include")],
-                library_dirs=[str(libdir)], runtime_library_dirs=[str(libdir)],
-                libraries=["imagedata"])
+    flags = dict(include_dirs=[str(source / "include"), str(build / "include")],
+                 library_dirs=[str(libdir)], runtime_library_dirs=[str(libdir)],
+                 libraries=["imagedata"], define_macros=[])
+    viewer = build / "viewer"
+    if (viewer / "libimagedata_view.so").exists():  # built when SDL2 was found (docs/viewer.md)
+        flags["library_dirs"].append(str(viewer))
+        flags["runtime_library_dirs"].append(str(viewer))
+        flags["libraries"].append("imagedata_view")
+        flags["define_macros"].append(("IMD_HAVE_VIEW", "1"))
+    return flags
 
 
 def from_pkg_config():
@@ -45,7 +52,7 @@ def from_pkg_config():
     except (OSError, subprocess.CalledProcessError) as exc:
         raise SystemExit("imagedata: set IMAGEDATA_BUILD to a CMake build folder, or install "
                          f"libimagedata where pkg-config finds it ({exc})")
-    flags = dict(include_dirs=[], library_dirs=[], libraries=[],
+    flags = dict(include_dirs=[], library_dirs=[], libraries=[], define_macros=[],
                  runtime_library_dirs=[libdir] if libdir else [])
     for word in shlex.split(cflags):
         if word.startswith("-I"):
@@ -64,7 +71,8 @@ flags = from_build(build) if build else from_pkg_config()
 setup(
     packages=["imagedata", "imagedata.formats"],
     ext_modules=[Extension("imagedata._native", ["imagedata/_native.c"],
-                           define_macros=[("Py_LIMITED_API", "0x030B0000")],
+                           define_macros=[("Py_LIMITED_API", "0x030B0000")]
+                           + flags.pop("define_macros"),
                            py_limited_api=True,
                            extra_compile_args=["-std=c11", "-Wall", "-Wextra"],
                            **flags)],

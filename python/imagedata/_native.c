@@ -22,6 +22,9 @@
 #include <Python.h>
 
 #include <imagedata/imagedata.h>
+#ifdef IMD_HAVE_VIEW
+#include <imagedata/view.h>
+#endif
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -330,6 +333,75 @@ static PyObject *native_write(PyObject *module, PyObject *args)
     }
     Py_RETURN_NONE;
 }
+
+#ifdef IMD_HAVE_VIEW
+/*
+ * view([handle], link, replay|None, screenshot|None) -> [(center, width)]:
+ * the viewer (docs/viewer.md) on handles with voxels, until the user quits.
+ * SDL wants the main thread: the GIL is kept (the viewer runs in this thread).
+ */
+static PyObject *native_view(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *list;
+    int link;
+    const char *replay, *screenshot;
+    if (!PyArg_ParseTuple(args, "Opzz", &list, &link, &replay, &screenshot)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_Size(list);
+    if (n < 0) {
+        return NULL;
+    }
+    if (n == 0) {
+        PyErr_SetString(PyExc_ValueError, "imagedata: nothing to view");
+        return NULL;
+    }
+    ImdSeries **series = PyMem_Malloc((size_t)n * sizeof *series);
+    ImdViewWindow *windows = PyMem_Malloc((size_t)n * sizeof *windows);
+    if (series == NULL || windows == NULL) {
+        PyMem_Free(series);
+        PyMem_Free(windows);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Handle *h = as_handle(PyList_GetItem(list, i));
+        if (h == NULL || !h->data_valid) {
+            if (h != NULL) {
+                PyErr_SetString(PyExc_ValueError, "imagedata: view needs handles with voxels");
+            }
+            PyMem_Free(series);
+            PyMem_Free(windows);
+            return NULL;
+        }
+        series[i] = h->series;
+    }
+    ImdViewOptions options;
+    memset(&options, 0, sizeof options);
+    options.link = link != 0;
+    options.replay = replay;
+    options.screenshot_prefix = screenshot;
+    ImdError *error = NULL;
+    bool ok = imd_view(&error, series, (size_t)n, &options, windows);
+    PyMem_Free(series);
+    PyObject *result = NULL;
+    if (!ok) {
+        PyMem_Free(windows);
+        return raise_imd(error);
+    }
+    result = PyList_New(n);
+    for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
+        PyObject *pair = Py_BuildValue("(dd)", windows[i].center, windows[i].width);
+        if (pair == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SetItem(result, i, pair);
+    }
+    PyMem_Free(windows);
+    return result;
+}
+#endif
 
 /* ---- making handles ----------------------------------------------------- */
 
@@ -1994,6 +2066,9 @@ static PyMethodDef native_methods[] = {
     {"threads", native_threads, METH_NOARGS, "threads() -> threads in use"},
     {"set_error_factory", native_set_error_factory, METH_O, "set_error_factory(fn)"},
     {"version", native_version, METH_NOARGS, "the library's version"},
+#ifdef IMD_HAVE_VIEW
+    {"view", native_view, METH_VARARGS, "view([handle], link, replay, screenshot) -> [(c, w)]"},
+#endif
     {"dtype_size", native_dtype_size, METH_VARARGS, "dtype_size(code) -> bytes"},
     {"tag_layout", native_tag_layout, METH_O, "tag_layout(handle) -> (slices, shape, components)"},
     {"geometry_defined", native_geometry_defined, METH_VARARGS,

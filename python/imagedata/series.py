@@ -602,12 +602,27 @@ class Series(np.ndarray):
         for fmt in formats:
             _native.write(handle, url, fmt, pairs)
 
-    def view(self, *args, **kwargs):
-        """With arguments, numpy's view. Without, the original's viewer: not yet."""
-        if args or kwargs:
+    def view(self, *args, link=False, replay=None, screenshot=None, **kwargs):
+        """The original's viewer: a.view(), a.view(b), a.view([b, c, d]) (docs/viewer.md);
+        on 'q' each series keeps its final window (windowCenter, windowWidth).
+        With other arguments (a dtype, an ndarray type) numpy's view."""
+        others = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+        if kwargs or not all(isinstance(s, Series) for s in others):
             return super().view(*args, **kwargs)
-        raise NotImplementedError('Series.view(): the viewer is issue 20 (scroll slices, step '
-                                  'tags, window/level); it is not built yet')
+        if not hasattr(_native, 'view'):
+            raise NotImplementedError('Series.view(): this build of imagedata has no viewer '
+                                      '(libimagedata_view needs SDL2 and SDL2_ttf)')
+        shown = [self] + list(others)
+        arrays = [np.ascontiguousarray(s.view(np.ndarray)) for s in shown]
+        handles = [_native.with_data(s._hdr().handle, _code(a.dtype, strict=True), a)
+                   for s, a in zip(shown, arrays)]
+        windows = _native.view(handles, bool(link), replay, screenshot)
+        for s, a, (center, width) in zip(shown, arrays, windows):
+            if s.dtype != RGB_DTYPE:
+                header = s._hdr()
+                _native.set_window(header.handle, center, width)
+                header.changed()
+        return None
 
     def show(self, *args, **kwargs):
         raise NotImplementedError('Series.show(): the viewer is issue 20; it is not built yet')

@@ -192,7 +192,7 @@ def test_example_viewer_not_built(data):
     c = a[2]
     d = a[0]
     # --- README: "Viewing"
-    for call in (lambda: a.show(), lambda: a.show(b), lambda: a.show([b, c, d]),
-                 lambda: a.view()):
+    # a.view(), a.view(b), a.view([b, c, d]) open the viewer: tests/python/test_view.py
+    for call in (lambda: a.show(), lambda: a.show(b), lambda: a.show([b, c, d])):
         with pytest.raises(NotImplementedError, match='issue 20'):
             call()
