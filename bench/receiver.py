@@ -26,6 +26,11 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
+# dcmtk leaves Nagle's algorithm on unless TCP_NODELAY is set in its
+# environment; storescu then waits ~40-90 ms per instance for the peer's
+# delayed ACK, which hid both receivers' speed (bench/network.py says more).
+os.environ["TCP_NODELAY"] = "1"
+
 build = sys.argv[1]
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 1800
 image_receive = os.path.join(build, "cli", "image_receive")

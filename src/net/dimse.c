@@ -410,6 +410,17 @@ static bool send_request(ImdError **error, ImdAssociation *association, uint8_t 
 }
 
 /* Check a response to request `id` on `context_id` and take its status. */
+/* A command the exchange does not expect: the association cannot go on. */
+static bool unexpected_command(ImdError **error, ImdAssociation *association, Message *m,
+                               const char *expected)
+{
+    imd_error_set(error, IMD_ERR_PROTOCOL, "%s: expected %s, the peer sent command 0x%04X",
+                  imd__association_name(association), expected, m->field);
+    message_clear(m);
+    imd__association_fail(association);
+    return false;
+}
+
 static bool check_response(ImdError **error, ImdAssociation *association, const Message *m,
                            uint8_t context_id, uint16_t id, ImdDimseResult *result)
 {
@@ -452,12 +463,7 @@ bool imd__dimse_find(ImdError **error, ImdAssociation *association, uint8_t cont
             return false;
         }
         if (m.field != IMD_DIMSE_C_FIND_RSP) {
-            imd_error_set(error, IMD_ERR_PROTOCOL,
-                          "%s: expected a C-FIND response, the peer sent command 0x%04X", name,
-                          m.field);
-            message_clear(&m);
-            imd__association_fail(association);
-            return false;
+            return unexpected_command(error, association, &m, "a C-FIND response");
         }
         if (!check_response(error, association, &m, context_id, id, result)) {
             message_clear(&m);
@@ -545,16 +551,34 @@ bool imd__dimse_answer_store(ImdError **error, ImdAssociation *association, uint
     return ok;
 }
 
+/*
+ * A C-GET or C-MOVE response (PS3.4 C.4.2.1.4, C.4.3.1.4), consumed: checked
+ * against the request, its sub-operation counts taken (remaining, completed,
+ * failed, warning); `done` when it is the final one. A final response may
+ * carry a Failed SOP Instance UID List (C.4.3.1.3.1); the counts say enough.
+ */
+static bool take_retrieve_response(ImdError **error, ImdAssociation *association, Message *m,
+                                   uint8_t context_id, uint16_t id, ImdDimseResult *result,
+                                   uint16_t counts[4], bool *done)
+{
+    static const uint32_t count_tags[4] = {
+        IMD_TAG_NumberOfRemainingSuboperations, IMD_TAG_NumberOfCompletedSuboperations,
+        IMD_TAG_NumberOfFailedSuboperations, IMD_TAG_NumberOfWarningSuboperations};
+    bool ok = check_response(error, association, m, context_id, id, result);
+    for (size_t i = 0; ok && i < 4; i++) {
+        (void)imd__dimse_get_us(m->command, count_tags[i], &counts[i]);
+    }
+    message_clear(m);
+    *done = ok && imd__dimse_status_kind(result->status) != IMD_STATUS_PENDING;
+    return ok;
+}
+
 bool imd__dimse_get(ImdError **error, ImdAssociation *association, uint8_t context_id,
                     const char *sop_class, const uint8_t *identifier, size_t identifier_size,
                     ImdDimseStoreFn *store, void *user, ImdDimseResult *result,
                     uint16_t counts[4])
 {
-    const char *name = imd__association_name(association);
     uint16_t id = imd__association_next_message_id(association);
-    static const uint32_t count_tags[4] = {
-        IMD_TAG_NumberOfRemainingSuboperations, IMD_TAG_NumberOfCompletedSuboperations,
-        IMD_TAG_NumberOfFailedSuboperations, IMD_TAG_NumberOfWarningSuboperations};
     memset(counts, 0, 4 * sizeof counts[0]);
     if (!send_request(error, association, context_id, IMD_DIMSE_C_GET_RQ, sop_class, id,
                       identifier, identifier_size)) {
@@ -574,25 +598,15 @@ bool imd__dimse_get(ImdError **error, ImdAssociation *association, uint8_t conte
             continue;
         }
         if (m.field != IMD_DIMSE_C_GET_RSP) {
-            imd_error_set(error, IMD_ERR_PROTOCOL,
-                          "%s: expected a C-GET response or C-STORE request, the peer sent "
-                          "command 0x%04X",
-                          name, m.field);
-            message_clear(&m);
-            imd__association_fail(association);
+            return unexpected_command(error, association, &m,
+                                      "a C-GET response or C-STORE request");
+        }
+        bool done = false;
+        if (!take_retrieve_response(error, association, &m, context_id, id, result, counts,
+                                    &done)) {
             return false;
         }
-        if (!check_response(error, association, &m, context_id, id, result)) {
-            message_clear(&m);
-            return false;
-        }
-        for (size_t i = 0; i < 4; i++) {
-            (void)imd__dimse_get_us(m.command, count_tags[i], &counts[i]);
-        }
-        /* A final response may carry a Failed SOP Instance UID List (PS3.4
-         * C.4.3.1.3.1); the counts say enough for the caller. */
-        message_clear(&m);
-        if (imd__dimse_status_kind(result->status) != IMD_STATUS_PENDING) {
+        if (done) {
             return true;
         }
     }
@@ -632,11 +646,7 @@ bool imd__dimse_move(ImdError **error, ImdAssociation *association, uint8_t cont
                      const char *sop_class, const char *destination, const uint8_t *identifier,
                      size_t identifier_size, ImdDimseResult *result, uint16_t counts[4])
 {
-    const char *name = imd__association_name(association);
     uint16_t id = imd__association_next_message_id(association);
-    static const uint32_t count_tags[4] = {
-        IMD_TAG_NumberOfRemainingSuboperations, IMD_TAG_NumberOfCompletedSuboperations,
-        IMD_TAG_NumberOfFailedSuboperations, IMD_TAG_NumberOfWarningSuboperations};
     memset(counts, 0, 4 * sizeof counts[0]);
     /* C-MOVE-RQ (PS3.7 §9.3.4.1): as C-GET-RQ plus the Move Destination. */
     ImdDicomDataSet *command = imd_dicom_dataset_create(error);
@@ -665,22 +675,14 @@ bool imd__dimse_move(ImdError **error, ImdAssociation *association, uint8_t cont
             return false;
         }
         if (m.field != IMD_DIMSE_C_MOVE_RSP) {
-            imd_error_set(error, IMD_ERR_PROTOCOL,
-                          "%s: expected a C-MOVE response, the peer sent command 0x%04X", name,
-                          m.field);
-            message_clear(&m);
-            imd__association_fail(association);
+            return unexpected_command(error, association, &m, "a C-MOVE response");
+        }
+        bool done = false;
+        if (!take_retrieve_response(error, association, &m, context_id, id, result, counts,
+                                    &done)) {
             return false;
         }
-        if (!check_response(error, association, &m, context_id, id, result)) {
-            message_clear(&m);
-            return false;
-        }
-        for (size_t i = 0; i < 4; i++) {
-            (void)imd__dimse_get_us(m.command, count_tags[i], &counts[i]);
-        }
-        message_clear(&m);
-        if (imd__dimse_status_kind(result->status) != IMD_STATUS_PENDING) {
+        if (done) {
             return true;
         }
     }
