@@ -273,10 +273,21 @@ void imd_cli_handle_signals(ImdContext *context)
 
 void imd_cli_destroy_context(ImdContext *context)
 {
-    /* A signal from now on ends the program as the default action would: the
-     * handler must never cancel a context that is being freed (found by ASan:
-     * SIGINT during the leak check at exit wrote into the freed context). */
+    /* The handler must never cancel a context that is being freed (found by
+     * ASan: SIGINT during the leak check at exit wrote into the freed
+     * context). When no signal came, the work is done and its outputs are in
+     * place: a signal from now on is ignored, so the exit code says what
+     * happened (CI: a SIGINT during ASan's exit-time leak check killed a run
+     * whose DICOM folder was complete, exit 130 with the output left, which
+     * integration.interrupt rightly failed). After a signal, a second one
+     * still ends the program as the default action would. */
     if (signal_context == context) {
+        if (caught_signal == 0) {
+            /* Ignored first: one that comes before this only cancels finished work. */
+            signal(SIGINT, SIG_IGN);
+            signal(SIGTERM, SIG_IGN);
+            signal(SIGHUP, SIG_IGN);
+        }
         signal_context = NULL;
     }
     imd_context_destroy(context);
