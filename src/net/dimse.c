@@ -386,9 +386,12 @@ static void message_clear(Message *m)
 }
 
 /* The request command of C-FIND-RQ (PS3.7 §9.3.2.1) or C-GET-RQ (§9.3.3.1). */
+/* A C-FIND, C-GET or C-MOVE request with its identifier; `destination`, the
+ * Move Destination, only for C-MOVE (PS3.7 §9.3.4.1), else NULL. */
 static bool send_request(ImdError **error, ImdAssociation *association, uint8_t context_id,
                          uint16_t field, const char *sop_class, uint16_t id,
-                         const uint8_t *identifier, size_t identifier_size)
+                         const char *destination, const uint8_t *identifier,
+                         size_t identifier_size)
 {
     ImdDicomDataSet *command = imd_dicom_dataset_create(error);
     uint8_t *bytes = NULL;
@@ -401,6 +404,9 @@ static bool send_request(ImdError **error, ImdAssociation *association, uint8_t 
               set_us(error, command, IMD_TAG_MessageID, id) &&
               set_us(error, command, IMD_TAG_Priority, 0) &&
               set_us(error, command, IMD_TAG_CommandDataSetType, 0x0001) &&
+              (destination == NULL ||
+               imd_dicom_dataset_set_string(error, command, IMD_TAG_MoveDestination, IMD_VR_AE,
+                                            destination)) &&
               imd__dimse_encode_command(error, command, &bytes, &size) &&
               imd__association_send(error, association, context_id, bytes, size, identifier,
                                     identifier_size);
@@ -409,7 +415,32 @@ static bool send_request(ImdError **error, ImdAssociation *association, uint8_t 
     return ok;
 }
 
-/* Check a response to request `id` on `context_id` and take its status. */
+/* A response without a data set (C-STORE-RSP, C-ECHO-RSP: PS3.7 §9.3.1.2, §9.3.5.2);
+ * `sop_instance` may be NULL. */
+static bool send_response(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                          uint16_t field, const char *sop_class, const char *sop_instance,
+                          uint16_t id, uint16_t status)
+{
+    ImdDicomDataSet *command = imd_dicom_dataset_create(error);
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    bool ok = command != NULL &&
+              imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPClassUID, IMD_VR_UI,
+                                           sop_class) &&
+              set_us(error, command, IMD_TAG_CommandField, field) &&
+              set_us(error, command, IMD_TAG_MessageIDBeingRespondedTo, id) &&
+              set_us(error, command, IMD_TAG_CommandDataSetType, IMD_DIMSE_NO_DATASET) &&
+              set_us(error, command, IMD_TAG_Status, status) &&
+              (sop_instance == NULL ||
+               imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPInstanceUID,
+                                            IMD_VR_UI, sop_instance)) &&
+              imd__dimse_encode_command(error, command, &bytes, &size) &&
+              imd__association_send(error, association, context_id, bytes, size, NULL, 0);
+    free(bytes);
+    imd_dicom_dataset_destroy(command);
+    return ok;
+}
+
 /* A command the exchange does not expect: the association cannot go on. */
 static bool unexpected_command(ImdError **error, ImdAssociation *association, Message *m,
                                const char *expected)
@@ -421,6 +452,7 @@ static bool unexpected_command(ImdError **error, ImdAssociation *association, Me
     return false;
 }
 
+/* Check a response to request `id` on `context_id` and take its status. */
 static bool check_response(ImdError **error, ImdAssociation *association, const Message *m,
                            uint8_t context_id, uint16_t id, ImdDimseResult *result)
 {
@@ -453,7 +485,7 @@ bool imd__dimse_find(ImdError **error, ImdAssociation *association, uint8_t cont
 {
     const char *name = imd__association_name(association);
     uint16_t id = imd__association_next_message_id(association);
-    if (!send_request(error, association, context_id, IMD_DIMSE_C_FIND_RQ, sop_class, id,
+    if (!send_request(error, association, context_id, IMD_DIMSE_C_FIND_RQ, sop_class, id, NULL,
                       identifier, identifier_size)) {
         return false;
     }
@@ -532,23 +564,8 @@ bool imd__dimse_answer_store(ImdError **error, ImdAssociation *association, uint
         imd__association_fail(association);
         return false;
     }
-    ImdDicomDataSet *command = imd_dicom_dataset_create(error);
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    bool ok = command != NULL &&
-              imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPClassUID, IMD_VR_UI,
-                                           sop_class) &&
-              set_us(error, command, IMD_TAG_CommandField, IMD_DIMSE_C_STORE_RSP) &&
-              set_us(error, command, IMD_TAG_MessageIDBeingRespondedTo, id) &&
-              set_us(error, command, IMD_TAG_CommandDataSetType, IMD_DIMSE_NO_DATASET) &&
-              set_us(error, command, IMD_TAG_Status, status) &&
-              imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPInstanceUID,
-                                           IMD_VR_UI, sop_instance) &&
-              imd__dimse_encode_command(error, command, &bytes, &size) &&
-              imd__association_send(error, association, m->context, bytes, size, NULL, 0);
-    free(bytes);
-    imd_dicom_dataset_destroy(command);
-    return ok;
+    return send_response(error, association, m->context, IMD_DIMSE_C_STORE_RSP, sop_class,
+                         sop_instance, id, status);
 }
 
 /*
@@ -580,7 +597,7 @@ bool imd__dimse_get(ImdError **error, ImdAssociation *association, uint8_t conte
 {
     uint16_t id = imd__association_next_message_id(association);
     memset(counts, 0, 4 * sizeof counts[0]);
-    if (!send_request(error, association, context_id, IMD_DIMSE_C_GET_RQ, sop_class, id,
+    if (!send_request(error, association, context_id, IMD_DIMSE_C_GET_RQ, sop_class, id, NULL,
                       identifier, identifier_size)) {
         return false;
     }
@@ -624,22 +641,8 @@ bool imd__dimse_answer_echo(ImdError **error, ImdAssociation *association, uint8
         imd__association_fail(association);
         return false;
     }
-    /* C-ECHO-RSP (PS3.7 §9.3.5.2): status success. */
-    ImdDicomDataSet *command = imd_dicom_dataset_create(error);
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    bool ok = command != NULL &&
-              imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPClassUID, IMD_VR_UI,
-                                           IMD_NET_VERIFICATION_SOP_CLASS) &&
-              set_us(error, command, IMD_TAG_CommandField, IMD_DIMSE_C_ECHO_RSP) &&
-              set_us(error, command, IMD_TAG_MessageIDBeingRespondedTo, id) &&
-              set_us(error, command, IMD_TAG_CommandDataSetType, IMD_DIMSE_NO_DATASET) &&
-              set_us(error, command, IMD_TAG_Status, 0x0000) &&
-              imd__dimse_encode_command(error, command, &bytes, &size) &&
-              imd__association_send(error, association, context, bytes, size, NULL, 0);
-    free(bytes);
-    imd_dicom_dataset_destroy(command);
-    return ok;
+    return send_response(error, association, context, IMD_DIMSE_C_ECHO_RSP,
+                         IMD_NET_VERIFICATION_SOP_CLASS, NULL, id, 0x0000);
 }
 
 bool imd__dimse_move(ImdError **error, ImdAssociation *association, uint8_t context_id,
@@ -648,25 +651,8 @@ bool imd__dimse_move(ImdError **error, ImdAssociation *association, uint8_t cont
 {
     uint16_t id = imd__association_next_message_id(association);
     memset(counts, 0, 4 * sizeof counts[0]);
-    /* C-MOVE-RQ (PS3.7 §9.3.4.1): as C-GET-RQ plus the Move Destination. */
-    ImdDicomDataSet *command = imd_dicom_dataset_create(error);
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    bool ok = command != NULL &&
-              imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPClassUID, IMD_VR_UI,
-                                           sop_class) &&
-              set_us(error, command, IMD_TAG_CommandField, IMD_DIMSE_C_MOVE_RQ) &&
-              set_us(error, command, IMD_TAG_MessageID, id) &&
-              set_us(error, command, IMD_TAG_Priority, 0) &&
-              set_us(error, command, IMD_TAG_CommandDataSetType, 0x0001) &&
-              imd_dicom_dataset_set_string(error, command, IMD_TAG_MoveDestination, IMD_VR_AE,
-                                           destination) &&
-              imd__dimse_encode_command(error, command, &bytes, &size) &&
-              imd__association_send(error, association, context_id, bytes, size, identifier,
-                                    identifier_size);
-    free(bytes);
-    imd_dicom_dataset_destroy(command);
-    if (!ok) {
+    if (!send_request(error, association, context_id, IMD_DIMSE_C_MOVE_RQ, sop_class, id,
+                      destination, identifier, identifier_size)) {
         return false;
     }
     for (;;) {
