@@ -93,6 +93,14 @@ int imd_cli_common_option(ImdError **error, ImdCliCommon *common, int option,
         return imd_options_set_pair(error, common->options, argument) ? -1 : 1;
     case IMD_CLI_OPT_HEADERS_ONLY:
         return imd_options_set(error, common->options, "headers_only", "true") ? -1 : 1;
+    case IMD_CLI_OPT_ORDER:
+        return imd_options_set(error, common->options, "input_order", argument) ? -1 : 1;
+    case IMD_CLI_OPT_INPUT_FORMAT:
+        return imd_options_set(error, common->options, "input_format", argument) ? -1 : 1;
+    case IMD_CLI_OPT_TEMPLATE:
+        return imd_options_set(error, common->options, "template", argument) ? -1 : 1;
+    case IMD_CLI_OPT_GEOMETRY:
+        return imd_options_set(error, common->options, "geometry", argument) ? -1 : 1;
     case IMD_CLI_OPT_MEMORY_LIMIT:
         if (!imd_cli_parse_size(error, argument, &common->memory_limit)) {
             return 1;

@@ -62,11 +62,16 @@ enum {
     IMD_CLI_OPT_PLUGIN,
     IMD_CLI_OPT_MEMORY_LIMIT,
     IMD_CLI_OPT_THREADS,
+    IMD_CLI_OPT_ORDER,        /* --order: input_order */
+    IMD_CLI_OPT_INPUT_FORMAT, /* --input_format */
+    IMD_CLI_OPT_TEMPLATE,     /* --template */
+    IMD_CLI_OPT_GEOMETRY,     /* --geometry */
     IMD_CLI_NOT_COMMON = -2
 };
 
 /*
- * Handle a shared option (--input_options, --headers_only, --plugin,
+ * Handle a shared option (--input_options, --headers_only, --order,
+ * --input_format, --template, --geometry, --plugin,
  * --memory-limit, --threads, -v, -d, -V): -1 to go on, 0 to stop with success (-V), 1 on an error set in *error,
  * IMD_CLI_NOT_COMMON when `option` is not one of them.
  */

@@ -15,11 +15,7 @@ static const char *const program = "image_info";
 
 enum {
     OPT_JSON = 256,
-    OPT_STATS,
-    OPT_ORDER,
-    OPT_INPUT_FORMAT,
-    OPT_TEMPLATE,
-    OPT_GEOMETRY
+    OPT_STATS
 };
 
 static void usage(FILE *stream)
@@ -56,11 +52,11 @@ typedef struct Arguments {
 static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"stats", no_argument, NULL, OPT_STATS},
-    {"order", required_argument, NULL, OPT_ORDER},
+    {"order", required_argument, NULL, IMD_CLI_OPT_ORDER},
     {"input_options", required_argument, NULL, IMD_CLI_OPT_INPUT_OPTIONS},
-    {"input_format", required_argument, NULL, OPT_INPUT_FORMAT},
-    {"template", required_argument, NULL, OPT_TEMPLATE},
-    {"geometry", required_argument, NULL, OPT_GEOMETRY},
+    {"input_format", required_argument, NULL, IMD_CLI_OPT_INPUT_FORMAT},
+    {"template", required_argument, NULL, IMD_CLI_OPT_TEMPLATE},
+    {"geometry", required_argument, NULL, IMD_CLI_OPT_GEOMETRY},
     {"headers_only", no_argument, NULL, IMD_CLI_OPT_HEADERS_ONLY},
     {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
     {"memory-limit", required_argument, NULL, IMD_CLI_OPT_MEMORY_LIMIT},
@@ -87,14 +83,6 @@ static int parse_option(ImdError **error, void *state, int option)
     case OPT_STATS:
         args->stats = true;
         return -1;
-    case OPT_ORDER:
-        return imd_options_set(error, args->common.options, "input_order", optarg) ? -1 : 1;
-    case OPT_INPUT_FORMAT:
-        return imd_options_set(error, args->common.options, "input_format", optarg) ? -1 : 1;
-    case OPT_TEMPLATE:
-        return imd_options_set(error, args->common.options, "template", optarg) ? -1 : 1;
-    case OPT_GEOMETRY:
-        return imd_options_set(error, args->common.options, "geometry", optarg) ? -1 : 1;
     case 'h':
         usage(stdout);
         return 0;

@@ -16,11 +16,7 @@
 static const char *const program = "image_show";
 
 enum {
-    OPT_ORDER = 256,
-    OPT_INPUT_FORMAT,
-    OPT_TEMPLATE,
-    OPT_GEOMETRY,
-    OPT_LINK,
+    OPT_LINK = 256,
     OPT_SIZE,
     OPT_BENCH,
     OPT_BENCH_FRAMES,
@@ -71,11 +67,11 @@ typedef struct Arguments {
 } Arguments;
 
 static const struct option long_options[] = {
-    {"order", required_argument, NULL, OPT_ORDER},
+    {"order", required_argument, NULL, IMD_CLI_OPT_ORDER},
     {"input_options", required_argument, NULL, IMD_CLI_OPT_INPUT_OPTIONS},
-    {"input_format", required_argument, NULL, OPT_INPUT_FORMAT},
-    {"template", required_argument, NULL, OPT_TEMPLATE},
-    {"geometry", required_argument, NULL, OPT_GEOMETRY},
+    {"input_format", required_argument, NULL, IMD_CLI_OPT_INPUT_FORMAT},
+    {"template", required_argument, NULL, IMD_CLI_OPT_TEMPLATE},
+    {"geometry", required_argument, NULL, IMD_CLI_OPT_GEOMETRY},
     {"link", no_argument, NULL, OPT_LINK},
     {"size", required_argument, NULL, OPT_SIZE},
     {"bench", no_argument, NULL, OPT_BENCH},
@@ -101,14 +97,6 @@ static int parse_option(ImdError **error, void *state, int option)
         return common;
     }
     switch (option) {
-    case OPT_ORDER:
-        return imd_options_set(error, args->common.options, "input_order", optarg) ? -1 : 1;
-    case OPT_INPUT_FORMAT:
-        return imd_options_set(error, args->common.options, "input_format", optarg) ? -1 : 1;
-    case OPT_TEMPLATE:
-        return imd_options_set(error, args->common.options, "template", optarg) ? -1 : 1;
-    case OPT_GEOMETRY:
-        return imd_options_set(error, args->common.options, "geometry", optarg) ? -1 : 1;
     case OPT_LINK:
         args->view.link = true;
         return -1;
