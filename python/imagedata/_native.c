@@ -2080,19 +2080,6 @@ static bool anon_text(ImdDicomDataSet *dst, uint32_t tag, ImdVR vr, const char *
     return true;
 }
 
-static bool is_text_vr(ImdVR vr)
-{
-    switch (vr) {
-    case IMD_VR_AE: case IMD_VR_AS: case IMD_VR_CS: case IMD_VR_DA: case IMD_VR_DS:
-    case IMD_VR_DT: case IMD_VR_IS: case IMD_VR_LO: case IMD_VR_LT: case IMD_VR_PN:
-    case IMD_VR_SH: case IMD_VR_ST: case IMD_VR_TM: case IMD_VR_UC: case IMD_VR_UI:
-    case IMD_VR_UR: case IMD_VR_UT:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /*
  * Copy `src` into the empty `dst`, anonymized: private elements (odd groups,
  * their creators too: PS3.5 §7.8) left out at every depth, the rules applied
@@ -2113,7 +2100,7 @@ static bool anon_copy(const Anon *a, const ImdDicomDataSet *src, ImdDicomDataSet
         const AnonRule *rule = anon_rule(a, tag);
         if (rule != NULL) {
             if (rule->value != NULL &&
-                !anon_text(dst, tag, is_text_vr(vr) ? vr : (ImdVR)0, rule->value)) {
+                !anon_text(dst, tag, imd_dicom_vr_is_text(vr) ? vr : (ImdVR)0, rule->value)) {
                 return false;
             }
             continue;

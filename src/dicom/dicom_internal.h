@@ -131,7 +131,6 @@ ImdDicomDataSet *imd__dicom_read_owned(ImdError **error, uint8_t *data, size_t s
                                        const char *name, const ImdDicomReadOptions *options);
 
 /* The VR's properties (vr.c). */
-bool imd__dicom_vr_is_text(ImdVR vr);
 bool imd__dicom_vr_has_long_length(ImdVR vr); /* 4-byte length in explicit VR (OB OW SQ UT ...) */
 uint8_t imd__dicom_vr_pad(ImdVR vr);          /* ' ' for text, '\0' for UI and binary */
 size_t imd__dicom_vr_unit(ImdVR vr);          /* bytes per binary value (2 US, 8 FD...), 1 text */

@@ -1200,7 +1200,7 @@ static bool template_get_string(ImdError **error, const void *dataset, const cha
         return false;
     }
     const ImdDicomElement *e = imd_dicom_dataset_find(dataset, tag);
-    if (e == NULL || !imd__dicom_vr_is_text(imd_dicom_element_vr(e))) {
+    if (e == NULL || !imd_dicom_vr_is_text(imd_dicom_element_vr(e))) {
         return true; /* absent, or no text (binary VRs, sequences) */
     }
     *value = imd_dicom_element_string(error, dataset, e);
