@@ -513,6 +513,11 @@ static bool tls_handshake(ImdError **error, ImdAssociation *a, const ImdTls *tls
         short events = 0;
         ImdTlsResult r = imd__tls_handshake(error, a->tls, &events, a->name);
         if (r == IMD_TLS_OK) {
+            if (!a->acceptor) {
+                char text[240];
+                imd__tls_describe(a->tls, text, sizeof text);
+                imd__log(imd__context_current(), IMD_LOG_INFO, "%s: TLS: %s", a->name, text);
+            }
             return true;
         }
         if (r != IMD_TLS_WAIT ||

@@ -412,7 +412,8 @@ static ImdTlsResult outcome(ImdError **error, ImdTlsSession *s, int rc, short *e
          * cannot parse. */
         int r = ERR_GET_REASON(code);
         bool plain = r == SSL_R_WRONG_VERSION_NUMBER || r == SSL_R_PACKET_LENGTH_TOO_LONG ||
-                     r == SSL_R_HTTP_REQUEST || r == SSL_R_UNSUPPORTED_PROTOCOL;
+                     r == SSL_R_HTTP_REQUEST;
+        bool old = r == SSL_R_UNSUPPORTED_PROTOCOL || r == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION;
         /* The peer's alerts about our certificate (RFC 8446 §6.2). */
         bool required = r == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED;
         bool refused = r == SSL_R_TLSV1_ALERT_UNKNOWN_CA || r == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
@@ -421,6 +422,7 @@ static ImdTlsResult outcome(ImdError **error, ImdTlsSession *s, int rc, short *e
                        r == SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE;
         imd_error_set(error, IMD_ERR_NETWORK, "%s: %s: %s%s", name, what, reason,
                       plain      ? " (does the peer speak TLS on this port?)"
+                      : old      ? " (TLS 1.2 or later is required, BCP 195)"
                       : required ? " (the peer requires a client certificate: tls_cert, tls_key)"
                       : refused  ? " (the peer did not accept our certificate, tls_cert)"
                                  : "");

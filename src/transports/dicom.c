@@ -303,11 +303,6 @@ static ImdAssociation *associate(ImdError **error, const DicomTransport *t, cons
     free(rq); /* the identity strings are the transport's */
     if (a != NULL) {
         const ImdNetAssociate *ac = imd__association_accepted(a);
-        if (t->tls != NULL) {
-            char text[240];
-            imd__association_tls_text(a, text, sizeof text);
-            imd__log(imd__context_current(), IMD_LOG_INFO, "%s: TLS: %s", t->base.name, text);
-        }
         imd__log(imd__context_current(), IMD_LOG_INFO,
                  "%s: association accepted (%s as %s; the peer receives PDUs of up to %u bytes, "
                  "implementation %s %s)",

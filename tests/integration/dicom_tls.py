@@ -31,6 +31,13 @@ certificate (same names) and a rogue client certificate.
 6. Bad configuration: a key that does not match the certificate, a missing
    file: exit 1 naming the file and the reason, for the client and for the
    receiver.
+7. The BCP 195 profile, with `openssl s_client` and `s_server` as peers:
+   the receiver accepts TLS 1.2 with an RFC 9325 suite (ECDHE, AES-GCM) and
+   refuses TLS 1.1 and a suite outside the profile (AES128-SHA); our client
+   speaks TLS 1.2 to a 1.2-only server (which answers no DICOM: the
+   association timeout of 2 s ends it) and refuses a server that offers only
+   AES128-SHA; a peer that never starts its handshake is closed by the
+   receiver at its association timeout (1 s).
 """
 import glob
 import os
@@ -434,6 +441,64 @@ try:
     refused(r, 1, ["rogue_client.key", "does not match"], "receiver: a mismatched key", 10)
     r = run([image_receive, "--port", "0", "--tls", os.path.join(work, "never")], timeout=30)
     refused(r, 1, ["--tls needs --tls_cert"], "receiver: --tls without a certificate", 10)
+
+    # ---- 7. the BCP 195 profile ----
+    rx3 = Receiver("recv_profile", extra=["--no_convert", "--association_timeout", "1"])
+    # A peer that connects and never starts the handshake is cut at ARTIM.
+    silent = socket.create_connection(("127.0.0.1", rx3.port))
+    silent.settimeout(10)
+    start = time.time()
+    try:
+        closed = silent.recv(100) == b""
+    except OSError:
+        closed = True
+    silent.close()
+    check(closed and time.time() - start < 3 and
+          rx3.wait_log("timed out after 1000 ms in the TLS handshake"),
+          "receiver: a silent peer is closed at the association timeout (%.2f s)"
+          % (time.time() - start))
+
+    def s_client(*args):
+        return subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % rx3.port,
+                               "-CAfile", cert("ca.pem"), "-cert", cert("client.pem"),
+                               "-key", cert("client.key")] + list(args),
+                              input="", capture_output=True, text=True, timeout=30)
+
+    r = s_client("-tls1_2")
+    check("Protocol  : TLSv1.2" in r.stdout and "Cipher    : ECDHE-RSA-AES" in r.stdout and
+          "GCM" in r.stdout, "receiver: TLS 1.2 with %s" % [
+              l.strip() for l in r.stdout.splitlines() if l.strip().startswith("Cipher    :")])
+    r = s_client("-tls1_1")
+    check("Cipher is (NONE)" in r.stdout, "receiver: TLS 1.1 refused")
+    r = s_client("-tls1_2", "-cipher", "AES128-SHA")
+    check("Cipher is (NONE)" in r.stdout, "receiver: AES128-SHA (outside BCP 195) refused")
+    check(rx3.wait_log("TLS 1.2 or later is required") and rx3.wait_log("no shared cipher"),
+          "the receiver logs both refusals")
+    check(rx3.stop() == 0, "the receiver stops with 0")
+
+    def s_server(*args):
+        port = free_port()
+        p = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
+                              "-cert", cert("server.pem"), "-key", cert("server.key"),
+                              "-quiet"] + list(args), stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        servers.append(p)
+        wait_port(port, p)
+        return p, "dicom://127.0.0.1:%d/ANY" % port
+
+    server, url = s_server("-tls1_2")
+    # s_server answers no DICOM: the association times out after the handshake.
+    r = echo(url, ["-v", "--tls_ca", cert("ca.pem")], "2")
+    check("TLS: TLSv1.2 ECDHE-RSA-AES" in r.text and r.returncode == 7 and
+          "timed out after 2000 ms" in r.text and r.seconds < 4,
+          "client: TLS 1.2 to a 1.2-only server: %s" % [
+              l for l in r.text.splitlines() if "TLS:" in l])
+    server.kill()
+    server, url = s_server("-tls1_2", "-cipher", "AES128-SHA")
+    r = echo(url, ["--tls_ca", cert("ca.pem")], "2")
+    refused(r, 7, ["TLS handshake failed", "handshake failure"],
+            "client: a server with only AES128-SHA", 5)
+    server.kill()
 finally:
     for p in servers:
         if p.poll() is None:
