@@ -32,6 +32,11 @@ static const ImdOptionSpec pipeline_options[] = {
     {"move_destination", IMD_OPTION_STRING, "dicom:// read: C-MOVE to this AE (ours)", NULL},
     {"move_port", IMD_OPTION_INT, "dicom:// read: port of the C-MOVE listener", NULL},
     {"move_address", IMD_OPTION_STRING, "dicom:// read: address of the C-MOVE listener", NULL},
+    {"tls", IMD_OPTION_BOOL, "dicom://: TLS (PS3.15 B.12, BCP 195)", NULL},
+    {"tls_cert", IMD_OPTION_STRING, "dicom://: our TLS certificate (PEM)", NULL},
+    {"tls_key", IMD_OPTION_STRING, "dicom://: the private key of tls_cert (PEM)", NULL},
+    {"tls_ca", IMD_OPTION_STRING, "dicom://: trusted CA certificates (PEM)", NULL},
+    {"tls_verify", IMD_OPTION_BOOL, "dicom://: verify the peer's certificate [true]", NULL},
     {NULL, 0, NULL, NULL},
 };
 

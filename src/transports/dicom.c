@@ -35,6 +35,13 @@
  * With the option move_destination the fetch is a C-MOVE (PS3.4 C.4.2) whose
  * sub-operations a short-lived Storage SCP of ours receives
  * (imd__net_move_listener_*, src/net/acceptor.c).
+ *
+ * TLS (issue 18 item 5, src/net/tls.c): the options tls, tls_cert, tls_key,
+ * tls_ca and tls_verify make every association of the transport run over
+ * TLS (PS3.15 B.12); the configuration is loaded and checked when the
+ * transport opens, before any connection, so a bad certificate is a usage
+ * error. The C-MOVE listener stays plain TCP (the node connects to it with
+ * its own configuration for our AE).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
@@ -99,6 +106,7 @@ typedef struct DicomTransport {
     char move_destination[17];
     char *move_address;
     int move_port;
+    ImdTls *tls; /* NULL: plain TCP */
 } DicomTransport;
 
 /* ---- options ---- */
@@ -131,6 +139,35 @@ static bool valid_aet(const char *aet)
         blank = blank && aet[i] == ' ';
     }
     return n > 0 && n <= 16 && !blank;
+}
+
+/*
+ * tls=true (or any tls_* file option, which implies it) makes the transport
+ * use TLS; tls=false with a tls_* option is a contradiction, refused.
+ * Peer verification is on unless tls_verify=false is given.
+ */
+static bool read_tls_options(ImdError **error, DicomTransport *t, const ImdOptions *options)
+{
+    ImdTlsConfig config = {imd_options_get(options, "tls_cert", NULL),
+                           imd_options_get(options, "tls_key", NULL),
+                           imd_options_get(options, "tls_ca", NULL), true};
+    bool files = config.cert != NULL || config.key != NULL || config.ca != NULL;
+    bool tls = false;
+    if (!imd_options_get_bool(error, options, "tls", files, &tls) ||
+        !imd_options_get_bool(error, options, "tls_verify", true, &config.verify)) {
+        return false;
+    }
+    if (!tls && (files || imd_options_has(options, "tls_verify"))) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG,
+                      "option \"tls\" is false but TLS options (tls_cert, tls_key, tls_ca, "
+                      "tls_verify) are given");
+        return false;
+    }
+    if (!tls) {
+        return true;
+    }
+    t->tls = imd__tls_create(error, &config, false, "TLS");
+    return t->tls != NULL;
 }
 
 static bool read_options(ImdError **error, DicomTransport *t, const ImdOptions *options)
@@ -199,7 +236,10 @@ static bool read_options(ImdError **error, DicomTransport *t, const ImdOptions *
     }
     t->username = user != NULL ? imd__strdup(error, user) : NULL;
     t->password = password != NULL ? imd__strdup(error, password) : NULL;
-    return (user == NULL || t->username != NULL) && (password == NULL || t->password != NULL);
+    if ((user != NULL && t->username == NULL) || (password != NULL && t->password == NULL)) {
+        return false;
+    }
+    return read_tls_options(error, t, options);
 }
 
 /* ---- the association ---- */
@@ -263,7 +303,7 @@ static ImdAssociation *associate(ImdError **error, const DicomTransport *t, cons
     if (rq == NULL) {
         return NULL;
     }
-    ImdAssociation *a = imd__association_open(error, t->host, t->port, rq, &t->timeouts,
+    ImdAssociation *a = imd__association_open(error, t->host, t->port, rq, &t->timeouts, t->tls,
                                               t->base.name);
     free(rq); /* the identity strings are the transport's */
     if (a != NULL) {
@@ -600,6 +640,7 @@ static void transport_free(DicomTransport *t)
     free(t->username);
     free(t->password);
     free(t->failures);
+    imd__tls_destroy(t->tls);
     free(t->base.name);
     free(t->base.object);
     free(t);
@@ -741,7 +782,7 @@ static ImdAssociation *associate_read(ImdError **error, const DicomTransport *t)
     for (size_t i = 0; i < sizeof more_storage_classes / sizeof more_storage_classes[0]; i++) {
         add_get_contexts(rq, more_storage_classes[i]);
     }
-    ImdAssociation *a = imd__association_open(error, t->host, t->port, rq, &t->timeouts,
+    ImdAssociation *a = imd__association_open(error, t->host, t->port, rq, &t->timeouts, t->tls,
                                               t->base.name);
     free(rq);
     return a;
