@@ -444,8 +444,9 @@ def round_trip(image_data, case, fmt, template_dir, template_files, work, with_i
     if error:
         return [error], stats, log
     middle = written_middle(folder, fmt)
-    # MetaIO holds 3D: a 4D series is written as one file per volume, read
-    # back together (the original's ITK plugin does the same). A series the
+    # MetaIO: a 4D series is written as one 3D file per volume, read back
+    # together (the original's ITK plugin does the same); two or more tag
+    # axes (5D) as one NDims = 5 file. A series the
     # reader splits (a field map into magnitude and Hz) gives one NIfTI per
     # piece: each goes back on its own, with the whole folder as template
     # (template= picks the piece that fits), and together they must give the
