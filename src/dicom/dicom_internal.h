@@ -61,6 +61,7 @@ struct ImdDicomDataSet {
     ImdDicomBuffer *buffer;        /* keeps borrowed values alive; may be NULL */
     ImdDicomDataSet *meta;         /* file meta group, top level only */
     char transfer_syntax[65];
+    size_t parsed_bytes; /* top level: bytes of the buffer parsed (a header scan stops early) */
     char **warnings; /* top level only */
     size_t warning_count, warning_capacity;
 };
@@ -91,6 +92,12 @@ void imd__dicom_warn(ImdDicomDataSet *top, const char *format, ...) IMD_PRINTF(2
 void imd__dicom_dataset_set_fallback(ImdDicomDataSet *view, const ImdDicomDataSet *fallback);
 /* Let the pages of a mapped file go from memory (they come back when touched). */
 void imd__dicom_dataset_drop_pages(const ImdDicomDataSet *dataset);
+/*
+ * The bytes of its buffer before the pixel data's value (those parsed
+ * when it has none): the encoded header, which bounds what its parsed
+ * elements hold. 0 without a buffer.
+ */
+size_t imd__dicom_dataset_header_bytes(const ImdDicomDataSet *dataset);
 void imd__dicom_buffer_drop_pages(const ImdDicomBuffer *buffer);
 /* A buffer over a file's mapping (imd__stream_take_mapping), unmapped with its
  * last reference; on failure the mapping is unmapped at once. */

@@ -278,6 +278,17 @@ bool imd__dimse_echo(ImdError **error, ImdAssociation *association, ImdDimseResu
 bool imd__dimse_store(ImdError **error, ImdAssociation *association, uint8_t context_id,
                       const char *sop_class, const char *sop_instance, const uint8_t *data,
                       size_t data_size, ImdDimseResult *result);
+/*
+ * The same in two steps, so that a sender makes its next data set while the
+ * peer stores this one (one operation outstanding: PS3.7 §9.1.1 without an
+ * asynchronous operations window): _send the request and data set (*message_id
+ * its Message ID), _wait for its response.
+ */
+bool imd__dimse_store_send(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                           const char *sop_class, const char *sop_instance, const uint8_t *data,
+                           size_t data_size, uint16_t *message_id);
+bool imd__dimse_store_wait(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                           uint16_t message_id, ImdDimseResult *result);
 
 /*
  * C-FIND (PS3.7 §9.1.2, §9.3.2; PS3.4 Annex C.4.1): send `identifier`

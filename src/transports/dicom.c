@@ -81,6 +81,11 @@ typedef struct DicomTransport {
     bool broken; /* the association failed: no further data set is sent */
     size_t sent, warnings, failed;
     Failed *failures;
+    /* The C-STORE sent whose response is still to come (settle), if any. */
+    bool outstanding;
+    uint16_t outstanding_id;
+    uint8_t outstanding_context;
+    char outstanding_uid[IMD_NET_UID];
     size_t failure_capacity;
     bool reported;
     /* Reading: the URL's patient, study and series parts, and the instances
@@ -427,6 +432,48 @@ static bool record_failure(ImdError **error, DicomTransport *t, const char *uid)
     return true;
 }
 
+/*
+ * The response to the C-STORE sent last, counted and logged: success,
+ * warning, or failure (recorded; the write goes on). False only when the
+ * association failed (the instance is then not counted as sent).
+ */
+static bool settle(ImdError **error, DicomTransport *t)
+{
+    if (!t->outstanding) {
+        return true;
+    }
+    t->outstanding = false;
+    const char *uid = t->outstanding_uid;
+    ImdDimseResult result = {0};
+    if (!imd__dimse_store_wait(error, t->association, t->outstanding_context, t->outstanding_id,
+                               &result)) {
+        t->broken = true;
+        imd_error_prefix(error, "instance %s: ", uid);
+        return false;
+    }
+    const char *comment = result.comment;
+    switch (imd__dimse_status_kind(result.status)) {
+    case IMD_STATUS_SUCCESS:
+        t->sent++;
+        imd__log(imd__context_current(), IMD_LOG_DEBUG, "%s: %s stored", t->base.name, uid);
+        return true;
+    case IMD_STATUS_WARNING:
+        t->sent++;
+        t->warnings++;
+        imd__log(imd__context_current(), IMD_LOG_WARNING,
+                 "%s: instance %s stored with warning 0x%04X (%s)%s%s", t->base.name, uid,
+                 result.status, imd__dimse_status_text(result.status),
+                 comment[0] != '\0' ? ": " : "", comment);
+        return true;
+    default:
+        imd__log(imd__context_current(), IMD_LOG_SKIPPED,
+                 "%s: instance %s failed with status 0x%04X (%s)%s%s", t->base.name, uid,
+                 result.status, imd__dimse_status_text(result.status),
+                 comment[0] != '\0' ? ": " : "", comment);
+        return record_failure(error, t, uid);
+    }
+}
+
 static bool dicom_put_dataset(ImdError **error, ImdTransport *base, const char *name,
                               const ImdDicomDataSet *dataset, const char *transfer_syntax)
 {
@@ -507,34 +554,21 @@ static bool dicom_put_dataset(ImdError **error, ImdTransport *base, const char *
     if (!encoded) {
         return false;
     }
-    ImdDimseResult result = {0};
-    bool ok = imd__dimse_store(error, t->association, context, sop_class, sop_instance, bytes,
-                               size, &result);
+    /* Sent now; its response is taken before the next request (settle), so
+     * that the writer makes the next data set while the peer stores this one. */
+    bool ok = settle(error, t) &&
+              imd__dimse_store_send(error, t->association, context, sop_class, sop_instance,
+                                    bytes, size, &t->outstanding_id);
     free(bytes);
     if (!ok) {
         t->broken = true;
         imd_error_prefix(error, "instance %s: ", sop_instance);
         return false;
     }
-    const char *comment = result.comment;
-    switch (imd__dimse_status_kind(result.status)) {
-    case IMD_STATUS_SUCCESS:
-        t->sent++;
-        imd__log(imd__context_current(), IMD_LOG_DEBUG, "%s: %s stored", t->base.name, sop_instance);
-        return true;
-    case IMD_STATUS_WARNING:
-        t->sent++;
-        t->warnings++;
-        imd__log(imd__context_current(), IMD_LOG_WARNING, "%s: instance %s stored with warning 0x%04X (%s)%s%s",
-                 t->base.name, sop_instance, result.status, imd__dimse_status_text(result.status),
-                 comment[0] != '\0' ? ": " : "", comment);
-        return true;
-    default:
-        imd__log(imd__context_current(), IMD_LOG_SKIPPED, "%s: instance %s failed with status 0x%04X (%s)%s%s",
-                 t->base.name, sop_instance, result.status, imd__dimse_status_text(result.status),
-                 comment[0] != '\0' ? ": " : "", comment);
-        return record_failure(error, t, sop_instance);
-    }
+    t->outstanding = true;
+    t->outstanding_context = context;
+    snprintf(t->outstanding_uid, sizeof t->outstanding_uid, "%s", sop_instance);
+    return true;
 }
 
 /* The one-line summary and the failed instances (once). */
@@ -576,7 +610,9 @@ static bool dicom_close(ImdError **error, ImdTransport *base)
     DicomTransport *t = (DicomTransport *)base;
     bool ok = true;
     if (t->association != NULL) {
-        ok = imd__association_release(error, t->association);
+        ok = settle(error, t);
+        ok = ok ? imd__association_release(error, t->association)
+                : (imd__association_abort(t->association), false);
         t->association = NULL;
     }
     report(t, ok && !t->broken);
