@@ -16,6 +16,7 @@
 
 #include <imagedata/receiver.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -48,6 +49,8 @@ enum {
     OPT_QUIET,
     OPT_DICOM_FOLDER,
     OPT_NO_CONVERT,
+    OPT_DELETE_DICOM,
+    OPT_NO_SYNC,
     OPT_IMAGE_DATA,
     OPT_STATUS_FILE,
     OPT_PORT_FILE
@@ -68,6 +71,8 @@ static const struct option long_options[] = {
     {"quiet_time", required_argument, NULL, OPT_QUIET},
     {"dicom_folder", required_argument, NULL, OPT_DICOM_FOLDER},
     {"no_convert", no_argument, NULL, OPT_NO_CONVERT},
+    {"delete_dicom", no_argument, NULL, OPT_DELETE_DICOM},
+    {"no_sync", no_argument, NULL, OPT_NO_SYNC},
     {"image_data", required_argument, NULL, OPT_IMAGE_DATA},
     {"status_file", required_argument, NULL, OPT_STATUS_FILE},
     {"port_file", required_argument, NULL, OPT_PORT_FILE},
@@ -101,6 +106,10 @@ static void usage(FILE *stream)
             "                           the end of its associations (default 5)\n"
             "  --dicom_folder DIR       where received instances are kept (default OUTPUT/dicom)\n"
             "  --no_convert             only store\n"
+            "  --no_sync                acknowledge once written, not once on disk (faster; an\n"
+            "                           acknowledged instance can be lost in a crash)\n"
+            "  --delete_dicom           delete a series' received instances once converted\n"
+            "                           (later ones of it go to OUTPUT/...<SeriesUID>_part2...)\n"
             "  --image_data PATH        the converter (default: image_data beside this program)\n"
             "  --status_file PATH       rewrite a one-line status there every second\n"
             "  --port_file PATH         write the port listened on there once listening\n"
@@ -125,7 +134,7 @@ typedef struct Arguments {
     const char *calling[MAX_LIST], *addresses[MAX_LIST];
     double quiet;
     const char *dicom_folder, *image_data, *status_file, *port_file;
-    bool convert;
+    bool convert, delete_dicom;
 } Arguments;
 
 static bool parse_number(ImdError **error, const char *name, const char *text, double low,
@@ -214,6 +223,12 @@ static int parse(ImdError **error, void *user, int option)
     case OPT_NO_CONVERT:
         a->convert = false;
         return -1;
+    case OPT_DELETE_DICOM:
+        a->delete_dicom = true;
+        return -1;
+    case OPT_NO_SYNC:
+        a->config.no_sync = 1;
+        return -1;
     case OPT_IMAGE_DATA:
         a->image_data = optarg;
         return -1;
@@ -239,6 +254,8 @@ static int parse(ImdError **error, void *user, int option)
 typedef struct Series {
     char *folder;    /* the received instances */
     char *output;    /* the conversion's OUTPUT argument */
+    char *base;      /* OUTPUT/<patient>/<study>/<series>: output without a _partN */
+    size_t parts;    /* --delete_dicom: conversions whose instances were deleted */
     char uid[65];
     double last;     /* monotonic seconds of the last instance */
     uint64_t open[MAX_OPEN]; /* associations that sent to it and have not ended */
@@ -305,13 +322,16 @@ static Series *series_of(State *s, const char *folder, const char *uid)
     size_t base = strlen(s->args->dicom_folder);
     const char *relative = folder + (strncmp(folder, s->args->dicom_folder, base) == 0 ? base : 0);
     size_t length = strlen(s->output) + strlen(relative) + 2;
-    e->output = malloc(length);
-    if (e->folder == NULL || e->output == NULL) {
+    e->output = malloc(length + 24); /* room for _part<N> */
+    e->base = malloc(length);
+    if (e->folder == NULL || e->output == NULL || e->base == NULL) {
         free(e->folder);
         free(e->output);
+        free(e->base);
         return NULL;
     }
-    snprintf(e->output, length, "%s%s%s", s->output, relative[0] == '/' ? "" : "/", relative);
+    snprintf(e->base, length, "%s%s%s", s->output, relative[0] == '/' ? "" : "/", relative);
+    snprintf(e->output, length, "%s", e->base);
     snprintf(e->uid, sizeof e->uid, "%s", uid);
     s->count++;
     return e;
@@ -325,6 +345,12 @@ static void on_event(void *user, const ImdReceiverEvent *e)
         s->stored++;
         Series *series = series_of(s, e->series_folder, e->series_uid);
         if (series != NULL) {
+            if (series->parts > 0 && !series->dirty) {
+                /* its earlier instances were converted and deleted: these go
+                 * to a part of their own, not over that output */
+                snprintf(series->output, strlen(series->base) + 24, "%s_part%zu", series->base,
+                         series->parts + 1);
+            }
             series->last = now_seconds();
             series->dirty = true;
             series->instances++;
@@ -421,6 +447,47 @@ static void spawn(State *s, Series *series)
     series->converted_instances = series->instances;
 }
 
+/*
+ * --delete_dicom: the instances of a series just converted (nothing arrived
+ * since the conversion started) go, with the folders left empty up to the
+ * DICOM folder. Only files the receiver made are in these folders (names
+ * sanitised by the library, docs/network.md "Receiver").
+ */
+static void delete_received(State *s, Series *series)
+{
+    DIR *dir = opendir(series->folder);
+    size_t removed = 0, kept = 0;
+    struct dirent *entry;
+    while (dir != NULL && (entry = readdir(dir)) != NULL) {
+        if (entry->d_name[0] == '.' && (entry->d_name[1] == '\0' ||
+                                        (entry->d_name[1] == '.' && entry->d_name[2] == '\0'))) {
+            continue;
+        }
+        if (unlinkat(dirfd(dir), entry->d_name, 0) == 0) {
+            removed++;
+        } else {
+            kept++;
+        }
+    }
+    if (dir != NULL) {
+        closedir(dir);
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", series->folder);
+    size_t root = strlen(s->args->dicom_folder);
+    while (strlen(path) > root && rmdir(path) == 0) {
+        char *slash = strrchr(path, '/');
+        if (slash == NULL) {
+            break;
+        }
+        *slash = '\0';
+    }
+    series->parts++;
+    series->instances = series->converted_instances = 0; /* the folder is empty again */
+    log_line("series %s: deleted %zu received instance(s)%s", series->uid, removed,
+             kept > 0 ? " (some could not be deleted)" : "");
+}
+
 static void reap(State *s, bool wait_all)
 {
     for (size_t i = 0; i < s->count; i++) {
@@ -440,6 +507,9 @@ static void reap(State *s, bool wait_all)
             s->converted++;
             log_line("series %s: converted %zu instances into %s", series->uid,
                      series->converted_instances, series->output);
+            if (s->args->delete_dicom && !series->dirty) {
+                delete_received(s, series);
+            }
         } else {
             s->conversion_failures++;
             log_line("series %s: conversion of %zu instances into %s failed (%s %d)", series->uid,
@@ -661,6 +731,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < state.count; i++) {
         free(state.series[i].folder);
         free(state.series[i].output);
+        free(state.series[i].base);
     }
     free(state.series);
     pthread_mutex_destroy(&state.lock);

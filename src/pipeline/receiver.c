@@ -7,7 +7,8 @@
  * in its series folder, and the folder fsync'd, before the store callback
  * returns the success status that the C-STORE-RSP carries. A crash at any
  * point leaves either the finished file under its final name or a ".part-"
- * file (removed at the next start) and no acknowledgement. Any failure is
+ * file (removed at the next start) and no acknowledgement (unless no_sync:
+ * then the acknowledgement comes once written, as storescp's). Any failure is
  * answered with a failure status (PS3.4 Table B.2-1): A700 out of resources
  * (disk, size, I/O), C000 cannot understand (not a data set we can read).
  */
@@ -38,6 +39,7 @@ struct ImdReceiver {
     char **calling, **addresses; /* copies of the allow-lists */
     unsigned max_associations;
     uint64_t min_free_disk;
+    bool no_sync; /* ImdReceiverConfig.no_sync: no fsync per instance */
     atomic_int stop;
     atomic_uint_fast64_t part_counter;
     pthread_mutex_t lock;
@@ -212,6 +214,7 @@ ImdReceiver *imd_receiver_create(ImdError **error, const ImdReceiverConfig *conf
     r->policy.timeouts.dimse_ms = r->policy.timeouts.idle_ms;
     r->max_associations = config->max_associations != 0 ? config->max_associations : 4;
     r->min_free_disk = config->min_free_disk;
+    r->no_sync = config->no_sync != 0;
     if (config->tls_cert != NULL || config->tls_key != NULL || config->tls_ca != NULL) {
         ImdTlsConfig tls = {config->tls_cert, config->tls_key, config->tls_ca,
                             !config->tls_no_verify};
@@ -405,7 +408,7 @@ static bool store_instance(ImdError **error, void *user, const char *sop_class,
     uint8_t head[132 + 14 + 12 + 4 * 74];
     size_t head_size = part10_head(head, sop_class, sop_instance, syntax);
     struct iovec iov[2] = {{head, head_size}, {data, size}};
-    if (!write_all(fd, iov, size > 0 ? 2 : 1) || fsync(fd) != 0) {
+    if (!write_all(fd, iov, size > 0 ? 2 : 1) || (!r->no_sync && fsync(fd) != 0)) {
         snprintf(reason, sizeof reason, "%s: %s", part, strerror(errno));
         close(fd);
         goto failed;
@@ -461,8 +464,8 @@ static bool store_instance(ImdError **error, void *user, const char *sop_class,
         goto failed;
     }
     made = false;
-    int dir = open(series_folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0 || fsync(dir) != 0) {
+    int dir = r->no_sync ? -2 : open(series_folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir == -1 || (dir >= 0 && fsync(dir) != 0)) {
         snprintf(reason, sizeof reason, "%s: cannot sync the folder: %s", series_folder,
                  strerror(errno));
         if (dir >= 0) {
@@ -471,7 +474,9 @@ static bool store_instance(ImdError **error, void *user, const char *sop_class,
         /* The file may be there, but it is not known to be durable. */
         goto failed;
     }
-    close(dir);
+    if (dir >= 0) {
+        close(dir);
+    }
     *status = 0x0000;
     emit_store(s, IMD_RECEIVER_STORED, final, series_folder, series, sop_instance, *status, "");
     return true;

@@ -255,6 +255,40 @@ try:
     else:
         print("status line: %s" % status.strip())
 
+    # ---- 1b. --delete_dicom: received instances go once converted; late ones to a part ----
+    dx = Receiver("delete", ["--delete_dicom", "--no_sync"])  # no_sync: the same files, unsynced
+    r = storescu(dx.port, time_files)
+    if r.returncode != 0:
+        fail("storescu -> delete receiver: exit %d: %s" % (r.returncode, r.stderr.strip()))
+    elif not dx.wait_log("deleted 9 received instance(s)"):
+        fail("--delete_dicom: no deletion logged: %s" % dx.text())
+    else:
+        left = glob.glob(os.path.join(dx.out, "dicom", "**", "*"), recursive=True)
+        made = glob.glob(os.path.join(dx.out, "**", "*.nii*"), recursive=True)
+        if left:
+            fail("--delete_dicom: left in the DICOM folder: %s" % left)
+        elif len(made) != 1:
+            fail("--delete_dicom: NIfTI written: %s" % made)
+        else:
+            same_image(nib.load(made[0]), nifti(os.path.join(data, "time"),
+                                                 os.path.join(work, "ref_delete")),
+                       "--delete_dicom: NIfTI vs image_data on the source folder")
+            first = open(made[0], "rb").read()
+            # three instances of the same series again: their own part, the first output kept
+            r = storescu(dx.port, time_files[:3])
+            if r.returncode != 0 or not dx.wait_log("converted 3 instances"):
+                fail("--delete_dicom: late instances not converted: %s" % dx.text())
+            else:
+                part = glob.glob(os.path.join(dx.out, "**", "*_part2*.nii*"), recursive=True)
+                if len(part) != 1 or open(made[0], "rb").read() != first:
+                    fail("--delete_dicom: late instances: parts %s, first output %s" %
+                         (part, "kept" if open(made[0], "rb").read() == first else "changed"))
+                else:
+                    print("--delete_dicom: 9 instances converted and deleted; 3 late ones "
+                          "converted into %s, the first output unchanged"
+                          % os.path.relpath(part[0], dx.out))
+    dx.stop()
+
     # ---- 2. our own client sends ----
     r = subprocess.run([image_data, "--input_options", "keep_uid=true",
                         "dicom://127.0.0.1:%d/RECV" % rx.port, os.path.join(data, "time")],
