@@ -45,12 +45,12 @@ def generated_series(folder, count):
 
 
 def time_ours(tool, files):
-    started = time.perf_counter()
+    """The scan's own time, as the tool measures it (paths read first), like
+    time_pydicom's loop inside this process: neither process's start-up."""
     done = subprocess.run([tool], input="\n".join(files) + "\n", capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
     if done.returncode != 0 or not done.stdout.startswith("%d parsed" % len(files)):
         sys.exit("header_scan failed: %s %s" % (done.stdout, done.stderr))
-    return elapsed
+    return float(done.stdout.split(",")[-1].split()[0])
 
 
 def time_pydicom(files):
@@ -100,9 +100,10 @@ def main():
     print(table)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "header_scan.md"), "w") as out:
-        out.write("Header scan, median of %d runs, %s, %d cores. imagedata: one process, "
-                  "one thread, files mapped; pydicom %s: dcmread(stop_before_pixels=True) in "
-                  "one process. Both read the same six attributes per file.\n\n%s\n"
+        out.write("Header scan, median of %d runs, %s, %d cores. imagedata: one thread, "
+                  "files mapped (bench/header_scan); pydicom %s: dcmread(stop_before_pixels="
+                  "True). Both timed inside their process, over the loop alone (no start-up, "
+                  "no import), and read the same six attributes per file.\n\n%s\n"
                   % (args.runs, time.strftime("%Y-%m-%d"), os.cpu_count(),
                      pydicom.__version__, table))
 
