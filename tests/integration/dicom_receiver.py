@@ -20,6 +20,10 @@ Loopback only; every server is started and stopped here, in `work`.
    saw acknowledged is on disk under its final name and equals the sent
    file; no final-name file is partial; after a restart and a resend all
    1,000 are there and equal.
+   6b. kill -9 while an instance's temporary file is being written (32 MB
+   instances, the kill as soon as a non-empty .part- file appears): no
+   final-name file is partial, every acknowledged one is there, and the
+   restart removes the .part- file.
 7. SIGTERM: the receiver converts what is pending and exits 0.
 8. C-MOVE: dcmqrscp (its move destination configured to our listener's
    port) sends the series to image_data's in-process listener; the NIfTI
@@ -445,6 +449,60 @@ try:
     got = compare_instances(many_files, store_root, "kill -9, restart, resend")
     if len(got) != 1000:
         fail("resend: %d instances on disk" % len(got))
+
+    # ---- 6b. kill -9 while an instance is being written (its .part- file exists) ----
+    big = os.path.join(work, "big")
+    os.makedirs(big)
+    big_series = generate_uid()
+    for i in range(3):  # 32 MB each: the write and fsync take long enough to be caught
+        make_instance(os.path.join(big, "b%d.dcm" % i), "BIG", big_series, study, i + 1,
+                      rows=4096)
+    big_files = sorted(glob.glob(os.path.join(big, "*.dcm")))
+    bx = Receiver("bigkill", quiet="30")
+    big_root = os.path.join(bx.out, "dicom")
+    sender = subprocess.Popen(["storescu", "-v", "-aec", "RECV", "127.0.0.1", str(bx.port)] +
+                              big_files, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    caught = None
+    end = time.time() + 120
+    while time.time() < end and caught is None:
+        for part in glob.glob(os.path.join(big_root, ".part-*")):
+            try:
+                if os.path.getsize(part) > 0:
+                    caught = (part, os.path.getsize(part))
+            except OSError:
+                pass
+        if caught is None:
+            time.sleep(0.001)
+    bx.process.kill()
+    bx.process.wait()
+    bx.log.close()
+    output, _ = sender.communicate(timeout=120)
+    acked = output.count("Received Store Response (Success)")
+    finals = glob.glob(os.path.join(big_root, "*", "*", "*", "*.dcm"))
+    whole = 0
+    for path in finals:
+        try:
+            ds = pydicom.dcmread(path)
+            src = pydicom.dcmread(big_files[int(ds.InstanceNumber) - 1])
+            whole += ds.PixelData == src.PixelData
+        except Exception as e:  # noqa: BLE001 - a partial final file is the failure
+            fail("kill during a write: %s is not whole: %s" % (path, e))
+    if caught is None:
+        fail("kill during a write: no .part- file seen being written")
+    elif whole != len(finals) or len(finals) < acked:
+        fail("kill during a write: %d acknowledged, %d final files, %d whole"
+             % (acked, len(finals), whole))
+    else:
+        bx = Receiver("bigkill", quiet="30")
+        left = glob.glob(os.path.join(big_root, ".part-*"))
+        bx.stop()
+        if left:
+            fail("kill during a write: .part- files left after the restart: %s" % left)
+        else:
+            print("kill -9 while %s held %d bytes: %d acknowledged, %d whole files under final "
+                  "names, none partial; the .part- file removed at the restart"
+                  % (os.path.basename(caught[0]), caught[1], acked, len(finals)))
 
     # ---- 7. SIGTERM converts what is pending ----
     if rx.stop() != 0:
