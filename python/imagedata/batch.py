@@ -173,24 +173,11 @@ def fingerprint(path, content=False):
 
 def find_exams(inputs, inputs_from=(), warn=None):
     """[(name, path)]: the exams of `inputs` (a folder's sub-folders and zips,
-    a folder without either is one exam, a zip is one exam) and of the list
-    files (one exam path a line; # comments), names made unique with _2, _3."""
+    a folder without either is one exam, a zip is one exam), then of the list
+    files (one exam path a line, relative to the list's folder; # comments);
+    names made unique in that order with _2, _3."""
     warn = warn or (lambda message: None)
     paths = []
-    for listing in inputs_from:
-        base = os.path.dirname(os.path.abspath(listing))
-        try:
-            with open(listing, encoding='utf-8') as f:
-                lines = f.read().splitlines()
-        except OSError as exc:
-            raise UsageError(f'{listing}: cannot read the input list: {exc.strerror}') from None
-        for line in lines:
-            line = line.strip()
-            if line and not line.startswith('#'):
-                path = os.path.join(base, line)
-                if not os.path.exists(path):
-                    raise UsageError(f'{listing}: {line}: no such file or folder', EXIT_NO_DATA)
-                paths.append(os.path.abspath(path))
     for item in inputs:
         if not os.path.exists(item):
             raise UsageError(f'{item}: no such file or folder', EXIT_NO_DATA)
@@ -209,6 +196,20 @@ def find_exams(inputs, inputs_from=(), warn=None):
             if full not in exams and not e.startswith('.'):
                 warn(f'{full}: not a folder or zip among exams: left out')
         paths.extend(exams)
+    for listing in inputs_from:
+        base = os.path.dirname(os.path.abspath(listing))
+        try:
+            with open(listing, encoding='utf-8') as f:
+                lines = f.read().splitlines()
+        except OSError as exc:
+            raise UsageError(f'{listing}: cannot read the input list: {exc.strerror}') from None
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith('#'):
+                path = os.path.join(base, line)
+                if not os.path.exists(path):
+                    raise UsageError(f'{listing}: {line}: no such file or folder', EXIT_NO_DATA)
+                paths.append(os.path.abspath(path))
     named, used = [], set()
     for path in paths:
         name, n = _exam_name(path), 2
@@ -570,7 +571,7 @@ def _run_locked(output, staging, exams, settings, scheduler, workers, threads_pe
                 if result.dashboard:
                     log(f'dashboard: {result.dashboard}')
                 interrupted = _run_tasks(client, tasks, settings, output, run_dir, run_id,
-                                         retries, journal, done_rows, bar, log)
+                                         retries, journal, done_rows, bar, log, previous)
     finally:
         if bar is not None:
             bar.close()
@@ -604,8 +605,33 @@ def _run_locked(output, staging, exams, settings, scheduler, workers, threads_pe
     return result
 
 
+def _finish_exam(rows, old_rows, output):
+    """An exam whose tasks are all done: series of a split exam that got the
+    same name (each task names its series alone) are failed, not silently
+    overwritten; the files of the exam's previous conversion that this one
+    did not write again go."""
+    owner = {}
+    for r in rows:
+        for f in r['outputs']:
+            if f in owner and owner[f] is not r:
+                for clash in (owner[f], r):
+                    clash.update(status='failed', code=2, code_name=ERROR_CODE_NAMES[2],
+                                 error=f'{f}: two series of the split exam {r["exam"]} have this '
+                                       'name (use --name with %s, or --split-size 0)')
+            owner[f] = r
+    kept = set(owner)
+    for old in old_rows or ():
+        for f in old.get('outputs', ()):
+            if f not in kept:
+                try:
+                    os.unlink(os.path.join(output, f))
+                except OSError:
+                    pass
+    return rows
+
+
 def _run_tasks(client, tasks, settings, output, run_dir, run_id, retries, journal, done_rows,
-               bar, log):
+               bar, log, previous):
     """Submit, collect, journal; True when interrupted (Ctrl-C)."""
     from distributed import as_completed
     futures = {}
@@ -634,7 +660,8 @@ def _run_tasks(client, tasks, settings, output, run_dir, run_id, retries, journa
             journal.flush()
             partial_rows.setdefault(t.exam, []).extend(rows)
             if len({r['task'] for r in partial_rows[t.exam]}) == len(by_exam[t.exam]):
-                done_rows[t.exam] = partial_rows.pop(t.exam)
+                done_rows[t.exam] = _finish_exam(partial_rows.pop(t.exam), previous.get(t.exam),
+                                                 output)
             for r in rows:
                 if r['status'] == 'failed':
                     message = f'{t.exam} ({t.path}): {r["error"]} ({r["code_name"]})'
