@@ -325,18 +325,26 @@ def _write_manifest(path, exams_rows):
 
 # ---- the task (runs on a worker) ------------------------------------------------
 
-_convert_lock = threading.Lock()
+_locks_lock = threading.Lock()
+_convert_locks = {}
 
 
-def _worker_threads():
-    """The thread count of the Dask worker running us (1 outside a worker)."""
+def _worker_slot():
+    """(lock, threads) of the Dask worker running us: a worker converts one
+    exam at a time with all its threads in C (several tasks of one worker
+    would only share the same cores). Workers of a LocalCluster in threads
+    share this process: one lock each. Outside a worker: one lock, 1 thread."""
     try:
         from distributed import get_worker
         worker = get_worker()
         state = getattr(worker, 'state', None)
-        return int(getattr(state, 'nthreads', None) or worker.nthreads)
+        threads = int(getattr(state, 'nthreads', None) or worker.nthreads)
+        key = worker.address
     except (ImportError, ValueError, AttributeError):
-        return 1
+        threads, key = 1, None
+    with _locks_lock:
+        lock = _convert_locks.setdefault(key, threading.Lock())
+    return lock, threads
 
 
 def _memory_default():
@@ -377,9 +385,10 @@ def convert_task(task, settings, output, run_dir, run_id):
         options = list(settings.options)
         if task.series_uid is not None:
             options.append(('input_serinsuid', task.series_uid))
-        threads = settings.threads or _worker_threads()
+        lock, threads = _worker_slot()
+        threads = settings.threads or threads
         delay = float(os.environ.get('IMAGEDATA_BATCH_TEST_DELAY', '0') or 0)
-        with _convert_lock:  # one conversion at a time per worker process, with its threads
+        with lock:
             try:
                 result = _native.convert([task.path], os.path.join(stage, task.exam),
                                          settings.formats, options, settings.attributes,
@@ -466,24 +475,32 @@ def _dashboard(client):
         return None
 
 
-def _start_cluster(workers, threads_per_worker, retries):
+def _start_cluster(workers, threads_per_worker, retries, processes):
     import dask
     from distributed import Client, LocalCluster
     dask.config.set({'distributed.scheduler.allowed-failures': retries})
-    # Loopback only: the embedded cluster serves this process, not the
-    # network; port 0 everywhere (the scheduler's HTTP server too, which
-    # Dask starts on 8787 otherwise). memory_limit=0: the library refuses
-    # images over its own limit with a clear error, where Dask's nanny would
-    # kill the worker.
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                           processes=True, host='127.0.0.1', scheduler_port=0,
-                           dashboard_address='127.0.0.1:0', memory_limit=0, silence_logs=50)
+    # memory_limit=0: the library refuses images over its own limit with a
+    # clear error, where Dask's nanny would kill the worker.
+    if processes:
+        # Loopback only: the embedded cluster serves this process, not the
+        # network; port 0 everywhere (the scheduler's HTTP server too, which
+        # Dask starts on 8787 otherwise).
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
+                               processes=True, host='127.0.0.1', scheduler_port=0,
+                               dashboard_address='127.0.0.1:0', memory_limit=0, silence_logs=50)
+    else:
+        # Workers as threads of this process (the conversion runs in C
+        # without the GIL): no processes to start, no network but the
+        # dashboard's HTTP server, on loopback.
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
+                               processes=False, dashboard_address='127.0.0.1:0', memory_limit=0,
+                               silence_logs=50)
     return cluster, Client(cluster)
 
 
 def run(output, inputs=(), settings=None, inputs_from=(), scheduler=None, workers=None,
         threads_per_worker=1, retries=3, split_size=2 << 30, content_hash=False, force=False,
-        dry_run=False, progress=None, dashboard=True, log=None):
+        dry_run=False, progress=None, dashboard=True, log=None, processes=False):
     """Convert every exam of `inputs` into `output` (see the module's text and
     docs/batch.md); returns a Result (code 0, or 8 when anything failed)."""
     log = log or (lambda message: print(f'image_batch: {message}', file=sys.stderr))
@@ -501,7 +518,7 @@ def run(output, inputs=(), settings=None, inputs_from=(), scheduler=None, worker
     try:
         return _run_locked(output, staging, exams, settings, scheduler, workers,
                            threads_per_worker, retries, split_size, content_hash, force, dry_run,
-                           progress, dashboard, log, result, started)
+                           progress, dashboard, log, result, started, processes)
     finally:
         os.close(lock)
         try:
@@ -526,7 +543,7 @@ def _lock(staging):
 
 def _run_locked(output, staging, exams, settings, scheduler, workers, threads_per_worker,
                 retries, split_size, content_hash, force, dry_run, progress, dashboard, log,
-                result, started):
+                result, started, processes):
     settings.check(staging)
     manifest = os.path.join(output, MANIFEST)
     previous = read_manifest(manifest)
@@ -566,7 +583,7 @@ def _run_locked(output, staging, exams, settings, scheduler, workers, threads_pe
                     client = Client(scheduler)
                 else:
                     n = workers or os.cpu_count() or 1
-                    cluster, client = _start_cluster(n, threads_per_worker, retries)
+                    cluster, client = _start_cluster(n, threads_per_worker, retries, processes)
                 result.dashboard = _dashboard(client) if dashboard else None
                 if result.dashboard:
                     log(f'dashboard: {result.dashboard}')
@@ -634,11 +651,13 @@ def _run_tasks(client, tasks, settings, output, run_dir, run_id, retries, journa
                bar, log, previous):
     """Submit, collect, journal; True when interrupted (Ctrl-C)."""
     from distributed import as_completed
-    futures = {}
-    for t in tasks:
-        f = client.submit(convert_task, t, settings, output, run_dir, run_id, retries=retries,
-                          key=f'image_batch-{run_id}-{t.key}', pure=False)
-        futures[f] = t
+    # One map, not a submit per task: Dask records the caller's source code
+    # for every computation (inspect.getsource), ~2 ms a call.
+    n = len(tasks)
+    mapped = client.map(convert_task, tasks, [settings] * n, [output] * n, [run_dir] * n,
+                        [run_id] * n, retries=retries, pure=False,
+                        key=[f'image_batch-{run_id}-{t.key}' for t in tasks])
+    futures = dict(zip(mapped, tasks))
     by_exam = {}
     for t in tasks:
         by_exam.setdefault(t.exam, []).append(t)
@@ -676,6 +695,7 @@ def _run_tasks(client, tasks, settings, output, run_dir, run_id, retries, journa
         # and leave nothing in OUTPUT; on an embedded cluster the workers stop.
         with open(os.path.join(run_dir, 'cancel'), 'w'):
             pass
+        _native.cancel_converts()  # workers that are threads of this process stop at once
         client.cancel(list(futures))
         done_rows.update(partial_rows)
         return True
@@ -725,6 +745,9 @@ def parser():
                    help='LocalCluster worker processes [one per core]')
     b.add_argument('--threads-per-worker', type=int, default=1, metavar='N',
                    help='LocalCluster threads per worker, the threads each conversion uses [1]')
+    b.add_argument('--processes', action='store_true',
+                   help='LocalCluster workers as processes (a crash in one does not end the '
+                        'run), not threads of this process')
     b.add_argument('--retries', type=int, default=3, metavar='N',
                    help='times a task is run again after its worker died or it raised [3]')
     b.add_argument('--split-size', type=_size, default=2 << 30, metavar='SIZE',
@@ -794,7 +817,8 @@ def main(argv=None):
                      scheduler=args.scheduler, workers=args.workers,
                      threads_per_worker=args.threads_per_worker, retries=args.retries,
                      split_size=args.split_size, content_hash=args.hash, force=args.force,
-                     dry_run=args.dry_run, progress=False if args.no_progress else None)
+                     dry_run=args.dry_run, progress=False if args.no_progress else None,
+                     processes=args.processes)
     except UsageError as exc:
         print(f'image_batch: {exc}', file=sys.stderr)
         return exc.code

@@ -293,8 +293,10 @@ def test_python_api_on_a_scheduler(archive, tmp_path):
 @pytest.mark.generated
 def test_ctrl_c_cancels_cleanly_then_resumes(archive, tmp_path):
     out = tmp_path / 'out'
+    # Worker processes (--processes): the client's Ctrl-C reaches them through
+    # the cancel file in staging; threads would stop with the client.
     run = subprocess.Popen([str(IMAGE_BATCH), '--no-progress', '--of', 'nifti', '--workers', '1',
-                            str(out), str(archive['arch'])],
+                            '--processes', str(out), str(archive['arch'])],
                            env=dict(os.environ, IMAGEDATA_BATCH_TEST_DELAY='1.0'),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_staged_file(out, run)
