@@ -15,6 +15,7 @@ is the median of --runs runs; throughput is exams per second. Writes
 bench/results/batch.md.
 
 usage: /usr/bin/python3 bench/batch.py BUILD_DIR [--exams 200] [--runs 3]
+       [--times 2 --slices 8 --size 64] [--results bench/results/batch.md]
 """
 import argparse
 import json
@@ -109,6 +110,11 @@ def main():
     parser.add_argument('build')
     parser.add_argument('--exams', type=int, default=200)
     parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--times', type=int, default=2, help='time points per exam [2]')
+    parser.add_argument('--slices', type=int, default=8, help='slices per exam [8]')
+    parser.add_argument('--size', type=int, default=64, help='rows and columns [64]')
+    parser.add_argument('--results', default=str(ROOT / 'bench' / 'results' / 'batch.md'),
+                        help='the Markdown file written [bench/results/batch.md]')
     parser.add_argument('--keep', help='keep the work folder here')
     args = parser.parse_args()
     build = Path(args.build).resolve()
@@ -121,7 +127,8 @@ def main():
     for i in range(args.exams):
         exam = archive / f'exam{i:04d}'
         exam.mkdir(parents=True)
-        subprocess.run([str(build / 'examples' / 'make_dicom_series'), str(exam), '2', '8', '64'],
+        subprocess.run([str(build / 'examples' / 'make_dicom_series'), str(exam),
+                        str(args.times), str(args.slices), str(args.size)],
                        check=True, capture_output=True)
         exams.append(exam)
     files = sum(len(list(e.iterdir())) for e in exams)
@@ -159,7 +166,8 @@ def main():
     base = results['cli loop'][0]
     lines = [
         '# image_batch against a loop of image_data (bench/batch.py)', '',
-        f'{args.exams} generated exams (2 x 8 images of 64 x 64, {files} DICOM files in all) to '
+        f'{args.exams} generated exams ({args.times} x {args.slices} images of {args.size} x '
+        f'{args.size}, {files} DICOM files in all) to '
         f'NIfTI, median of {args.runs} run(s), on {cores} core(s) (`nproc`). Batch wall times '
         'include starting and stopping the embedded LocalCluster; the separately started '
         'scheduler and workers are started before the timing. Every output equals the '
@@ -169,8 +177,8 @@ def main():
         lines.append(f'| {label} | {seconds:.2f} | {args.exams / seconds:.1f} | '
                      f'{base / seconds:.2f}x |')
     text = '\n'.join(lines) + '\n'
-    (ROOT / 'bench' / 'results').mkdir(exist_ok=True)
-    (ROOT / 'bench' / 'results' / 'batch.md').write_text(text)
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(text)
     print(text)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -500,7 +500,7 @@ def _start_cluster(workers, threads_per_worker, retries, processes):
 
 def run(output, inputs=(), settings=None, inputs_from=(), scheduler=None, workers=None,
         threads_per_worker=1, retries=3, split_size=2 << 30, content_hash=False, force=False,
-        dry_run=False, progress=None, dashboard=True, log=None, processes=False):
+        dry_run=False, progress=None, dashboard=True, log=None, processes=False, verbose=False):
     """Convert every exam of `inputs` into `output` (see the module's text and
     docs/batch.md); returns a Result (code 0, or 8 when anything failed)."""
     log = log or (lambda message: print(f'image_batch: {message}', file=sys.stderr))
@@ -518,7 +518,8 @@ def run(output, inputs=(), settings=None, inputs_from=(), scheduler=None, worker
     try:
         return _run_locked(output, staging, exams, settings, scheduler, workers,
                            threads_per_worker, retries, split_size, content_hash, force, dry_run,
-                           progress, dashboard, log, result, started, processes)
+                           progress, dashboard, log if verbose else None, result, started,
+                           processes, log)
     finally:
         os.close(lock)
         try:
@@ -542,8 +543,8 @@ def _lock(staging):
 
 
 def _run_locked(output, staging, exams, settings, scheduler, workers, threads_per_worker,
-                retries, split_size, content_hash, force, dry_run, progress, dashboard, log,
-                result, started, processes):
+                retries, split_size, content_hash, force, dry_run, progress, dashboard, info,
+                result, started, processes, log):
     settings.check(staging)
     manifest = os.path.join(output, MANIFEST)
     previous = read_manifest(manifest)
@@ -588,7 +589,7 @@ def _run_locked(output, staging, exams, settings, scheduler, workers, threads_pe
                 if result.dashboard:
                     log(f'dashboard: {result.dashboard}')
                 interrupted = _run_tasks(client, tasks, settings, output, run_dir, run_id,
-                                         retries, journal, done_rows, bar, log, previous)
+                                         retries, journal, done_rows, bar, log, previous, info)
     finally:
         if bar is not None:
             bar.close()
@@ -648,7 +649,7 @@ def _finish_exam(rows, old_rows, output):
 
 
 def _run_tasks(client, tasks, settings, output, run_dir, run_id, retries, journal, done_rows,
-               bar, log, previous):
+               bar, log, previous, info=None):
     """Submit, collect, journal; True when interrupted (Ctrl-C)."""
     from distributed import as_completed
     # One map, not a submit per task: Dask records the caller's source code
@@ -681,6 +682,11 @@ def _run_tasks(client, tasks, settings, output, run_dir, run_id, retries, journa
             if len({r['task'] for r in partial_rows[t.exam]}) == len(by_exam[t.exam]):
                 done_rows[t.exam] = _finish_exam(partial_rows.pop(t.exam), previous.get(t.exam),
                                                  output)
+            if info is not None:
+                written = sum(r['status'] == 'written' for r in rows)
+                message = (f'{t.key}: {written} series written, {len(rows) - written} failed '
+                           f'({rows[0].get("seconds")} s)')
+                bar.write(f'image_batch: {message}', file=sys.stderr) if bar else info(message)
             for r in rows:
                 if r['status'] == 'failed':
                     message = f'{t.exam} ({t.path}): {r["error"]} ({r["code_name"]})'
@@ -787,7 +793,7 @@ def parser():
     o.add_argument('--memory-limit', type=_size, default=0, metavar='SIZE')
     o.add_argument('--threads', type=_threads, default=0, metavar='N',
                    help="threads per conversion [0: the worker's thread count]")
-    o.add_argument('-v', '--verbose', action='store_true')
+    o.add_argument('-v', '--verbose', action='store_true', help='a line per task done')
     return p
 
 
@@ -818,7 +824,7 @@ def main(argv=None):
                      threads_per_worker=args.threads_per_worker, retries=args.retries,
                      split_size=args.split_size, content_hash=args.hash, force=args.force,
                      dry_run=args.dry_run, progress=False if args.no_progress else None,
-                     processes=args.processes)
+                     processes=args.processes, verbose=args.verbose)
     except UsageError as exc:
         print(f'image_batch: {exc}', file=sys.stderr)
         return exc.code
