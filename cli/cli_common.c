@@ -101,6 +101,16 @@ int imd_cli_common_option(ImdError **error, ImdCliCommon *common, int option,
         return imd_options_set(error, common->options, "template", argument) ? -1 : 1;
     case IMD_CLI_OPT_GEOMETRY:
         return imd_options_set(error, common->options, "geometry", argument) ? -1 : 1;
+    case IMD_CLI_OPT_TLS:
+        return imd_options_set(error, common->options, "tls", "true") ? -1 : 1;
+    case IMD_CLI_OPT_TLS_CERT:
+        return imd_options_set(error, common->options, "tls_cert", argument) ? -1 : 1;
+    case IMD_CLI_OPT_TLS_KEY:
+        return imd_options_set(error, common->options, "tls_key", argument) ? -1 : 1;
+    case IMD_CLI_OPT_TLS_CA:
+        return imd_options_set(error, common->options, "tls_ca", argument) ? -1 : 1;
+    case IMD_CLI_OPT_TLS_VERIFY:
+        return imd_options_set(error, common->options, "tls_verify", argument) ? -1 : 1;
     case IMD_CLI_OPT_MEMORY_LIMIT:
         if (!imd_cli_parse_size(error, argument, &common->memory_limit)) {
             return 1;

@@ -66,12 +66,31 @@ enum {
     IMD_CLI_OPT_INPUT_FORMAT, /* --input_format */
     IMD_CLI_OPT_TEMPLATE,     /* --template */
     IMD_CLI_OPT_GEOMETRY,     /* --geometry */
+    IMD_CLI_OPT_TLS,          /* --tls: the option tls=true (docs/network.md "TLS") */
+    IMD_CLI_OPT_TLS_CERT,     /* --tls_cert PEM */
+    IMD_CLI_OPT_TLS_KEY,      /* --tls_key PEM */
+    IMD_CLI_OPT_TLS_CA,       /* --tls_ca PEM */
+    IMD_CLI_OPT_TLS_VERIFY,   /* --tls_verify BOOL */
     IMD_CLI_NOT_COMMON = -2
 };
 
+/* The TLS flags, for the long option table of a program that talks DICOM
+ * over the network, and their --help lines. */
+#define IMD_CLI_TLS_LONG_OPTIONS                                                                 \
+    {"tls", no_argument, NULL, IMD_CLI_OPT_TLS},                                                 \
+        {"tls_cert", required_argument, NULL, IMD_CLI_OPT_TLS_CERT},                             \
+        {"tls_key", required_argument, NULL, IMD_CLI_OPT_TLS_KEY},                               \
+        {"tls_ca", required_argument, NULL, IMD_CLI_OPT_TLS_CA},                                 \
+        {"tls_verify", required_argument, NULL, IMD_CLI_OPT_TLS_VERIFY}
+#define IMD_CLI_TLS_HELP                                                                         \
+    "  --tls                  DICOM over TLS (PS3.15 B.12, BCP 195; implied by --tls_*)\n"       \
+    "  --tls_cert PEM, --tls_key PEM   our certificate and its private key\n"                    \
+    "  --tls_ca PEM           trusted CA certificates (default: the system's)\n"                  \
+    "  --tls_verify false     do not verify the peer's certificate (default true)\n"
+
 /*
  * Handle a shared option (--input_options, --headers_only, --order,
- * --input_format, --template, --geometry, --plugin,
+ * --input_format, --template, --geometry, --tls*, --plugin,
  * --memory-limit, --threads, -v, -d, -V): -1 to go on, 0 to stop with success (-V), 1 on an error set in *error,
  * IMD_CLI_NOT_COMMON when `option` is not one of them.
  */

@@ -17,6 +17,7 @@ enum { OPT_CALLING_AET = 1, OPT_TIMEOUT };
 static const struct option long_options[] = {
     {"calling_aet", required_argument, NULL, OPT_CALLING_AET},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    IMD_CLI_TLS_LONG_OPTIONS,
     {"input_options", required_argument, NULL, IMD_CLI_OPT_INPUT_OPTIONS},
     {"verbose", no_argument, NULL, 'v'},
     {"debug", no_argument, NULL, 'd'},
@@ -35,6 +36,7 @@ static void usage(FILE *stream)
             "  --input_options K=V    net_connect_timeout, net_association_timeout,\n"
             "                         net_dimse_timeout, net_idle_timeout, net_max_pdu,\n"
             "                         net_username, net_password (docs/network.md)\n"
+            IMD_CLI_TLS_HELP
             "  -v, --verbose          report the association\n"
             "  -V, --version          print the version\n"
             "  -h, --help             this text\n",

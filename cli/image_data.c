@@ -44,6 +44,7 @@ static const struct option long_options[] = {
     {"serdes", required_argument, NULL, OPT_SERDES},
     {"imagetype", required_argument, NULL, OPT_IMAGETYPE},
     {"calling_aet", required_argument, NULL, OPT_CALLING_AET},
+    IMD_CLI_TLS_LONG_OPTIONS,
     {"psopt", required_argument, NULL, OPT_PSOPT},
     {"name", required_argument, NULL, OPT_NAME},
     {"no-gzip", no_argument, NULL, OPT_NO_GZIP},
@@ -90,6 +91,7 @@ static void usage(FILE *stream)
             "  --sernum N  --serdes TEXT  --imagetype A,B,C  --frame UID  --SOPClassUID UID\n"
             "Other:\n"
             "  --calling_aet AET      calling AE title for dicom:// output\n"
+            IMD_CLI_TLS_HELP
             "  --plugin PATH          load a plugin file (repeatable; also IMAGEDATA_PLUGINS)\n"
             "  --memory-limit SIZE    refuse images larger than SIZE (e.g. 8G) [80%% of RAM]\n"
             "  --threads N            threads to use, 0 for one per core; the output is the\n"

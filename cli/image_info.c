@@ -122,6 +122,11 @@ static void print_summary(const char *url, const ImdSeries *series, bool stats)
     print_line(header, "  Study Time: ", study, " ");
     print_line(header, "  Series #", number, "");
     print_line(header, "  Series: ", description, ": ");
+    /* A piece of a split series: the label that template_series= / geometry_series= take. */
+    const char *split = imd_header_get_string(header, "SplitLabel");
+    if (split != NULL && split[0] != '\0') {
+        printf("  Split label: %s\n", split);
+    }
     fputs("  Shape: ", stdout);
     size_t tags = imd_series_tag_ndim(series);
     for (size_t d = 0; d < imd_series_ndim(series); d++) {

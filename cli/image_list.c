@@ -35,6 +35,7 @@ static void usage(FILE *stream)
             "  --timeout SECONDS      every network timeout (connect, association, response)\n"
             "  --input_options K=V    a reader or network option (repeatable; net_* in "
             "docs/network.md)\n"
+            IMD_CLI_TLS_HELP
             "  --plugin PATH          load a plugin file (repeatable; also IMAGEDATA_PLUGINS)\n"
             "  --threads N            threads to use, 0 for one per core [0]\n"
             "  -v, --verbose          report what was read and skipped\n"
@@ -52,6 +53,7 @@ typedef struct Arguments {
 static const struct option long_options[] = {
     {"calling_aet", required_argument, NULL, OPT_CALLING_AET},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    IMD_CLI_TLS_LONG_OPTIONS,
     {"input_options", required_argument, NULL, IMD_CLI_OPT_INPUT_OPTIONS},
     {"plugin", required_argument, NULL, IMD_CLI_OPT_PLUGIN},
     {"threads", required_argument, NULL, IMD_CLI_OPT_THREADS},

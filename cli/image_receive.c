@@ -71,6 +71,7 @@ static const struct option long_options[] = {
     {"image_data", required_argument, NULL, OPT_IMAGE_DATA},
     {"status_file", required_argument, NULL, OPT_STATUS_FILE},
     {"port_file", required_argument, NULL, OPT_PORT_FILE},
+    IMD_CLI_TLS_LONG_OPTIONS,
     {"verbose", no_argument, NULL, 'v'},
     {"debug", no_argument, NULL, 'd'},
     {"version", no_argument, NULL, 'V'},
@@ -103,6 +104,10 @@ static void usage(FILE *stream)
             "  --image_data PATH        the converter (default: image_data beside this program)\n"
             "  --status_file PATH       rewrite a one-line status there every second\n"
             "  --port_file PATH         write the port listened on there once listening\n"
+            "  --tls                    listen for TLS only (PS3.15 B.12, BCP 195); needs:\n"
+            "  --tls_cert PEM --tls_key PEM   our certificate and its private key\n"
+            "  --tls_ca PEM             require client certificates signed by these CAs\n"
+            "  --tls_verify false       with --tls_ca: do not ask for client certificates\n"
             "  -v, --verbose            a line per instance too\n"
             "  -V, --version            print the version\n"
             "  -h, --help               this text\n"
@@ -357,9 +362,10 @@ static void on_event(void *user, const ImdReceiverEvent *e)
                      (unsigned long long)e->association, e->peer,
                      e->calling_aet[0] != '\0' ? e->calling_aet : "?", e->reason);
         } else {
-            log_line("association %llu from %s (%s): %s, %zu stored, %zu failed, %zu echoes%s%s",
+            log_line("association %llu from %s (%s)%s%s: %s, %zu stored, %zu failed, %zu echoes%s%s",
                      (unsigned long long)e->association, e->peer,
                      e->calling_aet[0] != '\0' ? e->calling_aet : "?",
+                     e->tls[0] != '\0' ? " over " : "", e->tls,
                      e->released ? "released" : "aborted", e->stored, e->failed, e->echoes,
                      e->reason[0] != '\0' ? ": " : "", e->reason);
         }
@@ -565,6 +571,22 @@ int main(int argc, char **argv)
         return code;
     }
     const char *output = argv[optind];
+    /* The --tls* flags went into the options as for the clients (cli_common.c). */
+    bool tls = false, verify = true;
+    if (!imd_options_get_bool(&error, args.common.options, "tls", false, &tls) ||
+        !imd_options_get_bool(&error, args.common.options, "tls_verify", true, &verify)) {
+        imd_options_destroy(args.common.options);
+        return imd_cli_fail(program, &error);
+    }
+    args.config.tls_cert = imd_options_get(args.common.options, "tls_cert", NULL);
+    args.config.tls_key = imd_options_get(args.common.options, "tls_key", NULL);
+    args.config.tls_ca = imd_options_get(args.common.options, "tls_ca", NULL);
+    args.config.tls_no_verify = !verify;
+    if (tls && args.config.tls_cert == NULL) {
+        fprintf(stderr, "%s: --tls needs --tls_cert and --tls_key\n", program);
+        imd_options_destroy(args.common.options);
+        return IMD_EXIT_USAGE;
+    }
     char *dicom_folder = NULL, *converter = NULL;
     if (args.dicom_folder == NULL) {
         size_t length = strlen(output) + 7;
@@ -602,9 +624,13 @@ int main(int argc, char **argv)
         (void)sigaction(SIGINT, &action, NULL);
         (void)sigaction(SIGHUP, &action, NULL);
         signal(SIGPIPE, SIG_IGN);
-        log_line("listening on %s port %d as %s, storing into %s", args.config.address != NULL
+        log_line("listening on %s port %d as %s%s, storing into %s", args.config.address != NULL
                  ? args.config.address : "127.0.0.1", imd_receiver_port(receiver),
-                 args.config.aet, args.dicom_folder);
+                 args.config.aet,
+                 args.config.tls_cert == NULL ? ""
+                 : args.config.tls_ca != NULL && verify ? " (TLS, client certificates required)"
+                                                        : " (TLS)",
+                 args.dicom_folder);
         if (args.port_file != NULL) {
             FILE *f = fopen(args.port_file, "w");
             if (f != NULL) {

@@ -2,8 +2,10 @@
  * fuzz_metaio_read: bytes -> the MetaIO plugin's reader (header parser, and
  * the voxels from the same bytes when ElementDataFile is LOCAL; data files
  * cannot be opened: there is no archive). Checks beyond "no crash": the
- * result/error invariant; a read gives exactly one series of 2 to 4
- * dimensions of at least 1, of a valid type, whose voxel count and byte
+ * result/error invariant; a read gives exactly one series of 2 to
+ * IMD_MAX_DIMS dimensions (MetaIO's NDims up to 10; 5 and up when the
+ * header has two or more tag dimensions) of at least 1, with at most
+ * IMD_MAX_TAG_DIMS tag dimensions, of a valid type, whose voxel count and byte
  * size agree with its shape; its orientation is unit and its image
  * positions finite.
  */
@@ -18,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void check_series(const ImdSeries *series)
 {
     size_t ndim = imd_series_ndim(series), count = 1;
-    if (ndim < 2 || ndim > 4 || !imd_dtype_is_valid(imd_series_dtype(series))) {
+    if (ndim < 2 || ndim > IMD_MAX_DIMS || imd_series_tag_ndim(series) > IMD_MAX_TAG_DIMS ||
+        !imd_dtype_is_valid(imd_series_dtype(series))) {
         abort();
     }
     for (size_t d = 0; d < ndim; d++) {

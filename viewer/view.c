@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,11 @@ typedef struct TextCache {
 
 typedef struct Item {
     ImdSeries *series;
+    /*
+     * A preview (a series still being decoded, not ours: the reader's fill
+     * watch): per image, whether its pixels are in. NULL: a whole series.
+     */
+    const atomic_uchar *ready;
     size_t ndim, tag_ndim, rows, cols, slices, tags;
     size_t slice_dim; /* SIZE_MAX: no slice axis */
     size_t stride[IMD_MAX_DIMS];
@@ -299,10 +305,12 @@ static void default_window(Item *item)
     item->width = w > 0 ? w : 1;
 }
 
-static bool item_init(ImdError **error, Item *item, ImdSeries *series)
+static bool item_init(ImdError **error, Item *item, ImdSeries *series,
+                      const atomic_uchar *ready)
 {
     memset(item, 0, sizeof *item);
     item->series = series;
+    item->ready = ready;
     item->ndim = imd_series_ndim(series);
     if (item->ndim < 2) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "viewer: a series of %zu dimension(s) "
@@ -328,11 +336,16 @@ static bool item_init(ImdError **error, Item *item, ImdSeries *series)
     const char *photometric =
         imd_header_get_string(imd_series_const_header(series), "PhotometricInterpretation");
     item->mono1 = photometric != NULL && strcmp(photometric, "MONOCHROME1") == 0;
-    /* min and max of what is shown (magnitudes of complex values) */
+    /* min and max of what is shown (magnitudes of complex values); of a
+     * preview, of the images already in */
     const void *data = imd_series_const_data(series);
-    size_t count = imd_series_count(series);
+    size_t count = imd_series_count(series), plane = item->rows * item->cols;
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < count && !item->rgb; i++) {
+        if (ready != NULL && i % plane == 0 && !atomic_load(&ready[i / plane])) {
+            i += plane - 1;
+            continue;
+        }
         double v = voxel(data, item->dtype, i);
         if (v < lo) {
             lo = v;
@@ -352,7 +365,7 @@ static bool item_init(ImdError **error, Item *item, ImdSeries *series)
      * every value is exact in the float plane (|v| < 2^24) and the range is
      * modest; other data is windowed value by value.
      */
-    if (item->integer && isfinite(item->min) && fabs(item->min) < 16777216.0 &&
+    if (ready == NULL && item->integer && isfinite(item->min) && fabs(item->min) < 16777216.0 &&
         fabs(item->max) < 16777216.0 && item->max - item->min < (double)(1u << 20)) {
         item->lut_size = (size_t)(item->max - item->min) + 1;
         item->lut = malloc(item->lut_size);
@@ -396,6 +409,13 @@ static size_t plane_offset(const Item *item)
         offset += item->tag * item->stride[0];
     }
     return offset;
+}
+
+/* Whether the current plane's pixels are in (always, but in a preview). */
+static bool plane_ready(const Item *item)
+{
+    return item->ready == NULL ||
+           atomic_load(&item->ready[plane_offset(item) / (item->rows * item->cols)]);
 }
 
 static void build_lut(Item *item)
@@ -835,11 +855,14 @@ static bool draw(ImdError **error, View *view)
         if (!item->shown) {
             continue;
         }
-        if (!upload(error, view, item)) {
+        bool ready = plane_ready(item);
+        if (!ready) {
+            item->texture_valid = false; /* drawn once its image is in */
+        } else if (!upload(error, view, item)) {
             return false;
         }
         SDL_RenderSetClipRect(view->renderer, &item->cell);
-        if (item->texture != NULL && SDL_HasIntersection(&item->rect, &item->cell)) {
+        if (ready && item->texture != NULL && SDL_HasIntersection(&item->rect, &item->cell)) {
             SDL_RenderCopy(view->renderer, item->texture, NULL, &item->shown_at);
         }
         if (view->text) {
@@ -998,7 +1021,7 @@ static void readout(View *view)
         return;
     }
     Item *item = &view->items[at];
-    if (item->rect.w <= 0 || item->rect.h <= 0) {
+    if (item->rect.w <= 0 || item->rect.h <= 0 || !plane_ready(item)) {
         return;
     }
     double fx = (view->mouse_x - item->rect.x + 0.5) / item->rect.w * item->disp_w;
@@ -1293,7 +1316,23 @@ struct Reader {
     bool finished;
     ImdSeriesList *result; /* the read's failures */
     ImdError *error;
+    /*
+     * The series being decoded (fill_watch), shown as a preview before the
+     * read hands it over: set and cleared under `lock`; `ready` is written
+     * by the read's threads (atomically) while it is set.
+     */
+    const ImdSeries *filling;
+    atomic_uchar *ready;
+    atomic_size_t filled;
+    size_t images;
 };
+
+/* A preview's place, kept for the series when the read hands it over. */
+typedef struct Kept {
+    const ImdSeries *series;
+    size_t slice, tag;
+    double zoom, pan_x, pan_y;
+} Kept;
 
 static void wake(const Reader *reader)
 {
@@ -1335,6 +1374,46 @@ static void reader_progress(void *user, const char *stage, size_t done, size_t t
     wake(reader);
 }
 
+/*
+ * The library's fill watch (imd_context_set_fill_watch): a series being
+ * decoded becomes a preview; ENDED waits for `lock`, which the loop holds
+ * while it uses a preview, so that the series is never touched after it.
+ */
+static void fill_watch(void *user, ImdFillEvent event, const ImdSeries *series, size_t image)
+{
+    Reader *reader = user;
+    if (event == IMD_FILL_IMAGE) {
+        if (series == reader->filling && image < reader->images) {
+            atomic_store(&reader->ready[image], 1);
+            size_t filled = atomic_fetch_add(&reader->filled, 1) + 1;
+            if (filled == 1 || filled % 32 == 0) {
+                wake(reader);
+            }
+        }
+        return;
+    }
+    SDL_LockMutex(reader->lock);
+    free(reader->ready);
+    reader->ready = NULL;
+    reader->filling = NULL;
+    reader->images = 0;
+    size_t ndim = imd_series_ndim(series), plane = 1;
+    for (size_t d = ndim >= 2 ? ndim - 2 : 0; d < ndim; d++) {
+        plane *= imd_series_dim(series, d);
+    }
+    if (event == IMD_FILL_STARTED && ndim >= 2 && plane > 0) {
+        size_t images = imd_series_count(series) / plane;
+        reader->ready = calloc(images > 0 ? images : 1, sizeof *reader->ready);
+        if (reader->ready != NULL) { /* else no preview: the series comes whole */
+            reader->filling = series;
+            reader->images = images;
+            atomic_store(&reader->filled, 0);
+        }
+    }
+    SDL_UnlockMutex(reader->lock);
+    wake(reader);
+}
+
 static int reader_run(void *user)
 {
     Reader *reader = user;
@@ -1353,7 +1432,8 @@ static int reader_run(void *user)
 
 /* ---- the loop ---------------------------------------------------------- */
 
-static bool add_item(ImdError **error, View *view, ImdSeries *series)
+static bool add_item(ImdError **error, View *view, ImdSeries *series,
+                     const atomic_uchar *ready)
 {
     if (view->count == view->capacity) {
         size_t capacity = view->capacity ? 2 * view->capacity : 8;
@@ -1365,7 +1445,7 @@ static bool add_item(ImdError **error, View *view, ImdSeries *series)
         view->items = grown;
         view->capacity = capacity;
     }
-    if (!item_init(error, &view->items[view->count], series)) {
+    if (!item_init(error, &view->items[view->count], series, ready)) {
         item_free(&view->items[view->count]);
         return false;
     }
@@ -1440,100 +1520,223 @@ static bool bench(ImdError **error, View *view)
     return true;
 }
 
+/* The preview item, or SIZE_MAX. */
+static size_t preview_index(const View *view)
+{
+    for (size_t i = 0; i < view->count; i++) {
+        if (view->items[i].ready != NULL) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* Drop item `i` (a preview: its series is not ours), keeping its place in `kept`. */
+static void drop_preview(View *view, size_t i, Kept *kept)
+{
+    Item *item = &view->items[i];
+    if (kept != NULL) {
+        *kept = (Kept){item->series, item->slice, item->tag, item->zoom, item->pan_x,
+                       item->pan_y};
+    }
+    item_free(item);
+    memmove(item, item + 1, (view->count - i - 1) * sizeof *item);
+    view->count--;
+    view->dirty = true;
+}
+
+/*
+ * With reader->lock held: the preview follows the series being decoded. It
+ * appears once the image the viewer starts on (the middle slice of the
+ * first volume, which the reader decodes first) is in, and goes when the
+ * decoding ends (the read then hands the series over, or drops it).
+ */
+static bool follow_preview(ImdError **error, View *view, Kept *kept)
+{
+    Reader *reader = view->reader;
+    size_t at = preview_index(view);
+    if (at != SIZE_MAX && view->items[at].series != reader->filling) {
+        drop_preview(view, at, kept);
+        at = SIZE_MAX;
+    }
+    if (at == SIZE_MAX && reader->filling != NULL && atomic_load(&reader->filled) > 0) {
+        /* the series is the read's; the viewer only reads it until ENDED */
+        if (!add_item(error, view, (ImdSeries *)(uintptr_t)reader->filling, reader->ready)) {
+            return false;
+        }
+        Item *item = &view->items[view->count - 1];
+        if (!plane_ready(item)) {
+            drop_preview(view, view->count - 1, NULL); /* not its first image yet */
+        }
+    } else if (at != SIZE_MAX) {
+        view->dirty = true; /* more of it may be in */
+    }
+    return true;
+}
+
+/* A series handed over after its preview: where the preview was. */
+static void restore_place(Item *item, const Kept *kept)
+{
+    if (kept->series == item->series) {
+        set_slice_tag(item, (long)kept->slice, (long)kept->tag);
+        item->zoom = kept->zoom, item->pan_x = kept->pan_x, item->pan_y = kept->pan_y;
+    }
+}
+
+/* The loop's state between iterations (run). */
+typedef struct Loop {
+    const char *replay;
+    double start, first_frame, first_image, read_done;
+    bool reading; /* this thread's view of reader->finished */
+    Kept kept;
+} Loop;
+
+typedef enum Next { NEXT_WAIT, NEXT_AGAIN, NEXT_BENCH, NEXT_FAIL } Next;
+
+/* Take what the reader has finished (reader->lock held); false on a failure. */
+static bool take_series(ImdError **error, View *view, Loop *loop, bool *again)
+{
+    Reader *reader = view->reader;
+    *again = false;
+    while (reader->pending_count > 0) {
+        ImdSeries *series = reader->pending[0];
+        memmove(reader->pending, reader->pending + 1,
+                --reader->pending_count * sizeof *reader->pending);
+        if (!add_item(error, view, series, NULL)) {
+            imd_series_destroy(series);
+            return false;
+        }
+        restore_place(&view->items[view->count - 1], &loop->kept);
+    }
+    if (reader->total > 0) {
+        snprintf(view->status, sizeof view->status, "%s %zu/%zu", reader->stage, reader->done,
+                 reader->total);
+    }
+    if (!follow_preview(error, view, &loop->kept)) {
+        return false;
+    }
+    if (reader->finished) {
+        SDL_UnlockMutex(reader->lock); /* the thread may wait for it to end */
+        SDL_WaitThread(reader->thread, NULL);
+        SDL_LockMutex(reader->lock);
+        reader->thread = NULL;
+        if (reader->pending_count > 0) {
+            *again = true; /* take the rest first */
+            return true;
+        }
+        loop->reading = false;
+        loop->read_done = now_ms();
+        if (view->count == 0) {
+            return false; /* the caller reports the read's error */
+        }
+    }
+    view->dirty = true;
+    return true;
+}
+
+/* One turn of the loop before waiting for events (reader->lock held while reading). */
+static Next turn(ImdError **error, View *view, Loop *loop)
+{
+    Reader *reader = view->reader;
+    if (loop->reading) {
+        bool again;
+        if (!take_series(error, view, loop, &again)) {
+            return NEXT_FAIL;
+        }
+        if (again) {
+            return NEXT_AGAIN;
+        }
+    }
+    if (reader != NULL && imd_context_cancelled(reader->context)) {
+        imd_error_set(error, IMD_ERR_CANCELLED, "viewer: cancelled");
+        return NEXT_FAIL;
+    }
+    if (view->dirty) {
+        if (!draw(error, view)) {
+            return NEXT_FAIL;
+        }
+        SDL_RenderPresent(view->renderer);
+        if (loop->first_frame < 0) {
+            loop->first_frame = now_ms();
+        }
+        if (loop->first_image < 0 && view->count > 0) {
+            loop->first_image = now_ms(); /* a preview's first image counts */
+        }
+    }
+    bool ready = !loop->reading;
+    if (ready && loop->replay != NULL) {
+        while (*loop->replay == ' ') {
+            loop->replay++;
+        }
+        size_t length = strcspn(loop->replay, " ");
+        if (length == 0) {
+            loop->replay = NULL;
+        } else {
+            if (!replay_step(error, view, loop->replay, length)) {
+                return NEXT_FAIL;
+            }
+            loop->replay += length;
+            return NEXT_AGAIN;
+        }
+    }
+    return ready && view->opt->bench ? NEXT_BENCH : NEXT_WAIT;
+}
+
+/* Handle the events that came (reader->lock held while reading: a preview may be hit). */
+static bool handle_events(ImdError **error, View *view, Loop *loop, SDL_Event *event)
+{
+    if (loop->reading && !follow_preview(error, view, &loop->kept)) {
+        return false; /* a preview whose decoding ended goes before any event */
+    }
+    do {
+        handle_event(error, view, event);
+        if (imd_error_code(*error) != 0) {
+            return false;
+        }
+    } while (SDL_PollEvent(event));
+    return true;
+}
+
 static bool run(ImdError **error, View *view)
 {
     Reader *reader = view->reader;
-    const char *replay = view->opt->replay;
-    double start = now_ms(), first_frame = -1, first_image = -1;
-    double read_done = reader == NULL ? start : -1;
-    bool reading = reader != NULL; /* this thread's view of reader->finished */
+    Loop loop = {.replay = view->opt->replay, .start = now_ms(), .first_frame = -1,
+                 .first_image = -1, .reading = reader != NULL};
+    loop.read_done = reader == NULL ? loop.start : -1;
     while (!view->quit) {
-        if (reading) {
-            /* take what the reader has finished */
-            ImdSeries *take[64];
-            size_t n = 0;
-            bool finished;
+        bool held = loop.reading;
+        if (held) {
             SDL_LockMutex(reader->lock);
-            while (n < 64 && reader->pending_count > 0) {
-                take[n++] = reader->pending[0];
-                memmove(reader->pending, reader->pending + 1,
-                        --reader->pending_count * sizeof *reader->pending);
-            }
-            finished = reader->finished;
-            if (reader->total > 0) {
-                snprintf(view->status, sizeof view->status, "%s %zu/%zu", reader->stage,
-                         reader->done, reader->total);
-            }
-            SDL_UnlockMutex(reader->lock);
-            for (size_t i = 0; i < n; i++) {
-                if (!add_item(error, view, take[i])) {
-                    imd_series_destroy(take[i]);
-                    for (size_t j = i + 1; j < n; j++) {
-                        imd_series_destroy(take[j]);
-                    }
-                    return false;
-                }
-            }
-            if (finished) {
-                SDL_WaitThread(reader->thread, NULL);
-                reader->thread = NULL;
-                if (reader->pending_count > 0) {
-                    continue; /* take the rest first */
-                }
-                reading = false;
-                read_done = now_ms();
-                if (view->count == 0) {
-                    return false; /* the caller reports the read's error */
-                }
-            }
-            view->dirty = true;
         }
-        if (reader != NULL && imd_context_cancelled(reader->context)) {
-            imd_error_set(error, IMD_ERR_CANCELLED, "viewer: cancelled");
+        Next next = turn(error, view, &loop);
+        if (held) {
+            SDL_UnlockMutex(reader->lock);
+        }
+        if (next == NEXT_FAIL) {
             return false;
         }
-        if (view->dirty) {
-            if (!draw(error, view)) {
-                return false;
-            }
-            SDL_RenderPresent(view->renderer);
-            if (first_frame < 0) {
-                first_frame = now_ms();
-            }
-            if (first_image < 0 && view->count > 0) {
-                first_image = now_ms();
-            }
+        if (next == NEXT_AGAIN) {
+            continue;
         }
-        bool ready = !reading;
-        if (ready && replay != NULL) {
-            while (*replay == ' ') {
-                replay++;
-            }
-            size_t length = strcspn(replay, " ");
-            if (length == 0) {
-                replay = NULL;
-            } else {
-                if (!replay_step(error, view, replay, length)) {
-                    return false;
-                }
-                replay += length;
-                continue;
-            }
-        }
-        if (ready && view->opt->bench) {
+        if (next == NEXT_BENCH) {
             report(view, "bench: first frame (progress) after %.1f ms, first image on screen "
-                   "after %.1f ms, read complete after %.1f ms", first_frame - start,
-                   first_image - start, read_done - start);
+                   "after %.1f ms, read complete after %.1f ms", loop.first_frame - loop.start,
+                   loop.first_image - loop.start, loop.read_done - loop.start);
             return bench(error, view);
         }
         SDL_Event event;
         if (SDL_WaitEventTimeout(&event, 100)) {
-            do {
-                handle_event(error, view, &event);
-                if (imd_error_code(*error) != 0) {
-                    return false;
-                }
-            } while (SDL_PollEvent(&event));
+            held = loop.reading;
+            if (held) {
+                SDL_LockMutex(reader->lock);
+            }
+            bool ok = handle_events(error, view, &loop, &event);
+            if (held) {
+                SDL_UnlockMutex(reader->lock);
+            }
+            if (!ok) {
+                return false;
+            }
         }
     }
     return true;
@@ -1647,7 +1850,7 @@ bool imd_view(ImdError **error, ImdSeries *const series[], size_t count,
     ImdError *local = NULL; /* the loop tests it: the caller's may be NULL */
     bool ok = open_display(&local, &view);
     for (size_t i = 0; ok && i < count; i++) {
-        ok = series[i] != NULL ? add_item(&local, &view, series[i])
+        ok = series[i] != NULL ? add_item(&local, &view, series[i], NULL)
                                : (imd_error_set(&local, IMD_ERR_INVALID_ARG,
                                                 "viewer: series %zu is NULL", i),
                                   false);
@@ -1704,6 +1907,7 @@ bool imd_view_urls(ImdError **error, ImdContext *context, const char *const urls
     }
     if (ok) {
         imd_context_set_progress(context, reader_progress, &reader);
+        imd_context_set_fill_watch(context, fill_watch, &reader);
         reader.thread = SDL_CreateThread(reader_run, "imd-view-read", &reader);
         if (reader.thread == NULL) {
             imd_error_set(&local, IMD_ERR_NOMEM, "viewer: no reading thread: %s", SDL_GetError());
@@ -1711,6 +1915,14 @@ bool imd_view_urls(ImdError **error, ImdContext *context, const char *const urls
         }
     }
     ok = ok && run(&local, &view);
+    if (reader.lock != NULL) {
+        /* a preview's series is the read's: never ours to hand over or free */
+        SDL_LockMutex(reader.lock);
+        for (size_t at; (at = preview_index(&view)) != SIZE_MAX;) {
+            drop_preview(&view, at, NULL);
+        }
+        SDL_UnlockMutex(reader.lock);
+    }
     if (reader.thread != NULL) {
         /* the user left before the read ended: stop it */
         bool cancelled = imd_context_cancelled(context);
@@ -1723,7 +1935,9 @@ bool imd_view_urls(ImdError **error, ImdContext *context, const char *const urls
     }
     if (reader.lock != NULL) {
         imd_context_set_progress(context, NULL, NULL);
+        imd_context_set_fill_watch(context, NULL, NULL);
     }
+    free(reader.ready);
     if (!ok && local == NULL) {
         /* nothing was read: the read's error */
         if (reader.error != NULL) {

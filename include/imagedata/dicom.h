@@ -44,6 +44,8 @@ typedef enum ImdVR {
 IMD_API const char *imd_dicom_vr_name(ImdVR vr);
 /** Parse a two-letter VR; false when it is not one of the 34 VRs. */
 IMD_API bool imd_dicom_vr_from_name(const char *name, ImdVR *vr);
+/** Whether values of `vr` are character strings (AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT). */
+IMD_API bool imd_dicom_vr_is_text(ImdVR vr);
 
 /* ---- the data dictionary (PS3.6, PS3.7), generated from the standard ---- */
 

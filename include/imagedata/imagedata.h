@@ -59,6 +59,33 @@ IMD_API void imd_context_set_progress(ImdContext *context, ImdProgressFn *fn, vo
 IMD_API void imd_context_progress(const ImdContext *context, const char *stage, size_t done,
                                   size_t total);
 
+/**
+ * Watching a series fill, for a viewer that shows its first image before the
+ * rest is read (docs/viewer.md). Formats that decode image by image (DICOM)
+ * report IMD_FILL_STARTED once the series' array, axes and header are final
+ * (its pixels still zero); IMD_FILL_IMAGE when image `image` (counted over
+ * the array's images in C order: every axis but the last two) holds its
+ * pixels, from any of the read's threads, concurrently; IMD_FILL_ENDED when
+ * decoding stopped, finished or failed. Between STARTED and ENDED the callee
+ * may read the series (shape, axes, header, and the pixels of the images
+ * reported) and must not change it; after ENDED it must not touch it: the
+ * read hands it over (imd_read_each, imd_read) or destroys it (a failure).
+ * With a watch set, DICOM decodes the middle image of the first volume
+ * first: where a viewer starts.
+ */
+typedef enum ImdFillEvent { IMD_FILL_STARTED, IMD_FILL_IMAGE, IMD_FILL_ENDED } ImdFillEvent;
+typedef void ImdFillFn(void *user, ImdFillEvent event, const ImdSeries *series, size_t image);
+
+/** Watch series fill; `fn` NULL turns it off. */
+IMD_API void imd_context_set_fill_watch(ImdContext *context, ImdFillFn *fn, void *user);
+
+/** Report a fill event (for plugins); nothing when no watch is set. */
+IMD_API void imd_context_fill(const ImdContext *context, ImdFillEvent event,
+                              const ImdSeries *series, size_t image);
+
+/** Whether a fill watch is set (for plugins: an image order that helps it costs nothing else). */
+IMD_API bool imd_context_fill_watched(const ImdContext *context);
+
 /** Receive diagnostics (the library never prints). `fn` NULL turns them off. */
 IMD_API void imd_context_set_log(ImdContext *context, ImdLogFn *fn, void *user);
 

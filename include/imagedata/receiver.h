@@ -35,6 +35,13 @@ typedef struct ImdReceiverConfig {
     uint64_t min_free_disk;           /**< refuse instances when less is free (0: no check) */
     double association_timeout;       /**< s for the A-ASSOCIATE-RQ (0: 30) */
     double idle_timeout;              /**< s between messages and inside a PDU (0: 60) */
+    /* TLS (PS3.15 B.12, docs/network.md "TLS"): when tls_cert is given the
+     * listener speaks only TLS. With tls_ca, a client certificate signed by
+     * one of its CAs is required (unless tls_no_verify). */
+    const char *tls_cert;             /**< our certificate (PEM; NULL: plain TCP) */
+    const char *tls_key;              /**< its private key (PEM, no passphrase) */
+    const char *tls_ca;               /**< trusted CAs for client certificates (PEM) */
+    int tls_no_verify;                /**< boolean: do not ask for client certificates */
 } ImdReceiverConfig;
 
 typedef enum ImdReceiverEventKind {
@@ -58,6 +65,8 @@ typedef struct ImdReceiverEvent {
     int rejected, released;      /**< booleans */
     size_t stored, failed, echoes;
     const char *reason;          /**< why it was refused, aborted or failed ("" otherwise) */
+    const char *tls;             /**< ASSOCIATION_END over TLS: version, cipher, peer
+                                      certificate's CN; "" over plain TCP */
 } ImdReceiverEvent;
 
 /** Called from the association threads, possibly concurrently. */
@@ -71,8 +80,9 @@ typedef struct ImdReceiver ImdReceiver;
  * Check the configuration, create the folder and bind the listening socket
  * (nothing is accepted before imd_receiver_run). Leftover temporary files
  * of an earlier run (".part-*", never acknowledged) are removed.
- * Errors: INVALID_ARG, NETWORK (cannot listen: the address and the reason),
- * IO (the folder).
+ * Errors: INVALID_ARG (also a TLS file that cannot be used: the option, the
+ * file and the reason), UNSUPPORTED (TLS asked of a build without OpenSSL),
+ * NETWORK (cannot listen: the address and the reason), IO (the folder).
  */
 IMD_API IMD_NODISCARD ImdReceiver *imd_receiver_create(ImdError **error,
                                                        const ImdReceiverConfig *config);

@@ -22,12 +22,13 @@ import warnings
 
 import numpy as np
 
-from . import _native
+from . import _native, colormaps
 from .axis import axes_from_description, UniformAxis, UniformLengthAxis, VariableAxis
 from .formats import (ERROR_CODE_NAMES, ImagedataWarning, MultipleSeriesError, NoDataReadError, ImagedataError,
                       INPUT_ORDER_NONE, shape_to_str)
 
-__all__ = ['Series', 'DoNotSetSlicesError', 'MultipleSeriesError']
+__all__ = ['Series', 'DoNotSetSlicesError', 'MultipleSeriesError', 'ANONYMIZATION_RULES',
+           'REMOVED_ATTRIBUTES', 'ANONYMOUS_DATE']
 
 
 class DoNotSetSlicesError(Exception):
@@ -359,6 +360,50 @@ def _field(name):
 
 def _xyz(zyx):
     return (float(zyx[2]), float(zyx[1]), float(zyx[0]))
+
+
+# ---- anonymization (behaviour.md §10) -------------------------------------------
+
+# The original's default rules (its dicomlib anonymization_rules): set, or
+# replaced where present; a value None removes the attribute.
+ANONYMIZATION_RULES = {
+    'PatientName': 'ANONYMOUS', 'PatientID': 'ANONYMOUS', 'PatientBirthDate': '19000101',
+    'PatientSex': 'O', 'PatientIdentityRemoved': 'YES',
+    'DeidentificationMethod': 'imagedata', 'StudyID': '1', 'StudyDescription': '',
+    'SeriesDescription': '', 'AccessionNumber': '', 'ReferringPhysicianName': '',
+}
+# Every other date (DA, DT) becomes this one.
+ANONYMOUS_DATE = '19700101'
+# Removed wherever they occur: identifying attributes of the Basic Application
+# Level Confidentiality Profile (PS3.15 Table E.1-1, actions X and X/Z) that an
+# image series carries.
+REMOVED_ATTRIBUTES = (
+    'OtherPatientIDs', 'OtherPatientIDsSequence', 'OtherPatientNames', 'PatientBirthName',
+    'PatientMotherBirthName', 'PatientAddress', 'PatientTelephoneNumbers', 'PatientAge',
+    'PatientSize', 'PatientWeight', 'PatientBirthTime', 'MilitaryRank', 'BranchOfService',
+    'EthnicGroup', 'Occupation', 'AdditionalPatientHistory', 'PatientComments',
+    'MedicalRecordLocator', 'PatientReligiousPreference', 'CountryOfResidence',
+    'RegionOfResidence', 'InstitutionName', 'InstitutionAddress', 'InstitutionalDepartmentName',
+    'ReferringPhysicianAddress', 'ReferringPhysicianTelephoneNumbers',
+    'ReferringPhysicianIdentificationSequence', 'PhysiciansOfRecord',
+    'PerformingPhysicianName', 'NameOfPhysiciansReadingStudy', 'OperatorsName',
+    'RequestingPhysician', 'StationName', 'DeviceSerialNumber', 'ImageComments',
+    'RequestAttributesSequence', 'PerformedProcedureStepID', 'ScheduledProcedureStepID',
+    'RequestedProcedureID', 'AdmissionID', 'IssuerOfPatientID', 'StudyComments',
+    'ContentCreatorName', 'PersonName', 'ResponsiblePerson', 'ResponsibleOrganization',
+)
+# Header attributes set by anonymize even when the header does not hold them
+# (a DICOM write then takes them from the header).
+_ANONYMIZED_HEADER = {'PatientName', 'PatientID', 'PatientBirthDate', 'StudyID',
+                      'AccessionNumber', 'SeriesDescription'}
+# The original's default uid_table is one dict for the whole process.
+_UID_TABLE = {}
+
+
+def _rule_text(value):
+    if isinstance(value, (list, tuple)):
+        return '\\'.join(str(v) for v in value)
+    return _option_text(value)
 
 
 # numpy functions (not ufuncs) whose result is new data of the input's grid.
@@ -1166,6 +1211,213 @@ class Series(np.ndarray):
         header = self._own()
         _native.set_window(header.handle, self._window()[0], value)
         header.changed()
+
+    # -- colour (behaviour.md §1.8; numpy only: imagedata.colormaps) ----------------------
+
+    def _rgb_like(self, rgb):
+        """An RGB Series of uint8 triples `rgb` (shape + (3,)) on this series'
+        grid: its header (geometry, axes, tags, identity) with a new series
+        UID, no window, and PhotometricInterpretation RGB."""
+        rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+        result = rgb.view(RGB_DTYPE).reshape(rgb.shape[:-1]).view(Series)
+        header = _Header.derived(self._hdr(), RGB_DTYPE)
+        _native.set(header.handle, 'PhotometricInterpretation', 'RGB')
+        header.changed()
+        result.header = header
+        return result
+
+    def _default_lut(self, data):
+        """The original's quantisation: 256 levels for floats, max + 1 for
+        integers (at least 2; at most 65536, so that no table is larger
+        than an 8-bit display can show the difference of)."""
+        if data.dtype.kind == 'f':
+            return 256
+        top = int(np.max(data)) if data.size else 1
+        return int(min(max(top + 1, 2), 65536))
+
+    def calculate_clip_range(self, probs, bins=None):
+        """(low, high) at the cumulative histogram probabilities `probs`
+        (bins: 1024 for floats, max + 1 for integers by default)."""
+        data = self.view(np.ndarray)
+        if bins is None:
+            bins = 1024 if data.dtype.kind == 'f' else self._default_lut(data)
+        return colormaps.clip_range(data, probs, bins)
+
+    def to_rgb(self, colormap='Greys_r', lut=None, norm='linear', clip='window',
+               probs=(0.01, 0.999)):
+        """An RGB Series of this one through a colour map (behaviour.md §1.8).
+
+        colormap: 'Greys_r' (default), 'Greys', 'gray', 'gray_r', or a table
+        ((N, 3) values in [0, 1], or a matplotlib Colormap); lut: entries of a
+        named map (default 256 for floats, max + 1 for integers); norm:
+        'linear' or 'log'; clip: 'window' (center -/+ width / 2 of this
+        series' window) or 'hist' (the intensities at the histogram
+        probabilities `probs`). Values outside the range are clipped; NaN
+        (and, with log, values <= 0) are black. An RGB series is returned as
+        it is."""
+        if self.color:
+            return self
+        data = self.view(np.ndarray)
+        if data.dtype.kind not in 'biuf':
+            raise TypeError('imagedata: to_rgb takes real numbers, not {}'.format(data.dtype))
+        if lut is None:
+            lut = self._default_lut(data)
+        elif int(lut) < 2:
+            lut = 2
+        if clip == 'window':
+            center, width = self._window()
+            if center is None or width is None:
+                raise ValueError('imagedata: to_rgb: the series has no window')
+            vmin, vmax = float(center) - float(width) / 2, float(center) + float(width) / 2
+        elif clip == 'hist':
+            vmin, vmax = colormaps.clip_range(data, probs, lut)
+        else:
+            raise ValueError("imagedata: clip is 'window' or 'hist', not {!r}".format(clip))
+        if norm == 'log' and vmin <= 0:
+            # A log scale starts above 0: at the smallest positive voxel.
+            positive = data[data > 0]
+            vmin = float(positive.min()) if positive.size else vmax
+        table = colormaps.colormap_table(colormap, lut)
+        return self._rgb_like(colormaps.apply_colormap(
+            colormaps.normalize(data, vmin, vmax, norm), table))
+
+    def fuse_mask(self, mask, alpha=0.7, blend=False, colormap='Greys_r', lut=None,
+                  norm='linear', clip='window', probs=(0.01, 0.999), maskmap='magma',
+                  maskrange=None):
+        """An RGB Series of this one with `mask` laid over it (behaviour.md §1.8).
+
+        A binary mask (bool, or integers 0 and 1) is blurred slice by slice by
+        a Gaussian of sigma 1.5 pixels into the red channel; any other mask
+        is coloured by `maskmap` over `maskrange` (default its min and max).
+        out = (1 - alpha) * overlay + background * (alpha if blend else 1),
+        clipped to [0, 1], as bytes (rounded). The background is to_rgb(...)
+        of this series (or itself when RGB). A 3D mask goes over every tag of
+        a 4D series."""
+        if self.color:
+            bg = self.view(np.ndarray)
+            background = np.stack([bg['R'], bg['G'], bg['B']], axis=-1) / 255.0
+        else:
+            rgb = self.to_rgb(colormap=colormap, lut=lut, norm=norm, clip=clip,
+                              probs=probs).view(np.ndarray)
+            background = np.stack([rgb['R'], rgb['G'], rgb['B']], axis=-1) / 255.0
+        m = mask.view(np.ndarray) if isinstance(mask, Series) else np.asarray(mask)
+        if m.dtype.names is not None:
+            raise ValueError('imagedata: fuse_mask: the mask cannot be a colour image')
+        if m.dtype.kind not in 'biuf':
+            raise TypeError('imagedata: fuse_mask: a mask of {} values'.format(m.dtype))
+        if self.ndim == 2 and m.ndim != 2:
+            raise IndexError('imagedata: fuse_mask: the mask should be 2D, not {}D'.format(m.ndim))
+        if self.ndim > 2 and m.ndim != 3:
+            raise IndexError('imagedata: fuse_mask: the mask should be 3D, not {}D'.format(m.ndim))
+        if m.shape != self.shape[-m.ndim:]:
+            raise IndexError('imagedata: fuse_mask: the mask {} does not match the image {}'
+                             .format(m.shape, self.shape))
+        if m.size == 0:
+            raise ValueError('imagedata: fuse_mask: an empty mask')
+        binary = m.dtype.kind == 'b' or (m.dtype.kind in 'iu' and m.min() == 0 and m.max() <= 1)
+        filtered = m.astype(np.float32)
+        if binary:
+            planes = filtered.reshape((-1,) + filtered.shape[-2:])
+            for k in range(planes.shape[0]):
+                planes[k] = colormaps.gaussian_blur_2d(planes[k], 1.5)
+            overlay = np.zeros(m.shape + (3,))
+            overlay[..., 0] = filtered
+        else:
+            if maskrange is None:
+                maskrange = (np.nanmin(filtered), np.nanmax(filtered))
+            lo, hi = float(maskrange[0]), float(maskrange[1])
+            if lo == hi:
+                hi = lo + 1
+            center, width = (lo + hi) / 2, abs(hi - lo)
+            table = colormaps.colormap_table(maskmap, 256)
+            overlay = colormaps.apply_colormap(colormaps.normalize(
+                filtered, center - width / 2, center + width / 2), table) / 255.0
+        weight = float(alpha) if blend else 1.0
+        fused = np.clip((1.0 - float(alpha)) * overlay + weight * background, 0.0, 1.0)
+        return self._rgb_like(np.rint(fused * 255))
+
+    def get_roi(self, *args, **kwargs):
+        """Not provided: the original draws the ROI with matplotlib's
+        interactive polygon selector, and this package has no GUI toolkit."""
+        raise NotImplementedError(
+            'Series.get_roi(): not provided: the original draws a ROI interactively with '
+            "matplotlib's PolygonSelector, which this package does not depend on; make the "
+            'mask elsewhere and use it as a Series (fuse_mask, arithmetic, where=)')
+
+    def get_roi_mask(self):
+        """Not provided: the mask of a get_roi() drawing (see get_roi)."""
+        raise NotImplementedError(
+            'Series.get_roi_mask(): not provided: it returns the mask drawn by get_roi(), '
+            "which needs matplotlib's interactive drawing (not a dependency of this package)")
+
+    # -- anonymization (behaviour.md §10) ------------------------------------------------
+
+    def anonymize(self, uid_table=None, extra_anonymization_rules=None, **rules):
+        """An anonymized Series: the same voxels (shared, as the original),
+        a header without the patient's identity (behaviour.md §10).
+
+        The rules (ANONYMIZATION_RULES, then extra_anonymization_rules, then
+        keyword arguments; a value None removes the attribute) replace their
+        attribute in the header, the DICOM template and every image's own
+        data set (in sequences too), and are added to the template; the
+        attributes of REMOVED_ATTRIBUTES go; every other date becomes
+        ANONYMOUS_DATE; private elements go everywhere; every instance UID
+        (study, series, frame of reference, SOP instances, references) is
+        replaced through `uid_table` {old: new}, made on first use, so that
+        series anonymized with one table stay consistent. Without a table,
+        one table shared by the process (the original's default argument)."""
+        table = _UID_TABLE if uid_table is None else uid_table
+        merged = dict(ANONYMIZATION_RULES)
+        merged.update(extra_anonymization_rules or {})
+        merged.update(rules)
+        pairs = [(k, None if v is None else _rule_text(v)) for k, v in merged.items()]
+        rule_keys = set(merged)
+        pairs += [(k, None) for k in REMOVED_ATTRIBUTES if k not in rule_keys]
+
+        def uid_map(old):
+            new = table.get(old)
+            if new is None:
+                new = _native.new_uid()
+                table[old] = new
+            return new
+
+        _native.anonymize_dataset(None, pairs, uid_map, ANONYMOUS_DATE, False)  # bad keywords raise here
+        source = self._hdr()
+        header = _Header(source.shape, handle=_native.like(source.handle, _code(self.dtype)))
+        handle = header.handle
+        template, cells = _native.dicom_state(handle)
+        # Every data set first: anonymize_dataset checks the keywords.
+        new_template = None if template is None else \
+            _native.anonymize_dataset(template, pairs, uid_map, ANONYMOUS_DATE, True)
+        new_cells = [(s, c, None if uid is None else uid_map(uid),
+                      None if own is None else
+                      _native.anonymize_dataset(own, pairs, uid_map, ANONYMOUS_DATE, False))
+                     for s, c, uid, own in cells]
+        _native.set_dicom_state(handle, new_template, new_cells)
+        # The header's own attributes (a DICOM write takes these over the template's).
+        present = set(_native.keywords(handle))
+        for keyword in sorted(present):
+            value = _native.get(handle, keyword)
+            if keyword in rule_keys or value is None:
+                continue
+            if keyword in REMOVED_ATTRIBUTES:
+                _native.set(handle, keyword, None)
+            elif keyword.endswith('UID') and keyword not in ('SOPClassUID', 'TransferSyntaxUID'):
+                _native.set(handle, keyword, '\\'.join(uid_map(u) for u in value.split('\\')))
+            elif keyword.endswith('Date') and value:
+                _native.set(handle, keyword, ANONYMOUS_DATE)
+        for keyword in ('StudyInstanceUID', 'SeriesInstanceUID', 'FrameOfReferenceUID'):
+            value = _native.get(handle, keyword)
+            if value is not None and keyword not in present and keyword not in rule_keys:
+                _native.set(handle, keyword, uid_map(value))
+        for keyword, value in pairs:
+            if keyword in present or keyword in _HEADER_KEYWORDS or \
+                    (keyword in _ANONYMIZED_HEADER and value is not None):
+                _native.set(handle, keyword, value)
+        header.changed()
+        result = self.view(Series)
+        result.header = header
+        return result
 
     # -- text -----------------------------------------------------------------------------
 

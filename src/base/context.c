@@ -24,6 +24,8 @@ struct ImdContext {
     void *log_user;
     ImdProgressFn *progress;
     void *progress_user;
+    ImdFillFn *fill;
+    void *fill_user;
     uint64_t memory_limit; /* bytes; 0: none */
     /* Set from signal handlers: a lock-free atomic is async-signal-safe (C11 7.14.1.1). */
     _Atomic int cancelled;
@@ -225,6 +227,25 @@ void imd_context_progress(const ImdContext *context, const char *stage, size_t d
     if (context != NULL && context->progress != NULL) {
         context->progress(context->progress_user, stage, done, total);
     }
+}
+
+void imd_context_set_fill_watch(ImdContext *context, ImdFillFn *fn, void *user)
+{
+    context->fill = fn;
+    context->fill_user = user;
+}
+
+void imd_context_fill(const ImdContext *context, ImdFillEvent event, const ImdSeries *series,
+                      size_t image)
+{
+    if (context != NULL && context->fill != NULL) {
+        context->fill(context->fill_user, event, series, image);
+    }
+}
+
+bool imd_context_fill_watched(const ImdContext *context)
+{
+    return context != NULL && context->fill != NULL;
 }
 
 void imd_context_set_log(ImdContext *context, ImdLogFn *fn, void *user)

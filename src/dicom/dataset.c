@@ -435,7 +435,7 @@ size_t imd_dicom_element_vm(const ImdDicomElement *element)
     if (element->value == NULL || element->size == 0) {
         return element->encapsulated ? 1 : 0;
     }
-    if (imd__dicom_vr_is_text(element->vr)) {
+    if (imd_dicom_vr_is_text(element->vr)) {
         if (single_valued(element->vr)) {
             return 1;
         }
@@ -507,7 +507,7 @@ static void trim_values(ImdVR vr, char *text)
 char *imd_dicom_element_string(ImdError **error, const ImdDicomDataSet *dataset,
                                const ImdDicomElement *element)
 {
-    if (!imd__dicom_vr_is_text(element->vr)) {
+    if (!imd_dicom_vr_is_text(element->vr)) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "(%04X,%04X): VR %s is not text",
                       IMD_TAG_GROUP(element->tag), IMD_TAG_ELEMENT(element->tag),
                       imd_dicom_vr_name(element->vr));
@@ -831,7 +831,7 @@ bool imd_dicom_dataset_set_string(ImdError **error, ImdDicomDataSet *dataset, ui
     if (!check_build(error, dataset, tag, &vr)) {
         return false;
     }
-    if (!imd__dicom_vr_is_text(vr) || value == NULL) {
+    if (!imd_dicom_vr_is_text(vr) || value == NULL) {
         imd_error_set(error, IMD_ERR_INVALID_ARG, "(%04X,%04X): VR %s does not hold text",
                       IMD_TAG_GROUP(tag), IMD_TAG_ELEMENT(tag), imd_dicom_vr_name(vr));
         return false;

@@ -61,6 +61,7 @@ struct ImdDicomDataSet {
     ImdDicomBuffer *buffer;        /* keeps borrowed values alive; may be NULL */
     ImdDicomDataSet *meta;         /* file meta group, top level only */
     char transfer_syntax[65];
+    size_t parsed_bytes; /* top level: bytes of the buffer parsed (a header scan stops early) */
     char **warnings; /* top level only */
     size_t warning_count, warning_capacity;
 };
@@ -91,6 +92,12 @@ void imd__dicom_warn(ImdDicomDataSet *top, const char *format, ...) IMD_PRINTF(2
 void imd__dicom_dataset_set_fallback(ImdDicomDataSet *view, const ImdDicomDataSet *fallback);
 /* Let the pages of a mapped file go from memory (they come back when touched). */
 void imd__dicom_dataset_drop_pages(const ImdDicomDataSet *dataset);
+/*
+ * The bytes of its buffer before the pixel data's value (those parsed
+ * when it has none): the encoded header, which bounds what its parsed
+ * elements hold. 0 without a buffer.
+ */
+size_t imd__dicom_dataset_header_bytes(const ImdDicomDataSet *dataset);
 void imd__dicom_buffer_drop_pages(const ImdDicomBuffer *buffer);
 /* A buffer over a file's mapping (imd__stream_take_mapping), unmapped with its
  * last reference; on failure the mapping is unmapped at once. */
@@ -124,7 +131,6 @@ ImdDicomDataSet *imd__dicom_read_owned(ImdError **error, uint8_t *data, size_t s
                                        const char *name, const ImdDicomReadOptions *options);
 
 /* The VR's properties (vr.c). */
-bool imd__dicom_vr_is_text(ImdVR vr);
 bool imd__dicom_vr_has_long_length(ImdVR vr); /* 4-byte length in explicit VR (OB OW SQ UT ...) */
 uint8_t imd__dicom_vr_pad(ImdVR vr);          /* ' ' for text, '\0' for UI and binary */
 size_t imd__dicom_vr_unit(ImdVR vr);          /* bytes per binary value (2 US, 8 FD...), 1 text */

@@ -719,6 +719,7 @@ static ImdDicomDataSet *parse_buffer(ImdError **error, ImdDicomBuffer *buffer, c
         top->buffer = imd__dicom_buffer_retain(p.buffer);
         check_declared_vr(&p, pos);
         ok = parse_dataset(&p, top, &pos, p.size, false, 0);
+        top->parsed_bytes = pos;
     }
     imd__dicom_buffer_release(p.buffer);
     if (!ok) {
@@ -753,6 +754,27 @@ void imd__dicom_buffer_drop_pages(const ImdDicomBuffer *buffer)
 void imd__dicom_dataset_drop_pages(const ImdDicomDataSet *dataset)
 {
     imd__dicom_buffer_drop_pages(dataset != NULL ? dataset->buffer : NULL);
+}
+
+size_t imd__dicom_dataset_header_bytes(const ImdDicomDataSet *dataset)
+{
+    const ImdDicomBuffer *buffer = dataset != NULL ? dataset->buffer : NULL;
+    if (buffer == NULL) {
+        return 0;
+    }
+    static const uint32_t pixel_tags[] = {IMD_TAG_PixelData, IMD_TAG_FloatPixelData,
+                                          IMD_TAG_DoubleFloatPixelData};
+    for (size_t i = 0; i < sizeof pixel_tags / sizeof pixel_tags[0]; i++) {
+        const ImdDicomElement *e = imd_dicom_dataset_find(dataset, pixel_tags[i]);
+        const uint8_t *value = e == NULL ? NULL
+                               : e->encapsulated && e->fragment_count > 0 ? e->fragments[0].data
+                                                                          : e->value;
+        if (value != NULL && e != NULL && !e->owned && value >= buffer->data &&
+            value <= buffer->data + buffer->size) {
+            return (size_t)(value - buffer->data);
+        }
+    }
+    return dataset->parsed_bytes < buffer->size ? dataset->parsed_bytes : buffer->size;
 }
 
 ImdDicomBuffer *imd__dicom_buffer_of_mapping(ImdError **error, uint8_t *data, size_t size)

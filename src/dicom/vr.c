@@ -41,7 +41,7 @@ bool imd_dicom_vr_from_name(const char *name, ImdVR *vr)
     return false;
 }
 
-bool imd__dicom_vr_is_text(ImdVR vr)
+bool imd_dicom_vr_is_text(ImdVR vr)
 {
     switch (vr) {
     case IMD_VR_AE: case IMD_VR_AS: case IMD_VR_CS: case IMD_VR_DA: case IMD_VR_DS:
@@ -75,7 +75,7 @@ bool imd__dicom_vr_has_long_length(ImdVR vr)
 /* PS3.5 §6.2: text pads with a space, UI and binary values with a NUL byte. */
 uint8_t imd__dicom_vr_pad(ImdVR vr)
 {
-    return vr != IMD_VR_UI && imd__dicom_vr_is_text(vr) ? (uint8_t)' ' : (uint8_t)'\0';
+    return vr != IMD_VR_UI && imd_dicom_vr_is_text(vr) ? (uint8_t)' ' : (uint8_t)'\0';
 }
 
 /* Bytes per value: the byte-swapping unit of big-endian data; 1 for text and bytes. */

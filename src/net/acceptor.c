@@ -323,34 +323,6 @@ static bool admit(const ImdNetScpPolicy *policy, const char *peer, const ImdNetA
 
 /* ---- the DIMSE loop ---- */
 
-/*
- * Wait for the next PDU's first byte: the idle timeout, `*stop` every 100 ms.
- * 1 readable, 0 timed out, -1 stopped.
- */
-static int wait_message(int fd, int idle_ms, const atomic_int *stop)
-{
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-        if (stop != NULL && atomic_load(stop)) {
-            return -1;
-        }
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t spent = (int64_t)(now.tv_sec - start.tv_sec) * 1000 +
-                        (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (spent >= idle_ms) {
-            return 0;
-        }
-        int64_t left = idle_ms - spent;
-        struct pollfd p = {fd, POLLIN, 0};
-        int n = poll(&p, 1, (int)(left < 100 ? left : 100));
-        if (n > 0) {
-            return 1;
-        }
-    }
-}
-
 typedef struct Limit {
     ImdDimseStoreFn *store;
     void *user;
@@ -395,7 +367,8 @@ bool imd__net_serve(ImdError **error, int fd, const char *peer, const ImdNetScpP
     memset(report, 0, sizeof *report);
     char name[128];
     snprintf(name, sizeof name, "association from %s", peer);
-    ImdAssociation *a = imd__association_adopt(error, fd, &policy->timeouts, policy->max_pdu, name);
+    ImdAssociation *a = imd__association_adopt(error, fd, &policy->timeouts, policy->max_pdu,
+                                               policy->tls, name);
     if (a == NULL) {
         return false;
     }
@@ -411,10 +384,14 @@ bool imd__net_serve(ImdError **error, int fd, const char *peer, const ImdNetScpP
     bool ok = true;
     uint8_t rj[3];
     if (!imd__association_read_request(&peer_error, a, rq)) {
+        /* A failed TLS handshake refuses this connection only (PS3.15
+         * B.12: no PDU is exchanged without TLS on a TLS port). */
+        report->rejected = imd__association_handshake_failed(a);
         set_reason(report, peer_error);
         imd__association_abort(a);
         goto done;
     }
+    imd__association_tls_text(a, report->tls, sizeof report->tls);
     snprintf(report->calling_aet, sizeof report->calling_aet, "%s", rq->calling_aet);
     snprintf(report->called_aet, sizeof report->called_aet, "%s", rq->called_aet);
     if (!admit(policy, peer, rq, rj, report->reason, sizeof report->reason)) {
@@ -450,7 +427,7 @@ bool imd__net_serve(ImdError **error, int fd, const char *peer, const ImdNetScpP
         imd__association_set_data_cap(a, (size_t)policy->max_instance);
     }
     for (;;) {
-        int ready = wait_message(fd, policy->timeouts.idle_ms, stop);
+        int ready = imd__association_wait_message(a, policy->timeouts.idle_ms, stop);
         if (ready <= 0) {
             snprintf(report->reason, sizeof report->reason, "%s",
                      ready == 0 ? "no message within the idle timeout" : "shutting down");

@@ -10,6 +10,13 @@
  * a PDU once it started, and sending). A PDU is read header first; its
  * length is checked against what we negotiated (P-DATA-TF) or a fixed cap
  * (the others) before its buffer grows.
+ *
+ * TLS (tls.c) sits under the same loop: every byte goes through
+ * conn_read/send_iov, which call either recv/sendmsg or the TLS session;
+ * a TLS call that must wait says for which event (POLLIN or POLLOUT, from
+ * SSL_ERROR_WANT_READ/WRITE) and the same poll with the same deadlines does
+ * the waiting. Decrypted bytes OpenSSL holds are seen before any poll
+ * (imd__association_wait_message asks imd__tls_pending).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "net/net.h"
@@ -47,6 +54,12 @@ struct ImdAssociation {
     bool data_overflow; /* the last message's data set went over data_cap */
     uint8_t *pdu;
     size_t pdu_capacity;
+    const ImdTls *tls_config; /* acceptor: make the handshake before the request */
+    ImdTlsSession *tls;       /* NULL over plain TCP */
+    bool handshake_failed;    /* acceptor: the TLS handshake did not complete */
+    bool peer_closed;         /* the peer closed or reset the connection */
+    uint8_t *staging;         /* TLS: one PDU fragment gathered for one SSL_write */
+    size_t staging_capacity;
 };
 
 static int64_t now_ms(void)
@@ -96,11 +109,66 @@ static bool wait_fd(ImdError **error, int fd, short events, int64_t deadline, in
 
 static void drop(ImdAssociation *a)
 {
+    if (a->tls != NULL) {
+        imd__tls_notify(a->tls);
+        imd__tls_free(a->tls);
+        a->tls = NULL;
+    }
     if (a->fd >= 0) {
         close(a->fd);
         a->fd = -1;
     }
     a->dead = true;
+}
+
+/* Send iov[0..count) whole over TLS: gathered into one buffer, so that a
+ * PDU fragment is one SSL_write (and as few records as its size needs). */
+static bool send_tls(ImdError **error, ImdAssociation *a, struct iovec *iov, int count)
+{
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+        total += iov[i].iov_len;
+    }
+    const uint8_t *bytes = iov[0].iov_base;
+    if (count > 1) {
+        if (total > a->staging_capacity &&
+            !imd__grow(error, (void **)&a->staging, &a->staging_capacity, total, 1)) {
+            imd__association_fail(a);
+            return false;
+        }
+        size_t at = 0;
+        for (int i = 0; i < count; i++) {
+            memcpy(a->staging + at, iov[i].iov_base, iov[i].iov_len);
+            at += iov[i].iov_len;
+        }
+        bytes = a->staging;
+    }
+    int64_t deadline = now_ms() + a->timeouts.idle_ms;
+    size_t sent = 0;
+    while (sent < total) {
+        size_t done = 0;
+        short events = 0;
+        /* Without partial writes, a retry after WAIT repeats the same call. */
+        ImdTlsResult r = imd__tls_write(error, a->tls, bytes + sent, total - sent, &done, &events,
+                                        a->name);
+        if (r == IMD_TLS_OK) {
+            sent += done;
+            deadline = now_ms() + a->timeouts.idle_ms;
+            continue;
+        }
+        if (r == IMD_TLS_CLOSED) {
+            a->peer_closed = true;
+            imd_error_set(error, IMD_ERR_NETWORK, "%s: sending: the peer closed the connection",
+                          a->name);
+        }
+        if (r != IMD_TLS_WAIT ||
+            !wait_fd(error, a->fd, events, deadline, a->timeouts.idle_ms, a->name,
+                     "sending (the peer stopped reading)")) {
+            drop(a);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Send iov[0..count) whole (idle timeout while the peer does not read). */
@@ -109,6 +177,9 @@ static bool send_iov(ImdError **error, ImdAssociation *a, struct iovec *iov, int
     if (a->dead) {
         imd_error_set(error, IMD_ERR_NETWORK, "%s: the association is closed", a->name);
         return false;
+    }
+    if (a->tls != NULL) {
+        return send_tls(error, a, iov, count);
     }
     int64_t deadline = now_ms() + a->timeouts.idle_ms;
     while (count > 0) {
@@ -153,36 +224,59 @@ static bool send_bytes(ImdError **error, ImdAssociation *a, const void *bytes, s
     return send_iov(error, a, &iov, 1);
 }
 
+/*
+ * The seam between plain TCP and TLS for reading: some bytes (OK, *done),
+ * WAIT for *events, CLOSED by the peer, or ERROR (*error set).
+ */
+static ImdTlsResult conn_read(ImdError **error, ImdAssociation *a, uint8_t *out, size_t size,
+                              size_t *done, short *events)
+{
+    if (a->tls != NULL) {
+        return imd__tls_read(error, a->tls, out, size, done, events, a->name);
+    }
+    ssize_t n = recv(a->fd, out, size, 0);
+    if (n > 0) {
+        *done = (size_t)n;
+        return IMD_TLS_OK;
+    }
+    if (n == 0) {
+        return IMD_TLS_CLOSED;
+    }
+    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
+        *events = POLLIN; /* EINTR: the poll returns at once when bytes are there */
+        return IMD_TLS_WAIT;
+    }
+    a->peer_closed = errno == ECONNRESET;
+    set_errno(error, a->name, "receiving", errno);
+    return IMD_TLS_ERROR;
+}
+
 /* Read exactly `size` bytes before `deadline`; then each further byte within the idle time. */
 static bool recv_exact(ImdError **error, ImdAssociation *a, uint8_t *out, size_t size,
                        int64_t deadline, int timeout_ms, const char *what)
 {
     size_t got = 0;
     while (got < size) {
-        ssize_t n = recv(a->fd, out + got, size - got, 0);
-        if (n > 0) {
-            got += (size_t)n;
+        size_t n = 0;
+        short events = POLLIN;
+        ImdTlsResult r = conn_read(error, a, out + got, size - got, &n, &events);
+        if (r == IMD_TLS_OK) {
+            got += n;
             deadline = now_ms() + a->timeouts.idle_ms;
             timeout_ms = a->timeouts.idle_ms;
             what = "in the middle of a PDU (the peer stopped sending)";
             continue;
         }
-        if (n == 0) {
+        if (r == IMD_TLS_CLOSED) {
+            a->peer_closed = true;
             imd_error_set(error, IMD_ERR_NETWORK, "%s: the peer closed the connection %s",
                           a->name, got == 0 && size == IMD_PDU_HEADER ? "without a word" :
                           "in the middle of a PDU");
             drop(a);
             return false;
         }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            set_errno(error, a->name, "receiving", errno);
-            drop(a);
-            return false;
-        }
-        if (!wait_fd(error, a->fd, POLLIN, deadline, timeout_ms, a->name, what)) {
+        if (r == IMD_TLS_ERROR ||
+            !wait_fd(error, a->fd, events, deadline, timeout_ms, a->name, what)) {
             drop(a);
             return false;
         }
@@ -210,8 +304,14 @@ static bool read_pdu(ImdError **error, ImdAssociation *a, int timeout_ms, const 
     uint32_t length = imd__load_be32(header + 2);
     uint32_t limit = type == IMD_PDU_DATA_TF ? a->our_max : IMD_PDU_MAX_CONTROL;
     if (type < IMD_PDU_ASSOCIATE_RQ || type > IMD_PDU_ABORT) {
-        imd_error_set(error, IMD_ERR_PROTOCOL, "%s: unknown PDU type 0x%02x from the peer",
-                      a->name, type);
+        /* A TLS record (RFC 8446 §5.1: content type 21 alert or 22
+         * handshake, then version 3.x) where a PDU belongs: a TLS peer. */
+        bool tls_record = a->tls == NULL && (type == 0x15 || type == 0x16) && header[1] == 3;
+        imd_error_set(error, IMD_ERR_PROTOCOL, "%s: unknown PDU type 0x%02x from the peer%s",
+                      a->name, type,
+                      !tls_record  ? ""
+                      : a->acceptor ? " (a TLS record: the peer speaks TLS, this port does not)"
+                                    : " (a TLS record: the peer expects TLS, see the option tls)");
         imd__association_fail(a);
         return false;
     }
@@ -290,6 +390,7 @@ static void association_free(ImdAssociation *a)
     free(a->request);
     free(a->accepted);
     free(a->pdu);
+    free(a->staging);
     free(a->name);
     free(a);
 }
@@ -397,9 +498,50 @@ static bool check_accept(ImdError **error, ImdAssociation *a)
     return true;
 }
 
+/* The TLS handshake on the connected socket within `timeout_ms` (PS3.15
+ * B.12: TLS is set up before any PDU). */
+static bool tls_handshake(ImdError **error, ImdAssociation *a, const ImdTls *tls,
+                          const char *host, int timeout_ms)
+{
+    a->tls = imd__tls_session(error, tls, a->fd, host, a->name);
+    if (a->tls == NULL) {
+        drop(a);
+        return false;
+    }
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        short events = 0;
+        ImdTlsResult r = imd__tls_handshake(error, a->tls, &events, a->name);
+        if (r == IMD_TLS_OK) {
+            if (!a->acceptor) {
+                char text[240];
+                imd__tls_describe(a->tls, text, sizeof text);
+                imd__log(imd__context_current(), IMD_LOG_INFO, "%s: TLS: %s", a->name, text);
+            }
+            return true;
+        }
+        if (r != IMD_TLS_WAIT ||
+            !wait_fd(error, a->fd, events, deadline, timeout_ms, a->name,
+                     "in the TLS handshake (does the peer speak TLS on this port?)")) {
+            drop(a);
+            return false;
+        }
+    }
+}
+
+void imd__association_tls_text(const ImdAssociation *association, char *out, size_t size)
+{
+    if (association->tls != NULL) {
+        imd__tls_describe(association->tls, out, size);
+    } else if (size > 0) {
+        out[0] = '\0';
+    }
+}
+
 ImdAssociation *imd__association_open(ImdError **error, const char *host, int port,
                                       const ImdNetAssociate *request,
-                                      const ImdNetTimeouts *timeouts, const char *name)
+                                      const ImdNetTimeouts *timeouts, const ImdTls *tls,
+                                      const char *name)
 {
     ImdAssociation *a = imd__calloc(error, 1, sizeof *a);
     if (a == NULL) {
@@ -428,17 +570,31 @@ ImdAssociation *imd__association_open(ImdError **error, const char *host, int po
     with_identity.identity_primary = request->identity_primary;
     with_identity.identity_secondary = request->identity_secondary;
     if (!imd__pdu_encode_associate(error, IMD_PDU_ASSOCIATE_RQ, &with_identity, &rq, &rq_size) ||
-        (a->fd = connect_to(error, host, port, timeouts, name)) < 0) {
+        (a->fd = connect_to(error, host, port, timeouts, name)) < 0 ||
+        (tls != NULL && !tls_handshake(error, a, tls, host, timeouts->association_ms))) {
         free(rq);
         association_free(a);
         return NULL;
     }
     /* PS3.8 §9.2: Sta4 -> send A-ASSOCIATE-RQ, Sta5: await AC/RJ with ARTIM. */
-    bool ok = send_bytes(error, a, rq, rq_size) &&
-              read_pdu(error, a, timeouts->association_ms,
+    ImdError *answer_error = NULL;
+    bool ok = send_bytes(&answer_error, a, rq, rq_size) &&
+              read_pdu(&answer_error, a, timeouts->association_ms,
                        "waiting for the answer to the association request", &size);
     free(rq);
     if (!ok) {
+        /* A TLS-only node drops a request that is not a ClientHello; a TLS
+         * 1.3 server checks the client's certificate after the client's
+         * handshake is done, and may close before its alert can be read. */
+        if (a->peer_closed && answer_error != NULL) {
+            imd_error_set(error, IMD_ERR_NETWORK, "%s (%s)", imd_error_message(answer_error),
+                          tls == NULL ? "if the node expects TLS, see the option tls"
+                                      : "right after the TLS handshake: does the node require "
+                                        "a client certificate (tls_cert, tls_key) or not trust "
+                                        "ours?");
+            imd_error_clear(&answer_error);
+        }
+        imd_error_propagate(error, answer_error);
         association_free(a);
         return NULL;
     }
@@ -772,7 +928,14 @@ void imd__association_fail(ImdAssociation *association)
      * one attempt without waiting: the peer may be gone. */
     uint8_t abort_pdu[10];
     imd__pdu_encode_short(IMD_PDU_ABORT, 0, 0, abort_pdu);
-    (void)send(association->fd, abort_pdu, sizeof abort_pdu, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (association->tls != NULL) {
+        size_t done = 0;
+        short events = 0;
+        (void)imd__tls_write(NULL, association->tls, abort_pdu, sizeof abort_pdu, &done, &events,
+                             association->name);
+    } else {
+        (void)send(association->fd, abort_pdu, sizeof abort_pdu, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     drop(association);
 }
 
@@ -785,7 +948,7 @@ void imd__association_abort(ImdAssociation *association)
 /* ---- the acceptor's side (PS3.8 §9.2: Sta2, Sta3, Sta6, Sta8) ---- */
 
 ImdAssociation *imd__association_adopt(ImdError **error, int fd, const ImdNetTimeouts *timeouts,
-                                       uint32_t our_max, const char *name)
+                                       uint32_t our_max, const ImdTls *tls, const char *name)
 {
     ImdAssociation *a = imd__calloc(error, 1, sizeof *a);
     if (a == NULL) {
@@ -794,6 +957,7 @@ ImdAssociation *imd__association_adopt(ImdError **error, int fd, const ImdNetTim
     }
     a->fd = fd;
     a->acceptor = true;
+    a->tls_config = tls;
     a->timeouts = *timeouts;
     a->our_max = our_max != 0 ? our_max : IMD_PDU_DEFAULT_MAX;
     a->name = imd__strdup(error, name);
@@ -817,9 +981,18 @@ ImdAssociation *imd__association_adopt(ImdError **error, int fd, const ImdNetTim
 bool imd__association_read_request(ImdError **error, ImdAssociation *a, ImdNetAssociate *rq)
 {
     size_t size = 0;
-    /* Sta2: ARTIM runs until the A-ASSOCIATE-RQ is in (PS3.8 §9.1.5, AE-5). */
-    if (!read_pdu(error, a, a->timeouts.association_ms,
-                  "waiting for the association request", &size)) {
+    /* Sta2: ARTIM runs until the A-ASSOCIATE-RQ is in (PS3.8 §9.1.5, AE-5);
+     * over TLS it covers the handshake too (a peer that never finishes one
+     * holds nothing longer than one that never sends a request). */
+    int64_t start = now_ms();
+    if (a->tls_config != NULL && a->tls == NULL) {
+        if (!tls_handshake(error, a, a->tls_config, NULL, a->timeouts.association_ms)) {
+            a->handshake_failed = true;
+            return false;
+        }
+    }
+    int left = a->timeouts.association_ms - (int)(now_ms() - start);
+    if (!read_pdu(error, a, left > 1 ? left : 1, "waiting for the association request", &size)) {
         return false;
     }
     if (a->pdu[0] != IMD_PDU_ASSOCIATE_RQ) {
@@ -844,6 +1017,9 @@ static void linger_close(ImdAssociation *a)
     if (a->fd < 0) {
         return;
     }
+    /* Over TLS the peer reads our last PDU before our close_notify; what it
+     * sends after is drained below as raw bytes. */
+    imd__tls_notify(a->tls);
     (void)shutdown(a->fd, SHUT_WR);
     int64_t deadline = now_ms() + 1000;
     uint8_t sink[512];
@@ -899,6 +1075,34 @@ bool imd__association_reject(ImdError **error, ImdAssociation *a, uint8_t result
     bool ok = send_bytes(error, a, rj, sizeof rj);
     linger_close(a);
     return ok;
+}
+
+int imd__association_wait_message(ImdAssociation *a, int timeout_ms, const atomic_int *stop)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        if (stop != NULL && atomic_load(stop)) {
+            return -1;
+        }
+        /* OpenSSL may hold a whole decrypted PDU that poll() cannot see. */
+        if (a->dead || (a->tls != NULL && imd__tls_pending(a->tls))) {
+            return 1; /* a dead association: the receive reports why */
+        }
+        int64_t left = deadline - now_ms();
+        if (left <= 0) {
+            return 0;
+        }
+        struct pollfd p = {a->fd, POLLIN, 0};
+        int n = poll(&p, 1, (int)(left < 100 ? left : 100));
+        if (n > 0) {
+            return 1;
+        }
+    }
+}
+
+bool imd__association_handshake_failed(const ImdAssociation *a)
+{
+    return a->handshake_failed;
 }
 
 bool imd__association_peer_released(const ImdAssociation *a)

@@ -231,10 +231,8 @@ const char *imd__dimse_status_text(uint16_t status)
 /* ---- requests ---- */
 
 /* Send `command` (and `data`), then wait for the response to it. */
-static bool exchange(ImdError **error, ImdAssociation *association, uint8_t context_id,
-                     const ImdDicomDataSet *command, uint16_t message_id, uint16_t response_field,
-                     const uint8_t *data, size_t data_size, ImdDimseResult *result,
-                     const char *name)
+static bool send_command(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                         const ImdDicomDataSet *command, const uint8_t *data, size_t data_size)
 {
     uint8_t *bytes = NULL;
     size_t size = 0;
@@ -243,9 +241,14 @@ static bool exchange(ImdError **error, ImdAssociation *association, uint8_t cont
     }
     bool ok = imd__association_send(error, association, context_id, bytes, size, data, data_size);
     free(bytes);
-    if (!ok) {
-        return false;
-    }
+    return ok;
+}
+
+/* The response (without a data set) to request `message_id` on `context_id`. */
+static bool take_response(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                          uint16_t message_id, uint16_t response_field, ImdDimseResult *result)
+{
+    const char *name = imd__association_name(association);
     uint8_t got_context = 0, *answer = NULL, *answer_data = NULL;
     size_t answer_size = 0, answer_data_size = 0;
     if (!imd__association_receive(error, association, imd__association_timeouts(association)->dimse_ms,
@@ -264,7 +267,7 @@ static bool exchange(ImdError **error, ImdAssociation *association, uint8_t cont
     (void)imd__dimse_get_us(response, IMD_TAG_CommandField, &field);
     bool has_id = imd__dimse_get_us(response, IMD_TAG_MessageIDBeingRespondedTo, &responded);
     bool has_status = imd__dimse_get_us(response, IMD_TAG_Status, &status);
-    ok = false;
+    bool ok = false;
     if (field != response_field) {
         imd_error_set(error, IMD_ERR_PROTOCOL,
                       "%s: expected a response 0x%04X, the peer sent command 0x%04X", name,
@@ -289,6 +292,14 @@ static bool exchange(ImdError **error, ImdAssociation *association, uint8_t cont
         imd__association_fail(association);
     }
     return ok;
+}
+
+static bool exchange(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                     const ImdDicomDataSet *command, uint16_t message_id, uint16_t response_field,
+                     const uint8_t *data, size_t data_size, ImdDimseResult *result)
+{
+    return send_command(error, association, context_id, command, data, data_size) &&
+           take_response(error, association, context_id, message_id, response_field, result);
 }
 
 static bool set_us(ImdError **error, ImdDicomDataSet *command, uint32_t tag, unsigned value)
@@ -318,14 +329,14 @@ bool imd__dimse_echo(ImdError **error, ImdAssociation *association, ImdDimseResu
               set_us(error, command, IMD_TAG_MessageID, id) &&
               set_us(error, command, IMD_TAG_CommandDataSetType, IMD_DIMSE_NO_DATASET) &&
               exchange(error, association, context, command, id, IMD_DIMSE_C_ECHO_RSP, NULL, 0,
-                       result, name);
+                       result);
     imd_dicom_dataset_destroy(command);
     return ok;
 }
 
-bool imd__dimse_store(ImdError **error, ImdAssociation *association, uint8_t context_id,
-                      const char *sop_class, const char *sop_instance, const uint8_t *data,
-                      size_t data_size, ImdDimseResult *result)
+bool imd__dimse_store_send(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                           const char *sop_class, const char *sop_instance, const uint8_t *data,
+                           size_t data_size, uint16_t *message_id)
 {
     uint16_t id = imd__association_next_message_id(association);
     ImdDicomDataSet *command = imd_dicom_dataset_create(error);
@@ -339,10 +350,27 @@ bool imd__dimse_store(ImdError **error, ImdAssociation *association, uint8_t con
               set_us(error, command, IMD_TAG_CommandDataSetType, 0x0001) &&
               imd_dicom_dataset_set_string(error, command, IMD_TAG_AffectedSOPInstanceUID,
                                            IMD_VR_UI, sop_instance) &&
-              exchange(error, association, context_id, command, id, IMD_DIMSE_C_STORE_RSP, data,
-                       data_size, result, imd__association_name(association));
+              send_command(error, association, context_id, command, data, data_size);
     imd_dicom_dataset_destroy(command);
+    *message_id = id;
     return ok;
+}
+
+bool imd__dimse_store_wait(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                           uint16_t message_id, ImdDimseResult *result)
+{
+    return take_response(error, association, context_id, message_id, IMD_DIMSE_C_STORE_RSP,
+                         result);
+}
+
+bool imd__dimse_store(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                      const char *sop_class, const char *sop_instance, const uint8_t *data,
+                      size_t data_size, ImdDimseResult *result)
+{
+    uint16_t id = 0;
+    return imd__dimse_store_send(error, association, context_id, sop_class, sop_instance, data,
+                                 data_size, &id) &&
+           imd__dimse_store_wait(error, association, context_id, id, result);
 }
 
 /* ---- C-FIND and C-GET (PS3.7 §9.1.2, §9.1.3) ---- */

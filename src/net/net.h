@@ -10,6 +10,9 @@
  *   §9.2 state machine, requestor side only): connect, negotiate, send and
  *   receive DIMSE messages fragmented into P-DATA-TF PDUs, release, abort.
  *   Every wait has a timeout and polls the context's cancel flag.
+ * - tls.c: TLS under the upper layer (PS3.15 B.12, BCP 195) with OpenSSL;
+ *   association.c reads and writes through it when an association has a
+ *   TLS session, through plain sockets otherwise.
  * - dimse.c: DIMSE messages (PS3.7 §9, Annex E): a command set in Implicit
  *   VR Little Endian (an ImdDicomDataSet of group 0000 elements) and an
  *   optional data set; C-ECHO and C-STORE, and their statuses.
@@ -153,6 +156,55 @@ bool imd__pdu_decode_data(ImdError **error, const uint8_t *pdu, size_t size,
 void imd__pdu_data_header(uint8_t out[12], uint8_t context_id, bool command, bool last,
                           uint32_t data_size);
 
+/* ---- TLS (tls.c; docs/network.md "TLS") ---- */
+
+/* What the tls_* options give. */
+typedef struct ImdTlsConfig {
+    const char *cert, *key; /* PEM certificate (chain) and its private key; NULL: none */
+    const char *ca;         /* PEM trust anchors; NULL: the system's (client), none (server) */
+    bool verify;            /* client: verify the server (chain, host); server: require and
+                             * verify a client certificate when `ca` is given */
+} ImdTlsConfig;
+
+/* A TLS configuration (an SSL_CTX), shared read-only by the associations
+ * of a transport or a receiver, on any thread. */
+typedef struct ImdTls ImdTls;
+/* Is TLS built in (OpenSSL found at build time)? */
+bool imd__tls_available(void);
+/* Load and check the files (INVALID_ARG naming the option, the file and the
+ * reason: unreadable, not a certificate, key mismatch); UNSUPPORTED without
+ * OpenSSL. `name` starts the messages. */
+ImdTls *imd__tls_create(ImdError **error, const ImdTlsConfig *config, bool server,
+                        const char *name);
+void imd__tls_destroy(ImdTls *tls);
+
+/* One connection's TLS state on a non-blocking socket. */
+typedef struct ImdTlsSession ImdTlsSession;
+typedef enum ImdTlsResult {
+    IMD_TLS_OK,     /* done (*done bytes for read and write) */
+    IMD_TLS_WAIT,   /* poll for *events, then call again with the same arguments */
+    IMD_TLS_CLOSED, /* the peer closed (or reset) the connection */
+    IMD_TLS_ERROR   /* *error set (NETWORK: handshake failure with OpenSSL's reason, the
+                     * peer not verified, ...); the session may only be freed */
+} ImdTlsResult;
+/* A session on `fd` (not taken); `host` (client): the name or address the
+ * server's certificate must carry when verifying. */
+ImdTlsSession *imd__tls_session(ImdError **error, const ImdTls *tls, int fd, const char *host,
+                                const char *name);
+ImdTlsResult imd__tls_handshake(ImdError **error, ImdTlsSession *session, short *events,
+                                const char *name);
+ImdTlsResult imd__tls_read(ImdError **error, ImdTlsSession *session, void *buffer, size_t size,
+                           size_t *done, short *events, const char *name);
+ImdTlsResult imd__tls_write(ImdError **error, ImdTlsSession *session, const void *buffer,
+                            size_t size, size_t *done, short *events, const char *name);
+/* Decrypted bytes already buffered (poll() cannot see them). */
+bool imd__tls_pending(const ImdTlsSession *session);
+/* Send close_notify once if the session is healthy; never waits. */
+void imd__tls_notify(ImdTlsSession *session);
+void imd__tls_free(ImdTlsSession *session);
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384, peer certificate CN=..." for logs. */
+void imd__tls_describe(const ImdTlsSession *session, char *out, size_t size);
+
 /* ---- the association (association.c) ---- */
 
 typedef struct ImdNetTimeouts {
@@ -174,11 +226,16 @@ typedef struct ImdAssociation ImdAssociation;
  * receive; 0 in it means IMD_PDU_DEFAULT_MAX). NETWORK when the connection
  * fails or times out, or the peer rejects (the reason in the message) or
  * aborts; PROTOCOL for a malformed answer; CANCELLED.
- * `name` (the URL) starts every message.
+ * `name` (the URL) starts every message. With `tls` (NULL: plain TCP) the
+ * TLS handshake follows the connection, within the association timeout, and
+ * the server must carry `host` in its certificate when verifying.
  */
 ImdAssociation *imd__association_open(ImdError **error, const char *host, int port,
                                       const ImdNetAssociate *request,
-                                      const ImdNetTimeouts *timeouts, const char *name);
+                                      const ImdNetTimeouts *timeouts, const ImdTls *tls,
+                                      const char *name);
+/* "TLSv1.3 ..." when the association runs over TLS (imd__tls_describe), else "". */
+void imd__association_tls_text(const ImdAssociation *association, char *out, size_t size);
 /* The peer's A-ASSOCIATE-AC (accepted contexts, its max length ...). */
 const ImdNetAssociate *imd__association_accepted(const ImdAssociation *association);
 /* The context ID accepted for `abstract_syntax` with `transfer_syntax`
@@ -278,6 +335,17 @@ bool imd__dimse_echo(ImdError **error, ImdAssociation *association, ImdDimseResu
 bool imd__dimse_store(ImdError **error, ImdAssociation *association, uint8_t context_id,
                       const char *sop_class, const char *sop_instance, const uint8_t *data,
                       size_t data_size, ImdDimseResult *result);
+/*
+ * The same in two steps, so that a sender makes its next data set while the
+ * peer stores this one (one operation outstanding: PS3.7 §9.1.1 without an
+ * asynchronous operations window): _send the request and data set (*message_id
+ * its Message ID), _wait for its response.
+ */
+bool imd__dimse_store_send(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                           const char *sop_class, const char *sop_instance, const uint8_t *data,
+                           size_t data_size, uint16_t *message_id);
+bool imd__dimse_store_wait(ImdError **error, ImdAssociation *association, uint8_t context_id,
+                           uint16_t message_id, ImdDimseResult *result);
 
 /*
  * C-FIND (PS3.7 §9.1.2, §9.3.2; PS3.4 Annex C.4.1): send `identifier`
@@ -315,11 +383,13 @@ bool imd__dimse_get(ImdError **error, ImdAssociation *association, uint8_t conte
 
 /*
  * Take an accepted connection (fd, closed by the association from now on):
- * Sta2 of PS3.8 §9.2. `our_max` is the longest P-DATA-TF we accept.
+ * Sta2 of PS3.8 §9.2. `our_max` is the longest P-DATA-TF we accept. With
+ * `tls` (NULL: plain TCP), read_request first makes the TLS handshake.
  */
 ImdAssociation *imd__association_adopt(ImdError **error, int fd, const ImdNetTimeouts *timeouts,
-                                       uint32_t our_max, const char *name);
-/* Read and decode the A-ASSOCIATE-RQ within the association timeout (ARTIM). */
+                                       uint32_t our_max, const ImdTls *tls, const char *name);
+/* (TLS: the handshake, then) read and decode the A-ASSOCIATE-RQ, all within
+ * the association timeout (ARTIM). A failed handshake is NETWORK. */
 bool imd__association_read_request(ImdError **error, ImdAssociation *association,
                                    ImdNetAssociate *request);
 /* Send A-ASSOCIATE-AC `ac` (contexts answered, abstract syntaxes filled in
@@ -329,6 +399,15 @@ bool imd__association_accept(ImdError **error, ImdAssociation *association,
 /* Send A-ASSOCIATE-RJ (PS3.8 Table 9-21 values) and close; free() after. */
 bool imd__association_reject(ImdError **error, ImdAssociation *association, uint8_t result,
                              uint8_t source, uint8_t reason);
+/*
+ * Wait up to `timeout_ms` for the next PDU to start: 1 when bytes are there
+ * (buffered TLS bytes count), 0 on timeout, -1 when `*stop` became true
+ * (checked every 100 ms).
+ */
+int imd__association_wait_message(ImdAssociation *association, int timeout_ms,
+                                  const atomic_int *stop);
+/* Did read_request fail in the TLS handshake? */
+bool imd__association_handshake_failed(const ImdAssociation *association);
 /* Did the last receive fail because the peer sent A-RELEASE-RQ? */
 bool imd__association_peer_released(const ImdAssociation *association);
 /* Answer the peer's A-RELEASE-RQ with A-RELEASE-RP, close and free. */
@@ -390,15 +469,17 @@ typedef struct ImdNetScpPolicy {
     uint64_t max_instance;             /* the largest data set we take (0: no limit) */
     ImdNetTimeouts timeouts;           /* association (ARTIM), idle (between messages, in a PDU) */
     bool busy;                         /* refuse: local limit exceeded (transient) */
+    const ImdTls *tls;                 /* TLS listener (server side), NULL: plain TCP */
 } ImdNetScpPolicy;
 
 /* What one association did. */
 typedef struct ImdNetScpReport {
     char calling_aet[17], called_aet[17];
-    bool rejected;       /* A-ASSOCIATE-RJ sent (reason in `reason`) */
+    bool rejected;       /* A-ASSOCIATE-RJ sent, or the TLS handshake failed (`reason`) */
     bool released;       /* ended by the peer's A-RELEASE-RQ */
     size_t stored, failed, echoes;
     char reason[200];    /* why it was refused or ended otherwise */
+    char tls[200];       /* TLS: version, cipher, peer certificate; "" over plain TCP */
 } ImdNetScpReport;
 
 /*

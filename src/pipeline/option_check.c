@@ -17,6 +17,10 @@ static const ImdOptionSpec pipeline_options[] = {
     {"template", IMD_OPTION_STRING, "URL of a series whose DICOM identity each series takes",
      NULL},
     {"geometry", IMD_OPTION_STRING, "URL of a series whose geometry each series takes", NULL},
+    {"template_series", IMD_OPTION_STRING,
+     "which series at the template URL: N (as image_info lists them) or a split label", NULL},
+    {"geometry_series", IMD_OPTION_STRING,
+     "which series at the geometry URL: N (as image_info lists them) or a split label", NULL},
     {"calling_aet", IMD_OPTION_STRING, "calling AE title for dicom:// URLs", NULL},
     {"resample", IMD_OPTION_CHOICE,
      "with geometry=: interpolate onto its grid (none, nearest, linear)", resample_choices},
@@ -32,6 +36,11 @@ static const ImdOptionSpec pipeline_options[] = {
     {"move_destination", IMD_OPTION_STRING, "dicom:// read: C-MOVE to this AE (ours)", NULL},
     {"move_port", IMD_OPTION_INT, "dicom:// read: port of the C-MOVE listener", NULL},
     {"move_address", IMD_OPTION_STRING, "dicom:// read: address of the C-MOVE listener", NULL},
+    {"tls", IMD_OPTION_BOOL, "dicom://: TLS (PS3.15 B.12, BCP 195)", NULL},
+    {"tls_cert", IMD_OPTION_STRING, "dicom://: our TLS certificate (PEM)", NULL},
+    {"tls_key", IMD_OPTION_STRING, "dicom://: the private key of tls_cert (PEM)", NULL},
+    {"tls_ca", IMD_OPTION_STRING, "dicom://: trusted CA certificates (PEM)", NULL},
+    {"tls_verify", IMD_OPTION_BOOL, "dicom://: verify the peer's certificate [true]", NULL},
     {NULL, 0, NULL, NULL},
 };
 

@@ -459,7 +459,8 @@ static bool read_reference(ImdError **error, ImdContext *context, const ImdOptio
         return true;
     }
     static const char *const not_for_references[] = {"input_format", "template", "geometry",
-                                                      "resample"};
+                                                      "resample", "template_series",
+                                                      "geometry_series"};
     ImdOptions *own = options != NULL ? imd_options_clone(error, options)
                                       : imd_options_create(error);
     bool ok = own != NULL && imd_options_set(error, own, "headers_only", "true");
@@ -520,23 +521,100 @@ static int reference_fit(const ImdSeries *reference, const ImdSeries *series)
     return imd_series_count(reference) == imd_series_count(series) ? 2 : 1;
 }
 
+/* "1 (B0 NS), 2 (B0 NS, fieldmaphz)": the series at a reference URL as a
+ * selector names them (number, and split label when there is one). */
+static char *list_references(const ImdSeriesList *list)
+{
+    ImdText text = {0};
+    for (size_t i = 0; i < imd_series_list_count(list); i++) {
+        const ImdHeader *h = imd_series_const_header(imd_series_list_get(list, i));
+        const char *description = imd_header_get_string(h, "SeriesDescription");
+        const char *label = imd_header_get_string(h, "SplitLabel");
+        imd__text_printf(&text, "%s%zu (%s%s%s)", i > 0 ? ", " : "", i + 1,
+                         description != NULL ? description : "no description",
+                         label != NULL && label[0] != '\0' ? ", " : "",
+                         label != NULL ? label : "");
+    }
+    return imd__text_finish(NULL, &text);
+}
+
 /*
- * The reference for `series`: the only series at the URL, or, when the
- * reader split it (a GE or Philips field map into magnitude and Hz, echoes,
- * localizers), the first that fits best (reference_fit); none that shares
- * the grid sizes is an error naming them all.
+ * The series option `<key>_series` names at the URL of `key` (template=,
+ * geometry=): a number, the series' place as image_info lists them (from 1),
+ * or the split label of a piece of a series the reader split (`fieldmaphz`,
+ * `ph`, `e2`: docs/dicom-reading.md), compared without case. INVALID_ARG
+ * naming the series found when none is, or when two pieces share the label.
+ */
+static const ImdSeries *selected_reference(ImdError **error, const ImdSeriesList *list,
+                                           const char *key, const char *url,
+                                           const char *selector, size_t *index)
+{
+    size_t count = imd_series_list_count(list), found = count, matches = 0;
+    char *end = NULL;
+    unsigned long long number = strtoull(selector, &end, 10);
+    if (selector[0] >= '0' && selector[0] <= '9' && end != NULL && *end == '\0') {
+        found = number >= 1 && number <= count ? (size_t)number - 1 : count;
+        matches = found < count;
+    } else {
+        for (size_t i = 0; i < count; i++) {
+            const char *label = imd_header_get_string(
+                imd_series_const_header(imd_series_list_get(list, i)), "SplitLabel");
+            if (label != NULL && strcasecmp(label, selector) == 0) {
+                found = matches++ == 0 ? i : found;
+            }
+        }
+    }
+    if (matches != 1) {
+        char *names = list_references(list);
+        imd_error_set(error, IMD_ERR_INVALID_ARG,
+                      "%s %s: %s_series=%s %s; the series there: %s", key, url, key, selector,
+                      matches == 0 ? "names none of them" : "names more than one",
+                      names != NULL ? names : "(out of memory)");
+        free(names);
+        return NULL;
+    }
+    *index = found;
+    return imd_series_list_get(list, found);
+}
+
+/*
+ * The reference for `series`: the one option `<key>_series` selects, else
+ * the only series at the URL, or, when the reader split it (a GE or Philips
+ * field map into magnitude and Hz, echoes, localizers), the first that fits
+ * best (reference_fit); none that shares the grid sizes is an error naming
+ * them all. Pieces of one grid fit alike: then the first is taken with a
+ * warning saying how to choose.
  */
 static const ImdSeries *pick_reference(ImdError **error, ImdContext *context,
                                        const ImdSeriesList *list, const ImdSeries *series,
-                                       const char *key, const char *url)
+                                       const char *key, const char *url, const char *selector)
 {
     size_t count = imd_series_list_count(list);
-    if (count == 1) {
-        return imd_series_list_get(list, 0);
-    }
     const ImdSeries *best = NULL;
     int best_fit = 0;
     size_t best_index = 0, ties = 0;
+    if (selector != NULL && selector[0] != '\0') {
+        best = selected_reference(error, list, key, url, selector, &best_index);
+        if (best == NULL) {
+            return NULL;
+        }
+        best_fit = reference_fit(best, series);
+        if (best_fit == 0) {
+            imd_error_set(error, IMD_ERR_INVALID_ARG,
+                          "%s %s: series %zu (%s_series=%s) does not have the grid of the data "
+                          "(%zu x %zu voxels a slice)",
+                          key, url, best_index + 1, key, selector,
+                          imd_series_dim(series, imd_series_ndim(series) - 2),
+                          imd_series_dim(series, imd_series_ndim(series) - 1));
+            return NULL;
+        }
+        imd__log(context, IMD_LOG_INFO, "%s %s: series %zu taken (%s_series=%s)", key, url,
+                 best_index + 1, key, selector);
+        return best;
+    }
+    if (count == 1) {
+        return imd_series_list_get(list, 0);
+    }
     for (size_t i = 0; i < count; i++) {
         const ImdSeries *candidate = imd_series_list_get(list, i);
         int fit = reference_fit(candidate, series);
@@ -558,14 +636,18 @@ static const ImdSeries *pick_reference(ImdError **error, ImdContext *context,
         return NULL;
     }
     /* Pieces of one grid (magnitude and phase, say) fit alike: the data cannot
-     * tell which it came from, so the first is taken, and the user told. */
+     * tell which it came from, so the first is taken, and the user told how to say. */
     const char *description =
         imd_header_get_string(imd_series_const_header(best), "SeriesDescription");
     const char *label = description != NULL ? description : "no description";
     if (ties > 0) {
+        char *names = list_references(list);
         imd__log(context, IMD_LOG_WARNING,
                  "%s %s: %zu series found, %zu fit the data alike; the first, series %zu (%s), "
-                 "is taken", key, url, count, ties + 1, best_index + 1, label);
+                 "is taken (choose with the option %s_series=N or a split label: %s)",
+                 key, url, count, ties + 1, best_index + 1, label, key,
+                 names != NULL ? names : "");
+        free(names);
     } else {
         imd__log(context, IMD_LOG_INFO, "%s %s: %zu series found; series %zu (%s) fits the data",
                  key, url, count, best_index + 1, label);
@@ -600,7 +682,12 @@ static bool apply_one(ImdError **error, ImdContext *context, ImdSeries *series,
         return true;
     }
     const char *url = imd_options_get(options, key, "");
-    const ImdSeries *reference = pick_reference(error, context, list, series, key, url);
+    const char *selector = imd_options_get(options, strcmp(key, "template") == 0
+                                                        ? "template_series"
+                                                        : "geometry_series",
+                                           NULL);
+    const ImdSeries *reference =
+        pick_reference(error, context, list, series, key, url, selector);
     if (reference == NULL) {
         return false;
     }

@@ -46,6 +46,7 @@ struct ImdReceiver {
     uint64_t associations;
     ImdReceiverEventFn *event;
     void *user;
+    ImdTls *tls; /* NULL: plain TCP */
 };
 
 void imd_receiver_safe_name(const char *value, char out[65])
@@ -211,6 +212,16 @@ ImdReceiver *imd_receiver_create(ImdError **error, const ImdReceiverConfig *conf
     r->policy.timeouts.dimse_ms = r->policy.timeouts.idle_ms;
     r->max_associations = config->max_associations != 0 ? config->max_associations : 4;
     r->min_free_disk = config->min_free_disk;
+    if (config->tls_cert != NULL || config->tls_key != NULL || config->tls_ca != NULL) {
+        ImdTlsConfig tls = {config->tls_cert, config->tls_key, config->tls_ca,
+                            !config->tls_no_verify};
+        r->tls = imd__tls_create(error, &tls, true, "receiver: TLS");
+        if (r->tls == NULL) {
+            imd_receiver_destroy(r);
+            return NULL;
+        }
+        r->policy.tls = r->tls;
+    }
     r->listener = imd__net_listen(error, config->address, config->port);
     if (r->listener == NULL) {
         imd_receiver_destroy(r);
@@ -236,6 +247,7 @@ void imd_receiver_destroy(ImdReceiver *receiver)
         return;
     }
     imd__net_listener_close(receiver->listener);
+    imd__tls_destroy(receiver->tls);
     free_list(receiver->calling);
     free_list(receiver->addresses);
     free(receiver->folder);
@@ -342,6 +354,7 @@ static void emit_store(Session *s, ImdReceiverEventKind kind, const char *path,
     e.sop_instance_uid = sop_instance;
     e.status = status;
     e.reason = reason != NULL ? reason : "";
+    e.tls = "";
     s->receiver->event(s->receiver->user, &e);
 }
 
@@ -500,6 +513,7 @@ static void *serve_thread(void *argument)
         e.failed = report.failed;
         e.echoes = report.echoes;
         e.reason = report.reason;
+        e.tls = report.tls;
         r->event(r->user, &e);
     }
     free(s);
@@ -534,6 +548,7 @@ static void refuse_busy(ImdReceiver *r, int fd, const char *peer, uint64_t id)
         e.path = e.series_folder = e.series_uid = e.sop_instance_uid = "";
         e.rejected = 1;
         e.reason = report.reason;
+        e.tls = report.tls;
         r->event(r->user, &e);
     }
 }

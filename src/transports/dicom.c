@@ -35,6 +35,13 @@
  * With the option move_destination the fetch is a C-MOVE (PS3.4 C.4.2) whose
  * sub-operations a short-lived Storage SCP of ours receives
  * (imd__net_move_listener_*, src/net/acceptor.c).
+ *
+ * TLS (issue 18 item 5, src/net/tls.c): the options tls, tls_cert, tls_key,
+ * tls_ca and tls_verify make every association of the transport run over
+ * TLS (PS3.15 B.12); the configuration is loaded and checked when the
+ * transport opens, before any connection, so a bad certificate is a usage
+ * error. The C-MOVE listener stays plain TCP (the node connects to it with
+ * its own configuration for our AE).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
@@ -81,6 +88,11 @@ typedef struct DicomTransport {
     bool broken; /* the association failed: no further data set is sent */
     size_t sent, warnings, failed;
     Failed *failures;
+    /* The C-STORE sent whose response is still to come (settle), if any. */
+    bool outstanding;
+    uint16_t outstanding_id;
+    uint8_t outstanding_context;
+    char outstanding_uid[IMD_NET_UID];
     size_t failure_capacity;
     bool reported;
     /* Reading: the URL's patient, study and series parts, and the instances
@@ -94,6 +106,7 @@ typedef struct DicomTransport {
     char move_destination[17];
     char *move_address;
     int move_port;
+    ImdTls *tls; /* NULL: plain TCP */
 } DicomTransport;
 
 /* ---- options ---- */
@@ -126,6 +139,35 @@ static bool valid_aet(const char *aet)
         blank = blank && aet[i] == ' ';
     }
     return n > 0 && n <= 16 && !blank;
+}
+
+/*
+ * tls=true (or any tls_* file option, which implies it) makes the transport
+ * use TLS; tls=false with a tls_* option is a contradiction, refused.
+ * Peer verification is on unless tls_verify=false is given.
+ */
+static bool read_tls_options(ImdError **error, DicomTransport *t, const ImdOptions *options)
+{
+    ImdTlsConfig config = {imd_options_get(options, "tls_cert", NULL),
+                           imd_options_get(options, "tls_key", NULL),
+                           imd_options_get(options, "tls_ca", NULL), true};
+    bool files = config.cert != NULL || config.key != NULL || config.ca != NULL;
+    bool tls = false;
+    if (!imd_options_get_bool(error, options, "tls", files, &tls) ||
+        !imd_options_get_bool(error, options, "tls_verify", true, &config.verify)) {
+        return false;
+    }
+    if (!tls && (files || imd_options_has(options, "tls_verify"))) {
+        imd_error_set(error, IMD_ERR_INVALID_ARG,
+                      "option \"tls\" is false but TLS options (tls_cert, tls_key, tls_ca, "
+                      "tls_verify) are given");
+        return false;
+    }
+    if (!tls) {
+        return true;
+    }
+    t->tls = imd__tls_create(error, &config, false, "TLS");
+    return t->tls != NULL;
 }
 
 static bool read_options(ImdError **error, DicomTransport *t, const ImdOptions *options)
@@ -194,7 +236,10 @@ static bool read_options(ImdError **error, DicomTransport *t, const ImdOptions *
     }
     t->username = user != NULL ? imd__strdup(error, user) : NULL;
     t->password = password != NULL ? imd__strdup(error, password) : NULL;
-    return (user == NULL || t->username != NULL) && (password == NULL || t->password != NULL);
+    if ((user != NULL && t->username == NULL) || (password != NULL && t->password == NULL)) {
+        return false;
+    }
+    return read_tls_options(error, t, options);
 }
 
 /* ---- the association ---- */
@@ -258,7 +303,7 @@ static ImdAssociation *associate(ImdError **error, const DicomTransport *t, cons
     if (rq == NULL) {
         return NULL;
     }
-    ImdAssociation *a = imd__association_open(error, t->host, t->port, rq, &t->timeouts,
+    ImdAssociation *a = imd__association_open(error, t->host, t->port, rq, &t->timeouts, t->tls,
                                               t->base.name);
     free(rq); /* the identity strings are the transport's */
     if (a != NULL) {
@@ -427,6 +472,48 @@ static bool record_failure(ImdError **error, DicomTransport *t, const char *uid)
     return true;
 }
 
+/*
+ * The response to the C-STORE sent last, counted and logged: success,
+ * warning, or failure (recorded; the write goes on). False only when the
+ * association failed (the instance is then not counted as sent).
+ */
+static bool settle(ImdError **error, DicomTransport *t)
+{
+    if (!t->outstanding) {
+        return true;
+    }
+    t->outstanding = false;
+    const char *uid = t->outstanding_uid;
+    ImdDimseResult result = {0};
+    if (!imd__dimse_store_wait(error, t->association, t->outstanding_context, t->outstanding_id,
+                               &result)) {
+        t->broken = true;
+        imd_error_prefix(error, "instance %s: ", uid);
+        return false;
+    }
+    const char *comment = result.comment;
+    switch (imd__dimse_status_kind(result.status)) {
+    case IMD_STATUS_SUCCESS:
+        t->sent++;
+        imd__log(imd__context_current(), IMD_LOG_DEBUG, "%s: %s stored", t->base.name, uid);
+        return true;
+    case IMD_STATUS_WARNING:
+        t->sent++;
+        t->warnings++;
+        imd__log(imd__context_current(), IMD_LOG_WARNING,
+                 "%s: instance %s stored with warning 0x%04X (%s)%s%s", t->base.name, uid,
+                 result.status, imd__dimse_status_text(result.status),
+                 comment[0] != '\0' ? ": " : "", comment);
+        return true;
+    default:
+        imd__log(imd__context_current(), IMD_LOG_SKIPPED,
+                 "%s: instance %s failed with status 0x%04X (%s)%s%s", t->base.name, uid,
+                 result.status, imd__dimse_status_text(result.status),
+                 comment[0] != '\0' ? ": " : "", comment);
+        return record_failure(error, t, uid);
+    }
+}
+
 static bool dicom_put_dataset(ImdError **error, ImdTransport *base, const char *name,
                               const ImdDicomDataSet *dataset, const char *transfer_syntax)
 {
@@ -507,34 +594,21 @@ static bool dicom_put_dataset(ImdError **error, ImdTransport *base, const char *
     if (!encoded) {
         return false;
     }
-    ImdDimseResult result = {0};
-    bool ok = imd__dimse_store(error, t->association, context, sop_class, sop_instance, bytes,
-                               size, &result);
+    /* Sent now; its response is taken before the next request (settle), so
+     * that the writer makes the next data set while the peer stores this one. */
+    bool ok = settle(error, t) &&
+              imd__dimse_store_send(error, t->association, context, sop_class, sop_instance,
+                                    bytes, size, &t->outstanding_id);
     free(bytes);
     if (!ok) {
         t->broken = true;
         imd_error_prefix(error, "instance %s: ", sop_instance);
         return false;
     }
-    const char *comment = result.comment;
-    switch (imd__dimse_status_kind(result.status)) {
-    case IMD_STATUS_SUCCESS:
-        t->sent++;
-        imd__log(imd__context_current(), IMD_LOG_DEBUG, "%s: %s stored", t->base.name, sop_instance);
-        return true;
-    case IMD_STATUS_WARNING:
-        t->sent++;
-        t->warnings++;
-        imd__log(imd__context_current(), IMD_LOG_WARNING, "%s: instance %s stored with warning 0x%04X (%s)%s%s",
-                 t->base.name, sop_instance, result.status, imd__dimse_status_text(result.status),
-                 comment[0] != '\0' ? ": " : "", comment);
-        return true;
-    default:
-        imd__log(imd__context_current(), IMD_LOG_SKIPPED, "%s: instance %s failed with status 0x%04X (%s)%s%s",
-                 t->base.name, sop_instance, result.status, imd__dimse_status_text(result.status),
-                 comment[0] != '\0' ? ": " : "", comment);
-        return record_failure(error, t, sop_instance);
-    }
+    t->outstanding = true;
+    t->outstanding_context = context;
+    snprintf(t->outstanding_uid, sizeof t->outstanding_uid, "%s", sop_instance);
+    return true;
 }
 
 /* The one-line summary and the failed instances (once). */
@@ -566,6 +640,7 @@ static void transport_free(DicomTransport *t)
     free(t->username);
     free(t->password);
     free(t->failures);
+    imd__tls_destroy(t->tls);
     free(t->base.name);
     free(t->base.object);
     free(t);
@@ -576,7 +651,9 @@ static bool dicom_close(ImdError **error, ImdTransport *base)
     DicomTransport *t = (DicomTransport *)base;
     bool ok = true;
     if (t->association != NULL) {
-        ok = imd__association_release(error, t->association);
+        ok = settle(error, t);
+        ok = ok ? imd__association_release(error, t->association)
+                : (imd__association_abort(t->association), false);
         t->association = NULL;
     }
     report(t, ok && !t->broken);
@@ -705,7 +782,7 @@ static ImdAssociation *associate_read(ImdError **error, const DicomTransport *t)
     for (size_t i = 0; i < sizeof more_storage_classes / sizeof more_storage_classes[0]; i++) {
         add_get_contexts(rq, more_storage_classes[i]);
     }
-    ImdAssociation *a = imd__association_open(error, t->host, t->port, rq, &t->timeouts,
+    ImdAssociation *a = imd__association_open(error, t->host, t->port, rq, &t->timeouts, t->tls,
                                               t->base.name);
     free(rq);
     return a;

@@ -114,7 +114,11 @@ DCM_QA_DEV = [
      "Manufacturer": "SIEMENS"}, NIFTI),
     ("qa/fmap-Siemens-phase", QA % "dcm_qa_fmap", {"SeriesNumber": 4,
      "Manufacturer": "SIEMENS"}, NIFTI),
-    ("qa/fmap-Philips-enhanced", QA % "dcm_qa_fmap", {"SeriesNumber": 801}, NIFTI),
+    # The reader splits this B0 map into magnitude and Hz pieces of one grid:
+    # the user says which template piece each NIfTI came from
+    # (template_series: the place image_info lists it at, or the split label).
+    ("qa/fmap-Philips-enhanced", QA % "dcm_qa_fmap", {"SeriesNumber": 801, "_template_series": {
+        "801-B0_NS.nii.gz": "1", "801-B0_NS_fieldmaphz.nii.gz": "fieldmaphz"}}, NIFTI),
     ("qa/frag-Siemens-3D-jpegll", QA % "dcm_qa_frag", {"SeriesNumber": 5001}, NIFTI),
     ("qa/stc-GE-4D-epi", QA % "dcm_qa_stc", {"SeriesNumber": 2,
      "Manufacturer": "GE MEDICAL SYSTEMS"}, NIFTI),
@@ -432,8 +436,10 @@ def check(written_files, template_files, problems, stats, pieces=1):
     stats["bound"] = worst_ratio
 
 
-def round_trip(image_data, case, fmt, template_dir, template_files, work, with_iod, order):
-    """One round trip: (problems, stats, log)."""
+def round_trip(image_data, case, fmt, template_dir, template_files, work, with_iod, order,
+               template_series=None):
+    """One round trip: (problems, stats, log). template_series: the piece's file
+    name -> the template_series option that picks its template piece."""
     order = ["--order", order] if order else []
     folder = os.path.join(work, case.replace("/", "_"), fmt)
     shutil.rmtree(folder, ignore_errors=True)
@@ -444,8 +450,9 @@ def round_trip(image_data, case, fmt, template_dir, template_files, work, with_i
     if error:
         return [error], stats, log
     middle = written_middle(folder, fmt)
-    # MetaIO holds 3D: a 4D series is written as one file per volume, read
-    # back together (the original's ITK plugin does the same). A series the
+    # MetaIO: a 4D series is written as one 3D file per volume, read back
+    # together (the original's ITK plugin does the same); two or more tag
+    # axes (5D) as one NDims = 5 file. A series the
     # reader splits (a field map into magnitude and Hz) gives one NIfTI per
     # piece: each goes back on its own, with the whole folder as template
     # (template= picks the piece that fits), and together they must give the
@@ -465,9 +472,11 @@ def round_trip(image_data, case, fmt, template_dir, template_files, work, with_i
     written = []
     for k, piece in enumerate(pieces):
         out = os.path.join(folder, "dcm" if k == 0 else "dcm%d" % k)
+        chosen = (template_series or {}).get(os.path.basename(piece[0]))
+        select = ["--input_options", "template_series=" + chosen] if chosen else []
         error = run([image_data, "--of", "dicom"] + order + ["--template", template_dir] +
-                    geometry + ["--sernum", "1004", "--serdes", "Processed data", out] + piece,
-                    log)
+                    select + geometry + ["--sernum", "1004", "--serdes", "Processed data", out]
+                    + piece, log)
         if error:
             return [error], stats, log
         # A single image is written as the file dcm.dcm, a series as the folder dcm.
@@ -546,13 +555,14 @@ def main():
             shutil.copyfile(f, os.path.join(template, "%05d_%s" % (i, os.path.basename(f))))
         template_files = sorted(glob.glob(os.path.join(template, "*")))
         for fmt in formats:
-            jobs.append((name, fmt, template, template_files, selection.get("_order")))
+            jobs.append((name, fmt, template, template_files, selection.get("_order"),
+                         selection.get("_template_series")))
     started = time.monotonic()
     results = {}
     with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
         futures = {pool.submit(round_trip, image_data, name, fmt, template, files,
-                               args.work, with_iod, order): (name, fmt, len(files))
-                   for name, fmt, template, files, order in jobs}
+                               args.work, with_iod, order, chosen): (name, fmt, len(files))
+                   for name, fmt, template, files, order, chosen in jobs}
         for future in concurrent.futures.as_completed(futures):
             results[futures[future]] = future.result()
     print("%-32s %-6s %6s  %-8s %s" % ("series", "via", "files", "result", "detail"))

@@ -379,7 +379,7 @@ IMD_TEST(vr_properties)
         ImdVR vr = (ImdVR)(IMD_VR_AE + i);
         bool is_text = strstr(text, standard_vrs[i]) != NULL;
         bool is_long = strstr(long_length, standard_vrs[i]) != NULL;
-        if (imd__dicom_vr_is_text(vr) != is_text) {
+        if (imd_dicom_vr_is_text(vr) != is_text) {
             IMD_FAIL_AT("%s: is_text %d", standard_vrs[i], !is_text);
         }
         if (imd__dicom_vr_has_long_length(vr) != is_long) {
@@ -398,7 +398,7 @@ IMD_TEST(vr_properties)
     CHECK_INT(imd__dicom_vr_pad(IMD_VR_PN), ' ');
     CHECK_INT(imd__dicom_vr_pad(IMD_VR_UR), ' ');
     CHECK_INT(imd__dicom_vr_pad(IMD_VR_US), 0);
-    CHECK(!imd__dicom_vr_is_text(IMD_VR_NONE));
+    CHECK(!imd_dicom_vr_is_text(IMD_VR_NONE));
     CHECK(imd__dicom_vr_has_long_length(IMD_VR_OB_OW));
     CHECK(!imd__dicom_vr_has_long_length(IMD_VR_US_SS));
     CHECK(!imd__dicom_vr_has_long_length(IMD_VR_NONE));

@@ -2,7 +2,9 @@
  * test_dicom_iod.c: imd__dicom_complete_iod on a template's data set (issue
  * 23 item 5): the 2C conditions of PS3.3 C.7.3.1 (Laterality) and C.8.3.1
  * (Trigger Time, In-plane Phase Encoding Direction), the type 2 Patient and
- * Study attributes an anonymised template lacks, Patient Orientation on SC.
+ * Study attributes an anonymised template lacks, Patient Orientation on SC,
+ * and the value repairs (dates, times, ages, Patient's Sex, Velocity Encoding
+ * Direction) at every depth of sequence items.
  * dciodvfy checks the same on real templates in integration.round_trip.
  */
 #include "imd_test.h"
@@ -150,6 +152,68 @@ IMD_TEST(secondary_capture_patient_orientation)
     imd_dicom_dataset_destroy(d);
 }
 
+/* The value repairs reach into items, a vendor's private sequence included
+ * (PS3.5 7.5: an item's attributes are those attributes): what dciodvfy
+ * reported in dcm_qa_cs_dl's Philips (2005,140F). */
+static bool set_direction(ImdDicomDataSet *d, double x, double y, double z)
+{
+    double v[3] = {x, y, z};
+    return imd_dicom_dataset_set_numbers(NULL, d, IMD_TAG_VelocityEncodingDirection,
+                                         IMD_VR_FD, v, 3);
+}
+
+IMD_TEST(value_repairs_in_items)
+{
+    static const char *const classes[] = {MR, SC};
+    for (size_t c = 0; c < 2; c++) {
+        ImdDicomDataSet *d = with(IMD_TAG_ScanningSequence, "GR");
+        REQUIRE(d != NULL);
+        REQUIRE(set_direction(d, 0, 0, 0));
+        REQUIRE(imd_dicom_dataset_set_string(NULL, d, 0x20050014u, IMD_VR_LO,
+                                             "Philips MR Imaging DD 005"));
+        ImdDicomDataSet *philips = imd_dicom_dataset_append_item(NULL, d, 0x2005140Fu);
+        REQUIRE(philips != NULL);
+        REQUIRE(set_direction(philips, 0, 0, 0));
+        REQUIRE(imd_dicom_dataset_set_string(NULL, philips, IMD_TAG_StudyDate, (ImdVR)0,
+                                             "***"));
+        REQUIRE(imd_dicom_dataset_set_string(NULL, philips, IMD_TAG_StudyTime, (ImdVR)0,
+                                             "101500.25"));
+        ImdDicomDataSet *second = imd_dicom_dataset_append_item(NULL, d, 0x2005140Fu);
+        REQUIRE(second != NULL);
+        REQUIRE(set_direction(second, 0, 0.6, 0.8)); /* a unit vector: kept */
+        /* Two levels down, in a standard sequence. */
+        ImdDicomDataSet *nested =
+            imd_dicom_dataset_append_item(NULL, second, IMD_TAG_MRVelocityEncodingSequence);
+        REQUIRE(nested != NULL);
+        REQUIRE(set_direction(nested, 1, 1, 1));
+        REQUIRE(imd_dicom_dataset_set_string(NULL, nested, IMD_TAG_PatientSex, (ImdVR)0, "0"));
+        REQUIRE(imd_dicom_dataset_set_string(NULL, nested, IMD_TAG_PatientAge, (ImdVR)0,
+                                             "42 Y"));
+        REQUIRE(imd_dicom_dataset_set_string(NULL, nested, IMD_TAG_SeriesDescription,
+                                             (ImdVR)0, "***")); /* not a date: kept */
+
+        CHECK(imd__dicom_complete_iod(NULL, d, classes[c]));
+        CHECK_TEXT(d, IMD_TAG_VelocityEncodingDirection, "(absent)");
+        CHECK_TEXT(philips, IMD_TAG_VelocityEncodingDirection, "(absent)");
+        CHECK_TEXT(philips, IMD_TAG_StudyDate, "");
+        CHECK_TEXT(philips, IMD_TAG_StudyTime, "101500.25");
+        const ImdDicomElement *kept = imd_dicom_dataset_find(second,
+                                                             IMD_TAG_VelocityEncodingDirection);
+        double y = 0;
+        CHECK(kept != NULL && imd_dicom_element_vm(kept) == 3 &&
+              imd_dicom_element_number(NULL, kept, 1, &y) && y == 0.6);
+        CHECK_TEXT(nested, IMD_TAG_VelocityEncodingDirection, "(absent)");
+        CHECK_TEXT(nested, IMD_TAG_PatientSex, "");
+        CHECK_TEXT(nested, IMD_TAG_PatientAge, "");
+        CHECK_TEXT(nested, IMD_TAG_SeriesDescription, "***");
+        /* The items are still there, with their other elements. */
+        const ImdDicomElement *seq = imd_dicom_dataset_find(d, 0x2005140Fu);
+        CHECK(seq != NULL && imd_dicom_element_item_count(seq) == 2);
+        imd_dicom_dataset_destroy(d);
+    }
+}
+
 IMD_TEST_MAIN(IMD_CASE(laterality_follows_the_body_part), IMD_CASE(type_2_patient_and_study),
               IMD_CASE(trigger_time_on_gating), IMD_CASE(phase_encoding_direction_terms),
-              IMD_CASE(secondary_capture_patient_orientation))
+              IMD_CASE(secondary_capture_patient_orientation),
+              IMD_CASE(value_repairs_in_items))

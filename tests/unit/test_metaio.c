@@ -7,7 +7,8 @@
  *   folder and itk/time.zip stack to (3,3,192,152). Skipped loudly without
  *   IMD_TEST_DATA.
  * - Round trips through imd_write(..., "itk") and imd_read: 2D, 3D, 4D per
- *   tag and with output_sort=tag (read back with input_sort=tag), bool,
+ *   tag and with output_sort=tag (read back with input_sort=tag), 5D (two
+ *   tag axes) as one NDims = 5 file with our tag keys, bool,
  *   float (NaN -> 0), int32 -> float32, RGB, zlib-compressed .mha and .mhd
  *   with a .zraw; the written TransformMatrix holds unit vectors.
  * - Hand-made headers: big-endian data, LIST and pattern data files, and
@@ -470,6 +471,86 @@ IMD_TEST(round_trip_4d)
     remove_folder(folder);
 }
 
+/* Two tag axes (issue 23): one NDims = 5 file, the tags' names and values in our keys. */
+IMD_TEST(round_trip_5d)
+{
+    char *folder = make_folder("metaio-5d");
+    REQUIRE(folder != NULL);
+    size_t shape[5] = {2, 3, 4, 5, 6};
+    ImdSeries *series = make_series(IMD_DTYPE_UINT16, 5, shape);
+    REQUIRE(series != NULL);
+    ImdError *error = NULL;
+    CHECK_OK(error, imd_series_set_input_order(&error, series, "time,te"));
+    const double te[3] = {2.05, 9.84, 13.72};
+    ImdAxis *time_axis = imd_axis_create_uniform(&error, "time", 100, 2.5, 2);
+    ImdAxis *te_axis = imd_axis_create_numbers(&error, "te", te, 3);
+    REQUIRE(time_axis != NULL && te_axis != NULL);
+    CHECK_OK(error, imd_series_set_axis(&error, series, 0, time_axis));
+    CHECK_OK(error, imd_series_set_axis(&error, series, 1, te_axis));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/five.mha", folder);
+    REQUIRE(write_with(series, path, NULL, NULL));
+    char *text = read_text(path);
+    REQUIRE(text != NULL);
+    /* MetaIO's fastest-first order: columns, rows, slices, te, time. */
+    CHECK(strstr(text, "NDims = 5\n") != NULL);
+    CHECK(strstr(text, "DimSize = 6 5 4 3 2\n") != NULL);
+    CHECK(strstr(text, "ImagedataInputOrder = time,te\n") != NULL);
+    CHECK(strstr(text, "ImagedataTagAxis0 = time 100 102.5\n") != NULL);
+    CHECK(strstr(text, "ImagedataTagAxis1 = te 2.05 9.84 13.72\n") != NULL);
+    /* n x n matrix, n offsets, n spacings (the tag steps: te is not uniform: 1). */
+    const char *matrix = strstr(text, "TransformMatrix =");
+    size_t numbers = 0;
+    for (const char *p = matrix != NULL ? matrix + 17 : ""; *p != '\n' && *p != '\0'; p++) {
+        numbers += p[0] == ' ' && p[1] != ' ';
+    }
+    CHECK_INT(numbers, 25);
+    CHECK(strstr(text, "ElementSpacing = 0.80000000000000004 0.75 2.5 1 2.5\n") != NULL);
+    const char *offset = strstr(text, "\nOffset = ");
+    CHECK(offset != NULL && strstr(offset, " 2.0499999999999998 100\n") != NULL);
+    /* Our keys come before ElementDataFile, which is last (MetaIO). */
+    CHECK(strstr(text, "ImagedataTagAxis1") < strstr(text, "ElementDataFile"));
+    free(text);
+    /* Back as the same 5D series: voxels, geometry, order, tag axes and tags. */
+    ImdSeries *back = read_with(path, NULL, NULL);
+    REQUIRE(back != NULL);
+    REQUIRE(same_shape(series, back));
+    CHECK(memcmp(imd_series_const_data(series), imd_series_const_data(back),
+                 imd_series_nbytes(series)) == 0);
+    check_geometry(series, back, 1e-6);
+    const ImdHeader *header = imd_series_const_header(back);
+    CHECK_STR(imd_header_input_order(header), "time,te");
+    CHECK_INT(imd_series_tag_ndim(back), 2);
+    CHECK_STR(imd_axis_name(imd_series_axis(back, 0)), "time");
+    CHECK_STR(imd_axis_name(imd_series_axis(back, 1)), "te");
+    CHECK_NEAR(imd_axis_number(imd_series_axis(back, 0), 1), 102.5, 0);
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_NEAR(imd_axis_number(imd_series_axis(back, 1), i), te[i], 0);
+    }
+    CHECK_INT(imd_header_tag_ndim(header), 2);
+    size_t index[2] = {1, 2};
+    const ImdValue *cell = imd_header_tag(header, 3, index);
+    CHECK(cell != NULL && cell[0].v[0] == 102.5 && cell[1].v[0] == 13.72);
+    imd_series_destroy(back);
+    /* The user's order names the axes (the values stay). */
+    back = read_with(path, "input_order", "a,b");
+    REQUIRE(back != NULL);
+    CHECK_STR(imd_axis_name(imd_series_axis(back, 1)), "b");
+    CHECK_NEAR(imd_axis_number(imd_series_axis(back, 1), 2), 13.72, 0);
+    imd_series_destroy(back);
+    /* Compressed, and as .mhd + .zraw. */
+    snprintf(path, sizeof path, "%s/five.mhd", folder);
+    REQUIRE(write_with(series, path, "compress", "true"));
+    back = read_with(path, NULL, NULL);
+    REQUIRE(back != NULL);
+    REQUIRE(same_shape(series, back));
+    CHECK(memcmp(imd_series_const_data(series), imd_series_const_data(back),
+                 imd_series_nbytes(series)) == 0);
+    imd_series_destroy(back);
+    imd_series_destroy(series);
+    remove_folder(folder);
+}
+
 IMD_TEST(round_trip_types)
 {
     char *folder = make_folder("metaio-types");
@@ -629,6 +710,24 @@ IMD_TEST(hand_made)
     double step = 0;
     CHECK(imd_axis_step(imd_series_axis(series, 0), &step) && fabs(step - 2.5) < 1e-12);
     imd_series_destroy(series);
+    series = NULL;
+    /* 5D without our keys (as ITK writes it): two tag axes "none", steps from the spacing;
+     * a size-1 slowest dimension is squeezed (6D -> 5D). */
+    uint8_t five[2 * 2 * 1 * 3 * 2] = {0};
+    five[12] = 7; /* (x 0, y 0, z 0, d3 0, d4 1) */
+    CHECK_INT(plugin_read("NDims = 6\nDimSize = 2 2 1 3 2 1\nElementSpacing = 1 1 1 2 4 1\n"
+                          "ElementType = MET_UCHAR\nElementDataFile = LOCAL\n",
+                          five, sizeof five, &series),
+              0);
+    REQUIRE(series != NULL);
+    CHECK_INT(imd_series_ndim(series), 5);
+    CHECK_INT(imd_series_dim(series, 0), 2);
+    CHECK_INT(imd_series_dim(series, 1), 3);
+    CHECK_INT(imd_series_tag_ndim(series), 2);
+    CHECK(imd_axis_step(imd_series_axis(series, 0), &step) && fabs(step - 4) < 1e-12);
+    CHECK(imd_axis_step(imd_series_axis(series, 1), &step) && fabs(step - 2) < 1e-12);
+    CHECK_INT(((const uint8_t *)imd_series_const_data(series))[12], 7);
+    imd_series_destroy(series);
 }
 
 IMD_TEST(data_files)
@@ -698,6 +797,26 @@ IMD_TEST(hostile_headers)
          0, IMD_ERR_CORRUPT},
         {"NDims = 2\nDimSize = 4 4\nElementType = MET_UCHAR\nElementDataFile = ../x.raw\n", 0,
          IMD_ERR_UNSUPPORTED},
+        /* More dimensions than MetaIO (10) or a series (8) holds. */
+        {"NDims = 11\nDimSize = 1 1 1 1 1 1 1 1 1 1 1\nElementType = MET_UCHAR\n"
+         "ElementDataFile = LOCAL\n", 64, IMD_ERR_LIMIT},
+        {"NDims = 9\nDimSize = 1 1 1 1 1 1 1 1 2\nElementType = MET_UCHAR\n"
+         "ElementDataFile = LOCAL\n", 64, IMD_ERR_UNSUPPORTED},
+        /* Our tag keys: an unknown index, twice, a gap, values that do not fit, NDims. */
+        {"NDims = 5\nDimSize = 2 2 2 2 2\nImagedataTagAxis9 = a\nElementType = MET_UCHAR\n"
+         "ElementDataFile = LOCAL\n", 64, IMD_ERR_CORRUPT},
+        {"NDims = 5\nDimSize = 2 2 2 2 2\nImagedataTagAxis0 = a\nImagedataTagAxis0 = a\n"
+         "ElementType = MET_UCHAR\nElementDataFile = LOCAL\n", 64, IMD_ERR_CORRUPT},
+        {"NDims = 5\nDimSize = 2 2 2 2 2\nImagedataTagAxis0 = a\nImagedataTagAxis2 = b\n"
+         "ElementType = MET_UCHAR\nElementDataFile = LOCAL\n", 64, IMD_ERR_CORRUPT},
+        {"NDims = 5\nDimSize = 2 2 2 2 2\nImagedataTagAxis0 = a 1 2 3\nImagedataTagAxis1 = b\n"
+         "ElementType = MET_UCHAR\nElementDataFile = LOCAL\n", 64, IMD_ERR_CORRUPT},
+        {"NDims = 5\nDimSize = 2 2 2 2 2\nImagedataTagAxis0 = a 1 x\nImagedataTagAxis1 = b\n"
+         "ElementType = MET_UCHAR\nElementDataFile = LOCAL\n", 64, IMD_ERR_CORRUPT},
+        {"NDims = 4\nDimSize = 2 2 2 2\nImagedataTagAxis0 = a\nImagedataTagAxis1 = b\n"
+         "ElementType = MET_UCHAR\nElementDataFile = LOCAL\n", 64, IMD_ERR_CORRUPT},
+        {"NDims = 5\nDimSize = 2 2 2 2 2\nImagedataTagAxis0 =\nElementType = MET_UCHAR\n"
+         "ElementDataFile = LOCAL\n", 64, IMD_ERR_CORRUPT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ImdErrorCode code = plugin_read(cases[i].header, data, cases[i].size, NULL);
@@ -713,4 +832,4 @@ IMD_TEST(hostile_headers)
     CHECK_INT(imd__metaio_format.probe((const uint8_t *)"\x01\x02", 2, "a.mha"), 0);
 }
 
-IMD_TEST_MAIN(IMD_CASE(reference_volume), IMD_CASE(reference_folder_and_zip), IMD_CASE(reference_dicom_round_trip), IMD_CASE(round_trip_3d), IMD_CASE(round_trip_2d), IMD_CASE(round_trip_4d), IMD_CASE(round_trip_types), IMD_CASE(round_trip_compressed), IMD_CASE(hand_made), IMD_CASE(data_files), IMD_CASE(hostile_headers))
+IMD_TEST_MAIN(IMD_CASE(reference_volume), IMD_CASE(reference_folder_and_zip), IMD_CASE(reference_dicom_round_trip), IMD_CASE(round_trip_3d), IMD_CASE(round_trip_2d), IMD_CASE(round_trip_4d), IMD_CASE(round_trip_5d), IMD_CASE(round_trip_types), IMD_CASE(round_trip_compressed), IMD_CASE(hand_made), IMD_CASE(data_files), IMD_CASE(hostile_headers))

@@ -8,6 +8,7 @@
 #include "imd_test.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -400,7 +401,118 @@ IMD_TEST(memory_limit_and_cancel)
     teardown(&f);
 }
 
+/* What a fill watch saw (events come from several threads: under `lock`). */
+typedef struct Watched {
+    pthread_mutex_t lock;
+    ImdContext *context;
+    const ImdSeries *series; /* from STARTED */
+    size_t started, ended, images, first_image, late; /* late: an event after ENDED */
+    size_t seen[16];         /* IMAGE events per image */
+    uint16_t copy[16][20];   /* each image's pixels when it was reported */
+    bool cancel_at_first;
+} Watched;
+
+static void watch(void *user, ImdFillEvent event, const ImdSeries *series, size_t image)
+{
+    Watched *w = user;
+    pthread_mutex_lock(&w->lock);
+    w->late += w->ended > 0;
+    if (event == IMD_FILL_STARTED) {
+        w->started++;
+        w->series = series;
+    } else if (event == IMD_FILL_ENDED) {
+        w->ended++;
+    } else if (series == w->series && image < 16) {
+        if (w->images++ == 0) {
+            w->first_image = image;
+            if (w->cancel_at_first) {
+                imd_context_cancel(w->context);
+            }
+        }
+        w->seen[image]++;
+        memcpy(w->copy[image], (const uint16_t *)imd_series_const_data(series) + image * 20,
+               sizeof w->copy[image]);
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
+typedef struct Handed {
+    Watched *watched;
+    size_t count;
+    bool same_pointer, same_pixels;
+} Handed;
+
+static bool take_watched(ImdError **error, void *user, ImdSeries *series)
+{
+    (void)error;
+    Handed *h = user;
+    h->count++;
+    h->same_pointer = series == h->watched->series;
+    h->same_pixels = imd_series_count(series) == 6 * 20;
+    for (size_t k = 0; h->same_pixels && k < 6; k++) {
+        h->same_pixels = memcmp(h->watched->copy[k],
+                                (const uint16_t *)imd_series_const_data(series) + k * 20,
+                                sizeof h->watched->copy[k]) == 0;
+    }
+    imd_series_destroy(series);
+    return true;
+}
+
+/* imd_context_set_fill_watch: a viewer's preview. STARTED, every image once
+ * with its final pixels, the middle image of the first volume first, ENDED,
+ * then the same series handed over; on a failure (a cancel) ENDED, and no
+ * series. */
+IMD_TEST(fill_watch_reports_each_image_middle_first)
+{
+    Fixture f;
+    if (!setup(&f)) {
+        IMD_SKIP("example plugin or temporary folder unavailable");
+    }
+    ImdError *error = NULL;
+    ImdSeries *a = make_series(11); /* 2 times x 3 slices of 4 x 5 */
+    REQUIRE(a != NULL);
+    CHECK_OK(error, imd_write(&error, f.context, a, path_in(&f, "a"), "dicom", NULL));
+    for (int round = 0; round < 2; round++) {
+        Watched w;
+        memset(&w, 0, sizeof w);
+        pthread_mutex_init(&w.lock, NULL);
+        w.context = f.context;
+        w.cancel_at_first = round == 1;
+        imd_context_set_fill_watch(f.context, watch, &w);
+        Handed handed = {&w, 0, false, false};
+        ImdSeriesList *failures =
+            imd_read_each(&error, f.context, (const char *const[]){path_in(&f, "a")}, 1, NULL,
+                          take_watched, &handed);
+        imd_context_set_fill_watch(f.context, NULL, NULL);
+        CHECK_INT(w.started, 1);
+        CHECK_INT(w.ended, 1);
+        CHECK_INT(w.late, 0);
+        CHECK_INT(w.first_image, 1); /* slices / 2 of time 0 */
+        if (round == 0) {
+            REQUIRE(failures != NULL);
+            CHECK_INT(w.images, 6);
+            for (size_t k = 0; k < 6; k++) {
+                CHECK_INT(w.seen[k], 1);
+            }
+            CHECK_INT(handed.count, 1);
+            CHECK(handed.same_pointer);
+            CHECK(handed.same_pixels);
+            imd_series_list_destroy(failures);
+        } else {
+            CHECK(failures == NULL);
+            CHECK_INT(imd_error_code(error), IMD_ERR_CANCELLED);
+            imd_error_clear(&error);
+            imd_context_reset_cancel(f.context);
+            CHECK_INT(handed.count, 0);
+        }
+        pthread_mutex_destroy(&w.lock);
+    }
+    imd_series_destroy(a);
+    teardown(&f);
+}
+
 IMD_TEST_MAIN(IMD_CASE(write_then_read_back), IMD_CASE(folder_with_several_series_and_junk),
               IMD_CASE(read_each_streams_series_and_failures),
               IMD_CASE(zip_write_append_and_select), IMD_CASE(declines_and_errors),
-              IMD_CASE(write_errors_leave_nothing), IMD_CASE(memory_limit_and_cancel))
+              IMD_CASE(write_errors_leave_nothing), IMD_CASE(memory_limit_and_cancel),
+              IMD_CASE(fill_watch_reports_each_image_middle_first))

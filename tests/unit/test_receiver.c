@@ -133,7 +133,7 @@ static ImdAssociation *associate(ImdError **error, int port, const char *called)
         pc->transfer_syntax_count = 2;
     }
     ImdNetTimeouts timeouts = {2000, 2000, 5000, 5000};
-    ImdAssociation *a = imd__association_open(error, "127.0.0.1", port, rq, &timeouts,
+    ImdAssociation *a = imd__association_open(error, "127.0.0.1", port, rq, &timeouts, NULL,
                                               "test");
     free(rq);
     return a;

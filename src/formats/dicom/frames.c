@@ -538,7 +538,7 @@ static bool apply_row(ImdError **error, ImdDicomDataSet *out, const ImdDicomBuff
     }
     if (have == IMD_VR_UN) {
         /* Unknown VR in the file: the bytes are the value in the dictionary's VR. */
-        if (imd__dicom_vr_is_text(vr) ||
+        if (imd_dicom_vr_is_text(vr) ||
             (is_binary_number(vr) && from->size % imd__dicom_vr_unit(vr) == 0)) {
             return put_value(error, out, shared, source, from, r->target, vr);
         }
@@ -547,7 +547,7 @@ static bool apply_row(ImdError **error, ImdDicomDataSet *out, const ImdDicomBuff
     if (is_number(have) && is_number(vr)) {
         return put_numbers(error, out, from, r->target, vr, MAP_COPY);
     }
-    if (imd__dicom_vr_is_text(have) && imd__dicom_vr_is_text(vr)) {
+    if (imd_dicom_vr_is_text(have) && imd_dicom_vr_is_text(vr)) {
         return put_value(error, out, shared, source, from, r->target, vr);
     }
     return true; /* no sensible conversion: left out */
@@ -581,7 +581,7 @@ static bool creator_of(const ImdDicomDataSet *s, uint16_t group, uint16_t block,
                        size_t *length)
 {
     const ImdDicomElement *e = imd_dicom_dataset_find(s, IMD_TAG(group, block));
-    if (e == NULL || e->value == NULL || imd__dicom_vr_is_text(e->vr) == false) {
+    if (e == NULL || e->value == NULL || imd_dicom_vr_is_text(e->vr) == false) {
         return false;
     }
     const char *t = (const char *)e->value;
@@ -768,7 +768,7 @@ size_t imd__dicom_dimensions(const ImdDicomDataSet *d, ImdDimension *out, size_t
             dimension->group_pointer = (uint32_t)tag;
         }
         e = present(item, IMD_TAG_DimensionDescriptionLabel);
-        char *label = e != NULL && imd__dicom_vr_is_text(e->vr)
+        char *label = e != NULL && imd_dicom_vr_is_text(e->vr)
                           ? imd_dicom_element_string(NULL, item, e)
                           : NULL;
         if (label != NULL) {

@@ -280,42 +280,84 @@ static bool valid_values(ImdVR vr, const char *text)
     return true;
 }
 
-/*
- * A template's dates, times and ages that are not of their VR (an export's
- * anonymisation writes "***": dcm_qa_stc/In/UIH) are emptied: "unknown" is
- * valid for type 2 and 3 attributes, a wrong value is not (PS3.5 6.2). Patient's
- * Sex outside M, F, O (GE writes "0" when anonymised: dcm_qa_stc/In/GE) likewise
- * (PS3.3 C.7.1.1).
- */
-static bool empty_invalid_values(ImdError **error, ImdDicomDataSet *d)
+/* A Velocity Encoding Direction (PS3.3 C.8.13.5, the MR Velocity Encoding
+ * macro) is a unit vector (dciodvfy checks it): Philips writes 0\0\0 on
+ * images without flow encoding (dcm_qa_cs_dl, dcm_qa_fmap), which describes
+ * no direction. */
+static bool is_unit_direction(const ImdDicomElement *e)
 {
-    for (size_t i = 0; i < imd_dicom_dataset_count(d); i++) {
-        const ImdDicomElement *e = imd_dicom_dataset_element(d, i);
-        ImdVR vr = imd_dicom_element_vr(e);
-        if (vr != IMD_VR_DA && vr != IMD_VR_TM && vr != IMD_VR_DT && vr != IMD_VR_AS) {
-            continue;
-        }
-        char *text = imd_dicom_element_string(NULL, d, e);
-        bool bad = text != NULL && !valid_values(vr, text);
-        free(text);
-        if (bad && !imd_dicom_dataset_set_string(error, d, imd_dicom_element_tag(e), vr, "")) {
+    double v[3] = {0, 0, 0};
+    if (imd_dicom_element_vm(e) != 3) {
+        return false;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (!imd_dicom_element_number(NULL, e, i, &v[i])) {
             return false;
         }
     }
-    char *sex = text_of(d, IMD_TAG_PatientSex);
-    bool bad = sex != NULL && sex[0] != '\0' && strcmp(sex, "M") != 0 && strcmp(sex, "F") != 0 &&
-               strcmp(sex, "O") != 0;
-    free(sex);
-    return !bad || imd_dicom_dataset_set_string(error, d, IMD_TAG_PatientSex, (ImdVR)0, "");
+    double norm = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+    return norm > 0.99 && norm < 1.01;
+}
+
+/* Items nested deeper than this are left as they are (the parser refuses
+ * deeper ones: DEFAULT_MAX_DEPTH in src/dicom/parse.c). */
+#define REPAIR_DEPTH 64
+
+/*
+ * Values a template carries that are not values of their attribute, repaired
+ * in the data set and, recursively, in every item of every sequence: an
+ * attribute in an item is the same attribute with the same value rules
+ * (PS3.5 7.5), even in a vendor's private sequence (Philips repeats the MR
+ * attributes in (2005,140F), and dciodvfy checks them there too).
+ * - Dates, times, date-times and ages that are not of their VR (an export's
+ *   anonymisation writes "***": dcm_qa_stc/In/UIH) are emptied: "unknown" is
+ *   valid for type 2 and 3 attributes, a wrong value is not (PS3.5 6.2).
+ * - Patient's Sex outside M, F, O (GE writes "0" when anonymised:
+ *   dcm_qa_stc/In/GE) is emptied likewise (PS3.3 C.7.1.1).
+ * - A Velocity Encoding Direction that is not a unit vector is removed.
+ * The template's own files keep them.
+ */
+static bool repair_values(ImdError **error, ImdDicomDataSet *d, unsigned depth)
+{
+    size_t i = 0;
+    while (i < d->count) {
+        ImdDicomElement *e = &d->elements[i];
+        uint32_t tag = e->tag;
+        ImdVR vr = e->vr;
+        for (size_t k = 0; k < e->item_count && depth < REPAIR_DEPTH; k++) {
+            if (e->items[k] != NULL && !repair_values(error, e->items[k], depth + 1)) {
+                return false;
+            }
+        }
+        if (tag == IMD_TAG_VelocityEncodingDirection && !is_unit_direction(e)) {
+            (void)imd_dicom_dataset_remove(d, tag);
+            continue; /* the next element moved to index i */
+        }
+        bool bad = false;
+        if (vr == IMD_VR_DA || vr == IMD_VR_TM || vr == IMD_VR_DT || vr == IMD_VR_AS) {
+            char *text = imd_dicom_element_string(NULL, d, e);
+            bad = text != NULL && !valid_values(vr, text);
+            free(text);
+        } else if (tag == IMD_TAG_PatientSex) {
+            char *sex = imd_dicom_element_string(NULL, d, e);
+            bad = sex != NULL && sex[0] != '\0' && strcmp(sex, "M") != 0 &&
+                  strcmp(sex, "F") != 0 && strcmp(sex, "O") != 0;
+            free(sex);
+        }
+        /* Replacing keeps the element at index i (the data set stays sorted). */
+        if (bad && !imd_dicom_dataset_set_string(error, d, tag, vr, "")) {
+            return false;
+        }
+        i++;
+    }
+    return true;
 }
 
 /*
  * MR attributes a template holds against their conditions (PS3.3 C.8.3.1):
  * Inversion Time is 2C, present only when Scanning Sequence has IR (Siemens
- * MPRAGE exports say GR with a TI: dcm_qa_frag); a Velocity Encoding Direction
- * that is not a unit vector (Philips writes 0\0\0 on images without flow
- * encoding: dcm_qa_cs_dl, dcm_qa_fmap) describes no direction. Both are
- * removed from what we write; the template's own files keep them.
+ * MPRAGE exports say GR with a TI: dcm_qa_frag). It is removed from what we
+ * write; the template's own files keep it.
  */
 static bool drop_mr_contradictions(ImdDicomDataSet *d)
 {
@@ -325,26 +367,12 @@ static bool drop_mr_contradictions(ImdDicomDataSet *d)
     if (!inversion) {
         (void)imd_dicom_dataset_remove(d, IMD_TAG_InversionTime);
     }
-    const ImdDicomElement *e = imd_dicom_dataset_find(d, IMD_TAG_VelocityEncodingDirection);
-    double v[3] = {0, 0, 0};
-    bool unit = false;
-    if (e != NULL && imd_dicom_element_vm(e) == 3) {
-        bool read = true;
-        for (size_t i = 0; read && i < 3; i++) {
-            read = imd_dicom_element_number(NULL, e, i, &v[i]);
-        }
-        double norm = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
-        unit = read && norm > 0.99 && norm < 1.01;
-    }
-    if (e != NULL && !unit) {
-        (void)imd_dicom_dataset_remove(d, IMD_TAG_VelocityEncodingDirection);
-    }
     return true;
 }
 
 bool imd__dicom_complete_iod(ImdError **error, ImdDicomDataSet *d, const char *sop_class)
 {
-    if (!empty_invalid_values(error, d) ||
+    if (!repair_values(error, d, 0) ||
         !fill(error, d, common, sizeof common / sizeof common[0]) ||
         !complete_laterality(error, d)) {
         return false;

@@ -353,6 +353,51 @@ static bool all_integral(const ImdSeries *series)
 }
 
 /*
+ * Float voxels that are a scanner's stored integers times one rescale (the
+ * DICOM reader records it as StoredValueSlope/StoredValueIntercept when every
+ * image shares it) are stored again as those integers with that rescale, so
+ * that a series read and written back keeps its pixels and rescale exactly
+ * (a classic export joined into an enhanced file, integration.enhanced_classic),
+ * instead of being re-quantised over its range. The same test as the NIfTI
+ * writer's stored_values (src/formats/nifti/format.c).
+ */
+static bool scanner_rescale(const Job *job, Pixels *p)
+{
+    const char *slope_text = imd_header_get_string(job->header, "StoredValueSlope");
+    const char *intercept_text = imd_header_get_string(job->header, "StoredValueIntercept");
+    ImdDType t = imd_series_dtype(job->series);
+    if (slope_text == NULL || intercept_text == NULL ||
+        (t != IMD_DTYPE_FLOAT32 && t != IMD_DTYPE_FLOAT64)) {
+        return false;
+    }
+    double slope = strtod(slope_text, NULL), intercept = strtod(intercept_text, NULL);
+    if (!(isfinite(slope) && slope != 0 && isfinite(intercept))) {
+        return false;
+    }
+    const void *data = imd_series_const_data(job->series);
+    double low = 0, high = 0;
+    for (size_t i = 0, n = imd_series_count(job->series); i < n; i++) {
+        double v = t == IMD_DTYPE_FLOAT32 ? ((const float *)data)[i] : ((const double *)data)[i];
+        double stored = nearbyint((v - intercept) / slope);
+        double magnitude = fabs(v) > 1 ? fabs(v) : 1;
+        if (!(stored >= -32768 && stored <= 65535) ||
+            !(fabs(stored * slope + intercept - v) <= 1e-9 * magnitude)) {
+            return false; /* also NaN: computed data, rescaled over its range */
+        }
+        low = stored < low ? stored : low;
+        high = stored > high ? stored : high;
+    }
+    if (low < 0 && high > 32767) {
+        return false;
+    }
+    p->stored = low < 0 ? IMD_DTYPE_INT16 : IMD_DTYPE_UINT16;
+    p->rescaled = true;
+    p->slope = slope;
+    p->intercept = intercept;
+    return true;
+}
+
+/*
  * The stored type and scaling. 8- and 16-bit integers and RGB are stored as
  * they are, bool as 16-bit 0/1. Wider integers and floats are stored as is
  * when their values fit 16 bits (uint16, else int16), with slope 1 and the
@@ -392,6 +437,9 @@ static bool plan_pixels(ImdError **error, Job *job)
     default:
         break;
     }
+    if (scanner_rescale(job, p)) {
+        return true;
+    }
     bool integral = all_integral(job->series);
     if (integral && p->min >= 0 && p->max <= 65535) {
         p->stored = IMD_DTYPE_UINT16;
@@ -430,12 +478,14 @@ static void store_plane(Job *job, size_t plane, double *low, double *high)
         return;
     } else {
         (void)imd__convert_elements(t, src, IMD_DTYPE_FLOAT64, job->plane, n);
-        uint16_t *out = (uint16_t *)(void *)job->stored;
+        uint16_t *out = (uint16_t *)(void *)job->stored; /* int16 as its two's complement */
+        const double lo = p->stored == IMD_DTYPE_INT16 ? -32768 : 0;
+        const double hi = p->stored == IMD_DTYPE_INT16 ? 32767 : 65535;
         for (size_t i = 0; i < n; i++) {
             double x = job->plane[i];
             double v = isnan(x) ? 0 : round((x - p->intercept) / p->slope);
-            v = v < 0 ? 0 : v > 65535 ? 65535 : v;
-            out[i] = (uint16_t)v;
+            v = v < lo ? lo : v > hi ? hi : v;
+            out[i] = (uint16_t)(int32_t)v;
             job->plane[i] = v;
         }
     }
@@ -783,7 +833,8 @@ static void keep_template_bits_and_thickness(Job *job)
     }
     double bits = template_number(job, IMD_TAG_BitsStored);
     bool is_signed = p->stored == IMD_DTYPE_INT8 || p->stored == IMD_DTYPE_INT16;
-    double high = p->rescaled ? 65535 : p->max, low = p->rescaled ? 0 : p->min;
+    double high = p->rescaled ? round((p->max - p->intercept) / p->slope) : p->max;
+    double low = p->rescaled ? round((p->min - p->intercept) / p->slope) : p->min;
     if (isfinite(bits) && bits >= 1 && bits < 16 && p->stored != IMD_DTYPE_RGB8 &&
         (is_signed ? low >= -ldexp(1, (int)bits - 1) && high < ldexp(1, (int)bits - 1)
                    : low >= 0 && high < ldexp(1, (int)bits))) {

@@ -12,13 +12,23 @@
  * geometry: spacing 1; tag axes count (0, n, 1), named by input_order
  * ("none" for auto).
  *
+ * Colour: MATLAB's truecolor image is an M x N x 3 uint8 array (R, G, B in
+ * the third dimension; image sequences M x N x 3 x K). An RGB series is
+ * written so, [rows, cols, 3, slices, tags], with a second variable
+ * A_colour = 'RGB' (char) saying that the third dimension of A is colour. On
+ * reading, a char variable "<NAME>_colour" holding 'RGB' beside a variable
+ * NAME is that marker: it is not an image variable of its own, and NAME
+ * (uint8, third dimension 3) is read as rgb8. Without the marker a file
+ * reads as before (an M x N x 3 array is three slices).
+ *
  * matio needs a path: members that are not local files (a zip) are copied
  * to a private temporary file (mkstemp in $TMPDIR or /tmp), read and
  * unlinked. matio's log output is caught (never printed) and its last
  * message is put in the error.
  *
  * Writing: one member (Image.mat by default; ".mat" added when missing)
- * holding variable A as [rows, cols, slices, tags] column-major, v5 with
+ * holding variable A as [rows, cols, slices, tags] column-major (rgb8:
+ * [rows, cols, 3, slices, tags] and A_colour, see below), v5 with
  * zlib compression, or v7.3 with mat_version=7.3 or when the data is over
  * 2 GB. matio writes to a private temporary file whose bytes are then
  * copied into the member (committed on close) and the file unlinked.
@@ -46,6 +56,9 @@
 #define CHUNK ((size_t)1 << 20)
 /* Data bytes from which v7.3 is written (v5 holds at most 2^31 - 1 per array). */
 #define V73_FROM ((size_t)1 << 31)
+/* The colour marker: variable "<NAME>_colour" holding this text (see above). */
+#define COLOUR_SUFFIX "_colour"
+#define COLOUR_VALUE "RGB"
 
 /* ---- names and probe ---- */
 
@@ -483,6 +496,7 @@ static void to_matlab(uint8_t *mat, const uint8_t *series, size_t rows, size_t c
 typedef struct Names {
     char **names;
     size_t count, capacity;
+    bool *short_text; /* per name: a char array of 3 elements (a colour marker's shape) */
 } Names;
 
 static void free_names(Names *n)
@@ -491,26 +505,103 @@ static void free_names(Names *n)
         free(n->names[i]);
     }
     free(n->names);
+    free(n->short_text);
 }
 
 static bool list_variables(ImdError **error, mat_t *mat, Names *n)
 {
     matvar_t *info;
+    size_t flag_capacity = 0;
     while ((info = Mat_VarReadNextInfo(mat)) != NULL) {
+        bool short_text = info->class_type == MAT_C_CHAR && info->rank == 2 &&
+                          info->dims != NULL &&
+                          info->dims[0] * info->dims[1] == strlen(COLOUR_VALUE);
         char *name = imd__strdup(error, info->name != NULL ? info->name : "");
         Mat_VarFree(info);
-        if (name == NULL || !imd__grow(error, (void **)&n->names, &n->capacity, n->count + 1,
-                                       sizeof(char *))) {
+        if (name == NULL ||
+            !imd__grow(error, (void **)&n->names, &n->capacity, n->count + 1, sizeof(char *)) ||
+            !imd__grow(error, (void **)&n->short_text, &flag_capacity, n->count + 1,
+                       sizeof(bool))) {
             free(name);
             return false;
         }
+        n->short_text[n->count] = short_text;
         n->names[n->count++] = name;
     }
     return true;
 }
 
-/* The variable to read: the only one, or the one mat_variable names. */
-static const char *choose_variable(ImdError **error, const Reader *reader, const Names *n)
+/* Index of variable `name` in `n`, or n->count. */
+static size_t find_name(const Names *n, const char *name, size_t length)
+{
+    for (size_t i = 0; i < n->count; i++) {
+        if (strlen(n->names[i]) == length && strncmp(n->names[i], name, length) == 0) {
+            return i;
+        }
+    }
+    return n->count;
+}
+
+/* The text of a short char variable (a colour marker candidate); false when it is not one. */
+static bool short_text(mat_t *mat, const char *name, char *text, size_t size)
+{
+    quiet_matio();
+    matvar_t *v = Mat_VarRead(mat, name);
+    bool ok = v != NULL && v->class_type == MAT_C_CHAR && v->data != NULL && v->rank == 2 &&
+              v->dims != NULL && v->dims[0] * v->dims[1] < size;
+    size_t count = ok ? v->dims[0] * v->dims[1] : 0;
+    /* One byte per character (UTF-8 or uint8) or two (UTF-16, uint16: how v5 stores char). */
+    size_t unit = !ok ? 0
+                  : v->data_type == MAT_T_UINT8 || v->data_type == MAT_T_UTF8 ||
+                            v->data_type == MAT_T_INT8
+                      ? 1
+                  : v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16 ||
+                            v->data_type == MAT_T_INT16
+                      ? 2
+                      : 0;
+    ok = ok && unit != 0 && v->nbytes >= count * unit;
+    for (size_t i = 0; ok && i < count; i++) {
+        const uint8_t *c = (const uint8_t *)v->data + i * unit;
+        uint16_t code = unit == 1 ? c[0] : 0;
+        if (unit == 2) {
+            memcpy(&code, c, 2);
+        }
+        ok = code > 0 && code < 128;
+        text[i] = (char)code;
+    }
+    if (ok) {
+        text[count] = '\0';
+    }
+    Mat_VarFree(v);
+    return ok;
+}
+
+/*
+ * The colour markers: every short char variable "<NAME>_colour" holding
+ * 'RGB' beside a variable NAME. *marker[i] is true for such a variable.
+ */
+static bool find_markers(ImdError **error, mat_t *mat, const Names *n, bool **marker)
+{
+    *marker = imd__calloc(error, n->count > 0 ? n->count : 1, sizeof **marker);
+    if (*marker == NULL) {
+        return false;
+    }
+    size_t suffix = strlen(COLOUR_SUFFIX);
+    for (size_t i = 0; i < n->count; i++) {
+        size_t length = strlen(n->names[i]);
+        char text[8];
+        (*marker)[i] = n->short_text[i] && length > suffix &&
+                       strcmp(n->names[i] + length - suffix, COLOUR_SUFFIX) == 0 &&
+                       find_name(n, n->names[i], length - suffix) < n->count &&
+                       short_text(mat, n->names[i], text, sizeof text) &&
+                       strcmp(text, COLOUR_VALUE) == 0;
+    }
+    return true;
+}
+
+/* The variable to read: the only one (colour markers aside), or the one mat_variable names. */
+static const char *choose_variable(ImdError **error, const Reader *reader, const Names *n,
+                                   const bool *marker)
 {
     const char *wanted = imd_options_get(reader->options, "mat_variable", NULL);
     if (wanted != NULL && wanted[0] != '\0') {
@@ -523,10 +614,17 @@ static const char *choose_variable(ImdError **error, const Reader *reader, const
                       wanted);
         return NULL;
     }
-    if (n->count == 1) {
-        return n->names[0];
+    size_t images = 0, last = 0;
+    for (size_t i = 0; i < n->count; i++) {
+        if (!marker[i]) {
+            images++;
+            last = i;
+        }
     }
-    if (n->count == 0) {
+    if (images == 1) {
+        return n->names[last];
+    }
+    if (images == 0) {
         imd_error_set(error, IMD_ERR_CORRUPT, "no variable in the file%s", matio_said());
         return NULL;
     }
@@ -542,6 +640,19 @@ static const char *choose_variable(ImdError **error, const Reader *reader, const
     }
     free(list);
     return NULL;
+}
+
+/* Is variable `name` marked as colour (a marker "<name>_colour" among the variables)? */
+static bool is_colour(const Names *n, const bool *marker, const char *name)
+{
+    size_t length = strlen(name), suffix = strlen(COLOUR_SUFFIX);
+    for (size_t i = 0; i < n->count; i++) {
+        if (marker[i] && strlen(n->names[i]) == length + suffix &&
+            strncmp(n->names[i], name, length) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool set_tags(ImdError **error, ImdSeries *series, size_t tag_ndim, const size_t *shape,
@@ -1015,9 +1126,33 @@ static bool check_claim(ImdError **error, const Reader *reader, const matvar_t *
     return imd__check_alloc(error, reader->context, need, "the image");
 }
 
-/* The series of variable `v` (read with its data unless headers_only). */
+/*
+ * The colour planes of a truecolor array, MATLAB's [rows, cols, 3, planes]
+ * column-major, as the series' interleaved rgb8 [planes, rows, cols].
+ */
+static void colour_to_series(uint8_t *series, const uint8_t *mat, size_t rows, size_t cols,
+                             size_t planes)
+{
+    size_t plane = rows * cols;
+    for (size_t p = 0; p < planes; p++) {
+        for (size_t c = 0; c < 3; c++) {
+            const uint8_t *m = mat + (p * 3 + c) * plane;
+            uint8_t *s = series + p * plane * 3 + c;
+            for (size_t j = 0; j < cols; j++) {
+                for (size_t i = 0; i < rows; i++) {
+                    s[(i * cols + j) * 3] = m[i + j * rows];
+                }
+            }
+        }
+    }
+}
+
+/*
+ * The series of variable `v` (read with its data unless headers_only);
+ * `colour`: v is marked as a truecolor array (its third dimension R, G, B).
+ */
 static ImdSeries *series_of(ImdError **error, const Reader *reader, const matvar_t *v,
-                            bool with_data)
+                            bool with_data, bool colour)
 {
     ImdDType dtype;
     if (v->rank < 1 || v->dims == NULL) {
@@ -1027,16 +1162,28 @@ static ImdSeries *series_of(ImdError **error, const Reader *reader, const matvar
     if (!image_class(error, v, &dtype)) {
         return NULL;
     }
-    size_t rank = (size_t)v->rank;
+    if (colour && (dtype != IMD_DTYPE_UINT8 || v->rank < 3 || v->dims[2] != 3)) {
+        imd_error_set(error, IMD_ERR_CORRUPT,
+                      "variable %s: %s%s says it is a truecolor image, but it is not a uint8 "
+                      "M x N x 3 array", v->name, v->name, COLOUR_SUFFIX);
+        return NULL;
+    }
+    /* The colour dimension is not a dimension of the series. */
+    size_t rank = (size_t)v->rank - (colour ? 1 : 0);
     if (rank > IMD_MAX_DIMS || rank - 2 > IMD_MAX_TAG_DIMS + 1) {
         imd_error_set(error, IMD_ERR_UNSUPPORTED, "variable %s has %zu dimensions (at most %d)",
                       v->name, rank, IMD_MAX_DIMS);
         return NULL;
     }
+    if (colour) {
+        dtype = IMD_DTYPE_RGB8;
+    }
     size_t rows = v->dims[0], cols = rank > 1 ? v->dims[1] : 1, count = 1;
     size_t shape[IMD_MAX_DIMS], ndim = 0;
-    for (size_t d = rank; d-- > 2;) {
-        shape[ndim++] = v->dims[d];
+    for (size_t d = (size_t)v->rank; d-- > 2;) {
+        if (!(colour && d == 2)) {
+            shape[ndim++] = v->dims[d];
+        }
     }
     shape[ndim++] = rows;
     shape[ndim++] = cols;
@@ -1056,8 +1203,9 @@ static ImdSeries *series_of(ImdError **error, const Reader *reader, const matvar
               set_tags(error, series, tag_ndim, shape, slices);
     if (ok && with_data) {
         bool complex = imd_dtype_is_complex(dtype);
-        size_t part = imd_dtype_size(dtype) / (complex ? 2 : 1), need = 0;
-        ok = imd__mul_size(count, part, &need) && v->data != NULL &&
+        /* Bytes of one stored element: a colour voxel is three uint8 elements. */
+        size_t part = colour ? 1 : imd_dtype_size(dtype) / (complex ? 2 : 1), need = 0;
+        ok = imd__mul_size(count, colour ? 3 * part : part, &need) && v->data != NULL &&
              v->data_type == data_type_of_class(v->class_type) &&
              (size_t)v->data_size == part && (complex || v->nbytes >= need);
         const mat_complex_split_t *split = complex ? v->data : NULL;
@@ -1069,7 +1217,9 @@ static ImdSeries *series_of(ImdError **error, const Reader *reader, const matvar
         } else {
             uint8_t *out = imd_series_data(series);
             size_t planes = count / (rows * cols);
-            if (complex) {
+            if (colour) {
+                colour_to_series(out, v->data, rows, cols, planes);
+            } else if (complex) {
                 to_series(out, split->Re, rows, cols, planes, part, 2 * part);
                 to_series(out + part, split->Im, rows, cols, planes, part, 2 * part);
             } else {
@@ -1106,10 +1256,11 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
         return NULL;
     }
     Names names = {0};
+    bool *marker = NULL;
     ImdSeries *series = NULL;
     const char *chosen = NULL;
-    if (list_variables(error, mat, &names)) {
-        chosen = choose_variable(error, reader, &names);
+    if (list_variables(error, mat, &names) && find_markers(error, mat, &names, &marker)) {
+        chosen = choose_variable(error, reader, &names, marker);
     }
     if (chosen != NULL) {
         quiet_matio();
@@ -1128,7 +1279,8 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
             imd_error_set(error, IMD_ERR_CORRUPT, "cannot read variable %s%s", chosen,
                           matio_said());
         } else {
-            series = series_of(error, reader, v, !headers_only);
+            series = series_of(error, reader, v, !headers_only,
+                               is_colour(&names, marker, chosen));
             Mat_VarFree(v);
         }
         if (series != NULL) {
@@ -1138,6 +1290,7 @@ static ImdSeries *read_file(ImdError **error, const Reader *reader, const Member
         }
     }
     free_names(&names);
+    free(marker);
     (void)Mat_Close(mat);
     return series;
 }
@@ -1203,6 +1356,7 @@ static enum matio_classes class_of_dtype(ImdDType dtype, enum matio_types *type,
     switch (dtype) {
     case IMD_DTYPE_BOOL: *type = MAT_T_UINT8; *flags = MAT_F_LOGICAL; return MAT_C_UINT8;
     case IMD_DTYPE_UINT8: *type = MAT_T_UINT8; return MAT_C_UINT8;
+    case IMD_DTYPE_RGB8: *type = MAT_T_UINT8; return MAT_C_UINT8; /* M x N x 3 (see above) */
     case IMD_DTYPE_INT8: *type = MAT_T_INT8; return MAT_C_INT8;
     case IMD_DTYPE_UINT16: *type = MAT_T_UINT16; return MAT_C_UINT16;
     case IMD_DTYPE_INT16: *type = MAT_T_INT16; return MAT_C_INT16;
@@ -1247,17 +1401,43 @@ static bool choose_version(ImdError **error, const ImdOptions *options, size_t n
     return true;
 }
 
-/* The series' data laid out column-major as MATLAB's [rows, cols, d3...]. */
+/* The inverse of colour_to_series: rgb8 [planes, rows, cols] as [rows, cols, 3, planes]. */
+static void colour_to_matlab(uint8_t *mat, const uint8_t *series, size_t rows, size_t cols,
+                             size_t planes)
+{
+    size_t plane = rows * cols;
+    for (size_t p = 0; p < planes; p++) {
+        for (size_t c = 0; c < 3; c++) {
+            uint8_t *m = mat + (p * 3 + c) * plane;
+            const uint8_t *s = series + p * plane * 3 + c;
+            for (size_t i = 0; i < rows; i++) {
+                for (size_t j = 0; j < cols; j++) {
+                    m[i + j * rows] = s[(i * cols + j) * 3];
+                }
+            }
+        }
+    }
+}
+
+/*
+ * The series' data laid out column-major as MATLAB's [rows, cols, d3...]
+ * (rgb8: [rows, cols, 3, d3...], MATLAB's truecolor layout). `dims` holds
+ * IMD_MAX_DIMS + 1 values.
+ */
 static bool matlab_layout(ImdError **error, const ImdSeries *series, size_t *dims, int *rank,
                           void **data, mat_complex_split_t *split)
 {
     size_t ndim = imd_series_ndim(series), count = imd_series_count(series);
     ImdDType dtype = imd_series_dtype(series);
+    bool colour = dtype == IMD_DTYPE_RGB8;
     size_t rows = ndim >= 2 ? imd_series_dim(series, ndim - 2) : 1;
     size_t cols = imd_series_dim(series, ndim - 1);
     dims[0] = rows;
     dims[1] = cols;
     *rank = 2;
+    if (colour) {
+        dims[(*rank)++] = 3;
+    }
     for (size_t d = ndim >= 2 ? ndim - 2 : 0; d-- > 0;) {
         dims[(*rank)++] = imd_series_dim(series, d);
     }
@@ -1286,9 +1466,25 @@ static bool matlab_layout(ImdError **error, const ImdSeries *series, size_t *dim
     if (out == NULL) {
         return false;
     }
-    to_matlab(out, in, rows, cols, planes, part, part);
+    if (colour) {
+        colour_to_matlab(out, in, rows, cols, planes);
+    } else {
+        to_matlab(out, in, rows, cols, planes, part, part);
+    }
     *data = out;
     return true;
+}
+
+/* The colour marker beside A: A_colour = 'RGB' (char, 1 x 3). */
+static bool write_colour_marker(mat_t *mat)
+{
+    char value[] = COLOUR_VALUE;
+    size_t dims[2] = {1, strlen(COLOUR_VALUE)};
+    matvar_t *v = Mat_VarCreate("A" COLOUR_SUFFIX, MAT_C_CHAR, MAT_T_UINT8, 2, dims, value,
+                                MAT_F_DONT_COPY_DATA);
+    bool ok = v != NULL && Mat_VarWrite(mat, v, MAT_COMPRESSION_NONE) == 0;
+    Mat_VarFree(v);
+    return ok;
 }
 
 /* Write the matio file at `path`. */
@@ -1298,7 +1494,7 @@ static bool write_file(ImdError **error, const ImdSeries *series, const char *pa
     enum matio_types type;
     int flags;
     enum matio_classes class_type = class_of_dtype(imd_series_dtype(series), &type, &flags);
-    size_t dims[IMD_MAX_DIMS];
+    size_t dims[IMD_MAX_DIMS + 1];
     int rank = 0;
     void *data = NULL;
     mat_complex_split_t split = {NULL, NULL};
@@ -1312,6 +1508,9 @@ static bool write_file(ImdError **error, const ImdSeries *series, const char *pa
                               : NULL;
     bool ok = v != NULL && Mat_VarWrite(mat, v, MAT_COMPRESSION_ZLIB) == 0;
     Mat_VarFree(v); /* the data stays ours */
+    if (ok && imd_series_dtype(series) == IMD_DTYPE_RGB8) {
+        ok = write_colour_marker(mat);
+    }
     if (mat != NULL && Mat_Close(mat) != 0) {
         ok = false;
     }
@@ -1370,9 +1569,8 @@ static bool write_series(ImdError **error, const ImdSeries *series, ImdArchive *
     enum matio_types type;
     int flags;
     if (class_of_dtype(dtype, &type, &flags) == MAT_C_EMPTY) {
-        imd_error_set(error, IMD_ERR_UNSUPPORTED, "MATLAB files cannot hold %s data%s",
-                      imd_dtype_name(dtype),
-                      dtype == IMD_DTYPE_RGB8 ? " (colour)" : "");
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "MATLAB files cannot hold %s data",
+                      imd_dtype_name(dtype));
         return false;
     }
     if (imd_series_ndim(series) > IMD_MAX_DIMS) {

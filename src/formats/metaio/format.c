@@ -39,6 +39,15 @@
 #define MEMBER_LIMIT ((size_t)1 << 34)
 /* Most files a LIST or pattern may name. */
 #define FILE_LIMIT ((size_t)1 << 16)
+/* Most dimensions a MetaIO image has (MetaIO's own limit, NDims 1 to 10). */
+#define META_MAX_DIMS 10
+/* Our own header keys (docs/metaio-mat.md): the names and values of two or
+ * more tag axes, which MetaIO has no field for. Readers of MetaIO skip keys
+ * they do not know (ITK keeps them as metadata). */
+#define KEY_ORDER "ImagedataInputOrder"
+#define KEY_TAG_AXIS "ImagedataTagAxis"
+/* Longest header line read (a tag axis' values longer than this are not written). */
+#define LINE_LIMIT 4096
 
 /* ---- names ---- */
 
@@ -58,13 +67,13 @@ typedef enum DataKind {
 
 typedef struct Meta {
     size_t ndims;
-    size_t dim[4];     /* x, y, z, t */
+    size_t dim[META_MAX_DIMS]; /* x, y, z, then the tag axes, fastest first */
     bool has_dims;
     int etype;         /* index into element_types, -1 unset */
     size_t channels;
-    double spacing[4];
-    double offset[4];
-    double matrix[16];
+    double spacing[META_MAX_DIMS];
+    double offset[META_MAX_DIMS];
+    double matrix[META_MAX_DIMS * META_MAX_DIMS];
     size_t matrix_count;
     bool msb, compressed;
     int64_t header_size; /* -1: data at the end of the file */
@@ -73,6 +82,13 @@ typedef struct Meta {
     char **files;        /* DATA_FILE (1), LIST, PATTERN: names */
     size_t file_count;
     size_t file_dims;    /* dimensions held by one file */
+    /* Our keys: KEY_ORDER, and KEY_TAG_AXIS<k> = name [values] for series tag axis k
+     * (slowest first; MetaIO dimension ndims - 1 - k). */
+    char *order;
+    size_t tag_keys;                          /* KEY_TAG_AXIS keys read */
+    char *tag_name[IMD_MAX_TAG_DIMS];         /* NULL: no key for that axis */
+    double *tag_values[IMD_MAX_TAG_DIMS];     /* NULL: the key gives no values */
+    size_t tag_count[IMD_MAX_TAG_DIMS];
 } Meta;
 
 static const struct {
@@ -95,6 +111,14 @@ static void meta_free(Meta *m)
     free(m->files);
     m->files = NULL;
     m->file_count = 0;
+    free(m->order);
+    m->order = NULL;
+    for (size_t k = 0; k < IMD_MAX_TAG_DIMS; k++) {
+        free(m->tag_name[k]);
+        free(m->tag_values[k]);
+        m->tag_name[k] = NULL;
+        m->tag_values[k] = NULL;
+    }
 }
 
 static bool is_blank(char c)
@@ -265,7 +289,7 @@ static bool parse_pattern(ImdError **error, Meta *m, const char *value)
     last = numbers[1];
     step = count >= 3 ? numbers[2] : 1;
     if (count == 4) {
-        if (numbers[3] < 1 || numbers[3] > 4) {
+        if (numbers[3] < 1 || numbers[3] > META_MAX_DIMS) {
             imd_error_set(error, IMD_ERR_CORRUPT, "ElementDataFile: bad file dimension");
             return false;
         }
@@ -300,7 +324,7 @@ static bool parse_pattern(ImdError **error, Meta *m, const char *value)
 
 static bool set_dims(ImdError **error, Meta *m, const double *v, size_t n)
 {
-    if (n < 2 || n > 4) {
+    if (n < 2 || n > META_MAX_DIMS) {
         imd_error_set(error, n > 4 ? IMD_ERR_LIMIT : IMD_ERR_CORRUPT, "DimSize: %zu values", n);
         return false;
     }
@@ -312,6 +336,81 @@ static bool set_dims(ImdError **error, Meta *m, const double *v, size_t n)
         m->dim[i] = (size_t)v[i];
     }
     m->has_dims = true;
+    return true;
+}
+
+/* KEY_TAG_AXIS<k> = name [value...]: `index` is the text after KEY_TAG_AXIS. */
+static bool parse_tag_axis(ImdError **error, Meta *m, const char *index, const char *value)
+{
+    if (index[0] < '0' || index[0] >= '0' + IMD_MAX_TAG_DIMS || index[1] != '\0') {
+        imd_error_set(error, IMD_ERR_CORRUPT, "%s%s: not a tag axis key (%s0 to %s%d)",
+                      KEY_TAG_AXIS, index, KEY_TAG_AXIS, KEY_TAG_AXIS, IMD_MAX_TAG_DIMS - 1);
+        return false;
+    }
+    size_t k = (size_t)(index[0] - '0');
+    if (m->tag_name[k] != NULL) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "%s%zu given twice", KEY_TAG_AXIS, k);
+        return false;
+    }
+    size_t length = 0;
+    while (value[length] != '\0' && !is_blank(value[length])) {
+        length++;
+    }
+    if (length == 0) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "%s%zu: no axis name", KEY_TAG_AXIS, k);
+        return false;
+    }
+    /* At most one number per two characters of the (LINE_LIMIT-bounded) line. */
+    size_t capacity = strlen(value + length) / 2 + 1, count = 0;
+    double *values = imd__calloc(error, capacity, sizeof *values);
+    char *name = values != NULL ? imd__strndup(error, value, length) : NULL;
+    if (name == NULL ||
+        !parse_numbers(error, KEY_TAG_AXIS, value + length, values, capacity, &count)) {
+        free(values);
+        free(name);
+        return false;
+    }
+    m->tag_name[k] = name;
+    if (count > 0) {
+        m->tag_values[k] = values;
+        m->tag_count[k] = count;
+    } else {
+        free(values);
+    }
+    m->tag_keys++;
+    return true;
+}
+
+/*
+ * Our keys against the dimensions: KEY_TAG_AXIS0 to <k-1>, each with no
+ * values or one per index of its dimension, on an image of 3 + k dimensions.
+ */
+static bool check_tag_keys(ImdError **error, const Meta *m)
+{
+    size_t k = m->tag_keys;
+    if (k == 0) {
+        return true;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (m->tag_name[i] == NULL) {
+            imd_error_set(error, IMD_ERR_CORRUPT, "%s%zu missing (%zu tag axis keys)",
+                          KEY_TAG_AXIS, i, k);
+            return false;
+        }
+    }
+    if (m->ndims != 3 + k) {
+        imd_error_set(error, IMD_ERR_CORRUPT, "%zu %s keys for NDims %zu (want NDims %zu)", k,
+                      KEY_TAG_AXIS, m->ndims, 3 + k);
+        return false;
+    }
+    for (size_t i = 0; i < k; i++) {
+        size_t length = m->dim[m->ndims - 1 - i];
+        if (m->tag_values[i] != NULL && m->tag_count[i] != length) {
+            imd_error_set(error, IMD_ERR_CORRUPT, "%s%zu: %zu values for a dimension of %zu",
+                          KEY_TAG_AXIS, i, m->tag_count[i], length);
+            return false;
+        }
+    }
     return true;
 }
 
@@ -332,7 +431,7 @@ static bool parse_fields(ImdError **error, const uint8_t *data, size_t size, Met
             imd_error_set(error, IMD_ERR_LIMIT, "header longer than %zu bytes", HEADER_LIMIT);
             return false;
         }
-        char line[4096];
+        char line[LINE_LIMIT];
         size_t length = end - start;
         while (length > 0 && is_blank((char)data[start + length - 1])) {
             length--;
@@ -375,9 +474,10 @@ static bool parse_fields(ImdError **error, const uint8_t *data, size_t size, Met
             if (!parse_numbers(error, key, value, v, 1, &n)) {
                 return false;
             }
-            if (n != 1 || v[0] != floor(v[0]) || v[0] < 1 || v[0] > 4) {
-                imd_error_set(error, n == 1 && v[0] > 4 ? IMD_ERR_LIMIT : IMD_ERR_CORRUPT,
-                              "NDims %s: 2 to 4 supported", value);
+            if (n != 1 || v[0] != floor(v[0]) || v[0] < 1 || v[0] > META_MAX_DIMS) {
+                imd_error_set(error, n == 1 && v[0] > META_MAX_DIMS ? IMD_ERR_LIMIT
+                                                                    : IMD_ERR_CORRUPT,
+                              "NDims %s: 2 to %d supported", value, META_MAX_DIMS);
                 return false;
             }
             m->ndims = (size_t)v[0];
@@ -408,7 +508,7 @@ static bool parse_fields(ImdError **error, const uint8_t *data, size_t size, Met
             }
             m->channels = (size_t)v[0];
         } else if (key_is(key, "ElementSpacing") || key_is(key, "ElementSize")) {
-            if (!parse_numbers(error, key, value, v, 4, &n)) {
+            if (!parse_numbers(error, key, value, v, META_MAX_DIMS, &n)) {
                 return false;
             }
             /* ElementSize only when no ElementSpacing was given. */
@@ -419,7 +519,7 @@ static bool parse_fields(ImdError **error, const uint8_t *data, size_t size, Met
             }
             has_spacing = has_spacing || key_is(key, "ElementSpacing");
         } else if (key_is(key, "Offset") || key_is(key, "Origin") || key_is(key, "Position")) {
-            if (!parse_numbers(error, key, value, v, 4, &n)) {
+            if (!parse_numbers(error, key, value, v, META_MAX_DIMS, &n)) {
                 return false;
             }
             for (size_t i = 0; i < n; i++) {
@@ -427,7 +527,18 @@ static bool parse_fields(ImdError **error, const uint8_t *data, size_t size, Met
             }
         } else if (key_is(key, "TransformMatrix") || key_is(key, "Rotation") ||
                    key_is(key, "Orientation")) {
-            if (!parse_numbers(error, key, value, m->matrix, 16, &m->matrix_count)) {
+            if (!parse_numbers(error, key, value, m->matrix, META_MAX_DIMS * META_MAX_DIMS,
+                               &m->matrix_count)) {
+                return false;
+            }
+        } else if (key_is(key, KEY_ORDER)) {
+            free(m->order);
+            m->order = imd__strdup(error, value);
+            if (m->order == NULL) {
+                return false;
+            }
+        } else if (strncasecmp(key, KEY_TAG_AXIS, strlen(KEY_TAG_AXIS)) == 0) {
+            if (!parse_tag_axis(error, m, key + strlen(KEY_TAG_AXIS), value)) {
                 return false;
             }
         } else if (key_is(key, "ElementByteOrderMSB") || key_is(key, "BinaryDataByteOrderMSB")) {
@@ -467,7 +578,7 @@ static bool parse_fields(ImdError **error, const uint8_t *data, size_t size, Met
                 while (is_blank(*d)) {
                     d++;
                 }
-                if (*d >= '1' && *d <= '4' && (d[1] == 'D' || d[1] == 'd')) {
+                if (*d >= '1' && *d <= '9' && (d[1] == 'D' || d[1] == 'd')) {
                     m->file_dims = (size_t)(*d - '0');
                 }
                 m->data = DATA_LIST;
@@ -508,9 +619,9 @@ static bool parse_fields(ImdError **error, const uint8_t *data, size_t size, Met
     if (m->ndims == 0) {
         m->ndims = dim_count;
     }
-    if (m->ndims < 2 || m->ndims > 4) {
-        imd_error_set(error, m->ndims > 4 ? IMD_ERR_LIMIT : IMD_ERR_UNSUPPORTED,
-                      "NDims %zu: 2 to 4 supported", m->ndims);
+    if (m->ndims < 2 || m->ndims > META_MAX_DIMS) {
+        imd_error_set(error, m->ndims > META_MAX_DIMS ? IMD_ERR_LIMIT : IMD_ERR_UNSUPPORTED,
+                      "NDims %zu: 2 to %d supported", m->ndims, META_MAX_DIMS);
         return false;
     }
     if (dim_count == 0) {
@@ -522,7 +633,7 @@ static bool parse_fields(ImdError **error, const uint8_t *data, size_t size, Met
                       m->ndims);
         return false;
     }
-    if (!set_dims(error, m, dims, dim_count)) {
+    if (!set_dims(error, m, dims, dim_count) || !check_tag_keys(error, m)) {
         return false;
     }
     if (m->etype < 0) {
@@ -687,13 +798,27 @@ static bool metaio_reader_add(ImdError **error, void *state, ImdArchive *archive
 typedef struct Image {
     ImdDType dtype;
     size_t ndim;
-    size_t shape[4]; /* series order [t, z, y, x] after squeezing */
+    size_t shape[META_MAX_DIMS]; /* series order [tags..., z, y, x] after squeezing */
     uint8_t *data;
     size_t nbytes;
     ImdVec3 origin, axis[3]; /* unit directions of x, y, z */
-    double spacing[4];       /* x, y, z, t */
+    double spacing[META_MAX_DIMS]; /* x, y, z, then the tag dimensions fastest first */
     bool oriented;
+    /* Our keys (owned; tag_keys 0 when the file has none): the tag axes. */
+    char *order;
+    size_t tag_keys;
+    double *tag_values[IMD_MAX_TAG_DIMS]; /* series tag axis k; NULL: 0, 1, ... */
 } Image;
+
+static void image_free(Image *image)
+{
+    free(image->data);
+    free(image->order);
+    for (size_t k = 0; k < IMD_MAX_TAG_DIMS; k++) {
+        free(image->tag_values[k]);
+    }
+    memset(image, 0, sizeof *image);
+}
 
 static bool inflate_exact(ImdError **error, const uint8_t *in, size_t in_size, uint8_t *out,
                           size_t out_size, const char *name)
@@ -974,6 +1099,19 @@ static bool decode_image(ImdError **error, const Member *member, bool headers_on
         imd__blob_close(&file);
         return false;
     }
+    /* Size-1 dimensions at the slow end are squeezed, to no less than 2D (not when our
+     * keys give the tag axes: their shape is kept). */
+    size_t squeezed = m.ndims;
+    while (m.tag_keys == 0 && squeezed > 2 && m.dim[squeezed - 1] == 1) {
+        squeezed--;
+    }
+    if (squeezed > IMD_MAX_DIMS) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "NDims %zu: a series has at most %d "
+                      "dimensions", squeezed, IMD_MAX_DIMS);
+        meta_free(&m);
+        imd__blob_close(&file);
+        return false;
+    }
     ImdDType dtype = element_types[m.etype].dtype;
     size_t unit = imd_dtype_size(dtype);
     if (m.channels == 3) {
@@ -1040,18 +1178,22 @@ static bool decode_image(ImdError **error, const Member *member, bool headers_on
     if (ok) {
         image->dtype = dtype;
         image->nbytes = bytes;
-        size_t n = m.ndims;
-        /* Squeeze leading size-1 dimensions, to no less than 2D. */
-        while (n > 2 && m.dim[n - 1] == 1) {
-            n--;
-        }
+        size_t n = squeezed;
         image->ndim = n;
         for (size_t i = 0; i < n; i++) {
             image->shape[i] = m.dim[n - 1 - i];
         }
-        for (int i = 0; i < 4; i++) {
+        for (size_t i = 0; i < META_MAX_DIMS; i++) {
             double s = m.spacing[i];
             image->spacing[i] = isfinite(s) && s > 0 ? s : 1;
+        }
+        /* Our keys move over to the image. */
+        image->order = m.order;
+        m.order = NULL;
+        image->tag_keys = m.tag_keys;
+        for (size_t k = 0; k < m.tag_keys; k++) {
+            image->tag_values[k] = m.tag_values[k];
+            m.tag_values[k] = NULL;
         }
         image->origin = (ImdVec3){m.offset[0], m.offset[1], m.ndims > 2 ? m.offset[2] : 0};
         set_directions(&m, image);
@@ -1136,8 +1278,73 @@ static ImdVec3 along(ImdVec3 origin, ImdVec3 direction, double distance)
                      origin.z + distance * direction.z};
 }
 
+/*
+ * The tag axes of a series read from one file of 3 + k dimensions, k >= 2
+ * or given by our keys: named by the input order (the reader's when it has
+ * k components, else our KEY_ORDER, else "none"), valued by our
+ * KEY_TAG_AXIS values, else 0, step (the dimension's ElementSpacing), ...
+ * Every slice's tag cells hold the k axes' values.
+ */
+static bool finish_tags(ImdError **error, ImdSeries *series, const Image *image, size_t slices,
+                        const ImdInputOrder *wanted, const char *wanted_text)
+{
+    size_t k = image->ndim - 3;
+    const char *order = "none";
+    if (!wanted->automatic && wanted->count == k) {
+        order = wanted_text;
+    } else if (image->order != NULL) {
+        order = image->order;
+    }
+    if (!imd_series_set_input_order(error, series, order)) {
+        if (order == wanted_text) {
+            return false;
+        }
+        /* Our key does not fit (edited by hand): the tag axes stay unnamed. */
+        imd_error_clear(error);
+        if (!imd_series_set_input_order(error, series, "none")) {
+            return false;
+        }
+    }
+    for (size_t d = 0; d < k; d++) {
+        const char *name = imd_axis_name(imd_series_axis(series, d));
+        size_t n = image->shape[d];
+        ImdAxis *axis = image->tag_values[d] != NULL
+                            ? imd_axis_create_numbers(error, name, image->tag_values[d], n)
+                            : imd_axis_create_uniform(error, name, 0,
+                                                      image->spacing[image->ndim - 1 - d], n);
+        if (axis == NULL || !imd_series_set_axis(error, series, d, axis)) {
+            imd_axis_destroy(axis);
+            return false;
+        }
+    }
+    ImdHeader *header = imd_series_header(series);
+    if (!imd_header_set_tag_shape(error, header, slices, k, image->shape, k)) {
+        return false;
+    }
+    size_t cells = 1;
+    for (size_t d = 0; d < k; d++) {
+        cells *= image->shape[d];
+    }
+    for (size_t cell = 0; cell < cells; cell++) {
+        size_t index[IMD_MAX_TAG_DIMS] = {0}, rest = cell;
+        ImdValue values[IMD_MAX_TAG_DIMS];
+        for (size_t d = k; d-- > 0;) {
+            index[d] = rest % image->shape[d];
+            rest /= image->shape[d];
+            values[d] = imd_value_number(imd_axis_number(imd_series_axis(series, d), index[d]));
+        }
+        for (size_t s = 0; s < slices; s++) {
+            if (!imd_header_set_tag(error, header, s, index, values)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* One file as a series. */
-static ImdSeries *single_series(ImdError **error, Image *image, const char *order)
+static ImdSeries *single_series(ImdError **error, Image *image, const ImdInputOrder *wanted,
+                                const char *wanted_text, const char *order)
 {
     ImdSeries *series = imd_series_create(error, image->dtype, image->ndim, image->shape);
     if (series == NULL) {
@@ -1147,7 +1354,8 @@ static ImdSeries *single_series(ImdError **error, Image *image, const char *orde
         memcpy(imd_series_data(series), image->data, image->nbytes);
     }
     size_t slices = image->ndim >= 3 ? image->shape[image->ndim - 3] : 1;
-    size_t tags = image->ndim == 4 ? image->shape[0] : 0;
+    bool several = image->ndim > 4 || image->tag_keys > 0;
+    size_t tags = image->ndim == 4 && !several ? image->shape[0] : 0;
     ImdVec3 *positions = imd__calloc(error, slices, sizeof *positions);
     bool ok = positions != NULL;
     for (size_t s = 0; ok && s < slices; s++) {
@@ -1155,6 +1363,7 @@ static ImdSeries *single_series(ImdError **error, Image *image, const char *orde
     }
     ok = ok && finish_series(error, series, image, positions, slices, image->spacing[2], tags,
                              image->spacing[3], order);
+    ok = ok && (!several || finish_tags(error, series, image, slices, wanted, wanted_text));
     free(positions);
     if (!ok) {
         imd_series_destroy(series);
@@ -1277,7 +1486,8 @@ static ImdSeriesList *metaio_reader_finish(ImdError **error, void *state)
                             "MetaIO: %zu files of different shapes: one series each", count);
         }
         for (size_t i = 0; ok && i < count; i++) {
-            ImdSeries *series = single_series(error, &images[i], order);
+            ImdSeries *series = single_series(error, &images[i], &reader->order,
+                                              reader->order_text, order);
             ok = series != NULL && imd_series_list_add(error, list, series);
             if (!ok) {
                 imd_series_destroy(series);
@@ -1285,7 +1495,7 @@ static ImdSeriesList *metaio_reader_finish(ImdError **error, void *state)
         }
     }
     for (size_t i = 0; images != NULL && i < count; i++) {
-        free(images[i].data);
+        image_free(&images[i]);
     }
     free(images);
     if (!ok) {
@@ -1300,9 +1510,12 @@ static ImdSeriesList *metaio_reader_finish(ImdError **error, void *state)
 typedef struct Volume {
     const char *element;   /* MET_ type */
     size_t channels;
-    size_t dims[3];        /* x, y, z */
-    double spacing[3];     /* x, y, z */
+    size_t ndims;          /* 3, or 3 + the tag axes (one file for two or more) */
+    size_t dims[META_MAX_DIMS];    /* x, y, z, then the tag axes fastest first */
+    double spacing[META_MAX_DIMS]; /* likewise */
+    double tag_start[META_MAX_DIMS]; /* Offset of the tag dimensions (from index 3) */
     ImdVec3 origin, row, column, slice;
+    const char *keys;      /* our own header lines (KEY_ORDER, KEY_TAG_AXIS), or NULL */
     uint8_t *data;         /* converted voxels */
     size_t nbytes;
 } Volume;
@@ -1412,23 +1625,45 @@ static char *header_text(ImdError **error, const Volume *v, bool compressed, siz
                          const char *data_file)
 {
     ImdText text = {0};
-    imd__text_puts(&text, "ObjectType = Image\nNDims = 3\nBinaryData = True\n"
-                          "BinaryDataByteOrderMSB = False\n");
+    size_t n = v->ndims;
+    imd__text_printf(&text, "ObjectType = Image\nNDims = %zu\nBinaryData = True\n"
+                            "BinaryDataByteOrderMSB = False\n", n);
     imd__text_printf(&text, "CompressedData = %s\n", compressed ? "True" : "False");
     if (compressed) {
         imd__text_printf(&text, "CompressedDataSize = %zu\n", compressed_size);
     }
-    double matrix[9] = {v->row.x,    v->row.y,    v->row.z,   v->column.x, v->column.y,
-                        v->column.z, v->slice.x,  v->slice.y, v->slice.z};
-    double offset[3] = {v->origin.x, v->origin.y, v->origin.z};
-    double zero[3] = {0, 0, 0};
-    put_numbers(&text, "TransformMatrix", matrix, 9);
-    put_numbers(&text, "Offset", offset, 3);
-    put_numbers(&text, "CenterOfRotation", zero, 3);
-    put_numbers(&text, "ElementSpacing", v->spacing, 3);
-    imd__text_printf(&text, "DimSize = %zu %zu %zu\n", v->dims[0], v->dims[1], v->dims[2]);
+    /* Row k of the matrix is the direction of index axis k (n x n): the
+     * spatial ones in patient space, the tag axes their own unit vectors. */
+    double matrix[META_MAX_DIMS * META_MAX_DIMS] = {0};
+    const ImdVec3 spatial[3] = {v->row, v->column, v->slice};
+    for (size_t k = 0; k < n; k++) {
+        if (k < 3) {
+            matrix[k * n + 0] = spatial[k].x;
+            matrix[k * n + 1] = spatial[k].y;
+            matrix[k * n + 2] = spatial[k].z;
+        } else {
+            matrix[k * n + k] = 1;
+        }
+    }
+    double offset[META_MAX_DIMS] = {v->origin.x, v->origin.y, v->origin.z};
+    double zero[META_MAX_DIMS] = {0};
+    for (size_t k = 3; k < n; k++) {
+        offset[k] = v->tag_start[k];
+    }
+    put_numbers(&text, "TransformMatrix", matrix, n * n);
+    put_numbers(&text, "Offset", offset, n);
+    put_numbers(&text, "CenterOfRotation", zero, n);
+    put_numbers(&text, "ElementSpacing", v->spacing, n);
+    imd__text_puts(&text, "DimSize =");
+    for (size_t k = 0; k < n; k++) {
+        imd__text_printf(&text, " %zu", v->dims[k]);
+    }
+    imd__text_puts(&text, "\n");
     if (v->channels > 1) {
         imd__text_printf(&text, "ElementNumberOfChannels = %zu\n", v->channels);
+    }
+    if (v->keys != NULL) {
+        imd__text_puts(&text, v->keys);
     }
     imd__text_printf(&text, "ElementType = %s\nElementDataFile = %s\n", v->element, data_file);
     return imd__text_finish(error, &text);
@@ -1536,6 +1771,62 @@ static char *output_name(ImdError **error, const char *name, size_t index, size_
     return imd__sprintf(error, "%s/Image_%05zu.mha", name, index);
 }
 
+/* A name that stays one token of a header line. */
+static bool plain_token(const char *text)
+{
+    if (text == NULL || text[0] == '\0') {
+        return false;
+    }
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p == '=' || (unsigned char)*p <= ' ' || (unsigned char)*p >= 127) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Our keys for the tag axes of a series written as one file: KEY_ORDER = the
+ * input order, and KEY_TAG_AXIS<k> = name value... per tag axis k (slowest
+ * first), the values in the shortest text that reads back exactly; an axis
+ * whose values are not numbers, or too many for a header line, gets its name
+ * only (read back as 0, 1, ...). "" when a name cannot be written.
+ */
+static char *tag_keys(ImdError **error, const ImdSeries *series, size_t tag_ndim)
+{
+    ImdText text = {0};
+    const char *order = imd_header_input_order(imd_series_const_header(series));
+    if (!plain_token(order)) {
+        return imd__strdup(error, "");
+    }
+    imd__text_printf(&text, "%s = %s\n", KEY_ORDER, order);
+    for (size_t d = 0; d < tag_ndim; d++) {
+        const ImdAxis *axis = imd_series_axis(series, d);
+        const char *name = imd_axis_name(axis);
+        if (!plain_token(name)) {
+            imd__text_free(&text);
+            return imd__strdup(error, "");
+        }
+        ImdText line = {0};
+        imd__text_printf(&line, "%s%zu = %s", KEY_TAG_AXIS, d, name);
+        size_t named = line.length;
+        bool numbers = imd_axis_value_kind(axis) == IMD_VALUE_NUMBER;
+        for (size_t i = 0; numbers && i < imd_series_dim(series, d); i++) {
+            double x = imd_axis_number(axis, i);
+            numbers = isfinite(x);
+            imd__text_puts(&line, " ");
+            imd__json_number(&line, x == 0 ? 0 : x); /* no "-0" */
+        }
+        if (!numbers || line.length + 1 >= LINE_LIMIT) {
+            line.length = named; /* the name only */
+        }
+        imd__text_append(&text, line.data != NULL ? line.data : "", line.length);
+        imd__text_puts(&text, "\n");
+        imd__text_free(&line);
+    }
+    return imd__text_finish(error, &text);
+}
+
 static bool metaio_write(ImdError **error, const ImdSeries *series, ImdArchive *destination,
                          const char *name, const ImdOptions *options)
 {
@@ -1560,14 +1851,18 @@ static bool metaio_write(ImdError **error, const ImdSeries *series, ImdArchive *
                       imd_dtype_name(dtype) != NULL ? imd_dtype_name(dtype) : "this type");
         return false;
     }
-    if (ndim < 2 || ndim > 4 || tag_ndim > 1) {
-        imd_error_set(error, IMD_ERR_UNSUPPORTED, "MetaIO writes 2D to 4D series with at most "
-                      "one tag dimension (this one has %zu dimensions)", ndim);
+    /* Two or more tag axes: one file of 3 + tag_ndim dimensions (MetaIO holds
+     * up to 10), the tags' names and values in our keys. Otherwise 3D files,
+     * one per tag of a 4D series (as the original). */
+    bool several = tag_ndim >= 2;
+    if (ndim < 2 || (!several && ndim > 4) || 3 + tag_ndim > META_MAX_DIMS) {
+        imd_error_set(error, IMD_ERR_UNSUPPORTED, "MetaIO cannot write a series of %zu "
+                      "dimensions with %zu tag dimensions", ndim, tag_ndim);
         return false;
     }
     size_t rows = imd_series_dim(series, ndim - 2), columns = imd_series_dim(series, ndim - 1);
-    size_t slices = ndim >= 3 ? imd_series_dim(series, ndim - 3) : 1;
-    size_t tags = ndim == 4 ? imd_series_dim(series, 0) : 1;
+    size_t slices = ndim >= 3 && ndim - tag_ndim >= 3 ? imd_series_dim(series, ndim - 3) : 1;
+    size_t tags = ndim == 4 && !several ? imd_series_dim(series, 0) : 1;
     const ImdHeader *header = imd_series_const_header(series);
     double spacing[3];
     imd_series_spacing(series, spacing);
@@ -1586,6 +1881,7 @@ static bool metaio_write(ImdError **error, const ImdSeries *series, ImdArchive *
     }
     slice_dir = unit_or(slice_dir, (ImdVec3){0, 0, 1}, &unit_ok);
     size_t plane = rows * columns, in_size = imd_dtype_size(dtype), out_size = imd_dtype_size(as);
+    by_slice = by_slice && !several; /* output_sort is for 4D only */
     size_t files = by_slice && ndim == 4 ? slices : tags;
     size_t depth = by_slice && ndim == 4 ? tags : slices;
     Volume v;
@@ -1601,10 +1897,33 @@ static bool metaio_write(ImdError **error, const ImdSeries *series, ImdArchive *
     v.row = row;
     v.column = column;
     v.slice = slice_dir;
+    v.ndims = 3;
+    char *keys = NULL;
+    size_t cells = 1;
+    if (several) {
+        /* MetaIO dimension 3 + j is series tag axis tag_ndim - 1 - j (fastest first). */
+        v.ndims = 3 + tag_ndim;
+        for (size_t d = 0; d < tag_ndim; d++) {
+            const ImdAxis *axis = imd_series_axis(series, d);
+            size_t at = 3 + (tag_ndim - 1 - d);
+            double step = 1, start = imd_axis_start(axis);
+            v.dims[at] = imd_series_dim(series, d);
+            v.spacing[at] = imd_axis_step(axis, &step) && step > 0 && isfinite(step) ? step : 1;
+            v.tag_start[at] = isfinite(start) ? start : 0;
+            cells *= v.dims[at];
+        }
+        keys = tag_keys(error, series, tag_ndim);
+        if (keys == NULL) {
+            return false;
+        }
+        v.keys = keys;
+    }
     bool ok = imd__mul_size(plane, depth, &v.nbytes) &&
+              imd__mul_size(v.nbytes, cells, &v.nbytes) &&
               imd__mul_size(v.nbytes, out_size, &v.nbytes);
     if (!ok) {
         imd_error_set(error, IMD_ERR_LIMIT, "MetaIO: volume too large");
+        free(keys);
         return false;
     }
     v.data = imd__malloc(error, v.nbytes > 0 ? v.nbytes : 1);
@@ -1612,7 +1931,10 @@ static bool metaio_write(ImdError **error, const ImdSeries *series, ImdArchive *
     Pending pending = {NULL, 0, 0};
     const uint8_t *data = imd_series_const_data(series);
     for (size_t f = 0; ok && f < files; f++) {
-        for (size_t k = 0; k < depth; k++) {
+        if (several) {
+            convert_elements(dtype, data, plane * depth * cells, v.data);
+        }
+        for (size_t k = 0; !several && k < depth; k++) {
             size_t t = by_slice && ndim == 4 ? k : f, s = by_slice && ndim == 4 ? f : k;
             size_t at = (t * slices + s) * plane;
             convert_elements(dtype, data + at * in_size, plane, v.data + k * plane * out_size);
@@ -1641,6 +1963,7 @@ static bool metaio_write(ImdError **error, const ImdSeries *series, ImdArchive *
     }
     free(pending.streams);
     free(v.data);
+    free(keys);
     return ok;
 }
 
