@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 BUILD_PACKAGES=(gcc make cmake ninja-build pkg-config zlib1g-dev libzip-dev libmatio-dev
                 libjpeg62-turbo-dev libgdcm-dev libcharls-dev libopenjp2-7-dev libpng-dev libtiff-dev
                 python3-dev python3-venv python3-pip python3-setuptools python3-wheel python3-numpy
-                libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core libssl-dev)
+                libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core libssl-dev
+                python3-dask python3-distributed python3-tqdm)
 # Test oracles and tools: pydicom (its ~85 DICOM files and its JSON model are
 # the oracle for the DICOM parser and reader), nibabel and numpy (read every
 # NIfTI file we write), dcmtk's dcmdump (reads what we write), Python's json

@@ -1985,6 +1985,552 @@ static PyObject *native_set_cell_attribute(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- convert: inputs to an output folder in one call (the batch task) ---- */
+
+/*
+ * convert(...) is what one task of imagedata.batch runs (docs/batch.md): read
+ * the inputs with imd_read_each and write each series as soon as it is read,
+ * all in C with the GIL released, with image_data's layout and naming
+ * (cli/image_data.c, docs/cli.md "image_data"): one series goes to OUTPUT
+ * itself, several each to OUTPUT/<--name pattern>, a split series gets
+ * _<label>, a name used twice a trailing 0, OUTPUT.nii[.gz] with several
+ * series is the folder OUTPUT. The batch test compares our outputs with
+ * image_data's, file by file. The code is the CLI's rules written again here
+ * (the binding may not call into cli/), so the two must change together.
+ *
+ * Each call has its own context: the worker's thread count and memory limit,
+ * its own log (warnings are returned, never printed), and a cancel flag that
+ * cancel_converts() raises from another thread.
+ */
+
+typedef struct ConvertWritten {
+    char *url;
+    size_t ndim, shape[IMD_MAX_DIMS];
+    char *order;
+} ConvertWritten;
+
+typedef struct ConvertFailure {
+    long code;
+    char *message;
+    char *url; /* NULL when the series could not be read */
+} ConvertFailure;
+
+typedef struct Convert {
+    ImdContext *context;
+    ImdOptions *options;          /* the library's: read and write */
+    const ImdOptions *attributes; /* sernum, serdes, imagetype, frame, SOPClassUID */
+    const char *output;
+    char *folder; /* OUTPUT without .nii/.nii.gz when several series go there */
+    const char *const *formats;
+    size_t format_count;
+    const char *pattern;
+    bool has_dtype, force_several;
+    ImdDType dtype;
+    ImdSeries *first;
+    size_t seen;
+    char **used;
+    size_t used_count, used_capacity;
+    ConvertWritten *written;
+    size_t written_count, written_capacity;
+    ConvertFailure *failed;
+    size_t failed_count, failed_capacity;
+    bool out_of_memory;
+    /* The log may be called from the read's threads. */
+    pthread_mutex_t log_lock;
+    char *warnings[64]; /* the first 64; the count says how many there were */
+    size_t warning_count, skipped;
+} Convert;
+
+#define CONVERT_DEFAULT_NAME "%i/%D-%T/%s-%d" /* image_data's DEFAULT_NAME */
+
+static pthread_mutex_t g_convert_lock = PTHREAD_MUTEX_INITIALIZER;
+static ImdContext *g_converting[256]; /* contexts of the converts running now */
+
+static void convert_log(void *user, ImdLogLevel level, const char *message)
+{
+    Convert *c = user;
+    if (level != IMD_LOG_WARNING && level != IMD_LOG_SKIPPED) {
+        return;
+    }
+    pthread_mutex_lock(&c->log_lock);
+    if (c->warning_count < sizeof c->warnings / sizeof c->warnings[0]) {
+        c->warnings[c->warning_count] = strdup(message); /* NULL: left out of the list */
+    }
+    c->warning_count++;
+    c->skipped += level == IMD_LOG_SKIPPED;
+    pthread_mutex_unlock(&c->log_lock);
+}
+
+static bool grow(void **items, size_t *capacity, size_t count, size_t size)
+{
+    if (count < *capacity) {
+        return true;
+    }
+    size_t more = *capacity > 0 ? 2 * *capacity : 8;
+    void *grown = realloc(*items, more * size);
+    if (grown == NULL) {
+        return false;
+    }
+    *items = grown;
+    *capacity = more;
+    return true;
+}
+
+static void convert_failure(Convert *c, ImdError **error, const char *url)
+{
+    if (!grow((void **)&c->failed, &c->failed_capacity, c->failed_count, sizeof *c->failed)) {
+        c->out_of_memory = true;
+        imd_error_clear(error);
+        return;
+    }
+    ConvertFailure *f = &c->failed[c->failed_count++];
+    f->code = (long)imd_error_code(*error);
+    f->message = strdup(imd_error_message(*error));
+    f->url = url != NULL ? strdup(url) : NULL;
+    imd_error_clear(error);
+}
+
+/* A name part of the original's collection folders: only alphanumerics and "._-". */
+static void convert_safe_part(char *out, size_t size, const char *text)
+{
+    size_t n = 0;
+    for (const char *p = text != NULL ? text : ""; *p != '\0' && n + 1 < size; p++) {
+        unsigned char ch = (unsigned char)*p;
+        bool keep = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+                    (ch >= 'A' && ch <= 'Z') || ch == '.' || ch == '-' || ch == '_';
+        out[n++] = (char)(keep ? ch : '_');
+    }
+    out[n] = '\0';
+}
+
+/* One letter of a --name pattern as a safe name part ("" when unknown). */
+static void convert_pattern_part(const ImdHeader *h, char letter, char *out, size_t size)
+{
+    static const struct {
+        char letter;
+        const char *keyword, *fallback;
+    } parts[] = {{'i', "PatientID", "patient"},     {'n', "PatientName", "patient"},
+                 {'D', "StudyDate", "date"},        {'T', "StudyTime", "time"},
+                 {'s', "SeriesNumber", "0"},        {'d', "SeriesDescription", "series"},
+                 {'p', "ProtocolName", "protocol"}, {'e', "EchoNumbers", ""},
+                 {'m', "Manufacturer", ""},         {'l', "SplitLabel", ""}};
+    out[0] = '\0';
+    if (letter == 't') {
+        char date[12], time[12];
+        convert_pattern_part(h, 'D', date, sizeof date);
+        convert_pattern_part(h, 'T', time, sizeof time);
+        if (snprintf(out, size, "%s%s", date, time) < 0) {
+            out[0] = '\0';
+        }
+        return;
+    }
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (parts[i].letter == letter) {
+            convert_safe_part(out, size, imd_header_get_string(h, parts[i].keyword));
+            if (letter == 'T') {
+                out[6 < size ? 6 : size - 1] = '\0'; /* HHMMSS */
+            }
+            if (out[0] == '\0') {
+                snprintf(out, size, "%s", parts[i].fallback);
+            }
+        }
+    }
+}
+
+/* OUTPUT/<pattern expanded> for one of several series; a name used already gets a 0. */
+static char *convert_series_url(const Convert *c, const ImdSeries *series)
+{
+    const ImdHeader *h = imd_series_const_header(series);
+    const char *label = imd_header_get_string(h, "SplitLabel");
+    bool add_label = label != NULL && label[0] != '\0' && strstr(c->pattern, "%l") == NULL;
+    size_t size = strlen(c->output) + 2 + strlen(c->pattern) * 96 + 128 + c->used_count + 1;
+    char *url = malloc(size);
+    if (url == NULL) {
+        return NULL;
+    }
+    size_t n = (size_t)snprintf(url, size, "%s/", c->output);
+    for (const char *p = c->pattern; *p != '\0' && n + 1 < size; p++) {
+        char part[96] = "";
+        if (p[0] == '%' && p[1] != '\0') {
+            if (p[1] == '%') {
+                snprintf(part, sizeof part, "%%");
+            } else {
+                convert_pattern_part(h, p[1], part, sizeof part);
+            }
+            p++;
+        } else {
+            part[0] = *p;
+            part[1] = '\0';
+        }
+        n += (size_t)snprintf(url + n, size - n, "%s", part);
+    }
+    if (add_label && n + 1 < size) {
+        char part[96];
+        convert_safe_part(part, sizeof part, label);
+        n += (size_t)snprintf(url + n, size - n, "_%s", part);
+    }
+    for (size_t i = 0; i < c->used_count; i++) {
+        if (strcmp(c->used[i], url) == 0 && strlen(url) + 1 < size) {
+            strcat(url, "0");
+            i = (size_t)-1; /* compare with every name again */
+        }
+    }
+    return url;
+}
+
+/* image_data's --sernum, --serdes, --frame, --SOPClassUID, --imagetype (a,b,c -> a\b\c). */
+static bool convert_attributes(ImdError **error, const ImdOptions *attributes, ImdSeries *series)
+{
+    static const struct {
+        const char *key, *keyword;
+    } names[] = {{"sernum", "SeriesNumber"},
+                 {"serdes", "SeriesDescription"},
+                 {"frame", "FrameOfReferenceUID"},
+                 {"SOPClassUID", "SOPClassUID"}};
+    ImdHeader *header = imd_series_header(series);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *value = imd_options_get(attributes, names[i].key, NULL);
+        if (value != NULL && !imd_header_set_string(error, header, names[i].keyword, value)) {
+            return false;
+        }
+    }
+    const char *types = imd_options_get(attributes, "imagetype", NULL);
+    if (types == NULL) {
+        return true;
+    }
+    char *joined = strdup(types);
+    if (joined == NULL) {
+        imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    for (char *p = joined; *p != '\0'; p++) {
+        *p = *p == ',' ? '\\' : *p; /* DICOM multi-value, PS3.5 6.4 */
+    }
+    bool ok = imd_header_set_string(error, header, "ImageType", joined);
+    free(joined);
+    return ok;
+}
+
+/* Several series into OUTPUT.nii or OUTPUT.nii.gz: the folder OUTPUT of .nii or .nii.gz files. */
+static bool convert_prepare_several(ImdError **error, Convert *c)
+{
+    size_t length = strlen(c->output);
+    bool nii = length > 4 && strcmp(c->output + length - 4, ".nii") == 0;
+    bool nii_gz = length > 7 && strcmp(c->output + length - 7, ".nii.gz") == 0;
+    if (!nii && !nii_gz) {
+        return true;
+    }
+    c->folder = strndup(c->output, length - (nii ? 4 : 7));
+    if (c->folder == NULL) {
+        imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    c->output = c->folder;
+    return !nii || imd_options_set(error, c->options, "gzip", "false");
+}
+
+/* Write one series in every format (and destroy it); a failure is recorded, not fatal. */
+static void convert_write(Convert *c, ImdSeries *series, bool several)
+{
+    ImdError *error = NULL;
+    char *url = several ? convert_series_url(c, series) : strdup(c->output);
+    ImdSeries *converted = NULL;
+    bool ok = url != NULL;
+    if (!ok) {
+        imd_error_set(&error, IMD_ERR_NOMEM, "out of memory");
+    }
+    if (ok && several) {
+        ok = grow((void **)&c->used, &c->used_capacity, c->used_count, sizeof *c->used);
+        if (ok) {
+            c->used[c->used_count++] = strdup(url);
+            ok = c->used[c->used_count - 1] != NULL;
+        }
+        if (!ok) {
+            imd_error_set(&error, IMD_ERR_NOMEM, "out of memory");
+        }
+    }
+    ok = ok && convert_attributes(&error, c->attributes, series);
+    if (ok && c->has_dtype) {
+        converted = imd_series_convert(&error, series, c->dtype);
+        ok = converted != NULL;
+    }
+    const ImdSeries *out = converted != NULL ? converted : series;
+    size_t count = c->format_count > 0 ? c->format_count : 1;
+    for (size_t i = 0; ok && i < count; i++) {
+        ok = imd_write(&error, c->context, out, url, c->format_count > 0 ? c->formats[i] : "dicom",
+                       c->options);
+    }
+    if (ok && grow((void **)&c->written, &c->written_capacity, c->written_count,
+                   sizeof *c->written)) {
+        ConvertWritten *w = &c->written[c->written_count++];
+        w->url = url;
+        url = NULL;
+        w->ndim = imd_series_ndim(out);
+        for (size_t d = 0; d < w->ndim && d < IMD_MAX_DIMS; d++) {
+            w->shape[d] = imd_series_dim(out, d);
+        }
+        w->order = strdup(imd_header_input_order(imd_series_const_header(out)));
+    } else if (ok) {
+        c->out_of_memory = true;
+    } else {
+        convert_failure(c, &error, url);
+    }
+    free(url);
+    imd_series_destroy(converted);
+    imd_series_destroy(series);
+}
+
+/* imd_read_each's consumer: the first series is held until a second shows there are several. */
+static bool convert_consume(ImdError **error, void *user, ImdSeries *series)
+{
+    Convert *c = user;
+    if (++c->seen == 1 && !c->force_several) {
+        c->first = series;
+        return true;
+    }
+    if (c->seen == 1 || c->seen == 2) {
+        if (!convert_prepare_several(error, c)) {
+            imd_series_destroy(series);
+            return false;
+        }
+    }
+    if (c->first != NULL) {
+        ImdSeries *first = c->first;
+        c->first = NULL;
+        convert_write(c, first, true);
+    }
+    convert_write(c, series, true);
+    return true;
+}
+
+static void convert_free(Convert *c)
+{
+    imd_series_destroy(c->first);
+    for (size_t i = 0; i < c->used_count; i++) {
+        free(c->used[i]);
+    }
+    free(c->used);
+    for (size_t i = 0; i < c->written_count; i++) {
+        free(c->written[i].url);
+        free(c->written[i].order);
+    }
+    free(c->written);
+    for (size_t i = 0; i < c->failed_count; i++) {
+        free(c->failed[i].message);
+        free(c->failed[i].url);
+    }
+    free(c->failed);
+    for (size_t i = 0; i < c->warning_count && i < sizeof c->warnings / sizeof c->warnings[0];
+         i++) {
+        free(c->warnings[i]);
+    }
+    free(c->folder);
+    pthread_mutex_destroy(&c->log_lock);
+}
+
+/* Keep `context` among the running converts (false: too many at once). */
+static bool convert_register(ImdContext *context, bool add)
+{
+    bool done = false;
+    pthread_mutex_lock(&g_convert_lock);
+    for (size_t i = 0; !done && i < sizeof g_converting / sizeof g_converting[0]; i++) {
+        if (g_converting[i] == (add ? NULL : context)) {
+            g_converting[i] = add ? context : NULL;
+            done = true;
+        }
+    }
+    pthread_mutex_unlock(&g_convert_lock);
+    return done;
+}
+
+static PyObject *convert_result(const Convert *c)
+{
+    PyObject *written = PyList_New(0), *failed = PyList_New(0), *warnings = PyList_New(0);
+    bool ok = written != NULL && failed != NULL && warnings != NULL;
+    for (size_t i = 0; ok && i < c->written_count; i++) {
+        const ConvertWritten *w = &c->written[i];
+        PyObject *shape = PyTuple_New((Py_ssize_t)w->ndim);
+        for (size_t d = 0; shape != NULL && d < w->ndim; d++) {
+            PyTuple_SetItem(shape, (Py_ssize_t)d, PyLong_FromSize_t(w->shape[d]));
+        }
+        PyObject *row = shape != NULL ? Py_BuildValue("(sNs)", w->url, shape,
+                                                      w->order != NULL ? w->order : "")
+                                      : NULL;
+        ok = row != NULL && PyList_Append(written, row) == 0;
+        Py_XDECREF(row);
+    }
+    for (size_t i = 0; ok && i < c->failed_count; i++) {
+        const ConvertFailure *f = &c->failed[i];
+        PyObject *row = Py_BuildValue("(lsz)", f->code,
+                                      f->message != NULL ? f->message : "out of memory", f->url);
+        ok = row != NULL && PyList_Append(failed, row) == 0;
+        Py_XDECREF(row);
+    }
+    for (size_t i = 0; ok && i < c->warning_count && i < sizeof c->warnings / sizeof c->warnings[0];
+         i++) {
+        PyObject *text = PyUnicode_FromString(c->warnings[i] != NULL ? c->warnings[i] : "");
+        ok = text != NULL && PyList_Append(warnings, text) == 0;
+        Py_XDECREF(text);
+    }
+    if (!ok) {
+        Py_XDECREF(written);
+        Py_XDECREF(failed);
+        Py_XDECREF(warnings);
+        return NULL;
+    }
+    return Py_BuildValue("{sNsNsNsnsn}", "written", written, "failed", failed, "warnings",
+                         warnings, "warning_count", (Py_ssize_t)c->warning_count, "skipped",
+                         (Py_ssize_t)c->skipped);
+}
+
+/* A list of str as a NULL-free C array borrowed from `tuple` (kept alive by the caller). */
+static const char **texts_of(PyObject *tuple, size_t *count)
+{
+    Py_ssize_t n = PyTuple_Size(tuple);
+    const char **texts = calloc(n > 0 ? (size_t)n : 1, sizeof *texts);
+    if (texts == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        texts[i] = PyUnicode_AsUTF8AndSize(PyTuple_GetItem(tuple, i), NULL);
+        if (texts[i] == NULL) {
+            free(texts);
+            return NULL;
+        }
+    }
+    *count = (size_t)n;
+    return texts;
+}
+
+static PyObject *native_convert(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    (void)module;
+    static char *keywords[] = {"inputs", "output", "formats", "options", "attributes", "name",
+                               "dtype", "several", "threads", "memory_limit", "plugins", NULL};
+    PyObject *input_list, *format_list = Py_None, *pairs = Py_None, *attribute_pairs = Py_None;
+    PyObject *plugin_list = Py_None;
+    const char *output, *name = NULL, *dtype = NULL;
+    int several = 0;
+    unsigned int threads = 1;
+    unsigned long long memory_limit = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|OOOzzpIKO", keywords, &input_list,
+                                     &output, &format_list, &pairs, &attribute_pairs, &name,
+                                     &dtype, &several, &threads, &memory_limit, &plugin_list)) {
+        return NULL;
+    }
+    PyObject *inputs = PySequence_Tuple(input_list);
+    PyObject *formats = format_list != Py_None ? PySequence_Tuple(format_list) : PyTuple_New(0);
+    PyObject *plugins = plugin_list != Py_None ? PySequence_Tuple(plugin_list) : PyTuple_New(0);
+    Convert c = {.output = output, .pattern = name != NULL ? name : CONVERT_DEFAULT_NAME,
+                 .force_several = several != 0};
+    pthread_mutex_init(&c.log_lock, NULL);
+    size_t input_count = 0, plugin_count = 0;
+    const char **input_texts = NULL, **plugin_texts = NULL;
+    ImdOptions *attributes = NULL;
+    PyObject *result = NULL;
+    ImdError *error = NULL;
+    ImdSeriesList *failures = NULL;
+    bool ok = true, registered = false;
+    if (inputs == NULL || formats == NULL || plugins == NULL ||
+        (input_texts = texts_of(inputs, &input_count)) == NULL ||
+        (c.formats = texts_of(formats, &c.format_count)) == NULL ||
+        (plugin_texts = texts_of(plugins, &plugin_count)) == NULL ||
+        (c.options = options_from(pairs)) == NULL ||
+        (attributes = options_from(attribute_pairs)) == NULL) {
+        goto done;
+    }
+    c.attributes = attributes;
+    if (dtype != NULL) {
+        if (!imd_dtype_from_name(dtype, &c.dtype)) {
+            PyErr_Format(PyExc_ValueError, "imagedata: unknown dtype %s", dtype);
+            goto done;
+        }
+        c.has_dtype = true;
+    }
+    if (input_count == 0) {
+        PyErr_SetString(PyExc_ValueError, "imagedata: convert needs at least one input");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    c.context = imd_context_create(&error);
+    ok = c.context != NULL;
+    if (ok) {
+        imd_context_set_log(c.context, convert_log, &c);
+        imd_context_set_threads(c.context, threads);
+        imd_context_set_memory_limit(c.context, memory_limit);
+        /* As the CLIs: IMAGEDATA_PLUGINS first, then the ones named. */
+        const char *listed = getenv("IMAGEDATA_PLUGINS");
+        ok = listed == NULL || *listed == '\0' ||
+             imd_context_load_plugin_list(&error, c.context, listed);
+        for (size_t i = 0; ok && i < plugin_count; i++) {
+            ok = imd_context_load_plugin(&error, c.context, plugin_texts[i]);
+        }
+    }
+    if (ok) {
+        registered = convert_register(c.context, true);
+        failures = imd_read_each(&error, c.context, input_texts, input_count, c.options,
+                                 convert_consume, &c);
+        ok = failures != NULL;
+    }
+    if (ok && c.first != NULL) {
+        ImdSeries *only = c.first;
+        c.first = NULL;
+        convert_write(&c, only, false);
+    }
+    for (size_t i = 0; ok && i < imd_series_list_failure_count(failures); i++) {
+        ImdError *copy = NULL;
+        const ImdError *f = imd_series_list_failure(failures, i);
+        imd_error_set(&copy, imd_error_code(f), "%s", imd_error_message(f));
+        convert_failure(&c, &copy, NULL);
+    }
+    if (ok && imd_context_cancelled(c.context)) {
+        /* A cancel between two series: what was written is not the whole exam. */
+        imd_error_set(&error, IMD_ERR_CANCELLED, "%s: cancelled", output);
+        ok = false;
+    }
+    if (registered) {
+        (void)convert_register(c.context, false);
+    }
+    imd_series_list_destroy(failures);
+    Py_END_ALLOW_THREADS
+    if (!ok) {
+        raise_imd(error);
+    } else if (c.out_of_memory) {
+        PyErr_NoMemory();
+    } else {
+        result = convert_result(&c);
+    }
+done:
+    convert_free(&c);
+    imd_context_destroy(c.context); /* after every series it made */
+    imd_options_destroy(c.options);
+    imd_options_destroy(attributes);
+    free(input_texts);
+    free((void *)c.formats);
+    free(plugin_texts);
+    Py_XDECREF(inputs);
+    Py_XDECREF(formats);
+    Py_XDECREF(plugins);
+    return result;
+}
+
+static PyObject *native_cancel_converts(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    long count = 0;
+    pthread_mutex_lock(&g_convert_lock);
+    for (size_t i = 0; i < sizeof g_converting / sizeof g_converting[0]; i++) {
+        if (g_converting[i] != NULL) {
+            imd_context_cancel(g_converting[i]);
+            count++;
+        }
+    }
+    pthread_mutex_unlock(&g_convert_lock);
+    return PyLong_FromLong(count);
+}
+
 /* ---- anonymization (Series.anonymize) -------------------------------------- */
 
 /* One rule: the attribute's new text, or NULL to remove it. */
@@ -2322,6 +2868,11 @@ static PyMethodDef native_methods[] = {
     {"view", native_view, METH_VARARGS, "view([handle], link, replay, screenshot) -> [(c, w)]"},
 #endif
     {"dtype_size", native_dtype_size, METH_VARARGS, "dtype_size(code) -> bytes"},
+    {"convert", (PyCFunction)(void (*)(void))native_convert, METH_VARARGS | METH_KEYWORDS,
+     "convert(inputs, output, formats, options, attributes, name, dtype, several, threads,\n"
+     "memory_limit, plugins) -> {written, failed, warnings, warning_count, skipped}"},
+    {"cancel_converts", native_cancel_converts, METH_NOARGS,
+     "cancel_converts() -> how many running converts were asked to stop"},
     {"tag_layout", native_tag_layout, METH_O, "tag_layout(handle) -> (slices, shape, components)"},
     {"geometry_defined", native_geometry_defined, METH_VARARGS,
      "geometry_defined(handle[, value]) -> bool"},
