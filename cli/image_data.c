@@ -7,7 +7,6 @@
 #define _GNU_SOURCE /* getopt_long */
 #include "cli_common.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,101 +244,6 @@ static bool apply_attributes(ImdError **error, const ImdOptions *options, ImdSer
     return ok;
 }
 
-/* A name part of the original's collection folders: only alphanumerics and "._-". */
-static void safe_part(char *out, size_t size, const char *text)
-{
-    size_t n = 0;
-    for (const char *p = text != NULL ? text : ""; *p != '\0' && n + 1 < size; p++) {
-        unsigned char c = (unsigned char)*p;
-        out[n++] = (char)(isalnum(c) || c == '.' || c == '-' || c == '_' ? c : '_');
-    }
-    out[n] = '\0';
-}
-
-/* The collection layout of the original (behaviour.md §8); _<label> is added
- * when the DICOM reader split a series (phase, echo, parts: SplitLabel). */
-#define DEFAULT_NAME "%i/%D-%T/%s-%d"
-
-/* One letter of a --name pattern as a safe name part ("" when unknown). */
-static void pattern_part(const ImdHeader *h, char letter, char *out, size_t size)
-{
-    static const struct {
-        char letter;
-        const char *keyword, *fallback;
-    } parts[] = {{'i', "PatientID", "patient"},        {'n', "PatientName", "patient"},
-                 {'D', "StudyDate", "date"},           {'T', "StudyTime", "time"},
-                 {'s', "SeriesNumber", "0"},           {'d', "SeriesDescription", "series"},
-                 {'p', "ProtocolName", "protocol"},    {'e', "EchoNumbers", ""},
-                 {'m', "Manufacturer", ""},            {'l', "SplitLabel", ""}};
-    out[0] = '\0';
-    if (letter == 't') {
-        char date[12], time[12];
-        pattern_part(h, 'D', date, sizeof date);
-        pattern_part(h, 'T', time, sizeof time);
-        if (snprintf(out, size, "%s%s", date, time) < 0) {
-            out[0] = '\0';
-        }
-        return;
-    }
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        if (parts[i].letter == letter) {
-            safe_part(out, size, imd_header_get_string(h, parts[i].keyword));
-            if (letter == 'T') {
-                out[6 < size ? 6 : size - 1] = '\0'; /* HHMMSS */
-            }
-            if (out[0] == '\0') {
-                snprintf(out, size, "%s", parts[i].fallback);
-            }
-        }
-    }
-}
-
-/*
- * OUTPUT/<pattern expanded> for one of several series (--name, default the
- * original's collections); a name already used gets a trailing 0 (again,
- * until it is new).
- */
-static char *series_url(const char *output, const char *pattern, const ImdSeries *series,
-                        char **used, size_t count)
-{
-    const ImdHeader *h = imd_series_const_header(series);
-    const char *label = imd_header_get_string(h, "SplitLabel");
-    bool add_label = label != NULL && label[0] != '\0' && strstr(pattern, "%l") == NULL;
-    size_t size = strlen(output) + 2 + strlen(pattern) * 96 + 128 + count + 1;
-    char *url = malloc(size);
-    if (url == NULL) {
-        return NULL;
-    }
-    size_t n = (size_t)snprintf(url, size, "%s/", output);
-    for (const char *p = pattern; *p != '\0' && n + 1 < size; p++) {
-        char part[96] = "";
-        if (p[0] == '%' && p[1] != '\0') {
-            if (p[1] == '%') {
-                snprintf(part, sizeof part, "%%");
-            } else {
-                pattern_part(h, p[1], part, sizeof part);
-            }
-            p++;
-        } else {
-            part[0] = *p;
-            part[1] = '\0';
-        }
-        n += (size_t)snprintf(url + n, size - n, "%s", part);
-    }
-    if (add_label && n + 1 < size) {
-        char part[96];
-        safe_part(part, sizeof part, label);
-        n += (size_t)snprintf(url + n, size - n, "_%s", part);
-    }
-    for (size_t i = 0; i < count; i++) {
-        if (used[i] != NULL && strcmp(used[i], url) == 0 && strlen(url) + 1 < size) {
-            strcat(url, "0");
-            i = (size_t)-1; /* compare with every name again */
-        }
-    }
-    return url;
-}
-
 /*
  * Sending DICOM files to a node keeps their UIDs unless keep_uid is given
  * (issue 17 item 2): a re-run after a failure sends the same instances again,
@@ -490,8 +394,10 @@ static bool remember_name(Writer *w, char *url)
 /* Write one series (and destroy it); one of several that fails is counted, not fatal. */
 static void write_one(ImdError **error, Writer *w, ImdSeries *series, bool several)
 {
-    const char *pattern = w->args->name_pattern != NULL ? w->args->name_pattern : DEFAULT_NAME;
-    char *url = several ? series_url(w->output, pattern, series, w->used, w->used_count)
+    const char *pattern =
+        w->args->name_pattern != NULL ? w->args->name_pattern : IMD_SERIES_NAME_DEFAULT;
+    char *url = several ? imd_series_output_name(series, w->output, pattern,
+                                                 (const char *const *)w->used, w->used_count)
                         : strdup(w->output);
     int code = IMD_EXIT_INTERNAL;
     if (url == NULL || (several && !remember_name(w, url))) {

@@ -204,6 +204,25 @@ IMD_API IMD_NODISCARD ImdSeriesList *imd_read_each(ImdError **error, ImdContext 
 IMD_API bool imd_context_emit_series(ImdError **error, const ImdContext *context,
                                      ImdSeriesList *list, ImdSeries *series);
 
+/** The original's collection layout (behaviour.md §8): patient/date-time/number-description. */
+#define IMD_SERIES_NAME_DEFAULT "%i/%D-%T/%s-%d"
+
+/**
+ * Where one of several series goes under `output`: "OUTPUT/" and `pattern`
+ * (NULL: IMD_SERIES_NAME_DEFAULT) expanded, %i PatientID, %n PatientName,
+ * %D StudyDate, %T StudyTime (HHMMSS), %t both, %s SeriesNumber, %d
+ * SeriesDescription, %p ProtocolName, %e EchoNumbers, %m Manufacturer, %l
+ * the split label, %% a '%'; each part reduced to letters, digits and
+ * "._-" (others become '_'), a missing one a fallback word. A piece of a
+ * split series (SplitLabel) gets "_<label>" when the pattern has no %l. A
+ * name among `used` gets a trailing 0 (again, until it is new), as
+ * image_data names them. A string to free with imd_free(); NULL when out of
+ * memory.
+ */
+IMD_API char *imd_series_output_name(const ImdSeries *series, const char *output,
+                                     const char *pattern, const char *const used[],
+                                     size_t used_count);
+
 /** Read exactly one series; INVALID_ARG ("N series found") when there are several. */
 IMD_API IMD_NODISCARD ImdSeries *imd_read_one(ImdError **error, ImdContext *context,
                                               const char *url, const ImdOptions *options);

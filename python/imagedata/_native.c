@@ -2041,7 +2041,6 @@ typedef struct Convert {
     size_t warning_count, skipped;
 } Convert;
 
-#define CONVERT_DEFAULT_NAME "%i/%D-%T/%s-%d" /* image_data's DEFAULT_NAME */
 
 static pthread_mutex_t g_convert_lock = PTHREAD_MUTEX_INITIALIZER;
 static ImdContext *g_converting[256]; /* contexts of the converts running now */
@@ -2088,94 +2087,6 @@ static void convert_failure(Convert *c, ImdError **error, const char *url)
     f->message = strdup(imd_error_message(*error));
     f->url = url != NULL ? strdup(url) : NULL;
     imd_error_clear(error);
-}
-
-/* A name part of the original's collection folders: only alphanumerics and "._-". */
-static void convert_safe_part(char *out, size_t size, const char *text)
-{
-    size_t n = 0;
-    for (const char *p = text != NULL ? text : ""; *p != '\0' && n + 1 < size; p++) {
-        unsigned char ch = (unsigned char)*p;
-        bool keep = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-                    (ch >= 'A' && ch <= 'Z') || ch == '.' || ch == '-' || ch == '_';
-        out[n++] = (char)(keep ? ch : '_');
-    }
-    out[n] = '\0';
-}
-
-/* One letter of a --name pattern as a safe name part ("" when unknown). */
-static void convert_pattern_part(const ImdHeader *h, char letter, char *out, size_t size)
-{
-    static const struct {
-        char letter;
-        const char *keyword, *fallback;
-    } parts[] = {{'i', "PatientID", "patient"},     {'n', "PatientName", "patient"},
-                 {'D', "StudyDate", "date"},        {'T', "StudyTime", "time"},
-                 {'s', "SeriesNumber", "0"},        {'d', "SeriesDescription", "series"},
-                 {'p', "ProtocolName", "protocol"}, {'e', "EchoNumbers", ""},
-                 {'m', "Manufacturer", ""},         {'l', "SplitLabel", ""}};
-    out[0] = '\0';
-    if (letter == 't') {
-        char date[12], time[12];
-        convert_pattern_part(h, 'D', date, sizeof date);
-        convert_pattern_part(h, 'T', time, sizeof time);
-        if (snprintf(out, size, "%s%s", date, time) < 0) {
-            out[0] = '\0';
-        }
-        return;
-    }
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        if (parts[i].letter == letter) {
-            convert_safe_part(out, size, imd_header_get_string(h, parts[i].keyword));
-            if (letter == 'T') {
-                out[6 < size ? 6 : size - 1] = '\0'; /* HHMMSS */
-            }
-            if (out[0] == '\0') {
-                snprintf(out, size, "%s", parts[i].fallback);
-            }
-        }
-    }
-}
-
-/* OUTPUT/<pattern expanded> for one of several series; a name used already gets a 0. */
-static char *convert_series_url(const Convert *c, const ImdSeries *series)
-{
-    const ImdHeader *h = imd_series_const_header(series);
-    const char *label = imd_header_get_string(h, "SplitLabel");
-    bool add_label = label != NULL && label[0] != '\0' && strstr(c->pattern, "%l") == NULL;
-    size_t size = strlen(c->output) + 2 + strlen(c->pattern) * 96 + 128 + c->used_count + 1;
-    char *url = malloc(size);
-    if (url == NULL) {
-        return NULL;
-    }
-    size_t n = (size_t)snprintf(url, size, "%s/", c->output);
-    for (const char *p = c->pattern; *p != '\0' && n + 1 < size; p++) {
-        char part[96] = "";
-        if (p[0] == '%' && p[1] != '\0') {
-            if (p[1] == '%') {
-                snprintf(part, sizeof part, "%%");
-            } else {
-                convert_pattern_part(h, p[1], part, sizeof part);
-            }
-            p++;
-        } else {
-            part[0] = *p;
-            part[1] = '\0';
-        }
-        n += (size_t)snprintf(url + n, size - n, "%s", part);
-    }
-    if (add_label && n + 1 < size) {
-        char part[96];
-        convert_safe_part(part, sizeof part, label);
-        n += (size_t)snprintf(url + n, size - n, "_%s", part);
-    }
-    for (size_t i = 0; i < c->used_count; i++) {
-        if (strcmp(c->used[i], url) == 0 && strlen(url) + 1 < size) {
-            strcat(url, "0");
-            i = (size_t)-1; /* compare with every name again */
-        }
-    }
-    return url;
 }
 
 /* image_data's --sernum, --serdes, --frame, --SOPClassUID, --imagetype (a,b,c -> a\b\c). */
@@ -2233,7 +2144,9 @@ static bool convert_prepare_several(ImdError **error, Convert *c)
 static void convert_write(Convert *c, ImdSeries *series, bool several)
 {
     ImdError *error = NULL;
-    char *url = several ? convert_series_url(c, series) : strdup(c->output);
+    char *url = several ? imd_series_output_name(series, c->output, c->pattern,
+                                                 (const char *const *)c->used, c->used_count)
+                       : strdup(c->output);
     ImdSeries *converted = NULL;
     bool ok = url != NULL;
     if (!ok) {
@@ -2422,7 +2335,7 @@ static PyObject *native_convert(PyObject *module, PyObject *args, PyObject *kwar
     PyObject *inputs = PySequence_Tuple(input_list);
     PyObject *formats = format_list != Py_None ? PySequence_Tuple(format_list) : PyTuple_New(0);
     PyObject *plugins = plugin_list != Py_None ? PySequence_Tuple(plugin_list) : PyTuple_New(0);
-    Convert c = {.output = output, .pattern = name != NULL ? name : CONVERT_DEFAULT_NAME,
+    Convert c = {.output = output, .pattern = name != NULL ? name : IMD_SERIES_NAME_DEFAULT,
                  .force_several = several != 0};
     pthread_mutex_init(&c.log_lock, NULL);
     size_t input_count = 0, plugin_count = 0;
