@@ -1027,8 +1027,8 @@ static bool decode_member(ImdError **failure, void *user, size_t run)
  * that peak memory stays near the array's size. Unmapping on the workers
  * instead cost more than it freed: each munmap takes the address space's
  * lock for writing and interrupts the other cores to flush their TLBs, so
- * two threads decoded 1,800 files slower than one (bench/results/
- * python_read.md: 0.154 s against 0.123 s chunked).
+ * two threads decoded 1,800 files slower than one (0.154 s against 0.123 s
+ * chunked, bench/results/python_read.md).
  */
 static bool decode_chunks(ImdError **error, Build *build, size_t runs)
 {
