@@ -535,7 +535,8 @@ char *imd_dicom_element_string(ImdError **error, const ImdDicomDataSet *dataset,
 static bool text_value(ImdError **error, const ImdDicomElement *element, size_t index,
                        char *out, size_t capacity)
 {
-    const char *p = (const char *)element->value;
+    /* An empty value has no bytes (NULL): "" so that p + start stays defined (C11 6.5.6). */
+    const char *p = element->value != NULL ? (const char *)element->value : "";
     size_t size = element->value != NULL ? element->size : 0, at = 0, start = 0, which = 0;
     for (; at <= size; at++) {
         if (at == size || p[at] == '\\') {

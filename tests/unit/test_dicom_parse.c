@@ -409,7 +409,32 @@ IMD_TEST(ct_small_values)
     imd_dicom_dataset_destroy(d);
 }
 
+/* fuzz_dicom_series (2026-12-08): a number asked of an empty text value (no
+ * bytes: NULL) did pointer arithmetic on NULL (UBSan: "applying zero offset
+ * to null pointer"); it is an error naming the element, as a value too long. */
+IMD_TEST(number_of_an_empty_value)
+{
+    ImdError *error = NULL;
+    ImdDicomDataSet *d = imd_dicom_dataset_create(&error);
+    REQUIRE(d != NULL);
+    CHECK_OK(error, imd_dicom_dataset_set_bytes(&error, d, IMD_TAG(0x0020, 0x0013), IMD_VR_IS,
+                                                NULL, 0));
+    CHECK_OK(error, imd_dicom_dataset_set_bytes(&error, d, IMD_TAG(0x0018, 0x0050), IMD_VR_DS,
+                                                NULL, 0));
+    double v = -1;
+    CHECK(!imd_dicom_element_number(&error, imd_dicom_dataset_find(d, IMD_TAG(0x0020, 0x0013)), 0,
+                                    &v));
+    CHECK(error != NULL && strstr(imd_error_message(error), "(0020,0013)") != NULL);
+    imd_error_clear(&error);
+    CHECK(!imd_dicom_element_number(&error, imd_dicom_dataset_find(d, IMD_TAG(0x0018, 0x0050)), 1,
+                                    &v));
+    imd_error_clear(&error);
+    CHECK(v == -1);
+    imd_dicom_dataset_destroy(d);
+}
+
 IMD_TEST_MAIN(IMD_CASE(explicit_little_endian_part10), IMD_CASE(implicit_bare_and_big_endian),
               IMD_CASE(sequences_defined_and_undefined), IMD_CASE(encapsulated_fragments),
               IMD_CASE(deflated), IMD_CASE(stop_before_pixel_data), IMD_CASE(hostile_input),
-              IMD_CASE(pydicom_files), IMD_CASE(ct_small_values))
+              IMD_CASE(pydicom_files), IMD_CASE(ct_small_values),
+              IMD_CASE(number_of_an_empty_value))
