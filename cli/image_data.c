@@ -198,52 +198,6 @@ static int parse_option(ImdError **error, void *state, int option)
     }
 }
 
-/* One attribute set on the header; `changed` when it held another value. */
-static bool set_attribute(ImdError **error, ImdHeader *header, const char *keyword,
-                          const char *value, bool *changed)
-{
-    const char *old = imd_header_get_string(header, keyword);
-    *changed = *changed || old == NULL || strcmp(old, value) != 0;
-    return imd_header_set_string(error, header, keyword, value);
-}
-
-/* --sernum, --serdes, --imagetype, --frame, --SOPClassUID applied to the series (§8);
- * `changed` says whether any value differs from what the series had. */
-static bool apply_attributes(ImdError **error, const ImdOptions *options, ImdSeries *series,
-                             bool *changed)
-{
-    *changed = false;
-    static const struct {
-        const char *key, *keyword;
-    } attributes[] = {{"sernum", "SeriesNumber"},
-                      {"serdes", "SeriesDescription"},
-                      {"frame", "FrameOfReferenceUID"},
-                      {"SOPClassUID", "SOPClassUID"}};
-    ImdHeader *header = imd_series_header(series);
-    for (size_t i = 0; i < sizeof attributes / sizeof attributes[0]; i++) {
-        const char *value = imd_options_get(options, attributes[i].key, NULL);
-        if (value != NULL &&
-            !set_attribute(error, header, attributes[i].keyword, value, changed)) {
-            return false;
-        }
-    }
-    const char *types = imd_options_get(options, "imagetype", NULL);
-    if (types == NULL) {
-        return true;
-    }
-    char *joined = strdup(types);
-    if (joined == NULL) {
-        imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
-        return false;
-    }
-    for (char *p = joined; *p != '\0'; p++) {
-        *p = *p == ',' ? '\\' : *p; /* a,b,c -> DICOM multi-value a\b\c */
-    }
-    bool ok = set_attribute(error, header, "ImageType", joined, changed);
-    free(joined);
-    return ok;
-}
-
 /*
  * Sending DICOM files to a node keeps their UIDs unless keep_uid is given
  * (issue 17 item 2): a re-run after a failure sends the same instances again,
@@ -320,7 +274,7 @@ static int write_series(ImdError **error, ImdContext *context, const Arguments *
                         ImdSeries *series, const char *url)
 {
     bool relabelled = false;
-    if (!apply_attributes(error, args->attributes, series, &relabelled)) {
+    if (!imd_series_set_labels(error, series, args->attributes, &relabelled)) {
         return imd_cli_fail(program, error);
     }
     ImdSeries *converted = NULL;

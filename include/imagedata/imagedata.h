@@ -223,6 +223,17 @@ IMD_API char *imd_series_output_name(const ImdSeries *series, const char *output
                                      const char *pattern, const char *const used[],
                                      size_t used_count);
 
+/**
+ * Label a series as image_data's options do: `labels` keys sernum
+ * (SeriesNumber), serdes (SeriesDescription), frame (FrameOfReferenceUID),
+ * SOPClassUID, and imagetype ("A,B,C" becomes the multi-value A\\B\\C of
+ * ImageType); keys absent leave the header alone. *changed (may be NULL)
+ * says whether any value differs from what the series had (a relabelled
+ * series is new content: new UIDs when sent, docs/network.md).
+ */
+IMD_API bool imd_series_set_labels(ImdError **error, ImdSeries *series, const ImdOptions *labels,
+                                   bool *changed);
+
 /** Read exactly one series; INVALID_ARG ("N series found") when there are several. */
 IMD_API IMD_NODISCARD ImdSeries *imd_read_one(ImdError **error, ImdContext *context,
                                               const char *url, const ImdOptions *options);

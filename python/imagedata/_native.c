@@ -2089,39 +2089,6 @@ static void convert_failure(Convert *c, ImdError **error, const char *url)
     imd_error_clear(error);
 }
 
-/* image_data's --sernum, --serdes, --frame, --SOPClassUID, --imagetype (a,b,c -> a\b\c). */
-static bool convert_attributes(ImdError **error, const ImdOptions *attributes, ImdSeries *series)
-{
-    static const struct {
-        const char *key, *keyword;
-    } names[] = {{"sernum", "SeriesNumber"},
-                 {"serdes", "SeriesDescription"},
-                 {"frame", "FrameOfReferenceUID"},
-                 {"SOPClassUID", "SOPClassUID"}};
-    ImdHeader *header = imd_series_header(series);
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const char *value = imd_options_get(attributes, names[i].key, NULL);
-        if (value != NULL && !imd_header_set_string(error, header, names[i].keyword, value)) {
-            return false;
-        }
-    }
-    const char *types = imd_options_get(attributes, "imagetype", NULL);
-    if (types == NULL) {
-        return true;
-    }
-    char *joined = strdup(types);
-    if (joined == NULL) {
-        imd_error_set(error, IMD_ERR_NOMEM, "out of memory");
-        return false;
-    }
-    for (char *p = joined; *p != '\0'; p++) {
-        *p = *p == ',' ? '\\' : *p; /* DICOM multi-value, PS3.5 6.4 */
-    }
-    bool ok = imd_header_set_string(error, header, "ImageType", joined);
-    free(joined);
-    return ok;
-}
-
 /* Several series into OUTPUT.nii or OUTPUT.nii.gz: the folder OUTPUT of .nii or .nii.gz files. */
 static bool convert_prepare_several(ImdError **error, Convert *c)
 {
@@ -2162,7 +2129,7 @@ static void convert_write(Convert *c, ImdSeries *series, bool several)
             imd_error_set(&error, IMD_ERR_NOMEM, "out of memory");
         }
     }
-    ok = ok && convert_attributes(&error, c->attributes, series);
+    ok = ok && imd_series_set_labels(&error, series, c->attributes, NULL);
     if (ok && c->has_dtype) {
         converted = imd_series_convert(&error, series, c->dtype);
         ok = converted != NULL;

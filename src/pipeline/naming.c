@@ -1,7 +1,9 @@
 /*
  * naming.c: where one of several series goes under an output folder (the
- * original's collection layout, behaviour.md §8, or a --name pattern):
- * image_data and the Python binding's converter name series alike.
+ * original's collection layout, behaviour.md §8, or a --name pattern), and
+ * the labels image_data's --sernum, --serdes, --imagetype, --frame and
+ * --SOPClassUID give it: image_data and the Python binding's converter name
+ * and label series alike.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pipeline/pipeline.h"
@@ -101,3 +103,42 @@ char *imd_series_output_name(const ImdSeries *series, const char *output, const 
     return url;
 }
 
+
+static bool set_label(ImdError **error, ImdHeader *header, const char *keyword,
+                      const char *value, bool *changed)
+{
+    const char *old = imd_header_get_string(header, keyword);
+    *changed = *changed || old == NULL || strcmp(old, value) != 0;
+    return imd_header_set_string(error, header, keyword, value);
+}
+
+bool imd_series_set_labels(ImdError **error, ImdSeries *series, const ImdOptions *labels,
+                           bool *changed)
+{
+    bool differs = false;
+    static const struct {
+        const char *key, *keyword;
+    } names[] = {{"sernum", "SeriesNumber"},
+                 {"serdes", "SeriesDescription"},
+                 {"frame", "FrameOfReferenceUID"},
+                 {"SOPClassUID", "SOPClassUID"}};
+    ImdHeader *header = imd_series_header(series);
+    bool ok = true;
+    for (size_t i = 0; ok && i < sizeof names / sizeof names[0]; i++) {
+        const char *value = imd_options_get(labels, names[i].key, NULL);
+        ok = value == NULL || set_label(error, header, names[i].keyword, value, &differs);
+    }
+    const char *types = imd_options_get(labels, "imagetype", NULL);
+    if (ok && types != NULL) {
+        char *joined = imd__sprintf(error, "%s", types);
+        for (char *p = joined; p != NULL && *p != '\0'; p++) {
+            *p = *p == ',' ? '\\' : *p; /* a,b,c -> the DICOM multi-value a\b\c (PS3.5 6.4) */
+        }
+        ok = joined != NULL && set_label(error, header, "ImageType", joined, &differs);
+        free(joined);
+    }
+    if (changed != NULL) {
+        *changed = differs;
+    }
+    return ok;
+}
